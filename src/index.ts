@@ -1,0 +1,2 @@
+// Public surface of vmtrace (one entry point, flechette-style).
+export {};
