@@ -1,0 +1,133 @@
+// Events the machine publishes to observers (the recorder, live analyses). One discriminated union.
+//
+// Events are delivered synchronously and the objects (and their `words` arrays) may be reused by the
+// publisher after the callback returns: a subscriber that keeps one must copy it. That keeps publishing
+// allocation-free on the hot path. 64-bit register-like values travel as (lo, hi) uint32 word pairs in
+// `words`, never as BigInt; counters (icount, tsc, cycles) are plain numbers, exact below 2^53.
+
+/** Word offsets into `ExitEvent.words`: each 64-bit value is two uint32 words, low word first. */
+export const ExitWord = {
+  rax: 0, rcx: 2, rdx: 4, rbx: 6, rsp: 8, rbp: 10, rsi: 12, rdi: 14,
+  r8: 16, r9: 18, r10: 20, r11: 22, r12: 24, r13: 26, r14: 28, r15: 30,
+  rip: 32, rflags: 34, cr0: 36, cr3: 38, cr4: 40,
+  /** Exit qualification (SDM vol. 3 section 28.2.1, per basic exit reason). */
+  qualification: 42,
+  /** Guest-linear address (SDM 28.2.1: EPT violations, some exceptions, INVLPG); 0 when undefined. */
+  guestLinear: 44,
+  /** Guest-physical address (EPT violations, EPT misconfigurations); 0 when undefined. */
+  guestPhysical: 46,
+} as const;
+export const EXIT_WORDS = 48;
+/** The general-purpose registers in encoding order (rax=0 .. r15=15), as the snapshot lays them out. */
+export const GPR_NAMES = ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi',
+  'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'] as const;
+
+/** One VM exit, with the guest-state snapshot VT-x saves (SDM 27.3) plus all GPRs. */
+export interface ExitEvent {
+  kind: 'exit';
+  /** 0-based sequence number of this exit in the run. */
+  seq: number;
+  /** Guest instructions retired before this exit. */
+  icount: number;
+  /** Guest TSC at the exit (icount x cycles per instruction). */
+  tsc: number;
+  /** Modelled cycles so far, including this exit's cost. */
+  cycles: number;
+  /** Modelled cost of this exit (round trip + handler + hypervisor work), cycles. */
+  cost: number;
+  vcpu: number;
+  /** Basic exit reason (SDM appendix C). */
+  reason: number;
+  /** VM-exit instruction length (SDM 28.2.4); 0 when not defined for the reason. */
+  instructionLength: number;
+  /** VM-exit interruption information (SDM 25.9.2); 0 when invalid. */
+  interruptionInfo: number;
+  interruptionErrorCode: number;
+  hasGuestLinear: boolean;
+  hasGuestPhysical: boolean;
+  cs: number;
+  ss: number;
+  cpl: number;
+  /** EXIT_WORDS uint32 words laid out by ExitWord. */
+  words: Uint32Array;
+}
+
+export const IoDirection = { out: 0, in: 1 } as const;
+export type IoDirection = (typeof IoDirection)[keyof typeof IoDirection];
+
+/** One port access (one row per IN/OUT; one row per string instruction with its bytes). */
+export interface IoEvent {
+  kind: 'io';
+  icount: number;
+  /** Sequence number of the exit this access caused, or -1 when it caused none. */
+  exitSeq: number;
+  port: number;
+  /** Access size in bytes (1, 2 or 4). */
+  size: number;
+  direction: IoDirection;
+  /** The value read or written (the last element for string I/O). */
+  value: number;
+  /** For INS/OUTS: every byte transferred; otherwise null. */
+  data: Uint8Array | null;
+  /** Name of the device that owns the port ('none' if unclaimed). */
+  device: string;
+}
+
+export const InterruptType = {
+  external: 0,
+  nmi: 2,
+  hardwareException: 3,
+  softwareInterrupt: 4,
+  privilegedSoftwareException: 5,
+  softwareException: 6,
+} as const;
+export type InterruptType = (typeof InterruptType)[keyof typeof InterruptType];
+
+/** An event injected into the guest (SDM 26.6 event injection, or a delivered external interrupt). */
+export interface InterruptEvent {
+  kind: 'interrupt';
+  icount: number;
+  vector: number;
+  type: InterruptType;
+  /** -1 when the event has no error code. */
+  errorCode: number;
+}
+
+/** The guest kernel's own account of itself, through the ground-truth port (docs/machine.md). */
+export interface GroundTruthEvent {
+  kind: 'groundTruth';
+  icount: number;
+  type: number;
+  pid: number;
+  tid: number;
+  ppid: number;
+  /** CR3 of the process (physical page-table root), exact below 2^53. */
+  cr3: number;
+  a0: number;
+  a1: number;
+  a2: number;
+  name: string;
+}
+
+export const GroundTruthType = {
+  procCreate: 1,
+  procExit: 2,
+  threadCreate: 3,
+  threadExit: 4,
+  contextSwitch: 5,
+  syscall: 6,
+  exec: 7,
+} as const;
+export type GroundTruthType = (typeof GroundTruthType)[keyof typeof GroundTruthType];
+
+export type MachineEvent = ExitEvent | IoEvent | InterruptEvent | GroundTruthEvent;
+
+/** A subscriber; each method is optional, and a machine with no subscriber for a kind pays nothing for it. */
+export interface MachineObserver {
+  onExit?(e: ExitEvent): void;
+  onIo?(e: IoEvent): void;
+  onInterrupt?(e: InterruptEvent): void;
+  onGroundTruth?(e: GroundTruthEvent): void;
+  /** Guest console output (UART). */
+  onConsole?(bytes: Uint8Array): void;
+}
