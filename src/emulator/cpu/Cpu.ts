@@ -1,0 +1,431 @@
+// The x86-64 CPU: architectural state of 64-bit long mode and the run loop.
+//
+// Value representation (measured; see shared/notes/emulator.md): each 64-bit GPR is two int32 words in
+// `lo` / `hi` Int32Arrays. BigInt on the hot path was about 2x slower than int32 pairs, and doubles cannot
+// hold 64 bits. RIP and other code addresses are canonical addresses held as signed JS numbers (bits 63:47
+// are copies of bit 47, so every canonical address is an integer of magnitude < 2^47, exact in a double).
+//
+// The loop (Blink / v86 style): fetch the decoded block for RIP (decoded once by iced-x86, cached per
+// physical page), run its ops through their shared-signature handlers, and check asynchronous events once
+// per block. Exceptions are thrown as one preallocated object and delivered here.
+
+import { Access, Mmu } from './Mmu.js';
+import { CpuFault, Vector, hasErrorCode } from './faults.js';
+import { F, K_EAGER, getArith, type LazyFlags } from './flags.js';
+import type { Op } from './Op.js';
+import { DecodeCache, type Block } from './decodeCache.js';
+import { deliverEvent } from './interrupts.js';
+import { Cr0, Cr4, Efer, Exitable, Msr, Stop, isCanonical } from './arch.js';
+
+export { Cr0, Cr4, Efer, Exitable, Msr, Stop, isCanonical } from './arch.js';
+
+
+
+/**
+ * Hooks for the VMX layer. A hook that returns true has handled the instruction (a VM exit happened and
+ * the VMM emulated it): the CPU does not execute it, and resumes at cpu.rip, which the VMM set (normally
+ * op.next). If the VMM leaves cpu.rip at op.addr the instruction is retried and does not retire.
+ */
+export interface CpuHooks {
+  instruction(cpu: Cpu, kind: Exitable, op: Op): boolean;
+  /** Before an exception is delivered; true if the VMM took it (exception-bitmap exit). */
+  exception(cpu: Cpu, vector: number, errorCode: number, hasError: boolean, op: Op | null): boolean;
+  /** An access violated EPT permissions (info in cpu.mmu.eptViolation). The instruction will be retried. */
+  eptViolation(cpu: Cpu, op: Op): void;
+}
+
+/** Port I/O as the CPU sees it when no VMM intercepts (the machine's I/O bus). */
+export interface PortIo {
+  portIn(port: number, size: number): number;
+  portOut(port: number, size: number, value: number): void;
+}
+
+export interface CpuOptions {
+  memoryBytes: number;
+  /** CPUID results: key = leaf * 65536 + subleaf (subleaf 0 for leaves without one). */
+  cpuid?: Map<number, [number, number, number, number]>;
+  /** Guest TSC cycles per retired instruction (guest time derives from icount only). */
+  cyclesPerInstruction?: number;
+}
+
+
+
+/** A 64-bit value held as two int32 words. */
+export interface Pair { lo: number; hi: number }
+
+export class Cpu implements LazyFlags {
+  readonly lo = new Int32Array(16);
+  readonly hi = new Int32Array(16);
+  /** Canonical linear address of the next instruction (signed number). */
+  rip = 0;
+
+  // Lazy arithmetic flags (see flags.ts).
+  fk = K_EAGER;
+  fsz = 0;
+  fd = 0;
+  fdh = 0;
+  fs = 0;
+  fsh = 0;
+  fr = 0;
+  frh = 0;
+  fx = 0;
+  /** RFLAGS without the six arithmetic flags (bit 1 always set). */
+  flagsOther = 2;
+
+  // Segments: selectors; in 64-bit mode only FS/GS have bases (SDM 3.4.4).
+  cs = 0x08;
+  ss = 0x10;
+  ds = 0x10;
+  es = 0x10;
+  fsSel = 0x10;
+  gsSel = 0x10;
+  fsBaseLo = 0;
+  fsBaseHi = 0;
+  gsBaseLo = 0;
+  gsBaseHi = 0;
+  kernelGsBaseLo = 0;
+  kernelGsBaseHi = 0;
+  cpl = 0;
+
+  cr0 = Cr0.PE | Cr0.MP | Cr0.ET | Cr0.WP | Cr0.PG;
+  cr2Lo = 0;
+  cr2Hi = 0;
+  cr3 = 0;
+  cr4 = Cr4.PAE;
+  cr8 = 0;
+  efer = Efer.LME | Efer.LMA | Efer.NXE;
+
+  gdtrBaseLo = 0;
+  gdtrBaseHi = 0;
+  gdtrLimit = 0;
+  idtrBaseLo = 0;
+  idtrBaseHi = 0;
+  idtrLimit = 0;
+  tr = 0;
+  trBaseLo = 0;
+  trBaseHi = 0;
+  trLimit = 0;
+  ldtr = 0;
+
+  star: Pair = { lo: 0, hi: 0 };
+  lstar: Pair = { lo: 0, hi: 0 };
+  cstar: Pair = { lo: 0, hi: 0 };
+  fmask = 0;
+  tscAux = 0;
+  apicBase: Pair = { lo: 0xfee00900 | 0, hi: 0 };
+  /** TSC = icount * cyclesPerInstruction + tscOffset (a WRMSR to IA32_TSC moves the offset). */
+  tscOffset = 0;
+  readonly cyclesPerInstruction: number;
+
+  /** Retired instructions (plus instruction slots skipped while halted: see Machine). */
+  icount = 0;
+  halted = false;
+  /** An interrupt is pending at the machine's interrupt controller. */
+  irqPending = false;
+  /** Interrupts are blocked until icount reaches this (STI / MOV SS shadow, SDM 6.8.3). */
+  shadowUntil = 0;
+  /** Set by hooks or handlers to make run() return Stop.requested after the current instruction. */
+  stopRequested = false;
+  tripleFaulted = false;
+  /** When a hook handled an instruction that must not count as retired (hypervisor-planted code). */
+  noRetire = false;
+
+  // Scratch outputs (to return pairs without allocating).
+  eaLo = 0;
+  eaHi = 0;
+  t0 = 0;
+  t1 = 0;
+  t2 = 0;
+  t3 = 0;
+
+  readonly mmu: Mmu;
+  readonly fault = new CpuFault();
+  readonly cache: DecodeCache;
+  hooks: CpuHooks | null = null;
+  io: PortIo | null = null;
+  readonly cpuidTable: Map<number, [number, number, number, number]>;
+  /** Last op executed when a fault happened (for hooks and diagnostics). */
+  faultOp: Op | null = null;
+
+  constructor(opts: CpuOptions) {
+    this.mmu = new Mmu(opts.memoryBytes, this.fault);
+    this.cache = new DecodeCache(this);
+    this.mmu.onCodeWrite = (page) => this.cache.invalidatePage(page);
+    this.cyclesPerInstruction = opts.cyclesPerInstruction ?? 1;
+    this.cpuidTable = opts.cpuid ?? defaultCpuid();
+    this.syncPaging();
+  }
+
+  // ---- RFLAGS ------------------------------------------------------------------------------------
+
+  getRflags(): number {
+    return (this.flagsOther | getArith(this)) >>> 0;
+  }
+
+  setRflags(v: number): void {
+    this.fk = K_EAGER;
+    this.fx = v & (F.CF | F.PF | F.AF | F.ZF | F.SF | F.OF);
+    this.flagsOther = (v & ~(F.CF | F.PF | F.AF | F.ZF | F.SF | F.OF) & 0x3f7fd5) | 2;
+  }
+
+  get interruptsEnabled(): boolean {
+    return (this.flagsOther & F.IF) !== 0;
+  }
+
+  /** True when an external interrupt could be delivered now (IF set and no interrupt shadow). */
+  canTakeInterrupt(): boolean {
+    return (this.flagsOther & F.IF) !== 0 && this.icount >= this.shadowUntil;
+  }
+
+  // ---- registers as BigInt (for tests, the hypervisor and snapshots; never on the hot path) -------
+
+  getReg(r: number): bigint {
+    return (BigInt(this.hi[r] >>> 0) << 32n) | BigInt(this.lo[r] >>> 0);
+  }
+
+  setReg(r: number, v: bigint): void {
+    this.lo[r] = Number(v & 0xffffffffn) | 0;
+    this.hi[r] = Number((v >> 32n) & 0xffffffffn) | 0;
+  }
+
+  getRip(): bigint {
+    return BigInt.asUintN(64, BigInt(this.rip));
+  }
+
+  setRip(v: bigint): void {
+    this.rip = Number(BigInt.asIntN(64, v));
+  }
+
+  // ---- control registers and modes ----------------------------------------------------------------
+
+  /** Mirror paging-related state into the MMU (after CR0/CR3/CR4/EFER writes and CPL changes). */
+  syncPaging(): void {
+    const m = this.mmu;
+    m.paging = (this.cr0 & Cr0.PG) !== 0;
+    m.cr3 = this.cr3;
+    m.wp = (this.cr0 & Cr0.WP) !== 0;
+    m.nxe = (this.efer & Efer.NXE) !== 0;
+    m.setUser(this.cpl === 3);
+  }
+
+  setCpl(cpl: number): void {
+    if (cpl === this.cpl) return;
+    this.cpl = cpl;
+    this.mmu.setUser(cpl === 3);
+  }
+
+  setCr3(v: number): void {
+    this.cr3 = v;
+    this.mmu.cr3 = v;
+    this.mmu.flushTlb();
+  }
+
+  tsc(icount: number): number {
+    return icount * this.cyclesPerInstruction + this.tscOffset;
+  }
+
+  // ---- the run loop -------------------------------------------------------------------------------
+
+  /**
+   * Execute until icount reaches `limit` or something needs the caller's attention. Guest exceptions are
+   * delivered here; only a triple fault stops the loop. Never throws for guest behaviour.
+   */
+  run(limit: number): Stop {
+    const cache = this.cache;
+    for (;;) {
+      if (this.stopRequested) {
+        this.stopRequested = false;
+        return Stop.requested;
+      }
+      if (this.tripleFaulted) return Stop.tripleFault;
+      if (this.halted) return Stop.halt;
+      if (this.irqPending && this.canTakeInterrupt()) return Stop.interrupt;
+      let end = limit;
+      if (this.shadowUntil > this.icount && this.irqPending && this.shadowUntil < end) end = this.shadowUntil;
+      if (this.icount >= end) return Stop.limit;
+      let block: Block;
+      try {
+        block = cache.blockAt(this.rip);
+      } catch (e) {
+        if (e !== this.fault) throw e;
+        this.faultOp = null;
+        this.raiseFault(null);
+        continue;
+      }
+      const ops = block.ops;
+      let n = ops.length;
+      const budget = end - this.icount;
+      if (n > budget) n = budget;
+      this.rip = n === ops.length ? block.next : ops[n].addr;
+      let i = 0;
+      try {
+        for (; i < n; i++) {
+          const op = ops[i];
+          op.fn(this, op);
+        }
+      } catch (e) {
+        if (e !== this.fault) throw e;
+        this.icount += i;
+        const op = ops[i];
+        this.rip = op.addr;
+        this.faultOp = op;
+        // RESTART: the block's code changed under it; re-fetch from this op (it has not run).
+        if (this.fault.vector === Vector.RESTART) continue;
+        this.raiseFault(op);
+        continue;
+      }
+      this.icount += n;
+    }
+  }
+
+  /** Deliver the fault in this.fault (after RIP was restored to the faulting instruction). */
+  private raiseFault(op: Op | null): void {
+    const f = this.fault;
+    if (f.vector === Vector.EPT_VIOLATION) {
+      if (this.hooks !== null) this.hooks.eptViolation(this, op as Op);
+      else this.tripleFaulted = true; // EPT without a VMM cannot happen; fail loudly but safely.
+      return;
+    }
+    if (f.vector === Vector.PF) {
+      this.cr2Lo = f.addrLo;
+      this.cr2Hi = f.addrHi;
+    }
+    this.exception(f.vector, f.errorCode, op);
+  }
+
+  /**
+   * Deliver exception `vector` to the guest (or to the VMM if its exception bitmap takes it). RIP must
+   * point at the faulting instruction (faults) or after it (traps, INT n).
+   */
+  exception(vector: number, errorCode: number, op: Op | null): void {
+    const withError = hasErrorCode(vector);
+    if (this.hooks !== null && this.hooks.exception(this, vector, errorCode, withError, op)) return;
+    deliverEvent(this, vector, withError ? errorCode : -1, false, false);
+  }
+
+  /** Deliver an external interrupt now (the caller checked canTakeInterrupt()). */
+  deliverInterrupt(vector: number): void {
+    this.halted = false;
+    deliverEvent(this, vector, -1, false, true);
+  }
+
+  /** Ask run() to return after the current instruction. */
+  requestStop(): void {
+    this.stopRequested = true;
+  }
+
+  // ---- helpers used by system-instruction handlers ---------------------------------------------------
+
+  /** Raise #GP(0) unless at CPL 0 (privileged instructions, SDM 5.9). */
+  requireCpl0(): void {
+    if (this.cpl !== 0) throw this.fault.set(Vector.GP, 0);
+  }
+
+  /** IOPL check for IN/OUT/INS/OUTS/CLI/STI (SDM 18.2.1): CPL > IOPL raises #GP(0). */
+  requireIopl(): void {
+    if (this.cpl > ((this.flagsOther >> 12) & 3)) throw this.fault.set(Vector.GP, 0);
+  }
+
+  readMsr(index: number): Pair | null {
+    switch (index) {
+      case Msr.EFER: return { lo: this.efer, hi: 0 };
+      case Msr.STAR: return { ...this.star };
+      case Msr.LSTAR: return { ...this.lstar };
+      case Msr.CSTAR: return { ...this.cstar };
+      case Msr.FMASK: return { lo: this.fmask, hi: 0 };
+      case Msr.FS_BASE: return { lo: this.fsBaseLo, hi: this.fsBaseHi };
+      case Msr.GS_BASE: return { lo: this.gsBaseLo, hi: this.gsBaseHi };
+      case Msr.KERNEL_GS_BASE: return { lo: this.kernelGsBaseLo, hi: this.kernelGsBaseHi };
+      case Msr.TSC_AUX: return { lo: this.tscAux, hi: 0 };
+      case Msr.APIC_BASE: return { ...this.apicBase };
+      case Msr.TSC: {
+        const t = this.tsc(this.icount);
+        return { lo: t % 4294967296 | 0, hi: Math.floor(t / 4294967296) | 0 };
+      }
+      default: return null;
+    }
+  }
+
+  /** Returns false for an MSR that does not exist or a value it does not accept (#GP). */
+  writeMsr(index: number, lo: number, hi: number): boolean {
+    switch (index) {
+      case Msr.EFER: {
+        const allowed = Efer.SCE | Efer.LME | Efer.NXE;
+        if (hi !== 0 || (lo & ~(allowed | Efer.LMA)) !== 0) return false;
+        // LMA is read-only (set by the processor); we only run in long mode.
+        this.efer = (lo & allowed) | Efer.LMA;
+        this.syncPaging();
+        this.mmu.flushTlb();
+        return true;
+      }
+      case Msr.STAR: this.star = { lo, hi }; return true;
+      case Msr.LSTAR: if (!isCanonical(hi)) return false; this.lstar = { lo, hi }; return true;
+      case Msr.CSTAR: if (!isCanonical(hi)) return false; this.cstar = { lo, hi }; return true;
+      case Msr.FMASK: this.fmask = lo; return hi === 0 || true;
+      case Msr.FS_BASE: if (!isCanonical(hi)) return false; this.fsBaseLo = lo; this.fsBaseHi = hi; return true;
+      case Msr.GS_BASE: if (!isCanonical(hi)) return false; this.gsBaseLo = lo; this.gsBaseHi = hi; return true;
+      case Msr.KERNEL_GS_BASE: if (!isCanonical(hi)) return false; this.kernelGsBaseLo = lo; this.kernelGsBaseHi = hi; return true;
+      case Msr.TSC_AUX: this.tscAux = lo; return true;
+      case Msr.APIC_BASE: this.apicBase = { lo, hi }; return true;
+      case Msr.TSC: {
+        const want = (hi >>> 0) * 4294967296 + (lo >>> 0);
+        this.tscOffset = want - this.icount * this.cyclesPerInstruction;
+        return true;
+      }
+      default: return false;
+    }
+  }
+
+  /** Read a linear address as the supervisor would (for TSS/IDT/GDT accesses during delivery). */
+  readSystem64(lo: number, hi: number): Pair {
+    const wasUser = this.mmu.user;
+    if (wasUser) this.mmu.setUser(false);
+    try {
+      const l = this.mmu.read64(lo, hi);
+      return { lo: l, hi: this.mmu.hiOut };
+    } finally {
+      if (wasUser) this.mmu.setUser(true);
+    }
+  }
+
+  fetchPhys(lo: number, hi: number): number {
+    return this.mmu.translateFetch(lo, hi);
+  }
+
+  get accessFetch(): Access {
+    return Access.fetch;
+  }
+}
+
+
+/** Split a canonical address number into lo/hi words. */
+export function addrLo(a: number): number {
+  return a % 4294967296 | 0;
+}
+export function addrHi(a: number): number {
+  return Math.floor(a / 4294967296) | 0;
+}
+/** Join lo/hi words into a canonical address number (the caller checked canonicality). */
+export function addrOf(lo: number, hi: number): number {
+  return hi * 4294967296 + (lo >>> 0);
+}
+
+function str4(s: string): number {
+  return (s.charCodeAt(0) | (s.charCodeAt(1) << 8) | (s.charCodeAt(2) << 16) | (s.charCodeAt(3) << 24)) | 0;
+}
+
+/** CPUID leaves of the emulated CPU: a 64-bit Intel-like CPU with only what we emulate. */
+export function defaultCpuid(): Map<number, [number, number, number, number]> {
+  const m = new Map<number, [number, number, number, number]>();
+  const vendor = 'GenuineIntel';
+  m.set(0, [1, str4(vendor.slice(0, 4)), str4(vendor.slice(8, 12)), str4(vendor.slice(4, 8))]);
+  // Leaf 1 EDX: FPU-less; TSC(4) MSR(5) PAE(6) CX8(8) APIC(9) SEP(11) PGE(13) CMOV(15) PSE(3).
+  const edx1 = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 9) | (1 << 13) | (1 << 15);
+  // ECX: VMX(5) as the guest sees a VT-x machine's vCPU? No: guests of a VMM do not see VMX; set the
+  // hypervisor-present bit (31), as KVM does.
+  m.set(1 * 65536, [0x000306a9, 0, 1 << 31, edx1]);
+  m.set(0x80000000 * 65536, [0x80000001 | 0, 0, 0, 0]);
+  // 0x80000001 EDX: SYSCALL(11) NX(20) Page1GB(26) LM(29).
+  m.set(0x80000001 * 65536, [0, 0, 0, (1 << 11) | (1 << 20) | (1 << 26) | (1 << 29)]);
+  return m;
+}

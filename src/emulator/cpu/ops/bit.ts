@@ -1,0 +1,167 @@
+// Bit instructions: BT BTS BTR BTC (register and immediate bit offsets, memory bit strings) and BSF BSR
+// (SDM vol. 2). BT*: CF = the bit; ZF unchanged; OF SF AF PF undefined (we keep them). BSF/BSR: ZF = source
+// is zero, destination unchanged then (as Intel and AMD processors do); other flags undefined.
+
+import { type Instruction, Mnemonic } from 'iced-x86';
+import type { Cpu } from '../Cpu.js';
+import type { Op } from '../Op.js';
+import { F, K_EAGER, getArith } from '../flags.js';
+import { isImm, isMem, setMem, setReg } from './operands.js';
+import { AUX_MEM, readDst, writeDst } from './operandAccess.js';
+import { memBits } from './alu.js';
+
+const BitOp = { bt: 0, bts: 1, btr: 2, btc: 3 } as const;
+type BitOp = (typeof BitOp)[keyof typeof BitOp];
+const AUX_IMM = 2;
+
+function bitHandler(kind: BitOp) {
+  return (cpu: Cpu, op: Op): void => {
+    const size = op.size;
+    let bit: number;
+    if ((op.aux & AUX_IMM) !== 0) {
+      bit = op.imm & (size - 1);
+      readDst(cpu, op);
+    } else {
+      // Register bit offset: for a memory operand it selects any bit of a bit string (signed offset).
+      const offLo = cpu.lo[op.s];
+      const offHi = cpu.hi[op.s];
+      if ((op.aux & AUX_MEM) !== 0) {
+        op.ea(cpu, op);
+        // byte displacement = (offset >> log2(size)) * (size / 8), offset sign-extended at operand size
+        let offset: number;
+        if (size === 64) offset = offHi * 4294967296 + (offLo >>> 0);
+        else if (size === 32) offset = offLo;
+        else offset = (offLo << 16) >> 16;
+        const units = Math.floor(offset / size);
+        bit = offset - units * size;
+        const delta = units * (size / 8);
+        const s = (cpu.eaLo >>> 0) + delta;
+        const lo = s % 4294967296;
+        const carry = Math.floor(s / 4294967296);
+        cpu.eaLo = lo | 0;
+        cpu.eaHi = (cpu.eaHi + carry) | 0;
+        const m = cpu.mmu;
+        switch (size) {
+          case 16: cpu.t0 = m.read16(cpu.eaLo, cpu.eaHi); break;
+          case 32: cpu.t0 = m.read32(cpu.eaLo, cpu.eaHi); break;
+          default: cpu.t0 = m.read64(cpu.eaLo, cpu.eaHi); cpu.t1 = m.hiOut; break;
+        }
+        apply(cpu, op, kind, bit, true);
+        return;
+      }
+      bit = offLo & (size - 1);
+      readDst(cpu, op);
+    }
+    apply(cpu, op, kind, bit, false);
+  };
+}
+
+function apply(cpu: Cpu, op: Op, kind: BitOp, bit: number, memAlreadyAddressed: boolean): void {
+  let lo = cpu.t0;
+  let hi = op.size === 64 ? cpu.t1 : 0;
+  const inHi = bit >= 32;
+  const mask = 1 << (bit & 31);
+  const cf = ((inHi ? hi : lo) & mask) !== 0 ? 1 : 0;
+  if (kind !== BitOp.bt) {
+    const w = inHi ? hi : lo;
+    const nw = kind === BitOp.bts ? w | mask : kind === BitOp.btr ? w & ~mask : w ^ mask;
+    if (inHi) hi = nw;
+    else lo = nw;
+    if (memAlreadyAddressed || (op.aux & AUX_MEM) !== 0) {
+      const m = cpu.mmu;
+      switch (op.size) {
+        case 16: m.write16(cpu.eaLo, cpu.eaHi, lo); break;
+        case 32: m.write32(cpu.eaLo, cpu.eaHi, lo); break;
+        default: m.write64(cpu.eaLo, cpu.eaHi, lo, hi); break;
+      }
+    } else {
+      writeDst(cpu, op, lo, hi);
+    }
+  }
+  const f = getArith(cpu);
+  cpu.fk = K_EAGER;
+  cpu.fx = (f & ~F.CF) | cf;
+}
+
+function clz32(v: number): number {
+  return Math.clz32(v);
+}
+
+function bsfBsr(reverse: boolean) {
+  return (cpu: Cpu, op: Op): void => {
+    // Source operand: memory (AUX_MEM) or register s; destination register d.
+    const size = op.size;
+    let lo: number;
+    let hi = 0;
+    if ((op.aux & AUX_MEM) !== 0) {
+      op.ea(cpu, op);
+      const m = cpu.mmu;
+      if (size === 64) {
+        lo = m.read64(cpu.eaLo, cpu.eaHi);
+        hi = m.hiOut;
+      } else lo = size === 16 ? m.read16(cpu.eaLo, cpu.eaHi) : m.read32(cpu.eaLo, cpu.eaHi);
+    } else {
+      lo = size === 16 ? cpu.lo[op.s] & 0xffff : cpu.lo[op.s];
+      if (size === 64) hi = cpu.hi[op.s];
+    }
+    const f = getArith(cpu) & ~F.ZF;
+    cpu.fk = K_EAGER;
+    if ((lo | hi) === 0) {
+      cpu.fx = f | F.ZF;
+      return;
+    }
+    let idx: number;
+    if (reverse) idx = hi !== 0 ? 63 - clz32(hi) : 31 - clz32(lo);
+    else idx = lo !== 0 ? 31 - clz32(lo & -lo) : 32 + 31 - clz32(hi & -hi);
+    cpu.fx = f;
+    const d = op.d;
+    if (size === 16) cpu.lo[d] = (cpu.lo[d] & -65536) | idx;
+    else {
+      cpu.lo[d] = idx;
+      cpu.hi[d] = 0;
+    }
+  };
+}
+
+const HANDLERS = [bitHandler(BitOp.bt), bitHandler(BitOp.bts), bitHandler(BitOp.btr), bitHandler(BitOp.btc)];
+const BSF = bsfBsr(false);
+const BSR = bsfBsr(true);
+const KINDS: Partial<Record<Mnemonic, BitOp>> = {
+  [Mnemonic.Bt]: BitOp.bt, [Mnemonic.Bts]: BitOp.bts, [Mnemonic.Btr]: BitOp.btr, [Mnemonic.Btc]: BitOp.btc,
+};
+
+export function decodeBit(ins: Instruction, op: Op): boolean {
+  const m = ins.mnemonic;
+  const kind = KINDS[m];
+  if (kind !== undefined) {
+    if (isMem(ins.op0Kind)) {
+      setMem(ins, op);
+      op.aux |= AUX_MEM;
+      op.size = memBits(ins);
+    } else {
+      op.size = setReg(ins, 0, op, 'd');
+    }
+    if (isImm(ins.op1Kind)) {
+      op.aux |= AUX_IMM;
+      op.imm = ins.immediate8;
+    } else {
+      setReg(ins, 1, op, 's');
+    }
+    op.fn = HANDLERS[kind];
+    op.name = ['bt', 'bts', 'btr', 'btc'][kind];
+    return true;
+  }
+  if (m === Mnemonic.Bsf || m === Mnemonic.Bsr) {
+    op.size = setReg(ins, 0, op, 'd');
+    if (isMem(ins.op1Kind)) {
+      setMem(ins, op);
+      op.aux |= AUX_MEM;
+    } else {
+      setReg(ins, 1, op, 's');
+    }
+    op.fn = m === Mnemonic.Bsf ? BSF : BSR;
+    op.name = m === Mnemonic.Bsf ? 'bsf' : 'bsr';
+    return true;
+  }
+  return false;
+}

@@ -1,0 +1,245 @@
+// MUL IMUL (one, two and three operands) DIV IDIV (SDM vol. 2). Products are exact 128-bit via 16-bit
+// limbs (no BigInt); divisions use BigInt, as they are rare and slow on hardware too. #DE on a zero
+// divisor or a quotient that does not fit (SDM DIV/IDIV).
+
+import { type Instruction, Mnemonic } from 'iced-x86';
+import type { Cpu } from '../Cpu.js';
+import type { Op } from '../Op.js';
+import { K_EAGER, PARITY } from '../flags.js';
+import { Vector } from '../faults.js';
+import { isImm, isMem, setImm, setMem, setReg } from './operands.js';
+import { AUX_MEM, big, readDst, writeRegBig } from './operandAccess.js';
+import { memBits } from './alu.js';
+
+const limbA = new Float64Array(4);
+const limbB = new Float64Array(4);
+const acc = new Float64Array(8);
+/** Result of mul128: four 32-bit words, little endian (as int32). */
+const W = new Int32Array(4);
+
+/** Unsigned 64 x 64 -> 128 product of (al, ah) and (bl, bh) into W. */
+function mul128(al: number, ah: number, bl: number, bh: number): void {
+  limbA[0] = al & 0xffff; limbA[1] = al >>> 16; limbA[2] = ah & 0xffff; limbA[3] = ah >>> 16;
+  limbB[0] = bl & 0xffff; limbB[1] = bl >>> 16; limbB[2] = bh & 0xffff; limbB[3] = bh >>> 16;
+  acc.fill(0);
+  for (let i = 0; i < 4; i++) {
+    const a = limbA[i];
+    if (a === 0) continue;
+    for (let j = 0; j < 4; j++) acc[i + j] += a * limbB[j];
+  }
+  let carry = 0;
+  const limbs = [0, 0, 0, 0, 0, 0, 0, 0];
+  for (let k = 0; k < 8; k++) {
+    const v = acc[k] + carry;
+    const low = v % 65536;
+    limbs[k] = low;
+    carry = (v - low) / 65536;
+  }
+  W[0] = limbs[0] | (limbs[1] << 16);
+  W[1] = limbs[2] | (limbs[3] << 16);
+  W[2] = limbs[4] | (limbs[5] << 16);
+  W[3] = limbs[6] | (limbs[7] << 16);
+}
+
+/** Signed 64 x 64 -> 128 into W: unsigned product, then subtract b (a) from the high half if a (b) < 0. */
+function imul128(al: number, ah: number, bl: number, bh: number): void {
+  mul128(al, ah, bl, bh);
+  if (ah < 0) sub64High(bl, bh);
+  if (bh < 0) sub64High(al, ah);
+}
+
+function sub64High(l: number, h: number): void {
+  const lo = (W[2] - l) | 0;
+  const borrow = (W[2] >>> 0) < (l >>> 0) ? 1 : 0;
+  W[2] = lo;
+  W[3] = (W[3] - h - borrow) | 0;
+}
+
+function setMulFlags(cpu: Cpu, overflow: boolean, lowResult: number): void {
+  // CF = OF = overflow; SF ZF AF PF are undefined (SDM MUL/IMUL): we derive SF/ZF/PF from the low result.
+  cpu.fk = K_EAGER;
+  cpu.fx = (overflow ? 0x801 : 0) | PARITY[lowResult & 0xff] | (lowResult === 0 ? 0x40 : 0);
+}
+
+/** Sign-extend a normalised value of `size` bits to a (lo, hi) 64-bit pair in W[0], W[1] style. */
+function sext(v: number, size: number): [number, number] {
+  const l = size === 8 ? (v << 24) >> 24 : size === 16 ? (v << 16) >> 16 : v | 0;
+  return [l, l >> 31];
+}
+
+/** One-operand MUL / IMUL: rDX:rAX = rAX * src (AX = AL * src for bytes). */
+function mulOne(signed: boolean) {
+  return (cpu: Cpu, op: Op): void => {
+    readDst(cpu, op);
+    const size = op.size;
+    const L = cpu.lo;
+    const H = cpu.hi;
+    if (size === 64) {
+      if (signed) imul128(L[0], H[0], cpu.t0, cpu.t1);
+      else mul128(L[0], H[0], cpu.t0, cpu.t1);
+      L[0] = W[0]; H[0] = W[1]; L[2] = W[2]; H[2] = W[3];
+      const ovf = signed ? !(W[2] === W[1] >> 31 && W[3] === W[1] >> 31) : (W[2] | W[3]) !== 0;
+      setMulFlags(cpu, ovf, W[0] | W[1]);
+      return;
+    }
+    const mask = size === 8 ? 0xff : size === 16 ? 0xffff : -1;
+    const a = L[0] & mask;
+    const b = cpu.t0;
+    if (signed) {
+      const [al, ah] = sext(a, size);
+      const [bl, bh] = sext(b, size);
+      imul128(al, ah, bl, bh);
+    } else {
+      mul128(a, 0, b & mask, 0);
+    }
+    const lowN = W[0] & mask;
+    let ovf: boolean;
+    if (size === 32) {
+      ovf = signed ? W[1] !== W[0] >> 31 : W[1] !== 0;
+      L[0] = W[0]; H[0] = 0; L[2] = W[1]; H[2] = 0;
+    } else if (size === 16) {
+      const hiN = (W[0] >>> 16) & 0xffff;
+      ovf = signed ? ((W[0] << 16) >> 16) !== W[0] : hiN !== 0;
+      L[0] = (L[0] & -65536) | lowN;
+      L[2] = (L[2] & -65536) | hiN;
+    } else {
+      // AX = AL * r/m8.
+      ovf = signed ? ((W[0] << 24) >> 24) !== ((W[0] << 16) >> 16) : (W[0] & 0xff00) !== 0;
+      L[0] = (L[0] & -65536) | (W[0] & 0xffff);
+    }
+    setMulFlags(cpu, ovf, lowN);
+  };
+}
+
+/** IMUL r, r/m (, imm): truncated signed product (SDM IMUL two- and three-operand forms). */
+function imulTwo(cpu: Cpu, op: Op): void {
+  // Source: r/m in cpu.t0/t1 via readDst on a copy of the operand fields (aux AUX_MEM means memory).
+  const size = op.size;
+  const L = cpu.lo;
+  const H = cpu.hi;
+  let bl: number;
+  let bh: number;
+  if ((op.aux & AUX_MEM) !== 0) {
+    op.ea(cpu, op);
+    const m = cpu.mmu;
+    if (size === 64) {
+      bl = m.read64(cpu.eaLo, cpu.eaHi);
+      bh = m.hiOut;
+    } else {
+      const v = size === 16 ? m.read16(cpu.eaLo, cpu.eaHi) : m.read32(cpu.eaLo, cpu.eaHi);
+      [bl, bh] = sext(v, size);
+    }
+  } else if (size === 64) {
+    bl = L[op.s];
+    bh = H[op.s];
+  } else {
+    [bl, bh] = sext(size === 16 ? L[op.s] & 0xffff : L[op.s], size);
+  }
+  let al: number;
+  let ah: number;
+  if ((op.aux & 2) !== 0) {
+    // Three-operand form: multiply by the immediate (sign-extended), not by the destination.
+    if (size === 64) {
+      al = op.imm;
+      ah = op.immh;
+    } else {
+      [al, ah] = sext(size === 16 ? op.imm & 0xffff : op.imm, size);
+    }
+  } else if (size === 64) {
+    al = L[op.d];
+    ah = H[op.d];
+  } else {
+    [al, ah] = sext(size === 16 ? L[op.d] & 0xffff : L[op.d], size);
+  }
+  if (size === 32) {
+    const lo = Math.imul(al, bl);
+    const exact = al * bl; // exact when |product| < 2^53, and certainly != lo otherwise
+    L[op.d] = lo;
+    H[op.d] = 0;
+    setMulFlags(cpu, exact !== lo, lo);
+    return;
+  }
+  imul128(al, ah, bl, bh);
+  if (size === 64) {
+    L[op.d] = W[0];
+    H[op.d] = W[1];
+    setMulFlags(cpu, !(W[2] === W[1] >> 31 && W[3] === W[1] >> 31), W[0] | W[1]);
+    return;
+  }
+  const r = W[0] & 0xffff;
+  L[op.d] = (L[op.d] & -65536) | r;
+  setMulFlags(cpu, ((W[0] << 16) >> 16) !== W[0] || W[1] !== W[0] >> 31, r);
+}
+
+/** DIV / IDIV: rDX:rAX / src -> quotient rAX, remainder rDX (AX / src -> AL, AH for bytes). */
+function divide(signed: boolean) {
+  return (cpu: Cpu, op: Op): void => {
+    readDst(cpu, op);
+    const size = op.size;
+    const L = cpu.lo;
+    const H = cpu.hi;
+    const bits = BigInt(size);
+    const mask = (1n << bits) - 1n;
+    let divisor = size === 64 ? big(cpu.t0, cpu.t1) : BigInt(cpu.t0 >>> 0) & mask;
+    if (divisor === 0n) throw cpu.fault.set(Vector.DE, 0);
+    let dividend: bigint;
+    if (size === 8) dividend = BigInt(L[0] & 0xffff);
+    else if (size === 64) dividend = (big(L[2], H[2]) << 64n) | big(L[0], H[0]);
+    else dividend = ((BigInt(L[2] >>> 0) & mask) << bits) | (BigInt(L[0] >>> 0) & mask);
+    if (signed) {
+      dividend = BigInt.asIntN(size * 2, dividend);
+      divisor = BigInt.asIntN(size, divisor);
+    }
+    const q = dividend / divisor; // BigInt division truncates toward zero, as IDIV does
+    const r = dividend % divisor; // remainder has the dividend's sign, as IDIV's
+    if (signed ? q < -(1n << (bits - 1n)) || q > (1n << (bits - 1n)) - 1n : q > mask) {
+      throw cpu.fault.set(Vector.DE, 0);
+    }
+    const qu = BigInt.asUintN(size, q);
+    const ru = BigInt.asUintN(size, r);
+    if (size === 8) {
+      L[0] = (L[0] & -65536) | Number(qu) | (Number(ru) << 8);
+    } else {
+      writeRegBig(cpu, 0, size, qu);
+      writeRegBig(cpu, 2, size, ru);
+    }
+    // Flags are undefined after DIV/IDIV (SDM); leave them as they were.
+  };
+}
+
+const MUL = mulOne(false);
+const IMUL1 = mulOne(true);
+const DIV = divide(false);
+const IDIV = divide(true);
+
+export function decodeMulDiv(ins: Instruction, op: Op): boolean {
+  const m = ins.mnemonic;
+  if (m !== Mnemonic.Mul && m !== Mnemonic.Imul && m !== Mnemonic.Div && m !== Mnemonic.Idiv) return false;
+  if (ins.opCount === 1) {
+    if (isMem(ins.op0Kind)) {
+      setMem(ins, op);
+      op.aux |= AUX_MEM;
+      op.size = memBits(ins);
+    } else {
+      op.size = setReg(ins, 0, op, 'd');
+    }
+    op.fn = m === Mnemonic.Mul ? MUL : m === Mnemonic.Imul ? IMUL1 : m === Mnemonic.Div ? DIV : IDIV;
+    op.name = ['mul', 'imul', 'div', 'idiv'][[Mnemonic.Mul, Mnemonic.Imul, Mnemonic.Div, Mnemonic.Idiv].indexOf(m)];
+    return true;
+  }
+  if (m !== Mnemonic.Imul) return false;
+  op.size = setReg(ins, 0, op, 'd');
+  if (isMem(ins.op1Kind)) {
+    setMem(ins, op);
+    op.aux |= AUX_MEM;
+  } else {
+    setReg(ins, 1, op, 's');
+  }
+  if (ins.opCount === 3 && isImm(ins.op2Kind)) {
+    setImm(ins, 2, op);
+    op.aux |= 2;
+  }
+  op.fn = imulTwo;
+  op.name = 'imul_n';
+  return true;
+}

@@ -1,0 +1,299 @@
+// Shifts and rotates: SHL/SAL SHR SAR ROL ROR RCL RCR SHLD SHRD (SDM vol. 2 "SAL/SAR/SHL/SHR", "RCL/RCR/
+// ROL/ROR", "SHLD", "SHRD"). Count masked to 5 bits (6 for 64-bit operands); a masked count of 0 changes
+// no flags. OF is defined for 1-bit counts only; AF is undefined after a non-zero shift (we clear it).
+
+import { type Instruction, Mnemonic, OpKind } from 'iced-x86';
+import type { Cpu } from '../Cpu.js';
+import type { Op } from '../Op.js';
+import { F, K_EAGER, K_RES, getArith, getCF } from '../flags.js';
+import { gpr, isImm, isMem, setMem, setReg } from './operands.js';
+import { AUX_MEM, big, readDst, readReg, writeDst } from './operandAccess.js';
+import { memBits } from './alu.js';
+
+const Kind = { shl: 0, shr: 1, sar: 2, rol: 3, ror: 4, rcl: 5, rcr: 6 } as const;
+type Kind = (typeof Kind)[keyof typeof Kind];
+
+/** op.aux bits 8+: count source (0 = imm in op.imm, 1 = CL). */
+const COUNT_CL = 256;
+
+function countOf(cpu: Cpu, op: Op): number {
+  const c = (op.aux & COUNT_CL) !== 0 ? cpu.lo[1] & 255 : op.imm & 255;
+  return c & (op.size === 64 ? 63 : 31);
+}
+
+function setResFlags(cpu: Cpu, size: number, rl: number, rh: number, cf: number, of: number): void {
+  cpu.fk = K_RES;
+  cpu.fsz = size === 8 ? 0 : size === 16 ? 1 : size === 32 ? 2 : 3;
+  cpu.fr = rl;
+  cpu.frh = rh;
+  cpu.fx = cf | (of << 11);
+}
+
+function shiftHandler(kind: Kind): (cpu: Cpu, op: Op) => void {
+  return (cpu, op) => {
+    const n = countOf(cpu, op);
+    readDst(cpu, op);
+    const size = op.size;
+    if (n === 0) {
+      // No flag change; a 32-bit register destination is still written (zero-extended).
+      if (size === 32 && (op.aux & AUX_MEM) === 0) writeDst(cpu, op, cpu.t0, 0);
+      return;
+    }
+    if (size === 64) {
+      shift64(cpu, op, kind, n);
+      return;
+    }
+    const a = cpu.t0;
+    const mask = size === 8 ? 0xff : size === 16 ? 0xffff : -1;
+    const top = size - 1;
+    let r: number;
+    let cf: number;
+    let of: number;
+    switch (kind) {
+      case Kind.shl:
+        r = n >= 32 ? 0 : (a << n) & mask;
+        cf = n > size ? 0 : (a >>> (size - n)) & 1;
+        of = ((r >>> top) & 1) ^ cf;
+        break;
+      case Kind.shr:
+        r = n >= 32 ? 0 : (a >>> n) & mask;
+        cf = n > size ? 0 : (a >>> (n - 1)) & 1;
+        of = (a >>> top) & 1;
+        break;
+      case Kind.sar: {
+        const sa = (a << (32 - size)) >> (32 - size);
+        r = (sa >> Math.min(n, 31)) & mask;
+        cf = (sa >> Math.min(n - 1, 31)) & 1;
+        of = 0;
+        break;
+      }
+      case Kind.rol: {
+        const k = n % size;
+        r = k === 0 ? a : ((a << k) | ((a & mask) >>> (size - k))) & mask;
+        cf = r & 1;
+        of = ((r >>> top) & 1) ^ cf;
+        writeDst(cpu, op, r, 0);
+        setRotateFlags(cpu, cf, of);
+        return;
+      }
+      case Kind.ror: {
+        const k = n % size;
+        r = k === 0 ? a : (((a & mask) >>> k) | (a << (size - k))) & mask;
+        cf = (r >>> top) & 1;
+        of = cf ^ ((r >>> (top - 1)) & 1);
+        writeDst(cpu, op, r, 0);
+        setRotateFlags(cpu, cf, of);
+        return;
+      }
+      default:
+        rotateCarry(cpu, op, kind, n);
+        return;
+    }
+    writeDst(cpu, op, r, 0);
+    setResFlags(cpu, size, r, 0, cf, of);
+  };
+}
+
+function setRotateFlags(cpu: Cpu, cf: number, of: number): void {
+  const f = getArith(cpu) & ~(F.CF | F.OF);
+  cpu.fk = K_EAGER;
+  cpu.fx = f | cf | (of << 11);
+}
+
+function shift64(cpu: Cpu, op: Op, kind: Kind, n: number): void {
+  const al = cpu.t0;
+  const ah = cpu.t1;
+  let rl: number;
+  let rh: number;
+  let cf: number;
+  let of: number;
+  switch (kind) {
+    case Kind.shl:
+      if (n < 32) {
+        rh = (ah << n) | (al >>> (32 - n));
+        rl = al << n;
+        cf = (ah >>> (32 - n)) & 1;
+      } else {
+        rh = al << (n - 32);
+        rl = 0;
+        cf = n === 32 ? ah & 1 : (al >>> (64 - n)) & 1;
+      }
+      if (n === 32) cf = ah & 1;
+      of = (rh >>> 31) ^ cf;
+      break;
+    case Kind.shr:
+      if (n < 32) {
+        rl = (al >>> n) | (ah << (32 - n));
+        rh = ah >>> n;
+        cf = (al >>> (n - 1)) & 1;
+      } else {
+        rl = n === 32 ? ah : ah >>> (n - 32);
+        rh = 0;
+        cf = (ah >>> (n - 33)) & 1;
+        if (n === 32) cf = al >>> 31;
+      }
+      of = ah >>> 31;
+      break;
+    case Kind.sar:
+      if (n < 32) {
+        rl = (al >>> n) | (ah << (32 - n));
+        rh = ah >> n;
+        cf = (al >>> (n - 1)) & 1;
+      } else {
+        rl = n === 32 ? ah : ah >> (n - 32);
+        rh = ah >> 31;
+        cf = n === 32 ? al >>> 31 : (ah >> (n - 33)) & 1;
+      }
+      of = 0;
+      break;
+    case Kind.rol:
+    case Kind.ror: {
+      const k = kind === Kind.rol ? n : 64 - n;
+      const v = big(al, ah);
+      const r = BigInt.asUintN(64, (v << BigInt(k)) | (v >> BigInt(64 - k)));
+      rl = Number(r & 0xffffffffn) | 0;
+      rh = Number(r >> 32n) | 0;
+      if (kind === Kind.rol) {
+        cf = rl & 1;
+        of = (rh >>> 31) ^ cf;
+      } else {
+        cf = rh >>> 31;
+        of = cf ^ ((rh >>> 30) & 1);
+      }
+      writeDst(cpu, op, rl, rh);
+      setRotateFlags(cpu, cf, of);
+      return;
+    }
+    default:
+      rotateCarry(cpu, op, kind, n);
+      return;
+  }
+  writeDst(cpu, op, rl | 0, rh | 0);
+  setResFlags(cpu, 64, rl | 0, rh | 0, cf, of);
+}
+
+/** RCL / RCR: rotate through CF, a (size+1)-bit rotation (count mod 9 / 17 for 8 / 16-bit operands). */
+function rotateCarry(cpu: Cpu, op: Op, kind: Kind, masked: number): void {
+  const size = op.size;
+  const n = size === 8 ? masked % 9 : size === 16 ? masked % 17 : masked;
+  let v = size === 64 ? big(cpu.t0, cpu.t1) : BigInt(cpu.t0 >>> 0) & ((1n << BigInt(size)) - 1n);
+  let cf = BigInt(getCF(cpu));
+  const top = BigInt(size - 1);
+  const mask = (1n << BigInt(size)) - 1n;
+  const oldCf = cf;
+  for (let i = 0; i < n; i++) {
+    if (kind === Kind.rcl) {
+      const out = (v >> top) & 1n;
+      v = ((v << 1n) | cf) & mask;
+      cf = out;
+    } else {
+      const out = v & 1n;
+      v = (v >> 1n) | (cf << top);
+      cf = out;
+    }
+  }
+  const rl = Number(v & 0xffffffffn) | 0;
+  const rh = Number((v >> 32n) & 0xffffffffn) | 0;
+  writeDst(cpu, op, rl, rh);
+  if (n === 0) {
+    // Masked count non-zero but a multiple of size+1: value and CF unchanged; OF per the 1-bit rule.
+    void oldCf;
+  }
+  const msb = Number((v >> top) & 1n);
+  const of = kind === Kind.rcl ? msb ^ Number(cf) : msb ^ Number((v >> (top - 1n)) & 1n);
+  setRotateFlags(cpu, Number(cf), of);
+}
+
+/** SHLD / SHRD dst, src, count (SDM): the vacated bits come from src. */
+function doubleShiftHandler(left: boolean): (cpu: Cpu, op: Op) => void {
+  return (cpu, op) => {
+    const size = op.size;
+    const n = countOf(cpu, op);
+    readDst(cpu, op);
+    if (n === 0) {
+      if (size === 32 && (op.aux & AUX_MEM) === 0) writeDst(cpu, op, cpu.t0, 0);
+      return;
+    }
+    const B = BigInt(size);
+    const mask = (1n << B) - 1n;
+    const d = size === 64 ? big(cpu.t0, cpu.t1) : BigInt(cpu.t0 >>> 0) & mask;
+    const s = size === 64 ? big(cpu.lo[op.s], cpu.hi[op.s]) : BigInt(readReg(cpu, op.s, op.ssh, size) >>> 0) & mask;
+    const N = BigInt(n);
+    let r: bigint;
+    let cf: bigint;
+    if (left) {
+      // d:s shifted left by n, keep the high half. (16-bit counts > 16 give an undefined result.)
+      const pair = (d << B) | s;
+      r = ((pair << N) >> B) & mask;
+      cf = N <= B ? (d >> (B - N)) & 1n : (s >> (2n * B - N)) & 1n;
+    } else {
+      const ext = (d << (2n * B)) | (s << B) | d;
+      r = (ext >> N) & mask;
+      cf = (ext >> (N - 1n)) & 1n;
+    }
+    const rl = Number(r & 0xffffffffn) | 0;
+    const rh = Number((r >> 32n) & 0xffffffffn) | 0;
+    writeDst(cpu, op, rl, rh);
+    const msbR = Number((r >> (B - 1n)) & 1n);
+    const msbD = Number((d >> (B - 1n)) & 1n);
+    setResFlags(cpu, size, size === 64 ? rl : Number(r) | 0, rh, Number(cf), msbR ^ msbD);
+  };
+}
+
+const SHIFTS: Partial<Record<Mnemonic, Kind>> = {
+  [Mnemonic.Shl]: Kind.shl, [Mnemonic.Sal]: Kind.shl, [Mnemonic.Shr]: Kind.shr, [Mnemonic.Sar]: Kind.sar,
+  [Mnemonic.Rol]: Kind.rol, [Mnemonic.Ror]: Kind.ror, [Mnemonic.Rcl]: Kind.rcl, [Mnemonic.Rcr]: Kind.rcr,
+};
+const handlers = new Map<number, (cpu: Cpu, op: Op) => void>();
+function shiftFn(kind: Kind): (cpu: Cpu, op: Op) => void {
+  let h = handlers.get(kind);
+  if (h === undefined) {
+    h = shiftHandler(kind);
+    handlers.set(kind, h);
+  }
+  return h;
+}
+const SHLD = doubleShiftHandler(true);
+const SHRD = doubleShiftHandler(false);
+const NAMES = ['shl', 'shr', 'sar', 'rol', 'ror', 'rcl', 'rcr'];
+
+function setDst(ins: Instruction, op: Op): void {
+  if (isMem(ins.op0Kind)) {
+    setMem(ins, op);
+    op.aux |= AUX_MEM;
+    op.size = memBits(ins);
+  } else {
+    op.size = setReg(ins, 0, op, 'd');
+  }
+}
+
+export function decodeShift(ins: Instruction, op: Op): boolean {
+  const m = ins.mnemonic;
+  const kind = SHIFTS[m];
+  if (kind !== undefined) {
+    setDst(ins, op);
+    if (ins.opCount < 2) {
+      op.imm = 1;
+    } else if (isImm(ins.op1Kind)) {
+      op.imm = ins.immediate8;
+    } else if (ins.op1Kind === OpKind.Register) {
+      op.aux |= COUNT_CL;
+    }
+    op.fn = shiftFn(kind);
+    op.name = NAMES[kind];
+    return true;
+  }
+  if (m === Mnemonic.Shld || m === Mnemonic.Shrd) {
+    setDst(ins, op);
+    const g = gpr(ins.op1Register);
+    if (g === null) return false;
+    op.s = g.index;
+    op.ssh = g.shift;
+    if (isImm(ins.op2Kind)) op.imm = ins.immediate8;
+    else op.aux |= COUNT_CL;
+    op.fn = m === Mnemonic.Shld ? SHLD : SHRD;
+    op.name = m === Mnemonic.Shld ? 'shld' : 'shrd';
+    return true;
+  }
+  return false;
+}
