@@ -11,34 +11,49 @@ import { isImm, isMem, setImm, setMem, setReg } from './operands.js';
 import { AUX_MEM, big, readDst, writeRegBig } from './operandAccess.js';
 import { memBits } from './alu.js';
 
-const limbA = new Float64Array(4);
-const limbB = new Float64Array(4);
-const acc = new Float64Array(8);
 /** Result of mul128: four 32-bit words, little endian (as int32). */
 const W = new Int32Array(4);
+const TWO32 = 4294967296;
 
-/** Unsigned 64 x 64 -> 128 product of (al, ah) and (bl, bh) into W. */
+// Unsigned 32 x 32 -> 64 product, exact, in (m32lo, m32hi): 16-bit halves keep every partial sum exact in
+// a double (< 2^53) without allocating.
+let m32lo = 0;
+let m32hi = 0;
+function mul32(a: number, b: number): void {
+  const a0 = a & 0xffff;
+  const a1 = a >>> 16;
+  const b0 = b & 0xffff;
+  const b1 = b >>> 16;
+  const mid = a0 * b1 + a1 * b0; // < 2^33
+  const midLo = mid % 65536;
+  const low = a0 * b0 + midLo * 65536; // < 2^33
+  const lo = low >>> 0;
+  m32lo = lo | 0;
+  m32hi = (a1 * b1 + (mid - midLo) / 65536 + (low - lo) / TWO32) | 0;
+}
+
+/** Unsigned 64 x 64 -> 128 product of (al, ah) and (bl, bh) into W (schoolbook on 32-bit words). */
 function mul128(al: number, ah: number, bl: number, bh: number): void {
-  limbA[0] = al & 0xffff; limbA[1] = al >>> 16; limbA[2] = ah & 0xffff; limbA[3] = ah >>> 16;
-  limbB[0] = bl & 0xffff; limbB[1] = bl >>> 16; limbB[2] = bh & 0xffff; limbB[3] = bh >>> 16;
-  acc.fill(0);
-  for (let i = 0; i < 4; i++) {
-    const a = limbA[i];
-    if (a === 0) continue;
-    for (let j = 0; j < 4; j++) acc[i + j] += a * limbB[j];
-  }
-  let carry = 0;
-  const limbs = [0, 0, 0, 0, 0, 0, 0, 0];
-  for (let k = 0; k < 8; k++) {
-    const v = acc[k] + carry;
-    const low = v % 65536;
-    limbs[k] = low;
-    carry = (v - low) / 65536;
-  }
-  W[0] = limbs[0] | (limbs[1] << 16);
-  W[1] = limbs[2] | (limbs[3] << 16);
-  W[2] = limbs[4] | (limbs[5] << 16);
-  W[3] = limbs[6] | (limbs[7] << 16);
+  mul32(al, bl);
+  const p00l = m32lo >>> 0;
+  const p00h = m32hi >>> 0;
+  mul32(al, bh);
+  const p01l = m32lo >>> 0;
+  const p01h = m32hi >>> 0;
+  mul32(ah, bl);
+  const p10l = m32lo >>> 0;
+  const p10h = m32hi >>> 0;
+  mul32(ah, bh);
+  const p11l = m32lo >>> 0;
+  const p11h = m32hi >>> 0;
+  const w1 = p00h + p01l + p10l; // < 3 * 2^32
+  const w1lo = w1 >>> 0;
+  const w2 = p01h + p10h + p11l + (w1 - w1lo) / TWO32;
+  const w2lo = w2 >>> 0;
+  W[0] = p00l | 0;
+  W[1] = w1lo | 0;
+  W[2] = w2lo | 0;
+  W[3] = (p11h + (w2 - w2lo) / TWO32) | 0;
 }
 
 /** Signed 64 x 64 -> 128 into W: unsigned product, then subtract b (a) from the high half if a (b) < 0. */
@@ -61,10 +76,9 @@ function setMulFlags(cpu: Cpu, overflow: boolean, lowResult: number): void {
   cpu.fx = (overflow ? 0x801 : 0) | PARITY[lowResult & 0xff] | (lowResult === 0 ? 0x40 : 0);
 }
 
-/** Sign-extend a normalised value of `size` bits to a (lo, hi) 64-bit pair in W[0], W[1] style. */
-function sext(v: number, size: number): [number, number] {
-  const l = size === 8 ? (v << 24) >> 24 : size === 16 ? (v << 16) >> 16 : v | 0;
-  return [l, l >> 31];
+/** Sign-extend a normalised value of `size` (< 64) bits to int32 (its high word is then `x >> 31`). */
+function sx32(v: number, size: number): number {
+  return size === 8 ? (v << 24) >> 24 : size === 16 ? (v << 16) >> 16 : v | 0;
 }
 
 /** One-operand MUL / IMUL: rDX:rAX = rAX * src (AX = AL * src for bytes). */
@@ -86,9 +100,9 @@ function mulOne(signed: boolean) {
     const a = L[0] & mask;
     const b = cpu.t0;
     if (signed) {
-      const [al, ah] = sext(a, size);
-      const [bl, bh] = sext(b, size);
-      imul128(al, ah, bl, bh);
+      const al = sx32(a, size);
+      const bl = sx32(b, size);
+      imul128(al, al >> 31, bl, bl >> 31);
     } else {
       mul128(a, 0, b & mask, 0);
     }
@@ -126,14 +140,15 @@ function imulTwo(cpu: Cpu, op: Op): void {
       bl = m.read64(cpu.eaLo, cpu.eaHi);
       bh = m.hiOut;
     } else {
-      const v = size === 16 ? m.read16(cpu.eaLo, cpu.eaHi) : m.read32(cpu.eaLo, cpu.eaHi);
-      [bl, bh] = sext(v, size);
+      bl = sx32(size === 16 ? m.read16(cpu.eaLo, cpu.eaHi) : m.read32(cpu.eaLo, cpu.eaHi), size);
+      bh = bl >> 31;
     }
   } else if (size === 64) {
     bl = L[op.s];
     bh = H[op.s];
   } else {
-    [bl, bh] = sext(size === 16 ? L[op.s] & 0xffff : L[op.s], size);
+    bl = sx32(size === 16 ? L[op.s] & 0xffff : L[op.s], size);
+    bh = bl >> 31;
   }
   let al: number;
   let ah: number;
@@ -143,17 +158,19 @@ function imulTwo(cpu: Cpu, op: Op): void {
       al = op.imm;
       ah = op.immh;
     } else {
-      [al, ah] = sext(size === 16 ? op.imm & 0xffff : op.imm, size);
+      al = sx32(size === 16 ? op.imm & 0xffff : op.imm, size);
+      ah = al >> 31;
     }
   } else if (size === 64) {
     al = L[op.d];
     ah = H[op.d];
   } else {
-    [al, ah] = sext(size === 16 ? L[op.d] & 0xffff : L[op.d], size);
+    al = sx32(size === 16 ? L[op.d] & 0xffff : L[op.d], size);
+    ah = al >> 31;
   }
   if (size === 32) {
     const lo = Math.imul(al, bl);
-    const exact = al * bl; // exact when |product| < 2^53, and certainly != lo otherwise
+    const exact = al * bl; // a double: exact below 2^53, and differs from lo whenever it overflows 32 bits
     L[op.d] = lo;
     H[op.d] = 0;
     setMulFlags(cpu, exact !== lo, lo);
