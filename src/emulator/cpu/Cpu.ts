@@ -15,6 +15,7 @@ import { F, K_EAGER, getArith, type LazyFlags } from './flags.js';
 import type { Op } from './Op.js';
 import { DecodeCache, type Block } from './decodeCache.js';
 import { deliverEvent } from './interrupts.js';
+import { JIT_THRESHOLD, compileBlock } from './jit.js';
 import { Cr0, Cr4, Efer, Exitable, Msr, Stop, isCanonical } from './arch.js';
 
 export { Cr0, Cr4, Efer, Exitable, Msr, Stop, isCanonical } from './arch.js';
@@ -144,6 +145,12 @@ export class Cpu implements LazyFlags {
   hooks: CpuHooks | null = null;
   io: PortIo | null = null;
   readonly cpuidTable: Map<number, [number, number, number, number]>;
+  /** Bumped whenever decoded code is invalidated (self-modifying code check of compiled blocks). */
+  codeGen = 0;
+  /** Index of the op a compiled block was running when it threw. */
+  jitIndex = 0;
+  /** Compile hot blocks to JavaScript (jit.ts). Off: every block is interpreted op by op. */
+  jitEnabled = true;
   /** Last op executed when a fault happened (for hooks and diagnostics). */
   faultOp: Op | null = null;
 
@@ -233,6 +240,9 @@ export class Cpu implements LazyFlags {
   run(limit: number): Stop {
     const cache = this.cache;
     for (;;) {
+      // The one place asynchronous events are looked at (Blink's attention check): on entry, after any
+      // block ending in a system instruction (the only ones that halt, change IF, or reach devices), and
+      // after every exception.
       if (this.stopRequested) {
         this.stopRequested = false;
         return Stop.requested;
@@ -243,38 +253,64 @@ export class Cpu implements LazyFlags {
       let end = limit;
       if (this.shadowUntil > this.icount && this.irqPending && this.shadowUntil < end) end = this.shadowUntil;
       if (this.icount >= end) return Stop.limit;
-      let block: Block;
-      try {
-        block = cache.blockAt(this.rip);
-      } catch (e) {
-        if (e !== this.fault) throw e;
-        this.faultOp = null;
-        this.raiseFault(null);
-        continue;
-      }
-      const ops = block.ops;
-      let n = ops.length;
-      const budget = end - this.icount;
-      if (n > budget) n = budget;
-      this.rip = n === ops.length ? block.next : ops[n].addr;
+      let block: Block | null = null;
+      let n = 0;
       let i = 0;
+      let compiled = false;
       try {
-        for (; i < n; i++) {
-          const op = ops[i];
-          op.fn(this, op);
+        // Fast path: chain blocks until one needs attention or the budget would be exceeded.
+        for (;;) {
+          block = null;
+          const b = cache.blockAt(this.rip);
+          block = b;
+          const ops = b.ops;
+          n = ops.length;
+          const budget = end - this.icount;
+          i = 0;
+          if (n > budget) {
+            n = budget;
+            this.rip = ops[n].addr;
+            compiled = false;
+            for (; i < n; i++) {
+              const op = ops[i];
+              op.fn(this, op);
+            }
+            this.icount += n;
+            break;
+          }
+          this.rip = b.next;
+          const jit = b.jit;
+          if (jit !== null) {
+            compiled = true;
+            jit(this, ops);
+          } else {
+            compiled = false;
+            if (++b.hits === JIT_THRESHOLD && this.jitEnabled) b.jit = compileBlock(ops);
+            for (; i < n; i++) {
+              const op = ops[i];
+              op.fn(this, op);
+            }
+          }
+          this.icount += n;
+          if (b.attention || this.icount >= end) break;
         }
       } catch (e) {
         if (e !== this.fault) throw e;
+        if (block === null) {
+          // The fetch itself faulted.
+          this.faultOp = null;
+          this.raiseFault(null);
+          continue;
+        }
+        if (compiled) i = this.jitIndex;
         this.icount += i;
-        const op = ops[i];
+        const op = block.ops[i];
         this.rip = op.addr;
         this.faultOp = op;
         // RESTART: the block's code changed under it; re-fetch from this op (it has not run).
         if (this.fault.vector === Vector.RESTART) continue;
         this.raiseFault(op);
-        continue;
       }
-      this.icount += n;
     }
   }
 

@@ -105,19 +105,28 @@ export class Mmu {
     this.fault = fault;
   }
 
+  /**
+   * Bumped whenever a cached translation may have changed (TLB flush, INVLPG, privilege switch, EPT
+   * change): the decode cache's RIP -> block shortcut is valid only within one epoch.
+   */
+  epoch = 0;
+
   setUser(user: boolean): void {
+    if (user !== this.user) this.epoch++;
     this.user = user;
     this.t = user ? this.usr : this.sup;
   }
 
   /** Flush the whole TLB (MOV to CR3, CR0/CR4 paging changes, INVEPT). */
   flushTlb(): void {
+    this.epoch++;
     this.sup.flush();
     this.usr.flush();
   }
 
   /** INVLPG: drop any translation of the page holding (lo, hi). */
   invalidatePage(lo: number, hi: number): void {
+    this.epoch++;
     const i = (lo >>> PAGE_SHIFT) & TLB_MASK;
     for (const s of [this.sup, this.usr]) {
       s.rLo[i] = NO_TAG;

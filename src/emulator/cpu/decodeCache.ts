@@ -11,6 +11,7 @@ import { PAGE_SHIFT, PAGE_SIZE } from './Mmu.js';
 import { Vector } from './faults.js';
 import { decodeInstruction, undefinedOp } from './ops/index.js';
 import { eaNone } from './ea.js';
+import type { JitFn } from './jit.js';
 
 export interface Block {
   ops: Op[];
@@ -18,9 +19,18 @@ export interface Block {
   next: number;
   /** Physical address of the first byte. */
   phys: number;
+  /** Times the whole block ran interpreted; at JIT_THRESHOLD it is compiled. */
+  hits: number;
+  /** The compiled block (jit.ts), once hot. */
+  jit: JitFn | null;
+  /** Ends with an instruction after which the run loop must look at events (system, REP, #UD). */
+  attention: boolean;
 }
 
 const MAX_BLOCK = 64;
+/** Direct-mapped RIP -> block shortcut (a hit skips the TLB lookup and the per-page table). */
+const FAST_BITS = 12;
+const FAST_MASK = (1 << FAST_BITS) - 1;
 /**
  * Bytes handed to iced-x86 per block: iced copies its input, so a whole page per block made decoding
  * random code ~10x slower. A block that needs more simply ends at the window and the next one continues.
@@ -49,7 +59,24 @@ export class DecodeCache {
     this.cpu = cpu;
   }
 
+  private readonly fastRip = new Float64Array(1 << FAST_BITS).fill(NaN);
+  private readonly fastEpoch = new Int32Array(1 << FAST_BITS);
+  private readonly fastBlock: Array<Block | null> = new Array<Block | null>(1 << FAST_BITS).fill(null);
+  /** Bumped when blocks are dropped, so shortcuts to them die with them. */
+  private fastGen = 0;
+
   blockAt(rip: number): Block {
+    const f = (rip & FAST_MASK);
+    const epoch = (this.cpu.mmu.epoch + this.fastGen) | 0;
+    if (this.fastRip[f] === rip && this.fastEpoch[f] === epoch) return this.fastBlock[f] as Block;
+    const b = this.lookup(rip);
+    this.fastRip[f] = rip;
+    this.fastEpoch[f] = epoch;
+    this.fastBlock[f] = b;
+    return b;
+  }
+
+  private lookup(rip: number): Block {
     const lo = rip % TWO32 | 0;
     const hi = Math.floor(rip / TWO32) | 0;
     const pa = this.cpu.mmu.translateFetch(lo, hi);
@@ -64,6 +91,8 @@ export class DecodeCache {
   /** Drop every block decoded from physical page `page` (and blocks of the page before spanning into it). */
   invalidatePage(page: number): void {
     this.invalidations++;
+    // Compiled blocks check this after each store to stop before running code that changed under them.
+    this.cpu.codeGen++;
     this.dropTable(page);
     const from = this.spannedBy.get(page);
     if (from !== undefined) {
@@ -79,6 +108,7 @@ export class DecodeCache {
 
   private dropTable(page: number): void {
     const table = this.pages[page];
+    this.fastGen = (this.fastGen + 1) | 0;
     this.pages[page] = undefined;
     this.cpu.mmu.codePages[page] = 0;
     if (table === undefined) return;
@@ -121,6 +151,7 @@ export class DecodeCache {
     const ops: Op[] = [];
     let offset = 0;
     let spans = false;
+    let attention = false;
     try {
       while (ops.length < MAX_BLOCK && offset < inPage) {
         decoder.decodeOut(ins);
@@ -133,6 +164,7 @@ export class DecodeCache {
             mmu.translateFetch(nlo, (nlo >>> 0) < (lo >>> 0) ? (hi + 1) | 0 : hi);
           }
           ops.push(this.makeUd(rip + offset, Math.max(len, 1), ops.length));
+          attention = true;
           break;
         }
         const op = new Op(undefinedOp, eaNone);
@@ -148,12 +180,16 @@ export class DecodeCache {
         this.decoded++;
         offset += len;
         if (offset > inPage) spans = true;
-        if (terminates || ins.flowControl !== FlowControl.Next) break;
+        if (terminates) {
+          attention = true;
+          break;
+        }
+        if (ins.flowControl !== FlowControl.Next) break;
       }
     } finally {
       decoder.free();
     }
-    const block: Block = { ops, next: rip + offset, phys: pa };
+    const block: Block = { ops, next: rip + offset, phys: pa, hits: 0, jit: null, attention };
     const page = pa >>> PAGE_SHIFT;
     let table = this.pages[page];
     if (table === undefined) {

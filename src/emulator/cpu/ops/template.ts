@@ -24,6 +24,13 @@ export interface Template {
 }
 
 const handlers = new Map<string, Handler>();
+/** Handler -> the template it was built from (the block compiler inlines templates). */
+const templates = new Map<Handler, Template>();
+
+/** The template a handler was built from, or undefined for a hand-written handler. */
+export function templateOf(fn: Handler): Template | undefined {
+  return templates.get(fn);
+}
 
 /** Build (once) the interpreter handler for a template. */
 export function handler(t: Template): Handler {
@@ -40,6 +47,7 @@ export function handler(t: Template): Handler {
     throw new Error(`template ${t.name} does not compile: ${(e as Error).message}\n${body}`);
   }
   handlers.set(t.name, fn);
+  templates.set(fn, t);
   return fn;
 }
 
