@@ -1,0 +1,101 @@
+/* GDT, TSS, IDT, the 8259-subset PIC, the interval timer and the SYSCALL MSRs. */
+#include "kernel.h"
+
+#define MSR_EFER 0xc0000080
+#define MSR_STAR 0xc0000081
+#define MSR_LSTAR 0xc0000082
+#define MSR_FMASK 0xc0000084
+#define MSR_GS_BASE 0xc0000101
+#define MSR_KERNEL_GS_BASE 0xc0000102
+
+struct tss {
+  uint32_t reserved0;
+  uint64_t rsp0, rsp1, rsp2;
+  uint64_t reserved1;
+  uint64_t ist[7];
+  uint64_t reserved2;
+  uint16_t reserved3, iomap_base;
+} __attribute__((packed));
+
+static struct tss tss __attribute__((aligned(16)));
+/* null, kernel code, kernel data, user code32 (unused; SYSRET needs the slot), user data, user code64, TSS (2 slots) */
+static uint64_t gdt[8] __attribute__((aligned(16))) = {
+  0,
+  0x00af9a000000ffffUL, /* 0x08 kernel code: P, DPL0, code, L */
+  0x00cf92000000ffffUL, /* 0x10 kernel data */
+  0x00cffa000000ffffUL, /* 0x18 user code32 */
+  0x00cff2000000ffffUL, /* 0x20 user data, DPL3 */
+  0x00affa000000ffffUL, /* 0x28 user code64, DPL3, L */
+  0, 0,                 /* 0x30 TSS */
+};
+
+struct idt_entry { uint16_t off0, sel; uint8_t ist, type; uint16_t off1; uint32_t off2, zero; } __attribute__((packed));
+static struct idt_entry idt[256] __attribute__((aligned(16)));
+extern const uint64_t isr_table[48];
+
+struct dtr { uint16_t limit; uint64_t base; } __attribute__((packed));
+
+uint64_t jiffies, tsc_hz;
+uint32_t timer_hz;
+static uint16_t pic_mask = 0xffff;
+
+void tss_set_rsp0(uint64_t rsp0) { tss.rsp0 = rsp0; }
+
+void pic_eoi(void) { outb(0x20, 0x20); }
+
+void pic_unmask(int irq) {
+  pic_mask &= (uint16_t)~(1u << irq);
+  /* docs/machine.md: port 0x21 holds the 16-bit mask, bit n masks IRQ n. */
+  outw(0x21, pic_mask);
+}
+
+void timer_set_hz(uint32_t hz) {
+  if (hz == 0) hz = 1;
+  uint64_t period = tsc_hz / hz;
+  if (period == 0) period = 1;
+  if (period > 0xffffffffUL) period = 0xffffffffUL;
+  timer_hz = hz;
+  outl(0x40, (uint32_t)period);
+}
+
+void arch_init(void) {
+  uint64_t base = (uint64_t)&tss;
+  tss.iomap_base = sizeof(tss); /* no I/O bitmap: user IN/OUT fault (IOPL 0) */
+  gdt[6] = (sizeof(tss) - 1) | ((base & 0xffffff) << 16) | (0x89UL << 40) | (((base >> 24) & 0xff) << 56);
+  gdt[7] = base >> 32;
+  struct dtr g = { sizeof(gdt) - 1, (uint64_t)gdt };
+  __asm__ volatile(
+      "lgdt %0\n"
+      "pushq $0x08\n"
+      "leaq 1f(%%rip), %%rax\n"
+      "pushq %%rax\n"
+      "lretq\n"
+      "1: movw $0x10, %%ax\n"
+      "movw %%ax, %%ds\n movw %%ax, %%es\n movw %%ax, %%ss\n"
+      "xorl %%eax, %%eax\n movw %%ax, %%fs\n movw %%ax, %%gs\n"
+      : : "m"(g) : "rax", "memory");
+  __asm__ volatile("ltr %w0" : : "r"(TSS_SEL));
+
+  for (int v = 0; v < 48; v++) {
+    uint64_t off = isr_table[v];
+    idt[v].off0 = off & 0xffff;
+    idt[v].sel = KCODE;
+    idt[v].ist = 0;
+    idt[v].type = 0x8e; /* present, DPL0, 64-bit interrupt gate: IF cleared on entry */
+    idt[v].off1 = (off >> 16) & 0xffff;
+    idt[v].off2 = off >> 32;
+  }
+  struct dtr i = { sizeof(idt) - 1, (uint64_t)idt };
+  __asm__ volatile("lidt %0" : : "m"(i));
+
+  /* GS: kernel-mode GS base is the per-CPU block; the user's (0) waits in KERNEL_GS_BASE for SWAPGS. */
+  wrmsr(MSR_GS_BASE, (uint64_t)&percpu);
+  wrmsr(MSR_KERNEL_GS_BASE, 0);
+  /* SYSCALL (SDM vol. 3 5.8.8): SCE, targets, and RFLAGS bits cleared on entry (TF DF IF IOPL AC NT). */
+  wrmsr(MSR_EFER, rdmsr(MSR_EFER) | 1);
+  wrmsr(MSR_STAR, ((uint64_t)(UCODE32 & ~3) << 48) | ((uint64_t)KCODE << 32));
+  wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
+  wrmsr(MSR_FMASK, 0x47700);
+
+  outw(0x21, pic_mask);
+}

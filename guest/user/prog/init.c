@@ -1,0 +1,159 @@
+/* init: runs the workload script (/workload); grammar in guest/README.md. Powers off with the number of
+ * failed commands as the status. */
+#include "libc.h"
+
+#define MAX_LINES 512
+#define MAX_ARGS 32
+static char script[32768];
+static char *lines[MAX_LINES];
+static int nlines, failures;
+static char stack_env[32];
+static char *envp[2];
+static int bg_pids[128], nbg;
+
+static int split(char *s, char **argv) {
+  int n = 0;
+  while (*s && n < MAX_ARGS - 1) {
+    while (*s == ' ' || *s == '\t') s++;
+    if (!*s) break;
+    if (*s == '"') {
+      argv[n++] = ++s;
+      while (*s && *s != '"') s++;
+    } else {
+      argv[n++] = s;
+      while (*s && *s != ' ' && *s != '\t') s++;
+    }
+    if (*s) *s++ = 0;
+  }
+  argv[n] = 0;
+  return n;
+}
+
+static void describe(int st, char *out, size_t n) {
+  if (WIFEXITED(st)) snprintf(out, n, "exit %d", WEXITSTATUS(st));
+  else snprintf(out, n, "killed by signal %d", WTERMSIG(st));
+}
+
+static int start(char **argv) {
+  int pid = spawn(argv[0], argv, envp[0] ? envp : 0);
+  if (pid < 0) { printf("init: cannot start %s (%d)\n", argv[0], pid); failures++; }
+  return pid;
+}
+
+/* Run lines [from, to); returns the index after the block. */
+static void run_block(int from, int to);
+
+static int find_end(int from) {
+  int depth = 0;
+  for (int i = from; i < nlines; i++) {
+    char *s = lines[i];
+    while (*s == ' ' || *s == '\t') s++;
+    if (strncmp(s, "repeat ", 7) == 0) depth++;
+    else if (strncmp(s, "end", 3) == 0 && (s[3] == 0 || s[3] == ' ' || s[3] == '#')) {
+      if (depth == 0) return i;
+      depth--;
+    }
+  }
+  printf("init: repeat without end\n");
+  failures++;
+  return nlines;
+}
+
+static void run_line(char *line) {
+  char copy[256];
+  size_t n = strlen(line);
+  if (n >= sizeof copy) n = sizeof copy - 1;
+  memcpy(copy, line, n);
+  copy[n] = 0;
+  char *hash = strchr(copy, '#');
+  if (hash) *hash = 0;
+  char *argv[MAX_ARGS];
+  int argc = split(copy, argv);
+  if (argc == 0) return;
+  char *cmd = argv[0];
+  char st[48];
+  if (strcmp(cmd, "echo") == 0) {
+    char out[256];
+    size_t o = 0;
+    for (int i = 1; i < argc; i++) {
+      size_t l = strlen(argv[i]);
+      if (o + l + 2 >= sizeof out) break;
+      if (i > 1) out[o++] = ' ';
+      memcpy(out + o, argv[i], l);
+      o += l;
+    }
+    out[o++] = '\n';
+    write(1, out, o);
+  } else if (strcmp(cmd, "hz") == 0 && argc == 2) {
+    if (syscall1(SYS_vmt_sethz, atol(argv[1])) < 0) { printf("init: bad hz\n"); failures++; }
+  } else if (strcmp(cmd, "stack") == 0 && argc == 2) {
+    snprintf(stack_env, sizeof stack_env, "STACK=%ld", atol(argv[1]));
+    envp[0] = stack_env;
+    envp[1] = 0;
+  } else if ((strcmp(cmd, "run") == 0 || strcmp(cmd, "try") == 0 || strcmp(cmd, "xfail") == 0) && argc >= 2) {
+    int pid = start(argv + 1);
+    if (pid < 0) return;
+    int status = 0;
+    if (wait4(pid, &status, 0) != pid) { printf("init: wait for %s failed\n", argv[1]); failures++; return; }
+    describe(status, st, sizeof st);
+    if (cmd[0] == 'r' && status != 0) { printf("init: %s failed: %s\n", argv[1], st); failures++; }
+    else if (cmd[0] == 't') printf("init: %s: %s\n", argv[1], st);
+    else if (cmd[0] == 'x') {
+      if (status == 0) { printf("init: %s did not fail\n", argv[1]); failures++; }
+      else printf("init: %s failed as expected: %s\n", argv[1], st);
+    }
+  } else if (strcmp(cmd, "bg") == 0 && argc >= 2) {
+    int pid = start(argv + 1);
+    if (pid > 0 && nbg < 128) bg_pids[nbg++] = pid;
+  } else if (strcmp(cmd, "wait") == 0) {
+    for (int i = 0; i < nbg; i++) {
+      int status = 0;
+      if (wait4(bg_pids[i], &status, 0) != bg_pids[i]) { printf("init: wait failed\n"); failures++; continue; }
+      if (status != 0) { describe(status, st, sizeof st); printf("init: pid %d failed: %s\n", bg_pids[i], st); failures++; }
+    }
+    nbg = 0;
+  } else {
+    printf("init: unknown command: %s\n", cmd);
+    failures++;
+  }
+}
+
+static void run_block(int from, int to) {
+  for (int i = from; i < to; i++) {
+    char *s = lines[i];
+    while (*s == ' ' || *s == '\t') s++;
+    if (strncmp(s, "repeat ", 7) == 0) {
+      long count = atol(s + 7);
+      int end = find_end(i + 1);
+      for (long k = 0; k < count; k++) run_block(i + 1, end);
+      i = end;
+    } else {
+      run_line(s);
+    }
+  }
+}
+
+int main(int argc, char **argv) {
+  int fd = open("/workload", O_RDONLY);
+  if (fd < 0) die("init: no workload\n");
+  long n = 0, r;
+  while ((r = read(fd, script + n, sizeof script - 1 - (size_t)n)) > 0) n += r;
+  close(fd);
+  script[n] = 0;
+  for (char *s = script; *s && nlines < MAX_LINES;) {
+    lines[nlines++] = s;
+    char *nl = strchr(s, '\n');
+    if (!nl) break;
+    *nl = 0;
+    if (nl > s && nl[-1] == '\r') nl[-1] = 0;
+    s = nl + 1;
+  }
+  run_block(0, nlines);
+  /* reap anything still running in the background */
+  if (nbg) run_line("wait");
+  int st;
+  while (wait4(-1, &st, 0) > 0) {}
+  printf("init: done, %d failure%s\n", failures, failures == 1 ? "" : "s");
+  syscall6(SYS_reboot, 0xfee1dead, 672274793, 0x4321fedc, failures > 254 ? 254 : failures, 0, 0);
+  return 0;
+}
