@@ -1,0 +1,343 @@
+// The registry of guest workloads: named descriptions in guest/workloads/<name>.json (or any JSON file with
+// the same shape), expanded into everything a run needs: kernel and program images, the init script, a
+// disk image and the NIC's packet schedule, all derived deterministically from the seed.
+//
+// Description file fields (guest/README.md documents the script grammar):
+//   name, description            strings
+//   seed                         uint32 (default 1)
+//   memMiB                       guest memory (default 64)
+//   params                       { key: default } substituted as ${key} in every string below
+//                                (${seed} is always available); override with "name:key=value,key=value"
+//   script                       array of lines, or one string
+//   programs                     optional list of ramdisk program names (default: every built program)
+//   disk                         optional { sectors, files: [{ name, size, capacity? }] }: a VMTRFS1 image,
+//                                file contents are seeded pseudo-random bytes
+//   packets                      optional { kind: "memcached", count, start, gap, keys } (see memcachedPackets)
+//   expect                       console substrings a successful run prints
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UserError } from '../cli/errors.js';
+import type { GuestProgram, LoadGuestOptions } from './loader.js';
+
+export interface Packet {
+  /** Guest instruction count at which the packet arrives. */
+  icount: number;
+  /** UDP payload bytes. */
+  bytes: Uint8Array;
+}
+
+export interface Workload {
+  name: string;
+  description: string;
+  seed: number;
+  memBytes: number;
+  params: Record<string, string>;
+  kernel: Uint8Array;
+  programs: GuestProgram[];
+  script: string;
+  packets: Packet[];
+  /** Block-device contents (a multiple of 512 bytes; empty when the workload has no disk). */
+  disk: Uint8Array;
+  diskSectors: number;
+  /** Substrings the console shows when the run succeeded. */
+  expect: string[];
+  /** Where the description came from. */
+  source: string;
+}
+
+export interface WorkloadInfo {
+  name: string;
+  description: string;
+}
+
+/** The repository's guest/ directory (works from src/ under tsx and from dist/src/ when compiled). */
+export function guestDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(dir, 'guest');
+    if (existsSync(join(candidate, 'images', 'kernel.elf'))) return candidate;
+    dir = dirname(dir);
+  }
+  throw new UserError('cannot find guest/images/kernel.elf (run `npm run build:guest`)');
+}
+
+function workloadsDir(): string {
+  return join(guestDir(), 'workloads');
+}
+
+export function listWorkloads(): WorkloadInfo[] {
+  return readdirSync(workloadsDir())
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => {
+      const d = parseDescription(readFileSync(join(workloadsDir(), f), 'utf8'), f);
+      return { name: String(d.name), description: String(d.description ?? '') };
+    });
+}
+
+/** xorshift32 (Marsaglia 2003); the guest's `gen` program uses the same generator. */
+export function xorshift32(state: number): number {
+  let x = state >>> 0;
+  x ^= x << 13;
+  x >>>= 0;
+  x ^= x >>> 17;
+  x ^= x << 5;
+  return x >>> 0;
+}
+
+/** FNV-1a 32-bit, as the guest programs hash their output. */
+export function fnv1a(bytes: Uint8Array, h = 0x811c9dc5): number {
+  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i]!, 16777619) >>> 0;
+  return h >>> 0;
+}
+
+interface Description {
+  name?: unknown;
+  description?: unknown;
+  seed?: unknown;
+  memMiB?: unknown;
+  params?: unknown;
+  script?: unknown;
+  programs?: unknown;
+  disk?: unknown;
+  packets?: unknown;
+  expect?: unknown;
+}
+
+function parseDescription(text: string, source: string): Description {
+  let d: unknown;
+  try {
+    d = JSON.parse(text);
+  } catch (e) {
+    throw new UserError(`workload ${source}: invalid JSON (${(e as Error).message})`);
+  }
+  if (typeof d !== 'object' || d === null || Array.isArray(d)) throw new UserError(`workload ${source}: not a JSON object`);
+  const desc = d as Description;
+  if (typeof desc.name !== 'string' || !desc.name) throw new UserError(`workload ${source}: missing "name"`);
+  return desc;
+}
+
+/**
+ * A workload by name (`fcopy`, `fcopy:buf=4096`) or by path to a description file (`./my.json`,
+ * `my.json:key=value`). Unknown names give a UserError listing the known ones.
+ */
+export function getWorkload(nameOrPath: string, overrides: Record<string, string | number> = {}): Workload {
+  let spec = nameOrPath;
+  const extra: Record<string, string> = {};
+  const colon = spec.lastIndexOf(':');
+  if (colon > 0 && /^[A-Za-z0-9_]+=/.test(spec.slice(colon + 1))) {
+    for (const kv of spec.slice(colon + 1).split(',')) {
+      const eq = kv.indexOf('=');
+      if (eq <= 0) throw new UserError(`workload "${nameOrPath}": parameter "${kv}" is not key=value`);
+      extra[kv.slice(0, eq)] = kv.slice(eq + 1);
+    }
+    spec = spec.slice(0, colon);
+  }
+  for (const [k, v] of Object.entries(overrides)) extra[k] = String(v);
+  let path: string;
+  if (spec.includes('/') || spec.endsWith('.json')) {
+    path = resolve(spec);
+    if (!existsSync(path)) throw new UserError(`workload file ${spec} does not exist`);
+  } else {
+    path = join(workloadsDir(), `${spec}.json`);
+    if (!/^[A-Za-z0-9_-]+$/.test(spec) || !existsSync(path)) {
+      const known = listWorkloads().map((w) => w.name).join(', ');
+      throw new UserError(`unknown workload "${spec}" (known: ${known}; or give a path to a .json description)`);
+    }
+  }
+  return expand(parseDescription(readFileSync(path, 'utf8'), path), path, extra);
+}
+
+function expand(d: Description, source: string, extra: Record<string, string>): Workload {
+  const where = `workload ${String(d.name)}`;
+  const seedRaw = extra.seed !== undefined ? Number(extra.seed) : d.seed === undefined ? 1 : Number(d.seed);
+  if (!Number.isInteger(seedRaw) || seedRaw < 0 || seedRaw > 0xffffffff) throw new UserError(`${where}: seed must be a uint32`);
+  const seed = seedRaw >>> 0;
+  const params: Record<string, string> = {};
+  if (d.params !== undefined) {
+    if (typeof d.params !== 'object' || d.params === null) throw new UserError(`${where}: "params" must be an object`);
+    for (const [k, v] of Object.entries(d.params)) params[k] = String(v);
+  }
+  for (const [k, v] of Object.entries(extra)) {
+    if (k !== 'seed' && !(k in params)) {
+      throw new UserError(`${where}: unknown parameter "${k}" (parameters: ${Object.keys(params).join(', ') || 'none'})`);
+    }
+    params[k] = v;
+  }
+  params.seed = String(seed);
+  const subst = (s: string): string =>
+    s.replace(/\$\{([A-Za-z0-9_]+)\}/g, (_, k: string) => {
+      if (!(k in params)) throw new UserError(`${where}: unknown parameter \${${k}}`);
+      return params[k]!;
+    });
+  const num = (v: unknown, what: string): number => {
+    const n = typeof v === 'string' ? Number(subst(v)) : Number(v);
+    if (!Number.isFinite(n) || n < 0 || !Number.isInteger(n)) throw new UserError(`${where}: ${what} must be a non-negative integer`);
+    return n;
+  };
+
+  const memMiB = d.memMiB === undefined ? 64 : num(d.memMiB, 'memMiB');
+  let script: string;
+  if (Array.isArray(d.script)) script = d.script.map((l) => subst(String(l))).join('\n') + '\n';
+  else if (typeof d.script === 'string') script = subst(d.script);
+  else throw new UserError(`${where}: missing "script"`);
+
+  const gdir = guestDir();
+  const kernel = new Uint8Array(readFileSync(join(gdir, 'images', 'kernel.elf')));
+  const userDir = join(gdir, 'images', 'user');
+  const all = readdirSync(userDir).filter((f) => f.endsWith('.elf')).map((f) => basename(f, '.elf')).sort();
+  let names = all;
+  if (d.programs !== undefined) {
+    if (!Array.isArray(d.programs)) throw new UserError(`${where}: "programs" must be an array`);
+    names = d.programs.map(String);
+    for (const n of names) if (!all.includes(n)) throw new UserError(`${where}: no program "${n}" in guest/images/user`);
+    if (!names.includes('init')) names = ['init', ...names];
+  }
+  const programs = names.map((name) => ({ name, bytes: new Uint8Array(readFileSync(join(userDir, `${name}.elf`))) }));
+
+  let disk: Uint8Array = new Uint8Array(0);
+  if (d.disk !== undefined) disk = buildDisk(d.disk, seed, num, subst, where);
+  let packets: Packet[] = [];
+  if (d.packets !== undefined) {
+    const p = d.packets as Record<string, unknown>;
+    if (p.kind !== 'memcached') throw new UserError(`${where}: packets.kind must be "memcached"`);
+    packets = memcachedPackets({
+      seed,
+      count: num(p.count, 'packets.count'),
+      start: num(p.start, 'packets.start'),
+      gap: num(p.gap, 'packets.gap'),
+      keys: Math.max(1, num(p.keys ?? 16, 'packets.keys')),
+    });
+  }
+  const expect = Array.isArray(d.expect) ? d.expect.map((e) => subst(String(e))) : [];
+  return {
+    name: String(d.name),
+    description: String(d.description ?? ''),
+    seed,
+    memBytes: memMiB * 1024 * 1024,
+    params,
+    kernel,
+    programs,
+    script,
+    packets,
+    disk,
+    diskSectors: disk.length / 512,
+    expect,
+    source,
+  };
+}
+
+/** Options for loadGuest() from a workload. */
+export function loadOptions(w: Workload, tscHz: number): LoadGuestOptions {
+  return {
+    kernel: w.kernel,
+    programs: w.programs,
+    workloadScript: w.script,
+    memBytes: w.memBytes,
+    tscHz,
+    seed: w.seed,
+    diskSectors: w.diskSectors,
+  };
+}
+
+/** Seeded file contents: xorshift32 bytes from (seed, file index). */
+export function diskFileBytes(seed: number, index: number, size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let s = (Math.imul(seed ^ 0x9e3779b9, 2654435761) + index * 0x6b43a9b5) >>> 0 || 1;
+  for (let i = 0; i < size; i++) {
+    s = xorshift32(s);
+    out[i] = s >>> 24;
+  }
+  return out;
+}
+
+const FS_MAX = 10;
+
+/** A VMTRFS1 image (layout in guest/kernel/fs.c). */
+function buildDisk(
+  raw: unknown,
+  seed: number,
+  num: (v: unknown, what: string) => number,
+  subst: (s: string) => string,
+  where: string,
+): Uint8Array {
+  const d = raw as { sectors?: unknown; files?: unknown };
+  const sectors = num(d.sectors, 'disk.sectors');
+  if (sectors < 2 || sectors > 1 << 20) throw new UserError(`${where}: disk.sectors must be 2..1048576`);
+  const files = Array.isArray(d.files) ? (d.files as Record<string, unknown>[]) : [];
+  if (files.length > FS_MAX) throw new UserError(`${where}: at most ${FS_MAX} disk files`);
+  const img = new Uint8Array(sectors * 512);
+  const dv = new DataView(img.buffer);
+  img.set(new TextEncoder().encode('VMTRFS1'), 0);
+  dv.setUint32(8, files.length, true);
+  dv.setUint32(12, sectors, true);
+  let next = 1;
+  files.forEach((f, i) => {
+    const name = subst(String(f.name ?? ''));
+    const nb = new TextEncoder().encode(name);
+    if (nb.length === 0 || nb.length > 31) throw new UserError(`${where}: disk file name "${name}" must be 1-31 bytes`);
+    const size = num(f.size ?? 0, `disk file ${name} size`);
+    const cap = Math.max(Math.ceil(size / 512), num(f.capacity ?? 0, `disk file ${name} capacity`) / 512);
+    const capSectors = Math.ceil(cap);
+    if (next + capSectors > sectors) throw new UserError(`${where}: disk files do not fit in ${sectors} sectors`);
+    const e = 16 + i * 48;
+    img.set(nb, e);
+    dv.setUint32(e + 32, next, true);
+    dv.setUint32(e + 36, capSectors, true);
+    dv.setUint32(e + 40, size, true);
+    img.set(diskFileBytes(seed, i, size), next * 512);
+    next += capSectors;
+  });
+  return img;
+}
+
+export interface MemcachedSchedule {
+  seed: number;
+  count: number;
+  /** icount of the first packet */
+  start: number;
+  /** icount between packets */
+  gap: number;
+  keys: number;
+}
+
+/**
+ * A memcached ASCII-protocol request stream in UDP frames (memcached protocol.txt: an 8-byte header of
+ * request id, sequence number 0, datagram count 1, reserved 0): about 40% set, 50% get, 10% delete over
+ * `keys` keys, then "quit". Deterministic in the seed.
+ */
+export function memcachedPackets(s: MemcachedSchedule): Packet[] {
+  const enc = new TextEncoder();
+  let st = (Math.imul(s.seed ^ 0x5bd1e995, 2246822519) >>> 0) || 1;
+  const next = (): number => (st = xorshift32(st));
+  const frame = (id: number, text: string): Uint8Array => {
+    const body = enc.encode(text);
+    const out = new Uint8Array(8 + body.length);
+    out[0] = (id >> 8) & 0xff;
+    out[1] = id & 0xff;
+    out[5] = 1;
+    out.set(body, 8);
+    return out;
+  };
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  const packets: Packet[] = [];
+  for (let i = 0; i < s.count; i++) {
+    const r = next() % 100;
+    const key = `key:${next() % s.keys}`;
+    let text: string;
+    if (r < 40) {
+      const len = 8 + (next() % 57);
+      let v = '';
+      for (let k = 0; k < len; k++) v += alphabet[next() % alphabet.length];
+      text = `set ${key} ${next() % 16} 0 ${len}\r\n${v}\r\n`;
+    } else if (r < 90) {
+      text = `get ${key}\r\n`;
+    } else {
+      text = `delete ${key}\r\n`;
+    }
+    packets.push({ icount: s.start + i * s.gap, bytes: frame(i & 0xffff, text) });
+  }
+  packets.push({ icount: s.start + s.count * s.gap, bytes: frame(s.count & 0xffff, 'quit\r\n') });
+  return packets;
+}
