@@ -66,10 +66,15 @@ void arch_init(void) {
   struct dtr g = { sizeof(gdt) - 1, (uint64_t)gdt };
   __asm__ volatile(
       "lgdt %0\n"
+      /* reload CS with an IRETQ frame (SS, RSP, RFLAGS, CS, RIP) */
+      "movq %%rsp, %%rax\n"
+      "pushq $0x10\n"
+      "pushq %%rax\n"
+      "pushfq\n"
       "pushq $0x08\n"
       "leaq 1f(%%rip), %%rax\n"
       "pushq %%rax\n"
-      "lretq\n"
+      "iretq\n"
       "1: movw $0x10, %%ax\n"
       "movw %%ax, %%ds\n movw %%ax, %%es\n movw %%ax, %%ss\n"
       "xorl %%eax, %%eax\n movw %%ax, %%fs\n movw %%ax, %%gs\n"

@@ -43,12 +43,12 @@ int main(void) {
     long n = recvfrom(fd, req, sizeof req - 1);
     if (n < 8) { errors++; continue; }
     req[n] = 0;
-    requests++;
     char *s = req + 8, *cmd = word(&s);
     int o = 8;
     memcpy(resp, req, 2);
     resp[2] = resp[3] = 0; resp[4] = 0; resp[5] = 1; resp[6] = resp[7] = 0;
     if (strcmp(cmd, "quit") == 0) break;
+    requests++;
     if (strcmp(cmd, "set") == 0) {
       char *key = word(&s), *fl = word(&s);
       word(&s);
