@@ -39,7 +39,7 @@
 /* Limits. */
 #define MAX_PROCS 96
 #define MAX_THREADS 120
-#define PID_MAX 128         /* pids and tids share one space 1..PID_MAX-1, allocated round-robin so they get reused */
+#define PID_MAX 100         /* pids and tids share one space 1..PID_MAX-1, allocated round-robin so they get reused */
 #define KSTACK_SIZE 16384
 #define MAX_FDS 16
 #define MAX_VMAS 24
