@@ -37,15 +37,28 @@ function mul128(al: number, ah: number, bl: number, bh: number): void {
   mul32(al, bl);
   const p00l = m32lo >>> 0;
   const p00h = m32hi >>> 0;
-  mul32(al, bh);
-  const p01l = m32lo >>> 0;
-  const p01h = m32hi >>> 0;
-  mul32(ah, bl);
-  const p10l = m32lo >>> 0;
-  const p10h = m32hi >>> 0;
-  mul32(ah, bh);
-  const p11l = m32lo >>> 0;
-  const p11h = m32hi >>> 0;
+  let p01l = 0;
+  let p01h = 0;
+  let p10l = 0;
+  let p10h = 0;
+  let p11l = 0;
+  let p11h = 0;
+  // Operands that fit in 32 bits (the common case: small immediates, counters) skip partial products.
+  if (bh !== 0) {
+    mul32(al, bh);
+    p01l = m32lo >>> 0;
+    p01h = m32hi >>> 0;
+  }
+  if (ah !== 0) {
+    mul32(ah, bl);
+    p10l = m32lo >>> 0;
+    p10h = m32hi >>> 0;
+    if (bh !== 0) {
+      mul32(ah, bh);
+      p11l = m32lo >>> 0;
+      p11h = m32hi >>> 0;
+    }
+  }
   const w1 = p00h + p01l + p10l; // < 3 * 2^32
   const w1lo = w1 >>> 0;
   const w2 = p01h + p10h + p11l + (w1 - w1lo) / TWO32;
