@@ -1,0 +1,117 @@
+// Runs DiffCases on the host CPU through test/diff/native.c, compiled on first use with the system gcc and
+// cached by source hash. One process runs a whole batch (binary protocol described in native.c).
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DATA_BYTES, FLAGS_MASK, type DiffCase, type DiffResult } from './types.js';
+
+const SOURCE = fileURLToPath(new URL('./native.c', import.meta.url));
+const CACHE = join(process.cwd(), 'node_modules', '.cache', 'vmtrace-diff');
+const CFLAGS = ['-O1', '-masm=intel', '-Wall', '-U_FORTIFY_SOURCE'];
+const NO_FAULT = 0xffffffff;
+const OUT_FIXED = 8 + 17 * 8;
+
+let reason: string | null | undefined;
+let binary: string | null = null;
+
+/** null when the host can run snippets natively (x86-64 Linux with gcc); otherwise why not. */
+export function nativeAvailable(): string | null {
+  if (reason !== undefined) return reason;
+  reason = probe();
+  return reason;
+}
+
+function probe(): string | null {
+  if (process.platform !== 'linux') return `host OS is ${process.platform}, the native harness needs Linux`;
+  if (process.arch !== 'x64') return `host CPU is ${process.arch}, the native harness needs x86-64`;
+  try {
+    execFileSync('gcc', ['--version'], { stdio: 'ignore' });
+  } catch {
+    return 'no C compiler: `gcc` not found on PATH';
+  }
+  try {
+    binary = build();
+  } catch (e) {
+    return `compiling test/diff/native.c failed: ${(e as Error).message}`;
+  }
+  return null;
+}
+
+function build(): string {
+  const src = readFileSync(SOURCE);
+  const key = createHash('sha256').update(CFLAGS.join(' ')).update('\0').update(src).digest('hex').slice(0, 20);
+  const exe = join(CACHE, `native-${key}`);
+  if (existsSync(exe)) return exe;
+  mkdirSync(CACHE, { recursive: true });
+  // Build under a unique name, then rename: parallel test workers may race here.
+  const tmp = `${exe}.${process.pid}.tmp`;
+  execFileSync('gcc', [...CFLAGS, '-o', tmp, SOURCE], { stdio: ['ignore', 'ignore', 'pipe'] });
+  renameSync(tmp, exe);
+  return exe;
+}
+
+function encode(cases: DiffCase[]): Buffer {
+  let size = 8 + 4;
+  for (const c of cases) size += 4 + c.code.length + 17 * 8 + DATA_BYTES;
+  const buf = Buffer.alloc(size);
+  buf.write('VMTD', 0, 'latin1');
+  buf.writeUInt32LE(DATA_BYTES, 4);
+  let o = 8;
+  for (const c of cases) {
+    if (c.regs.length !== 16) throw new Error(`${c.name}: expected 16 registers, got ${c.regs.length}`);
+    if (c.mem.length !== DATA_BYTES) throw new Error(`${c.name}: scratch memory must be ${DATA_BYTES} bytes`);
+    buf.writeUInt32LE(c.code.length, o);
+    o += 4;
+    buf.set(c.code, o);
+    o += c.code.length;
+    for (const r of c.regs) {
+      buf.writeBigUInt64LE(BigInt.asUintN(64, r), o);
+      o += 8;
+    }
+    buf.writeBigUInt64LE(BigInt.asUintN(64, c.rflags), o);
+    o += 8;
+    buf.set(c.mem, o);
+    o += DATA_BYTES;
+  }
+  buf.writeUInt32LE(NO_FAULT, o);
+  return buf;
+}
+
+/** Run every case on the host CPU, in order, in one harness process. */
+export function runNative(cases: DiffCase[]): DiffResult[] {
+  const why = nativeAvailable();
+  if (why !== null || binary === null) throw new Error(`native harness unavailable: ${why}`);
+  if (cases.length === 0) return [];
+  const proc = spawnSync(binary, [], {
+    input: encode(cases),
+    maxBuffer: cases.length * (OUT_FIXED + DATA_BYTES) + 1024,
+    timeout: 60_000,
+  });
+  const out = proc.stdout ?? Buffer.alloc(0);
+  const per = OUT_FIXED + DATA_BYTES;
+  const done = Math.floor(out.length / per);
+  if (proc.error || proc.status !== 0 || done !== cases.length) {
+    const at = cases[Math.min(done, cases.length - 1)];
+    const why2 = proc.error ? proc.error.message : proc.signal ? `signal ${proc.signal}` : `exit status ${proc.status}`;
+    throw new Error(
+      `native harness failed (${why2}) after ${done} of ${cases.length} cases, at "${at.name}": ${proc.stderr?.toString().trim()}`,
+    );
+  }
+  const results: DiffResult[] = [];
+  for (let i = 0; i < cases.length; i++) {
+    const b = i * per;
+    const fault = out.readUInt32LE(b);
+    const regs: bigint[] = [];
+    for (let r = 0; r < 16; r++) regs.push(out.readBigUInt64LE(b + 8 + r * 8));
+    results.push({
+      regs,
+      rflags: out.readBigUInt64LE(b + 8 + 128) & FLAGS_MASK,
+      mem: new Uint8Array(out.buffer.slice(out.byteOffset + b + OUT_FIXED, out.byteOffset + b + per)),
+      fault: fault === NO_FAULT ? null : fault,
+    });
+  }
+  return results;
+}
