@@ -1,0 +1,480 @@
+// The emulated VT-x machine: one vCPU in VMX non-root operation, its guest-physical memory, the devices
+// behind one I/O bus, and the VM-exit path to the hypervisor model. Everything a VMM would see arrives
+// here as a VM exit (SDM vol. 3 chapters 26-28) and is published to observers.
+//
+// Time: guest-visible time derives from the instruction count only (TSC = icount x cycles-per-instruction).
+// Exits add modelled cycles (cost model) but never change what the guest executes, so two runs of the same
+// workload under different exit configurations execute the same guest instructions.
+//
+// Interrupts from the machine's devices follow KVM's path: a device event is a host interrupt, which exits
+// with reason 1 (external interrupt) when the pin-based control asks for it; the VMM then injects the
+// guest's vector at VM entry if the guest can take it (RFLAGS.IF and no STI/MOV-SS shadow), or arms
+// interrupt-window exiting and injects on the exit with reason 7 (SDM 26.7.5).
+//
+// The outside world (device inputs) is reached only through an Environment, so recording and replay share
+// this loop and differ only in where the inputs come from (rr's design).
+
+import { Cpu, type CpuHooks } from './cpu/Cpu.js';
+import { Exitable, Stop } from './cpu/arch.js';
+import type { Op } from './cpu/Op.js';
+import { IoQual } from './cpu/ops/system.js';
+import { EXIT_WORDS, ExitWord, InterruptType, IoDirection, type ExitEvent, type GroundTruthEvent,
+  type InterruptEvent, type IoEvent, type MachineObserver } from '../hypervisor/events.js';
+
+/** Basic exit reasons this machine produces (SDM appendix C). */
+export const Reason = {
+  exceptionOrNmi: 0, externalInterrupt: 1, tripleFault: 2, interruptWindow: 7, cpuid: 10, hlt: 12, invlpg: 14,
+  rdtsc: 16, vmcall: 18, crAccess: 28, ioInstruction: 30, rdmsr: 31, wrmsr: 32, monitorTrapFlag: 37,
+  gdtrIdtrAccess: 46, ldtrTrAccess: 47, eptViolation: 48, rdtscp: 51, preemptionTimer: 52, wbinvd: 54,
+} as const;
+
+/**
+ * The outside world as the machine sees it: port input values, device events in time, and the interrupt
+ * controller. The live implementation simulates devices (and the recorder logs what they return); the
+ * replay implementation feeds back a log.
+ */
+export interface Environment {
+  /** icount of the next asynchronous event (device timer, packet arrival, logged interrupt); Infinity if none. */
+  nextEventAt(): number;
+  /** Run events due at or before icount. Returns true if an interrupt request was raised by them. */
+  advanceTo(icount: number): boolean;
+  portIn(port: number, size: number): number;
+  /** Returns true if an interrupt request was raised by the write. */
+  portOut(port: number, size: number, value: number): boolean;
+  /** Name of the device owning a port ('none' if unclaimed). */
+  deviceAt(port: number): string;
+  /** Highest-priority deliverable vector, or -1. */
+  pendingVector(): number;
+  /** Acknowledge it (INTA): returns the vector now in service. */
+  acknowledge(): number;
+}
+
+/** What the hypervisor decides for each exit-capable event (src/hypervisor programs it from a VMCS). */
+export interface ExitPolicy {
+  /** Does this instruction exit? (op carries its operands; for I/O op.aux is the SDM qualification.) */
+  instructionExits(kind: Exitable, cpu: Cpu, op: Op): boolean;
+  /** Exception bitmap and #PF error-code mask/match (SDM 25.2). */
+  exceptionExits(vector: number, errorCode: number): boolean;
+  /** Pin-based "external-interrupt exiting". */
+  readonly externalInterruptExiting: boolean;
+}
+
+/** The hypervisor's side of an exit: emulate or let the CPU execute the instruction natively. */
+export interface ExitHandler {
+  /**
+   * Called after the exit was published. Return true if the instruction was emulated (the VMM set RIP),
+   * false to let the CPU execute it as if no exit had happened (the emulation result is identical).
+   */
+  handleInstruction?(m: Machine, kind: Exitable, op: Op): boolean;
+  /** VMCALL (always handled: RAX = hypercall number). */
+  hypercall?(m: Machine, op: Op): void;
+  /** An exception the bitmap caught: return true if handled (not re-injected). */
+  handleException?(m: Machine, vector: number, errorCode: number, op: Op | null): boolean;
+  /** EPT violation: return true if resolved (the access is retried). */
+  handleEptViolation?(m: Machine, op: Op): boolean;
+}
+
+export interface CostModel {
+  /** Modelled cost in cycles of one exit with this basic reason (round trip + handler). */
+  exitCost(reason: number): number;
+}
+
+export const StopReason = {
+  guestExit: 'guest-exit', tripleFault: 'triple-fault', instructionLimit: 'instruction-limit',
+  exitLimit: 'exit-limit', haltedForever: 'halted-forever', interrupted: 'interrupted', hypervisorError: 'hypervisor-error',
+} as const;
+export type StopReason = (typeof StopReason)[keyof typeof StopReason];
+
+export interface RunResult {
+  reason: StopReason;
+  /** Guest exit status (guest-exit) or 0. */
+  status: number;
+  detail: string;
+  icount: number;
+  exits: number;
+  cycles: number;
+}
+
+export interface MachineOptions {
+  memoryBytes: number;
+  cyclesPerInstruction: number;
+  policy: ExitPolicy;
+  costModel: CostModel;
+  handler?: ExitHandler;
+  maxInstructions?: number;
+  maxExits?: number;
+}
+
+const TWO32 = 4294967296;
+const GROUND_TRUTH_PORT = 0x510;
+const POWER_OFF_PORT = 0x500;
+
+export class Machine {
+  readonly cpu: Cpu;
+  env: Environment;
+  policy: ExitPolicy;
+  costModel: CostModel;
+  handler: ExitHandler;
+  maxInstructions: number;
+  maxExits: number;
+
+  /** Exits so far (the next exit's sequence number). */
+  exitCount = 0;
+  /** Modelled cycles spent in exits so far (guest cycles are icount x CPI). */
+  exitCycles = 0;
+  readonly exitsByReason = new Map<number, number>();
+  /** Console output so far. */
+  readonly console: number[] = [];
+
+  private readonly onExit: Array<(e: ExitEvent) => void> = [];
+  private readonly onIo: Array<(e: IoEvent) => void> = [];
+  private readonly onInterrupt: Array<(e: InterruptEvent) => void> = [];
+  private readonly onGroundTruth: Array<(e: GroundTruthEvent) => void> = [];
+  private readonly onConsole: Array<(b: Uint8Array) => void> = [];
+  private readonly exitEvent: ExitEvent;
+  private readonly ioEvent: IoEvent;
+  private readonly interruptEvent: InterruptEvent;
+  /** Sequence number of the exit the instruction now executing caused (for its I/O rows), or -1. */
+  private currentExit = -1;
+  private stopReason: StopReason | null = null;
+  private stopStatus = 0;
+  private stopDetail = '';
+
+  constructor(env: Environment, opts: MachineOptions) {
+    this.cpu = new Cpu({ memoryBytes: opts.memoryBytes, cyclesPerInstruction: opts.cyclesPerInstruction });
+    this.env = env;
+    this.policy = opts.policy;
+    this.costModel = opts.costModel;
+    this.handler = opts.handler ?? {};
+    this.maxInstructions = opts.maxInstructions ?? Infinity;
+    this.maxExits = opts.maxExits ?? Infinity;
+    this.exitEvent = {
+      kind: 'exit', seq: 0, icount: 0, tsc: 0, cycles: 0, cost: 0, vcpu: 0, reason: 0, instructionLength: 0,
+      interruptionInfo: 0, interruptionErrorCode: 0, hasGuestLinear: false, hasGuestPhysical: false,
+      cs: 0, ss: 0, cpl: 0, words: new Uint32Array(EXIT_WORDS),
+    };
+    this.ioEvent = { kind: 'io', icount: 0, exitSeq: -1, port: 0, size: 0, direction: IoDirection.out, value: 0, data: null, device: '' };
+    this.interruptEvent = { kind: 'interrupt', icount: 0, vector: 0, type: InterruptType.external, errorCode: -1 };
+    this.cpu.hooks = this.hooks;
+    this.cpu.io = {
+      portIn: (port, size) => this.portIn(port, size),
+      portOut: (port, size, value) => this.portOut(port, size, value),
+    };
+  }
+
+  // ---- observers ------------------------------------------------------------------------------------------
+
+  /** Subscribe; returns an unsubscribe function. Kinds nobody subscribes to cost nothing. */
+  subscribe(o: MachineObserver): () => void {
+    const added: Array<[unknown[], unknown]> = [];
+    const add = <T>(list: T[], fn: T | undefined): void => {
+      if (fn !== undefined) {
+        list.push(fn);
+        added.push([list as unknown[], fn]);
+      }
+    };
+    add(this.onExit, o.onExit?.bind(o));
+    add(this.onIo, o.onIo?.bind(o));
+    add(this.onInterrupt, o.onInterrupt?.bind(o));
+    add(this.onGroundTruth, o.onGroundTruth?.bind(o));
+    add(this.onConsole, o.onConsole?.bind(o));
+    return () => {
+      for (const [list, fn] of added) {
+        const i = list.indexOf(fn);
+        if (i >= 0) list.splice(i, 1);
+      }
+    };
+  }
+
+  /** Publish a ground-truth event (the ground-truth device calls this; it never causes an exit). */
+  publishGroundTruth(e: GroundTruthEvent): void {
+    for (const f of this.onGroundTruth) f(e);
+  }
+
+  /** Publish console output (the UART calls this). */
+  publishConsole(bytes: Uint8Array): void {
+    for (const b of bytes) this.console.push(b);
+    for (const f of this.onConsole) f(bytes);
+  }
+
+  consoleText(): string {
+    return Buffer.from(this.console).toString('latin1');
+  }
+
+  /** End the run after the current instruction (power-off port, Ctrl-C, limits). */
+  stop(reason: StopReason, status = 0, detail = ''): void {
+    if (this.stopReason === null) {
+      this.stopReason = reason;
+      this.stopStatus = status;
+      this.stopDetail = detail;
+    }
+    this.cpu.requestStop();
+  }
+
+  /** Modelled cycles so far: guest instructions x CPI plus every exit's modelled cost. */
+  get cycles(): number {
+    return this.cpu.icount * this.cpu.cyclesPerInstruction + this.exitCycles;
+  }
+
+  // ---- VM exits ---------------------------------------------------------------------------------------------
+
+  /**
+   * Record one VM exit: the exit-information fields and the guest-state snapshot (SDM 27.2-27.3), its
+   * modelled cost, and publish it. Returns its sequence number.
+   */
+  exit(reason: number, qualLo: number, qualHi: number, op: Op | null, info = 0, errorCode = 0,
+    linear: [number, number] | null = null, physical: number | null = null): number {
+    const cpu = this.cpu;
+    const seq = this.exitCount++;
+    const cost = this.costModel.exitCost(reason);
+    this.exitCycles += cost;
+    this.exitsByReason.set(reason, (this.exitsByReason.get(reason) ?? 0) + 1);
+    if (this.onExit.length > 0) {
+      const e = this.exitEvent;
+      const icount = op !== null ? cpu.icount + op.idx : cpu.icount;
+      e.seq = seq;
+      e.icount = icount;
+      e.tsc = cpu.tsc(icount);
+      e.cycles = icount * cpu.cyclesPerInstruction + this.exitCycles;
+      e.cost = cost;
+      e.reason = reason;
+      e.instructionLength = op !== null ? op.len : 0;
+      e.interruptionInfo = info;
+      e.interruptionErrorCode = errorCode;
+      e.hasGuestLinear = linear !== null;
+      e.hasGuestPhysical = physical !== null;
+      e.cs = cpu.cs;
+      e.ss = cpu.ss;
+      e.cpl = cpu.cpl;
+      const w = e.words;
+      for (let r = 0; r < 16; r++) {
+        w[r * 2] = cpu.lo[r];
+        w[r * 2 + 1] = cpu.hi[r];
+      }
+      // RIP of the instruction that exited (not the fall-through address the run loop preset).
+      const rip = op !== null ? op.addr : cpu.rip;
+      w[ExitWord.rip] = rip % TWO32;
+      w[ExitWord.rip + 1] = Math.floor(rip / TWO32);
+      w[ExitWord.rflags] = cpu.getRflags();
+      w[ExitWord.rflags + 1] = 0;
+      w[ExitWord.cr0] = cpu.cr0;
+      w[ExitWord.cr0 + 1] = 0;
+      w[ExitWord.cr3] = cpu.cr3;
+      w[ExitWord.cr3 + 1] = 0;
+      w[ExitWord.cr4] = cpu.cr4;
+      w[ExitWord.cr4 + 1] = 0;
+      w[ExitWord.qualification] = qualLo;
+      w[ExitWord.qualification + 1] = qualHi;
+      w[ExitWord.guestLinear] = linear !== null ? linear[0] : 0;
+      w[ExitWord.guestLinear + 1] = linear !== null ? linear[1] : 0;
+      w[ExitWord.guestPhysical] = physical !== null ? physical % TWO32 : 0;
+      w[ExitWord.guestPhysical + 1] = physical !== null ? Math.floor(physical / TWO32) : 0;
+      for (const f of this.onExit) f(e);
+    }
+    if (this.exitCount >= this.maxExits) this.stop(StopReason.exitLimit, 0, `${this.exitCount} exits`);
+    return seq;
+  }
+
+  private readonly hooks: CpuHooks = {
+    instruction: (cpu, kind, op) => this.instructionHook(cpu, kind, op),
+    exception: (_cpu, vector, errorCode, hasError, op) => this.exceptionHook(vector, errorCode, hasError, op),
+    eptViolation: (_cpu, op) => this.eptHook(op),
+  };
+
+  private instructionHook(cpu: Cpu, kind: Exitable, op: Op): boolean {
+    this.currentExit = -1;
+    if (kind === Exitable.io && (op.aux & IoQual.string) === 0) {
+      // The ground-truth port never exits and costs nothing (docs/machine.md).
+      const port = (op.aux & IoQual.immediate) !== 0 ? op.imm : cpu.lo[2] & 0xffff;
+      if (port === GROUND_TRUTH_PORT) return false;
+    }
+    if (kind !== Exitable.vmcall && !this.policy.instructionExits(kind, cpu, op)) return false;
+    const [reason, qlo, qhi] = exitInfoFor(kind, cpu, op);
+    this.currentExit = this.exit(reason, qlo, qhi, op, 0, 0, kind === Exitable.invlpg ? [cpu.eaLo, cpu.eaHi] : null);
+    if (kind === Exitable.vmcall) {
+      if (this.handler.hypercall !== undefined) this.handler.hypercall(this, op);
+      else cpu.lo[0] = -1000, cpu.hi[0] = -1; // -KVM_ENOSYS style: unknown hypercall
+      cpu.rip = op.next;
+      return true;
+    }
+    if (this.handler.handleInstruction !== undefined && this.handler.handleInstruction(this, kind, op)) return true;
+    return false;
+  }
+
+  private exceptionHook(vector: number, errorCode: number, hasError: boolean, op: Op | null): boolean {
+    if (!this.policy.exceptionExits(vector, hasError ? errorCode : 0)) return false;
+    // VM-exit interruption information (SDM 25.9.2): vector, type (3 hardware exception, 6 software
+    // exception for INT3/INTO), error-code valid, valid.
+    const type = vector === 3 || vector === 4 ? InterruptType.softwareException : InterruptType.hardwareException;
+    const info = (vector | (type << 8) | (hasError ? 1 << 11 : 0) | (1 << 31)) >>> 0;
+    const cpu = this.cpu;
+    // Exit qualification for #PF is the faulting linear address (SDM 28.2.1).
+    const pf = vector === 14;
+    this.exit(Reason.exceptionOrNmi, pf ? cpu.fault.addrLo : 0, pf ? cpu.fault.addrHi : 0, op, info, hasError ? errorCode : 0);
+    if (this.handler.handleException !== undefined && this.handler.handleException(this, vector, errorCode, op)) return true;
+    // Re-inject (what KVM does for exceptions it only watches): delivery proceeds as without the exit.
+    return false;
+  }
+
+  private eptHook(op: Op): void {
+    const v = this.cpu.mmu.eptViolation;
+    // EPT-violation qualification (SDM 28.2.1 table 28-7): bits 0-2 access R/W/X, bits 3-5 the page's
+    // R/W/X permissions, bit 7 guest-linear address valid, bit 8 translation of that address.
+    const access = v.access === 1 ? 1 : v.access === 2 ? 2 : 4;
+    const qual = access | ((v.perm & 7) << 3) | (1 << 7) | (1 << 8);
+    this.exit(Reason.eptViolation, qual, 0, op, 0, 0, [v.linearLo, v.linearHi], v.gpa);
+    if (this.handler.handleEptViolation !== undefined && this.handler.handleEptViolation(this, op)) return;
+    this.stop(StopReason.hypervisorError, 0, `unhandled EPT violation at guest-physical 0x${v.gpa.toString(16)}`);
+  }
+
+  // ---- port I/O -------------------------------------------------------------------------------------------
+
+  private portIn(port: number, size: number): number {
+    const v = this.env.portIn(port, size);
+    this.publishIo(port, size, IoDirection.in, v);
+    return v;
+  }
+
+  private portOut(port: number, size: number, value: number): void {
+    if (port !== GROUND_TRUTH_PORT) this.publishIo(port, size, IoDirection.out, value);
+    if (this.env.portOut(port, size, value)) this.interruptRaised(false);
+  }
+
+  private publishIo(port: number, size: number, direction: IoDirection, value: number): void {
+    if (this.onIo.length === 0) return;
+    const e = this.ioEvent;
+    e.icount = this.cpu.icount + (this.cpu.faultOp === null ? 0 : 0);
+    e.exitSeq = this.currentExit;
+    e.port = port;
+    e.size = size;
+    e.direction = direction;
+    e.value = value >>> 0;
+    e.data = null;
+    e.device = this.env.deviceAt(port);
+    for (const f of this.onIo) f(e);
+  }
+
+  // ---- interrupts -------------------------------------------------------------------------------------------
+
+  /**
+   * A device raised an interrupt request. `asynchronous`: it happened in time (not inside an exit the
+   * guest caused), so the host took an interrupt: exit reason 1 when external-interrupt exiting is on.
+   */
+  private interruptRaised(asynchronous: boolean): void {
+    const v = this.env.pendingVector();
+    if (v < 0) return;
+    if (asynchronous && this.policy.externalInterruptExiting) {
+      const info = (v | (InterruptType.external << 8) | (1 << 31)) >>> 0;
+      this.exit(Reason.externalInterrupt, 0, 0, null, info);
+    }
+    this.tryInject(false);
+  }
+
+  /** Inject the pending vector at this VM entry if the guest can take it; else arm the interrupt window. */
+  private tryInject(fromWindowExit: boolean): void {
+    const cpu = this.cpu;
+    if (this.env.pendingVector() < 0) {
+      cpu.irqPending = false;
+      return;
+    }
+    if (!cpu.canTakeInterrupt()) {
+      cpu.irqPending = true; // interrupt-window exiting (SDM 25.2): the CPU stops when IF opens
+      return;
+    }
+    if (fromWindowExit) this.exit(Reason.interruptWindow, 0, 0, null);
+    const vector = this.env.acknowledge();
+    cpu.irqPending = this.env.pendingVector() >= 0;
+    if (this.onInterrupt.length > 0) {
+      const e = this.interruptEvent;
+      e.icount = cpu.icount;
+      e.vector = vector;
+      e.type = InterruptType.external;
+      e.errorCode = -1;
+      for (const f of this.onInterrupt) f(e);
+    }
+    cpu.deliverInterrupt(vector);
+  }
+
+  // ---- the run loop -----------------------------------------------------------------------------------------
+
+  /** Run until the guest powers off, dies, or a limit is reached. */
+  run(): RunResult {
+    const cpu = this.cpu;
+    this.stopReason = null;
+    while (this.stopReason === null) {
+      const limit = Math.min(this.env.nextEventAt(), this.maxInstructions);
+      const s = cpu.run(limit);
+      switch (s) {
+        case Stop.limit:
+          this.timeReached();
+          break;
+        case Stop.interrupt:
+          this.tryInject(true);
+          break;
+        case Stop.halt: {
+          if (cpu.canTakeInterrupt() && this.env.pendingVector() >= 0) {
+            this.tryInject(false);
+            break;
+          }
+          // HLT: nothing to do until the next device event; guest time skips there (SDM HLT; KVM blocks
+          // the vCPU). icount counts the skipped slots so guest time stays a function of icount alone.
+          const next = Math.min(this.env.nextEventAt(), this.maxInstructions);
+          if (next === Infinity) {
+            this.stop(StopReason.haltedForever, 0, (cpu.flagsOther & 0x200) === 0
+              ? 'HLT with interrupts disabled' : 'HLT with no device event pending');
+            break;
+          }
+          if (next > cpu.icount) cpu.icount = next;
+          this.timeReached();
+          break;
+        }
+        case Stop.tripleFault:
+          this.exit(Reason.tripleFault, 0, 0, null);
+          this.stop(StopReason.tripleFault, 0, `triple fault at rip 0x${cpu.getRip().toString(16)}`);
+          break;
+        case Stop.requested:
+          if (this.stopReason === null) this.stop(StopReason.interrupted, 0, 'stop requested');
+          break;
+      }
+    }
+    return {
+      reason: this.stopReason, status: this.stopStatus, detail: this.stopDetail, icount: cpu.icount,
+      exits: this.exitCount, cycles: this.cycles,
+    };
+  }
+
+  private timeReached(): void {
+    const cpu = this.cpu;
+    if (cpu.icount >= this.maxInstructions) {
+      this.stop(StopReason.instructionLimit, 0, `${cpu.icount} instructions`);
+      return;
+    }
+    if (this.env.advanceTo(cpu.icount)) this.interruptRaised(true);
+  }
+}
+
+/** Exit reason and qualification (lo, hi) for an intercepted instruction (SDM 28.2.1). */
+function exitInfoFor(kind: Exitable, cpu: Cpu, op: Op): [number, number, number] {
+  switch (kind) {
+    case Exitable.cpuid: return [Reason.cpuid, 0, 0];
+    case Exitable.hlt: return [Reason.hlt, 0, 0];
+    case Exitable.rdtsc: return [Reason.rdtsc, 0, 0];
+    case Exitable.rdtscp: return [Reason.rdtscp, 0, 0];
+    case Exitable.rdmsr: return [Reason.rdmsr, 0, 0];
+    case Exitable.wrmsr: return [Reason.wrmsr, 0, 0];
+    case Exitable.vmcall: return [Reason.vmcall, 0, 0];
+    case Exitable.wbinvd: return [Reason.wbinvd, 0, 0];
+    case Exitable.io: {
+      // Table 28-5: size-1, direction, string, REP, operand encoding in op.aux; port in bits 31:16.
+      const port = (op.aux & IoQual.immediate) !== 0 ? op.imm : cpu.lo[2] & 0xffff;
+      return [Reason.ioInstruction, ((op.aux & 0x7f) | (port << 16)) >>> 0, 0];
+    }
+    case Exitable.movToCr: case Exitable.movFromCr:
+      // Table 28-3: op.aux holds CR number, access type and GPR in their qualification positions.
+      return [Reason.crAccess, op.aux | ((op.aux >> 4 & 3) === 3 ? (op.imm & 0xffff) << 16 : 0), 0];
+    case Exitable.invlpg: return [Reason.invlpg, cpu.eaLo >>> 0, cpu.eaHi >>> 0];
+    case Exitable.lgdt: case Exitable.lidt: case Exitable.sgdt: case Exitable.sidt: return [Reason.gdtrIdtrAccess, 0, 0];
+    case Exitable.ltr: return [Reason.ldtrTrAccess, 0, 0];
+    default: return [Reason.monitorTrapFlag, 0, 0];
+  }
+}
