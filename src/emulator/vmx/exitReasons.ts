@@ -1,0 +1,201 @@
+// Basic VM-exit reasons, Intel SDM vol. 3 appendix C ("VMX Basic Exit Reasons").
+//
+// Section numbers in src/emulator/vmx follow the current SDM (vol. 3C, 2023 and later editions), where
+// chapter 25 is "Virtual Machine Control Structures", 26 "VMX Non-Root Operation", 27 "VM Entries",
+// 28 "VM Exits" and 29 "VMX Support for Address Translation". Older editions (e.g. the 2016-era edition
+// mirrored at xem.github.io/minix86) number the same chapters one lower (24-28); the content is the same.
+//
+// The exit-reason field (SDM 25.9.1, Table 25-18) holds the basic exit reason in bits 15:0; bit 31 is set
+// for VM-entry failures. The numbers below are the basic reasons; gaps (35, 38, 42, 71, 80-83) are unused
+// in the SDM. 72-79 are recent additions and 84-85 the newest (RDMSR/WRMSRNS with an immediate operand), as
+// listed in Linux's arch/x86/include/uapi/asm/vmx.h; no guest of this project can cause those.
+
+export const ExitReason = {
+  EXCEPTION_OR_NMI: 0,
+  EXTERNAL_INTERRUPT: 1,
+  TRIPLE_FAULT: 2,
+  INIT_SIGNAL: 3,
+  SIPI: 4,
+  IO_SMI: 5,
+  OTHER_SMI: 6,
+  INTERRUPT_WINDOW: 7,
+  NMI_WINDOW: 8,
+  TASK_SWITCH: 9,
+  CPUID: 10,
+  GETSEC: 11,
+  HLT: 12,
+  INVD: 13,
+  INVLPG: 14,
+  RDPMC: 15,
+  RDTSC: 16,
+  RSM: 17,
+  VMCALL: 18,
+  VMCLEAR: 19,
+  VMLAUNCH: 20,
+  VMPTRLD: 21,
+  VMPTRST: 22,
+  VMREAD: 23,
+  VMRESUME: 24,
+  VMWRITE: 25,
+  VMXOFF: 26,
+  VMXON: 27,
+  CR_ACCESS: 28,
+  MOV_DR: 29,
+  IO_INSTRUCTION: 30,
+  RDMSR: 31,
+  WRMSR: 32,
+  ENTRY_FAILURE_GUEST_STATE: 33,
+  ENTRY_FAILURE_MSR_LOADING: 34,
+  MWAIT: 36,
+  MONITOR_TRAP_FLAG: 37,
+  MONITOR: 39,
+  PAUSE: 40,
+  ENTRY_FAILURE_MACHINE_CHECK: 41,
+  TPR_BELOW_THRESHOLD: 43,
+  APIC_ACCESS: 44,
+  VIRTUALIZED_EOI: 45,
+  GDTR_IDTR_ACCESS: 46,
+  LDTR_TR_ACCESS: 47,
+  EPT_VIOLATION: 48,
+  EPT_MISCONFIG: 49,
+  INVEPT: 50,
+  RDTSCP: 51,
+  PREEMPTION_TIMER: 52,
+  INVVPID: 53,
+  WBINVD: 54,
+  XSETBV: 55,
+  APIC_WRITE: 56,
+  RDRAND: 57,
+  INVPCID: 58,
+  VMFUNC: 59,
+  ENCLS: 60,
+  RDSEED: 61,
+  PML_FULL: 62,
+  XSAVES: 63,
+  XRSTORS: 64,
+  PCONFIG: 65,
+  SPP_EVENT: 66,
+  UMWAIT: 67,
+  TPAUSE: 68,
+  LOADIWKEY: 69,
+  ENCLV: 70,
+  ENQCMD_PASID_FAILURE: 72,
+  ENQCMDS_PASID_FAILURE: 73,
+  BUS_LOCK: 74,
+  INSTRUCTION_TIMEOUT: 75,
+  SEAMCALL: 76,
+  TDCALL: 77,
+  RDMSRLIST: 78,
+  WRMSRLIST: 79,
+  RDMSR_IMMEDIATE: 84,
+  WRMSRNS_IMMEDIATE: 85,
+} as const;
+export type ExitReason = (typeof ExitReason)[keyof typeof ExitReason];
+
+/** Bit 31 of the exit-reason field: the VM entry failed (SDM 25.9.1). */
+export const EXIT_REASON_ENTRY_FAILURE = 0x8000_0000;
+
+/** Display names, as worded in SDM appendix C (Table C-1). */
+export const EXIT_REASON_NAMES: Readonly<Record<ExitReason, string>> = {
+  0: 'Exception or non-maskable interrupt (NMI)',
+  1: 'External interrupt',
+  2: 'Triple fault',
+  3: 'INIT signal',
+  4: 'Start-up IPI (SIPI)',
+  5: 'I/O system-management interrupt (SMI)',
+  6: 'Other SMI',
+  7: 'Interrupt window',
+  8: 'NMI window',
+  9: 'Task switch',
+  10: 'CPUID',
+  11: 'GETSEC',
+  12: 'HLT',
+  13: 'INVD',
+  14: 'INVLPG',
+  15: 'RDPMC',
+  16: 'RDTSC',
+  17: 'RSM',
+  18: 'VMCALL',
+  19: 'VMCLEAR',
+  20: 'VMLAUNCH',
+  21: 'VMPTRLD',
+  22: 'VMPTRST',
+  23: 'VMREAD',
+  24: 'VMRESUME',
+  25: 'VMWRITE',
+  26: 'VMXOFF',
+  27: 'VMXON',
+  28: 'Control-register accesses',
+  29: 'MOV DR',
+  30: 'I/O instruction',
+  31: 'RDMSR',
+  32: 'WRMSR',
+  33: 'VM-entry failure due to invalid guest state',
+  34: 'VM-entry failure due to MSR loading',
+  36: 'MWAIT',
+  37: 'Monitor trap flag',
+  39: 'MONITOR',
+  40: 'PAUSE',
+  41: 'VM-entry failure due to machine-check event',
+  43: 'TPR below threshold',
+  44: 'APIC access',
+  45: 'Virtualized EOI',
+  46: 'Access to GDTR or IDTR',
+  47: 'Access to LDTR or TR',
+  48: 'EPT violation',
+  49: 'EPT misconfiguration',
+  50: 'INVEPT',
+  51: 'RDTSCP',
+  52: 'VMX-preemption timer expired',
+  53: 'INVVPID',
+  54: 'WBINVD or WBNOINVD',
+  55: 'XSETBV',
+  56: 'APIC write',
+  57: 'RDRAND',
+  58: 'INVPCID',
+  59: 'VMFUNC',
+  60: 'ENCLS',
+  61: 'RDSEED',
+  62: 'Page-modification log full',
+  63: 'XSAVES',
+  64: 'XRSTORS',
+  65: 'PCONFIG',
+  66: 'SPP-related event',
+  67: 'UMWAIT',
+  68: 'TPAUSE',
+  69: 'LOADIWKEY',
+  70: 'ENCLV',
+  72: 'ENQCMD PASID translation failure',
+  73: 'ENQCMDS PASID translation failure',
+  74: 'Bus lock',
+  75: 'Instruction timeout',
+  76: 'SEAMCALL',
+  77: 'TDCALL',
+  78: 'RDMSRLIST',
+  79: 'WRMSRLIST',
+  84: 'RDMSR with immediate operand',
+  85: 'WRMSRNS with immediate operand',
+};
+
+/** Every basic exit reason number, ascending. */
+export const ALL_EXIT_REASONS: readonly ExitReason[] = Object.values(ExitReason).sort((a, b) => a - b);
+
+const KNOWN = new Set<number>(ALL_EXIT_REASONS);
+
+/** True if `n` is a basic exit reason the SDM defines. */
+export function isExitReason(n: number): n is ExitReason {
+  return KNOWN.has(n);
+}
+
+/** SDM name of a basic exit reason (bits 15:0 of the exit-reason field are used). */
+export function exitReasonName(reason: number): string {
+  const basic = reason & 0xffff;
+  return isExitReason(basic) ? EXIT_REASON_NAMES[basic] : `unknown exit reason ${basic}`;
+}
+
+/** Symbolic key (`EPT_VIOLATION`, ...) of a basic exit reason, for compact displays and column values. */
+export function exitReasonKey(reason: number): string {
+  const basic = reason & 0xffff;
+  for (const [k, v] of Object.entries(ExitReason)) if (v === basic) return k;
+  return `UNKNOWN_${basic}`;
+}
