@@ -46,6 +46,17 @@ describe('parseElf64', () => {
     expect(elf.symbols.get('syscall_entry')).toBe(BigInt('0x' + sysent));
   });
 
+  it('the kernel leaves at least 16 bytes of 0xCC before syscall_entry, which starts with a 3-byte SWAPGS', () => {
+    // docs/machine.md "Syscall entry"; seed 004 6.2 ("Fill the Gap", "Double Instruction Swap")
+    const elf = parseElf64(kernel, 'kernel');
+    const va = elf.symbols.get('syscall_entry')!;
+    expect(va).toBeDefined();
+    const seg = elf.segments.find((s) => va >= s.vaddr && va < s.vaddr + BigInt(s.filesz))!;
+    const off = seg.offset + Number(va - seg.vaddr);
+    expect([...kernel.subarray(off - 16, off)]).toEqual(Array(16).fill(0xcc));
+    expect([...kernel.subarray(off, off + 3)]).toEqual([0x0f, 0x01, 0xf8]);
+  });
+
   it('rejects malformed images with a clear error', () => {
     const bad = (mut: (b: Uint8Array) => void, msg: RegExp) => {
       const b = kernel.slice();
