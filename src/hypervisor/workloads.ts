@@ -341,3 +341,6 @@ export function memcachedPackets(s: MemcachedSchedule): Packet[] {
   packets.push({ icount: s.start + s.count * s.gap, bytes: frame(s.count & 0xffff, 'quit\r\n') });
   return packets;
 }
+
+/** The workload a run uses when none is named: a few dozen processes churning, like seed 004's desktop guest. */
+export const DEFAULT_WORKLOAD = 'mixed';
