@@ -681,6 +681,33 @@ function bits(rng: Rng): CaseSpec[] {
   return g.out;
 }
 
+/**
+ * POPCNT / LZCNT / TZCNT (ABM, BMI1). gcc emits `rep bsf` (the TZCNT encoding) for __builtin_ctz under generic
+ * tuning, which a BMI1 CPU executes as TZCNT; only meaningful where the host has these (checked by CPUID in
+ * the test).
+ */
+function bitcount(rng: Rng): CaseSpec[] {
+  const g = new Gen('bitcount', rng);
+  for (const op of ['popcnt', 'lzcnt', 'tzcnt']) {
+    for (const size of WIDE) {
+      for (let k = 0; k < 16; k++) {
+        const st = g.state();
+        const [d, s] = pickRegs(rng, [size, size], { distinct: true });
+        const v = k < 2 ? 0n : k < 6 ? 1n << BigInt(rng.int(size)) : k < 8 ? mask(size) : val(rng, size);
+        put(st.regs, s, v);
+        if (k % 5 === 4) {
+          const off = memOff(rng, size / 8);
+          putMem(st.mem, off, size, v);
+          g.add(`${op} r${size},m${size}`, `${op} ${d.name}, ${memOp(rng, st.regs, [d], off, size)}`, st);
+        } else {
+          g.add(`${op} r${size},r${size}`, `${op} ${d.name}, ${s.name}`, st);
+        }
+      }
+    }
+  }
+  return g.out;
+}
+
 // ---------------------------------------------------------------------------------------------- conditionals
 
 export const CONDS = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'] as const;
@@ -845,7 +872,12 @@ function atomics(rng: Rng): CaseSpec[] {
       }
     }
   }
-  // CMPXCHG8B / CMPXCHG16B (gcc emits the latter for 128-bit atomics; the operand must be 16-aligned).
+  return g.out;
+}
+
+/** CMPXCHG8B / CMPXCHG16B (gcc emits the latter for 128-bit atomics with -mcx16; the operand must be 16-aligned). */
+function cmpxchgNb(rng: Rng): CaseSpec[] {
+  const g = new Gen('cmpxchg8b/16b', rng);
   for (let k = 0; k < 8; k++) {
     const st = g.state();
     const wide = k >= 4;
@@ -883,22 +915,11 @@ function stack(rng: Rng): CaseSpec[] {
     const s2 = g.state();
     stackIn(rng, s2);
     g.add('pop r64', `pop ${N64[i]}`, s2);
-    const s3 = g.state();
-    stackIn(rng, s3, false);
-    g.add('push r16', `push ${N16[i]}`, s3);
-    const s4 = g.state();
-    stackIn(rng, s4, false);
-    g.add('pop r16', `pop ${N16[i]}`, s4);
   }
   for (const imm of [0, 1, -1, 0x7f, -0x80, 0x1234, -0x12345678, 0x7fffffff]) {
     const st = g.state();
     stackIn(rng, st);
     g.add('push imm', `push ${imm}`, st);
-  }
-  for (let k = 0; k < 4; k++) {
-    const st = g.state();
-    stackIn(rng, st);
-    g.add('pushw imm16', `pushw ${rng.int(0x10000)}`, st);
   }
   for (let k = 0; k < 12; k++) {
     const st = g.state();
@@ -908,14 +929,12 @@ function stack(rng: Rng): CaseSpec[] {
     const forms = [
       () => `push ${memOp(rng, st.regs, used, off, 64)}`,
       () => `pop ${memOp(rng, st.regs, used, off, 64)}`,
-      () => `push ${memOp(rng, st.regs, used, off, 16)}`,
-      () => `pop ${memOp(rng, st.regs, used, off, 16)}`,
     ];
-    const asm = forms[k % 4]();
-    g.add(asm.split(' ')[0] + ' m', asm, st);
+    const asm = forms[k % 2]();
+    g.add(asm.split(' ')[0] + ' m64', asm, st);
   }
   // RSP-relative operands: POP computes the address after incrementing RSP (SDM POP).
-  for (const asm of ['pop qword ptr [rsp]', 'pop qword ptr [rsp + 8]', 'pop qword ptr [rsp - 8]', 'push qword ptr [rsp]', 'push qword ptr [rsp + 8]', 'pop rsp', 'push rsp', 'push sp', 'pop sp']) {
+  for (const asm of ['pop qword ptr [rsp]', 'pop qword ptr [rsp + 8]', 'pop qword ptr [rsp - 8]', 'push qword ptr [rsp]', 'push qword ptr [rsp + 8]', 'pop rsp', 'push rsp']) {
     const st = g.state();
     stackIn(rng, st);
     // `pop rsp` loads a new stack pointer: point the popped value back into the scratch page.
@@ -944,6 +963,38 @@ function stack(rng: Rng): CaseSpec[] {
     const st = g.state();
     st.regs[5] = DATA_BASE + BigInt(0x600 + rng.int(64) * 8 + (k === 5 ? 3 : 0));
     g.add('leave', 'leave', st);
+  }
+  return g.out;
+}
+
+/** 16-bit PUSH/POP (66 prefix): 2-byte stack slots, RSP moves by 2. gcc does not emit these. */
+function stack16(rng: Rng): CaseSpec[] {
+  const g = new Gen('stack16', rng);
+  for (let i = 0; i < 16; i++) {
+    const s3 = g.state();
+    stackIn(rng, s3, false);
+    g.add('push r16', `push ${N16[i]}`, s3);
+    const s4 = g.state();
+    stackIn(rng, s4, false);
+    g.add('pop r16', `pop ${N16[i]}`, s4);
+  }
+  for (let k = 0; k < 4; k++) {
+    const st = g.state();
+    stackIn(rng, st);
+    g.add('pushw imm16', `pushw ${rng.int(0x10000)}`, st);
+  }
+  for (let k = 0; k < 6; k++) {
+    const st = g.state();
+    stackIn(rng, st, k >= 4);
+    const off = 0x100 + rng.int(0x400);
+    const m = memOp(rng, st.regs, [reg(64, 4)], off, 16);
+    g.add(k % 2 ? 'pop m16' : 'push m16', `${k % 2 ? 'pop' : 'push'} ${m}`, st);
+  }
+  for (const asm of ['push sp', 'pop sp', 'pushfw', 'popfw']) {
+    const st = g.state();
+    stackIn(rng, st);
+    if (asm === 'popfw') putMem(st.mem, Number(st.regs[4] - DATA_BASE), 16, (BigInt(rng.u32()) & (ARITH | FL.DF)) | 2n);
+    g.add(asm, asm, st);
   }
   return g.out;
 }
@@ -1120,6 +1171,9 @@ function faults(rng: Rng): CaseSpec[] {
   return g.out;
 }
 
+/** Host CPU features (Linux /proc/cpuinfo flag names) a family needs to be meaningful natively. */
+export const REQUIRES: Record<string, string[]> = { bitcount: ['popcnt', 'abm', 'bmi1'], 'cmpxchg8b/16b': ['cx16'], convert: ['lahf_lm'] };
+
 /** Every family, in a fixed order, from one seed. */
 export const FAMILIES: Record<string, (rng: Rng) => CaseSpec[]> = {
   alu,
@@ -1129,10 +1183,13 @@ export const FAMILIES: Record<string, (rng: Rng) => CaseSpec[]> = {
   shld: doubleShifts,
   muldiv,
   bit: bits,
+  bitcount,
   cond: conditionals,
   convert: converts,
   atomic: atomics,
+  'cmpxchg8b/16b': cmpxchgNb,
   stack,
+  stack16,
   control,
   string: strings,
   nop: nops,

@@ -24,6 +24,20 @@ export function nativeAvailable(): string | null {
   return reason;
 }
 
+let flags: Set<string> | undefined;
+
+/** The host CPU's feature flags as Linux names them in /proc/cpuinfo (empty if unreadable). */
+export function hostCpuFlags(): Set<string> {
+  if (flags) return flags;
+  try {
+    const line = /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    flags = new Set(line ? line[1].trim().split(/\s+/) : []);
+  } catch {
+    flags = new Set();
+  }
+  return flags;
+}
+
 function probe(): string | null {
   if (process.platform !== 'linux') return `host OS is ${process.platform}, the native harness needs Linux`;
   if (process.arch !== 'x64') return `host CPU is ${process.arch}, the native harness needs x86-64`;
