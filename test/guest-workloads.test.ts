@@ -281,9 +281,11 @@ function run(spec: string): GuestRun {
 }
 
 const NAMES = ['syscall', 'pipe', 'spawn', 'execl', 'fcopy', 'fcopy:buf=256', 'fcopy:buf=4096', 'shell', 'dhrystone', 'threads', 'server', 'mixed', 'faults'];
+// More workloads (names or description files) to put through the same checks, comma-separated.
+const EXTRA = (process.env.VMTRACE_GUEST_EXTRA ?? '').split(',').filter((x) => x);
 
 suite('guest workloads', () => {
-  for (const name of NAMES) {
+  for (const name of [...NAMES, ...EXTRA]) {
     it(`${name} runs to completion with the expected output and consistent ground truth`, () => {
       const w = getWorkload(name);
       const r = run(name);
