@@ -136,6 +136,8 @@ export class Machine {
   private readonly interruptEvent: InterruptEvent;
   /** Sequence number of the exit the instruction now executing caused (for its I/O rows), or -1. */
   private currentExit = -1;
+  /** Interrupt-window exiting is armed: the injection that follows is preceded by exit reason 7. */
+  private windowArmed = false;
   private stopReason: StopReason | null = null;
   private stopStatus = 0;
   private stopDetail = '';
@@ -337,13 +339,20 @@ export class Machine {
 
   private portOut(port: number, size: number, value: number): void {
     if (port !== GROUND_TRUTH_PORT) this.publishIo(port, size, IoDirection.out, value);
-    if (this.env.portOut(port, size, value)) this.interruptRaised(false);
+    if (this.env.portOut(port, size, value)) {
+      // Raised inside the instruction's emulation: no host interrupt; the VMM injects at the next VM entry,
+      // or arms the interrupt window if the guest cannot take it then. The CPU stops after this
+      // instruction (OUT ends its block) and the run loop does the injection.
+      const cpu = this.cpu;
+      cpu.irqPending = true;
+      if (!cpu.interruptsEnabled) this.windowArmed = true;
+    }
   }
 
   private publishIo(port: number, size: number, direction: IoDirection, value: number): void {
     if (this.onIo.length === 0) return;
     const e = this.ioEvent;
-    e.icount = this.cpu.icount + (this.cpu.faultOp === null ? 0 : 0);
+    e.icount = this.cpu.ioIcount;
     e.exitSeq = this.currentExit;
     e.port = port;
     e.size = size;
@@ -379,9 +388,11 @@ export class Machine {
     }
     if (!cpu.canTakeInterrupt()) {
       cpu.irqPending = true; // interrupt-window exiting (SDM 25.2): the CPU stops when IF opens
+      this.windowArmed = true;
       return;
     }
     if (fromWindowExit) this.exit(Reason.interruptWindow, 0, 0, null);
+    this.windowArmed = false;
     const vector = this.env.acknowledge();
     cpu.irqPending = this.env.pendingVector() >= 0;
     if (this.onInterrupt.length > 0) {
@@ -409,7 +420,7 @@ export class Machine {
           this.timeReached();
           break;
         case Stop.interrupt:
-          this.tryInject(true);
+          this.tryInject(this.windowArmed);
           break;
         case Stop.halt: {
           if (cpu.canTakeInterrupt() && this.env.pendingVector() >= 0) {

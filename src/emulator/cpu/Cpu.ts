@@ -145,6 +145,8 @@ export class Cpu implements LazyFlags {
   hooks: CpuHooks | null = null;
   io: PortIo | null = null;
   readonly cpuidTable: Map<number, [number, number, number, number]>;
+  /** Exact icount of the I/O instruction now calling `io` (set by IN/OUT/INS/OUTS before each access). */
+  ioIcount = 0;
   /** Bumped whenever decoded code is invalidated (self-modifying code check of compiled blocks). */
   codeGen = 0;
   /** Index of the op a compiled block was running when it threw. */

@@ -133,6 +133,7 @@ const inHandler: H = (cpu, op) => {
   cpu.requireIopl();
   if (hooked(cpu, Exitable.io, op)) return;
   const bytes = (op.aux & IoQual.sizeMask) + 1;
+  cpu.ioIcount = cpu.icount + op.idx;
   const v = portIn(cpu, portOf(cpu, op), bytes);
   const L = cpu.lo;
   if (bytes === 1) L[0] = (L[0] & -256) | (v & 255);
@@ -144,6 +145,7 @@ const outHandler: H = (cpu, op) => {
   cpu.requireIopl();
   if (hooked(cpu, Exitable.io, op)) return;
   const bytes = (op.aux & IoQual.sizeMask) + 1;
+  cpu.ioIcount = cpu.icount + op.idx;
   const l = cpu.lo[0];
   portOut(cpu, portOf(cpu, op), bytes, bytes === 1 ? l & 255 : bytes === 2 ? l & 65535 : l >>> 0);
 };
@@ -165,6 +167,7 @@ const stringIo: H = (cpu, op) => {
   const d = (cpu.flagsOther & F.DF) !== 0 ? -bytes : bytes;
   const port = cpu.lo[2] & 0xffff;
   const m = cpu.mmu;
+  cpu.ioIcount = cpu.icount + op.idx;
   for (let n = 0; n < (rep ? CHUNK : 1); n++) {
     if (rep && (cpu.lo[1] | cpu.hi[1]) === 0) return;
     if (isIn) {
