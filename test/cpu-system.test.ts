@@ -196,6 +196,29 @@ suite('exceptions, interrupts and IRETQ (SDM 6.12-6.14)', () => {
   });
 });
 
+suite('far return', () => {
+  it('RETFQ reloads CS at the same privilege (as a kernel reloading CS after LGDT does)', () => {
+    const m = new BareMachine();
+    m.load(KCODE, asm('push 0x08\nlea rax, [rip + after]\npush rax\nretfq\nafter:\nmov rbx, cs\nhlt', KCODE));
+    expect(m.runToHalt()).toBe(Stop.halt);
+    expect(m.cpu.getReg(3)).toBe(0x08n);
+    expect(Number(m.cpu.getReg(4))).toBe(RSP0 - 0x100);
+  });
+
+  it('RETFQ to an outer privilege level also pops RSP and SS', () => {
+    const m = new BareMachine();
+    m.map4k(USER_CODE, USER_CODE_PHYS, 1 | 4);
+    m.map4k(USER_DATA, USER_DATA_PHYS, 1 | 2 | 4, true);
+    m.load(USER_CODE_PHYS, asm('mov rbx, cs\nmov rcx, ss\nud2', Number(USER_CODE)));
+    m.load(KCODE, asm(`push ${Sel.udata}\npush ${Number(USER_DATA) + 0x800}\npush ${Sel.ucode}\npush ${Number(USER_CODE)}\nretfq`, KCODE));
+    expect(m.runToHalt()).toBe(Stop.halt);
+    expect(m.haltedVector()).toBe(6);
+    expect(m.cpu.getReg(3)).toBe(BigInt(Sel.ucode));
+    expect(m.cpu.getReg(1)).toBe(BigInt(Sel.udata));
+    expect(frame(m, false).rsp).toBe(USER_DATA + 0x800n);
+  });
+});
+
 suite('SYSCALL / SYSRET and privilege checks', () => {
   function syscallMachine(): BareMachine {
     const m = new BareMachine();

@@ -311,6 +311,8 @@ export class Cpu implements LazyFlags {
         this.faultOp = op;
         // RESTART: the block's code changed under it; re-fetch from this op (it has not run).
         if (this.fault.vector === Vector.RESTART) continue;
+        // A non-canonical stack reference is #SS(0), not #GP(0) (SDM 6.15, interrupt 12).
+        if (this.fault.nonCanonical && op.usesStack) this.fault.set(Vector.SS, 0);
         this.raiseFault(op);
       }
     }

@@ -179,7 +179,7 @@ export class Mmu {
    */
   private fill(lo: number, hi: number, access: Access): number {
     // Canonical check (SDM 3.3.7.1): bits 63:47 all equal. A non-canonical access is #GP (or #SS).
-    if (hi !== ((hi << 16) >> 16)) throw this.fault.set(Vector.GP, 0);
+    if (hi !== ((hi << 16) >> 16)) throw this.fault.setNonCanonical();
     let physPage: number;
     let writable = true;
     let user = true;

@@ -47,6 +47,8 @@ export class Op {
   size = 0;
   /** Free per-handler field (string-op flags, CR number, ...). */
   aux = 0;
+  /** The instruction addresses memory through the stack segment (RSP/RBP base, PUSH/POP/CALL/RET...). */
+  usesStack = false;
   /** iced-x86 Code value (for exits, diagnostics and the VMX layer). */
   code = 0;
 

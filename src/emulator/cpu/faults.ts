@@ -23,16 +23,26 @@ export class CpuFault {
   /** For #PF: the faulting linear address (becomes CR2). */
   addrLo = 0;
   addrHi = 0;
+  /** The fault is #GP(0) from a non-canonical address (becomes #SS(0) for stack accesses, SDM 6.15). */
+  nonCanonical = false;
 
   set(vector: number, errorCode: number): this {
     this.vector = vector;
     this.errorCode = errorCode;
+    this.nonCanonical = false;
+    return this;
+  }
+
+  setNonCanonical(): this {
+    this.set(13, 0);
+    this.nonCanonical = true;
     return this;
   }
 
   setPageFault(errorCode: number, lo: number, hi: number): this {
     this.vector = Vector.PF;
     this.errorCode = errorCode;
+    this.nonCanonical = false;
     this.addrLo = lo;
     this.addrHi = hi;
     return this;

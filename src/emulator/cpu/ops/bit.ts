@@ -123,6 +123,62 @@ function bsfBsr(reverse: boolean) {
   };
 }
 
+/** Bit counts (SDM POPCNT, LZCNT, TZCNT): result in d; flags as each instruction defines them. */
+function bitCount(kind: 'popcnt' | 'lzcnt' | 'tzcnt') {
+  return (cpu: Cpu, op: Op): void => {
+    const size = op.size;
+    let lo: number;
+    let hi = 0;
+    if ((op.aux & AUX_MEM) !== 0) {
+      op.ea(cpu, op);
+      const m = cpu.mmu;
+      if (size === 64) {
+        lo = m.read64(cpu.eaLo, cpu.eaHi);
+        hi = m.hiOut;
+      } else lo = size === 16 ? m.read16(cpu.eaLo, cpu.eaHi) : m.read32(cpu.eaLo, cpu.eaHi);
+    } else {
+      lo = size === 16 ? cpu.lo[op.s] & 0xffff : cpu.lo[op.s];
+      if (size === 64) hi = cpu.hi[op.s];
+    }
+    let r: number;
+    if (kind === 'popcnt') {
+      r = pop32(lo) + pop32(hi);
+    } else if (kind === 'lzcnt') {
+      if (size === 64) r = hi !== 0 ? Math.clz32(hi) : 32 + Math.clz32(lo);
+      else r = Math.clz32(lo) - (32 - size);
+    } else if ((lo | hi) === 0) {
+      r = size;
+    } else {
+      r = lo !== 0 ? 31 - Math.clz32(lo & -lo) : 63 - Math.clz32(hi & -hi);
+    }
+    cpu.fk = K_EAGER;
+    if (kind === 'popcnt') {
+      // POPCNT clears OF SF AF CF PF and sets ZF for a zero source.
+      cpu.fx = (lo | hi) === 0 ? F.ZF : 0;
+    } else {
+      // LZCNT/TZCNT: CF = source is zero, ZF = result is zero; OF SF AF PF undefined (kept).
+      const keep = getArith(cpu) & (F.OF | F.SF | F.AF | F.PF);
+      cpu.fx = keep | ((lo | hi) === 0 ? F.CF : 0) | (r === 0 ? F.ZF : 0);
+    }
+    const d = op.d;
+    if (size === 16) cpu.lo[d] = (cpu.lo[d] & -65536) | r;
+    else {
+      cpu.lo[d] = r;
+      cpu.hi[d] = 0;
+    }
+  };
+}
+
+function pop32(v: number): number {
+  v = v - ((v >>> 1) & 0x55555555);
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+}
+
+const COUNT: Partial<Record<Mnemonic, (cpu: Cpu, op: Op) => void>> = {
+  [Mnemonic.Popcnt]: bitCount('popcnt'), [Mnemonic.Lzcnt]: bitCount('lzcnt'), [Mnemonic.Tzcnt]: bitCount('tzcnt'),
+};
+
 const HANDLERS = [bitHandler(BitOp.bt), bitHandler(BitOp.bts), bitHandler(BitOp.btr), bitHandler(BitOp.btc)];
 const BSF = bsfBsr(false);
 const BSR = bsfBsr(true);
@@ -149,6 +205,19 @@ export function decodeBit(ins: Instruction, op: Op): boolean {
     }
     op.fn = HANDLERS[kind];
     op.name = ['bt', 'bts', 'btr', 'btc'][kind];
+    return true;
+  }
+  const count = COUNT[m];
+  if (count !== undefined) {
+    op.size = setReg(ins, 0, op, 'd');
+    if (isMem(ins.op1Kind)) {
+      setMem(ins, op);
+      op.aux |= AUX_MEM;
+    } else {
+      setReg(ins, 1, op, 's');
+    }
+    op.fn = count;
+    op.name = Mnemonic[m].toLowerCase();
     return true;
   }
   if (m === Mnemonic.Bsf || m === Mnemonic.Bsr) {

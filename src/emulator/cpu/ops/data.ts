@@ -2,7 +2,9 @@
 // LEAVE ENTER NOP (SDM vol. 2).
 
 import { type Instruction, Code, Mnemonic, OpKind, Register } from 'iced-x86';
+import type { Cpu } from '../Cpu.js';
 import type { Op } from '../Op.js';
+import { F, K_EAGER, getArith } from '../flags.js';
 import { type Size, type Template, handler, mget, mset, norm, rget, rset, setFlags, setFlags64, immv } from './template.js';
 import { gpr, isImm, isMem, setImm, setMem, setReg } from './operands.js';
 import { memBits } from './alu.js';
@@ -71,6 +73,103 @@ const SETCC: Partial<Record<Mnemonic, number>> = {};
     Mnemonic.Setl, Mnemonic.Setge, Mnemonic.Setle, Mnemonic.Setg];
   c.forEach((m, i) => (CONDITIONAL[m] = i));
   s.forEach((m, i) => (SETCC[m] = i));
+}
+
+/** 16-bit PUSH of a register (aux 0), immediate (1) or memory word (2). */
+function push16(cpu: Cpu, op: Op): void {
+  let v: number;
+  if (op.aux === 0) v = cpu.lo[op.s] & 0xffff;
+  else if (op.aux === 1) v = op.imm & 0xffff;
+  else {
+    op.ea(cpu, op);
+    v = cpu.mmu.read16(cpu.eaLo, cpu.eaHi);
+  }
+  const L = cpu.lo;
+  const H = cpu.hi;
+  const sl = (L[4] - 2) | 0;
+  const sh = (L[4] >>> 0) < 2 ? (H[4] - 1) | 0 : H[4];
+  cpu.mmu.write16(sl, sh, v);
+  L[4] = sl;
+  H[4] = sh;
+}
+
+/** 16-bit POP into a register (aux 0, upper bits kept) or memory (2; address computed after RSP moves). */
+function pop16(cpu: Cpu, op: Op): void {
+  const L = cpu.lo;
+  const H = cpu.hi;
+  const v = cpu.mmu.read16(L[4], H[4]);
+  const sl0 = L[4];
+  const sh0 = H[4];
+  const s = (L[4] >>> 0) + 2;
+  L[4] = s | 0;
+  if (s > 0xffffffff) H[4] = (H[4] + 1) | 0;
+  if (op.aux === 0) {
+    L[op.d] = (L[op.d] & -65536) | v;
+    return;
+  }
+  try {
+    op.ea(cpu, op);
+    cpu.mmu.write16(cpu.eaLo, cpu.eaHi, v);
+  } catch (e) {
+    L[4] = sl0;
+    H[4] = sh0;
+    throw e;
+  }
+}
+
+/** CMPXCHG8B m64 (SDM): compare EDX:EAX with m64; equal: ZF=1, m64 = ECX:EBX; else ZF=0, EDX:EAX = m64. */
+function cmpxchg8b(cpu: Cpu, op: Op): void {
+  op.ea(cpu, op);
+  const m = cpu.mmu;
+  const lo = cpu.eaLo;
+  const hi = cpu.eaHi;
+  // The destination is written in either case (the old value on failure), so it must be writable.
+  m.probeWrite(lo, hi, 8);
+  const vl = m.read64(lo, hi);
+  const vh = m.hiOut;
+  const L = cpu.lo;
+  const f = getArith(cpu) & ~F.ZF;
+  cpu.fk = K_EAGER;
+  if (vl === L[0] && vh === L[2]) {
+    m.write64(lo, hi, L[3], L[1]);
+    cpu.fx = f | F.ZF;
+  } else {
+    m.write64(lo, hi, vl, vh);
+    L[0] = vl;
+    cpu.hi[0] = 0;
+    L[2] = vh;
+    cpu.hi[2] = 0;
+    cpu.fx = f;
+  }
+}
+
+/** CMPXCHG16B m128: RDX:RAX vs m128, RCX:RBX stored on equality; #GP(0) unless 16-byte aligned (SDM). */
+function cmpxchg16b(cpu: Cpu, op: Op): void {
+  op.ea(cpu, op);
+  const m = cpu.mmu;
+  const lo = cpu.eaLo;
+  const hi = cpu.eaHi;
+  if ((lo & 15) !== 0) throw cpu.fault.set(13, 0);
+  const hl = (lo + 8) | 0;
+  m.probeWrite(lo, hi, 16);
+  const al = m.read64(lo, hi);
+  const ah = m.hiOut;
+  const bl = m.read64(hl, hi);
+  const bh = m.hiOut;
+  const L = cpu.lo;
+  const H = cpu.hi;
+  const f = getArith(cpu) & ~F.ZF;
+  cpu.fk = K_EAGER;
+  if (al === L[0] && ah === H[0] && bl === L[2] && bh === H[2]) {
+    m.write64(lo, hi, L[3], H[3]);
+    m.write64(hl, hi, L[1], H[1]);
+    cpu.fx = f | F.ZF;
+  } else {
+    m.write64(lo, hi, al, ah);
+    m.write64(hl, hi, bl, bh);
+    L[0] = al; H[0] = ah; L[2] = bl; H[2] = bh;
+    cpu.fx = f;
+  }
 }
 
 export function decodeData(ins: Instruction, op: Op): boolean {
@@ -154,7 +253,32 @@ export function decodeData(ins: Instruction, op: Op): boolean {
       // Note: xchg eax, eax (90 is NOP; 87 C0 zero-extends) is handled by iced as NOP or this form.
       return use(op, t(`xchg_rr${size}`, `const a = ${rget(size, 'd')}, b = ${rget(size, 's')}; ${rset(size, 'd', 'b')} ${rset(size, 's', 'a')}`));
     }
+    case Mnemonic.Cmpxchg8b:
+    case Mnemonic.Cmpxchg16b:
+      setMem(ins, op);
+      op.size = m === Mnemonic.Cmpxchg8b ? 64 : 128;
+      op.fn = m === Mnemonic.Cmpxchg8b ? cmpxchg8b : cmpxchg16b;
+      op.name = m === Mnemonic.Cmpxchg8b ? 'cmpxchg8b' : 'cmpxchg16b';
+      return true;
     case Mnemonic.Push: {
+      if (ins.stackPointerIncrement === -2) {
+        // 16-bit push (66h): 2 bytes, RSP - 2 (SDM PUSH, operand size 16).
+        if (k0 === OpKind.Register) {
+          const g = gpr(ins.op0Register);
+          if (g === null) return false;
+          op.s = g.index;
+          op.aux = 0;
+        } else if (isImm(k0)) {
+          setImm(ins, 0, op);
+          op.aux = 1;
+        } else {
+          setMem(ins, op);
+          op.aux = 2;
+        }
+        op.fn = push16;
+        op.name = 'push16';
+        return true;
+      }
       if (k0 === OpKind.Register) {
         const g = gpr(ins.op0Register);
         if (g === null) return false; // PUSH FS/GS: system
@@ -175,6 +299,20 @@ export function decodeData(ins: Instruction, op: Op): boolean {
       return false;
     }
     case Mnemonic.Pop: {
+      if (ins.stackPointerIncrement === 2) {
+        if (k0 === OpKind.Register) {
+          const g = gpr(ins.op0Register);
+          if (g === null) return false;
+          op.d = g.index;
+          op.aux = 0;
+        } else {
+          setMem(ins, op);
+          op.aux = 2;
+        }
+        op.fn = pop16;
+        op.name = 'pop16';
+        return true;
+      }
       if (ins.stackPointerIncrement !== 8) return false;
       if (k0 === OpKind.Register) {
         const g = gpr(ins.op0Register);

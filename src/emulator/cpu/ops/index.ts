@@ -2,7 +2,7 @@
 // the Op (operands, size, handler) or declines. Anything no family accepts raises #UD when executed
 // (SDM: an instruction the processor does not implement is an invalid opcode).
 
-import { type Instruction, Code } from 'iced-x86';
+import { type Instruction, Code, Register } from 'iced-x86';
 import type { Cpu } from '../Cpu.js';
 import type { Op } from '../Op.js';
 import { Vector } from '../faults.js';
@@ -30,6 +30,9 @@ export function decodeInstruction(ins: Instruction, op: Op): boolean {
     op.name = '(invalid)';
     return true;
   }
+  const base = ins.memoryBase;
+  op.usesStack = ins.stackPointerIncrement !== 0 || base === Register.RSP || base === Register.RBP ||
+    base === Register.ESP || base === Register.EBP;
   try {
     const str = decodeString(ins, op);
     if (str !== null) return str;

@@ -359,6 +359,53 @@ const iretq: H = (cpu) => {
   cpu.rip = ripHi * TWO32 + (ripLo >>> 0);
 };
 
+/**
+ * Far RET (SDM RET, far return in 64-bit mode): pops RIP and CS (8 bytes each with REX.W, else 4), plus
+ * RSP and SS when returning to an outer privilege level; the immediate form releases bytes after CS.
+ */
+const retf: H = (cpu, op) => {
+  const m = cpu.mmu;
+  const bytes = op.size >> 3;
+  let sl = cpu.lo[4];
+  let sh = cpu.hi[4];
+  const pop = (): [number, number] => {
+    let lo: number;
+    let hi = 0;
+    if (bytes === 8) {
+      lo = m.read64(sl, sh);
+      hi = m.hiOut;
+    } else lo = m.read32(sl, sh);
+    const s = (sl >>> 0) + bytes;
+    sl = s | 0;
+    if (s >= TWO32) sh = (sh + 1) | 0;
+    return [lo, hi];
+  };
+  const [ripLo, ripHi0] = pop();
+  const ripHi = bytes === 8 ? ripHi0 : 0;
+  const cs = pop()[0] & 0xffff;
+  const rpl = cs & 3;
+  if ((cs & ~3) === 0 || rpl < cpu.cpl) throw cpu.fault.set(Vector.GP, cs & ~3);
+  if (!isCanonical(ripHi)) gp0(cpu);
+  const release = op.imm & 0xffff;
+  if (release !== 0) {
+    const s = (sl >>> 0) + release;
+    sl = s | 0;
+    if (s >= TWO32) sh = (sh + 1) | 0;
+  }
+  if (rpl > cpu.cpl) {
+    const [rspLo, rspHi] = pop();
+    const ss = pop()[0] & 0xffff;
+    cpu.ss = ss;
+    sl = rspLo;
+    sh = bytes === 8 ? rspHi : 0;
+  }
+  cpu.cs = cs;
+  cpu.lo[4] = sl;
+  cpu.hi[4] = sh;
+  cpu.setCpl(rpl);
+  cpu.rip = ripHi * TWO32 + (ripLo >>> 0);
+};
+
 /** INT n / INT3: software events; RIP is already the next instruction (they are traps). */
 const intN: H = (cpu, op) => {
   cpu.rip = op.next;
@@ -781,6 +828,11 @@ export function decodeSystem(ins: Instruction, op: Op): boolean | null {
       return use(op, 'sysret', sysret, true);
     case Mnemonic.Swapgs: return use(op, 'swapgs', swapgs, false);
     case Mnemonic.Iretq: return use(op, 'iretq', iretq, true);
+    case Mnemonic.Retf:
+      op.size = ins.code === Code.Retfq || ins.code === Code.Retfq_imm16 ? 64 : ins.code === Code.Retfd || ins.code === Code.Retfd_imm16 ? 32 : 0;
+      if (op.size === 0) return null;
+      op.imm = ins.opCount === 1 ? ins.immediate16 : 0;
+      return use(op, 'retf', retf, true);
     case Mnemonic.Int:
       op.imm = ins.immediate8;
       return use(op, 'int', intN, true);
