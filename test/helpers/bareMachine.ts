@@ -23,8 +23,9 @@ export class BareMachine {
   readonly dv: DataView;
   private nextTable = 0x20000;
 
-  constructor(memoryBytes = 16 << 20) {
-    const cpu = new Cpu({ memoryBytes });
+  /** A fresh CPU of `memoryBytes`, or set up an existing one (a Machine's). */
+  constructor(memoryBytes: number | Cpu = 16 << 20) {
+    const cpu = typeof memoryBytes === 'number' ? new Cpu({ memoryBytes }) : memoryBytes;
     this.cpu = cpu;
     this.dv = new DataView(cpu.mmu.u8.buffer);
     const dv = this.dv;

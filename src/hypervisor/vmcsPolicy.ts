@@ -1,0 +1,46 @@
+// The machine's exit policy read from a VMCS: which intercepted instruction or event exits is decided by
+// the VMCS's controls exactly as VT-x decides (the decision functions live with the Vmcs).
+
+import type { Cpu } from '../emulator/cpu/Cpu.js';
+import { Exitable } from '../emulator/cpu/arch.js';
+import type { Op } from '../emulator/cpu/Op.js';
+import { IoQual } from '../emulator/cpu/ops/system.js';
+import type { ExitPolicy } from '../emulator/machine.js';
+import { NO_EXIT, type Vmcs } from '../emulator/vmx/Vmcs.js';
+import { CrAccessType } from '../emulator/vmx/qualification.js';
+
+export function vmcsPolicy(vmcs: Vmcs): ExitPolicy {
+  return {
+    instructionExits(kind: Exitable, cpu: Cpu, op: Op): boolean {
+      switch (kind) {
+        case Exitable.io: {
+          const port = (op.aux & IoQual.immediate) !== 0 ? op.imm : cpu.lo[2] & 0xffff;
+          return vmcs.ioCausesExit(port, (op.aux & IoQual.sizeMask) + 1);
+        }
+        case Exitable.rdmsr:
+          return vmcs.msrCausesExit(cpu.lo[1] >>> 0, false);
+        case Exitable.wrmsr:
+          return vmcs.msrCausesExit(cpu.lo[1] >>> 0, true);
+        case Exitable.movToCr:
+        case Exitable.movFromCr: {
+          // op.aux: CR number in bits 3:0, access type in 5:4, GPR in 11:8 (SDM table 28-3 layout).
+          const cr = op.aux & 15;
+          const access = ((op.aux >> 4) & 3) as CrAccessType;
+          if (access === CrAccessType.lmsw) return vmcs.crAccessCausesExit(0, access, op.imm);
+          if (access === CrAccessType.clts) return vmcs.crAccessCausesExit(0, access);
+          if (cr === 2) return false; // CR2 accesses never exit
+          const g = (op.aux >> 8) & 15;
+          return vmcs.crAccessCausesExit(cr, access, cpu.lo[g], cpu.hi[g]);
+        }
+        default:
+          return vmcs.instructionExitReason(kind) !== NO_EXIT;
+      }
+    },
+    exceptionExits(vector: number, errorCode: number): boolean {
+      return vmcs.exceptionCausesExit(vector, errorCode);
+    },
+    get externalInterruptExiting(): boolean {
+      return vmcs.externalInterruptCausesExit();
+    },
+  };
+}

@@ -1,0 +1,140 @@
+// Exit-by-exit checking of a replay against the recording, with rr's field-by-field register comparison.
+//
+// Exact mode: every replayed exit must equal the next recorded exit (icount, reason, qualification,
+// instruction length, interruption info, addresses, selectors, CPL and the full register snapshot).
+// Subsequence mode (replay under another exit configuration): the recorded exits must appear, in order and
+// unchanged, among the replayed ones; the others are counted as additional exits by reason. Guest time
+// derives from icount, so the guest executes the same instructions either way.
+
+import { EXIT_WORDS, ExitWord, GPR_NAMES, type ExitEvent } from '../hypervisor/events.js';
+
+/** A recorded exit as the trace stores it (the subset the checker compares). */
+export interface RecordedExit {
+  seq: number;
+  icount: number;
+  reason: number;
+  instructionLength: number;
+  interruptionInfo: number;
+  interruptionErrorCode: number;
+  cs: number;
+  ss: number;
+  cpl: number;
+  /** EXIT_WORDS uint32 words laid out by ExitWord. */
+  words: Uint32Array;
+}
+
+export interface FieldDiff {
+  field: string;
+  recorded: string;
+  replayed: string;
+}
+
+export interface Divergence {
+  /** Sequence number of the recorded exit that did not match (or was missing). */
+  seq: number;
+  icount: number;
+  /** The replayed exit's icount and reason, when there was one. */
+  replayedIcount: number | null;
+  replayedReason: number | null;
+  diffs: FieldDiff[];
+  /** The last recorded exit that matched (seq, icount), or null if none did. */
+  lastMatch: { seq: number; icount: number } | null;
+  message: string;
+}
+
+const WORD_FIELDS: Array<[string, number]> = [
+  ...GPR_NAMES.map((n, i) => [n, i * 2] as [string, number]),
+  ['rip', ExitWord.rip], ['rflags', ExitWord.rflags], ['cr0', ExitWord.cr0], ['cr3', ExitWord.cr3], ['cr4', ExitWord.cr4],
+  ['qualification', ExitWord.qualification], ['guest_linear', ExitWord.guestLinear], ['guest_physical', ExitWord.guestPhysical],
+];
+
+function hex64(w: Uint32Array, at: number): string {
+  return `0x${((BigInt(w[at + 1]) << 32n) | BigInt(w[at])).toString(16)}`;
+}
+
+/** Field-by-field differences between a recorded and a replayed exit (empty when equal). */
+export function diffExit(rec: RecordedExit, rep: ExitEvent): FieldDiff[] {
+  const d: FieldDiff[] = [];
+  const scalar = (field: string, a: number, b: number): void => {
+    if (a !== b) d.push({ field, recorded: String(a), replayed: String(b) });
+  };
+  scalar('icount', rec.icount, rep.icount);
+  scalar('exit_reason', rec.reason, rep.reason);
+  scalar('instruction_length', rec.instructionLength, rep.instructionLength);
+  scalar('interruption_info', rec.interruptionInfo >>> 0, rep.interruptionInfo >>> 0);
+  scalar('interruption_error_code', rec.interruptionErrorCode >>> 0, rep.interruptionErrorCode >>> 0);
+  scalar('cs', rec.cs, rep.cs);
+  scalar('ss', rec.ss, rep.ss);
+  scalar('cpl', rec.cpl, rep.cpl);
+  for (const [name, at] of WORD_FIELDS) {
+    if (rec.words[at] !== rep.words[at] || rec.words[at + 1] !== rep.words[at + 1]) {
+      d.push({ field: name, recorded: hex64(rec.words, at), replayed: hex64(rep.words, at) });
+    }
+  }
+  return d;
+}
+
+export class ExitChecker {
+  private pos = 0;
+  private lastMatch: { seq: number; icount: number } | null = null;
+  divergence: Divergence | null = null;
+  matched = 0;
+  /** Exits the replay produced that the recording does not have (subsequence mode), by reason. */
+  readonly additional = new Map<number, number>();
+
+  constructor(
+    private readonly recorded: (index: number) => RecordedExit | undefined,
+    private readonly recordedCount: number,
+    private readonly subsequence: boolean,
+  ) {
+    if (EXIT_WORDS !== 48) throw new Error('exit snapshot layout changed');
+  }
+
+  /** Feed one replayed exit; returns false once diverged (the caller stops the machine). */
+  onExit(e: ExitEvent): boolean {
+    if (this.divergence !== null) return false;
+    const rec = this.recorded(this.pos);
+    if (rec === undefined) {
+      if (this.subsequence) {
+        this.additional.set(e.reason, (this.additional.get(e.reason) ?? 0) + 1);
+        return true;
+      }
+      this.diverge(null, e, [{ field: 'exit', recorded: '(none: the recording ends here)', replayed: `reason ${e.reason} at icount ${e.icount}` }]);
+      return false;
+    }
+    const diffs = diffExit(rec, e);
+    if (diffs.length === 0) {
+      this.pos++;
+      this.matched++;
+      this.lastMatch = { seq: rec.seq, icount: rec.icount };
+      return true;
+    }
+    if (this.subsequence && (e.icount < rec.icount || (e.icount === rec.icount && e.reason !== rec.reason))) {
+      // An exit only this configuration takes: allowed before the next recorded one.
+      this.additional.set(e.reason, (this.additional.get(e.reason) ?? 0) + 1);
+      return true;
+    }
+    this.diverge(rec, e, diffs);
+    return false;
+  }
+
+  /** At the end of the replay: every recorded exit must have been seen. */
+  finish(finalIcount: number): Divergence | null {
+    if (this.divergence === null && this.pos < this.recordedCount) {
+      const rec = this.recorded(this.pos) as RecordedExit;
+      this.diverge(rec, null, [{ field: 'exit', recorded: `reason ${rec.reason} at icount ${rec.icount}`, replayed: `(none: the replay ended at icount ${finalIcount})` }]);
+    }
+    return this.divergence;
+  }
+
+  private diverge(rec: RecordedExit | null, e: ExitEvent | null, diffs: FieldDiff[]): void {
+    const seq = rec?.seq ?? this.pos;
+    const icount = rec?.icount ?? e?.icount ?? 0;
+    const last = this.lastMatch === null ? 'no exit matched before it' : `last match: exit ${this.lastMatch.seq} at icount ${this.lastMatch.icount}`;
+    const lines = diffs.map((d) => `  ${d.field.padEnd(24)} recorded ${d.recorded.padEnd(20)} replayed ${d.replayed}`);
+    this.divergence = {
+      seq, icount, replayedIcount: e?.icount ?? null, replayedReason: e?.reason ?? null, diffs, lastMatch: this.lastMatch,
+      message: `divergence at exit ${seq} (icount ${icount}); ${last}\n${lines.join('\n')}`,
+    };
+  }
+}

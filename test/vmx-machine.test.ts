@@ -1,0 +1,138 @@
+// VT-x exits on the machine, each under its VMCS control and not otherwise, with the SDM's exit
+// qualification and interruption information; interrupt injection and the interrupt window.
+
+import { describe, expect, it } from 'vitest';
+import { Machine, Reason, type Environment } from '../src/emulator/machine.js';
+import { Vmcs } from '../src/emulator/vmx/Vmcs.js';
+import { PinBased, ProcBased } from '../src/emulator/vmx/controls.js';
+import { vmcsPolicy } from '../src/hypervisor/vmcsPolicy.js';
+import type { ExitEvent } from '../src/hypervisor/events.js';
+import { asm, assemblerMissing } from './helpers/asm.js';
+import { BareMachine, KCODE, STUBS } from './helpers/bareMachine.js';
+
+const missing = assemblerMissing();
+const suite = missing === null ? describe : describe.skip;
+
+interface Exit { reason: number; qual: bigint; icount: number; info: number; len: number; rip: bigint }
+
+/** A device-free environment with optional interrupt events: [icount, vector]. */
+function env(events: Array<[number, number]> = []): Environment & { pending: number[] } {
+  const pending: number[] = [];
+  return {
+    pending,
+    nextEventAt: () => (events.length > 0 ? events[0][0] : Infinity),
+    advanceTo(icount) {
+      let raised = false;
+      while (events.length > 0 && events[0][0] <= icount) {
+        pending.push((events.shift() as [number, number])[1]);
+        raised = true;
+      }
+      return raised;
+    },
+    portIn: () => 0xff,
+    portOut: () => false,
+    deviceAt: () => 'none',
+    pendingVector: () => (pending.length > 0 ? pending[0] : -1),
+    acknowledge: () => pending.shift() ?? -1,
+  };
+}
+
+function run(code: string, program: (v: Vmcs) => void, events: Array<[number, number]> = []): { exits: Exit[]; m: Machine; bare: BareMachine } {
+  const vmcs = new Vmcs();
+  program(vmcs);
+  const m = new Machine(env(events), {
+    memoryBytes: 16 << 20, cyclesPerInstruction: 1, policy: vmcsPolicy(vmcs), costModel: { exitCost: () => 1000 }, maxInstructions: 100_000,
+  });
+  const bare = new BareMachine(m.cpu);
+  bare.load(KCODE, asm(code, KCODE));
+  const exits: Exit[] = [];
+  m.subscribe({
+    onExit: (e: ExitEvent) => exits.push({
+      reason: e.reason, qual: (BigInt(e.words[43]) << 32n) | BigInt(e.words[42]), icount: e.icount, info: e.interruptionInfo >>> 0,
+      len: e.instructionLength, rip: (BigInt(e.words[33]) << 32n) | BigInt(e.words[32]),
+    }),
+  });
+  m.run();
+  return { exits, m, bare };
+}
+
+const reasons = (x: { exits: Exit[] }): number[] => x.exits.map((e) => e.reason);
+
+suite('VM exits under VMCS controls (SDM 26.1-26.2, 28.2)', () => {
+  it('CPUID and VMCALL exit unconditionally', () => {
+    const r = run('cpuid\nvmcall\ncli\nhlt', () => {});
+    expect(reasons(r)).toEqual([Reason.cpuid, Reason.vmcall]);
+    expect(r.exits[0].len).toBe(2);
+    expect(r.exits[1].len).toBe(3);
+    expect(r.exits[0].rip).toBe(BigInt(KCODE));
+  });
+
+  it('HLT exits only with HLT exiting', () => {
+    expect(reasons(run('cli\nhlt', () => {}))).toEqual([]);
+    expect(reasons(run('cli\nhlt', (v) => { v.primaryProcessorBasedControls |= ProcBased.HLT_EXITING; }))).toEqual([Reason.hlt]);
+  });
+
+  it('RDTSC exits only with RDTSC exiting, and returns icount x CPI either way', () => {
+    const off = run('nop\nnop\nrdtsc\ncli\nhlt', () => {});
+    const on = run('nop\nnop\nrdtsc\ncli\nhlt', (v) => { v.primaryProcessorBasedControls |= ProcBased.RDTSC_EXITING; });
+    expect(reasons(off)).toEqual([]);
+    expect(reasons(on)).toEqual([Reason.rdtsc]);
+    expect(on.exits[0].icount).toBe(2);
+    for (const x of [off, on]) expect(x.m.cpu.getReg(0)).toBe(2n);
+  });
+
+  it('INVLPG exits with the linear address as qualification', () => {
+    const r = run('mov rax, 0x123456789\ninvlpg [rax + 0x10]\ncli\nhlt', (v) => { v.primaryProcessorBasedControls |= ProcBased.INVLPG_EXITING; });
+    expect(reasons(r)).toEqual([Reason.invlpg]);
+    expect(r.exits[0].qual).toBe(0x123456799n);
+  });
+
+  it('I/O exits follow the I/O bitmaps, with size, direction, encoding and port in the qualification (table 28-5)', () => {
+    const code = 'mov dx, 0x81\nin al, 0x80\nout dx, ax\nin eax, dx\ncli\nhlt';
+    expect(reasons(run(code, () => {}))).toEqual([]);
+    const uncond = run(code, (v) => { v.primaryProcessorBasedControls |= ProcBased.UNCONDITIONAL_IO_EXITING; });
+    expect(uncond.exits.map((e) => e.qual)).toEqual([
+      (0x80n << 16n) | 0x40n | 0x08n | 0n, // IN AL, imm8: size 1, IN, immediate
+      (0x81n << 16n) | 1n, // OUT DX, AX: size 2, OUT, DX
+      (0x81n << 16n) | 0x08n | 3n, // IN EAX, DX: size 4
+    ]);
+    const bitmap = run(code, (v) => { v.primaryProcessorBasedControls |= ProcBased.USE_IO_BITMAPS; v.setIoIntercept(0x81, true); });
+    expect(bitmap.exits.map((e) => e.qual & 0xffffn)).toEqual([1n, 0x0bn]);
+  });
+
+  it('MOV to CR3 exits with CR3-load exiting unless the value is a CR3-target value; qualification per table 28-3', () => {
+    const code = 'mov rbx, cr3\nmov cr3, rbx\ncli\nhlt';
+    expect(reasons(run(code, () => {}))).toEqual([]);
+    const r = run(code, (v) => { v.primaryProcessorBasedControls |= ProcBased.CR3_LOAD_EXITING | ProcBased.CR3_STORE_EXITING; });
+    // mov rbx, cr3: CR 3, access type 1 (from CR), GPR 3; mov cr3, rbx: access type 0.
+    expect(r.exits.map((e) => [e.reason, e.qual])).toEqual([[Reason.crAccess, 0x313n], [Reason.crAccess, 0x303n]]);
+    const t = run(code, (v) => { v.primaryProcessorBasedControls |= ProcBased.CR3_LOAD_EXITING; v.cr3TargetCount = 1; v.cr3TargetValuesLo[0] = 0x1000; });
+    expect(reasons(t)).toEqual([]);
+  });
+
+  it('exceptions exit through the exception bitmap with interruption information, and are then delivered', () => {
+    const r = run('ud2', (v) => { v.exceptionBitmap = 1 << 6; });
+    expect(reasons(r)).toEqual([Reason.exceptionOrNmi]);
+    expect(r.exits[0].info).toBe(0x80000306); // valid, hardware exception, vector 6
+    expect(r.bare.haltedVector()).toBe(6); // re-injected: the guest's handler ran
+    const bp = run('int3', (v) => { v.exceptionBitmap = 1 << 3; });
+    expect(bp.exits[0].info).toBe(0x80000603); // software exception
+    expect(reasons(run('ud2', () => {}))).toEqual([]);
+  });
+
+  it('a device interrupt exits as an external interrupt and is injected when IF allows; otherwise after an interrupt-window exit', () => {
+    const code = 'mov ecx, 100\n1: dec ecx\njnz 1b\nsti\nmov ecx, 100\n2: dec ecx\njnz 2b\ncli\nhlt';
+    const r = run(code, (v) => { v.pinBasedControls |= PinBased.EXTERNAL_INTERRUPT_EXITING; }, [[50, 0x20]]);
+    // At icount 50 IF is clear: exit 1, then the window opens after STI and the instruction after it.
+    expect(reasons(r)).toEqual([Reason.externalInterrupt, Reason.interruptWindow]);
+    expect(r.exits[0].icount).toBe(50);
+    expect(r.exits[0].info).toBe(0x80000020);
+    expect(r.exits[1].icount).toBe(1 + 200 + 1 + 1); // after STI and the one instruction its shadow covers
+    expect(r.bare.haltedVector()).toBe(0x20);
+    const noExit = run(code, () => {}, [[50, 0x20]]);
+    expect(reasons(noExit)).toEqual([Reason.interruptWindow]);
+    expect(noExit.bare.haltedVector()).toBe(0x20);
+  });
+});
+
+void STUBS;
