@@ -107,6 +107,37 @@ export class Vmcs {
 
   // --- Programming helpers ---------------------------------------------------------------------------
 
+  /**
+   * Clear every VM-execution, VM-exit and VM-entry control field, the bitmaps, masks, shadows, CR3 targets,
+   * EPT pointer, TSC offset, preemption timer and pending injection (exit-information fields are kept).
+   */
+  resetControls(): void {
+    this.pinBasedControls = 0;
+    this.primaryProcessorBasedControls = 0;
+    this.secondaryProcessorBasedControls = 0;
+    this.vmExitControls = 0;
+    this.vmEntryControls = 0;
+    this.exceptionBitmap = 0;
+    this.pageFaultErrorCodeMask = 0;
+    this.pageFaultErrorCodeMatch = 0;
+    this.ioBitmapA.fill(0);
+    this.ioBitmapB.fill(0);
+    this.msrBitmap.fill(0);
+    this.tscOffset = 0;
+    this.cr0GuestHostMask = 0;
+    this.cr0ReadShadow = 0;
+    this.cr4GuestHostMask = 0;
+    this.cr4ReadShadow = 0;
+    this.cr3TargetCount = 0;
+    this.cr3TargetValuesLo.fill(0);
+    this.cr3TargetValuesHi.fill(0);
+    this.eptPointer = 0;
+    this.preemptionTimerValue = 0;
+    this.vmEntryInterruptionInfo = 0;
+    this.vmEntryExceptionErrorCode = 0;
+    this.vmEntryInstructionLength = 0;
+  }
+
   /** The secondary controls in effect: all 0 unless "activate secondary controls" is 1 (25.6.2). */
   effectiveSecondaryControls(): number {
     return (this.primaryProcessorBasedControls & ProcBased.ACTIVATE_SECONDARY_CONTROLS) !== 0
