@@ -104,3 +104,14 @@ describe('costOfExit, guestTsc, withRoundTrip, getCostModel', () => {
     expect(() => getCostModel('toString')).toThrow(UserError);
   });
 });
+
+describe('docs/cost-model.md', () => {
+  it('states every preset figure', async () => {
+    const { readFileSync } = await import('node:fs');
+    const doc = readFileSync(new URL('../docs/cost-model.md', import.meta.url), 'utf8');
+    for (const m of Object.values(COST_MODELS)) {
+      const figures = [m.roundTrip, m.tscHz, ...Object.values(m.work), ...Object.values(m.hyperupcall), ...new Set(Object.values(m.handler))];
+      for (const f of figures) expect(doc, `${m.name}: ${f}`).toContain(f.toLocaleString('en-US'));
+    }
+  });
+});
