@@ -1,0 +1,544 @@
+// The recorder: a MachineObserver that writes a trace directory (layout in traces/README.md).
+//
+// - Each table is an Arrow IPC *file* written incrementally, one fixed-size record batch at a time
+//   (TableBuffer), so memory is bounded by one batch per table however long the run.
+// - The directory starts with an `incomplete` marker (the manifest as known so far, rewritten after every
+//   batch with what is safely on disk); close() writes manifest.json and removes the marker. close(false, ..)
+//   after Ctrl-C or a guest failure still finishes every file properly: nothing recorded is lost.
+// - Nothing host-dependent goes into any file: identical event streams give byte-identical directories.
+//
+// Hot paths (onExit, onIo) write straight into preallocated typed arrays: no allocation, no BigInt.
+
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, openSync,
+  readSync, closeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { dirname, join, posix } from 'node:path';
+import { ExitWord, type ExitEvent, type GroundTruthEvent, type InterruptEvent, type IoEvent,
+  type MachineObserver } from '../hypervisor/events.js';
+import { MAX_EXIT_REASON, exitReasonKey } from './exitReasonNames.js';
+import { FileSink } from './FileSink.js';
+import { canonical, manifestText, type FileRef, type ImageRef, type Manifest, type StopInfo, type TableRef } from './manifest.js';
+import { FORMAT_NAME, FORMAT_VERSION, GROUND_TRUTH_TYPE_NAMES, RESERVED_FILES, TABLES, TABLE_NAMES, TraceFile,
+  type TableName } from './schema.js';
+import { TableBuffer, type ColumnBuffer } from './TableBuffer.js';
+import { TraceError } from './TraceError.js';
+
+export interface TraceWriterOptions {
+  workload: { name: string; description?: string; params?: Record<string, string | number> };
+  seed: number;
+  /** Exit-configuration preset: its name and the settings that define it. */
+  exitPreset: { name: string; [k: string]: unknown };
+  /** Cost-model preset: its name and every figure (cycles). */
+  costModel: { name: string; figures: Record<string, number> };
+  /** Guest TSC = icount x this; gives the `ts` column of io, interrupts and ground_truth. */
+  cyclesPerInstruction: number;
+  /** More machine facts for the manifest (memory size, TSC frequency, vCPUs, ...). No host data. */
+  machine?: Record<string, unknown>;
+  /** Device names for io.arrow's `device` dictionary. Names first seen before io.arrow's first batch is
+   *  written are added; a name first seen after that is an error, so list every device here. */
+  devices?: readonly string[];
+  /** Rows per record batch (default 32768). */
+  batchRows?: number;
+  /** Replace an existing trace (a directory holding manifest.json or `incomplete`) at `dir`. */
+  overwrite?: boolean;
+  /** Free-form, JSON-serializable additions to the manifest (`extra`). */
+  extra?: Record<string, unknown>;
+}
+
+/** How a run ended, for close(). Fields left out are taken from what the writer saw. */
+export interface StopInput {
+  reason: string;
+  detail?: string;
+  status?: number;
+  icount?: number;
+  cycles?: number;
+}
+
+export const DEFAULT_BATCH_ROWS = 32768;
+const TWO32 = 4294967296;
+
+/** 64-bit columns of exits.arrow copied word for word from ExitEvent.words (column, word offset). */
+const EXIT_WORD_COLUMNS: ReadonlyArray<readonly [string, number]> = [
+  ['qualification', ExitWord.qualification],
+  ['rip', ExitWord.rip], ['rsp', ExitWord.rsp], ['rflags', ExitWord.rflags],
+  ['cr0', ExitWord.cr0], ['cr3', ExitWord.cr3], ['cr4', ExitWord.cr4],
+  ['rax', ExitWord.rax], ['rcx', ExitWord.rcx], ['rdx', ExitWord.rdx], ['rbx', ExitWord.rbx],
+  ['rbp', ExitWord.rbp], ['rsi', ExitWord.rsi], ['rdi', ExitWord.rdi],
+  ['r8', ExitWord.r8], ['r9', ExitWord.r9], ['r10', ExitWord.r10], ['r11', ExitWord.r11],
+  ['r12', ExitWord.r12], ['r13', ExitWord.r13], ['r14', ExitWord.r14], ['r15', ExitWord.r15],
+];
+
+/** Store a JS number (an integer, exact below 2^53, may be negative) as a 64-bit two's-complement value. */
+function put64(w: Uint32Array, i: number, x: number): void {
+  const lo = x >>> 0;
+  w[i] = lo;
+  w[i + 1] = (x - lo) / TWO32;
+}
+
+/** Check a caller-chosen relative path inside the trace. */
+function checkRelPath(rel: string): string {
+  const norm = posix.normalize(rel.replaceAll('\\', '/'));
+  if (rel === '' || posix.isAbsolute(norm) || norm.startsWith('..') || norm === '.' || norm.endsWith('/')) {
+    throw new TraceError(`bad trace file name "${rel}": use a relative path inside the trace`);
+  }
+  const top = norm.split('/')[0]!;
+  if (RESERVED_FILES.has(norm) || top === TraceFile.images || norm.endsWith('.tmp')) {
+    throw new TraceError(`trace file name "${rel}" is reserved by the trace format`);
+  }
+  return norm;
+}
+
+function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+function hashFile(path: string): { bytes: number; sha256: string } {
+  const h = createHash('sha256');
+  const buf = new Uint8Array(1 << 20);
+  const fd = openSync(path, 'r');
+  let bytes = 0;
+  try {
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      h.update(buf.subarray(0, n));
+      bytes += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return { bytes, sha256: h.digest('hex') };
+}
+
+function writeAtomic(path: string, data: string | Uint8Array): void {
+  writeFileSync(`${path}.tmp`, data);
+  renameSync(`${path}.tmp`, path);
+}
+
+export class TraceWriter implements MachineObserver {
+  readonly dir: string;
+  private readonly opts: TraceWriterOptions;
+  private readonly tables: Record<TableName, TableBuffer>;
+  private readonly console: FileSink;
+  private readonly images: ImageRef[] = [];
+  private readonly cpi: number;
+  private readonly batchRows: number;
+  private isClosed = false;
+  private manifest: Manifest | null = null;
+
+  // exits.arrow
+  private readonly exits: TableBuffer;
+  private readonly xSeq: Uint32Array; private readonly xIcount: Uint32Array; private readonly xTs: Uint32Array;
+  private readonly xCycles: Uint32Array; private readonly xCost: Uint32Array; private readonly xCpu: Uint16Array;
+  private readonly xReason: Uint16Array; private readonly xReasonName: Int8Array; private readonly xLen: Uint8Array;
+  private readonly xIntInfo: Uint32Array; private readonly xIntErr: Uint32Array;
+  private readonly xLinear: Uint32Array; private readonly xPhysical: Uint32Array;
+  private readonly xCs: Uint16Array; private readonly xSs: Uint16Array; private readonly xCpl: Uint8Array;
+  private readonly xWordDst: Uint32Array[]; private readonly xWordSrc: Int32Array;
+  private readonly xReasonNameCol: ColumnBuffer; private readonly xLinearCol: ColumnBuffer;
+  private readonly xPhysicalCol: ColumnBuffer;
+  private readonly exitsByReason = new Float64Array(65536);
+
+  // io.arrow
+  private readonly io: TableBuffer;
+  private readonly iIcount: Uint32Array; private readonly iTs: Uint32Array; private readonly iExitSeq: Uint32Array;
+  private readonly iPort: Uint16Array; private readonly iSize: Uint8Array; private readonly iDir: Uint8Array;
+  private readonly iValue: Uint32Array; private readonly iDevice: Int8Array;
+  private readonly iDataCol: ColumnBuffer; private readonly iDeviceCol: ColumnBuffer;
+  private lastDevice = '';
+  private lastDeviceCode = -1;
+
+  // interrupts.arrow
+  private readonly intr: TableBuffer;
+
+  // ground_truth.arrow
+  private readonly gt: TableBuffer;
+  private readonly encoder = new TextEncoder();
+
+  // Totals as seen in the events.
+  private exitCount = 0;
+  private lastExitSeq = -1;
+  private lastCycles = 0;
+  private maxIcount = 0;
+  private counts: Record<TableName, number> = { exits: 0, io: 0, interrupts: 0, ground_truth: 0 };
+
+  constructor(dir: string, opts: TraceWriterOptions) {
+    this.dir = dir;
+    this.opts = opts;
+    this.cpi = opts.cyclesPerInstruction;
+    this.batchRows = opts.batchRows ?? DEFAULT_BATCH_ROWS;
+    if (!Number.isInteger(this.batchRows) || this.batchRows < 1) throw new TraceError(`batchRows must be a positive integer, got ${opts.batchRows}`);
+    if (!(this.cpi > 0)) throw new TraceError(`cyclesPerInstruction must be positive, got ${opts.cyclesPerInstruction}`);
+    prepareDirectory(dir, opts.overwrite ?? false);
+
+    const t = (name: TableName): TableBuffer => new TableBuffer(TABLES[name], join(dir, TABLES[name].file), this.batchRows);
+    this.tables = { exits: t('exits'), io: t('io'), interrupts: t('interrupts'), ground_truth: t('ground_truth') };
+    this.console = new FileSink(join(dir, TraceFile.console));
+
+    const x = (this.exits = this.tables.exits);
+    this.xSeq = x.words('seq'); this.xIcount = x.words('icount'); this.xTs = x.words('ts'); this.xCycles = x.words('cycles');
+    this.xCost = x.fixed('cost'); this.xCpu = x.fixed('cpu'); this.xReason = x.fixed('exit_reason');
+    this.xReasonName = x.fixed('exit_reason_name'); this.xLen = x.fixed('instruction_length');
+    this.xIntInfo = x.fixed('interruption_info'); this.xIntErr = x.fixed('interruption_error_code');
+    this.xLinear = x.words('guest_linear'); this.xPhysical = x.words('guest_physical');
+    this.xCs = x.fixed('cs'); this.xSs = x.fixed('ss'); this.xCpl = x.fixed('cpl');
+    this.xWordDst = EXIT_WORD_COLUMNS.map(([name]) => x.words(name));
+    this.xWordSrc = Int32Array.from(EXIT_WORD_COLUMNS.map(([, w]) => w));
+    this.xReasonNameCol = x.col('exit_reason_name'); this.xLinearCol = x.col('guest_linear');
+    this.xPhysicalCol = x.col('guest_physical');
+
+    const io = (this.io = this.tables.io);
+    this.iIcount = io.words('icount'); this.iTs = io.words('ts'); this.iExitSeq = io.words('exit_seq');
+    this.iPort = io.fixed('port'); this.iSize = io.fixed('size'); this.iDir = io.fixed('direction');
+    this.iValue = io.fixed('value'); this.iDevice = io.fixed('device');
+    this.iDataCol = io.col('data');
+    const dev = (this.iDeviceCol = io.col('device'));
+    for (const d of opts.devices ?? []) if (dev.code(d) < 0) throw new TraceError(`too many devices for io.arrow's dictionary (at most 127)`);
+    dev.code('none');
+
+    this.intr = this.tables.interrupts;
+    this.gt = this.tables.ground_truth;
+    this.writeIncomplete();
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /** Rows recorded so far per table (including rows not yet flushed). */
+  rowCounts(): Readonly<Record<TableName, number>> {
+    return { ...this.counts };
+  }
+
+  onExit(e: ExitEvent): void {
+    if (this.isClosed) return;
+    const t = this.exits;
+    const r = t.rows;
+    const r2 = r << 1;
+    put64(this.xSeq, r2, e.seq);
+    put64(this.xIcount, r2, e.icount);
+    put64(this.xTs, r2, e.tsc);
+    put64(this.xCycles, r2, e.cycles);
+    this.xCost[r] = e.cost;
+    this.xCpu[r] = e.vcpu;
+    const reason = e.reason & 0xffff;
+    this.xReason[r] = reason;
+    const names = this.xReasonNameCol;
+    if (reason <= MAX_EXIT_REASON) {
+      this.xReasonName[r] = reason;
+      names.setValid(r);
+    } else {
+      this.xReasonName[r] = 0;
+      names.setNull(r);
+    }
+    this.xLen[r] = e.instructionLength;
+    this.xIntInfo[r] = e.interruptionInfo;
+    this.xIntErr[r] = e.interruptionErrorCode;
+    const w = e.words;
+    const lin = this.xLinearCol;
+    if (e.hasGuestLinear) {
+      this.xLinear[r2] = w[ExitWord.guestLinear]!;
+      this.xLinear[r2 + 1] = w[ExitWord.guestLinear + 1]!;
+      lin.setValid(r);
+    } else {
+      this.xLinear[r2] = 0;
+      this.xLinear[r2 + 1] = 0;
+      lin.setNull(r);
+    }
+    const phys = this.xPhysicalCol;
+    if (e.hasGuestPhysical) {
+      this.xPhysical[r2] = w[ExitWord.guestPhysical]!;
+      this.xPhysical[r2 + 1] = w[ExitWord.guestPhysical + 1]!;
+      phys.setValid(r);
+    } else {
+      this.xPhysical[r2] = 0;
+      this.xPhysical[r2 + 1] = 0;
+      phys.setNull(r);
+    }
+    this.xCs[r] = e.cs;
+    this.xSs[r] = e.ss;
+    this.xCpl[r] = e.cpl;
+    const dst = this.xWordDst;
+    const src = this.xWordSrc;
+    for (let k = 0; k < dst.length; k++) {
+      const d = dst[k]!;
+      const s = src[k]!;
+      d[r2] = w[s]!;
+      d[r2 + 1] = w[s + 1]!;
+    }
+    this.exitsByReason[reason]!++;
+    this.exitCount++;
+    this.counts.exits++;
+    this.lastExitSeq = e.seq;
+    this.lastCycles = e.cycles;
+    if (e.icount > this.maxIcount) this.maxIcount = e.icount;
+    t.rows = r + 1;
+    if (t.rows === this.batchRows) this.flushTable(t);
+  }
+
+  onIo(e: IoEvent): void {
+    if (this.isClosed) return;
+    const t = this.io;
+    const r = t.rows;
+    const r2 = r << 1;
+    put64(this.iIcount, r2, e.icount);
+    put64(this.iTs, r2, e.icount * this.cpi);
+    put64(this.iExitSeq, r2, e.exitSeq);
+    this.iPort[r] = e.port;
+    this.iSize[r] = e.size;
+    this.iDir[r] = e.direction;
+    this.iValue[r] = e.value;
+    const data = this.iDataCol;
+    if (e.data === null) data.setNullBytes(r);
+    else data.setBytes(r, e.data);
+    if (e.device !== this.lastDevice || this.lastDeviceCode < 0) {
+      const code = this.iDeviceCol.code(e.device);
+      if (code < 0) {
+        throw new TraceError(`io.arrow: device "${e.device}" was first seen after the device dictionary was written; ` +
+          'list every device in TraceWriterOptions.devices');
+      }
+      this.lastDevice = e.device;
+      this.lastDeviceCode = code;
+    }
+    this.iDevice[r] = this.lastDeviceCode;
+    this.counts.io++;
+    if (e.icount > this.maxIcount) this.maxIcount = e.icount;
+    t.rows = r + 1;
+    if (t.rows === this.batchRows) this.flushTable(t);
+  }
+
+  onInterrupt(e: InterruptEvent): void {
+    if (this.isClosed) return;
+    const t = this.intr;
+    const r = t.rows;
+    put64(t.words('icount'), r << 1, e.icount);
+    put64(t.words('ts'), r << 1, e.icount * this.cpi);
+    t.fixed<Uint8Array>('vector')[r] = e.vector;
+    t.fixed<Uint8Array>('type')[r] = e.type;
+    t.fixed<Int8Array>('type_name')[r] = e.type & 7;
+    const err = t.col('error_code');
+    if (e.errorCode < 0) {
+      (err.values as Uint32Array)[r] = 0;
+      err.setNull(r);
+    } else {
+      (err.values as Uint32Array)[r] = e.errorCode;
+      err.setValid(r);
+    }
+    this.counts.interrupts++;
+    if (e.icount > this.maxIcount) this.maxIcount = e.icount;
+    t.rows = r + 1;
+    if (t.rows === this.batchRows) this.flushTable(t);
+  }
+
+  onGroundTruth(e: GroundTruthEvent): void {
+    if (this.isClosed) return;
+    const t = this.gt;
+    const r = t.rows;
+    const r2 = r << 1;
+    put64(t.words('icount'), r2, e.icount);
+    put64(t.words('ts'), r2, e.icount * this.cpi);
+    t.fixed<Uint8Array>('type')[r] = e.type;
+    const tn = t.col('type_name');
+    if (e.type >= 0 && e.type < GROUND_TRUTH_TYPE_NAMES.length) {
+      (tn.values as Int8Array)[r] = e.type;
+      tn.setValid(r);
+    } else {
+      (tn.values as Int8Array)[r] = 0;
+      tn.setNull(r);
+    }
+    t.fixed<Uint32Array>('pid')[r] = e.pid;
+    t.fixed<Uint32Array>('tid')[r] = e.tid;
+    t.fixed<Uint32Array>('ppid')[r] = e.ppid;
+    put64(t.words('cr3'), r2, e.cr3);
+    put64(t.words('a0'), r2, e.a0);
+    put64(t.words('a1'), r2, e.a1);
+    put64(t.words('a2'), r2, e.a2);
+    t.col('name').setBytes(r, this.encoder.encode(e.name.replace(/\0+$/, '')));
+    this.counts.ground_truth++;
+    if (e.icount > this.maxIcount) this.maxIcount = e.icount;
+    t.rows = r + 1;
+    if (t.rows === this.batchRows) this.flushTable(t);
+  }
+
+  onConsole(bytes: Uint8Array): void {
+    if (this.isClosed) return;
+    this.console.write(bytes);
+  }
+
+  /**
+   * Copy a guest image into `images/<sha256>` (content-addressed: the same bytes are stored once) and list
+   * it in the manifest under `name`. Returns the manifest entry.
+   */
+  addImage(name: string, bytes: Uint8Array): ImageRef {
+    this.checkOpen();
+    const sha256 = sha256Hex(bytes);
+    const path = `${TraceFile.images}/${sha256}`;
+    const abs = join(this.dir, path);
+    if (!existsSync(abs)) {
+      mkdirSync(join(this.dir, TraceFile.images), { recursive: true });
+      writeAtomic(abs, bytes);
+    }
+    const ref: ImageRef = { name, sha256, bytes: bytes.byteLength, path };
+    this.images.push(ref);
+    this.writeIncomplete();
+    return ref;
+  }
+
+  /** Write an additional file (e.g. `inputs.msgpack`, `checkpoints/000001.msgpack`) in one go. */
+  writeFile(rel: string, data: Uint8Array | string): void {
+    writeAtomic(this.filePath(rel), data);
+  }
+
+  /**
+   * Absolute path for an additional file the caller writes itself (a streaming log such as the replay
+   * input log); parent directories are created. The file is hashed and listed in the manifest at close,
+   * so it must be complete by then.
+   */
+  filePath(rel: string): string {
+    this.checkOpen();
+    const norm = checkRelPath(rel);
+    const abs = join(this.dir, norm);
+    mkdirSync(dirname(abs), { recursive: true });
+    return abs;
+  }
+
+  /** Write every partial batch now (the `incomplete` marker then describes everything recorded so far). */
+  flush(): void {
+    if (this.isClosed) return;
+    for (const name of TABLE_NAMES) this.tables[name].flush();
+    this.console.flush();
+    this.writeIncomplete();
+  }
+
+  /**
+   * Finish the trace: every table file gets its footer, manifest.json is written and `incomplete` removed.
+   * `complete` is false when the run was cut short (signal, guest or hypervisor failure): the files are
+   * still valid and the manifest says where and why it stopped. Idempotent: returns the same manifest.
+   */
+  close(complete: boolean, stop: StopInput | string): Manifest {
+    if (this.manifest !== null) return this.manifest;
+    const s: StopInput = typeof stop === 'string' ? { reason: stop } : stop;
+    this.isClosed = true;
+    const tableFiles = new Map<string, { bytes: number; sha256: string }>();
+    for (const name of TABLE_NAMES) tableFiles.set(TABLES[name].file, this.tables[name].close());
+    tableFiles.set(TraceFile.console, this.console.close());
+    const files = listFiles(this.dir).map((path): FileRef => {
+      const known = tableFiles.get(path);
+      const h = known ?? hashFile(join(this.dir, path));
+      return { path, bytes: h.bytes, sha256: h.sha256 };
+    });
+    const stopInfo: StopInfo = {
+      reason: s.reason,
+      detail: s.detail ?? '',
+      status: s.status ?? 0,
+      icount: s.icount ?? this.maxIcount,
+      last_exit_seq: this.lastExitSeq,
+    };
+    const m = this.buildManifest(complete, stopInfo, files, s.icount ?? this.maxIcount, s.cycles ?? this.lastCycles, false);
+    writeAtomic(join(this.dir, TraceFile.manifest), manifestText(m));
+    const marker = join(this.dir, TraceFile.incomplete);
+    if (existsSync(marker)) unlinkSync(marker);
+    this.manifest = m;
+    return m;
+  }
+
+  private checkOpen(): void {
+    if (this.isClosed) throw new TraceError(`trace ${this.dir} is already closed`);
+  }
+
+  private flushTable(t: TableBuffer): void {
+    t.flush();
+    this.console.flush();
+    this.writeIncomplete();
+  }
+
+  /** The marker: the manifest as far as it is on disk (flushed rows and bytes only). */
+  private writeIncomplete(): void {
+    const m = this.buildManifest(false, null, [], this.maxIcount, this.lastCycles, true);
+    writeAtomic(join(this.dir, TraceFile.incomplete), manifestText(m));
+  }
+
+  private buildManifest(complete: boolean, stop: StopInfo | null, files: FileRef[], icount: number, cycles: number,
+    flushedOnly: boolean): Manifest {
+    const o = this.opts;
+    const tables = {} as Record<TableName, TableRef>;
+    for (const name of TABLE_NAMES) {
+      const t = this.tables[name];
+      tables[name] = {
+        file: TABLES[name].file,
+        rows: flushedOnly ? t.flushedRows : this.counts[name],
+        batches: t.batches,
+        bytes: flushedOnly ? t.file.flushedBytes : t.file.bytes,
+      };
+    }
+    const byReason = [];
+    for (let r = 0; r < this.exitsByReason.length; r++) {
+      const n = this.exitsByReason[r]!;
+      if (n > 0) byReason.push({ reason: r, name: exitReasonKey(r), count: n });
+    }
+    const params: Record<string, string> = {};
+    for (const [k, v] of Object.entries(o.workload.params ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) params[k] = String(v);
+    return {
+      format: FORMAT_NAME,
+      format_version: FORMAT_VERSION,
+      complete,
+      stop,
+      workload: { name: o.workload.name, description: o.workload.description ?? '', params },
+      seed: o.seed,
+      exit_preset: canonical(o.exitPreset, 'exitPreset') as Manifest['exit_preset'],
+      cost_model: { name: o.costModel.name, figures: canonical(o.costModel.figures, 'costModel.figures') as Record<string, number> },
+      machine: canonical({ ...(o.machine ?? {}), cycles_per_instruction: this.cpi }, 'machine') as Manifest['machine'],
+      images: this.images.map((i) => ({ ...i })),
+      totals: {
+        icount,
+        cycles,
+        exits: flushedOnly ? tables.exits.rows : this.exitCount,
+        io: tables.io.rows,
+        interrupts: tables.interrupts.rows,
+        ground_truth: tables.ground_truth.rows,
+        console_bytes: flushedOnly ? this.console.flushedBytes : this.console.bytes,
+      },
+      exits_by_reason: byReason,
+      tables,
+      files,
+      extra: canonical(o.extra ?? {}, 'extra') as Record<string, unknown>,
+    };
+  }
+}
+
+/** Create the directory, or empty an old trace there when allowed; never touch a directory that is not a trace. */
+function prepareDirectory(dir: string, overwrite: boolean): void {
+  if (existsSync(dir)) {
+    if (!statSync(dir).isDirectory()) throw new TraceError(`${dir} exists and is not a directory`);
+    const entries = readdirSync(dir);
+    if (entries.length > 0) {
+      const isTrace = entries.includes(TraceFile.manifest) || entries.includes(TraceFile.incomplete);
+      if (!overwrite || !isTrace) {
+        throw new TraceError(isTrace
+          ? `${dir} already holds a trace (choose another directory or allow overwriting)`
+          : `${dir} is not empty and does not hold a trace; refusing to write there`);
+      }
+      for (const e of entries) rmSync(join(dir, e), { recursive: true, force: true });
+    }
+  } else {
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (e) {
+      throw new TraceError(`cannot create trace directory ${dir}: ${(e as Error).message}`);
+    }
+  }
+}
+
+/** Every file under dir (relative, '/'-separated, sorted), except the manifest, the marker and temporaries. */
+function listFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string): void => {
+    for (const e of readdirSync(join(dir, rel), { withFileTypes: true })) {
+      const p = rel === '' ? e.name : `${rel}/${e.name}`;
+      if (e.isDirectory()) walk(p);
+      else if (p !== TraceFile.manifest && p !== TraceFile.incomplete && !p.endsWith('.tmp')) out.push(p);
+    }
+  };
+  walk('');
+  return out.sort();
+}

@@ -1,0 +1,143 @@
+// manifest.json (and the `incomplete` marker, same shape): what a trace holds and how it was made.
+// Everything in it is a function of the recorded run only (no host time, hostname or absolute path), so
+// two recordings of the same workload, seed and configuration are byte-identical.
+
+import { FORMAT_NAME, FORMAT_VERSION, TABLE_NAMES, type TableName } from './schema.js';
+import { TraceError } from './TraceError.js';
+
+export interface ImageRef {
+  /** What the image is (`kernel.elf`, `disk.img`, a program name). */
+  name: string;
+  sha256: string;
+  bytes: number;
+  /** Path inside the trace: `images/<sha256>`. */
+  path: string;
+}
+
+export interface FileRef {
+  path: string;
+  bytes: number;
+  sha256: string;
+}
+
+export interface TableRef {
+  file: string;
+  rows: number;
+  batches: number;
+  bytes: number;
+}
+
+export interface StopInfo {
+  /** Why the run ended (the machine's StopReason: guest-exit, instruction-limit, interrupted, ...). */
+  reason: string;
+  detail: string;
+  /** Guest exit status (guest-exit) or 0. */
+  status: number;
+  /** Guest instructions retired when the recording stopped. */
+  icount: number;
+  /** seq of the last recorded exit, -1 if none. */
+  last_exit_seq: number;
+}
+
+export interface ExitReasonCount {
+  reason: number;
+  name: string;
+  count: number;
+}
+
+export interface Manifest {
+  format: typeof FORMAT_NAME;
+  format_version: number;
+  /** True when the recording covers the whole run; false if it was interrupted (see `stop`). */
+  complete: boolean;
+  /** How the recording ended; null while it is still being written (in the `incomplete` marker). */
+  stop: StopInfo | null;
+  workload: { name: string; description: string; params: Record<string, string> };
+  seed: number;
+  /** The exit-configuration preset: its name and whatever settings define it. */
+  exit_preset: { name: string; [k: string]: unknown };
+  /** The cost-model preset with all its figures (cycles). */
+  cost_model: { name: string; figures: Record<string, number> };
+  machine: { cycles_per_instruction: number; [k: string]: unknown };
+  images: ImageRef[];
+  totals: {
+    icount: number;
+    /** Modelled cycles at the end (the machine's total, or the last exit's `cycles`). */
+    cycles: number;
+    exits: number;
+    io: number;
+    interrupts: number;
+    ground_truth: number;
+    console_bytes: number;
+  };
+  /** Exit counts per basic exit reason, ascending by reason; reasons with no exit are left out. */
+  exits_by_reason: ExitReasonCount[];
+  tables: Record<TableName, TableRef>;
+  /** Every file of the directory except manifest.json, sorted by path (empty in `incomplete`). */
+  files: FileRef[];
+  extra: Record<string, unknown>;
+}
+
+/** JSON with object keys sorted (recursively), so caller-supplied objects serialize the same way whatever
+ *  order they were built in. Rejects values JSON cannot carry faithfully. */
+export function canonical(value: unknown, where = 'value'): unknown {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new TraceError(`${where}: ${value} cannot be stored in a manifest`);
+    return value;
+  }
+  if (Array.isArray(value)) return value.map((v, i) => canonical(v, `${where}[${i}]`));
+  if (typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(value as object).sort()) {
+      const v = (value as Record<string, unknown>)[k];
+      if (v !== undefined) out[k] = canonical(v, `${where}.${k}`);
+    }
+    return out;
+  }
+  throw new TraceError(`${where}: a ${typeof value} cannot be stored in a manifest`);
+}
+
+export function manifestText(m: Manifest): string {
+  return `${JSON.stringify(m, null, 2)}\n`;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Parse and check a manifest (or `incomplete` marker); `what` names the file in error messages. */
+export function parseManifest(text: string, what: string): Manifest {
+  let m: unknown;
+  try {
+    m = JSON.parse(text);
+  } catch (e) {
+    throw new TraceError(`${what} is corrupt: not valid JSON (${(e as Error).message})`);
+  }
+  if (!isObject(m) || m.format !== FORMAT_NAME) throw new TraceError(`${what} is not a vmtrace manifest (no "format": "${FORMAT_NAME}")`);
+  const v = m.format_version;
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new TraceError(`${what} is corrupt: format_version is missing`);
+  if (v !== FORMAT_VERSION) {
+    throw new TraceError(`${what}: trace format version ${v} is not supported (this vmtrace reads version ${FORMAT_VERSION})`);
+  }
+  const need: Array<[string, (x: unknown) => boolean]> = [
+    ['complete', (x) => typeof x === 'boolean'],
+    ['workload', isObject], ['seed', (x) => typeof x === 'number'], ['exit_preset', isObject],
+    ['cost_model', isObject], ['machine', isObject], ['images', Array.isArray], ['totals', isObject],
+    ['exits_by_reason', Array.isArray], ['tables', isObject], ['files', Array.isArray],
+  ];
+  for (const [k, ok] of need) if (!ok(m[k])) throw new TraceError(`${what} is corrupt: field "${k}" is missing or has the wrong type`);
+  const tables = m.tables as Record<string, unknown>;
+  for (const t of TABLE_NAMES) {
+    const r = tables[t];
+    if (!isObject(r) || typeof r.file !== 'string' || typeof r.rows !== 'number' || typeof r.bytes !== 'number') {
+      throw new TraceError(`${what} is corrupt: tables.${t} is missing or malformed`);
+    }
+  }
+  for (const f of m.files as unknown[]) {
+    if (!isObject(f) || typeof f.path !== 'string' || typeof f.bytes !== 'number' || typeof f.sha256 !== 'string') {
+      throw new TraceError(`${what} is corrupt: an entry of "files" is malformed`);
+    }
+  }
+  return m as unknown as Manifest;
+}
