@@ -8,6 +8,7 @@
 // physical addresses (EPT pointer, guest-physical address) are plain numbers (MAXPHYADDR <= 52, so exact).
 // The decision methods read the fields only: no allocation, no BigInt, safe on the per-instruction path.
 
+import { ExitWord } from '../../hypervisor/events.js';
 import { Exitable } from '../cpu/arch.js';
 import { ExitReason } from './exitReasons.js';
 import { PinBased, ProcBased, SecondaryBased } from './controls.js';
@@ -506,6 +507,20 @@ export class Vmcs {
   /** Basic exit reason (bits 15:0 of the exit-reason field). */
   basicExitReason(): number {
     return this.exitReason & 0xffff;
+  }
+
+  /**
+   * Copy the 64-bit exit-information fields into an ExitEvent's `words` (src/hypervisor/events.ts): the
+   * qualification, guest-linear and guest-physical address, each as (lo, hi). No allocation.
+   */
+  copyExitInformation(words: Uint32Array): void {
+    words[ExitWord.qualification] = this.exitQualificationLo;
+    words[ExitWord.qualification + 1] = this.exitQualificationHi;
+    words[ExitWord.guestLinear] = this.guestLinearAddressLo;
+    words[ExitWord.guestLinear + 1] = this.guestLinearAddressHi;
+    const gpa = this.guestPhysicalAddress;
+    words[ExitWord.guestPhysical] = gpa % 0x1_0000_0000;
+    words[ExitWord.guestPhysical + 1] = Math.floor(gpa / 0x1_0000_0000);
   }
 }
 
