@@ -115,3 +115,25 @@ describe('docs/cost-model.md', () => {
     }
   });
 });
+
+describe('costModelFigures and exitCostFunction', () => {
+  it('flattens every figure under the keys of the sources table', async () => {
+    const { costModelFigures } = await import('../src/emulator/costModel.js');
+    for (const m of Object.values(COST_MODELS)) {
+      const f = costModelFigures(m);
+      expect(Object.keys(f)).toEqual([...Object.keys(f)].sort());
+      for (const key of Object.keys(f)) expect(m.sources[key], key).toBeDefined();
+      expect(f.roundTrip).toBe(m.roundTrip);
+      expect(f['handler.EPT_VIOLATION']).toBe(m.handler[ExitReason.EPT_VIOLATION]);
+      expect(f['hyperupcall.tracing']).toBe(232);
+    }
+  });
+
+  it('exitCostFunction agrees with costOfExit for every reason and rejects unknown ones', async () => {
+    const { exitCostFunction } = await import('../src/emulator/costModel.js');
+    const m = COST_MODELS['core2-2007'];
+    const fn = exitCostFunction(m);
+    for (const r of ALL_EXIT_REASONS) expect(fn.exitCost(r)).toBe(costOfExit(m, r));
+    expect(() => fn.exitCost(35)).toThrow(RangeError);
+  });
+});

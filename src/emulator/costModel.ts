@@ -310,3 +310,36 @@ export function withRoundTrip(model: CostModel, roundTrip: number): CostModel {
     },
   });
 }
+
+/**
+ * Every figure of `model` as a flat, key-sorted record (the keys of `model.sources`: 'roundTrip',
+ * 'handler.CPUID', 'work.logRecord', ...), for trace metadata and reports.
+ */
+export function costModelFigures(model: CostModel): Record<string, number> {
+  const f: Record<string, number> = {
+    roundTrip: model.roundTrip,
+    cyclesPerInstruction: model.cyclesPerInstruction,
+    tscHz: model.tscHz,
+  };
+  for (const r of ALL_EXIT_REASONS) f[`handler.${exitReasonKey(r)}`] = model.handler[r];
+  for (const [k, v] of Object.entries(model.work)) f[`work.${k}`] = v;
+  for (const [k, v] of Object.entries(model.hyperupcall)) f[`hyperupcall.${k}`] = v;
+  const sorted: Record<string, number> = {};
+  for (const k of Object.keys(f).sort()) sorted[k] = f[k]!;
+  return sorted;
+}
+
+/** The `{ exitCost(reason) }` view the machine's run loop takes: round trip + handler, no extra work. */
+export function exitCostFunction(model: CostModel): { readonly name: string; exitCost(reason: number): number } {
+  const costs = new Float64Array(128).fill(NaN);
+  for (const r of ALL_EXIT_REASONS) costs[r] = model.roundTrip + model.handler[r];
+  return {
+    name: model.name,
+    exitCost(reason: number): number {
+      const basic = reason & 0xffff;
+      const c = basic < 128 ? costs[basic]! : NaN;
+      if (c !== c) throw new RangeError(`no handler cost for exit reason ${reason}`);
+      return c;
+    },
+  };
+}
