@@ -1,43 +1,71 @@
 // Differential test of the CPU interpreter against the host CPU: every integer instruction family in all
-// operand sizes (test/diff/cases.ts) runs natively (test/diff/native.c) and in the emulator
-// (test/diff/emu.ts); registers, the flags the SDM defines, scratch memory and fault vectors must match.
+// operand sizes (test/diff/cases.ts) runs natively (test/diff/native.c) and in the emulator along three
+// paths: single-stepped (test/diff/emu.ts), as whole interpreted blocks, and as JIT-compiled blocks
+// (test/diff/emuBlocks.ts). Registers, the flags the SDM defines, scratch memory and fault vectors must
+// match; at a fault, so must the state the exception handler would see.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAMILIES, REQUIRES, generate } from './diff/cases.js';
 import { compare, disassemble, prepare, type Prepared } from './diff/compare.js';
 import { runEmulated } from './diff/emu.js';
+import { lastEntryCompiled, runEmulatedBlocks } from './diff/emuBlocks.js';
 import { hostCpuFlags, nativeAvailable, runNative } from './diff/native.js';
 import type { DiffResult } from './diff/types.js';
 
 const why = nativeAvailable();
 const suite = why === null ? describe : describe.skip;
 const SHOW = 12;
+const PATHS = ['step', 'blocks', 'jit'] as const;
+type Path = (typeof PATHS)[number];
 
 const form = (p: Prepared): string => p.spec.name.replace(/ #\d+:.*$/, '');
+
+function attempt<T>(f: () => T): T | Error {
+  try {
+    return f();
+  } catch (e) {
+    return e instanceof Error ? e : new Error(String(e));
+  }
+}
 
 suite(why === null ? 'CPU vs host CPU (differential)' : `CPU vs host CPU (differential) skipped: ${why}`, () => {
   let cases: Prepared[] = [];
   let host: DiffResult[] = [];
-  const emu = new Map<number, DiffResult | Error>();
+  const kept = new Map<number, Record<Path, DiffResult | Error>>();
   const summary: string[] = [];
+  let compiledEntries = 0;
 
   beforeAll(() => {
     cases = prepare(generate());
     host = runNative(cases);
   });
 
-  function emulated(i: number): DiffResult | Error {
-    let r = emu.get(i);
-    if (r === undefined) {
-      try {
-        r = runEmulated(cases[i]);
-      } catch (e) {
-        r = e instanceof Error ? e : new Error(String(e));
-      }
-      // Keep only what the zero-source test reads again (results hold a scratch copy each).
-      if (cases[i].spec.hostFact) emu.set(i, r);
-    }
+  function emulated(i: number): Record<Path, DiffResult | Error> {
+    const k = kept.get(i);
+    if (k) return k;
+    const step = attempt(() => runEmulated(cases[i]));
+    const b = attempt(() => runEmulatedBlocks(cases[i]));
+    if (!(b instanceof Error) && lastEntryCompiled()) compiledEntries++;
+    const r = { step, blocks: b instanceof Error ? b : b.interpreted, jit: b instanceof Error ? b : b.compiled };
+    // Keep only what the zero-source test reads again (results hold a scratch copy each).
+    if (cases[i].spec.hostFact) kept.set(i, r);
     return r;
+  }
+
+  /** Differences of one case along all paths; identical reports are merged ("step/blocks/jit"). */
+  function check(i: number, got: Record<Path, DiffResult | Error>): string | null {
+    const c = cases[i];
+    const reports = new Map<string, Path[]>();
+    for (const path of PATHS) {
+      const g = got[path];
+      const d =
+        g instanceof Error
+          ? `${c.name}\n  asm: ${c.spec.asm}\n${disassemble(c.code)}\n  emulator threw: ${g.message}`
+          : compare(c, host[i], g, ['host', 'EMU']);
+      if (d !== null) reports.set(d, [...(reports.get(d) ?? []), path]);
+    }
+    if (reports.size === 0) return null;
+    return [...reports].map(([d, paths]) => d.replaceAll('EMU', `emulator(${paths.join('/')})`)).join('\n');
   }
 
   for (const family of Object.keys(FAMILIES)) {
@@ -56,11 +84,9 @@ suite(why === null ? 'CPU vs host CPU (differential)' : `CPU vs host CPU (differ
         allForms.set(form(c), (allForms.get(form(c)) ?? 0) + 1);
         if (host[i].fault !== null) faults++;
         const got = emulated(i);
-        const d =
-          got instanceof Error
-            ? `${c.name}\n  asm: ${c.spec.asm}\n${disassemble(c.code)}\n  emulator threw: ${got.message}`
-            : compare(c, host[i], got);
-        if (!(got instanceof Error) && got.fault === null && host[i].fault === null && ((got.rflags ^ host[i].rflags) & c.undef) !== 0n) undefDiffer++;
+        const d = check(i, got);
+        const s = got.step;
+        if (!(s instanceof Error) && s.fault === null && host[i].fault === null && ((s.rflags ^ host[i].rflags) & c.undef) !== 0n) undefDiffer++;
         if (d !== null) {
           fails.push(d);
           badForms.set(form(c), (badForms.get(form(c)) ?? 0) + 1);
@@ -99,15 +125,28 @@ suite(why === null ? 'CPU vs host CPU (differential)' : `CPU vs host CPU (differ
         : `destination changed to 0x${after.toString(16)}`;
       facts.set(tag, facts.has(tag) && facts.get(tag) !== what ? 'varies' : what);
       const got = emulated(i);
-      if (got instanceof Error) fails.push(`${c.name}: emulator threw ${got.message}`);
-      else if (got.regs[d] !== after) fails.push(`${c.name}: host 0x${after.toString(16)} emulator 0x${got.regs[d].toString(16)} (input 0x${before.toString(16)})`);
+      for (const path of PATHS) {
+        const g = got[path];
+        if (g instanceof Error) fails.push(`${c.name}: emulator(${path}) threw ${g.message}`);
+        else if (g.regs[d] !== after) fails.push(`${c.name}: host 0x${after.toString(16)} emulator(${path}) 0x${g.regs[d].toString(16)} (input 0x${before.toString(16)})`);
+      }
     });
     summary.push(`host, zero source: ${[...facts].map(([t, w]) => `${t}: ${w}`).join('; ')}`);
     expect(facts.size).toBeGreaterThan(0);
     expect(fails, fails.slice(0, SHOW).join('\n')).toEqual([]);
   });
 
+  // Guards the JIT path from silently being the interpreter (threshold or compile rules changing).
+  it('the "jit" path really runs compiled blocks', () => {
+    expect(compiledEntries).toBeGreaterThan(cases.length / 2);
+  });
+
   afterAll(() => {
-    if (summary.length) console.log(`differential CPU test summary (${cases.length} cases):\n  ${summary.join('\n  ')}`);
+    if (summary.length) {
+      console.log(
+        `differential CPU test summary (${cases.length} cases; emulator paths ${PATHS.join(', ')}; ` +
+          `${compiledEntries} cases ran their entry block JIT-compiled):\n  ${summary.join('\n  ')}`,
+      );
+    }
   });
 });

@@ -745,7 +745,7 @@ function conditionals(rng: Rng): CaseSpec[] {
       // Jcc near (rel32) forward and short backward.
       const n = g.state();
       n.rflags = flagCombo(rng, rng.int(32));
-      g.add(`j${cc} rel32`, `j${cc} 1f; mov eax, 1; .fill 200, 1, 0x90; 1:`, n);
+      g.add(`j${cc} rel32`, `j${cc} 1f; mov eax, 1; jmp 2f; .fill 200, 1, 0xcc; 1: mov ebx, 1; 2:`, n);
       const b = g.state();
       b.rflags = flagCombo(rng, rng.int(32));
       g.add(`j${cc} back`, `jmp 2f; 1: mov ebx, 7; jmp 3f; 2: j${cc} 1b; mov ebx, 9; 3:`, b);

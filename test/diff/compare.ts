@@ -91,11 +91,51 @@ export function flagNames(f: bigint): string {
 const vec = (v: number | null): string =>
   v === null ? 'none' : `${v} (${({ 0: '#DE', 1: '#DB', 3: '#BP', 6: '#UD', 12: '#SS', 13: '#GP', 14: '#PF', 17: '#AC' } as Record<number, string>)[v] ?? '?'})`;
 
-/** null if `got` matches `want` on everything defined; otherwise a readable report. */
-export function compare(p: Prepared, want: DiffResult, got: DiffResult, labels = ['host', 'emulator']): string | null {
+/** Optional details of a fault some runners report (native.ts, emuBlocks.ts). */
+interface FaultDetail {
+  errorCode: number;
+  faultRip: bigint;
+  faultAddr?: bigint;
+  cr2?: bigint;
+}
+const detail = (r: DiffResult): FaultDetail | null => ('faultRip' in r ? (r as DiffResult & FaultDetail) : null);
+
+/**
+ * null if `got` matches `want` on everything defined; otherwise a readable report. When both fault with the
+ * same vector, the state at the fault (registers, flags, scratch memory; error code, RIP and CR2 where both
+ * runners report them) is compared too, unless `faultState` is false.
+ */
+export function compare(p: Prepared, want: DiffResult, got: DiffResult, labels = ['host', 'emulator'], faultState = true): string | null {
   const diffs: string[] = [];
   if (want.fault !== got.fault) diffs.push(`  fault: ${labels[0]} ${vec(want.fault)}, ${labels[1]} ${vec(got.fault)}`);
-  if (want.fault === null && got.fault === null) {
+  const bothFault = want.fault !== null && want.fault === got.fault;
+  if (bothFault && faultState) {
+    const a = detail(want);
+    const b = detail(got);
+    if (a && b) {
+      const off = (r: bigint): string => `CODE_BASE+0x${(r - CODE_BASE).toString(16)}`;
+      if (a.faultRip !== b.faultRip) diffs.push(`  RIP at the fault: ${labels[0]} ${off(a.faultRip)}  ${labels[1]} ${off(b.faultRip)}`);
+      if (a.errorCode !== b.errorCode) diffs.push(`  error code: ${labels[0]} 0x${a.errorCode.toString(16)}  ${labels[1]} 0x${b.errorCode.toString(16)}`);
+      const ca = a.cr2 ?? a.faultAddr;
+      const cb = b.cr2 ?? b.faultAddr;
+      if (want.fault === 14 && ca !== cb) diffs.push(`  CR2: ${labels[0]} ${h64(ca ?? 0n)}  ${labels[1]} ${h64(cb ?? 0n)}`);
+    }
+    diffs.push(...stateDiffs(p, want, got, labels).map((d) => `  at the fault:${d.slice(1)}`));
+  }
+  if (want.fault === null && got.fault === null) diffs.push(...stateDiffs(p, want, got, labels));
+  if (diffs.length === 0) return null;
+  return [
+    `${p.name}`,
+    `  asm: ${p.spec.asm}`,
+    disassemble(p.code),
+    `  input flags [${flagNames(p.rflags)}]; input regs: ${p.regs.map((v, r) => `${REG_NAMES[r]}=${h64(v)}`).join(' ')}`,
+    ...diffs,
+  ].join('\n');
+}
+
+function stateDiffs(p: Prepared, want: DiffResult, got: DiffResult, labels: string[]): string[] {
+  const diffs: string[] = [];
+  {
     const skip = new Set(p.spec.ignoreRegs ?? []);
     for (let r = 0; r < 16; r++) {
       if (skip.has(r) || want.regs[r] === got.regs[r]) continue;
@@ -121,12 +161,5 @@ export function compare(p: Prepared, want: DiffResult, got: DiffResult, labels =
     }
     if (count > shown) diffs.push(`  ... ${count} scratch bytes differ in all`);
   }
-  if (diffs.length === 0) return null;
-  return [
-    `${p.name}`,
-    `  asm: ${p.spec.asm}`,
-    disassemble(p.code),
-    `  input flags [${flagNames(p.rflags)}]; input regs: ${p.regs.map((v, r) => `${REG_NAMES[r]}=${h64(v)}`).join(' ')}`,
-    ...diffs,
-  ].join('\n');
+  return diffs;
 }

@@ -4,7 +4,8 @@
 //   stdin : "VMTD" u32 data_bytes, then per case: u32 code_len (0xffffffff ends the batch), code bytes,
 //           16 x u64 registers (rax rcx rdx rbx rsp rbp rsi rdi r8..r15), u64 rflags, data_bytes of memory.
 //   stdout: per case: u32 fault (0xffffffff = ran to the end, else the exception vector from the kernel's
-//           trap number), u32 error code, 16 x u64 registers, u64 rflags, data_bytes of memory.
+//           trap number), u32 error code, 16 x u64 registers, u64 rflags (at the end, or at the fault from
+//           the signal frame), u64 fault RIP, u64 fault address (si_addr: CR2 for #PF), data_bytes of memory.
 //
 // Each snippet runs at CODE_BASE with the scratch page at DATA_BASE. The code is followed by an absolute
 // indirect jump back into the harness, which stores every GPR through RIP-relative addresses (no register
@@ -101,9 +102,10 @@ __asm__(
 
 static volatile int fault_vector = -1;
 static volatile uint64_t fault_err = 0;
+static volatile uint64_t fault_rip = 0;
+static volatile uint64_t fault_addr = 0;
 
 static void on_fault(int sig, siginfo_t *si, void *ctx) {
-  (void)si;
   ucontext_t *uc = (ucontext_t *)ctx;
   greg_t *g = uc->uc_mcontext.gregs;
   uint64_t rip = (uint64_t)g[REG_RIP];
@@ -115,6 +117,13 @@ static void on_fault(int sig, siginfo_t *si, void *ctx) {
   }
   fault_vector = (int)g[REG_TRAPNO];
   fault_err = (uint64_t)g[REG_ERR];
+  fault_rip = (uint64_t)g[REG_RIP];
+  fault_addr = (uint64_t)(uintptr_t)si->si_addr;
+  // The architectural state at the fault (registers are saved by the kernel in the signal frame).
+  static const int order[16] = {REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP, REG_RSI, REG_RDI,
+                                REG_R8,  REG_R9,  REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15};
+  for (int i = 0; i < 16; i++) vm_out[i] = (uint64_t)g[order[i]];
+  vm_out[16] = (uint64_t)g[REG_EFL];
   g[REG_RIP] = (greg_t)(uintptr_t)vm_fault_return;
   g[REG_RSP] = (greg_t)vm_host_rsp;
   g[REG_EFL] &= ~(greg_t)((1 << 10) | (1 << 8) | (1 << 18)); // DF, TF, AC
@@ -156,7 +165,7 @@ int main(void) {
   int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP};
   for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
 
-  static uint8_t outbuf[8 + 17 * 8];
+  static uint8_t outbuf[8 + 17 * 8 + 16];
   memset(code, 0xcc, CODE_BYTES);
   size_t dirty = 0;
   for (;;) {
@@ -187,6 +196,8 @@ int main(void) {
     vm_in[16] = (vm_in[16] & 0xcd5) | 0x202;
     fault_vector = -1;
     fault_err = 0;
+    fault_rip = 0;
+    fault_addr = 0;
     memset(vm_out, 0, sizeof vm_out);
     in_snippet = 1;
     vm_run();
@@ -196,6 +207,9 @@ int main(void) {
     memcpy(outbuf, &f, 4);
     memcpy(outbuf + 4, &e, 4);
     memcpy(outbuf + 8, vm_out, 17 * 8);
+    uint64_t frip = fault_rip, faddr = fault_addr;
+    memcpy(outbuf + 8 + 17 * 8, &frip, 8);
+    memcpy(outbuf + 8 + 17 * 8 + 8, &faddr, 8);
     if (fwrite(outbuf, 1, sizeof outbuf, stdout) != sizeof outbuf || fwrite(data, 1, data_bytes, stdout) != data_bytes) {
       return 7;
     }

@@ -12,7 +12,17 @@ const SOURCE = fileURLToPath(new URL('./native.c', import.meta.url));
 const CACHE = join(process.cwd(), 'node_modules', '.cache', 'vmtrace-diff');
 const CFLAGS = ['-O1', '-masm=intel', '-Wall', '-U_FORTIFY_SOURCE'];
 const NO_FAULT = 0xffffffff;
-const OUT_FIXED = 8 + 17 * 8;
+const OUT_FIXED = 8 + 17 * 8 + 16;
+
+/** A host result with the state at a fault (registers/flags in DiffResult are then those at the fault). */
+export interface NativeResult extends DiffResult {
+  /** Error code pushed by the CPU (as the kernel reports it in the signal frame), 0 without a fault. */
+  errorCode: number;
+  /** RIP at the fault: the faulting instruction (faults) or the next one (traps); 0 without a fault. */
+  faultRip: bigint;
+  /** si_addr of the signal: the linear address (CR2) for #PF. */
+  faultAddr: bigint;
+}
 
 let reason: string | null | undefined;
 let binary: string | null = null;
@@ -95,7 +105,7 @@ function encode(cases: DiffCase[]): Buffer {
 }
 
 /** Run every case on the host CPU, in order, in one harness process. */
-export function runNative(cases: DiffCase[]): DiffResult[] {
+export function runNative(cases: DiffCase[]): NativeResult[] {
   const why = nativeAvailable();
   if (why !== null || binary === null) throw new Error(`native harness unavailable: ${why}`);
   if (cases.length === 0) return [];
@@ -114,7 +124,7 @@ export function runNative(cases: DiffCase[]): DiffResult[] {
       `native harness failed (${why2}) after ${done} of ${cases.length} cases, at "${at.name}": ${proc.stderr?.toString().trim()}`,
     );
   }
-  const results: DiffResult[] = [];
+  const results: NativeResult[] = [];
   for (let i = 0; i < cases.length; i++) {
     const b = i * per;
     const fault = out.readUInt32LE(b);
@@ -125,6 +135,9 @@ export function runNative(cases: DiffCase[]): DiffResult[] {
       rflags: out.readBigUInt64LE(b + 8 + 128) & FLAGS_MASK,
       mem: new Uint8Array(out.buffer.slice(out.byteOffset + b + OUT_FIXED, out.byteOffset + b + per)),
       fault: fault === NO_FAULT ? null : fault,
+      errorCode: out.readUInt32LE(b + 4),
+      faultRip: out.readBigUInt64LE(b + 8 + 136),
+      faultAddr: out.readBigUInt64LE(b + 8 + 144),
     });
   }
   return results;
