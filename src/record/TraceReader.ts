@@ -1,0 +1,308 @@
+// Reading a trace directory: the manifest (validated), and each table batch by batch with bounded memory.
+//
+// A trace is in one of three states:
+//   complete   manifest.json, complete: true
+//   stopped    manifest.json, complete: false (interrupted; every file is still valid; `stop` says why)
+//   recording  only the `incomplete` marker: the recorder is running or was killed without closing. The
+//              Arrow files have no footer yet; the reader recovers every record batch the marker says is on
+//              disk by reading the file body as an Arrow IPC stream (a file-format file is the stream format
+//              between its magic and its footer, minus the schema message, which we supply).
+
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync, createReadStream } from 'node:fs';
+import { open as openAsync } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { join, posix } from 'node:path';
+import { RecordBatchReader, RecordBatchStreamWriter, type RecordBatch, type Schema } from 'apache-arrow';
+import { ColumnView } from './ColumnView.js';
+import { parseManifest, type ImageRef, type Manifest } from './manifest.js';
+import { arrowSchema, FORMAT_VERSION, TABLES, TABLE_NAMES, TraceFile, type ColumnSpec, type TableName } from './schema.js';
+import { TraceError } from './TraceError.js';
+
+export const TraceState = { complete: 'complete', stopped: 'stopped', recording: 'recording' } as const;
+export type TraceState = (typeof TraceState)[keyof typeof TraceState];
+
+/** One record batch of a scan: the requested columns as typed views, and where the batch starts. */
+export interface ScanBatch<C extends string> {
+  /** Row number (within the table) of the batch's first row. */
+  start: number;
+  length: number;
+  columns: Record<C, ColumnView>;
+}
+
+const MAGIC = 'ARROW1';
+/** Leading magic + padding, trailing int32 footer length + magic. */
+const HEAD = 8;
+const TAIL = 10;
+
+export class TraceReader {
+  readonly state: TraceState;
+  private readonly schemas = new Map<TableName, Schema>();
+
+  private constructor(readonly dir: string, readonly manifest: Manifest, readonly finished: boolean) {
+    this.state = !finished ? TraceState.recording : manifest.complete ? TraceState.complete : TraceState.stopped;
+  }
+
+  /** Open and validate a trace directory (manifest, and sizes of every file the manifest lists). */
+  static open(dir: string): TraceReader {
+    if (!existsSync(dir)) throw new TraceError(`no trace directory at ${dir}`, dir);
+    if (!statSync(dir).isDirectory()) throw new TraceError(`${dir} is not a directory`, dir);
+    const manifestPath = join(dir, TraceFile.manifest);
+    const markerPath = join(dir, TraceFile.incomplete);
+    let finished: boolean;
+    let path: string;
+    if (existsSync(manifestPath)) {
+      finished = true;
+      path = manifestPath;
+    } else if (existsSync(markerPath)) {
+      finished = false;
+      path = markerPath;
+    } else {
+      throw new TraceError(`${dir} is not a vmtrace trace (no ${TraceFile.manifest} or ${TraceFile.incomplete} marker)`, dir);
+    }
+    const manifest = parseManifest(readFileSync(path, 'utf8'), `${dir}/${finished ? TraceFile.manifest : TraceFile.incomplete}`);
+    const r = new TraceReader(dir, manifest, finished);
+    r.checkSizes();
+    return r;
+  }
+
+  get complete(): boolean {
+    return this.finished && this.manifest.complete;
+  }
+
+  tablePath(table: TableName): string {
+    return join(this.dir, TABLES[table].file);
+  }
+
+  /** Rows of a table (of a `recording` trace: the rows known to be on disk). */
+  rowCount(table: TableName): number {
+    return this.manifest.tables[table].rows;
+  }
+
+  /** The schema a table must have (the reader checks every file against it). */
+  schema(table: TableName): Schema {
+    let s = this.schemas.get(table);
+    if (!s) this.schemas.set(table, (s = arrowSchema(TABLES[table])));
+    return s;
+  }
+
+  /** Record batches of a table, one at a time (memory: one batch). */
+  async *batches(table: TableName): AsyncGenerator<RecordBatch> {
+    const file = TABLES[table].file;
+    const path = this.tablePath(table);
+    if (!existsSync(path)) throw new TraceError(`${this.dir}: ${file} is missing`, path);
+    const hasFooter = checkFileFormat(path, file, this.finished);
+    if (!hasFooter) {
+      yield* this.salvage(table);
+      return;
+    }
+    const handle = await openAsync(path, 'r');
+    try {
+      let reader;
+      try {
+        reader = await RecordBatchReader.from(handle);
+        await reader.open();
+      } catch (e) {
+        throw corrupt(file, e);
+      }
+      if (!reader.isFile()) throw new TraceError(`${file} is not an Arrow IPC file`, path);
+      this.checkSchema(table, reader.schema);
+      const it = reader[Symbol.asyncIterator]();
+      for (;;) {
+        let next: IteratorResult<RecordBatch>;
+        try {
+          next = await it.next();
+        } catch (e) {
+          throw corrupt(file, e);
+        }
+        if (next.done) break;
+        yield next.value;
+      }
+    } finally {
+      await handle.close().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Scan a table yielding typed views of the requested columns per batch:
+   *   for await (const b of reader.scan('exits', ['exit_reason', 'cost'])) for (let i = 0; i < b.length; i++) ...
+   */
+  async *scan<C extends string>(table: TableName, columns: readonly C[]): AsyncGenerator<ScanBatch<C>> {
+    const specs = columns.map((name) => {
+      const i = TABLES[table].columns.findIndex((c) => c.name === name);
+      if (i < 0) throw new TraceError(`${TABLES[table].file} has no column "${name}" (columns: ${TABLES[table].columns.map((c) => c.name).join(', ')})`);
+      return [i, TABLES[table].columns[i]!] as [number, ColumnSpec];
+    });
+    let start = 0;
+    for await (const batch of this.batches(table)) {
+      const cols = {} as Record<C, ColumnView>;
+      specs.forEach(([i, spec], k) => {
+        const child = batch.getChildAt(i)!;
+        cols[columns[k]!] = new ColumnView(spec, batch.numRows, child.data[0]!);
+      });
+      yield { start, length: batch.numRows, columns: cols };
+      start += batch.numRows;
+    }
+  }
+
+  /** The guest's console output. */
+  console(): string {
+    const p = join(this.dir, TraceFile.console);
+    return existsSync(p) ? readFileSync(p, 'utf8') : '';
+  }
+
+  images(): readonly ImageRef[] {
+    return this.manifest.images;
+  }
+
+  /** The bytes of a guest image by its manifest name, checked against its SHA-256. */
+  readImage(name: string): Uint8Array {
+    const ref = this.manifest.images.find((i) => i.name === name);
+    if (!ref) throw new TraceError(`trace has no image "${name}" (images: ${this.manifest.images.map((i) => i.name).join(', ') || 'none'})`);
+    const p = join(this.dir, ref.path);
+    if (!existsSync(p)) throw new TraceError(`image ${name} (${ref.path}) is missing from the trace`, p);
+    const bytes = readFileSync(p);
+    if (createHash('sha256').update(bytes).digest('hex') !== ref.sha256) {
+      throw new TraceError(`image ${name} (${ref.path}) does not match its SHA-256: the trace is corrupt`, p);
+    }
+    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  /** Absolute path of an additional file of the trace (`inputs.msgpack`, `checkpoints/...`). */
+  filePath(rel: string): string {
+    const norm = posix.normalize(rel);
+    if (posix.isAbsolute(norm) || norm.startsWith('..')) throw new TraceError(`bad trace file name "${rel}"`);
+    return join(this.dir, norm);
+  }
+
+  hasFile(rel: string): boolean {
+    return existsSync(this.filePath(rel));
+  }
+
+  /** Recompute the SHA-256 of every file the manifest lists; throws TraceError naming the first mismatch. */
+  verify(): void {
+    for (const f of this.manifest.files) {
+      const p = join(this.dir, f.path);
+      const h = createHash('sha256');
+      const fd = openSync(p, 'r');
+      const buf = new Uint8Array(1 << 20);
+      try {
+        for (;;) {
+          const n = readSync(fd, buf, 0, buf.length, null);
+          if (n === 0) break;
+          h.update(buf.subarray(0, n));
+        }
+      } finally {
+        closeSync(fd);
+      }
+      if (h.digest('hex') !== f.sha256) throw new TraceError(`${f.path} does not match the SHA-256 in the manifest: the trace is corrupt`, p);
+    }
+  }
+
+  private checkSizes(): void {
+    if (this.finished) {
+      for (const f of this.manifest.files) {
+        const p = join(this.dir, f.path);
+        if (!existsSync(p)) throw new TraceError(`${this.dir}: ${f.path} is listed in the manifest but missing`, p);
+        const size = statSync(p).size;
+        if (size !== f.bytes) {
+          throw new TraceError(`${this.dir}: ${f.path} is ${size} bytes but the manifest records ${f.bytes}: ` +
+            `the file is ${size < f.bytes ? 'truncated' : 'modified'}`, p);
+        }
+      }
+    } else {
+      for (const t of TABLE_NAMES) {
+        const p = this.tablePath(t);
+        const want = this.manifest.tables[t].bytes;
+        const size = existsSync(p) ? statSync(p).size : -1;
+        if (size < want) {
+          throw new TraceError(`${this.dir}: ${TABLES[t].file} is ${Math.max(size, 0)} bytes but the recorder had ` +
+            `written ${want}: the file is truncated`, p);
+        }
+      }
+    }
+  }
+
+  private checkSchema(table: TableName, actual: Schema): void {
+    const file = TABLES[table].file;
+    const want = this.schema(table);
+    const version = actual.metadata.get('vmtrace.format_version');
+    if (version !== undefined && version !== String(FORMAT_VERSION)) {
+      throw new TraceError(`${file}: table format version ${version} is not supported (this vmtrace reads version ${FORMAT_VERSION})`);
+    }
+    if (actual.fields.length !== want.fields.length) {
+      throw new TraceError(`${file}: ${actual.fields.length} columns, the format has ${want.fields.length}: not a vmtrace ${table} table`);
+    }
+    want.fields.forEach((f, i) => {
+      const a = actual.fields[i]!;
+      if (a.name !== f.name || String(a.type) !== String(f.type)) {
+        throw new TraceError(`${file}: column ${i} is ${a.name}: ${String(a.type)}, expected ${f.name}: ${String(f.type)}`);
+      }
+    });
+  }
+
+  /** Batches of a footer-less file of a `recording` trace, up to the bytes the marker says are on disk. */
+  private async *salvage(table: TableName): AsyncGenerator<RecordBatch> {
+    const file = TABLES[table].file;
+    const end = this.manifest.tables[table].bytes;
+    if (end <= HEAD) return;
+    const schemaWriter = new RecordBatchStreamWriter();
+    schemaWriter.reset(undefined, this.schema(table));
+    const schemaMessage = schemaWriter.toUint8Array(true);
+    const path = this.tablePath(table);
+    async function* source(): AsyncGenerator<Uint8Array> {
+      yield schemaMessage;
+      for await (const chunk of createReadStream(path, { start: HEAD, end: end - 1, highWaterMark: 1 << 20 })) {
+        yield chunk as Uint8Array;
+      }
+      yield new Uint8Array(Int32Array.of(-1, 0).buffer);
+    }
+    let reader;
+    try {
+      reader = await RecordBatchReader.from(source());
+      await reader.open();
+    } catch (e) {
+      throw corrupt(file, e);
+    }
+    const it = reader[Symbol.asyncIterator]();
+    for (;;) {
+      let next: IteratorResult<RecordBatch>;
+      try {
+        next = await it.next();
+      } catch (e) {
+        throw corrupt(file, e);
+      }
+      if (next.done) break;
+      yield next.value;
+    }
+  }
+}
+
+function corrupt(file: string, e: unknown): TraceError {
+  return new TraceError(`${file} is corrupt: ${(e as Error)?.message ?? String(e)}`);
+}
+
+/**
+ * Check the framing of an Arrow IPC file: magic at both ends and a footer length that fits. Returns false
+ * for a footer-less file of a trace still being recorded (salvaged as a stream); throws otherwise.
+ */
+function checkFileFormat(path: string, file: string, finished: boolean): boolean {
+  const size = statSync(path).size;
+  const fd = openSync(path, 'r');
+  try {
+    const head = Buffer.alloc(HEAD);
+    readSync(fd, head, 0, HEAD, 0);
+    if (size < HEAD || head.toString('latin1', 0, 6) !== MAGIC) {
+      if (!finished && size === 0) return false;
+      throw new TraceError(`${file} is not an Arrow IPC file (no ARROW1 magic at its start)`, path);
+    }
+    const tail = Buffer.alloc(TAIL);
+    if (size >= HEAD + TAIL) readSync(fd, tail, 0, TAIL, size - TAIL);
+    const footerLen = tail.readInt32LE(0);
+    const ok = size >= HEAD + TAIL && tail.toString('latin1', 4, 10) === MAGIC && footerLen > 0 && footerLen <= size - HEAD - TAIL;
+    if (ok) return true;
+    if (!finished) return false;
+    throw new TraceError(`${file} is truncated or corrupt: no Arrow footer at its end (was the recorder killed before closing it?)`, path);
+  } finally {
+    closeSync(fd);
+  }
+}
