@@ -444,8 +444,18 @@ suite('guest workloads', () => {
     const r = run('faults');
     const kills = r.groundTruth.filter((e) => e.type === GT.procExit && e.a1 === 2);
     expect(kills.map((e) => [e.name, Number(e.a0)])).toEqual([
-      ['fault', 11], ['fault', 11], ['fault', 11], ['fault', 4], ['fault', 11], ['fault', 8], ['fault', 11],
+      ['fault', 11], ['fault', 11], ['fault', 11], ['fault', 4], ['fault', 11], ['fault', 8], ['fault', 11], ['fault', 11],
     ]);
+    // `fault thread`: one of four threads faults while the others sleep, wait on a futex, spin and block in
+    // a pipe read; all five threads end before the process does.
+    const last = kills.at(-1)!;
+    const end = r.groundTruth.indexOf(last);
+    const start = r.groundTruth.findLastIndex((e, i) => i < end && e.type === GT.procCreate && e.pid === last.pid);
+    const between = r.groundTruth.slice(start, end);
+    const created = between.filter((e) => e.type === GT.threadCreate && e.pid === last.pid).map((e) => e.tid);
+    const exited = between.filter((e) => e.type === GT.threadExit && e.pid === last.pid).map((e) => e.tid);
+    expect(created.length).toBe(5);
+    expect(exited.sort()).toEqual(created.sort());
     expect(r.console).toMatch(/kernel: pid \d+ \(fault\) tid \d+ killed: #PF at rip [0-9a-f]+ addr 0\n/);
     expect(r.console).toContain('killed: #UD');
     expect(r.console).toContain('killed: #GP');
