@@ -1,10 +1,11 @@
 // The `trace` command: one file per subcommand under src/cli, each exporting `register(program)`.
 import { Command, CommanderError } from 'commander';
 import { UserError } from './errors.js';
+import { register as info } from './info.js';
 
 
 // One line per subcommand module; each exports `register(program: Command): void`.
-const subcommands: Array<(program: Command) => void> = [];
+const subcommands: Array<(program: Command) => void> = [info];
 
 export function buildProgram(): Command {
   const program = new Command('trace')

@@ -138,6 +138,8 @@ export class TraceWriter implements MachineObserver {
   private readonly xReasonNameCol: ColumnBuffer; private readonly xLinearCol: ColumnBuffer;
   private readonly xPhysicalCol: ColumnBuffer;
   private readonly exitsByReason = new Float64Array(65536);
+  /** exitsByReason as of the last exits.arrow batch on disk (for the `incomplete` marker). */
+  private readonly flushedByReason = new Float64Array(65536);
 
   // io.arrow
   private readonly io: TableBuffer;
@@ -406,6 +408,7 @@ export class TraceWriter implements MachineObserver {
   flush(): void {
     if (this.isClosed) return;
     for (const name of TABLE_NAMES) this.tables[name].flush();
+    this.flushedByReason.set(this.exitsByReason);
     this.console.flush();
     this.writeIncomplete();
   }
@@ -448,6 +451,7 @@ export class TraceWriter implements MachineObserver {
 
   private flushTable(t: TableBuffer): void {
     t.flush();
+    if (t === this.exits) this.flushedByReason.set(this.exitsByReason);
     this.console.flush();
     this.writeIncomplete();
   }
@@ -472,8 +476,9 @@ export class TraceWriter implements MachineObserver {
       };
     }
     const byReason = [];
-    for (let r = 0; r < this.exitsByReason.length; r++) {
-      const n = this.exitsByReason[r]!;
+    const counts = flushedOnly ? this.flushedByReason : this.exitsByReason;
+    for (let r = 0; r < counts.length; r++) {
+      const n = counts[r]!;
       if (n > 0) byReason.push({ reason: r, name: exitReasonKey(r), count: n });
     }
     const params: Record<string, string> = {};

@@ -64,7 +64,7 @@ export function emitSynthetic(obs: MachineObserver, o: SyntheticOptions): number
   for (let seq = 0; seq < o.exits; seq++) {
     icount += 1 + rng.below(5000);
     const odd = o.oddReasonEvery ? seq % o.oddReasonEvery === o.oddReasonEvery - 1 : false;
-    const reason = odd ? 100 + rng.below(60000) : REASONS[rng.below(REASONS.length)]!;
+    const reason = odd ? [86, 200, 65535][rng.below(3)]! : REASONS[rng.below(REASONS.length)]!;
     const cost = 500 + rng.below(20000);
     cycles += cost + rng.below(3);
     for (let i = 0; i < EXIT_WORDS; i++) words[i] = rng.u32();
