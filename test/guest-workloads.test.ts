@@ -294,7 +294,10 @@ function minimalEnvironment(w: Workload, machine: () => Machine): Environment {
     raise(11);
   };
   return {
-    nextEventAt: () => Math.min(nextTick, nextPacket < w.packets.length ? w.packets[nextPacket]!.icount : Infinity),
+    // Never more than 65536 instructions ahead: the machine reads this only between run slices, so a timer
+    // armed by a port write would otherwise go unnoticed until the next HLT (guest/EMULATOR_BUGS.md 2).
+    nextEventAt: () => Math.min(nextTick, nextPacket < w.packets.length ? w.packets[nextPacket]!.icount : Infinity,
+      machine().cpu.icount + 65536),
     advanceTo(icount) {
       raised = false;
       while (icount >= nextTick) { raise(0); nextTick += period; }

@@ -216,10 +216,9 @@ void sched_init(void) {
 
 void reaper_init(void) { kthread_create("kreaper", reaper, 0); }
 
-/* The boot CPU becomes the idle thread (as in Linux) and waits in HLT for the first timer tick, which
- * schedules init. (A HLT also makes the machine notice the timer armed just before; see EMULATOR_BUGS.md.) */
 void sched_start(void) {
-  struct thread *next = idle_thread;
+  struct thread *next = rq_pop();
+  if (!next) next = idle_thread;
   uint64_t dummy;
   next->state = T_RUNNING;
   cur = next;
