@@ -5,7 +5,7 @@
 // match; at a fault, so must the state the exception handler would see.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FAMILIES, REQUIRES, generate } from './diff/cases.js';
+import { FAMILIES, REQUIRES, generate } from './diff/families.js';
 import { compare, disassemble, prepare, type Prepared } from './diff/compare.js';
 import { runEmulated } from './diff/emu.js';
 import { lastEntryCompiled, runEmulatedBlocks } from './diff/emuBlocks.js';

@@ -11,7 +11,7 @@ import { DATA_BASE, DATA_BYTES } from './types.js';
 
 /** RFLAGS bit masks (bit positions as in RFLAGS). */
 export const FL = { CF: 0x1n, PF: 0x4n, AF: 0x10n, ZF: 0x40n, SF: 0x80n, DF: 0x400n, OF: 0x800n } as const;
-const ARITH = 0x8d5n;
+export const ARITH = 0x8d5n;
 
 export interface CaseSpec {
   family: string;
@@ -29,6 +29,13 @@ export interface CaseSpec {
   ignoreMem?: [number, number][];
   /** Tags a case whose undefined-by-SDM result is also reported as the host's actual behaviour. */
   hostFact?: string;
+  /**
+   * Scratch offset of 16 SETcc result bytes (CONDS order): a byte whose condition reads a flag left undefined
+   * at the end of the snippet is not compared.
+   */
+  setccAt?: number;
+  /** Scratch offset of a byte stored from AH after LAHF: not compared if SF ZF AF PF or CF is undefined. */
+  lahfAt?: number;
 }
 
 export type Size = 8 | 16 | 32 | 64;
@@ -56,17 +63,17 @@ export function reg(size: Size, idx: number, high = false): Reg {
 }
 
 export const mask = (size: number): bigint => (1n << BigInt(size)) - 1n;
-const ptr = (size: Size): string => ({ 8: 'byte', 16: 'word', 32: 'dword', 64: 'qword' })[size] + ' ptr';
+export const ptr = (size: Size): string => ({ 8: 'byte', 16: 'word', 32: 'dword', 64: 'qword' })[size] + ' ptr';
 const signed = (v: bigint, size: number): bigint => BigInt.asIntN(size, v);
-const hex = (v: bigint): string => (v < 0n ? `-0x${(-v).toString(16)}` : `0x${v.toString(16)}`);
+export const hex = (v: bigint): string => (v < 0n ? `-0x${(-v).toString(16)}` : `0x${v.toString(16)}`);
 
-function put(regs: bigint[], r: Reg, v: bigint): void {
+export function put(regs: bigint[], r: Reg, v: bigint): void {
   const m = mask(r.size);
   const sh = r.high ? 8n : 0n;
   regs[r.idx] = (regs[r.idx] & ~(m << sh)) | ((v & m) << sh);
 }
 
-function putMem(mem: Uint8Array, off: number, size: number, v: bigint): void {
+export function putMem(mem: Uint8Array, off: number, size: number, v: bigint): void {
   for (let i = 0; i < size / 8; i++) mem[off + i] = Number((v >> BigInt(8 * i)) & 0xffn);
 }
 
@@ -77,7 +84,7 @@ export function edges(size: number): bigint[] {
   return [0n, 1n, 2n, h - 1n, h, h + 1n, m, m - 1n, 0x5555555555555555n & m, 0xaaaaaaaaaaaaaaaan & m];
 }
 
-function val(rng: Rng, size: number): bigint {
+export function val(rng: Rng, size: number): bigint {
   const k = rng.int(10);
   if (k < 3) return rng.pick(edges(size));
   if (k < 5) return BigInt.asUintN(size, BigInt(rng.int(33) - 16));
@@ -85,7 +92,7 @@ function val(rng: Rng, size: number): bigint {
 }
 
 /** Pick register operands of the given sizes; high-byte registers only where no REX prefix is needed. */
-function pickRegs(rng: Rng, sizes: readonly Size[], opts: { noHigh?: boolean; exclude?: number[]; distinct?: boolean } = {}): Reg[] {
+export function pickRegs(rng: Rng, sizes: readonly Size[], opts: { noHigh?: boolean; exclude?: number[]; distinct?: boolean } = {}): Reg[] {
   const ex = new Set(opts.exclude ?? []);
   const useHigh = !opts.noHigh && sizes.includes(8) && !sizes.includes(64) && rng.int(4) === 0;
   const out: Reg[] = [];
@@ -187,7 +194,7 @@ function memOff(rng: Rng, bytes: number): number {
   return rng.int(3) === 0 ? o : o & ~(bytes - 1);
 }
 
-class Gen {
+export class Gen {
   readonly out: CaseSpec[] = [];
   private n = 0;
   constructor(
@@ -213,13 +220,13 @@ class Gen {
 
 const ALU2 = ['add', 'or', 'adc', 'sbb', 'and', 'sub', 'xor', 'cmp', 'test'] as const;
 
-function immFor(rng: Rng, size: Size, short: boolean): bigint {
+export function immFor(rng: Rng, size: Size, short: boolean): bigint {
   if (short) return BigInt(rng.pick([0, 1, -1, 0x7f, -0x80, 2, -2]) + (rng.int(3) === 0 ? rng.int(100) - 50 : 0));
   if (size === 64) return signed(rng.bool() ? rng.pick(edges(32)) : rng.u64(), 32);
   return signed(rng.bool() ? rng.pick(edges(size)) : rng.u64() & mask(size), size);
 }
 
-function alu(rng: Rng): CaseSpec[] {
+export function alu(rng: Rng): CaseSpec[] {
   const g = new Gen('alu', rng);
   for (const op of ALU2) {
     for (const size of SIZES) {
@@ -265,7 +272,7 @@ function alu(rng: Rng): CaseSpec[] {
   return g.out;
 }
 
-function unary(rng: Rng): CaseSpec[] {
+export function unary(rng: Rng): CaseSpec[] {
   const g = new Gen('unary', rng);
   for (const op of ['inc', 'dec', 'neg', 'not']) {
     for (const size of SIZES) {
@@ -289,7 +296,7 @@ function unary(rng: Rng): CaseSpec[] {
 
 // ---------------------------------------------------------------------------------------------- moves
 
-function moves(rng: Rng): CaseSpec[] {
+export function moves(rng: Rng): CaseSpec[] {
   const g = new Gen('mov', rng);
   for (const size of SIZES) {
     for (let k = 0; k < 10; k++) {
@@ -416,7 +423,7 @@ function shiftImm1Bytes(ext: number, r: Reg): string {
   return `.byte ${b.map((x) => `0x${x.toString(16)}`).join(', ')}`;
 }
 
-function shifts(rng: Rng): CaseSpec[] {
+export function shifts(rng: Rng): CaseSpec[] {
   const g = new Gen('shift', rng);
   for (const op of SHIFTS) {
     for (const size of SIZES) {
@@ -470,7 +477,7 @@ function shifts(rng: Rng): CaseSpec[] {
  * SHLD/SHRD (SDM Vol. 2B): count masked to 5 bits (6 with REX.W); 0 changes nothing; AF undefined; OF defined
  * only for 1; a masked count above the operand size (16-bit only) leaves the result and all flags undefined.
  */
-function doubleShifts(rng: Rng): CaseSpec[] {
+export function doubleShifts(rng: Rng): CaseSpec[] {
   const g = new Gen('shld', rng);
   for (const op of ['shld', 'shrd']) {
     for (const size of WIDE) {
@@ -508,7 +515,7 @@ function doubleShifts(rng: Rng): CaseSpec[] {
 
 // ---------------------------------------------------------------------------------------------- mul/div
 
-function muldiv(rng: Rng): CaseSpec[] {
+export function muldiv(rng: Rng): CaseSpec[] {
   const g = new Gen('muldiv', rng);
   for (const op of ['mul', 'imul']) {
     for (const size of SIZES) {
@@ -616,7 +623,7 @@ function muldiv(rng: Rng): CaseSpec[] {
 
 // ---------------------------------------------------------------------------------------------- bits
 
-function bits(rng: Rng): CaseSpec[] {
+export function bits(rng: Rng): CaseSpec[] {
   const g = new Gen('bit', rng);
   for (const op of ['bt', 'bts', 'btr', 'btc']) {
     for (const size of WIDE) {
@@ -686,7 +693,7 @@ function bits(rng: Rng): CaseSpec[] {
  * tuning, which a BMI1 CPU executes as TZCNT; only meaningful where the host has these (checked by CPUID in
  * the test).
  */
-function bitcount(rng: Rng): CaseSpec[] {
+export function bitcount(rng: Rng): CaseSpec[] {
   const g = new Gen('bitcount', rng);
   for (const op of ['popcnt', 'lzcnt', 'tzcnt']) {
     for (const size of WIDE) {
@@ -723,7 +730,7 @@ function flagCombo(rng: Rng, c: number): bigint {
   return f;
 }
 
-function conditionals(rng: Rng): CaseSpec[] {
+export function conditionals(rng: Rng): CaseSpec[] {
   const g = new Gen('cond', rng);
   for (const cc of CONDS) {
     for (let c = 0; c < 32; c++) {
@@ -787,7 +794,7 @@ function conditionals(rng: Rng): CaseSpec[] {
 
 // ---------------------------------------------------------------------------------------------- misc data
 
-function converts(rng: Rng): CaseSpec[] {
+export function converts(rng: Rng): CaseSpec[] {
   const g = new Gen('convert', rng);
   for (const op of ['cbw', 'cwde', 'cdqe', 'cwd', 'cdq', 'cqo']) {
     const E = [...edges(8), ...edges(16), ...edges(32), ...edges(64)];
@@ -814,7 +821,7 @@ function converts(rng: Rng): CaseSpec[] {
   return g.out;
 }
 
-function atomics(rng: Rng): CaseSpec[] {
+export function atomics(rng: Rng): CaseSpec[] {
   const g = new Gen('atomic', rng);
   for (const size of SIZES) {
     const acc = reg(size, 0);
@@ -876,7 +883,7 @@ function atomics(rng: Rng): CaseSpec[] {
 }
 
 /** CMPXCHG8B / CMPXCHG16B (gcc emits the latter for 128-bit atomics with -mcx16; the operand must be 16-aligned). */
-function cmpxchgNb(rng: Rng): CaseSpec[] {
+export function cmpxchgNb(rng: Rng): CaseSpec[] {
   const g = new Gen('cmpxchg8b/16b', rng);
   for (let k = 0; k < 8; k++) {
     const st = g.state();
@@ -902,11 +909,11 @@ function cmpxchgNb(rng: Rng): CaseSpec[] {
 // ---------------------------------------------------------------------------------------------- stack, control
 
 /** A stack pointer in the scratch page with room both ways. */
-function stackIn(rng: Rng, st: { regs: bigint[] }, aligned = true): void {
+export function stackIn(rng: Rng, st: { regs: bigint[] }, aligned = true): void {
   st.regs[4] = DATA_BASE + BigInt(0x800 + (rng.int(64) - 32) * 8 + (aligned ? 0 : rng.int(8)));
 }
 
-function stack(rng: Rng): CaseSpec[] {
+export function stack(rng: Rng): CaseSpec[] {
   const g = new Gen('stack', rng);
   for (let i = 0; i < 16; i++) {
     const st = g.state();
@@ -952,6 +959,14 @@ function stack(rng: Rng): CaseSpec[] {
     putMem(s2.mem, Number(s2.regs[4] - DATA_BASE), 64, (BigInt(rng.u32()) & (ARITH | FL.DF)) | 2n);
     g.add('popfq', 'popfq', s2);
   }
+  // POPF at CPL 3 with IOPL 0 (SDM POPF): IF and IOPL are left unchanged, VM/VIF/VIP are not loaded, NT/ID/RF
+  // are; PUSHF shows what stuck. TF and AC stay clear (they would trap / alignment-check on the host).
+  for (const bits of [0n, 0x200n, 0x3000n, 0x4000n, 0x200000n, 0x10000n, 0x20000n, 0x180000n, 0x3ff2d5n & ~0x40100n]) {
+    const st = g.state();
+    stackIn(rng, st);
+    putMem(st.mem, Number(st.regs[4] - DATA_BASE), 64, bits | 2n | (BigInt(rng.u32()) & ARITH));
+    g.add('popfq privileged bits', 'popfq; pushfq; pop rax', st);
+  }
   // ENTER with nesting levels (frames copied from the old RBP chain) and LEAVE.
   for (const [size, level] of [[0, 0], [16, 0], [0x28, 1], [8, 2], [0x100, 3], [24, 5], [0, 31], [8, 33]] as const) {
     const st = g.state();
@@ -968,7 +983,7 @@ function stack(rng: Rng): CaseSpec[] {
 }
 
 /** 16-bit PUSH/POP (66 prefix): 2-byte stack slots, RSP moves by 2. gcc does not emit these. */
-function stack16(rng: Rng): CaseSpec[] {
+export function stack16(rng: Rng): CaseSpec[] {
   const g = new Gen('stack16', rng);
   for (let i = 0; i < 16; i++) {
     const s3 = g.state();
@@ -999,7 +1014,7 @@ function stack16(rng: Rng): CaseSpec[] {
   return g.out;
 }
 
-function control(rng: Rng): CaseSpec[] {
+export function control(rng: Rng): CaseSpec[] {
   const g = new Gen('control', rng);
   const forms: [string, string][] = [
     ['call rel32', 'call 1f; mov ebx, 1; 1: pop rcx'],
@@ -1032,7 +1047,7 @@ function control(rng: Rng): CaseSpec[] {
 
 // ---------------------------------------------------------------------------------------------- strings
 
-function strings(rng: Rng): CaseSpec[] {
+export function strings(rng: Rng): CaseSpec[] {
   const g = new Gen('string', rng);
   const sfx: Record<number, string> = { 8: 'b', 16: 'w', 32: 'd', 64: 'q' };
   for (const op of ['movs', 'stos', 'lods', 'cmps', 'scas']) {
@@ -1102,7 +1117,7 @@ function strings(rng: Rng): CaseSpec[] {
 
 // ---------------------------------------------------------------------------------------------- nops, faults
 
-function nops(rng: Rng): CaseSpec[] {
+export function nops(rng: Rng): CaseSpec[] {
   const g = new Gen('nop', rng);
   const forms = [
     'nop', 'xchg eax, eax', 'xchg ax, ax', 'xchg rax, rax', 'pause', 'endbr64', '.byte 0x66, 0x90', 'nop dword ptr [rax]', 'nop dword ptr [rax + 0]',
@@ -1118,7 +1133,7 @@ function nops(rng: Rng): CaseSpec[] {
 }
 
 /** Snippets that must raise an exception: the vector must match (registers are not compared then). */
-function faults(rng: Rng): CaseSpec[] {
+export function faults(rng: Rng): CaseSpec[] {
   const g = new Gen('fault', rng);
   const forms: [string, string][] = [
     ['ud2', 'ud2'],
@@ -1160,6 +1175,18 @@ function faults(rng: Rng): CaseSpec[] {
     ['jmp non-canonical', 'movabs rax, 0x8000000000000000; jmp rax'],
     ['call into data (NX)', 'call rdi'],
     ['rep stosb runs off the page', 'mov ecx, 0x2000; rep stosb'],
+    ['rep movsq reads off the page', 'lea rsi, [rdi + 0xf00]; lea rdi, [rdi + 0x100]; mov ecx, 0x40; rep movsq'],
+    ['rep movsd writes off the page', 'lea rsi, [rdi + 0x100]; lea rdi, [rdi + 0xf04]; mov ecx, 0x80; rep movsd'],
+    ['std rep stosw runs below the page', 'std; lea rdi, [rdi + 0x20]; mov ecx, 0x100; rep stosw'],
+    ['repe cmpsb reads off the page', 'lea rsi, [rdi + 0xff8]; mov ecx, 0x100; mov rdi, rsi; repe cmpsb'],
+    ['push, push, fault', 'mov rsp, rdi; add rsp, 16; push rax; push rbx; push rcx'],
+    ['call pushes below the page', 'mov rsp, rdi; call 1f; 1:'],
+    ['enter runs off the page', 'mov rsp, rdi; add rsp, 0x18; mov rbp, rsp; enter 0x10, 2'],
+    ['xchg with unmapped memory', 'xchg qword ptr [rdi + 0x1000], rax'],
+    ['lock xadd unmapped', 'lock xadd dword ptr [rdi - 4], eax'],
+    ['movsq src mapped dst unmapped', 'mov rsi, rdi; add rdi, 0x1000; movsq'],
+    ['fault after a few retired', 'add eax, ebx; mov dword ptr [rdi], eax; inc ecx; mov edx, dword ptr [rdi + 0x2000]; inc ecx'],
+    ['jump into the middle of a block then fault', 'jmp 1f; add eax, 1; 1: add eax, 2; mov eax, dword ptr [rdi - 8]'],
   ];
   for (const [name, asm] of forms) {
     const st = g.state();
@@ -1169,36 +1196,4 @@ function faults(rng: Rng): CaseSpec[] {
     g.add(name, asm, st);
   }
   return g.out;
-}
-
-/** Host CPU features (Linux /proc/cpuinfo flag names) a family needs to be meaningful natively. */
-export const REQUIRES: Record<string, string[]> = { bitcount: ['popcnt', 'abm', 'bmi1'], 'cmpxchg8b/16b': ['cx16'], convert: ['lahf_lm'] };
-
-/** Every family, in a fixed order, from one seed. */
-export const FAMILIES: Record<string, (rng: Rng) => CaseSpec[]> = {
-  alu,
-  unary,
-  mov: moves,
-  shift: shifts,
-  shld: doubleShifts,
-  muldiv,
-  bit: bits,
-  bitcount,
-  cond: conditionals,
-  convert: converts,
-  atomic: atomics,
-  'cmpxchg8b/16b': cmpxchgNb,
-  stack,
-  stack16,
-  control,
-  string: strings,
-  nop: nops,
-  fault: faults,
-};
-
-export function generate(seed = 0x5eed): CaseSpec[] {
-  const out: CaseSpec[] = [];
-  let i = 0;
-  for (const make of Object.values(FAMILIES)) out.push(...make(new Rng(seed + 0x1000 * i++)));
-  return out;
 }

@@ -68,17 +68,23 @@ export function disassemble(code: Uint8Array, max = 12): string {
   return lines.join('\n');
 }
 
+/** Flags each condition code reads, in CONDS order (SDM Vol. 1 Appendix B). */
+const COND_READS = [0x800n, 0x800n, 0x1n, 0x1n, 0x40n, 0x40n, 0x41n, 0x41n, 0x80n, 0x80n, 0x4n, 0x4n, 0x880n, 0x880n, 0x8c0n, 0x8c0n];
+
 export function prepare(specs: CaseSpec[]): Prepared[] {
   const codes = assembleAll(specs.map((s) => s.asm));
-  return specs.map((spec, i) => ({
-    name: `${spec.family}: ${spec.name}`,
-    code: codes[i],
-    regs: spec.regs,
-    rflags: spec.rflags,
-    mem: spec.mem,
-    spec,
-    undef: spec.undef ?? undefinedFlags(codes[i]),
-  }));
+  return specs.map((s, i) => {
+    const undef = s.undef ?? undefinedFlags(codes[i]);
+    let spec = s;
+    // SETcc/LAHF results that read a flag the SDM leaves undefined are themselves undefined.
+    if (s.setccAt !== undefined || s.lahfAt !== undefined) {
+      const ignore: [number, number][] = [...(s.ignoreMem ?? [])];
+      if (s.setccAt !== undefined) COND_READS.forEach((f, k) => (f & undef) !== 0n && ignore.push([(s.setccAt as number) + k, 1]));
+      if (s.lahfAt !== undefined && (undef & 0xd5n) !== 0n) ignore.push([s.lahfAt, 1]);
+      spec = { ...s, ignoreMem: ignore };
+    }
+    return { name: `${s.family}: ${s.name}`, code: codes[i], regs: s.regs, rflags: s.rflags, mem: s.mem, spec, undef };
+  });
 }
 
 const h64 = (v: bigint): string => `0x${BigInt.asUintN(64, v).toString(16).padStart(16, '0')}`;

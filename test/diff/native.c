@@ -91,7 +91,9 @@ __asm__(
     "  mov rsp, [rip + vm_host_rsp]\n"
     "  pushfq\n"
     "  pop qword ptr [rip + vm_out + 128]\n"
-    "  cld\n"
+    // Back to sane host flags (the snippet may have set DF, NT or ID through POPF).
+    "  push 0x202\n"
+    "  popfq\n"
     ".globl vm_fault_return\n"
     "vm_fault_return:\n"
     "  pop r15\n  pop r14\n  pop r13\n  pop r12\n  pop rbp\n  pop rbx\n"
@@ -126,7 +128,7 @@ static void on_fault(int sig, siginfo_t *si, void *ctx) {
   vm_out[16] = (uint64_t)g[REG_EFL];
   g[REG_RIP] = (greg_t)(uintptr_t)vm_fault_return;
   g[REG_RSP] = (greg_t)vm_host_rsp;
-  g[REG_EFL] &= ~(greg_t)((1 << 10) | (1 << 8) | (1 << 18)); // DF, TF, AC
+  g[REG_EFL] = 0x202; // resume the harness with sane flags (DF, TF, AC, NT clear)
 }
 
 static int read_all(void *p, size_t n) {
