@@ -339,7 +339,7 @@ export class TraceWriter implements MachineObserver {
     const r2 = r << 1;
     put64(t.words('icount'), r2, e.icount);
     put64(t.words('ts'), r2, e.icount * this.cpi);
-    t.fixed<Uint8Array>('type')[r] = e.type;
+    t.fixed<Uint32Array>('type')[r] = e.type;
     const tn = t.col('type_name');
     if (e.type >= 0 && e.type < GROUND_TRUTH_TYPE_NAMES.length) {
       (tn.values as Int8Array)[r] = e.type;

@@ -144,7 +144,7 @@ export const GROUND_TRUTH: TableSpec = {
   doc: 'The guest kernel\'s own account of itself (ground-truth port 0x510). Kept apart: never an input to reconstruction.',
   columns: [
     ...TIME_COLUMNS('the report'),
-    c('type', ColType.uint8, '', 'GT_* event type (1 proc_create .. 7 exec).', 'docs/machine.md "Ground truth"'),
+    c('type', ColType.uint32, '', 'GT_* event type (1 proc_create .. 7 exec).', 'docs/machine.md "Ground truth"'),
     c('type_name', ColType.dict, '', 'Name of the event type (dictionary index = type); null for unknown types.', 'docs/machine.md', true, GROUND_TRUTH_TYPE_NAMES),
     c('pid', ColType.uint32, '', 'Process id.', 'struct gt_event'),
     c('tid', ColType.uint32, '', 'Thread id.', 'struct gt_event'),
