@@ -399,7 +399,7 @@ suite('guest workloads', () => {
       expect(r.status, r.console.slice(-2000)).toBe(0);
       for (const e of w.expect) expect(r.console).toContain(e);
       for (const line of oracleLines(w)) expect(r.console).toContain(line);
-      expect(r.console).toContain('kernel: power-off status 0');
+      expect(r.console).toContain('kernel: power-off status 0,');
       const { problems, live, stats } = checkGroundTruth(r.groundTruth);
       expect(problems).toEqual([]);
       // At power-off only idle, init and the kernel threads remain.
@@ -467,6 +467,19 @@ suite('guest workloads', () => {
     const after = r.groundTruth.findIndex((e) => e.type === GT.exec && e.name === 'syscall');
     expect(after).toBeGreaterThan(r.groundTruth.indexOf(kills.at(-1)!));
     expect(r.console).toContain('syscall: 100 getpid calls');
+  });
+
+  it('frees every page a process, thread, pipe or exec used (same free pages at power-off for 10 or 60 of them)', () => {
+    const free = (spec: string) => {
+      const m = /kernel: power-off status 0, (\d+) pages free/.exec(runGuestWorkload(getWorkload(spec)).console);
+      expect(m, spec).not.toBeNull();
+      return Number(m![1]);
+    };
+    expect(free('spawn:n=60')).toBe(free('spawn:n=10'));
+    expect(free('execl:n=40')).toBe(free('execl:n=5'));
+    expect(free('pipe:n=20,m=300')).toBe(free('pipe:n=20,m=20'));
+    expect(free('threads:t=8,n=100')).toBe(free('threads:t=2,n=100'));
+    expect(free('shell:reps=3')).toBe(free('shell:reps=1'));
   });
 
   it('the same workload gives the same console and ground truth twice', () => {

@@ -174,7 +174,7 @@ long syscall_dispatch(struct trapframe *tf) {
   case 169: /* reboot(magic1, magic2, LINUX_REBOOT_CMD_POWER_OFF, status) */
     if ((uint32_t)a0 != 0xfee1dead || (uint32_t)a1 != 672274793 || (uint32_t)a2 != 0x4321fedc) { r = -EINVAL; break; }
     fs_sync();
-    kprintf("kernel: power-off status %d\n", (int)a3);
+    kprintf("kernel: power-off status %d, %lu pages free\n", (int)a3, pages_free());
     poweroff((uint32_t)a3);
   case 186: r = t->tid; break; /* gettid */
   case 202: r = do_futex(a0, (int)a1, (uint32_t)a2); break;
