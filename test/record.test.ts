@@ -284,6 +284,8 @@ describe('interrupted recordings', () => {
     expect(r.state).toBe('recording');
     expect(r.manifest.complete).toBe(false);
     expect(r.rowCount('exits')).toBe(3000);
+    // The marker's per-reason counts describe the same 3000 rows, not the 500 still in memory.
+    expect(r.manifest.exits_by_reason.reduce((n, e) => n + e.count, 0)).toBe(3000);
     const rows = await readRows(r, 'exits');
     expect(rows).toEqual(expectedRows(c).exits.slice(0, 3000));
     const ioRows = await readRows(r, 'io');

@@ -7,18 +7,21 @@ import { EXIT_WORDS, InterruptType, IoDirection, type ExitEvent, type GroundTrut
 
 /** xorshift128 (Marsaglia 2003): a small deterministic PRNG; Math.random is not allowed in vmtrace. */
 export class Prng {
-  private a: number; private b: number; private c: number; private d: number;
+  // State in an Int32Array: uint32 values above 2^31 in object fields would be boxed doubles.
+  private readonly s = new Int32Array(4);
   constructor(seed: number) {
-    this.a = seed >>> 0 || 1; this.b = 0x9e3779b9; this.c = 0x243f6a88; this.d = 0xb7e15162;
+    const s = this.s;
+    s[0] = seed >>> 0 || 1; s[1] = 0x9e3779b9; s[2] = 0x243f6a88; s[3] = 0xb7e15162;
     for (let i = 0; i < 16; i++) this.u32();
   }
   u32(): number {
-    let t = this.d;
-    const s = this.a;
-    this.d = this.c; this.c = this.b; this.b = s;
+    const st = this.s;
+    let t = st[3]!;
+    const s = st[0]!;
+    st[3] = st[2]!; st[2] = st[1]!; st[1] = s;
     t ^= t << 11; t ^= t >>> 8;
-    this.a = (t ^ s ^ (s >>> 19)) >>> 0;
-    return this.a;
+    st[0] = t ^ s ^ (s >>> 19);
+    return st[0]! >>> 0;
   }
   /** Uniform integer in [0, n). */
   below(n: number): number {
