@@ -4,7 +4,7 @@
 // recordings stay readable; damaged traces give clear TraceErrors.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync, existsSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pl from 'nodejs-polars';
@@ -12,6 +12,7 @@ import { ExitWord, type ExitEvent, type GroundTruthEvent, type InterruptEvent, t
   type MachineObserver } from '../src/hypervisor/events.js';
 import { TraceWriter, type TraceWriterOptions } from '../src/record/TraceWriter.js';
 import { TraceReader } from '../src/record/TraceReader.js';
+import { newExitEvent } from '../src/record/ExitCursor.js';
 import { TraceError } from '../src/record/TraceError.js';
 import { closeOnSignal } from '../src/record/closeOnSignal.js';
 import { emitSynthetic, SYNTHETIC_DEVICES, type SyntheticOptions } from '../src/record/syntheticEvents.js';
@@ -173,6 +174,22 @@ describe('trace directory round trip', () => {
     r.verify();
   });
 
+  it('the exit cursor gives back the very ExitEvents that were published', () => {
+    const cursor = TraceReader.open(dir).exitCursor();
+    const e = newExitEvent();
+    let n = 0;
+    while (cursor.next(e)) {
+      const want = c.exits[n]!;
+      if (JSON.stringify({ ...e, words: [...e.words] }) !== JSON.stringify({ ...want, reason: want.reason & 0xffff, words: [...want.words] })) {
+        expect({ ...e, words: [...e.words] }, `exit ${n}`).toEqual({ ...want, reason: want.reason & 0xffff, words: [...want.words] });
+      }
+      n++;
+    }
+    expect(n).toBe(c.exits.length);
+    expect(cursor.position).toBe(n);
+    expect(cursor.next(e)).toBe(false);
+  });
+
   it('the manifest holds the run description, totals and per-reason counts', () => {
     const m = TraceReader.open(dir).manifest;
     expect(m.complete).toBe(true);
@@ -293,8 +310,10 @@ describe('interrupted recordings', () => {
     expect(ioRows).toEqual(expectedRows(c).io.slice(0, ioRows.length));
     // A table with nothing flushed yet has no batches.
     expect((await readRows(r, 'ground_truth')).length).toBe(r.rowCount('ground_truth'));
-    w.close(false, 'interrupted');
-    expect(TraceReader.open(dir).state).toBe('stopped');
+    // A batch half-written when the process died: bytes past what the marker lists are ignored.
+    appendFileSync(join(dir, 'exits.arrow'), new Uint8Array(777).fill(0xab));
+    expect((await readRows(TraceReader.open(dir), 'exits')).length).toBe(3000);
+
   });
 
   it('closeOnSignal closes the writer as incomplete on SIGINT, and can be removed', () => {
@@ -398,6 +417,17 @@ describe('bad traces give clear TraceErrors', () => {
     b2[5000] = b2[5000]! ^ 1;
     writeFileSync(p2, b2);
     expect(() => TraceReader.open(d2).verify()).toThrow(/exits\.arrow does not match/);
+  });
+
+  it('a damaged message header in the middle of a file', async () => {
+    const d = copy('badmessage');
+    const p = join(d, 'exits.arrow');
+    const bytes = readFileSync(p);
+    // The first message after the 8-byte magic is the dictionary batch; damage its continuation marker.
+    expect(bytes.readInt32LE(8)).toBe(-1);
+    bytes.writeInt32LE(0x12345678, 8);
+    writeFileSync(p, bytes);
+    await expect(drain(TraceReader.open(d), 'exits')).rejects.toThrow(/exits\.arrow is corrupt: no message continuation marker at byte 8/);
   });
 
   it('a table that is not what the format says', async () => {

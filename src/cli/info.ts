@@ -82,7 +82,7 @@ export async function traceInfo(dir: string, opts: InfoOptions = {}): Promise<st
   const cost = new Map<number, { sum: number; min: number; max: number }>();
   let costTotal = 0;
   if (opts.costs ?? true) {
-    for await (const b of r.scan('exits', ['exit_reason', 'cost'])) {
+    for (const b of r.scan('exits', ['exit_reason', 'cost'])) {
       const reason = b.columns.exit_reason.values as Uint16Array;
       const c = b.columns.cost.values as Uint32Array;
       for (let i = 0; i < b.length; i++) {

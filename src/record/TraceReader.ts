@@ -5,15 +5,17 @@
 //   stopped    manifest.json, complete: false (interrupted; every file is still valid; `stop` says why)
 //   recording  only the `incomplete` marker: the recorder is running or was killed without closing. The
 //              Arrow files have no footer yet; the reader recovers every record batch the marker says is on
-//              disk by reading the file body as an Arrow IPC stream (a file-format file is the stream format
-//              between its magic and its footer, minus the schema message, which we supply).
+//              disk (TableFileReader walks the messages instead of relying on the footer).
+//
+// Reading is synchronous and holds one record batch at a time.
 
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync, createReadStream } from 'node:fs';
-import { open as openAsync } from 'node:fs/promises';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, posix } from 'node:path';
-import { RecordBatchReader, RecordBatchStreamWriter, type RecordBatch, type Schema } from 'apache-arrow';
+import type { RecordBatch, Schema } from 'apache-arrow';
 import { ColumnView } from './ColumnView.js';
+import { ExitCursor } from './ExitCursor.js';
+import { TableFileReader } from './TableFileReader.js';
 import { parseManifest, type ImageRef, type Manifest } from './manifest.js';
 import { arrowSchema, FORMAT_VERSION, TABLES, TABLE_NAMES, TraceFile, type ColumnSpec, type TableName } from './schema.js';
 import { TraceError } from './TraceError.js';
@@ -28,11 +30,6 @@ export interface ScanBatch<C extends string> {
   length: number;
   columns: Record<C, ColumnView>;
 }
-
-const MAGIC = 'ARROW1';
-/** Leading magic + padding, trailing int32 footer length + magic. */
-const HEAD = 8;
-const TAIL = 10;
 
 export class TraceReader {
   readonly state: TraceState;
@@ -85,55 +82,51 @@ export class TraceReader {
     return s;
   }
 
-  /** Record batches of a table, one at a time (memory: one batch). */
-  async *batches(table: TableName): AsyncGenerator<RecordBatch> {
+  /**
+   * Open a table file for synchronous batch access (the caller closes it). The file's schema is checked
+   * against the format; a footer-less file is accepted only in a trace that is still `recording`.
+   */
+  openTable(table: TableName): TableFileReader {
     const file = TABLES[table].file;
     const path = this.tablePath(table);
     if (!existsSync(path)) throw new TraceError(`${this.dir}: ${file} is missing`, path);
-    const hasFooter = checkFileFormat(path, file, this.finished);
-    if (!hasFooter) {
-      yield* this.salvage(table);
-      return;
-    }
-    const handle = await openAsync(path, 'r');
+    const r = new TableFileReader(path, file, this.schema(table), this.finished ? null : this.manifest.tables[table].bytes);
     try {
-      let reader;
-      try {
-        reader = await RecordBatchReader.from(handle);
-        await reader.open();
-      } catch (e) {
-        throw corrupt(file, e);
-      }
-      if (!reader.isFile()) throw new TraceError(`${file} is not an Arrow IPC file`, path);
-      this.checkSchema(table, reader.schema);
-      const it = reader[Symbol.asyncIterator]();
-      for (;;) {
-        let next: IteratorResult<RecordBatch>;
-        try {
-          next = await it.next();
-        } catch (e) {
-          throw corrupt(file, e);
-        }
-        if (next.done) break;
-        yield next.value;
-      }
-    } finally {
-      await handle.close().catch(() => undefined);
+      if (r.fileSchema) this.checkSchema(table, r.fileSchema);
+    } catch (e) {
+      r.close();
+      throw e;
     }
+    return r;
+  }
+
+  /** Record batches of a table, one at a time (memory: one batch). Works with for..of and for await. */
+  *batches(table: TableName): Generator<RecordBatch> {
+    const r = this.openTable(table);
+    try {
+      for (let i = 0; i < r.numBatches; i++) yield r.batch(i);
+    } finally {
+      r.close();
+    }
+  }
+
+  /** The recorded exits one by one as ExitEvents (the replayer's view; see ExitCursor). */
+  exitCursor(): ExitCursor {
+    return new ExitCursor(this.openTable('exits'));
   }
 
   /**
    * Scan a table yielding typed views of the requested columns per batch:
-   *   for await (const b of reader.scan('exits', ['exit_reason', 'cost'])) for (let i = 0; i < b.length; i++) ...
+   *   for (const b of reader.scan('exits', ['exit_reason', 'cost'])) for (let i = 0; i < b.length; i++) ...
    */
-  async *scan<C extends string>(table: TableName, columns: readonly C[]): AsyncGenerator<ScanBatch<C>> {
+  *scan<C extends string>(table: TableName, columns: readonly C[]): Generator<ScanBatch<C>> {
     const specs = columns.map((name) => {
       const i = TABLES[table].columns.findIndex((c) => c.name === name);
       if (i < 0) throw new TraceError(`${TABLES[table].file} has no column "${name}" (columns: ${TABLES[table].columns.map((c) => c.name).join(', ')})`);
       return [i, TABLES[table].columns[i]!] as [number, ColumnSpec];
     });
     let start = 0;
-    for await (const batch of this.batches(table)) {
+    for (const batch of this.batches(table)) {
       const cols = {} as Record<C, ColumnView>;
       specs.forEach(([i, spec], k) => {
         const child = batch.getChildAt(i)!;
@@ -238,71 +231,5 @@ export class TraceReader {
         throw new TraceError(`${file}: column ${i} is ${a.name}: ${String(a.type)}, expected ${f.name}: ${String(f.type)}`);
       }
     });
-  }
-
-  /** Batches of a footer-less file of a `recording` trace, up to the bytes the marker says are on disk. */
-  private async *salvage(table: TableName): AsyncGenerator<RecordBatch> {
-    const file = TABLES[table].file;
-    const end = this.manifest.tables[table].bytes;
-    if (end <= HEAD) return;
-    const schemaWriter = new RecordBatchStreamWriter();
-    schemaWriter.reset(undefined, this.schema(table));
-    const schemaMessage = schemaWriter.toUint8Array(true);
-    const path = this.tablePath(table);
-    async function* source(): AsyncGenerator<Uint8Array> {
-      yield schemaMessage;
-      for await (const chunk of createReadStream(path, { start: HEAD, end: end - 1, highWaterMark: 1 << 20 })) {
-        yield chunk as Uint8Array;
-      }
-      yield new Uint8Array(Int32Array.of(-1, 0).buffer);
-    }
-    let reader;
-    try {
-      reader = await RecordBatchReader.from(source());
-      await reader.open();
-    } catch (e) {
-      throw corrupt(file, e);
-    }
-    const it = reader[Symbol.asyncIterator]();
-    for (;;) {
-      let next: IteratorResult<RecordBatch>;
-      try {
-        next = await it.next();
-      } catch (e) {
-        throw corrupt(file, e);
-      }
-      if (next.done) break;
-      yield next.value;
-    }
-  }
-}
-
-function corrupt(file: string, e: unknown): TraceError {
-  return new TraceError(`${file} is corrupt: ${(e as Error)?.message ?? String(e)}`);
-}
-
-/**
- * Check the framing of an Arrow IPC file: magic at both ends and a footer length that fits. Returns false
- * for a footer-less file of a trace still being recorded (salvaged as a stream); throws otherwise.
- */
-function checkFileFormat(path: string, file: string, finished: boolean): boolean {
-  const size = statSync(path).size;
-  const fd = openSync(path, 'r');
-  try {
-    const head = Buffer.alloc(HEAD);
-    readSync(fd, head, 0, HEAD, 0);
-    if (size < HEAD || head.toString('latin1', 0, 6) !== MAGIC) {
-      if (!finished && size === 0) return false;
-      throw new TraceError(`${file} is not an Arrow IPC file (no ARROW1 magic at its start)`, path);
-    }
-    const tail = Buffer.alloc(TAIL);
-    if (size >= HEAD + TAIL) readSync(fd, tail, 0, TAIL, size - TAIL);
-    const footerLen = tail.readInt32LE(0);
-    const ok = size >= HEAD + TAIL && tail.toString('latin1', 4, 10) === MAGIC && footerLen > 0 && footerLen <= size - HEAD - TAIL;
-    if (ok) return true;
-    if (!finished) return false;
-    throw new TraceError(`${file} is truncated or corrupt: no Arrow footer at its end (was the recorder killed before closing it?)`, path);
-  } finally {
-    closeSync(fd);
   }
 }

@@ -2,7 +2,7 @@
 // emulator. Events are published the way the machine publishes them: one reused object per kind (and one
 // reused `words` array), so a subscriber that keeps a reference instead of copying is caught.
 
-import { EXIT_WORDS, InterruptType, IoDirection, type ExitEvent, type GroundTruthEvent, type InterruptEvent,
+import { EXIT_WORDS, ExitWord, InterruptType, IoDirection, type ExitEvent, type GroundTruthEvent, type InterruptEvent,
   type IoEvent, type MachineObserver } from '../hypervisor/events.js';
 
 /** xorshift128 (Marsaglia 2003): a small deterministic PRNG; Math.random is not allowed in vmtrace. */
@@ -83,6 +83,9 @@ export function emitSynthetic(obs: MachineObserver, o: SyntheticOptions): number
     exit.interruptionErrorCode = rng.u32();
     exit.hasGuestLinear = rng.below(3) === 0;
     exit.hasGuestPhysical = reason === 48;
+    // As the machine does (events.ts): undefined addresses are 0 in `words`.
+    if (!exit.hasGuestLinear) words[ExitWord.guestLinear] = words[ExitWord.guestLinear + 1] = 0;
+    if (!exit.hasGuestPhysical) words[ExitWord.guestPhysical] = words[ExitWord.guestPhysical + 1] = 0;
     exit.cs = rng.below(65536);
     exit.ss = rng.below(65536);
     exit.cpl = rng.below(4);

@@ -1,0 +1,180 @@
+// Synchronous, bounded-memory reading of one table file, batch by batch (so the replayer can pull recorded
+// exits from inside the machine's synchronous callbacks, and analyses need no async plumbing).
+//
+// An Arrow IPC file is: "ARROW1" + 2 bytes padding, a sequence of encapsulated messages (0xFFFFFFFF,
+// int32 metadata length, flatbuffer metadata, body), an end-of-stream marker, the footer and its length,
+// and "ARROW1" again (Arrow columnar format spec, "IPC File Format"). The reader walks the messages once to
+// index dictionary and record batches, then decodes one record batch at a time by handing apache-arrow's
+// stream reader the schema message, the dictionary messages and that batch's message. Walking the
+// messages instead of trusting the footer also recovers the batches of a file whose writer never finished
+// (no footer): those of a trace that is still `incomplete`.
+
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { MessageHeader, RecordBatchReader, RecordBatchStreamWriter, type RecordBatch, type Schema } from 'apache-arrow';
+import { Footer } from 'apache-arrow/ipc/metadata/file';
+import { Message } from 'apache-arrow/ipc/metadata/message';
+import { TraceError } from './TraceError.js';
+
+const MAGIC = 'ARROW1';
+/** Leading magic + padding; trailing int32 footer length + magic. */
+const HEAD = 8;
+const TAIL = 10;
+const EOS = new Uint8Array(Int32Array.of(-1, 0).buffer);
+
+interface Block {
+  offset: number;
+  length: number;
+}
+
+function schemaMessage(schema: Schema): Uint8Array {
+  const w = new RecordBatchStreamWriter();
+  w.reset(undefined, schema);
+  return w.toUint8Array(true);
+}
+
+export class TableFileReader {
+  private fd: number;
+  private readonly dictionaries: Uint8Array;
+  private readonly blocks: Block[] = [];
+  private readonly prefix: Uint8Array;
+  /** The schema in the file's footer (null for a footer-less file). */
+  readonly fileSchema: Schema | null;
+  private footerBatches = -1;
+
+  /**
+   * @param path the .arrow file; `file` its name for messages
+   * @param schema the schema the table must have (used to decode footer-less files)
+   * @param salvageEnd null for a finished file (footer required); else read a footer-less file up to this
+   *   many bytes (what the `incomplete` marker says is on disk), or the footer if the file has one after all
+   */
+  constructor(readonly path: string, readonly file: string, schema: Schema, salvageEnd: number | null) {
+    this.fd = openSync(path, 'r');
+    try {
+      const size = fstatSync(this.fd).size;
+      const head = this.read(0, Math.min(HEAD, size));
+      if (size === 0 && salvageEnd !== null) {
+        this.fileSchema = null;
+      } else if (size < HEAD || Buffer.from(head).toString('latin1', 0, 6) !== MAGIC) {
+        throw new TraceError(`${file} is not an Arrow IPC file (no ARROW1 magic at its start)`, path);
+      } else {
+        const footer = this.readFooter(size);
+        this.fileSchema = footer?.schema ?? null;
+        this.footerBatches = footer?.numRecordBatches ?? -1;
+        if (this.fileSchema === null && salvageEnd === null) {
+          throw new TraceError(`${file} is truncated or corrupt: no Arrow footer at its end (was the recorder killed before closing it?)`, path);
+        }
+      }
+      const end = this.fileSchema !== null ? size - TAIL : Math.min(salvageEnd ?? 0, size);
+      const dicts: Block[] = [];
+      this.walk(end, this.fileSchema !== null, dicts);
+      if (this.footerBatches >= 0 && this.footerBatches !== this.blocks.length) {
+        throw new TraceError(`${file} is corrupt: its footer lists ${this.footerBatches} record batches, the file holds ${this.blocks.length}`, path);
+      }
+      this.dictionaries = concat(dicts.map((b) => this.read(b.offset, b.length)));
+      this.prefix = concat([schemaMessage(schema), this.dictionaries]);
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+  }
+
+  get numBatches(): number {
+    return this.blocks.length;
+  }
+
+  /** Decode record batch i (its buffers are views of a fresh buffer: keep the batch as long as needed). */
+  batch(i: number): RecordBatch {
+    const b = this.blocks[i];
+    if (!b) throw new RangeError(`${this.file}: no batch ${i}`);
+    const bytes = concat([this.prefix, this.read(b.offset, b.length), EOS]);
+    try {
+      const reader = RecordBatchReader.from(bytes);
+      const r = reader.next();
+      if (r.done || !r.value) throw new Error('the record batch message did not decode');
+      return r.value;
+    } catch (e) {
+      throw new TraceError(`${this.file} is corrupt: record batch ${i}: ${(e as Error).message}`, this.path);
+    }
+  }
+
+  close(): void {
+    if (this.fd >= 0) {
+      closeSync(this.fd);
+      this.fd = -1;
+    }
+  }
+
+  private read(offset: number, length: number): Uint8Array {
+    const buf = Buffer.allocUnsafe(length);
+    let got = 0;
+    while (got < length) {
+      const n = readSync(this.fd, buf, got, length - got, offset + got);
+      if (n === 0) break;
+      got += n;
+    }
+    if (got < length) throw new TraceError(`${this.file} is truncated (wanted ${length} bytes at ${offset})`, this.path);
+    return new Uint8Array(buf.buffer, buf.byteOffset, length);
+  }
+
+  /** The footer, or null when the file does not end with a well-formed one. */
+  private readFooter(size: number): Footer | null {
+    if (size < HEAD + TAIL) return null;
+    const tail = Buffer.from(this.read(size - TAIL, TAIL));
+    const len = tail.readInt32LE(0);
+    if (tail.toString('latin1', 4, 10) !== MAGIC || len <= 0 || len > size - HEAD - TAIL) return null;
+    try {
+      return Footer.decode(this.read(size - TAIL - len, len));
+    } catch {
+      return null;
+    }
+  }
+
+  /** Index the messages between the leading magic and `end`. */
+  private walk(end: number, strict: boolean, dicts: Block[]): void {
+    let pos = HEAD;
+    const bad = (why: string): never => {
+      throw new TraceError(`${this.file} is corrupt: ${why} at byte ${pos}`, this.path);
+    };
+    while (pos + 8 <= end) {
+      const pre = Buffer.from(this.read(pos, 8));
+      if (pre.readInt32LE(0) !== -1) bad('no message continuation marker');
+      const metaLen = pre.readInt32LE(4);
+      if (metaLen === 0) return; // end-of-stream marker
+      if (metaLen < 0 || pos + 8 + metaLen > end) {
+        if (strict) bad('a message runs past the end of the file');
+        return;
+      }
+      let msg: Message;
+      try {
+        msg = Message.decode(this.read(pos + 8, metaLen));
+      } catch (e) {
+        if (strict) bad(`undecodable message (${(e as Error).message})`);
+        return;
+      }
+      const length = 8 + metaLen + Number(msg.bodyLength);
+      if (pos + length > end) {
+        if (strict) bad('a message body runs past the end of the file');
+        return;
+      }
+      if (msg.headerType === MessageHeader.RecordBatch) this.blocks.push({ offset: pos, length });
+      else if (msg.headerType === MessageHeader.DictionaryBatch) {
+        if (this.blocks.length > 0) bad('a dictionary batch after the first record batch (delta or replacement)');
+        dicts.push({ offset: pos, length });
+      } else bad(`unexpected message type ${msg.headerType}`);
+      pos += length;
+    }
+    if (strict) bad('no end-of-stream marker before the footer');
+  }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.byteLength;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.byteLength;
+  }
+  return out;
+}
