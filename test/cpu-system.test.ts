@@ -329,13 +329,22 @@ suite('self-modifying code and garbage input', () => {
       // Every exception: count it and resume one byte further, in the kernel (CPL 0 runs the most instructions).
       cpu.hooks = {
         instruction: () => false,
-        exception: (c) => { faults++; c.setRip(BigInt(KCODE + (rnd() % 4000))); c.setReg(4, BigInt(RSP0 - 0x100)); return true; },
+        exception: (c) => {
+          faults++;
+          // Back to a sane kernel context (random code may have changed CPL with IRETQ/RETF or CR3).
+          c.setCpl(0);
+          c.cs = 0x08;
+          c.setRip(BigInt(KCODE + (rnd() % 4000)));
+          c.setReg(4, BigInt(RSP0 - 0x100));
+          return true;
+        },
         eptViolation: () => { throw new Error('no EPT'); },
       };
       for (let step = 0; step < 120; step++) {
         const before = cpu.icount;
         const s = cpu.run(cpu.icount + 50);
         executed += cpu.icount - before;
+        expect(s).not.toBe(Stop.noProgress);
         if (s === Stop.halt || s === Stop.tripleFault) {
           cpu.halted = false;
           cpu.tripleFaulted = false;

@@ -446,6 +446,9 @@ export class Machine {
         case Stop.requested:
           if (this.stopReason === null) this.stop(StopReason.interrupted, 0, 'stop requested');
           break;
+        case Stop.noProgress:
+          this.stop(StopReason.hypervisorError, 0, `no guest progress at icount ${cpu.icount}: every attempt faults (rip 0x${cpu.getRip().toString(16)})`);
+          break;
       }
     }
     return {

@@ -6,7 +6,7 @@ import { Exitable } from '../emulator/cpu/arch.js';
 import type { Op } from '../emulator/cpu/Op.js';
 import { IoQual } from '../emulator/cpu/ops/system.js';
 import type { ExitPolicy } from '../emulator/machine.js';
-import { NO_EXIT, type Vmcs } from '../emulator/vmx/Vmcs.js';
+import type { Vmcs } from '../emulator/vmx/Vmcs.js';
 import { CrAccessType } from '../emulator/vmx/qualification.js';
 
 export function vmcsPolicy(vmcs: Vmcs): ExitPolicy {
@@ -33,7 +33,8 @@ export function vmcsPolicy(vmcs: Vmcs): ExitPolicy {
           return vmcs.crAccessCausesExit(cr, access, cpu.lo[g], cpu.hi[g]);
         }
         default:
-          return vmcs.instructionExitReason(kind) !== NO_EXIT;
+          // INVALID_OPCODE (RDTSCP disabled) is not an exit; the guest then sees #UD from the CPU model.
+          return vmcs.instructionExitReason(kind) >= 0;
       }
     },
     exceptionExits(vector: number, errorCode: number): boolean {

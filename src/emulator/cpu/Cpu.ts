@@ -54,6 +54,9 @@ export interface CpuOptions {
 /** A 64-bit value held as two int32 words. */
 export interface Pair { lo: number; hi: number }
 
+/** Consecutive exceptions at one icount after which run() gives up with Stop.noProgress. */
+const MAX_EVENTS_WITHOUT_PROGRESS = 100_000;
+
 export class Cpu implements LazyFlags {
   readonly lo = new Int32Array(16);
   readonly hi = new Int32Array(16);
@@ -241,6 +244,8 @@ export class Cpu implements LazyFlags {
    */
   run(limit: number): Stop {
     const cache = this.cache;
+    let stuck = 0;
+    let stuckAt = -1;
     for (;;) {
       // The one place asynchronous events are looked at (Blink's attention check): on entry, after any
       // block ending in a system instruction (the only ones that halt, change IF, or reach devices), and
@@ -298,6 +303,13 @@ export class Cpu implements LazyFlags {
         }
       } catch (e) {
         if (e !== this.fault) throw e;
+        // Exceptions that a hook takes and that never let an instruction retire would spin forever.
+        if (this.icount !== stuckAt) {
+          stuckAt = this.icount;
+          stuck = 0;
+        } else if (++stuck > MAX_EVENTS_WITHOUT_PROGRESS) {
+          return Stop.noProgress;
+        }
         if (block === null) {
           // The fetch itself faulted.
           this.faultOp = null;

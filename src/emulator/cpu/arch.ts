@@ -13,6 +13,8 @@ export const Stop = {
   tripleFault: 4,
   /** A hook asked the loop to stop (cpu.requestStop). */
   requested: 5,
+  /** Events keep being handled with no instruction retiring (a VMM hook that never lets the guest run). */
+  noProgress: 6,
 } as const;
 export type Stop = (typeof Stop)[keyof typeof Stop];
 

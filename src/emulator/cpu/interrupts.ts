@@ -160,7 +160,7 @@ function deliverOnce(cpu: Cpu, vector: number, errorCode: number, software: bool
 }
 
 /** DPL of the code segment `selector` from the GDT (must be a present 64-bit code segment). */
-function codeSegmentDpl(cpu: Cpu, selector: number, ext: number): number {
+export function codeSegmentDpl(cpu: Cpu, selector: number, ext: number): number {
   const index = selector & ~7;
   if (index === 0 || (selector & 4) !== 0 || index + 7 > cpu.gdtrLimit) throw cpu.fault.set(Vector.GP, index + ext);
   const [, dhi] = readSys64(cpu, ...addr(cpu.gdtrBaseLo, cpu.gdtrBaseHi, index));

@@ -349,6 +349,7 @@ const iretq: H = (cpu) => {
   if ((cs & ~3) === 0) throw cpu.fault.set(Vector.GP, 0);
   // Return to the same or an outer privilege level only (SDM IRET: "RETURN-TO-OUTER-PRIVILEGE-LEVEL").
   if (rpl < cpu.cpl) throw cpu.fault.set(Vector.GP, cs & ~3);
+  checkReturnCodeSegment(cpu, cs);
   if (!isCanonical(ripHi)) gp0(cpu);
   loadFlags(cpu, flags, false);
   cpu.cs = cs;
@@ -358,6 +359,21 @@ const iretq: H = (cpu) => {
   cpu.setCpl(rpl);
   cpu.rip = ripHi * TWO32 + (ripLo >>> 0);
 };
+
+/**
+ * The code segment a far return or IRET goes to must be a present 64-bit code segment in the GDT whose
+ * DPL equals the selector's RPL (SDM IRET/RET, protected-mode return checks): #GP(selector) / #NP otherwise.
+ */
+function checkReturnCodeSegment(cpu: Cpu, cs: number): void {
+  const index = cs & ~7;
+  if ((cs & 4) !== 0 || index + 7 > cpu.gdtrLimit) throw cpu.fault.set(Vector.GP, index);
+  const s = (cpu.gdtrBaseLo >>> 0) + index;
+  const d = cpu.readSystem64(s | 0, (cpu.gdtrBaseHi + (s >= TWO32 ? 1 : 0)) | 0);
+  const isCode = ((d.hi >>> 11) & 3) === 3;
+  const longMode = (d.hi >>> 21) & 1;
+  if (!isCode || longMode === 0 || ((d.hi >>> 13) & 3) !== (cs & 3)) throw cpu.fault.set(Vector.GP, index);
+  if (((d.hi >>> 15) & 1) === 0) throw cpu.fault.set(Vector.NP, index);
+}
 
 /**
  * Far RET (SDM RET, far return in 64-bit mode): pops RIP and CS (8 bytes each with REX.W, else 4), plus
@@ -385,6 +401,7 @@ const retf: H = (cpu, op) => {
   const cs = pop()[0] & 0xffff;
   const rpl = cs & 3;
   if ((cs & ~3) === 0 || rpl < cpu.cpl) throw cpu.fault.set(Vector.GP, cs & ~3);
+  checkReturnCodeSegment(cpu, cs);
   if (!isCanonical(ripHi)) gp0(cpu);
   const release = op.imm & 0xffff;
   if (release !== 0) {
