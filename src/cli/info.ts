@@ -97,17 +97,19 @@ export async function traceInfo(dir: string, opts: InfoOptions = {}): Promise<st
     }
   }
   const pct = (a: number, b: number): string => (b > 0 ? `${((100 * a) / b).toFixed(2)}%` : '-');
+  const withCosts = opts.costs ?? true;
   const rows = [...m.exits_by_reason].sort((a, b) => b.count - a.count || a.reason - b.reason).map((e) => {
     const s = cost.get(e.reason);
-    return [e.name, String(e.reason), String(e.count), pct(e.count, total),
-      s ? pct(s.sum, costTotal) : '-', s ? String(s.min) : '-', s ? String(s.max) : '-',
-      s ? (s.sum / e.count).toFixed(1) : '-', exitReasonSdmName(e.reason)];
+    const costCells = !withCosts ? [] : [s ? pct(s.sum, costTotal) : '-', s ? String(s.min) : '-', s ? String(s.max) : '-',
+      s ? (s.sum / e.count).toFixed(1) : '-'];
+    return [e.name, String(e.reason), String(e.count), pct(e.count, total), ...costCells, exitReasonSdmName(e.reason)];
   });
   if (rows.length === 0) out.push('(no exits)');
   else {
-    out.push(table(['VM-EXIT', 'reason', 'Samples', 'Samples%', 'Time%', 'Min cost', 'Max cost', 'Avg cost', 'SDM name'], rows,
-      [false, true, true, true, true, true, true, true, false]));
-    if (opts.costs ?? true) out.push('(cost in modelled cycles, from exits.arrow)');
+    const costHead = withCosts ? ['Time%', 'Min cost', 'Max cost', 'Avg cost'] : [];
+    const header = ['VM-EXIT', 'reason', 'Samples', 'Samples%', ...costHead, 'SDM name'];
+    out.push(table(header, rows, header.map((h) => h !== 'VM-EXIT' && h !== 'SDM name')));
+    if (withCosts) out.push('(cost in modelled cycles, from exits.arrow)');
   }
   return `${out.join('\n')}\n`;
 }
