@@ -451,6 +451,8 @@ describe('bad traces give clear TraceErrors', () => {
     w.close(true, 'guest-exit');
     expect(TraceReader.open(t).manifest.totals.exits).toBe(0);
     expect(() => w.filePath('../escape')).toThrow(TraceError);
+    // A directory that cannot be created (its parent is a file).
+    expect(() => new TraceWriter(join(d, 'notes.txt', 'trace'), options())).toThrow(/cannot create trace directory/);
   });
 
   it('extra file names cannot escape the trace or shadow its own files', () => {

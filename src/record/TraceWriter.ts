@@ -173,9 +173,13 @@ export class TraceWriter implements MachineObserver {
     if (!(this.cpi > 0)) throw new TraceError(`cyclesPerInstruction must be positive, got ${opts.cyclesPerInstruction}`);
     prepareDirectory(dir, opts.overwrite ?? false);
 
-    const t = (name: TableName): TableBuffer => new TableBuffer(TABLES[name], join(dir, TABLES[name].file), this.batchRows);
-    this.tables = { exits: t('exits'), io: t('io'), interrupts: t('interrupts'), ground_truth: t('ground_truth') };
-    this.console = new FileSink(join(dir, TraceFile.console));
+    try {
+      const t = (name: TableName): TableBuffer => new TableBuffer(TABLES[name], join(dir, TABLES[name].file), this.batchRows);
+      this.tables = { exits: t('exits'), io: t('io'), interrupts: t('interrupts'), ground_truth: t('ground_truth') };
+      this.console = new FileSink(join(dir, TraceFile.console));
+    } catch (e) {
+      throw new TraceError(`cannot write the trace in ${dir}: ${(e as Error).message}`, dir);
+    }
 
     const x = (this.exits = this.tables.exits);
     this.xSeq = x.words('seq'); this.xIcount = x.words('icount'); this.xTs = x.words('ts'); this.xCycles = x.words('cycles');
