@@ -38,6 +38,10 @@ const FAST_MASK = (1 << FAST_BITS) - 1;
 const WINDOW = 512;
 const TWO32 = 4294967296;
 
+function tooLong(cpu: Cpu): void {
+  throw cpu.fault.set(Vector.GP, 0);
+}
+
 /** Op handler that stops the block before this op (its code was overwritten while the block ran). */
 function bail(cpu: Cpu): void {
   throw cpu.fault.set(Vector.RESTART, 0);
@@ -163,7 +167,13 @@ export class DecodeCache {
             const nlo = (lo + inPage) | 0;
             mmu.translateFetch(nlo, (nlo >>> 0) < (lo >>> 0) ? (hi + 1) | 0 : hi);
           }
-          ops.push(this.makeUd(rip + offset, Math.max(len, 1), ops.length));
+          const bad = this.makeUd(rip + offset, Math.max(len, 1), ops.length);
+          // More than 15 bytes (prefixes included) is #GP(0), not #UD (SDM vol. 2 section 2.3.11).
+          if (len >= 15 && decoder.lastError === DecoderError.InvalidInstruction) {
+            bad.fn = tooLong;
+            bad.name = '(too long)';
+          }
+          ops.push(bad);
           attention = true;
           break;
         }

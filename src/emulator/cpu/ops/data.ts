@@ -75,6 +75,17 @@ const SETCC: Partial<Record<Mnemonic, number>> = {};
   s.forEach((m, i) => (SETCC[m] = i));
 }
 
+function xlat(cpu: Cpu, op: Op): void {
+  const L = cpu.lo;
+  let s = (L[3] >>> 0) + (L[0] & 255);
+  let hi = cpu.hi[3] + (s > 0xffffffff ? 1 : 0);
+  if (op.seg !== 0) {
+    s = (s >>> 0) + ((op.seg === 1 ? cpu.fsBaseLo : cpu.gsBaseLo) >>> 0);
+    hi += (op.seg === 1 ? cpu.fsBaseHi : cpu.gsBaseHi) + (s > 0xffffffff ? 1 : 0);
+  }
+  L[0] = (L[0] & -256) | cpu.mmu.read8(s | 0, hi | 0);
+}
+
 /** 16-bit PUSH of a register (aux 0), immediate (1) or memory word (2). */
 function push16(cpu: Cpu, op: Op): void {
   let v: number;
@@ -252,6 +263,14 @@ export function decodeData(ins: Instruction, op: Op): boolean {
       if (size === 64) return use(op, t('xchg_rr64', 'const vl = L[$d], vh = H[$d]; L[$d] = L[$s]; H[$d] = H[$s]; L[$s] = vl; H[$s] = vh;'));
       // Note: xchg eax, eax (90 is NOP; 87 C0 zero-extends) is handled by iced as NOP or this form.
       return use(op, t(`xchg_rr${size}`, `const a = ${rget(size, 'd')}, b = ${rget(size, 's')}; ${rset(size, 'd', 'b')} ${rset(size, 's', 'a')}`));
+    }
+    case Mnemonic.Xlatb: {
+      // XLAT: AL = [RBX + zero-extended AL] (SDM XLAT/XLATB), DS (flat) or an FS/GS override.
+      const seg = ins.segmentPrefix;
+      op.seg = seg === Register.FS ? 1 : seg === Register.GS ? 2 : 0;
+      op.fn = xlat;
+      op.name = 'xlat';
+      return true;
     }
     case Mnemonic.Cmpxchg8b:
     case Mnemonic.Cmpxchg16b:

@@ -182,18 +182,28 @@ function repeated(one: One): (cpu: Cpu, op: Op) => void {
   };
 }
 
-/** REPE/REPNE form for CMPS/SCAS: also stops when ZF says so after an element. */
+/**
+ * REPE/REPNE form for CMPS/SCAS: also stops when ZF says so after an element. A fault in the middle leaves
+ * the flags as they were before the instruction (what the hardware does: the registers reflect the
+ * completed iterations, the flags do not).
+ */
 function repeatedCompare(one: One, whileEqual: boolean): (cpu: Cpu, op: Op) => void {
   return (cpu, op) => {
     const a32 = (op.aux & Str.a32) !== 0;
     const d = delta(cpu, op.size);
-    for (let n = 0; n < CHUNK; n++) {
-      if (countZero(cpu, a32)) return;
-      one(cpu, op, d, a32);
-      decCount(cpu, a32);
-      // After CMP-style flags, ZF is (result == 0); fr (and frh for 64-bit) hold the result.
-      const equal = cpu.fsz === 3 ? (cpu.fr | cpu.frh) === 0 : cpu.fr === 0;
-      if (equal !== whileEqual) return;
+    const fk = cpu.fk, fsz = cpu.fsz, fd = cpu.fd, fdh = cpu.fdh, fs = cpu.fs, fsh = cpu.fsh, fr = cpu.fr, frh = cpu.frh, fx = cpu.fx;
+    try {
+      for (let n = 0; n < CHUNK; n++) {
+        if (countZero(cpu, a32)) return;
+        one(cpu, op, d, a32);
+        decCount(cpu, a32);
+        // After CMP-style flags, ZF is (result == 0); fr (and frh for 64-bit) hold the result.
+        const equal = cpu.fsz === 3 ? (cpu.fr | cpu.frh) === 0 : cpu.fr === 0;
+        if (equal !== whileEqual) return;
+      }
+    } catch (e) {
+      cpu.fk = fk; cpu.fsz = fsz; cpu.fd = fd; cpu.fdh = fdh; cpu.fs = fs; cpu.fsh = fsh; cpu.fr = fr; cpu.frh = frh; cpu.fx = fx;
+      throw e;
     }
     if (!countZero(cpu, a32)) cpu.rip = op.addr;
   };
