@@ -1,0 +1,86 @@
+// Ground-truth port (docs/machine.md "Ground truth (0x510)"): the guest kernel writes the physical address
+// of a 64-byte `struct gt_event` with a 32-bit OUT; the device reads the structure from guest memory and
+// reports it as a GroundTruthEvent. The port is `silent`: it never causes a VM exit, costs nothing in the
+// cost model and is recorded apart from all I/O (the machine honours that; the device only says so).
+//
+//   struct gt_event {          // 64 bytes, little endian, must not cross a page
+//     uint32_t type, pid, tid, ppid;      // offsets 0, 4, 8, 12
+//     uint64_t cr3, a0, a1, a2;           // offsets 16, 24, 32, 40
+//     char name[16];                      // offset 48, NUL padded
+//   };
+//
+// 64-bit fields become numbers (exact below 2^53, events.ts). The name is read up to the first NUL as
+// Latin-1 (one character per byte, so no byte is lost or replaced). A write that is not 32 bits wide or an
+// address whose structure crosses a page breaks the contract: it goes to onError, which by default throws
+// a GuestProtocolError naming the address.
+
+import { GuestProtocolError, StateReader, type AccessSize, type Device, type DeviceContext, type PortRange } from './Device.js';
+import type { GroundTruthEvent } from '../../hypervisor/events.js';
+
+export const GROUND_TRUTH_PORT = 0x510;
+export const GT_EVENT_BYTES = 64;
+const PAGE = 4096;
+const TWO32 = 4294967296;
+
+export interface GroundTruthPortOptions {
+  onGroundTruth?: (e: GroundTruthEvent) => void;
+  /** A write that breaks the contract; the default throws GuestProtocolError. */
+  onError?: (message: string) => void;
+}
+
+export class GroundTruthPort implements Device {
+  readonly name = 'groundtruth';
+  readonly ports: readonly PortRange[] = [[GROUND_TRUTH_PORT, GROUND_TRUTH_PORT]];
+  readonly silent = true;
+  /** Events reported since construction. */
+  events = 0;
+  private readonly onGroundTruth: (e: GroundTruthEvent) => void;
+  private readonly onError: (message: string) => void;
+
+  constructor(private readonly ctx: DeviceContext, opts: GroundTruthPortOptions = {}) {
+    this.onGroundTruth = opts.onGroundTruth ?? (() => {});
+    this.onError = opts.onError ?? ((m) => {
+      throw new GuestProtocolError(this.name, m);
+    });
+  }
+
+  in(_port: number, _size: AccessSize): number {
+    return 0;
+  }
+
+  out(_port: number, size: AccessSize, value: number): void {
+    if (size !== 4) {
+      this.onError(`${size * 8}-bit write of 0x${value.toString(16)}; the port takes a 32-bit physical address`);
+      return;
+    }
+    const addr = value >>> 0;
+    if ((addr % PAGE) + GT_EVENT_BYTES > PAGE) {
+      this.onError(`struct gt_event at physical 0x${addr.toString(16)} crosses a page boundary`);
+      return;
+    }
+    const e = parseGroundTruth(this.ctx.dmaRead(addr, GT_EVENT_BYTES), this.ctx.now());
+    this.events++;
+    this.onGroundTruth(e);
+  }
+
+  saveState(): unknown {
+    return { events: this.events };
+  }
+
+  loadState(state: unknown): void {
+    this.events = new StateReader(this.name, state).uint('events');
+  }
+}
+
+/** Decode one 64-byte struct gt_event (docs/machine.md) observed at `icount`. */
+export function parseGroundTruth(b: Uint8Array, icount: number): GroundTruthEvent {
+  if (b.length < GT_EVENT_BYTES) throw new Error(`struct gt_event needs ${GT_EVENT_BYTES} bytes, got ${b.length}`);
+  const u32 = (o: number): number => (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
+  const u64 = (o: number): number => u32(o) + u32(o + 4) * TWO32;
+  let name = '';
+  for (let i = 48; i < 64 && b[i] !== 0; i++) name += String.fromCharCode(b[i]);
+  return {
+    kind: 'groundTruth', icount, type: u32(0), pid: u32(4), tid: u32(8), ppid: u32(12),
+    cr3: u64(16), a0: u64(24), a1: u64(32), a2: u64(40), name,
+  };
+}
