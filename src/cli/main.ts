@@ -2,10 +2,13 @@
 import { Command, CommanderError } from 'commander';
 import { UserError } from './errors.js';
 import { register as info } from './info.js';
+import { register as record } from './record.js';
+import { register as replay } from './replay.js';
+import { register as workloads } from './workloads.js';
 
 
 // One line per subcommand module; each exports `register(program: Command): void`.
-const subcommands: Array<(program: Command) => void> = [info];
+const subcommands: Array<(program: Command) => void> = [record, replay, info, workloads];
 
 export function buildProgram(): Command {
   const program = new Command('trace')

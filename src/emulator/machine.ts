@@ -82,6 +82,8 @@ export interface CostModel {
 export const StopReason = {
   guestExit: 'guest-exit', tripleFault: 'triple-fault', instructionLimit: 'instruction-limit',
   exitLimit: 'exit-limit', haltedForever: 'halted-forever', interrupted: 'interrupted', hypervisorError: 'hypervisor-error',
+  /** run(until) reached `until`: not an end, call run again to continue. */
+  paused: 'paused',
 } as const;
 export type StopReason = (typeof StopReason)[keyof typeof StopReason];
 
@@ -408,15 +410,28 @@ export class Machine {
 
   // ---- the run loop -----------------------------------------------------------------------------------------
 
-  /** Run until the guest powers off, dies, or a limit is reached. */
-  run(): RunResult {
+  /** True once the run has ended (a stop reason other than a pause). */
+  get stopped(): boolean {
+    return this.stopReason !== null;
+  }
+
+  /**
+   * Run until the guest powers off, dies, or a limit is reached. With `until`, return earlier (reason
+   * `paused`) once icount reaches it, so a caller can run in slices and let the event loop breathe (signal
+   * handlers, progress output) between them; the execution is the same either way.
+   */
+  run(until = Infinity): RunResult {
     const cpu = this.cpu;
-    this.stopReason = null;
-    while (this.stopReason === null) {
-      const limit = Math.min(this.env.nextEventAt(), this.maxInstructions);
+    let paused = false;
+    while (this.stopReason === null && !paused) {
+      const limit = Math.min(this.env.nextEventAt(), this.maxInstructions, until);
       const s = cpu.run(limit);
       switch (s) {
         case Stop.limit:
+          if (cpu.icount >= until && cpu.icount < this.maxInstructions && cpu.icount < this.env.nextEventAt()) {
+            paused = true;
+            break;
+          }
           this.timeReached();
           break;
         case Stop.interrupt:
@@ -452,7 +467,7 @@ export class Machine {
       }
     }
     return {
-      reason: this.stopReason, status: this.stopStatus, detail: this.stopDetail, icount: cpu.icount,
+      reason: this.stopReason ?? StopReason.paused, status: this.stopStatus, detail: this.stopDetail, icount: cpu.icount,
       exits: this.exitCount, cycles: this.cycles,
     };
   }

@@ -114,6 +114,13 @@ export class ExitChecker {
       this.additional.set(e.reason, (this.additional.get(e.reason) ?? 0) + 1);
       return true;
     }
+    if (this.subsequence && e.icount > rec.icount) {
+      this.diverge(rec, e, [{
+        field: 'exit', recorded: `reason ${rec.reason} at icount ${rec.icount}`,
+        replayed: '(not taken: this exit configuration must include every recorded exit)',
+      }]);
+      return false;
+    }
     this.diverge(rec, e, diffs);
     return false;
   }

@@ -1,0 +1,59 @@
+// `trace record [workload] [-o dir] [--exits preset] [--cost-model preset] [--seed n] [--max-instructions n]`
+
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { UserError } from './errors.js';
+import { progressLine } from './progress.js';
+import { DEFAULT_WORKLOAD } from '../hypervisor/workloads.js';
+import { recordTrace } from '../hypervisor/recordTrace.js';
+import { SESSION_DEFAULTS } from '../hypervisor/Session.js';
+import { TraceError } from '../record/TraceError.js';
+
+export function parseCount(what: string, v: string): number {
+  const n = Number(v.replace(/_/g, ''));
+  if (!Number.isSafeInteger(n) || n < 0) throw new UserError(`${what} must be a non-negative integer, got "${v}"`);
+  return n;
+}
+
+export function register(program: Command): void {
+  program
+    .command('record')
+    .description('record a workload into a trace directory (default workload: mixed)')
+    .argument('[workload]', 'workload name or description file, optionally name:key=value,...', DEFAULT_WORKLOAD)
+    .option('-o, --out <dir>', 'trace directory (default traces/<workload>)')
+    .option('--exits <preset>', 'exit-configuration preset', SESSION_DEFAULTS.exitPreset)
+    .option('--cost-model <preset>', 'cost-model preset', SESSION_DEFAULTS.costModel)
+    .option('--seed <n>', 'workload seed')
+    .option('--max-instructions <n>', 'stop after this many guest instructions', String(SESSION_DEFAULTS.maxInstructions))
+    .option('--max-exits <n>', 'stop after this many exits', String(SESSION_DEFAULTS.maxExits))
+    .option('--overwrite', 'replace an existing trace at the output directory')
+    .action(async (workload: string, o: { out?: string; exits: string; costModel: string; seed?: string; maxInstructions: string; maxExits: string; overwrite?: boolean }) => {
+      const base = workload.replace(/\.json$/, '').replace(/[:/\\].*$/, '').replace(/[^A-Za-z0-9_.-]/g, '_') || 'trace';
+      const dir = resolve(o.out ?? `traces/${base}`);
+      const progress = progressLine(`record ${workload}`);
+      let r;
+      try {
+        r = await recordTrace({
+          workload, exitPreset: o.exits, costModel: o.costModel,
+          seed: o.seed === undefined ? undefined : parseCount('--seed', o.seed),
+          maxInstructions: parseCount('--max-instructions', o.maxInstructions),
+          maxExits: parseCount('--max-exits', o.maxExits),
+        }, dir, { overwrite: o.overwrite === true, onProgress: (x) => progress.update(x), handleSignals: true });
+      } catch (e) {
+        progress.done();
+        if (e instanceof TraceError) throw new UserError(e.message);
+        throw e;
+      }
+      progress.done();
+      const m = r.manifest;
+      const res = r.result;
+      const lines = [
+        `recorded ${m.workload.name} (seed ${m.seed}, exits ${m.exit_preset.name}, cost model ${m.cost_model.name}) into ${dir}`,
+        `  ${res.icount} guest instructions, ${res.exits} exits, ${m.totals.io} I/O accesses, ${m.totals.interrupts} interrupts, ${m.totals.ground_truth} ground-truth events`,
+        `  ${m.complete ? 'complete' : 'INCOMPLETE'}: ${res.reason}${res.detail ? ` (${res.detail})` : ''}${res.reason === 'guest-exit' ? `, guest status ${res.status}` : ''}`,
+        `  modelled cycles ${res.cycles}; see: trace info ${dir}`,
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+      if (!m.complete) process.exitCode = 3;
+    });
+}

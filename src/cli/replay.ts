@@ -1,0 +1,44 @@
+// `trace replay <dir> [--exits preset]`: deterministic re-execution checked exit by exit.
+
+import type { Command } from 'commander';
+import { UserError } from './errors.js';
+import { progressLine } from './progress.js';
+import { replayTrace } from '../replay/replayTrace.js';
+import { TraceError } from '../record/TraceError.js';
+import { exitReasonSdmName } from '../record/exitReasonNames.js';
+
+export function register(program: Command): void {
+  program
+    .command('replay')
+    .description('replay a trace from its input log and check every exit against the recording')
+    .argument('<dir>', 'trace directory')
+    .option('--exits <preset>', 'replay under another exit configuration (recorded exits checked as a subsequence)')
+    .action(async (dir: string, o: { exits?: string }) => {
+      const progress = progressLine(`replay ${dir}`);
+      let rep;
+      try {
+        rep = await replayTrace(dir, { exitPreset: o.exits, onProgress: (r) => progress.update(r) });
+      } catch (e) {
+        progress.done();
+        if (e instanceof TraceError) throw new UserError(e.message);
+        throw e;
+      }
+      progress.done();
+      const out: string[] = [];
+      if (rep.clean) {
+        out.push(`replay clean: ${rep.matched} of ${rep.recordedExits} recorded exits matched${rep.subsequence ? ` as a subsequence under ${rep.exitPreset}` : ''}, ${rep.icount} guest instructions`);
+        if (rep.subsequence) {
+          const extra = [...rep.additional].sort((a, b) => a[0] - b[0]).map(([r, n]) => `${exitReasonSdmName(r)} (${r}): ${n}`);
+          out.push(`  additional exits under ${rep.exitPreset}: ${extra.length === 0 ? 'none' : extra.join(', ')}`);
+        }
+      } else if (rep.inputDivergence !== null) {
+        out.push(`replay DIVERGED at icount ${rep.icount} (after ${rep.matched} matching exits): ${rep.inputDivergence}`);
+      } else if (rep.divergence !== null) {
+        out.push(`replay DIVERGED: ${rep.divergence.message}`);
+      } else {
+        out.push(`replay DIVERGED: ended at icount ${rep.icount}, the recording at ${rep.recordedIcount}`);
+      }
+      process.stdout.write(`${out.join('\n')}\n`);
+      if (!rep.clean) process.exitCode = 1;
+    });
+}

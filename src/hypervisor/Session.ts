@@ -1,0 +1,105 @@
+// One session type for recording and replaying (rr's design): the same machine assembly and run loop;
+// only the environment differs (live devices whose inputs are logged, or the log fed back).
+
+import { Machine, StopReason, type Environment, type RunResult } from '../emulator/machine.js';
+import { Vmcs } from '../emulator/vmx/Vmcs.js';
+import { exitCostFunction, getCostModel, type CostModel } from '../emulator/costModel.js';
+import { applyExitPreset, getExitPreset } from './exitPresets.js';
+import { enterGuest } from './boot.js';
+import { loadGuest, type LoadedGuest } from './loader.js';
+import { vmcsPolicy } from './vmcsPolicy.js';
+import { getWorkload, loadOptions, type Workload } from './workloads.js';
+
+export interface SessionConfig {
+  /**
+   * Workload name or description file, optionally with `:key=value,...` parameters; or an already
+   * expanded workload (replay rebuilds it from the trace's own images).
+   */
+  workload: string | Workload;
+  /** Exit-configuration preset (src/hypervisor/exitPresets.ts). */
+  exitPreset: string;
+  /** Cost-model preset (src/emulator/costModel.ts). */
+  costModel: string;
+  /** Overrides the workload's seed. */
+  seed?: number;
+  /** Stop after this many guest instructions (a runaway guest ends cleanly). */
+  maxInstructions?: number;
+  /** Stop after this many exits. */
+  maxExits?: number;
+}
+
+export const SESSION_DEFAULTS = {
+  exitPreset: 'kvm-default',
+  costModel: 'modern',
+  maxInstructions: 2_000_000_000,
+  maxExits: 50_000_000,
+} as const;
+
+/** Everything assembled for one run, before its environment is attached. */
+export interface Assembled {
+  machine: Machine;
+  workload: Workload;
+  loaded: LoadedGuest;
+  vmcs: Vmcs;
+  costModel: CostModel;
+  config: Required<SessionConfig>;
+}
+
+/**
+ * Build the machine for a configuration: load the workload's guest into memory, program the VMCS from
+ * the exit preset, take time and costs from the cost model. `makeEnv` receives the machine (its CPU and
+ * memory exist) and returns the environment.
+ */
+export function assemble(config: SessionConfig, makeEnv: (m: Machine, w: Workload) => Environment): Assembled {
+  const overrides: Record<string, number> = config.seed !== undefined ? { seed: config.seed } : {};
+  const workload = typeof config.workload === 'string' ? getWorkload(config.workload, overrides) : config.workload;
+  if (config.seed !== undefined) workload.seed = config.seed;
+  getExitPreset(config.exitPreset); // clear error for an unknown name
+  const costModel = getCostModel(config.costModel);
+  const vmcs = new Vmcs();
+  applyExitPreset(vmcs, config.exitPreset);
+  const full: Required<SessionConfig> = {
+    workload: config.workload,
+    exitPreset: config.exitPreset,
+    costModel: config.costModel,
+    seed: workload.seed,
+    maxInstructions: config.maxInstructions ?? SESSION_DEFAULTS.maxInstructions,
+    maxExits: config.maxExits ?? SESSION_DEFAULTS.maxExits,
+  };
+  let env: Environment | null = null;
+  const lazyEnv: Environment = {
+    nextEventAt: () => (env as Environment).nextEventAt(),
+    advanceTo: (i) => (env as Environment).advanceTo(i),
+    portIn: (p, s) => (env as Environment).portIn(p, s),
+    portOut: (p, s, v) => (env as Environment).portOut(p, s, v),
+    deviceAt: (p) => (env as Environment).deviceAt(p),
+    pendingVector: () => (env as Environment).pendingVector(),
+    acknowledge: () => (env as Environment).acknowledge(),
+  };
+  const machine = new Machine(lazyEnv, {
+    memoryBytes: workload.memBytes,
+    cyclesPerInstruction: costModel.cyclesPerInstruction,
+    policy: vmcsPolicy(vmcs),
+    costModel: exitCostFunction(costModel),
+    maxInstructions: full.maxInstructions,
+    maxExits: full.maxExits,
+  });
+  const loaded = loadGuest(machine.cpu.mmu.u8, loadOptions(workload, costModel.tscHz));
+  enterGuest(machine.cpu, loaded);
+  env = makeEnv(machine, workload);
+  machine.env = env;
+  return { machine, workload, loaded, vmcs, costModel, config: full };
+}
+
+/**
+ * Run a machine to its end in slices of `slice` instructions, yielding to the event loop between slices
+ * (so SIGINT handlers and progress output run); `onSlice` sees the progress.
+ */
+export async function runSliced(m: Machine, slice: number, onSlice?: (r: RunResult) => void): Promise<RunResult> {
+  for (;;) {
+    const r = m.run(m.cpu.icount + slice);
+    onSlice?.(r);
+    if (r.reason !== StopReason.paused) return r;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}

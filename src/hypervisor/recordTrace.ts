@@ -1,0 +1,96 @@
+// `trace record`: run a workload on the machine with live devices and write the trace directory: every
+// exit, I/O access, injected interrupt and ground-truth event (TraceWriter), the console, the guest images,
+// and the nondeterministic-input log replay consumes. Written under the `incomplete` marker; a run that
+// ends any other way than by completing (Ctrl-C, a guest failure, a limit) leaves valid files and a
+// manifest that says where and why it stopped.
+
+import { StopReason, type RunResult } from '../emulator/machine.js';
+import { costModelFigures } from '../emulator/costModel.js';
+import { TraceWriter } from '../record/TraceWriter.js';
+import { closeOnSignal } from '../record/closeOnSignal.js';
+import type { Manifest } from '../record/manifest.js';
+import { InputLogWriter, INPUT_LOG_FILE } from '../replay/inputLog.js';
+import { RecordingEnvironment } from '../replay/RecordingEnvironment.js';
+import type { BootRecord } from '../replay/replayTrace.js';
+import { LiveEnvironment } from './LiveEnvironment.js';
+import { assemble, runSliced, type Assembled, type SessionConfig } from './Session.js';
+
+export interface RecordOptions {
+  overwrite?: boolean;
+  /** Called between slices (progress line). */
+  onProgress?: (r: RunResult) => void;
+  /** Install SIGINT/SIGTERM handlers that stop the run and close the trace as incomplete (CLI). */
+  handleSignals?: boolean;
+  /** Instructions per slice between event-loop turns. */
+  slice?: number;
+}
+
+export interface RecordResult {
+  result: RunResult;
+  manifest: Manifest;
+  console: string;
+  assembled: Assembled;
+}
+
+/** Stop reasons that mean the recording covers the whole run. */
+const COMPLETE: ReadonlySet<string> = new Set([StopReason.guestExit]);
+
+export async function recordTrace(config: SessionConfig, dir: string, opts: RecordOptions = {}): Promise<RecordResult> {
+  let writer: TraceWriter | null = null;
+  let log: InputLogWriter | null = null;
+  let live: LiveEnvironment | null = null;
+  const a = assemble(config, (m, w) => {
+    live = new LiveEnvironment(m, w);
+    return live;
+  });
+  const m = a.machine;
+  const w = a.workload;
+  const liveEnv = live as unknown as LiveEnvironment;
+  const boot: BootRecord = {
+    memBytes: w.memBytes, seed: w.seed, diskSectors: w.diskSectors, script: w.script,
+    programs: w.programs.map((p) => p.name), devices: liveEnv.deviceMap(), params: w.params,
+  };
+  writer = new TraceWriter(dir, {
+    workload: { name: w.name, description: w.description, params: w.params },
+    seed: w.seed,
+    exitPreset: { name: a.config.exitPreset },
+    costModel: { name: a.costModel.name, figures: costModelFigures(a.costModel) },
+    cyclesPerInstruction: a.costModel.cyclesPerInstruction,
+    machine: { mem_bytes: w.memBytes, tsc_hz: a.costModel.tscHz, vcpus: 1, max_instructions: a.config.maxInstructions, max_exits: a.config.maxExits },
+    devices: [...new Set(liveEnv.devices.map((d) => d.name)), 'none'],
+    overwrite: opts.overwrite ?? false,
+    extra: { boot },
+  });
+  writer.addImage('kernel.elf', w.kernel);
+  for (const p of w.programs) writer.addImage(p.name, p.bytes);
+  if (w.disk.length > 0) writer.addImage('disk.img', w.disk);
+  log = new InputLogWriter(writer.filePath(INPUT_LOG_FILE));
+  const rec = new RecordingEnvironment(liveEnv, log, () => m.cpu.ioIcount);
+  liveEnv.onDma = (phys, bytes) => rec.dma(phys, bytes);
+  // DMA and interrupt-controller calls outside an instruction are stamped with the current icount.
+  m.env = rec;
+  m.subscribe(writer);
+  let removeSignals: (() => void) | null = null;
+  if (opts.handleSignals === true) {
+    removeSignals = closeOnSignal(writer, {
+      onSignal: () => m.stop(StopReason.interrupted, 0, 'interrupted by a signal'),
+    });
+  }
+  let result: RunResult;
+  try {
+    result = await runSliced(m, opts.slice ?? 10_000_000, opts.onProgress);
+  } catch (e) {
+    // A hypervisor or device error: keep what was recorded, say why it stopped.
+    log.close();
+    const detail = e instanceof Error ? e.message : String(e);
+    writer.close(false, { reason: StopReason.hypervisorError, detail, icount: m.cpu.icount, cycles: m.cycles });
+    removeSignals?.();
+    throw e;
+  }
+  log.close();
+  const manifest = writer.close(COMPLETE.has(result.reason), {
+    reason: result.reason, detail: result.detail, status: result.status, icount: result.icount, cycles: result.cycles,
+  });
+  removeSignals?.();
+  return { result, manifest, console: m.consoleText(), assembled: a };
+}

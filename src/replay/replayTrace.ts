@@ -1,0 +1,142 @@
+// `trace replay`: re-run a recorded guest from its initial state with the trace's own images, feeding the
+// nondeterministic-input log back instead of simulating devices, and check every exit against the
+// recording (exact), or check the recorded exits as a subsequence under another exit configuration.
+
+import { StopReason, type RunResult } from '../emulator/machine.js';
+import type { ExitEvent } from '../hypervisor/events.js';
+import { assemble, runSliced } from '../hypervisor/Session.js';
+import type { Workload } from '../hypervisor/workloads.js';
+import { TraceReader } from '../record/TraceReader.js';
+import { newExitEvent } from '../record/ExitCursor.js';
+import { ExitChecker, type Divergence, type RecordedExit } from './ExitChecker.js';
+import { INPUT_LOG_FILE, readInputLog } from './inputLog.js';
+import { InputDivergence, ReplayEnvironment } from './ReplayEnvironment.js';
+import { UserError } from '../cli/errors.js';
+
+/** What the recorder stores in the manifest's `extra.boot` so replay needs nothing outside the trace. */
+export interface BootRecord {
+  memBytes: number;
+  seed: number;
+  diskSectors: number;
+  script: string;
+  /** Program names, in ramdisk order; each is an image of the trace. */
+  programs: string[];
+  /** Device names by port range, for the io table's `device` column. */
+  devices: Array<[first: number, last: number, name: string]>;
+  params: Record<string, string>;
+}
+
+export interface ReplayOptions {
+  /** Replay under another exit configuration: recorded exits are checked as a subsequence. */
+  exitPreset?: string;
+  /** Progress callback between slices. */
+  onProgress?: (r: RunResult) => void;
+}
+
+export interface ReplayReport {
+  clean: boolean;
+  /** Exits of the recording matched (exactly, or as a subsequence). */
+  matched: number;
+  recordedExits: number;
+  replayedExits: number;
+  /** Exits only this replay's configuration took, by basic reason (subsequence mode). */
+  additional: Map<number, number>;
+  icount: number;
+  recordedIcount: number;
+  result: RunResult;
+  divergence: Divergence | null;
+  /** An input-log mismatch (the replay asked the outside world for something the log does not have). */
+  inputDivergence: string | null;
+  exitPreset: string;
+  subsequence: boolean;
+}
+
+/** Rebuild the workload a trace was recorded with from its manifest and images. */
+export function workloadFromTrace(reader: TraceReader): { workload: Workload; boot: BootRecord } {
+  const m = reader.manifest as unknown as { extra?: { boot?: BootRecord }; workload: { name: string; description: string } };
+  const boot = m.extra?.boot;
+  if (boot === undefined) throw new UserError(`${reader.dir}: the trace has no boot record (recorded by an older vmtrace?)`);
+  const workload: Workload = {
+    name: m.workload.name,
+    description: m.workload.description,
+    seed: boot.seed,
+    memBytes: boot.memBytes,
+    params: boot.params,
+    kernel: reader.readImage('kernel.elf'),
+    programs: boot.programs.map((name) => ({ name, bytes: reader.readImage(name) })),
+    script: boot.script,
+    packets: [],
+    disk: new Uint8Array(0),
+    diskSectors: boot.diskSectors,
+    expect: [],
+    source: `trace ${reader.dir}`,
+  };
+  return { workload, boot };
+}
+
+export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promise<ReplayReport> {
+  const reader = TraceReader.open(dir);
+  const manifest = reader.manifest;
+  const { workload, boot } = workloadFromTrace(reader);
+  if (!reader.hasFile(INPUT_LOG_FILE)) throw new UserError(`${dir}: no ${INPUT_LOG_FILE} (the input log replay needs)`);
+  const log = readInputLog(reader.filePath(INPUT_LOG_FILE));
+  const exitPreset = opts.exitPreset ?? manifest.exit_preset.name;
+  const subsequence = exitPreset !== manifest.exit_preset.name;
+  const recordedIcount = manifest.stop?.icount ?? manifest.totals.icount;
+  const deviceAt = (port: number): string => {
+    for (const [a, b, name] of boot.devices) if (port >= a && port <= b) return name;
+    return 'none';
+  };
+  const a = assemble({
+    workload, exitPreset, costModel: manifest.cost_model.name, seed: boot.seed,
+    // Never run past where the recording ended (an interrupted trace replays up to its end).
+    maxInstructions: recordedIcount,
+  }, (machine) => {
+    const env = new ReplayEnvironment(log, () => machine.cpu.ioIcount, (p, b) => machine.cpu.mmu.writePhys(p, b), deviceAt);
+    // Power-off is a guest-state effect (docs/machine.md port 0x500), replayed without a device.
+    const portOut = env.portOut.bind(env);
+    env.portOut = (port, size, value) => {
+      const irq = portOut(port, size, value);
+      if (port === 0x500) machine.stop(StopReason.guestExit, value >>> 0);
+      return irq;
+    };
+    return env;
+  });
+  const m = a.machine;
+  const cursor = reader.exitCursor();
+  const recordedExits = reader.rowCount('exits');
+  const current = newExitEvent();
+  let currentIndex = -1;
+  const recorded = (i: number): RecordedExit | undefined => {
+    while (currentIndex < i) {
+      if (!cursor.next(current)) return undefined;
+      currentIndex++;
+    }
+    return currentIndex === i ? current : undefined;
+  };
+  const checker = new ExitChecker(recorded, recordedExits, subsequence);
+  let replayedExits = 0;
+  m.subscribe({
+    onExit: (e: ExitEvent) => {
+      replayedExits++;
+      if (!checker.onExit(e)) m.stop(StopReason.hypervisorError, 0, 'replay diverged');
+    },
+  });
+  let inputDivergence: string | null = null;
+  let result: RunResult;
+  try {
+    result = await runSliced(m, 5_000_000, opts.onProgress);
+  } catch (e) {
+    if (!(e instanceof InputDivergence)) throw e;
+    inputDivergence = e.message;
+    result = { reason: StopReason.hypervisorError, status: 0, detail: e.message, icount: m.cpu.icount, exits: m.exitCount, cycles: m.cycles };
+  } finally {
+    cursor.close();
+  }
+  const divergence = checker.divergence ?? (inputDivergence === null ? checker.finish(m.cpu.icount) : null);
+  const clean = divergence === null && inputDivergence === null && m.cpu.icount === recordedIcount;
+  return {
+    clean, matched: checker.matched, recordedExits, replayedExits, additional: checker.additional, icount: m.cpu.icount,
+    recordedIcount, result, divergence, inputDivergence, exitPreset, subsequence,
+  };
+}
