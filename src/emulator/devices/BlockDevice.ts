@@ -228,7 +228,7 @@ export class BlockDevice implements Device {
     this.lba = r.uint('lba', this.sectors);
     this.remaining = r.uint('remaining', 256);
     this.buf.set(r.bytes('buf', SECTOR));
-    this.pos = r.uint('pos', SECTOR - 1);
+    this.pos = r.uint('pos', SECTOR);
     this.irqLine = r.bool('irqLine');
     this.sectorsRead = r.uint('sectorsRead');
     this.sectorsWritten = r.uint('sectorsWritten');

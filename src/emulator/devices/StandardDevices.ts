@@ -1,0 +1,84 @@
+// The machine's device set as docs/machine.md lays it out (PIC 0x20, timer 0x40, ATA 0x1f0, UART 0x3f8,
+// power-off 0x500, ground truth 0x510, NIC 0xc000), on one bus, sharing one DeviceContext whose interrupt
+// requests go to the PIC. A convenience for whoever wires the machine's live Environment: it still owns the
+// clock, guest memory and what happens on power-off.
+
+import type { DeviceContext } from './Device.js';
+import { IoBus } from './IoBus.js';
+import { Pic } from './Pic.js';
+import { Timer } from './Timer.js';
+import { Uart, type ScheduledInput } from './Uart.js';
+import { BlockDevice } from './BlockDevice.js';
+import { Nic, type ScheduledPacket } from './Nic.js';
+import { PowerOff } from './PowerOff.js';
+import { GroundTruthPort } from './GroundTruthPort.js';
+import type { GroundTruthEvent } from '../../hypervisor/events.js';
+
+export interface StandardDevicesOptions {
+  /** Current icount (at an IN/OUT: that instruction's icount). */
+  now(): number;
+  cyclesPerInstruction: number;
+  dmaWrite(phys: number, bytes: Uint8Array): void;
+  dmaRead(phys: number, length: number): Uint8Array;
+  /** Disk image (a whole number of 512-byte sectors; not modified). Default: no sectors. */
+  disk?: Uint8Array;
+  packets?: readonly ScheduledPacket[];
+  serialInput?: readonly ScheduledInput[];
+  onConsole?(bytes: Uint8Array): void;
+  onTransmit?(bytes: Uint8Array): void;
+  onPowerOff?(status: number): void;
+  onGroundTruth?(e: GroundTruthEvent): void;
+  onGroundTruthError?(message: string): void;
+  /** Every interrupt request change (raised = true) before it reaches the PIC, e.g. for a recorder. */
+  onIrq?(irq: number, raised: boolean): void;
+}
+
+export class StandardDevices {
+  readonly bus = new IoBus();
+  readonly pic = new Pic();
+  readonly ctx: DeviceContext;
+  readonly timer: Timer;
+  readonly uart: Uart;
+  readonly ata: BlockDevice;
+  readonly nic: Nic;
+  readonly powerOff: PowerOff;
+  readonly groundTruth: GroundTruthPort;
+
+  constructor(o: StandardDevicesOptions) {
+    const pic = this.pic;
+    const onIrq = o.onIrq;
+    this.ctx = {
+      now: o.now,
+      cyclesPerInstruction: o.cyclesPerInstruction,
+      raiseIrq: onIrq === undefined ? (irq) => pic.raiseIrq(irq) : (irq) => { onIrq(irq, true); pic.raiseIrq(irq); },
+      lowerIrq: onIrq === undefined ? (irq) => pic.lowerIrq(irq) : (irq) => { onIrq(irq, false); pic.lowerIrq(irq); },
+      dmaWrite: o.dmaWrite,
+      dmaRead: o.dmaRead,
+    };
+    this.timer = new Timer(this.ctx);
+    this.uart = new Uart(this.ctx, { onOutput: o.onConsole, input: o.serialInput });
+    this.ata = new BlockDevice(this.ctx, o.disk ?? new Uint8Array(0));
+    this.nic = new Nic(this.ctx, { schedule: o.packets, onTransmit: o.onTransmit });
+    this.powerOff = new PowerOff(o.onPowerOff);
+    this.groundTruth = new GroundTruthPort(this.ctx, { onGroundTruth: o.onGroundTruth, onError: o.onGroundTruthError });
+    for (const d of [pic, this.timer, this.ata, this.uart, this.powerOff, this.groundTruth, this.nic]) this.bus.register(d);
+  }
+
+  /** Earliest device event (icount), Infinity if none. */
+  nextEventAt(): number {
+    return this.bus.nextEventAt();
+  }
+
+  /** Run device events due at or before icount. */
+  advanceTo(icount: number): void {
+    this.bus.advanceTo(icount);
+  }
+
+  saveState(): Record<string, unknown> {
+    return this.bus.saveState();
+  }
+
+  loadState(state: unknown): void {
+    this.bus.loadState(state);
+  }
+}
