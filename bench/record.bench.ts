@@ -1,0 +1,70 @@
+// Recording overhead and replay speed on the default workload, in one run:
+//   record.overhead = time(record to a trace directory) / time(same run, live devices, no recorder)
+//   replay.speed    = replay MIPS / record MIPS (replay re-executes from the input log, checking every exit)
+// plus rows written per second and trace bytes per million exits.
+
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Bench } from 'tinybench';
+import { LiveEnvironment } from '../src/hypervisor/LiveEnvironment.js';
+import { assemble, runSliced } from '../src/hypervisor/Session.js';
+import { recordTrace } from '../src/hypervisor/recordTrace.js';
+import { replayTrace } from '../src/replay/replayTrace.js';
+import { figure } from './figure.js';
+
+const config = { workload: 'mixed', exitPreset: 'kvm-default', costModel: 'modern' };
+
+/** Bytes of a trace's tables, console and input log (without the copied guest images). */
+function dirBytes(dir: string): number {
+  let n = 0;
+  for (const f of readdirSync(dir, { recursive: true }) as string[]) {
+    if (f.startsWith('images')) continue; // the guest images are a fixed cost per trace, not per exit
+    const st = statSync(join(dir, f));
+    if (st.isFile()) n += st.size;
+  }
+  return n;
+}
+
+export async function run(): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), 'vmtrace-bench-'));
+  let k = 0;
+  let rows = 0;
+  let exits = 0;
+  let icount = 0;
+  let bytes = 0;
+  const bench = new Bench({ iterations: 3, warmupIterations: 1, time: 0 });
+  bench.add('run, no recorder', async () => {
+    const a = assemble(config, (m, w) => new LiveEnvironment(m, w));
+    const r = await runSliced(a.machine, 10_000_000);
+    icount = r.icount;
+  });
+  bench.add('record', async () => {
+    const dir = join(root, `t${k++}`);
+    const r = await recordTrace(config, dir);
+    const t = r.manifest.totals;
+    rows = t.exits + t.io + t.interrupts + t.ground_truth;
+    exits = t.exits;
+    bytes = dirBytes(dir);
+  });
+  const traceDir = join(root, 'replay-source');
+  await recordTrace(config, traceDir);
+  bench.add('replay', async () => {
+    const r = await replayTrace(traceDir);
+    if (!r.clean) throw new Error('benchmark replay diverged');
+  });
+  await bench.run();
+  console.table(bench.table());
+  const mean = (name: string): number => {
+    const r = bench.tasks.find((t) => t.name === name)?.result as { latency?: { mean: number } } | undefined;
+    return r?.latency?.mean ?? NaN;
+  };
+  const plain = mean('run, no recorder');
+  const rec = mean('record');
+  const rep = mean('replay');
+  console.log(`mixed: ${icount} instructions, ${exits} exits, ${rows} rows, ${bytes} trace bytes; run ${(icount / plain / 1e3).toFixed(1)} MIPS, record ${(icount / rec / 1e3).toFixed(1)} MIPS, replay ${(icount / rep / 1e3).toFixed(1)} MIPS`);
+  figure('record.overhead', rec / plain, 'x');
+  figure('replay.speed', rec / rep, 'x');
+  figure('record.trace_bytes_per_million_exits', (bytes / exits) * 1e6, 'B');
+  rmSync(root, { recursive: true, force: true });
+}
