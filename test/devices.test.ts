@@ -635,6 +635,7 @@ describe('bad saved state', () => {
     const h = new Host();
     expect(() => new Timer(h.ctx).loadState({ periodCycles: 'x' })).toThrow(DeviceStateError);
     expect(() => new Timer(h.ctx).loadState(null)).toThrow(/'timer' state: not an object/);
+    expect(() => new Timer(h.ctx).loadState({ periodCycles: 5, periodIcount: 0, nextTick: 10, ticks: 0 })).toThrow(/period of 0/);
     const ata = new BlockDevice(h.ctx, new Uint8Array(SECTOR * 2));
     const s = ata.saveState() as Record<string, unknown>;
     expect(() => new BlockDevice(h.ctx, new Uint8Array(SECTOR)).loadState(s)).toThrow(/disk of 2 sectors/);

@@ -10,7 +10,7 @@
 // - Each tick raises IRQ 0. Ticks that fall due while the machine is not looking (it skipped ahead past
 //   several, e.g. across a HLT) coalesce into one request, as the IRR bit would; `ticks` counts them all.
 
-import { StateReader, type AccessSize, type Device, type DeviceContext, type PortRange } from './Device.js';
+import { DeviceStateError, StateReader, type AccessSize, type Device, type DeviceContext, type PortRange } from './Device.js';
 
 export const TIMER_IRQ = 0;
 
@@ -76,6 +76,7 @@ export class Timer implements Device {
     this.periodIcount = r.uint('periodIcount');
     const next = r.num('nextTick');
     this.nextTick = next === -1 ? Infinity : r.uint('nextTick');
+    if (this.nextTick !== Infinity && this.periodIcount < 1) throw new DeviceStateError(this.name, 'running with a period of 0 instructions');
     this.ticks = r.uint('ticks');
   }
 }
