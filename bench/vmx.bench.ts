@@ -25,6 +25,7 @@ function stubEnv(onPowerOff: () => void): Environment {
       return false;
     },
     deviceAt: () => 'none',
+    inRaisedIrq: false,
     pendingVector: () => -1,
     acknowledge: () => -1,
   };

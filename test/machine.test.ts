@@ -23,6 +23,7 @@ function stubMachine(workload: string, policy: ExitPolicy): { m: Machine; exits:
       return false;
     },
     deviceAt: () => 'none',
+    inRaisedIrq: false,
     pendingVector: () => -1,
     acknowledge: () => -1,
   };

@@ -128,3 +128,19 @@ describe('record and replay on the guest (live devices)', async () => {
     await expect(replayTrace(dir)).rejects.toThrow(/exits\.arrow/);
   });
 });
+
+describe('every workload records and replays without divergence', async () => {
+  const { listWorkloads } = await import('../src/hypervisor/workloads.js');
+  for (const { name } of listWorkloads()) {
+    it(name, async () => {
+      const dir = join(root, `all-${name}`);
+      const r = await recordTrace({ workload: name, exitPreset: 'kvm-default', costModel: 'modern' }, dir);
+      expect(r.result.reason).toBe('guest-exit');
+      const rep = await replayTrace(dir);
+      expect(rep.divergence).toBeNull();
+      expect(rep.inputDivergence).toBeNull();
+      expect(rep.clean).toBe(true);
+      expect(rep.matched).toBe(r.result.exits);
+    });
+  }
+});

@@ -37,6 +37,7 @@ function stub(m: () => Machine): Environment {
       return false;
     },
     deviceAt: () => 'none',
+    inRaisedIrq: false,
     pendingVector: () => -1,
     acknowledge: () => -1,
   };

@@ -32,6 +32,7 @@ function env(events: Array<[number, number]> = []): Environment & { pending: num
     portIn: () => 0xff,
     portOut: () => false,
     deviceAt: () => 'none',
+    inRaisedIrq: false,
     pendingVector: () => (pending.length > 0 ? pending[0] : -1),
     acknowledge: () => pending.shift() ?? -1,
   };

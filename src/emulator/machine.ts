@@ -39,7 +39,9 @@ export interface Environment {
   /** Run events due at or before icount. Returns true if an interrupt request was raised by them. */
   advanceTo(icount: number): boolean;
   portIn(port: number, size: number): number;
-  /** Returns true if an interrupt request was raised by the write. */
+  /** Whether the last portIn made an interrupt deliverable (a read can start the next transfer). */
+  readonly inRaisedIrq: boolean;
+  /** Returns true if the write made an interrupt deliverable (a new request, an EOI or an unmask). */
   portOut(port: number, size: number, value: number): boolean;
   /** Name of the device owning a port ('none' if unclaimed). */
   deviceAt(port: number): string;
@@ -336,19 +338,33 @@ export class Machine {
   private portIn(port: number, size: number): number {
     const v = this.env.portIn(port, size);
     this.publishIo(port, size, IoDirection.in, v);
+    if (this.env.inRaisedIrq) this.syncInterrupt();
+    this.syncLimit();
     return v;
+  }
+
+  /** A device event may have moved earlier than the running slice's end (a timer armed by OUT). */
+  private syncLimit(): void {
+    const cpu = this.cpu;
+    const next = this.env.nextEventAt();
+    if (next < cpu.runLimit) cpu.runLimit = Math.max(next, cpu.ioIcount + 1);
+  }
+
+  /**
+   * An interrupt became deliverable inside an instruction's emulation: no host interrupt; the VMM injects
+   * at the next VM entry, or arms the interrupt window if the guest cannot take it then. The CPU stops
+   * after this instruction (I/O ends its block) and the run loop does the injection.
+   */
+  private syncInterrupt(): void {
+    const cpu = this.cpu;
+    cpu.irqPending = true;
+    if (!cpu.interruptsEnabled) this.windowArmed = true;
   }
 
   private portOut(port: number, size: number, value: number): void {
     if (port !== GROUND_TRUTH_PORT) this.publishIo(port, size, IoDirection.out, value);
-    if (this.env.portOut(port, size, value)) {
-      // Raised inside the instruction's emulation: no host interrupt; the VMM injects at the next VM entry,
-      // or arms the interrupt window if the guest cannot take it then. The CPU stops after this
-      // instruction (OUT ends its block) and the run loop does the injection.
-      const cpu = this.cpu;
-      cpu.irqPending = true;
-      if (!cpu.interruptsEnabled) this.windowArmed = true;
-    }
+    if (this.env.portOut(port, size, value)) this.syncInterrupt();
+    this.syncLimit();
   }
 
   private publishIo(port: number, size: number, direction: IoDirection, value: number): void {

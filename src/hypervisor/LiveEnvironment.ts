@@ -26,6 +26,7 @@ export class LiveEnvironment implements Environment {
   onDma: (phys: number, bytes: Uint8Array) => void = () => {};
   private irqRaised = false;
   private inIo = false;
+  inRaisedIrq = false;
 
   constructor(private readonly machine: Machine, workload: Workload) {
     const cpu = machine.cpu;
@@ -75,11 +76,13 @@ export class LiveEnvironment implements Environment {
   }
 
   portIn(port: number, size: number): number {
+    this.irqRaised = false;
     this.inIo = true;
     try {
       return this.bus.in(port, size as AccessSize);
     } finally {
       this.inIo = false;
+      this.inRaisedIrq = this.irqRaised;
     }
   }
 
@@ -91,7 +94,8 @@ export class LiveEnvironment implements Environment {
     } finally {
       this.inIo = false;
     }
-    return this.irqRaised;
+    // A new request, or an EOI / unmask that lets a waiting one through.
+    return this.irqRaised || (port >= 0x20 && port <= 0x21 && this.pic.pendingVector() >= 0);
   }
 
   deviceAt(port: number): string {

@@ -73,6 +73,9 @@ export function assemble(config: SessionConfig, makeEnv: (m: Machine, w: Workloa
     portIn: (p, s) => (env as Environment).portIn(p, s),
     portOut: (p, s, v) => (env as Environment).portOut(p, s, v),
     deviceAt: (p) => (env as Environment).deviceAt(p),
+    get inRaisedIrq(): boolean {
+      return (env as Environment).inRaisedIrq;
+    },
     pendingVector: () => (env as Environment).pendingVector(),
     acknowledge: () => (env as Environment).acknowledge(),
   };

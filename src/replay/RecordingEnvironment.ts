@@ -44,9 +44,14 @@ export class RecordingEnvironment implements Environment {
     return irq;
   }
 
+  get inRaisedIrq(): boolean {
+    return this.inner.inRaisedIrq;
+  }
+
   portIn(port: number, size: number): number {
-    const v = this.inner.portIn(port, size);
-    this.log.add([InputKind.portIn, this.now(), port, size, v >>> 0]);
+    const v = this.call(() => this.inner.portIn(port, size));
+    this.log.add([InputKind.portIn, this.now(), port, size, v >>> 0, this.inner.inRaisedIrq ? 1 : 0]);
+    this.flushEffects();
     return v;
   }
 

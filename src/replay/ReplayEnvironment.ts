@@ -84,9 +84,13 @@ export class ReplayEnvironment implements Environment {
     return e[2] === 1;
   }
 
+  inRaisedIrq = false;
+
   portIn(port: number, size: number): number {
     const e = this.take(InputKind.portIn, this.now(), `IN from port 0x${port.toString(16)}`);
     if (e[2] !== port || e[3] !== size) throw new InputDivergence(e, `IN from port 0x${port.toString(16)} size ${size}`, this.pos - 1);
+    this.inRaisedIrq = e[5] === 1;
+    this.applyEffects();
     return e[4] as number;
   }
 

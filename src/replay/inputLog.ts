@@ -11,9 +11,9 @@ import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { Packr, Unpackr } from 'msgpackr';
 
 export const InputKind = {
-  /** [1, icount, port, size, value]: the value an IN (or one element of INS) returned. */
+  /** [1, icount, port, size, value, irq]: the value an IN (or one element of INS) returned; irq = 1 if it made an interrupt deliverable. */
   portIn: 1,
-  /** [2, icount, port, size, value, irq]: an OUT; irq = 1 if it raised an interrupt request. */
+  /** [2, icount, port, size, value, irq]: an OUT; irq = 1 if it made an interrupt deliverable. */
   portOut: 2,
   /** [3, icount, irq]: device events ran at icount; irq = 1 if they raised an interrupt request. */
   advance: 3,

@@ -148,6 +148,12 @@ export class Cpu implements LazyFlags {
   hooks: CpuHooks | null = null;
   io: PortIo | null = null;
   readonly cpuidTable: Map<number, [number, number, number, number]>;
+  /**
+   * The icount at which the current run() returns Stop.limit. A callback running inside an instruction
+   * (a port write that arms a device timer) may lower it; the loop re-reads it after every block that
+   * ends in a system instruction, so the new limit takes effect at the next instruction boundary.
+   */
+  runLimit = 0;
   /** Exact icount of the I/O instruction now calling `io` (set by IN/OUT/INS/OUTS before each access). */
   ioIcount = 0;
   /** Bumped whenever decoded code is invalidated (self-modifying code check of compiled blocks). */
@@ -246,6 +252,7 @@ export class Cpu implements LazyFlags {
     const cache = this.cache;
     let stuck = 0;
     let stuckAt = -1;
+    this.runLimit = limit;
     for (;;) {
       // The one place asynchronous events are looked at (Blink's attention check): on entry, after any
       // block ending in a system instruction (the only ones that halt, change IF, or reach devices), and
@@ -257,7 +264,7 @@ export class Cpu implements LazyFlags {
       if (this.tripleFaulted) return Stop.tripleFault;
       if (this.halted) return Stop.halt;
       if (this.irqPending && this.canTakeInterrupt()) return Stop.interrupt;
-      let end = limit;
+      let end = this.runLimit;
       if (this.shadowUntil > this.icount && this.irqPending && this.shadowUntil < end) end = this.shadowUntil;
       if (this.icount >= end) return Stop.limit;
       let block: Block | null = null;
