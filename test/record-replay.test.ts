@@ -144,3 +144,27 @@ describe('every workload records and replays without divergence', async () => {
     });
   }
 });
+
+describe('checkpoints', async () => {
+  const dir = join(root, 'cp-mixed');
+  await recordTrace({ workload: 'mixed', exitPreset: 'kvm-default', costModel: 'modern' }, dir, { checkpointEvery: 5_000_000 });
+
+  it('are written every N instructions', () => {
+    const cps = readdirSync(join(dir, 'checkpoints'));
+    expect(cps.length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('replay from a checkpoint reaches the same final state as replay from the start', async () => {
+    const full = await replayTrace(dir);
+    const fromCp = await replayTrace(dir, { from: 22_000_000 });
+    expect(full.clean).toBe(true);
+    expect(fromCp.clean).toBe(true);
+    expect(fromCp.startIcount).toBeGreaterThan(0);
+    expect(fromCp.startIcount).toBeLessThanOrEqual(22_000_000);
+    expect(fromCp.matched).toBeLessThan(full.matched);
+    expect(fromCp.icount).toBe(full.icount);
+    expect(fromCp.result.cycles).toBe(full.result.cycles);
+    expect(fromCp.result.exits).toBe(full.result.exits);
+    expect(fromCp.stateDigest).toBe(full.stateDigest);
+  });
+});

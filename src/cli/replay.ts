@@ -13,11 +13,14 @@ export function register(program: Command): void {
     .description('replay a trace from its input log and check every exit against the recording')
     .argument('<dir>', 'trace directory')
     .option('--exits <preset>', 'replay under another exit configuration (recorded exits checked as a subsequence)')
-    .action(async (dir: string, o: { exits?: string }) => {
+    .option('--from <icount>', 'start from the latest checkpoint at or before this instruction count')
+    .action(async (dir: string, o: { exits?: string; from?: string }) => {
+      const from = o.from === undefined ? undefined : Number(o.from.replace(/_/g, ''));
+      if (from !== undefined && (!Number.isSafeInteger(from) || from < 0)) throw new UserError(`--from must be a non-negative integer, got "${o.from}"`);
       const progress = progressLine(`replay ${dir}`);
       let rep;
       try {
-        rep = await replayTrace(dir, { exitPreset: o.exits, onProgress: (r) => progress.update(r) });
+        rep = await replayTrace(dir, { exitPreset: o.exits, from, onProgress: (r) => progress.update(r) });
       } catch (e) {
         progress.done();
         if (e instanceof TraceError) throw new UserError(e.message);
@@ -26,7 +29,8 @@ export function register(program: Command): void {
       progress.done();
       const out: string[] = [];
       if (rep.clean) {
-        out.push(`replay clean: ${rep.matched} of ${rep.recordedExits} recorded exits matched${rep.subsequence ? ` as a subsequence under ${rep.exitPreset}` : ''}, ${rep.icount} guest instructions`);
+        const start = rep.startIcount > 0 ? ` (from the checkpoint at icount ${rep.startIcount})` : '';
+        out.push(`replay clean${start}: ${rep.matched} of ${rep.recordedExits} recorded exits matched${rep.subsequence ? ` as a subsequence under ${rep.exitPreset}` : ''}, ${rep.icount} guest instructions`);
         if (rep.subsequence) {
           const extra = [...rep.additional].sort((a, b) => a[0] - b[0]).map(([r, n]) => `${exitReasonSdmName(r)} (${r}): ${n}`);
           out.push(`  additional exits under ${rep.exitPreset}: ${extra.length === 0 ? 'none' : extra.join(', ')}`);

@@ -217,6 +217,24 @@ export class Machine {
     this.cpu.requestStop();
   }
 
+  /** The machine's own counters (not the CPU's): for checkpoints. */
+  saveCounters(): { exitCount: number; exitCycles: number; exitsByReason: Array<[number, number]>; windowArmed: boolean; consoleBytes: number } {
+    return {
+      exitCount: this.exitCount, exitCycles: this.exitCycles, exitsByReason: [...this.exitsByReason],
+      windowArmed: this.windowArmed, consoleBytes: this.console.length,
+    };
+  }
+
+  loadCounters(c: ReturnType<Machine['saveCounters']>, console: Uint8Array): void {
+    this.exitCount = c.exitCount;
+    this.exitCycles = c.exitCycles;
+    this.exitsByReason.clear();
+    for (const [r, n] of c.exitsByReason) this.exitsByReason.set(r, n);
+    this.windowArmed = c.windowArmed;
+    this.console.length = 0;
+    for (const b of console) this.console.push(b);
+  }
+
   /** Modelled cycles so far: guest instructions x CPI plus every exit's modelled cost. */
   get cycles(): number {
     return this.cpu.icount * this.cpu.cyclesPerInstruction + this.exitCycles;

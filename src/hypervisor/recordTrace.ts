@@ -11,6 +11,7 @@ import { closeOnSignal } from '../record/closeOnSignal.js';
 import type { Manifest } from '../record/manifest.js';
 import { InputLogWriter, INPUT_LOG_FILE } from '../replay/inputLog.js';
 import { RecordingEnvironment } from '../replay/RecordingEnvironment.js';
+import { checkpointName, takeCheckpoint } from '../replay/checkpoint.js';
 import type { BootRecord } from '../replay/replayTrace.js';
 import { LiveEnvironment } from './LiveEnvironment.js';
 import { assemble, runSliced, type Assembled, type SessionConfig } from './Session.js';
@@ -23,7 +24,11 @@ export interface RecordOptions {
   handleSignals?: boolean;
   /** Instructions per slice between event-loop turns. */
   slice?: number;
+  /** Write a checkpoint (for `trace replay --from`) about every this many instructions; 0 = none. */
+  checkpointEvery?: number;
 }
+
+export const DEFAULT_CHECKPOINT_EVERY = 10_000_000;
 
 export interface RecordResult {
   result: RunResult;
@@ -76,9 +81,20 @@ export async function recordTrace(config: SessionConfig, dir: string, opts: Reco
       onSignal: () => m.stop(StopReason.interrupted, 0, 'interrupted by a signal'),
     });
   }
+  // Checkpoints store the pages that differ from the freshly loaded image.
+  const every = opts.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
+  const initial = every > 0 ? m.cpu.mmu.u8.slice() : new Uint8Array(0);
+  let nextCheckpoint = every;
+  const onSlice = (r: RunResult): void => {
+    opts.onProgress?.(r);
+    if (every > 0 && r.reason === StopReason.paused && m.cpu.icount >= nextCheckpoint) {
+      (writer as TraceWriter).writeFile(checkpointName(m.cpu.icount), takeCheckpoint(m, initial, (log as InputLogWriter).entries));
+      nextCheckpoint = (Math.floor(m.cpu.icount / every) + 1) * every;
+    }
+  };
   let result: RunResult;
   try {
-    result = await runSliced(m, opts.slice ?? 10_000_000, opts.onProgress);
+    result = await runSliced(m, Math.min(opts.slice ?? 10_000_000, every > 0 ? every : Infinity), onSlice);
   } catch (e) {
     // A hypervisor or device error: keep what was recorded, say why it stopped.
     log.close();

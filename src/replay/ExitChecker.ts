@@ -86,8 +86,11 @@ export class ExitChecker {
     private readonly recorded: (index: number) => RecordedExit | undefined,
     private readonly recordedCount: number,
     private readonly subsequence: boolean,
+    /** Index of the first recorded exit to check (replay from a checkpoint). */
+    first = 0,
   ) {
     if (EXIT_WORDS !== 48) throw new Error('exit snapshot layout changed');
+    this.pos = first;
   }
 
   /** Feed one replayed exit; returns false once diverged (the caller stops the machine). */

@@ -36,6 +36,14 @@ export class ReplayEnvironment implements Environment {
     this.findNextAdvance();
   }
 
+  /** Continue from entry `pos` (a checkpoint's position in the log). */
+  seek(pos: number): void {
+    if (!Number.isInteger(pos) || pos < 0 || pos > this.log.length) throw new Error(`input log position ${pos} outside the log (${this.log.length} entries)`);
+    this.pos = pos;
+    this.nextAdvance = -1;
+    this.findNextAdvance();
+  }
+
   /** Entries consumed so far. */
   get consumed(): number {
     return this.pos;

@@ -12,6 +12,10 @@ import { ExitChecker, type Divergence, type RecordedExit } from './ExitChecker.j
 import { INPUT_LOG_FILE, readInputLog } from './inputLog.js';
 import { InputDivergence, ReplayEnvironment } from './ReplayEnvironment.js';
 import { UserError } from '../cli/errors.js';
+import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { saveCpuState } from '../emulator/cpu/cpuState.js';
+import { CHECKPOINT_DIR, applyCheckpoint, readCheckpoint } from './checkpoint.js';
 
 /** What the recorder stores in the manifest's `extra.boot` so replay needs nothing outside the trace. */
 export interface BootRecord {
@@ -31,6 +35,8 @@ export interface ReplayOptions {
   exitPreset?: string;
   /** Progress callback between slices. */
   onProgress?: (r: RunResult) => void;
+  /** Start from the latest checkpoint at or before this icount instead of from the beginning. */
+  from?: number;
 }
 
 export interface ReplayReport {
@@ -47,6 +53,10 @@ export interface ReplayReport {
   divergence: Divergence | null;
   /** An input-log mismatch (the replay asked the outside world for something the log does not have). */
   inputDivergence: string | null;
+  /** icount of the checkpoint the replay started from (0: the beginning). */
+  startIcount: number;
+  /** SHA-256 of the final guest memory and CPU state (replays that reach the same state agree). */
+  stateDigest: string;
   exitPreset: string;
   subsequence: boolean;
 }
@@ -103,6 +113,22 @@ export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promis
     return env;
   });
   const m = a.machine;
+  let startIcount = 0;
+  let firstExit = 0;
+  if (opts.from !== undefined && opts.from > 0) {
+    const cps = reader.manifest.files.map((f) => f.path).filter((p) => p.startsWith(`${CHECKPOINT_DIR}/`))
+      .map((p) => ({ p, icount: Number(p.slice(CHECKPOINT_DIR.length + 1, -'.msgpack'.length)) }))
+      .filter((c) => Number.isSafeInteger(c.icount) && c.icount <= (opts.from as number))
+      .sort((x, y) => x.icount - y.icount);
+    const best = cps.at(-1);
+    if (best !== undefined) {
+      const cp = readCheckpoint(readFileSync(reader.filePath(best.p)), best.p);
+      applyCheckpoint(m, cp);
+      (m.env as ReplayEnvironment).seek(cp.inputPos);
+      startIcount = cp.icount;
+      firstExit = cp.machine.exitCount;
+    }
+  }
   const cursor = reader.exitCursor();
   const recordedExits = reader.rowCount('exits');
   const current = newExitEvent();
@@ -114,7 +140,7 @@ export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promis
     }
     return currentIndex === i ? current : undefined;
   };
-  const checker = new ExitChecker(recorded, recordedExits, subsequence);
+  const checker = new ExitChecker(recorded, recordedExits, subsequence, firstExit);
   let replayedExits = 0;
   m.subscribe({
     onExit: (e: ExitEvent) => {
@@ -137,6 +163,7 @@ export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promis
   const clean = divergence === null && inputDivergence === null && m.cpu.icount === recordedIcount;
   return {
     clean, matched: checker.matched, recordedExits, replayedExits, additional: checker.additional, icount: m.cpu.icount,
-    recordedIcount, result, divergence, inputDivergence, exitPreset, subsequence,
+    recordedIcount, result, divergence, inputDivergence, exitPreset, subsequence, startIcount,
+    stateDigest: createHash('sha256').update(m.cpu.mmu.u8).update(JSON.stringify(saveCpuState(m.cpu))).digest('hex'),
   };
 }

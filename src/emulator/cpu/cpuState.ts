@@ -1,0 +1,62 @@
+// The CPU's architectural state as plain data (checkpoints: msgpackr-encodable, no BigInt), and back.
+// Decoded code and TLB contents are caches, not state: restoring drops them.
+
+import type { Cpu } from './Cpu.js';
+
+/** Scalar fields saved by name. */
+const FIELDS = [
+  'rip', 'fk', 'fsz', 'fd', 'fdh', 'fs', 'fsh', 'fr', 'frh', 'fx', 'flagsOther',
+  'cs', 'ss', 'ds', 'es', 'fsSel', 'gsSel', 'fsBaseLo', 'fsBaseHi', 'gsBaseLo', 'gsBaseHi', 'kernelGsBaseLo', 'kernelGsBaseHi',
+  'cpl', 'cr0', 'cr2Lo', 'cr2Hi', 'cr3', 'cr4', 'cr8', 'efer',
+  'gdtrBaseLo', 'gdtrBaseHi', 'gdtrLimit', 'idtrBaseLo', 'idtrBaseHi', 'idtrLimit', 'tr', 'trBaseLo', 'trBaseHi', 'trLimit', 'ldtr',
+  'fmask', 'tscAux', 'tscOffset', 'icount', 'shadowUntil',
+] as const;
+
+export interface CpuState {
+  regs: number[];
+  fields: Record<string, number>;
+  star: [number, number];
+  lstar: [number, number];
+  cstar: [number, number];
+  apicBase: [number, number];
+  halted: boolean;
+  irqPending: boolean;
+}
+
+export function saveCpuState(cpu: Cpu): CpuState {
+  const fields: Record<string, number> = {};
+  for (const f of FIELDS) fields[f] = cpu[f];
+  return {
+    regs: [...cpu.lo, ...cpu.hi],
+    fields,
+    star: [cpu.star.lo, cpu.star.hi],
+    lstar: [cpu.lstar.lo, cpu.lstar.hi],
+    cstar: [cpu.cstar.lo, cpu.cstar.hi],
+    apicBase: [cpu.apicBase.lo, cpu.apicBase.hi],
+    halted: cpu.halted,
+    irqPending: cpu.irqPending,
+  };
+}
+
+export function loadCpuState(cpu: Cpu, s: CpuState): void {
+  if (!Array.isArray(s.regs) || s.regs.length !== 32) throw new Error('checkpoint: CPU registers missing or damaged');
+  for (let r = 0; r < 16; r++) {
+    cpu.lo[r] = s.regs[r];
+    cpu.hi[r] = s.regs[16 + r];
+  }
+  for (const f of FIELDS) {
+    const v = s.fields[f];
+    if (typeof v !== 'number') throw new Error(`checkpoint: CPU field ${f} missing`);
+    (cpu as unknown as Record<string, number>)[f] = v;
+  }
+  cpu.star = { lo: s.star[0], hi: s.star[1] };
+  cpu.lstar = { lo: s.lstar[0], hi: s.lstar[1] };
+  cpu.cstar = { lo: s.cstar[0], hi: s.cstar[1] };
+  cpu.apicBase = { lo: s.apicBase[0], hi: s.apicBase[1] };
+  cpu.halted = s.halted;
+  cpu.irqPending = s.irqPending;
+  cpu.syncPaging();
+  cpu.mmu.setUser(cpu.cpl === 3);
+  cpu.mmu.flushTlb();
+  cpu.cache.clear();
+}
