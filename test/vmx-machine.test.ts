@@ -137,3 +137,37 @@ suite('VM exits under VMCS controls (SDM 26.1-26.2, 28.2)', () => {
 });
 
 void STUBS;
+
+suite('EPT permission traps (SDM 29.3.3.2, exit reason 48)', () => {
+  it('a write to a page EPT makes read-only exits with the access and the page permissions, and is retried once allowed', async () => {
+    const { Ept } = await import('../src/emulator/vmx/Ept.js');
+    const vmcs = new Vmcs();
+    const m = new Machine(env(), { memoryBytes: 16 << 20, cyclesPerInstruction: 1, policy: vmcsPolicy(vmcs), costModel: { exitCost: () => 1000 }, maxInstructions: 100_000 });
+    const ept = new Ept((16 << 20) / 4096);
+    m.cpu.mmu.eptPerm = ept.perm;
+    const bare = new BareMachine(m.cpu);
+    bare.load(KCODE, asm('mov rax, 0x600008\nmov qword ptr [rax], 77\nmov rbx, [rax]\ncli\nhlt', KCODE));
+    ept.setPermissions(0x600, 0b101); // R and X, no W
+    m.cpu.mmu.flushTlb();
+    const exits: Array<{ reason: number; qual: number; gpa: number; gla: number; icount: number }> = [];
+    m.subscribe({ onExit: (e) => exits.push({ reason: e.reason, qual: e.words[42], gpa: e.words[46], gla: e.words[44], icount: e.icount }) });
+    let violations = 0;
+    m.handler = {
+      handleEptViolation: (mm) => {
+        violations++;
+        ept.setPermissions(0x600, 0b111);
+        mm.cpu.mmu.flushTlb();
+        return true;
+      },
+    };
+    m.run();
+    expect(violations).toBe(1);
+    expect(exits.map((e) => e.reason)).toEqual([Reason.eptViolation]);
+    // Qualification: bit 1 (data write), bits 3-5 = the page's R.X permissions, bits 7-8 linear address valid and translated.
+    expect(exits[0].qual).toBe(0b10 | (0b101 << 3) | (1 << 7) | (1 << 8));
+    expect(exits[0].gpa).toBe(0x600008);
+    expect(exits[0].gla).toBe(0x600008);
+    expect(exits[0].icount).toBe(1);
+    expect(m.cpu.getReg(3)).toBe(77n);
+  });
+});

@@ -255,7 +255,9 @@ export class Machine {
     this.exitsByReason.set(reason, (this.exitsByReason.get(reason) ?? 0) + 1);
     if (this.onExit.length > 0) {
       const e = this.exitEvent;
-      const icount = op !== null ? cpu.icount + op.idx : cpu.icount;
+      // Exits caused by an instruction or a fault happen at that instruction's exact icount; asynchronous
+      // ones (external interrupt, window, triple fault) at the current boundary.
+      const icount = op !== null ? cpu.eventIcount : cpu.icount;
       e.seq = seq;
       e.icount = icount;
       e.tsc = cpu.tsc(icount);

@@ -3,6 +3,7 @@
 
 import { Machine, StopReason, type Environment, type RunResult } from '../emulator/machine.js';
 import { Vmcs } from '../emulator/vmx/Vmcs.js';
+import { Ept } from '../emulator/vmx/Ept.js';
 import { exitCostFunction, getCostModel, type CostModel } from '../emulator/costModel.js';
 import { applyExitPreset, getExitPreset } from './exitPresets.js';
 import { enterGuest } from './boot.js';
@@ -41,6 +42,8 @@ export interface Assembled {
   workload: Workload;
   loaded: LoadedGuest;
   vmcs: Vmcs;
+  /** Guest-physical page permissions (and remaps) the VMM controls when the preset enables EPT. */
+  ept: Ept;
   costModel: CostModel;
   config: Required<SessionConfig>;
 }
@@ -87,11 +90,15 @@ export function assemble(config: SessionConfig, makeEnv: (m: Machine, w: Workloa
     maxInstructions: full.maxInstructions,
     maxExits: full.maxExits,
   });
+  const ept = new Ept(workload.memBytes / 4096);
+  // With EPT enabled every guest access is checked against the VMM's per-page permissions (SDM 29.3);
+  // they start as RWX everywhere, so nothing exits until a strategy restricts a page.
+  if (vmcs.eptEnabled()) machine.cpu.mmu.eptPerm = ept.perm;
   const loaded = loadGuest(machine.cpu.mmu.u8, loadOptions(workload, costModel.tscHz));
   enterGuest(machine.cpu, loaded);
   env = makeEnv(machine, workload);
   machine.env = env;
-  return { machine, workload, loaded, vmcs, costModel, config: full };
+  return { machine, workload, loaded, vmcs, ept, costModel, config: full };
 }
 
 /**

@@ -154,6 +154,11 @@ export class Cpu implements LazyFlags {
    * ends in a system instruction, so the new limit takes effect at the next instruction boundary.
    */
   runLimit = 0;
+  /**
+   * Exact icount of the instruction a hook is being told about (an intercepted instruction, or the
+   * instruction that faulted): hooks read this rather than cpu.icount, which lags inside a block.
+   */
+  eventIcount = 0;
   /** Exact icount of the I/O instruction now calling `io` (set by IN/OUT/INS/OUTS before each access). */
   ioIcount = 0;
   /** Bumped whenever decoded code is invalidated (self-modifying code check of compiled blocks). */
@@ -319,12 +324,14 @@ export class Cpu implements LazyFlags {
         }
         if (block === null) {
           // The fetch itself faulted.
+          this.eventIcount = this.icount;
           this.faultOp = null;
           this.raiseFault(null);
           continue;
         }
         if (compiled) i = this.jitIndex;
         this.icount += i;
+        this.eventIcount = this.icount;
         const op = block.ops[i];
         this.rip = op.addr;
         this.faultOp = op;

@@ -44,7 +44,9 @@ type H = (cpu: Cpu, op: Op) => void;
 
 /** Ask the VMM first; true if it handled the instruction. */
 function hooked(cpu: Cpu, kind: Exitable, op: Op): boolean {
-  return cpu.hooks !== null && cpu.hooks.instruction(cpu, kind, op);
+  if (cpu.hooks === null) return false;
+  cpu.eventIcount = cpu.icount + op.idx;
+  return cpu.hooks.instruction(cpu, kind, op);
 }
 
 function set32(cpu: Cpu, r: number, v: number): void {
@@ -427,12 +429,14 @@ const retf: H = (cpu, op) => {
 const intN: H = (cpu, op) => {
   cpu.rip = op.next;
   const v = op.imm & 255;
+  cpu.eventIcount = cpu.icount + op.idx;
   if (v === Vector.BP && cpu.hooks !== null && cpu.hooks.exception(cpu, v, 0, false, op)) return;
   deliverEvent(cpu, v, -1, true, false);
 };
 
 const int1: H = (cpu, op) => {
   cpu.rip = op.next;
+  cpu.eventIcount = cpu.icount + op.idx;
   if (cpu.hooks !== null && cpu.hooks.exception(cpu, Vector.DB, 0, false, op)) return;
   deliverEvent(cpu, Vector.DB, -1, false, false);
 };
