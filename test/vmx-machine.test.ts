@@ -171,3 +171,50 @@ suite('EPT permission traps (SDM 29.3.3.2, exit reason 48)', () => {
     expect(m.cpu.getReg(3)).toBe(77n);
   });
 });
+
+suite('monitor trap flag, preemption timer, hypercalls, MSR shadows', () => {
+  it('MTF exits after every instruction (reason 37)', () => {
+    const r = run('nop\nnop\nnop\ncli\nhlt', (v) => { v.primaryProcessorBasedControls |= ProcBased.MONITOR_TRAP_FLAG; });
+    expect(r.exits.filter((e) => e.reason === Reason.monitorTrapFlag).map((e) => e.icount)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('the preemption timer exits every value x 32 instructions (reason 52)', () => {
+    const r = run('mov ecx, 1000\n1: dec ecx\njnz 1b\ncli\nhlt', (v) => { v.pinBasedControls |= PinBased.ACTIVATE_PREEMPTION_TIMER; v.preemptionTimerValue = 10; });
+    const at = r.exits.filter((e) => e.reason === Reason.preemptionTimer).map((e) => e.icount);
+    expect(at.slice(0, 3)).toEqual([320, 640, 960]);
+  });
+
+  it('VMCALL runs the hypercall table (HC_NOP returns 0, unknown numbers -ENOSYS) and RDMSR of a shadowed MSR reads the shadow', async () => {
+    const { Hypervisor, HYPERCALL_ENOSYS } = await import('../src/hypervisor/Hypervisor.js');
+    const vmcs = new Vmcs();
+    vmcs.primaryProcessorBasedControls |= ProcBased.USE_MSR_BITMAPS;
+    vmcs.setMsrIntercept(0xc0000082, true, false);
+    const hv = new Hypervisor();
+    hv.msrShadows.set(0xc0000082, [0x11223344, 0xffffffff]);
+    const m = new Machine(env(), { memoryBytes: 16 << 20, cyclesPerInstruction: 1, policy: vmcsPolicy(vmcs), costModel: { exitCost: () => 1000 }, maxInstructions: 100_000, handler: hv });
+    const bare = new BareMachine(m.cpu);
+    bare.load(KCODE, asm(`
+      mov eax, 0
+      vmcall
+      mov rbx, rax
+      mov eax, 77
+      vmcall
+      mov rsi, rax
+      mov ecx, 0xc0000082
+      mov eax, 0xabcd
+      xor edx, edx
+      wrmsr
+      rdmsr
+      cli
+      hlt`, KCODE));
+    m.run();
+    expect(m.cpu.getReg(3)).toBe(0n);
+    expect(BigInt.asIntN(64, m.cpu.getReg(6))).toBe(BigInt(HYPERCALL_ENOSYS));
+    // WRMSR went to the real MSR (not intercepted), RDMSR exited and read the shadow.
+    expect(m.cpu.lstar.lo).toBe(0xabcd);
+    expect(m.cpu.getReg(0)).toBe(0x11223344n);
+    expect(m.cpu.getReg(2)).toBe(0xffffffffn);
+    expect(m.exitsByReason.get(Reason.rdmsr)).toBe(1);
+    expect(m.exitsByReason.get(Reason.wrmsr)).toBeUndefined();
+  });
+});

@@ -59,6 +59,14 @@ export interface ExitPolicy {
   exceptionExits(vector: number, errorCode: number): boolean;
   /** Pin-based "external-interrupt exiting". */
   readonly externalInterruptExiting: boolean;
+  /** Primary control "monitor trap flag": an exit (reason 37) after every guest instruction (SDM 26.5.2). */
+  readonly monitorTrapFlag?: boolean;
+  /**
+   * VMX-preemption timer (SDM 26.5.1): guest instructions until it reaches zero and exits (reason 52), or
+   * 0 when inactive. The timer counts down at the TSC rate divided by 2^X; the policy converts that to
+   * instructions. The VMM reloads it after each such exit (as a periodic watchdog does).
+   */
+  readonly preemptionTimerInstructions?: number;
 }
 
 /** The hypervisor's side of an exit: emulate or let the CPU execute the instruction natively. */
@@ -140,6 +148,8 @@ export class Machine {
   private readonly interruptEvent: InterruptEvent;
   /** Sequence number of the exit the instruction now executing caused (for its I/O rows), or -1. */
   private currentExit = -1;
+  /** icount at which the VMX-preemption timer reaches zero (when active). */
+  private preemptionDeadline = 0;
   /** Interrupt-window exiting is armed: the injection that follows is preceded by exit reason 7. */
   private windowArmed = false;
   private stopReason: StopReason | null = null;
@@ -460,10 +470,21 @@ export class Machine {
     const cpu = this.cpu;
     let paused = false;
     while (this.stopReason === null && !paused) {
-      const limit = Math.min(this.env.nextEventAt(), this.maxInstructions, until);
+      const mtf = this.policy.monitorTrapFlag === true;
+      const preemption = this.policy.preemptionTimerInstructions ?? 0;
+      if (preemption > 0 && this.preemptionDeadline <= cpu.icount) this.preemptionDeadline = cpu.icount + preemption;
+      let limit = Math.min(this.env.nextEventAt(), this.maxInstructions, until);
+      if (mtf) limit = Math.min(limit, cpu.icount + 1);
+      if (preemption > 0) limit = Math.min(limit, this.preemptionDeadline);
+      const before = cpu.icount;
       const s = cpu.run(limit);
       switch (s) {
         case Stop.limit:
+          if (mtf && cpu.icount === before + 1) this.exit(Reason.monitorTrapFlag, 0, 0, null);
+          if (preemption > 0 && cpu.icount >= this.preemptionDeadline) {
+            this.exit(Reason.preemptionTimer, 0, 0, null);
+            this.preemptionDeadline = cpu.icount + preemption;
+          }
           if (cpu.icount >= until && cpu.icount < this.maxInstructions && cpu.icount < this.env.nextEventAt()) {
             paused = true;
             break;
@@ -474,6 +495,8 @@ export class Machine {
           this.tryInject(this.windowArmed);
           break;
         case Stop.halt: {
+          // MTF also traps after HLT (SDM 26.5.2: the exit happens after the instruction completes).
+          if (mtf && cpu.icount === before + 1) this.exit(Reason.monitorTrapFlag, 0, 0, null);
           if (cpu.canTakeInterrupt() && this.env.pendingVector() >= 0) {
             this.tryInject(false);
             break;

@@ -9,6 +9,7 @@ import { applyExitPreset, getExitPreset } from './exitPresets.js';
 import { enterGuest } from './boot.js';
 import { loadGuest, type LoadedGuest } from './loader.js';
 import { vmcsPolicy } from './vmcsPolicy.js';
+import { Hypervisor } from './Hypervisor.js';
 import { getWorkload, loadOptions, type Workload } from './workloads.js';
 
 export interface SessionConfig {
@@ -45,6 +46,8 @@ export interface Assembled {
   /** Guest-physical page permissions (and remaps) the VMM controls when the preset enables EPT. */
   ept: Ept;
   costModel: CostModel;
+  /** The exit handlers (hypercalls, MSR shadows, strategy hooks). */
+  hypervisor: Hypervisor;
   config: Required<SessionConfig>;
 }
 
@@ -61,6 +64,7 @@ export function assemble(config: SessionConfig, makeEnv: (m: Machine, w: Workloa
   const costModel = getCostModel(config.costModel);
   const vmcs = new Vmcs();
   applyExitPreset(vmcs, config.exitPreset);
+  const hypervisor = new Hypervisor();
   const full: Required<SessionConfig> = {
     workload: config.workload,
     exitPreset: config.exitPreset,
@@ -85,8 +89,9 @@ export function assemble(config: SessionConfig, makeEnv: (m: Machine, w: Workloa
   const machine = new Machine(lazyEnv, {
     memoryBytes: workload.memBytes,
     cyclesPerInstruction: costModel.cyclesPerInstruction,
-    policy: vmcsPolicy(vmcs),
+    policy: vmcsPolicy(vmcs, costModel.cyclesPerInstruction),
     costModel: exitCostFunction(costModel),
+    handler: hypervisor,
     maxInstructions: full.maxInstructions,
     maxExits: full.maxExits,
   });
@@ -98,7 +103,7 @@ export function assemble(config: SessionConfig, makeEnv: (m: Machine, w: Workloa
   enterGuest(machine.cpu, loaded);
   env = makeEnv(machine, workload);
   machine.env = env;
-  return { machine, workload, loaded, vmcs, ept, costModel, config: full };
+  return { machine, workload, loaded, vmcs, ept, costModel, hypervisor, config: full };
 }
 
 /**

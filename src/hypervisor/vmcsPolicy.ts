@@ -9,7 +9,10 @@ import type { ExitPolicy } from '../emulator/machine.js';
 import type { Vmcs } from '../emulator/vmx/Vmcs.js';
 import { CrAccessType } from '../emulator/vmx/qualification.js';
 
-export function vmcsPolicy(vmcs: Vmcs): ExitPolicy {
+/** 2^X, the TSC-to-preemption-timer ratio this machine reports in IA32_VMX_MISC bits 4:0 (X = 5). */
+export const PREEMPTION_TIMER_RATE = 32;
+
+export function vmcsPolicy(vmcs: Vmcs, cyclesPerInstruction = 1): ExitPolicy {
   return {
     instructionExits(kind: Exitable, cpu: Cpu, op: Op): boolean {
       switch (kind) {
@@ -42,6 +45,15 @@ export function vmcsPolicy(vmcs: Vmcs): ExitPolicy {
     },
     get externalInterruptExiting(): boolean {
       return vmcs.externalInterruptCausesExit();
+    },
+    get monitorTrapFlag(): boolean {
+      return vmcs.monitorTrapFlag();
+    },
+    get preemptionTimerInstructions(): number {
+      if (!vmcs.preemptionTimerActive()) return 0;
+      // The timer counts down by one every 2^X TSC cycles (SDM 26.5.1; X = IA32_VMX_MISC[4:0], 5 here);
+      // at one TSC cycle per instruction that is value x 32 instructions (at least one).
+      return Math.max(1, vmcs.preemptionTimerValue * PREEMPTION_TIMER_RATE / cyclesPerInstruction);
     },
   };
 }
