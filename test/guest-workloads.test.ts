@@ -1,15 +1,14 @@
-// Every named workload boots the guest kernel in the emulated machine (src/emulator/machine.ts, with the
-// test-local devices below until src/emulator/devices exists) and runs to completion with its
+// Every named workload boots the guest kernel in the emulated machine (the session's machine with the live
+// devices, as `trace record` runs it) and runs to completion with its
 // expected console output; the ground-truth stream is consistent; a faulting program is killed while the
 // system goes on. Result lines are checked against oracles computed here independently of the guest
 // (Dhrystone's against the "should be" values of the original source).
 import { describe, expect, it } from 'vitest';
 import { GroundTruthType as GT } from '../src/hypervisor/events.js';
 import type { GroundTruthEvent } from '../src/hypervisor/events.js';
-import { Machine, type Environment, type ExitPolicy } from '../src/emulator/machine.js';
-import { enterGuest } from '../src/hypervisor/boot.js';
-import { loadGuest } from '../src/hypervisor/loader.js';
-import { diskFileBytes, fnv1a, getWorkload, loadOptions, xorshift32, type Workload } from '../src/hypervisor/workloads.js';
+import { assemble } from '../src/hypervisor/Session.js';
+import { LiveEnvironment } from '../src/hypervisor/LiveEnvironment.js';
+import { diskFileBytes, fnv1a, getWorkload, xorshift32, type Workload } from '../src/hypervisor/workloads.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Ground-truth consistency
@@ -265,115 +264,14 @@ describe('the ground-truth checker', () => {
 interface GuestRun { reason: string; status: number; console: string; icount: number; exits: number; groundTruth: GtEvent[] }
 type Runner = (w: Workload) => GuestRun;
 
-/**
- * Test-local devices per docs/machine.md (PIC subset, timer, UART output, ATA PIO, NIC, ground-truth and
- * power-off ports) as a machine Environment, until src/emulator/devices provides the live one. Interrupts
- * are raised synchronously: a READ SECTORS completes at once, a packet lands when a buffer is posted.
- */
-function minimalEnvironment(w: Workload, machine: () => Machine): Environment {
-  let mask = 0xffff, irr = 0, isr = 0;
-  const best = (): number => {
-    const c = irr & ~mask;
-    for (let i = 0; i < 16; i++) { if (isr & (1 << i)) return -1; if (c & (1 << i)) return i; }
-    return -1;
-  };
-  let period = 0, nextTick = Infinity;
-  const disk = w.disk.slice();
-  const regs = new Uint8Array(8);
-  let status = 0x40, buf = new Uint8Array(512), pos = 0, mode = 0, lba = 0;
-  let rxAddr = 0, rxCap = 0, rxArmed = false, rxLen = 0, nextPacket = 0, txAddr = 0, raised = false;
-  const rxQueue: Uint8Array[] = [];
-  const raise = (irq: number) => { irr |= 1 << irq; raised = true; };
-  const ram = () => machine().cpu.mmu.u8;
-  const tryRx = () => {
-    if (!rxArmed || rxLen !== 0 || rxQueue.length === 0) return;
-    const p = rxQueue.shift()!;
-    rxLen = Math.min(p.length, rxCap);
-    ram().set(p.subarray(0, rxLen), rxAddr);
-    rxArmed = false;
-    raise(11);
-  };
-  return {
-    // Never more than 65536 instructions ahead: the machine reads this only between run slices, so a timer
-    // armed by a port write would otherwise go unnoticed until the next HLT (guest/EMULATOR_BUGS.md 2).
-    nextEventAt: () => Math.min(nextTick, nextPacket < w.packets.length ? w.packets[nextPacket]!.icount : Infinity,
-      machine().cpu.icount + 65536),
-    advanceTo(icount) {
-      raised = false;
-      while (icount >= nextTick) { raise(0); nextTick += period; }
-      while (nextPacket < w.packets.length && w.packets[nextPacket]!.icount <= icount) { rxQueue.push(w.packets[nextPacket++]!.bytes); tryRx(); }
-      return raised && best() >= 0;
-    },
-    portIn(port, size) {
-      switch (port) {
-        case 0x3fd: return 0x60;
-        case 0x21: return mask;
-        case 0x40: return nextTick === Infinity ? 0 : Math.max(0, nextTick - machine().cpu.icount);
-        case 0x1f7: irr &= ~(1 << 14); return status;
-        case 0x1f0: {
-          if (mode !== 1) return 0;
-          let v = 0;
-          for (let k = 0; k < size; k++) v |= buf[pos++]! << (8 * k);
-          if (pos >= 512) { mode = 0; status = 0x40; }
-          return v >>> 0;
-        }
-        case 0xc000: return (rxLen ? 1 : 0) | 2;
-        case 0xc00c: { const n = rxLen; rxLen = 0; return n; }
-        default: return port > 0x1f0 && port < 0x1f7 ? regs[port - 0x1f0]! : 0;
-      }
-    },
-    portOut(port, size, value) {
-      raised = false;
-      const m = machine();
-      const u8 = ram();
-      if (port === 0x3f8) m.publishConsole(new Uint8Array([value & 0xff]));
-      else if (port === 0x20) { isr &= isr - 1; raised = true; } // EOI: clear the lowest set (highest priority) bit
-      else if (port === 0x21) { mask = value & 0xffff; raised = true; }
-      else if (port === 0x40) { period = value >>> 0; nextTick = period ? m.cpu.icount + period : Infinity; }
-      else if (port === 0x500) m.stop('guest-exit', value >>> 0);
-      else if (port === 0x510) {
-        const a = value >>> 0;
-        if ((a & 0xfff) > 4096 - 64) throw new Error('ground-truth event crosses a page');
-        const dv = new DataView(u8.buffer, a, 64);
-        const name = Buffer.from(u8.subarray(a + 48, a + 64)).toString('latin1').replace(/\0.*$/s, '');
-        const u64 = (o: number) => Number(dv.getBigUint64(o, true));
-        m.publishGroundTruth({ kind: 'groundTruth', icount: m.cpu.icount, type: dv.getUint32(0, true), pid: dv.getUint32(4, true),
-          tid: dv.getUint32(8, true), ppid: dv.getUint32(12, true), cr3: u64(16), a0: u64(24), a1: u64(32), a2: u64(40), name });
-      } else if (port === 0x1f0) {
-        if (mode === 2) {
-          for (let k = 0; k < size; k++) buf[pos++] = (value >>> (8 * k)) & 0xff;
-          if (pos >= 512) { disk.set(buf, lba * 512); mode = 0; status = 0x40; raise(14); }
-        }
-      } else if (port > 0x1f0 && port < 0x1f7) regs[port - 0x1f0] = value & 0xff;
-      else if (port === 0x1f7) {
-        lba = regs[3]! | (regs[4]! << 8) | (regs[5]! << 16) | ((regs[6]! & 0xf) << 24);
-        if ((value & 0xff) === 0x20) { buf = disk.slice(lba * 512, lba * 512 + 512); pos = 0; mode = 1; status = 0x48; raise(14); }
-        else if ((value & 0xff) === 0x30) { pos = 0; mode = 2; status = 0x48; }
-      } else if (port === 0xc004) { rxAddr = value >>> 0; rxArmed = true; tryRx(); }
-      else if (port === 0xc008) rxCap = value >>> 0;
-      else if (port === 0xc010) txAddr = value >>> 0;
-      else if (port === 0xc014) void u8.subarray(txAddr, txAddr + (value >>> 0)); // sent
-      else if (port === 0xc018) irr &= ~(1 << 11);
-      return raised && best() >= 0;
-    },
-    deviceAt: (port) => (port === 0x3f8 ? 'uart' : port === 0x1f0 ? 'ata' : 'other'),
-    pendingVector: () => { const b = best(); return b < 0 ? -1 : 0x20 + b; },
-    acknowledge: () => { const b = best(); irr &= ~(1 << b); isr |= 1 << b; return 0x20 + b; },
-  };
-}
-
-const everyExit: ExitPolicy = { instructionExits: () => true, exceptionExits: () => false, externalInterruptExiting: true };
-
+/** The product path: the session's machine (kvm-default exits, modern cost model) with the live devices. */
 function runOnMachine(w: Workload): GuestRun {
-  let m: Machine | null = null;
-  const env = minimalEnvironment(w, () => m!);
-  m = new Machine(env, { memoryBytes: w.memBytes, cyclesPerInstruction: 1, maxInstructions: 100_000_000, policy: everyExit,
-    costModel: { exitCost: () => 1000 } });
+  const { machine } = assemble({ workload: w, exitPreset: 'kvm-default', costModel: 'modern', maxInstructions: 200_000_000 },
+    (m, wl) => new LiveEnvironment(m, wl));
   const groundTruth: GtEvent[] = [];
-  m.subscribe({ onGroundTruth: ({ kind: _k, icount: _i, ...e }) => groundTruth.push(e) });
-  enterGuest(m.cpu, loadGuest(m.cpu.mmu.u8, loadOptions(w, 1_000_000_000)));
-  const r = m.run();
-  return { reason: r.reason, status: r.status, console: m.consoleText(), icount: r.icount, exits: r.exits, groundTruth };
+  machine.subscribe({ onGroundTruth: ({ kind: _k, icount: _i, ...e }) => groundTruth.push(e) });
+  const r = machine.run();
+  return { reason: r.reason, status: r.status, console: machine.consoleText(), icount: r.icount, exits: r.exits, groundTruth };
 }
 
 const runGuestWorkload: Runner = runOnMachine;
