@@ -531,11 +531,28 @@ function prepareDirectory(dir: string, overwrite: boolean): void {
     }
   } else {
     try {
-      mkdirSync(dir, { recursive: true });
+      mkdirParents(dir);
     } catch (e) {
       throw new TraceError(`cannot create trace directory ${dir}: ${(e as Error).message}`);
     }
   }
+}
+
+/**
+ * mkdir -p one component at a time. Node 20's recursive mkdirSync spins forever on some special file
+ * systems (seen with /proc here: it keeps retrying ENOENT), so an unwritable target must fail with a clear
+ * error instead.
+ */
+function mkdirParents(dir: string): void {
+  const missing: string[] = [];
+  let d = dir;
+  while (!existsSync(d)) {
+    missing.push(d);
+    const parent = dirname(d);
+    if (parent === d) break;
+    d = parent;
+  }
+  for (let i = missing.length - 1; i >= 0; i--) mkdirSync(missing[i]);
 }
 
 /** Every file under dir (relative, '/'-separated, sorted), except the manifest, the marker and temporaries. */
