@@ -9,6 +9,7 @@ import { F, K_EAGER, K_RES, getArith, getCF } from '../flags.js';
 import { gpr, isImm, isMem, setMem, setReg } from './operands.js';
 import { AUX_MEM, big, readDst, readReg, writeDst } from './operandAccess.js';
 import { memBits } from './alu.js';
+import { type Template, handler } from './template.js';
 
 const Kind = { shl: 0, shr: 1, sar: 2, rol: 3, ror: 4, rcl: 5, rcr: 6 } as const;
 type Kind = (typeof Kind)[keyof typeof Kind];
@@ -267,6 +268,33 @@ function setDst(ins: Instruction, op: Op): void {
   }
 }
 
+/**
+ * SHL/SHR of a register by a constant, non-zero count (the count is $imm, masked at decode). Same results
+ * and flags as shift64 / the 32-bit path: CF = last bit out, OF = for SHL MSB(result) ^ CF, for SHR the
+ * original MSB; AF cleared.
+ */
+function constShiftTemplate(kind: Kind, size: 32 | 64): Template {
+  const name = `${kind === Kind.shl ? 'shl' : 'shr'}_ri${size}`;
+  if (size === 32) {
+    const body = kind === Kind.shl
+      ? `const n = $imm & 31; const a = L[$d]; const r = a << n; const cf = (a >>> (32 - n)) & 1;
+L[$d] = r; H[$d] = 0; cpu.fk = ${K_RES}; cpu.fsz = 2; cpu.fr = r; cpu.frh = 0; cpu.fx = cf | ((((r >>> 31) & 1) ^ cf) << 11);`
+      : `const n = $imm & 31; const a = L[$d]; const r = (a >>> n) | 0; const cf = (a >>> (n - 1)) & 1;
+L[$d] = r; H[$d] = 0; cpu.fk = ${K_RES}; cpu.fsz = 2; cpu.fr = r; cpu.frh = 0; cpu.fx = cf | ((a >>> 31) << 11);`;
+    return { name, body };
+  }
+  const body = kind === Kind.shl
+    ? `const n = $imm & 63; const al = L[$d], ah = H[$d]; let rl, rh, cf;
+if (n < 32) { rh = (ah << n) | (al >>> (32 - n)); rl = al << n; cf = (ah >>> (32 - n)) & 1; }
+else { rh = al << (n - 32); rl = 0; cf = n === 32 ? ah & 1 : (al >>> (64 - n)) & 1; }
+L[$d] = rl; H[$d] = rh; cpu.fk = ${K_RES}; cpu.fsz = 3; cpu.fr = rl; cpu.frh = rh; cpu.fx = cf | ((((rh >>> 31) & 1) ^ cf) << 11);`
+    : `const n = $imm & 63; const al = L[$d], ah = H[$d]; let rl, rh, cf;
+if (n < 32) { rl = (al >>> n) | (ah << (32 - n)); rh = (ah >>> n) | 0; cf = (al >>> (n - 1)) & 1; }
+else { rl = n === 32 ? ah : (ah >>> (n - 32)) | 0; rh = 0; cf = n === 32 ? al >>> 31 : (ah >>> (n - 33)) & 1; }
+L[$d] = rl; H[$d] = rh; cpu.fk = ${K_RES}; cpu.fsz = 3; cpu.fr = rl; cpu.frh = rh; cpu.fx = cf | ((ah >>> 31) << 11);`;
+  return { name, body };
+}
+
 export function decodeShift(ins: Instruction, op: Op): boolean {
   const m = ins.mnemonic;
   const kind = SHIFTS[m];
@@ -281,6 +309,13 @@ export function decodeShift(ins: Instruction, op: Op): boolean {
     }
     op.fn = shiftFn(kind);
     op.name = NAMES[kind];
+    // The common forms (register, constant count, SHL/SHR) as templates, so compiled blocks inline them.
+    const n = op.imm & (op.size === 64 ? 63 : 31);
+    if ((op.aux & (AUX_MEM | COUNT_CL)) === 0 && n !== 0 && (kind === Kind.shl || kind === Kind.shr) && (op.size === 32 || op.size === 64)) {
+      const tpl = constShiftTemplate(kind, op.size);
+      op.fn = handler(tpl);
+      op.name = tpl.name;
+    }
     return true;
   }
   if (m === Mnemonic.Shld || m === Mnemonic.Shrd) {
