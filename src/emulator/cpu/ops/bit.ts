@@ -7,7 +7,7 @@ import type { Cpu } from '../Cpu.js';
 import type { Op } from '../Op.js';
 import { F, K_EAGER, getArith } from '../flags.js';
 import { isImm, isMem, setMem, setReg } from './operands.js';
-import { AUX_MEM, readDst, writeDst } from './operandAccess.js';
+import { AUX_MEM, readDst, writeDst, readSource } from './operandAccess.js';
 import { memBits } from './alu.js';
 
 const BitOp = { bt: 0, bts: 1, btr: 2, btc: 3 } as const;
@@ -91,19 +91,9 @@ function bsfBsr(reverse: boolean) {
   return (cpu: Cpu, op: Op): void => {
     // Source operand: memory (AUX_MEM) or register s; destination register d.
     const size = op.size;
-    let lo: number;
-    let hi = 0;
-    if ((op.aux & AUX_MEM) !== 0) {
-      op.ea(cpu, op);
-      const m = cpu.mmu;
-      if (size === 64) {
-        lo = m.read64(cpu.eaLo, cpu.eaHi);
-        hi = m.hiOut;
-      } else lo = size === 16 ? m.read16(cpu.eaLo, cpu.eaHi) : m.read32(cpu.eaLo, cpu.eaHi);
-    } else {
-      lo = size === 16 ? cpu.lo[op.s] & 0xffff : cpu.lo[op.s];
-      if (size === 64) hi = cpu.hi[op.s];
-    }
+    readSource(cpu, op);
+    const lo = cpu.t0;
+    const hi = size === 64 ? cpu.t1 : 0;
     const f = getArith(cpu) & ~F.ZF;
     cpu.fk = K_EAGER;
     if ((lo | hi) === 0) {
@@ -127,19 +117,9 @@ function bsfBsr(reverse: boolean) {
 function bitCount(kind: 'popcnt' | 'lzcnt' | 'tzcnt') {
   return (cpu: Cpu, op: Op): void => {
     const size = op.size;
-    let lo: number;
-    let hi = 0;
-    if ((op.aux & AUX_MEM) !== 0) {
-      op.ea(cpu, op);
-      const m = cpu.mmu;
-      if (size === 64) {
-        lo = m.read64(cpu.eaLo, cpu.eaHi);
-        hi = m.hiOut;
-      } else lo = size === 16 ? m.read16(cpu.eaLo, cpu.eaHi) : m.read32(cpu.eaLo, cpu.eaHi);
-    } else {
-      lo = size === 16 ? cpu.lo[op.s] & 0xffff : cpu.lo[op.s];
-      if (size === 64) hi = cpu.hi[op.s];
-    }
+    readSource(cpu, op);
+    const lo = cpu.t0;
+    const hi = size === 64 ? cpu.t1 : 0;
     let r: number;
     if (kind === 'popcnt') {
       r = pop32(lo) + pop32(hi);

@@ -8,7 +8,7 @@ import type { Op } from '../Op.js';
 import { K_EAGER, PARITY } from '../flags.js';
 import { Vector } from '../faults.js';
 import { isImm, isMem, setImm, setMem, setReg } from './operands.js';
-import { AUX_MEM, big, readDst, writeRegBig } from './operandAccess.js';
+import { AUX_MEM, big, readDst, readSource, writeRegBig } from './operandAccess.js';
 import { memBits } from './alu.js';
 
 /** Result of mul128: four 32-bit words, little endian (as int32). */
@@ -140,27 +140,17 @@ function mulOne(signed: boolean) {
 
 /** IMUL r, r/m (, imm): truncated signed product (SDM IMUL two- and three-operand forms). */
 function imulTwo(cpu: Cpu, op: Op): void {
-  // Source: r/m in cpu.t0/t1 via readDst on a copy of the operand fields (aux AUX_MEM means memory).
   const size = op.size;
   const L = cpu.lo;
   const H = cpu.hi;
+  readSource(cpu, op);
   let bl: number;
   let bh: number;
-  if ((op.aux & AUX_MEM) !== 0) {
-    op.ea(cpu, op);
-    const m = cpu.mmu;
-    if (size === 64) {
-      bl = m.read64(cpu.eaLo, cpu.eaHi);
-      bh = m.hiOut;
-    } else {
-      bl = sx32(size === 16 ? m.read16(cpu.eaLo, cpu.eaHi) : m.read32(cpu.eaLo, cpu.eaHi), size);
-      bh = bl >> 31;
-    }
-  } else if (size === 64) {
-    bl = L[op.s];
-    bh = H[op.s];
+  if (size === 64) {
+    bl = cpu.t0;
+    bh = cpu.t1;
   } else {
-    bl = sx32(size === 16 ? L[op.s] & 0xffff : L[op.s], size);
+    bl = sx32(cpu.t0, size);
     bh = bl >> 31;
   }
   let al: number;

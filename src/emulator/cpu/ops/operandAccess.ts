@@ -50,6 +50,32 @@ export function writeDst(cpu: Cpu, op: Op, lo: number, hi: number): void {
   }
 }
 
+/**
+ * Read an r/m *source* operand (memory when AUX_MEM, else register op.s) at op.size into cpu.t0 (and
+ * cpu.t1 for 64 bits), normalised as registers are: 8/16 bits zero-extended, 32 as int32.
+ */
+export function readSource(cpu: Cpu, op: Op): void {
+  const size = op.size;
+  if ((op.aux & AUX_MEM) !== 0) {
+    op.ea(cpu, op);
+    const m = cpu.mmu;
+    switch (size) {
+      case 8: cpu.t0 = m.read8(cpu.eaLo, cpu.eaHi); break;
+      case 16: cpu.t0 = m.read16(cpu.eaLo, cpu.eaHi); break;
+      case 32: cpu.t0 = m.read32(cpu.eaLo, cpu.eaHi); break;
+      default: cpu.t0 = m.read64(cpu.eaLo, cpu.eaHi); cpu.t1 = m.hiOut; break;
+    }
+    return;
+  }
+  const l = cpu.lo[op.s];
+  switch (size) {
+    case 8: cpu.t0 = (l >>> op.ssh) & 255; break;
+    case 16: cpu.t0 = l & 65535; break;
+    case 32: cpu.t0 = l; break;
+    default: cpu.t0 = l; cpu.t1 = cpu.hi[op.s]; break;
+  }
+}
+
 /** Read a source register at a size (normalised). */
 export function readReg(cpu: Cpu, r: number, shift: number, size: number): number {
   const l = cpu.lo[r];

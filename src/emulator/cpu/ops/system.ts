@@ -551,23 +551,23 @@ function writeDescriptorTable(cpu: Cpu, op: Op, limit: number, lo: number, hi: n
   cpu.mmu.write64(s | 0, (cpu.eaHi + (s >= TWO32 ? 1 : 0)) | 0, lo, hi);
 }
 
-const lgdt: H = (cpu, op) => {
+/** LGDT / LIDT: load the 10-byte limit + base operand into GDTR or IDTR. */
+const loadTable = (idt: boolean): H => (cpu, op) => {
   cpu.requireCpl0();
-  if (hooked(cpu, Exitable.lgdt, op)) return;
+  if (hooked(cpu, idt ? Exitable.lidt : Exitable.lgdt, op)) return;
   const [limit, lo, hi] = readDescriptorTable(cpu, op);
-  cpu.gdtrLimit = limit;
-  cpu.gdtrBaseLo = lo;
-  cpu.gdtrBaseHi = hi;
+  if (idt) {
+    cpu.idtrLimit = limit;
+    cpu.idtrBaseLo = lo;
+    cpu.idtrBaseHi = hi;
+  } else {
+    cpu.gdtrLimit = limit;
+    cpu.gdtrBaseLo = lo;
+    cpu.gdtrBaseHi = hi;
+  }
 };
-
-const lidt: H = (cpu, op) => {
-  cpu.requireCpl0();
-  if (hooked(cpu, Exitable.lidt, op)) return;
-  const [limit, lo, hi] = readDescriptorTable(cpu, op);
-  cpu.idtrLimit = limit;
-  cpu.idtrBaseLo = lo;
-  cpu.idtrBaseHi = hi;
-};
+const lgdt = loadTable(false);
+const lidt = loadTable(true);
 
 const sgdt: H = (cpu, op) => {
   if (hooked(cpu, Exitable.sgdt, op)) return;
