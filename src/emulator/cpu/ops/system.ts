@@ -42,6 +42,10 @@ export const CrAccess = { movTo: 0, movFrom: 1, clts: 2, lmsw: 3 } as const;
 
 type H = (cpu: Cpu, op: Op) => void;
 
+/** op.aux bit of selector / machine-status-word operands: in memory (else a GPR). For LMSW this is also
+ * bit 6 of the CR-access qualification, "LMSW operand type" (SDM table 28-3). */
+const AUX_WORD_MEM = 64;
+
 /** Ask the VMM first; true if it handled the instruction. */
 function hooked(cpu: Cpu, kind: Exitable, op: Op): boolean {
   if (cpu.hooks === null) return false;
@@ -521,7 +525,7 @@ const clts: H = (cpu, op) => {
 const lmsw: H = (cpu, op) => {
   cpu.requireCpl0();
   let v: number;
-  if ((op.aux & 64) !== 0) {
+  if ((op.aux & AUX_WORD_MEM) !== 0) {
     op.ea(cpu, op);
     v = cpu.mmu.read16(cpu.eaLo, cpu.eaHi);
   } else {
@@ -580,7 +584,7 @@ const sidt: H = (cpu, op) => {
 };
 
 function selectorOperand(cpu: Cpu, op: Op): number {
-  if ((op.aux & 64) !== 0) {
+  if ((op.aux & AUX_WORD_MEM) !== 0) {
     op.ea(cpu, op);
     return cpu.mmu.read16(cpu.eaLo, cpu.eaHi);
   }
@@ -626,7 +630,7 @@ const lldt: H = (cpu, op) => {
 
 const storeSelector = (which: 'tr' | 'ldtr'): H => (cpu, op) => {
   const v = which === 'tr' ? cpu.tr : cpu.ldtr;
-  if ((op.aux & 64) !== 0) {
+  if ((op.aux & AUX_WORD_MEM) !== 0) {
     op.ea(cpu, op);
     cpu.mmu.write16(cpu.eaLo, cpu.eaHi, v);
   } else {
@@ -693,7 +697,7 @@ const movToSreg: H = (cpu, op) => {
 
 const movFromSreg: H = (cpu, op) => {
   const v = getSreg(cpu, op.t);
-  if ((op.aux & 64) !== 0) {
+  if ((op.aux & AUX_WORD_MEM) !== 0) {
     op.ea(cpu, op);
     cpu.mmu.write16(cpu.eaLo, cpu.eaHi, v);
   } else if (op.size === 16) {
@@ -779,6 +783,23 @@ function use(op: Op, name: string, fn: H, terminates: boolean): boolean {
 const CR_REGS: Partial<Record<Register, number>> = {
   [Register.CR0]: 0, [Register.CR2]: 2, [Register.CR3]: 3, [Register.CR4]: 4, [Register.CR8]: 8,
 };
+
+/**
+ * Operand `n` is a 16-bit r/m (selector, machine status word): memory sets AUX_WORD_MEM, a register goes to
+ * op[field]. False for a register that is not a GPR.
+ */
+function wordOperand(ins: Instruction, n: number, op: Op, field: 's' | 'd'): boolean {
+  if (isMem(ins.opKind(n))) {
+    setMem(ins, op);
+    op.aux |= AUX_WORD_MEM;
+    return true;
+  }
+  const g = gpr(ins.opRegister(n));
+  if (g === null) return false;
+  op[field] = g.index;
+  op.size = g.size;
+  return true;
+}
 
 function ioSize(reg: Register): number {
   return reg === Register.AL ? 1 : reg === Register.AX ? 2 : 4;
@@ -883,28 +904,11 @@ export function decodeSystem(ins: Instruction, op: Op): boolean | null {
       const s1 = k1 === OpKind.Register ? SREG[ins.op1Register] : undefined;
       if (s0 !== undefined) {
         op.t = s0;
-        if (isMem(k1)) {
-          setMem(ins, op);
-          op.aux = 64;
-        } else {
-          const g = gpr(ins.op1Register);
-          if (g === null) return null;
-          op.s = g.index;
-        }
-        return use(op, 'mov_to_sreg', movToSreg, true);
+        return wordOperand(ins, 1, op, 's') ? use(op, 'mov_to_sreg', movToSreg, true) : null;
       }
       if (s1 !== undefined) {
         op.t = s1;
-        if (isMem(k0)) {
-          setMem(ins, op);
-          op.aux = 64;
-        } else {
-          const g = gpr(ins.op0Register);
-          if (g === null) return null;
-          op.d = g.index;
-          op.size = g.size;
-        }
-        return use(op, 'mov_from_sreg', movFromSreg, false);
+        return wordOperand(ins, 0, op, 'd') ? use(op, 'mov_from_sreg', movFromSreg, false) : null;
       }
       return null;
     }
@@ -924,15 +928,8 @@ export function decodeSystem(ins: Instruction, op: Op): boolean | null {
       op.aux = 0 | (CrAccess.clts << 4);
       return use(op, 'clts', clts, true);
     case Mnemonic.Lmsw:
-      if (isMem(k0)) {
-        setMem(ins, op);
-        op.aux = (CrAccess.lmsw << 4) | 64;
-      } else {
-        const g = gpr(ins.op0Register);
-        if (g === null) return null;
-        op.s = g.index;
-        op.aux = CrAccess.lmsw << 4;
-      }
+      op.aux = CrAccess.lmsw << 4;
+      if (!wordOperand(ins, 0, op, 's')) return null;
       return use(op, 'lmsw', lmsw, true);
     case Mnemonic.Lgdt: case Mnemonic.Lidt: case Mnemonic.Sgdt: case Mnemonic.Sidt:
       if (!isMem(k0)) return null;
@@ -940,25 +937,11 @@ export function decodeSystem(ins: Instruction, op: Op): boolean | null {
       return m === Mnemonic.Lgdt ? use(op, 'lgdt', lgdt, true) : m === Mnemonic.Lidt ? use(op, 'lidt', lidt, true)
         : m === Mnemonic.Sgdt ? use(op, 'sgdt', sgdt, true) : use(op, 'sidt', sidt, true);
     case Mnemonic.Ltr: case Mnemonic.Lldt: {
-      if (isMem(k0)) {
-        setMem(ins, op);
-        op.aux = 64;
-      } else {
-        const g = gpr(ins.op0Register);
-        if (g === null) return null;
-        op.s = g.index;
-      }
+      if (!wordOperand(ins, 0, op, 's')) return null;
       return m === Mnemonic.Ltr ? use(op, 'ltr', ltr, true) : use(op, 'lldt', lldt, true);
     }
     case Mnemonic.Str: case Mnemonic.Sldt: {
-      if (isMem(k0)) {
-        setMem(ins, op);
-        op.aux = 64;
-      } else {
-        const g = gpr(ins.op0Register);
-        if (g === null) return null;
-        op.d = g.index;
-      }
+      if (!wordOperand(ins, 0, op, 'd')) return null;
       return use(op, m === Mnemonic.Str ? 'str' : 'sldt', storeSelector(m === Mnemonic.Str ? 'tr' : 'ldtr'), false);
     }
     case Mnemonic.Invlpg:
