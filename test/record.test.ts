@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pl from 'nodejs-polars';
 import { ExitWord, type ExitEvent, type GroundTruthEvent, type InterruptEvent, type IoEvent,
-  type MachineObserver } from '../src/hypervisor/events.js';
+  type MachineObserver, type SyscallEvent } from '../src/hypervisor/events.js';
 import { TraceWriter, type TraceWriterOptions } from '../src/record/TraceWriter.js';
 import { TraceReader } from '../src/record/TraceReader.js';
 import { newExitEvent } from '../src/record/ExitCursor.js';
@@ -48,11 +48,13 @@ class Collector implements MachineObserver {
   io: IoEvent[] = [];
   interrupts: InterruptEvent[] = [];
   gt: GroundTruthEvent[] = [];
+  syscalls: SyscallEvent[] = [];
   console: number[] = [];
   onExit(e: ExitEvent): void { this.exits.push({ ...e, words: e.words.slice() }); }
   onIo(e: IoEvent): void { this.io.push({ ...e, data: e.data ? e.data.slice() : null }); }
   onInterrupt(e: InterruptEvent): void { this.interrupts.push({ ...e }); }
   onGroundTruth(e: GroundTruthEvent): void { this.gt.push({ ...e }); }
+  onSyscall(e: SyscallEvent): void { this.syscalls.push({ ...e, args: e.args.slice() }); }
   onConsole(b: Uint8Array): void { for (const x of b) this.console.push(x); }
 }
 
@@ -63,6 +65,7 @@ function tee(...obs: MachineObserver[]): MachineObserver {
     onIo: (e) => obs.forEach((o) => o.onIo?.(e)),
     onInterrupt: (e) => obs.forEach((o) => o.onInterrupt?.(e)),
     onGroundTruth: (e) => obs.forEach((o) => o.onGroundTruth?.(e)),
+    onSyscall: (e) => obs.forEach((o) => o.onSyscall?.(e)),
     onConsole: (b) => obs.forEach((o) => o.onConsole?.(b)),
   };
 }
@@ -95,7 +98,11 @@ function expectedRows(c: Collector): Record<TableName, Cell[][]> {
   const gt = c.gt.map((e): Cell[] => [BigInt(e.icount), BigInt(e.icount * CPI), e.type,
     e.type < GROUND_TRUTH_TYPE_NAMES.length ? GROUND_TRUTH_TYPE_NAMES[e.type]! : null, e.pid, e.tid, e.ppid,
     BigInt(e.cr3), BigInt(e.a0), BigInt(e.a1), BigInt(e.a2), e.name]);
-  return { exits, io, interrupts, ground_truth: gt };
+  const pair = (lo: number, hi: number): bigint => (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+  const syscalls = c.syscalls.map((e): Cell[] => [BigInt(e.icount), BigInt(e.icount * CPI), BigInt(e.exitSeq), e.exits,
+    e.strategy, e.number, ...[0, 1, 2, 3, 4, 5].map((i) => pair(e.args[2 * i]!, e.args[2 * i + 1]!)), BigInt(e.cr3),
+    pair(e.rspLo, e.rspHi), pair(e.ripLo, e.ripHi)]);
+  return { exits, io, interrupts, ground_truth: gt, syscalls };
 }
 
 /** Every row of a table through TraceReader.scan, as Cells (binary as hex). */
@@ -150,6 +157,7 @@ describe('trace directory round trip', () => {
     expect(c.io.some((e) => e.data !== null)).toBe(true);
     expect(c.interrupts.length).toBeGreaterThan(300);
     expect(c.gt.length).toBeGreaterThan(100);
+    expect(c.syscalls.length).toBeGreaterThan(100);
     expect(c.exits.some((e) => (e.reason & 0xffff) > MAX_EXIT_REASON)).toBe(true);
     expect(c.exits.at(-1)!.icount).toBeGreaterThan(2 ** 32);
   });
@@ -206,7 +214,7 @@ describe('trace directory round trip', () => {
     expect(m.tables.exits).toMatchObject({ rows: 5500, batches: 6 });
     expect(m.images).toHaveLength(1);
     expect(m.files.map((f) => f.path)).toEqual(['checkpoints/0001.msgpack', 'console.txt', 'exits.arrow', 'ground_truth.arrow',
-      `images/${m.images[0]!.sha256}`, 'inputs.msgpack', 'interrupts.arrow', 'io.arrow']);
+      `images/${m.images[0]!.sha256}`, 'inputs.msgpack', 'interrupts.arrow', 'io.arrow', 'syscalls.arrow']);
     expect(existsSync(join(dir, 'incomplete'))).toBe(false);
     // Nothing host-dependent: no absolute path of the recording machine anywhere in the manifest.
     expect(readFileSync(join(dir, 'manifest.json'), 'utf8')).not.toContain(root);
@@ -243,6 +251,13 @@ describe('trace directory round trip', () => {
     expect(gt.getColumn('name').toArray()).toEqual(c.gt.map((e) => e.name));
     expect(gt.getColumn('a2').toArray()).toEqual(c.gt.map((e) => BigInt(e.a2)));
     expect(gt.getColumn('pid').toArray()).toEqual(c.gt.map((e) => e.pid));
+
+    const sc = read('syscalls');
+    expect(sc.height).toBe(c.syscalls.length);
+    expect(sc.getColumn('number').toArray()).toEqual(c.syscalls.map((e) => e.number));
+    expect(sc.getColumn('strategy').toArray()).toEqual(c.syscalls.map((e) => e.strategy));
+    expect(sc.getColumn('exit_seq').toArray()).toEqual(c.syscalls.map((e) => e.exitSeq));
+    expect(sc.getColumn('rsp').toArray()).toEqual(c.syscalls.map((e) => (BigInt(e.rspHi) << 32n) | BigInt(e.rspLo)));
   });
 
   it('every device of the stream is in the dictionary, declared ones first', async () => {

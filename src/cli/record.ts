@@ -27,7 +27,10 @@ export function register(program: Command): void {
     .option('--max-instructions <n>', 'stop after this many guest instructions', String(SESSION_DEFAULTS.maxInstructions))
     .option('--max-exits <n>', 'stop after this many exits', String(SESSION_DEFAULTS.maxExits))
     .option('--overwrite', 'replace an existing trace at the output directory')
-    .action(async (workload: string, o: { out?: string; exits: string; costModel: string; seed?: string; maxInstructions: string; maxExits: string; overwrite?: boolean }) => {
+    .option('--intercept <strategy>', 'syscall interception: none, double-swap, fill-the-gap, handler-injection, selective, nitro', SESSION_DEFAULTS.intercept)
+    .option('--syscalls <list>', 'for --intercept selective: syscall names or numbers, comma-separated')
+    .option('--no-log-syscalls', 'do not charge logging work per intercepted syscall (seed 004 "nolog")')
+    .action(async (workload: string, o: { out?: string; exits: string; costModel: string; seed?: string; maxInstructions: string; maxExits: string; overwrite?: boolean; intercept: string; syscalls?: string; logSyscalls: boolean }) => {
       const base = workload.replace(/\.json$/, '').replace(/[:/\\].*$/, '').replace(/[^A-Za-z0-9_.-]/g, '_') || 'trace';
       const dir = resolve(o.out ?? `traces/${base}`);
       const progress = progressLine(`record ${workload}`);
@@ -38,6 +41,9 @@ export function register(program: Command): void {
           seed: o.seed === undefined ? undefined : parseCount('--seed', o.seed),
           maxInstructions: parseCount('--max-instructions', o.maxInstructions),
           maxExits: parseCount('--max-exits', o.maxExits),
+          intercept: o.intercept,
+          syscalls: o.syscalls === undefined ? undefined : o.syscalls.split(',').filter((x) => x.length > 0),
+          logSyscalls: o.logSyscalls,
         }, dir, { overwrite: o.overwrite === true, onProgress: (x) => progress.update(x), handleSignals: true });
       } catch (e) {
         progress.done();
@@ -48,7 +54,7 @@ export function register(program: Command): void {
       const m = r.manifest;
       const res = r.result;
       const lines = [
-        `recorded ${m.workload.name} (seed ${m.seed}, exits ${m.exit_preset.name}, cost model ${m.cost_model.name}) into ${dir}`,
+        `recorded ${m.workload.name} (seed ${m.seed}, exits ${m.exit_preset.name}, cost model ${m.cost_model.name}, interception ${r.assembled.config.intercept}) into ${dir}`,
         `  ${res.icount} guest instructions, ${res.exits} exits, ${m.totals.io} I/O accesses, ${m.totals.interrupts} interrupts, ${m.totals.ground_truth} ground-truth events`,
         `  ${m.complete ? 'complete' : 'INCOMPLETE'}: ${res.reason}${res.detail ? ` (${res.detail})` : ''}${res.reason === 'guest-exit' ? `, guest status ${res.status}` : ''}`,
         `  modelled cycles ${res.cycles}; see: trace info ${dir}`,

@@ -14,13 +14,18 @@ export function register(program: Command): void {
     .argument('<dir>', 'trace directory')
     .option('--exits <preset>', 'replay under another exit configuration (recorded exits checked as a subsequence)')
     .option('--from <icount>', 'start from the latest checkpoint at or before this instruction count')
-    .action(async (dir: string, o: { exits?: string; from?: string }) => {
+    .option('--intercept <strategy>', 'replay under another syscall-interception strategy (exits it does not cause checked as a subsequence)')
+    .option('--syscalls <list>', 'for --intercept selective: syscall names or numbers, comma-separated')
+    .action(async (dir: string, o: { exits?: string; from?: string; intercept?: string; syscalls?: string }) => {
       const from = o.from === undefined ? undefined : Number(o.from.replace(/_/g, ''));
       if (from !== undefined && (!Number.isSafeInteger(from) || from < 0)) throw new UserError(`--from must be a non-negative integer, got "${o.from}"`);
       const progress = progressLine(`replay ${dir}`);
       let rep;
       try {
-        rep = await replayTrace(dir, { exitPreset: o.exits, from, onProgress: (r) => progress.update(r) });
+        rep = await replayTrace(dir, {
+          exitPreset: o.exits, from, onProgress: (r) => progress.update(r), intercept: o.intercept,
+          syscalls: o.syscalls?.split(',').filter((x) => x.length > 0),
+        });
       } catch (e) {
         progress.done();
         if (e instanceof TraceError) throw new UserError(e.message);
@@ -30,11 +35,14 @@ export function register(program: Command): void {
       const out: string[] = [];
       if (rep.clean) {
         const start = rep.startIcount > 0 ? ` (from the checkpoint at icount ${rep.startIcount})` : '';
-        out.push(`replay clean${start}: ${rep.matched} of ${rep.recordedExits} recorded exits matched${rep.subsequence ? ` as a subsequence under ${rep.exitPreset}` : ''}, ${rep.icount} guest instructions`);
+        const under = [rep.exitPreset, rep.intercept !== rep.recordedIntercept ? `interception ${rep.intercept}` : ''].filter((x) => x).join(', ');
+        out.push(`replay clean${start}: ${rep.matched} of ${rep.recordedExits} recorded exits matched${rep.subsequence ? ` as a subsequence under ${under}` : ''}, ${rep.icount} guest instructions`);
+        if (rep.skippedStrategyExits > 0) out.push(`  ${rep.skippedStrategyExits} recorded exits were the recording's interception (${rep.recordedIntercept}), not expected under ${rep.intercept}`);
         if (rep.subsequence) {
           const extra = [...rep.additional].sort((a, b) => a[0] - b[0]).map(([r, n]) => `${exitReasonSdmName(r)} (${r}): ${n}`);
-          out.push(`  additional exits under ${rep.exitPreset}: ${extra.length === 0 ? 'none' : extra.join(', ')}`);
+          out.push(`  additional exits under ${under}: ${extra.length === 0 ? 'none' : extra.join(', ')}`);
         }
+        out.push(`  ${rep.syscalls} syscalls intercepted (${rep.intercept})`);
       } else if (rep.inputDivergence !== null) {
         out.push(`replay DIVERGED at icount ${rep.icount} (after ${rep.matched} matching exits): ${rep.inputDivergence}`);
       } else if (rep.divergence !== null) {

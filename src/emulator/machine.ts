@@ -18,7 +18,7 @@ import { Cpu, type CpuHooks } from './cpu/Cpu.js';
 import { Exitable, Stop } from './cpu/arch.js';
 import type { Op } from './cpu/Op.js';
 import { IoQual } from './cpu/ops/system.js';
-import { EXIT_WORDS, ExitWord, InterruptType, IoDirection, type ExitEvent, type GroundTruthEvent,
+import { EXIT_WORDS, ExitWord, InterruptType, IoDirection, type ExitEvent, type GroundTruthEvent, type SyscallEvent,
   type InterruptEvent, type IoEvent, type MachineObserver } from '../hypervisor/events.js';
 
 /** Basic exit reasons this machine produces (SDM appendix C). */
@@ -142,6 +142,7 @@ export class Machine {
   private readonly onIo: Array<(e: IoEvent) => void> = [];
   private readonly onInterrupt: Array<(e: InterruptEvent) => void> = [];
   private readonly onGroundTruth: Array<(e: GroundTruthEvent) => void> = [];
+  private readonly onSyscall: Array<(e: SyscallEvent) => void> = [];
   private readonly onConsole: Array<(b: Uint8Array) => void> = [];
   private readonly exitEvent: ExitEvent;
   private readonly ioEvent: IoEvent;
@@ -193,6 +194,7 @@ export class Machine {
     add(this.onIo, o.onIo?.bind(o));
     add(this.onInterrupt, o.onInterrupt?.bind(o));
     add(this.onGroundTruth, o.onGroundTruth?.bind(o));
+    add(this.onSyscall, o.onSyscall?.bind(o));
     add(this.onConsole, o.onConsole?.bind(o));
     return () => {
       for (const [list, fn] of added) {
@@ -205,6 +207,11 @@ export class Machine {
   /** Publish a ground-truth event (the ground-truth device calls this; it never causes an exit). */
   publishGroundTruth(e: GroundTruthEvent): void {
     for (const f of this.onGroundTruth) f(e);
+  }
+
+  /** Publish a system call the interception strategy saw. */
+  publishSyscall(e: SyscallEvent): void {
+    for (const f of this.onSyscall) f(e);
   }
 
   /** Publish console output (the UART calls this). */
@@ -225,6 +232,11 @@ export class Machine {
       this.stopDetail = detail;
     }
     this.cpu.requestStop();
+  }
+
+  /** Charge hypervisor work done for the last exit (logging a record, emulation) to modelled time. */
+  chargeWork(cycles: number): void {
+    this.exitCycles += cycles;
   }
 
   /** The machine's own counters (not the CPU's): for checkpoints. */
@@ -328,9 +340,10 @@ export class Machine {
     const [reason, qlo, qhi] = exitInfoFor(kind, cpu, op);
     this.currentExit = this.exit(reason, qlo, qhi, op, 0, 0, kind === Exitable.invlpg ? [cpu.eaLo, cpu.eaHi] : null);
     if (kind === Exitable.vmcall) {
+      // Resume after the VMCALL unless the handler redirects (hypervisor-planted VMCALLs do).
+      cpu.rip = op.next;
       if (this.handler.hypercall !== undefined) this.handler.hypercall(this, op);
       else cpu.lo[0] = -1000, cpu.hi[0] = -1; // -KVM_ENOSYS style: unknown hypercall
-      cpu.rip = op.next;
       return true;
     }
     if (this.handler.handleInstruction !== undefined && this.handler.handleInstruction(this, kind, op)) return true;

@@ -10,7 +10,10 @@ import { enterGuest } from './boot.js';
 import { loadGuest, type LoadedGuest } from './loader.js';
 import { vmcsPolicy } from './vmcsPolicy.js';
 import { Hypervisor } from './Hypervisor.js';
+import { DEFAULT_STRATEGY, getStrategy, type InterceptionStrategy } from './interception/index.js';
 import { getWorkload, loadOptions, type Workload } from './workloads.js';
+import type { HypervisorState } from '../replay/checkpoint.js';
+import { UserError } from '../cli/errors.js';
 
 export interface SessionConfig {
   /**
@@ -28,6 +31,12 @@ export interface SessionConfig {
   maxInstructions?: number;
   /** Stop after this many exits. */
   maxExits?: number;
+  /** Syscall-interception strategy (src/hypervisor/interception). */
+  intercept?: string;
+  /** For the `selective` strategy: the syscalls to exit on. */
+  syscalls?: string[];
+  /** Charge the hypervisor's logging work for each intercepted syscall (seed 004 "log" vs "nolog"). */
+  logSyscalls?: boolean;
 }
 
 export const SESSION_DEFAULTS = {
@@ -35,7 +44,11 @@ export const SESSION_DEFAULTS = {
   costModel: 'modern',
   maxInstructions: 2_000_000_000,
   maxExits: 50_000_000,
+  intercept: DEFAULT_STRATEGY,
 } as const;
+
+/** Guest-physical memory beyond what the guest is told it has, for the hypervisor's injected pages. */
+export const RESERVED_BYTES = 16 * 4096;
 
 /** Everything assembled for one run, before its environment is attached. */
 export interface Assembled {
@@ -48,6 +61,7 @@ export interface Assembled {
   costModel: CostModel;
   /** The exit handlers (hypercalls, MSR shadows, strategy hooks). */
   hypervisor: Hypervisor;
+  strategy: InterceptionStrategy;
   config: Required<SessionConfig>;
 }
 
@@ -72,7 +86,11 @@ export function assemble(config: SessionConfig, makeEnv: (m: Machine, w: Workloa
     seed: workload.seed,
     maxInstructions: config.maxInstructions ?? SESSION_DEFAULTS.maxInstructions,
     maxExits: config.maxExits ?? SESSION_DEFAULTS.maxExits,
+    intercept: config.intercept ?? SESSION_DEFAULTS.intercept,
+    syscalls: config.syscalls ?? [],
+    logSyscalls: config.logSyscalls ?? true,
   };
+  const strategy = getStrategy(full.intercept, { syscalls: full.syscalls });
   let env: Environment | null = null;
   const lazyEnv: Environment = {
     nextEventAt: () => (env as Environment).nextEventAt(),
@@ -87,7 +105,8 @@ export function assemble(config: SessionConfig, makeEnv: (m: Machine, w: Workloa
     acknowledge: () => (env as Environment).acknowledge(),
   };
   const machine = new Machine(lazyEnv, {
-    memoryBytes: workload.memBytes,
+    // The guest is told memBytes (boot info); the hypervisor keeps RESERVED_BYTES above it for itself.
+    memoryBytes: workload.memBytes + RESERVED_BYTES,
     cyclesPerInstruction: costModel.cyclesPerInstruction,
     policy: vmcsPolicy(vmcs, costModel.cyclesPerInstruction),
     costModel: exitCostFunction(costModel),
@@ -95,7 +114,10 @@ export function assemble(config: SessionConfig, makeEnv: (m: Machine, w: Workloa
     maxInstructions: full.maxInstructions,
     maxExits: full.maxExits,
   });
-  const ept = new Ept(workload.memBytes / 4096);
+  const ept = new Ept((workload.memBytes + RESERVED_BYTES) / 4096);
+  const hvPages = new Uint8Array((workload.memBytes + RESERVED_BYTES) / 4096);
+  hvPages.fill(1, workload.memBytes / 4096);
+  machine.cpu.hypervisorPages = hvPages;
   // With EPT enabled every guest access is checked against the VMM's per-page permissions (SDM 29.3);
   // they start as RWX everywhere, so nothing exits until a strategy restricts a page.
   if (vmcs.eptEnabled()) machine.cpu.mmu.eptPerm = ept.perm;
@@ -103,7 +125,11 @@ export function assemble(config: SessionConfig, makeEnv: (m: Machine, w: Workloa
   enterGuest(machine.cpu, loaded);
   env = makeEnv(machine, workload);
   machine.env = env;
-  return { machine, workload, loaded, vmcs, ept, costModel, hypervisor, config: full };
+  strategy.install({
+    machine, hypervisor, vmcs, ept, costModel, symbols: loaded.symbols, reservedPhys: workload.memBytes,
+    reservedBytes: RESERVED_BYTES, log: full.logSyscalls, onSyscall: (r) => machine.publishSyscall(r),
+  });
+  return { machine, workload, loaded, vmcs, ept, costModel, hypervisor, strategy, config: full };
 }
 
 /**
@@ -117,4 +143,18 @@ export async function runSliced(m: Machine, slice: number, onSlice?: (r: RunResu
     if (r.reason !== StopReason.paused) return r;
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
+}
+
+/** The hypervisor's side of a checkpoint (src/replay/checkpoint.ts). */
+export function saveHypervisorState(a: Assembled): HypervisorState {
+  return { strategy: a.strategy.name, msrShadows: [...a.hypervisor.msrShadows.entries()], strategyState: a.strategy.saveState() };
+}
+
+export function loadHypervisorState(a: Assembled, s: HypervisorState): void {
+  if (s.strategy !== a.strategy.name) {
+    throw new UserError(`the checkpoint was taken under interception strategy ${s.strategy}: replay from it with the same strategy, or from the start`);
+  }
+  a.hypervisor.msrShadows.clear();
+  for (const [k, v] of s.msrShadows) a.hypervisor.msrShadows.set(k, [v[0], v[1]]);
+  a.strategy.loadState(s.strategyState);
 }

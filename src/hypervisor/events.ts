@@ -120,7 +120,36 @@ export const GroundTruthType = {
 } as const;
 export type GroundTruthType = (typeof GroundTruthType)[keyof typeof GroundTruthType];
 
-export type MachineEvent = ExitEvent | IoEvent | InterruptEvent | GroundTruthEvent;
+/**
+ * One system call seen by the hypervisor's interception strategy (src/hypervisor/interception): the
+ * registers at the SYSCALL (Linux x86-64 ABI: number in RAX, arguments in RDI RSI RDX R10 R8 R9).
+ * Hardware-visible state only, unlike the ground truth's GT_SYSCALL.
+ */
+export interface SyscallEvent {
+  kind: 'syscall';
+  /** Guest instructions retired before the SYSCALL instruction. */
+  icount: number;
+  /** seq of the exit that reported it. */
+  exitSeq: number;
+  /** The strategy's name (src/hypervisor/interception STRATEGIES). */
+  strategy: string;
+  number: number;
+  /** The six argument registers as uint32 words, low then high: args[2*i], args[2*i+1]. */
+  args: number[];
+  /** Return value (RAX after SYSRET) where the strategy sees it (nitro), else null. Not recorded. */
+  ret: number | null;
+  cr3: number;
+  /** User RSP at the SYSCALL (the thread's stack: what thread identity keys on). */
+  rspLo: number;
+  rspHi: number;
+  /** User return address (RCX after SYSCALL). */
+  ripLo: number;
+  ripHi: number;
+  /** Exits this syscall costs under the strategy (double-swap, nitro: 2). */
+  exits: number;
+}
+
+export type MachineEvent = ExitEvent | IoEvent | InterruptEvent | GroundTruthEvent | SyscallEvent;
 
 /** A subscriber; each method is optional, and a machine with no subscriber for a kind pays nothing for it. */
 export interface MachineObserver {
@@ -128,6 +157,7 @@ export interface MachineObserver {
   onIo?(e: IoEvent): void;
   onInterrupt?(e: InterruptEvent): void;
   onGroundTruth?(e: GroundTruthEvent): void;
+  onSyscall?(e: SyscallEvent): void;
   /** Guest console output (UART). */
   onConsole?(bytes: Uint8Array): void;
 }

@@ -14,7 +14,7 @@ import { RecordingEnvironment } from '../replay/RecordingEnvironment.js';
 import { checkpointName, takeCheckpoint } from '../replay/checkpoint.js';
 import type { BootRecord } from '../replay/replayTrace.js';
 import { LiveEnvironment } from './LiveEnvironment.js';
-import { assemble, runSliced, type Assembled, type SessionConfig } from './Session.js';
+import { assemble, runSliced, saveHypervisorState, type Assembled, type SessionConfig } from './Session.js';
 
 export interface RecordOptions {
   overwrite?: boolean;
@@ -64,7 +64,10 @@ export async function recordTrace(config: SessionConfig, dir: string, opts: Reco
     machine: { mem_bytes: w.memBytes, tsc_hz: a.costModel.tscHz, vcpus: 1, max_instructions: a.config.maxInstructions, max_exits: a.config.maxExits },
     devices: [...new Set(liveEnv.devices.map((d) => d.name)), 'none'],
     overwrite: opts.overwrite ?? false,
-    extra: { boot },
+    extra: {
+      boot,
+      intercept: { strategy: a.config.intercept, syscalls: a.config.syscalls, log: a.config.logSyscalls, footprint: null },
+    },
   });
   writer.addImage('kernel.elf', w.kernel);
   for (const p of w.programs) writer.addImage(p.name, p.bytes);
@@ -88,7 +91,7 @@ export async function recordTrace(config: SessionConfig, dir: string, opts: Reco
   const onSlice = (r: RunResult): void => {
     opts.onProgress?.(r);
     if (every > 0 && r.reason === StopReason.paused && m.cpu.icount >= nextCheckpoint) {
-      (writer as TraceWriter).writeFile(checkpointName(m.cpu.icount), takeCheckpoint(m, initial, (log as InputLogWriter).entries));
+      (writer as TraceWriter).writeFile(checkpointName(m.cpu.icount), takeCheckpoint(m, initial, (log as InputLogWriter).entries, saveHypervisorState(a)));
       nextCheckpoint = (Math.floor(m.cpu.icount / every) + 1) * every;
     }
   };

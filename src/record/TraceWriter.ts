@@ -14,11 +14,11 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, unlin
 import { createHash } from 'node:crypto';
 import { dirname, join, posix } from 'node:path';
 import { ExitWord, type ExitEvent, type GroundTruthEvent, type InterruptEvent, type IoEvent,
-  type MachineObserver } from '../hypervisor/events.js';
+  type MachineObserver, type SyscallEvent } from '../hypervisor/events.js';
 import { MAX_EXIT_REASON, exitReasonKey } from './exitReasonNames.js';
 import { FileSink } from './FileSink.js';
 import { canonical, manifestText, type FileRef, type ImageRef, type Manifest, type StopInfo, type TableRef } from './manifest.js';
-import { FORMAT_NAME, FORMAT_VERSION, GROUND_TRUTH_TYPE_NAMES, RESERVED_FILES, TABLES, TABLE_NAMES, TraceFile,
+import { FORMAT_NAME, FORMAT_VERSION, GROUND_TRUTH_TYPE_NAMES, INTERCEPT_STRATEGY_NAMES, RESERVED_FILES, TABLES, TABLE_NAMES, TraceFile,
   type TableName } from './schema.js';
 import { TableBuffer, type ColumnBuffer } from './TableBuffer.js';
 import { TraceError } from './TraceError.js';
@@ -162,7 +162,7 @@ export class TraceWriter implements MachineObserver {
   private lastExitSeq = -1;
   private lastCycles = 0;
   private maxIcount = 0;
-  private counts: Record<TableName, number> = { exits: 0, io: 0, interrupts: 0, ground_truth: 0 };
+  private counts: Record<TableName, number> = { exits: 0, io: 0, interrupts: 0, ground_truth: 0, syscalls: 0 };
 
   constructor(dir: string, opts: TraceWriterOptions) {
     this.dir = dir;
@@ -175,7 +175,7 @@ export class TraceWriter implements MachineObserver {
 
     try {
       const t = (name: TableName): TableBuffer => new TableBuffer(TABLES[name], join(dir, TABLES[name].file), this.batchRows);
-      this.tables = { exits: t('exits'), io: t('io'), interrupts: t('interrupts'), ground_truth: t('ground_truth') };
+      this.tables = { exits: t('exits'), io: t('io'), interrupts: t('interrupts'), ground_truth: t('ground_truth'), syscalls: t('syscalls') };
       this.console = new FileSink(join(dir, TraceFile.console));
     } catch (e) {
       throw new TraceError(`cannot write the trace in ${dir}: ${(e as Error).message}`, dir);
@@ -366,6 +366,40 @@ export class TraceWriter implements MachineObserver {
     if (t.rows === this.batchRows) this.flushTable(t);
   }
 
+  /** One system call seen by the interception strategy (syscalls.arrow). */
+  onSyscall(e: SyscallEvent): void {
+    if (this.isClosed) return;
+    const t = this.tables.syscalls;
+    const r = t.rows;
+    const r2 = r << 1;
+    put64(t.words('icount'), r2, e.icount);
+    put64(t.words('ts'), r2, e.icount * this.cpi);
+    put64(t.words('exit_seq'), r2, e.exitSeq);
+    t.fixed<Uint8Array>('exits')[r] = e.exits;
+    const code = INTERCEPT_STRATEGY_NAMES.indexOf(e.strategy);
+    if (code < 0) throw new TraceError(`syscalls.arrow: unknown interception strategy "${e.strategy}"`);
+    t.fixed<Int8Array>('strategy')[r] = code;
+    t.fixed<Uint32Array>('number')[r] = e.number;
+    for (let i = 0; i < 6; i++) {
+      const w = t.words(`arg${i}`);
+      w[r2] = e.args[2 * i]!;
+      w[r2 + 1] = e.args[2 * i + 1]!;
+    }
+    const cr3 = t.words('cr3');
+    cr3[r2] = e.cr3 >>> 0;
+    cr3[r2 + 1] = 0;
+    const rsp = t.words('rsp');
+    rsp[r2] = e.rspLo;
+    rsp[r2 + 1] = e.rspHi;
+    const rip = t.words('rip');
+    rip[r2] = e.ripLo;
+    rip[r2 + 1] = e.ripHi;
+    this.counts.syscalls++;
+    if (e.icount > this.maxIcount) this.maxIcount = e.icount;
+    t.rows = r + 1;
+    if (t.rows === this.batchRows) this.flushTable(t);
+  }
+
   onConsole(bytes: Uint8Array): void {
     if (this.isClosed) return;
     this.console.write(bytes);
@@ -505,6 +539,7 @@ export class TraceWriter implements MachineObserver {
         io: tables.io.rows,
         interrupts: tables.interrupts.rows,
         ground_truth: tables.ground_truth.rows,
+        syscalls: tables.syscalls.rows,
         console_bytes: flushedOnly ? this.console.flushedBytes : this.console.bytes,
       },
       exits_by_reason: byReason,

@@ -68,6 +68,8 @@ export interface Manifest {
     io: number;
     interrupts: number;
     ground_truth: number;
+    /** Rows of syscalls.arrow (system calls the interception strategy saw). */
+    syscalls: number;
     console_bytes: number;
   };
   /** Exit counts per basic exit reason, ascending by reason; reasons with no exit are left out. */

@@ -40,9 +40,9 @@ export interface ColumnSpec {
   readonly dictionary?: readonly string[] | null;
 }
 
-export const TableName = { exits: 'exits', io: 'io', interrupts: 'interrupts', groundTruth: 'ground_truth' } as const;
+export const TableName = { exits: 'exits', io: 'io', interrupts: 'interrupts', groundTruth: 'ground_truth', syscalls: 'syscalls' } as const;
 export type TableName = (typeof TableName)[keyof typeof TableName];
-export const TABLE_NAMES: readonly TableName[] = ['exits', 'io', 'interrupts', 'ground_truth'];
+export const TABLE_NAMES: readonly TableName[] = ['exits', 'io', 'interrupts', 'ground_truth', 'syscalls'];
 
 export interface TableSpec {
   readonly name: TableName;
@@ -157,8 +157,31 @@ export const GROUND_TRUTH: TableSpec = {
   ],
 };
 
+/** Interception strategies by code (src/hypervisor/interception; manifest extra.intercept names the one used). */
+export const INTERCEPT_STRATEGY_NAMES: readonly string[] = ['none', 'double-swap', 'fill-the-gap', 'handler-injection', 'selective', 'nitro'];
+
+const ARG_COLUMNS: ColumnSpec[] = ['rdi', 'rsi', 'rdx', 'r10', 'r8', 'r9'].map((r, i) =>
+  c(`arg${i}`, ColType.uint64, '', `Argument ${i} (${r.toUpperCase()} at the syscall; Linux x86-64 ABI).`, 'Linux syscall ABI'));
+
+export const SYSCALLS_TABLE: TableSpec = {
+  name: 'syscalls',
+  file: 'syscalls.arrow',
+  doc: 'One row per system call the interception strategy saw (hardware-visible: the registers at the SYSCALL), in order. Empty with --intercept none.',
+  columns: [
+    ...TIME_COLUMNS('the SYSCALL instruction'),
+    c('exit_seq', ColType.int64, '', 'seq of the exit that reported the syscall (the VMCALL of the planted or injected code, or the #UD of nitro).', 'exits.seq'),
+    c('exits', ColType.uint8, 'exits', 'Exits this syscall costs under the strategy (double-swap and nitro 2, the others 1).', 'seed 004 section 6.2'),
+    c('strategy', ColType.dict, '', 'Interception strategy that produced the row.', 'src/hypervisor/interception', false, INTERCEPT_STRATEGY_NAMES),
+    c('number', ColType.uint32, '', 'System call number (RAX at the SYSCALL).', 'Linux arch/x86/entry/syscalls/syscall_64.tbl'),
+    ...ARG_COLUMNS,
+    c('cr3', ColType.uint64, '', 'CR3 at the syscall (the calling address space).', 'SDM 28.3'),
+    c('rsp', ColType.uint64, '', 'User RSP at the SYSCALL (the calling thread\'s stack).', 'SDM SYSCALL (RSP is not switched)'),
+    c('rip', ColType.uint64, '', 'User return address (RCX after SYSCALL: the instruction after it).', 'SDM SYSCALL'),
+  ],
+};
+
 export const TABLES: Readonly<Record<TableName, TableSpec>> = {
-  exits: EXITS, io: IO, interrupts: INTERRUPTS, ground_truth: GROUND_TRUTH,
+  exits: EXITS, io: IO, interrupts: INTERRUPTS, ground_truth: GROUND_TRUTH, syscalls: SYSCALLS_TABLE,
 };
 
 /** Other files of a trace directory. */

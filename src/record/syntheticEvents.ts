@@ -3,7 +3,7 @@
 // reused `words` array), so a subscriber that keeps a reference instead of copying is caught.
 
 import { EXIT_WORDS, ExitWord, InterruptType, IoDirection, type ExitEvent, type GroundTruthEvent, type InterruptEvent,
-  type IoEvent, type MachineObserver } from '../hypervisor/events.js';
+  type IoEvent, type MachineObserver, type SyscallEvent } from '../hypervisor/events.js';
 
 /** xorshift128 (Marsaglia 2003): a small deterministic PRNG; Math.random is not allowed in vmtrace. */
 export class Prng {
@@ -59,6 +59,11 @@ export function emitSynthetic(obs: MachineObserver, o: SyntheticOptions): number
   const io: IoEvent = { kind: 'io', icount: 0, exitSeq: -1, port: 0, size: 1, direction: IoDirection.out, value: 0, data: null, device: 'none' };
   const intr: InterruptEvent = { kind: 'interrupt', icount: 0, vector: 0, type: InterruptType.external, errorCode: -1 };
   const gt: GroundTruthEvent = { kind: 'groundTruth', icount: 0, type: 1, pid: 0, tid: 0, ppid: 0, cr3: 0, a0: 0, a1: 0, a2: 0, name: '' };
+  const sc: SyscallEvent = {
+    kind: 'syscall', icount: 0, exitSeq: 0, strategy: 'none', number: 0, args: new Array<number>(12).fill(0), ret: null,
+    cr3: 0, rspLo: 0, rspHi: 0, ripLo: 0, ripHi: 0, exits: 1,
+  };
+  const strategies = ['double-swap', 'fill-the-gap', 'handler-injection', 'selective', 'nitro'];
   const stringBuf = new Uint8Array(256);
   const consoleBuf = new Uint8Array(64);
   const cpi = 2;
@@ -126,6 +131,20 @@ export function emitSynthetic(obs: MachineObserver, o: SyntheticOptions): number
       gt.a2 = rng.below(2) === 0 ? 0 : 2 ** 52 + rng.u32();
       gt.name = GT_NAMES[rng.below(GT_NAMES.length)]!;
       obs.onGroundTruth?.(gt);
+    }
+    if (reason === 18 || (reason === 0 && rng.below(4) === 0)) {
+      sc.icount = icount - 1;
+      sc.exitSeq = seq;
+      sc.strategy = strategies[rng.below(strategies.length)]!;
+      sc.exits = sc.strategy === 'double-swap' || sc.strategy === 'nitro' ? 2 : 1;
+      sc.number = rng.below(512);
+      for (let i = 0; i < 12; i++) sc.args[i] = rng.u32();
+      sc.cr3 = rng.below(1 << 20) * 4096;
+      sc.rspLo = rng.u32();
+      sc.rspHi = rng.below(0x8000);
+      sc.ripLo = rng.u32();
+      sc.ripHi = rng.below(0x8000);
+      obs.onSyscall?.(sc);
     }
     if (rng.below(15) === 0) {
       const n = 1 + rng.below(consoleBuf.length - 1);

@@ -79,6 +79,8 @@ export class ExitChecker {
   private lastMatch: { seq: number; icount: number } | null = null;
   divergence: Divergence | null = null;
   matched = 0;
+  /** Recorded exits passed over by `skip`. */
+  skipped = 0;
   /** Exits the replay produced that the recording does not have (subsequence mode), by reason. */
   readonly additional = new Map<number, number>();
 
@@ -88,6 +90,11 @@ export class ExitChecker {
     private readonly subsequence: boolean,
     /** Index of the first recorded exit to check (replay from a checkpoint). */
     first = 0,
+    /**
+     * Recorded exits the replay is not expected to take (those the recording's interception strategy caused,
+     * when replaying under another strategy): skipped and counted in `skipped`.
+     */
+    private readonly skip: ((rec: RecordedExit) => boolean) | null = null,
   ) {
     if (EXIT_WORDS !== 48) throw new Error('exit snapshot layout changed');
     this.pos = first;
@@ -96,7 +103,7 @@ export class ExitChecker {
   /** Feed one replayed exit; returns false once diverged (the caller stops the machine). */
   onExit(e: ExitEvent): boolean {
     if (this.divergence !== null) return false;
-    const rec = this.recorded(this.pos);
+    const rec = this.next();
     if (rec === undefined) {
       if (this.subsequence) {
         this.additional.set(e.reason, (this.additional.get(e.reason) ?? 0) + 1);
@@ -128,10 +135,22 @@ export class ExitChecker {
     return false;
   }
 
+  /** The next recorded exit to match, past the skipped ones. */
+  private next(): RecordedExit | undefined {
+    let rec = this.recorded(this.pos);
+    if (this.skip !== null) {
+      while (rec !== undefined && this.skip(rec)) {
+        this.skipped++;
+        rec = this.recorded(++this.pos);
+      }
+    }
+    return rec;
+  }
+
   /** At the end of the replay: every recorded exit must have been seen. */
   finish(finalIcount: number): Divergence | null {
-    if (this.divergence === null && this.pos < this.recordedCount) {
-      const rec = this.recorded(this.pos) as RecordedExit;
+    const rec = this.divergence === null ? this.next() : undefined;
+    if (rec !== undefined) {
       this.diverge(rec, null, [{ field: 'exit', recorded: `reason ${rec.reason} at icount ${rec.icount}`, replayed: `(none: the replay ended at icount ${finalIcount})` }]);
     }
     return this.divergence;

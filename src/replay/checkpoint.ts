@@ -8,7 +8,7 @@ import { loadCpuState, saveCpuState, type CpuState } from '../emulator/cpu/cpuSt
 import type { Machine } from '../emulator/machine.js';
 
 export const CHECKPOINT_DIR = 'checkpoints';
-export const CHECKPOINT_FORMAT = 1;
+export const CHECKPOINT_FORMAT = 2;
 const PAGE = 4096;
 
 export interface Checkpoint {
@@ -21,6 +21,14 @@ export interface Checkpoint {
   inputPos: number;
   /** Page number and contents of every page that differs from the initial image. */
   pages: Array<[number, Uint8Array]>;
+  /** The hypervisor's state: MSR shadows and what the interception strategy learned from the guest. */
+  hypervisor: HypervisorState;
+}
+
+export interface HypervisorState {
+  strategy: string;
+  msrShadows: Array<[number, [number, number]]>;
+  strategyState: Record<string, unknown>;
 }
 
 const packr = new Packr({ useRecords: false });
@@ -29,7 +37,7 @@ export function checkpointName(icount: number): string {
   return `${CHECKPOINT_DIR}/${String(icount).padStart(12, '0')}.msgpack`;
 }
 
-export function takeCheckpoint(m: Machine, initial: Uint8Array, inputPos: number): Uint8Array {
+export function takeCheckpoint(m: Machine, initial: Uint8Array, inputPos: number, hypervisor: HypervisorState): Uint8Array {
   const ram = m.cpu.mmu.u8;
   const pages: Array<[number, Uint8Array]> = [];
   const n = Math.min(ram.length, initial.length) / PAGE;
@@ -40,7 +48,7 @@ export function takeCheckpoint(m: Machine, initial: Uint8Array, inputPos: number
   }
   const cp: Checkpoint = {
     format: CHECKPOINT_FORMAT, icount: m.cpu.icount, cpu: saveCpuState(m.cpu), machine: m.saveCounters(),
-    console: Uint8Array.from(m.console), inputPos, pages,
+    console: Uint8Array.from(m.console), inputPos, pages, hypervisor,
   };
   return packr.pack(cp);
 }

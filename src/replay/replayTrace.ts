@@ -4,7 +4,7 @@
 
 import { StopReason, type RunResult } from '../emulator/machine.js';
 import type { ExitEvent } from '../hypervisor/events.js';
-import { assemble, runSliced } from '../hypervisor/Session.js';
+import { assemble, loadHypervisorState, runSliced, type Assembled } from '../hypervisor/Session.js';
 import type { Workload } from '../hypervisor/workloads.js';
 import { TraceReader } from '../record/TraceReader.js';
 import { newExitEvent } from '../record/ExitCursor.js';
@@ -37,6 +37,15 @@ export interface ReplayOptions {
   onProgress?: (r: RunResult) => void;
   /** Start from the latest checkpoint at or before this icount instead of from the beginning. */
   from?: number;
+  /**
+   * Replay under another syscall-interception strategy: the guest executes the same instructions, so the
+   * recorded exits that the recording's strategy did not cause are checked as a subsequence.
+   */
+  intercept?: string;
+  syscalls?: string[];
+  logSyscalls?: boolean;
+  /** Subscribe to the replay (analyses attached to a replay); called once the machine exists. */
+  attach?: (a: Assembled) => void;
 }
 
 export interface ReplayReport {
@@ -57,6 +66,14 @@ export interface ReplayReport {
   startIcount: number;
   /** SHA-256 of the final guest memory and CPU state (replays that reach the same state agree). */
   stateDigest: string;
+  /** The interception strategy the replay ran with, and the recording's. */
+  intercept: string;
+  recordedIntercept: string;
+  /** Recorded exits caused by the recording's strategy, not expected under another one. */
+  skippedStrategyExits: number;
+  /** Syscalls the strategy intercepted during the replay. */
+  syscalls: number;
+  assembled: Assembled;
   exitPreset: string;
   subsequence: boolean;
 }
@@ -91,7 +108,17 @@ export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promis
   if (!reader.hasFile(INPUT_LOG_FILE)) throw new UserError(`${dir}: no ${INPUT_LOG_FILE} (the input log replay needs)`);
   const log = readInputLog(reader.filePath(INPUT_LOG_FILE));
   const exitPreset = opts.exitPreset ?? manifest.exit_preset.name;
-  const subsequence = exitPreset !== manifest.exit_preset.name;
+  let subsequence = exitPreset !== manifest.exit_preset.name;
+  const recordedIntercept = (manifest as unknown as { extra?: { intercept?: { strategy: string; syscalls: string[]; log: boolean } } }).extra?.intercept;
+  const intercept = opts.intercept ?? recordedIntercept?.strategy ?? 'none';
+  const recordedStrategy = recordedIntercept?.strategy ?? 'none';
+  // Under another interception strategy the guest executes the same instructions, so every exit the
+  // recording's strategy did not cause must still appear, unchanged: checked as a subsequence.
+  const otherStrategy = intercept !== recordedStrategy || (opts.syscalls !== undefined && opts.syscalls.join(',') !== (recordedIntercept?.syscalls ?? []).join(','));
+  if (otherStrategy && opts.from !== undefined && opts.from > 0) {
+    throw new UserError(`--from needs the recording's own interception strategy (${recordedStrategy}): checkpoints hold its patches`);
+  }
+  const skip = otherStrategy ? await strategyExits(reader, recordedStrategy) : null;
   const recordedIcount = manifest.stop?.icount ?? manifest.totals.icount;
   const deviceAt = (port: number): string => {
     for (const [a, b, name] of boot.devices) if (port >= a && port <= b) return name;
@@ -99,6 +126,7 @@ export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promis
   };
   const a = assemble({
     workload, exitPreset, costModel: manifest.cost_model.name, seed: boot.seed,
+    intercept, syscalls: opts.syscalls ?? recordedIntercept?.syscalls ?? [], logSyscalls: opts.logSyscalls ?? recordedIntercept?.log ?? true,
     // Never run past where the recording ended (an interrupted trace replays up to its end).
     maxInstructions: recordedIcount,
   }, (machine) => {
@@ -124,6 +152,7 @@ export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promis
     if (best !== undefined) {
       const cp = readCheckpoint(readFileSync(reader.filePath(best.p)), best.p);
       applyCheckpoint(m, cp);
+      loadHypervisorState(a, cp.hypervisor);
       (m.env as ReplayEnvironment).seek(cp.inputPos);
       startIcount = cp.icount;
       firstExit = cp.machine.exitCount;
@@ -140,14 +169,20 @@ export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promis
     }
     return currentIndex === i ? current : undefined;
   };
-  const checker = new ExitChecker(recorded, recordedExits, subsequence, firstExit);
+  if (otherStrategy) subsequence = true;
+  const checker = new ExitChecker(recorded, recordedExits, subsequence, firstExit, skip);
   let replayedExits = 0;
+  let syscalls = 0;
   m.subscribe({
+    onSyscall: () => {
+      syscalls++;
+    },
     onExit: (e: ExitEvent) => {
       replayedExits++;
       if (!checker.onExit(e)) m.stop(StopReason.hypervisorError, 0, 'replay diverged');
     },
   });
+  opts.attach?.(a);
   let inputDivergence: string | null = null;
   let result: RunResult;
   try {
@@ -164,6 +199,28 @@ export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promis
   return {
     clean, matched: checker.matched, recordedExits, replayedExits, additional: checker.additional, icount: m.cpu.icount,
     recordedIcount, result, divergence, inputDivergence, exitPreset, subsequence, startIcount,
-    stateDigest: createHash('sha256').update(m.cpu.mmu.u8).update(JSON.stringify(saveCpuState(m.cpu))).digest('hex'),
+    stateDigest: createHash('sha256').update(m.cpu.mmu.u8.subarray(0, workload.memBytes)).update(JSON.stringify(saveCpuState(m.cpu))).digest('hex'),
+    intercept, recordedIntercept: recordedStrategy, skippedStrategyExits: checker.skipped, syscalls, assembled: a,
   };
+}
+
+/**
+ * The recorded exits the recording's interception strategy caused (syscalls.arrow): each syscall's
+ * reporting exit, double-swap's swap-back right after it, and for nitro every #UD exception exit (its SYSCALL
+ * and SYSRET traps; a genuine guest #UD under nitro is passed over too).
+ */
+async function strategyExits(reader: TraceReader, strategy: string): Promise<((rec: RecordedExit) => boolean) | null> {
+  if (strategy === 'none') return null;
+  const seqs = new Set<number>();
+  for await (const b of reader.scan('syscalls', ['exit_seq', 'exits'])) {
+    const seq = b.columns.exit_seq!;
+    const n = b.columns.exits!;
+    for (let i = 0; i < b.length; i++) {
+      const s = seq.number(i);
+      seqs.add(s);
+      if (strategy === 'double-swap' && n.number(i) === 2) seqs.add(s + 1);
+    }
+  }
+  const nitro = strategy === 'nitro';
+  return (rec) => seqs.has(rec.seq) || (nitro && rec.reason === 0 && (rec.interruptionInfo & 0xff) === 6);
 }

@@ -161,6 +161,11 @@ export class Cpu implements LazyFlags {
   eventIcount = 0;
   /** Exact icount of the I/O instruction now calling `io` (set by IN/OUT/INS/OUTS before each access). */
   ioIcount = 0;
+  /**
+   * Physical pages (flag 1) holding hypervisor code injected into the guest (interception stubs): what runs
+   * there does not count as guest instructions, so interception never changes the guest's icount.
+   */
+  hypervisorPages: Uint8Array | null = null;
   /** Bumped whenever decoded code is invalidated (self-modifying code check of compiled blocks). */
   codeGen = 0;
   /** Index of the op a compiled block was running when it threw. */
@@ -286,7 +291,7 @@ export class Cpu implements LazyFlags {
           n = ops.length;
           const budget = end - this.icount;
           i = 0;
-          if (n > budget) {
+          if (n > budget && !b.hypervisor) {
             n = budget;
             this.rip = ops[n].addr;
             compiled = false;
@@ -295,6 +300,10 @@ export class Cpu implements LazyFlags {
               op.fn(this, op);
             }
             this.icount += n;
+            if (this.noRetire) {
+              this.noRetire = false;
+              this.icount--;
+            }
             break;
           }
           this.rip = b.next;
@@ -310,8 +319,17 @@ export class Cpu implements LazyFlags {
               op.fn(this, op);
             }
           }
-          this.icount += n;
-          if (b.attention || this.icount >= end) break;
+          if (!b.hypervisor) this.icount += n;
+          if (b.attention) {
+            // A hook handled a hypervisor-planted instruction (the last op of a block that needs attention):
+            // it is not a guest instruction, so it does not retire.
+            if (this.noRetire) {
+              this.noRetire = false;
+              this.icount--;
+            }
+            break;
+          }
+          if (this.icount >= end) break;
         }
       } catch (e) {
         if (e !== this.fault) throw e;
@@ -330,7 +348,7 @@ export class Cpu implements LazyFlags {
           continue;
         }
         if (compiled) i = this.jitIndex;
-        this.icount += i;
+        if (!block.hypervisor) this.icount += i;
         this.eventIcount = this.icount;
         const op = block.ops[i];
         this.rip = op.addr;

@@ -25,6 +25,8 @@ export interface Block {
   jit: JitFn | null;
   /** Ends with an instruction after which the run loop must look at events (system, REP, #UD). */
   attention: boolean;
+  /** Decoded from a hypervisor-owned page: its instructions are the VMM's, not the guest's, and do not retire. */
+  hypervisor: boolean;
 }
 
 const MAX_BLOCK = 64;
@@ -199,7 +201,9 @@ export class DecodeCache {
     } finally {
       decoder.free();
     }
-    const block: Block = { ops, next: rip + offset, phys: pa, hits: 0, jit: null, attention };
+    const hypervisor = this.cpu.hypervisorPages !== null && this.cpu.hypervisorPages[pa >>> PAGE_SHIFT] === 1;
+    if (hypervisor) for (const op of ops) op.idx = 0;
+    const block: Block = { ops, next: rip + offset, phys: pa, hits: 0, jit: null, attention, hypervisor };
     const page = pa >>> PAGE_SHIFT;
     let table = this.pages[page];
     if (table === undefined) {

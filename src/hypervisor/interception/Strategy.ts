@@ -1,0 +1,104 @@
+// Syscall interception: how a VMM sees system calls that SYSCALL does not make exit (seed 004 section 6.2,
+// GEARS). Every strategy produces the same per-syscall record and leaves the guest executing exactly the
+// same guest instructions as without interception: instructions the hypervisor plants (VMCALLs in the
+// guest's text or in an injected page) do not retire (cpu.noRetire), and an instruction the hypervisor
+// emulates in the guest's place (Nitro's SYSCALL) retires once, as it would natively.
+
+import type { Machine } from '../../emulator/machine.js';
+import type { CostModel } from '../../emulator/costModel.js';
+import type { Vmcs } from '../../emulator/vmx/Vmcs.js';
+import type { Ept } from '../../emulator/vmx/Ept.js';
+import type { Hypervisor } from '../Hypervisor.js';
+import { Exitable } from '../../emulator/cpu/arch.js';
+import type { SyscallEvent } from '../events.js';
+import { ProcBased } from '../../emulator/vmx/controls.js';
+
+/** One intercepted system call: the machine's SyscallEvent (src/hypervisor/events.ts). */
+export type SyscallRecord = SyscallEvent;
+
+export interface InterceptionContext {
+  machine: Machine;
+  hypervisor: Hypervisor;
+  vmcs: Vmcs;
+  ept: Ept;
+  costModel: CostModel;
+  /** Kernel symbols (from the ELF), e.g. syscall_entry. */
+  symbols: Map<string, bigint>;
+  /** Guest-physical frames reserved for the hypervisor (beyond the memory the guest is told about). */
+  reservedPhys: number;
+  reservedBytes: number;
+  /** Charge logging work per record (seed 004 section 7.2: "log" vs "nolog"). */
+  log: boolean;
+  /** Publish the record (the machine's observers: recorder, live analyses). */
+  onSyscall(r: SyscallRecord): void;
+}
+
+export interface InterceptionStrategy {
+  readonly name: string;
+  readonly description: string;
+  /** Program the VMCS / MSR shadows / EPT and start watching for the guest's LSTAR. */
+  install(ctx: InterceptionContext): void;
+  /** What the guest could notice: bytes of kernel text changed, what RDMSR(LSTAR) returns, EPT hiding. */
+  footprint(): Footprint;
+  /** The strategy's run-time state (what it learned from the guest's WRMSR), for checkpoints (msgpackr). */
+  saveState(): Record<string, unknown>;
+  loadState(s: Record<string, unknown>): void;
+}
+
+export interface Footprint {
+  kernelTextBytesChanged: number;
+  lstarVisibleToGuest: 'original' | 'changed' | 'n/a';
+  injectedPageHiddenByEpt: boolean;
+  notes: string[];
+}
+
+export const MSR_LSTAR = 0xc0000082;
+export const MSR_EFER = 0xc0000080;
+/** VMCALL: 0F 01 C1. */
+export const VMCALL = new Uint8Array([0x0f, 0x01, 0xc1]);
+
+/** Build the record from the registers at the syscall entry (before the guest's handler ran). */
+/**
+ * `atSyscall`: the exit is at the SYSCALL instruction itself (nitro's #UD), not at the first instruction
+ * of the handler path after the SYSCALL retired (the VMCALL strategies).
+ */
+export function syscallRecord(m: Machine, strategy: string, exits: number, atSyscall = false): SyscallRecord {
+  const c = m.cpu;
+  const L = c.lo;
+  const H = c.hi;
+  return {
+    kind: 'syscall',
+    icount: atSyscall ? c.eventIcount : c.eventIcount - 1, exitSeq: m.exitCount - 1, strategy, number: L[0] >>> 0,
+    args: [L[7], H[7], L[6], H[6], L[2], H[2], L[10], H[10], L[8], H[8], L[9], H[9]].map((x) => x >>> 0),
+    ret: null, cr3: c.cr3, rspLo: L[4] >>> 0, rspHi: H[4] >>> 0, ripLo: L[1] >>> 0, ripHi: H[1] >>> 0, exits,
+  };
+}
+
+/** Charge the hypervisor's logging work for one record, when logging is on. */
+export function chargeLog(ctx: InterceptionContext): void {
+  if (ctx.log) ctx.machine.chargeWork(ctx.costModel.work.logRecord);
+}
+
+/**
+ * Watch the guest's writes of LSTAR: intercept WRMSR(LSTAR) in the MSR bitmap, perform the write for the
+ * guest, and call `onWrite(guestValue)`, which returns what LSTAR should really hold. RDMSR(LSTAR) reads
+ * the guest's value through the hypervisor's MSR shadow when `shadow` is set.
+ */
+export function watchLstar(ctx: InterceptionContext, shadow: boolean, onWrite: (lo: number, hi: number) => [number, number]): void {
+  const { vmcs, hypervisor } = ctx;
+  vmcs.primaryProcessorBasedControls |= ProcBased.USE_MSR_BITMAPS;
+  vmcs.setMsrIntercept(MSR_LSTAR, shadow, true);
+  hypervisor.instructionHandlers.push((m, kind, op) => {
+    if (kind !== Exitable.wrmsr || (m.cpu.lo[1] >>> 0) !== MSR_LSTAR) return false;
+    const [lo, hi] = onWrite(m.cpu.lo[0], m.cpu.lo[2]);
+    if (shadow) hypervisor.msrShadows.set(MSR_LSTAR, [m.cpu.lo[0] >>> 0, m.cpu.lo[2] >>> 0]);
+    m.cpu.writeMsr(MSR_LSTAR, lo, hi);
+    m.cpu.rip = op.next;
+    return true;
+  });
+}
+
+/** Canonical address number from a 64-bit value given as (lo, hi). */
+export function addr(lo: number, hi: number): number {
+  return (hi | 0) * 4294967296 + (lo >>> 0);
+}
