@@ -1,0 +1,138 @@
+// The eBPF instruction set (RFC 9669): opcode fields, and encode/decode of the 8-byte instruction format
+// (RFC 9669 section 3) including the 16-byte wide LDDW (section 5.4).
+
+/** Instruction classes, the low 3 bits of the opcode (RFC 9669 section 3.1). */
+export const Cls = { LD: 0x00, LDX: 0x01, ST: 0x02, STX: 0x03, ALU: 0x04, JMP: 0x05, JMP32: 0x06, ALU64: 0x07 } as const;
+export type Cls = (typeof Cls)[keyof typeof Cls];
+
+/** Source bit of arithmetic and jump instructions (section 4): K = use imm, X = use src register. */
+export const Src = { K: 0x00, X: 0x08 } as const;
+export type Src = (typeof Src)[keyof typeof Src];
+
+/** Arithmetic operation codes, the high 4 bits (section 4.1). */
+export const AluOp = {
+  ADD: 0x00, SUB: 0x10, MUL: 0x20, DIV: 0x30, OR: 0x40, AND: 0x50, LSH: 0x60, RSH: 0x70,
+  NEG: 0x80, MOD: 0x90, XOR: 0xa0, MOV: 0xb0, ARSH: 0xc0, END: 0xd0,
+} as const;
+export type AluOp = (typeof AluOp)[keyof typeof AluOp];
+
+/** Jump operation codes, the high 4 bits (section 4.3). */
+export const JmpOp = {
+  JA: 0x00, JEQ: 0x10, JGT: 0x20, JGE: 0x30, JSET: 0x40, JNE: 0x50, JSGT: 0x60, JSGE: 0x70,
+  CALL: 0x80, EXIT: 0x90, JLT: 0xa0, JLE: 0xb0, JSLT: 0xc0, JSLE: 0xd0,
+} as const;
+export type JmpOp = (typeof JmpOp)[keyof typeof JmpOp];
+
+/** Load/store size field (section 5.1). */
+export const Size = { W: 0x00, H: 0x08, B: 0x10, DW: 0x18 } as const;
+export type Size = (typeof Size)[keyof typeof Size];
+export const SIZE_BYTES: Readonly<Record<number, 1 | 2 | 4 | 8>> = { 0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8 };
+
+/** Load/store mode field (section 5.1). ABS/IND are the deprecated packet-access group: not supported. */
+export const Mode = { IMM: 0x00, ABS: 0x20, IND: 0x40, MEM: 0x60, MEMSX: 0x80, ATOMIC: 0xc0 } as const;
+export type Mode = (typeof Mode)[keyof typeof Mode];
+
+/** Atomic operations, held in imm (section 5.3). FETCH is a flag; XCHG and CMPXCHG always fetch. */
+export const AtomicOp = { ADD: 0x00, OR: 0x40, AND: 0x50, XOR: 0xa0, FETCH: 0x01, XCHG: 0xe1, CMPXCHG: 0xf1 } as const;
+export type AtomicOp = (typeof AtomicOp)[keyof typeof AtomicOp];
+
+/** The src field of CALL (section 4.3.1): helper by id, local (pc-relative) call, helper by BTF id. */
+export const CallSrc = { HELPER: 0, LOCAL: 1, BTF: 2 } as const;
+export type CallSrc = (typeof CallSrc)[keyof typeof CallSrc];
+
+/** Whole opcodes the rest of the code names directly. */
+export const Op = {
+  LDDW: 0x18,
+  EXIT: 0x95,
+  CALL: 0x85,
+  /** call by register (LLVM's callx; not in RFC 9669): the helper id is in the dst register. */
+  CALLX: 0x8d,
+  JA: 0x05,
+  JA32: 0x06,
+  LE: 0xd4,
+  BE: 0xdc,
+  BSWAP: 0xd7,
+} as const;
+
+export const cls = (opcode: number): number => opcode & 0x07;
+export const isAluClass = (c: number): boolean => c === Cls.ALU || c === Cls.ALU64;
+export const isJmpClass = (c: number): boolean => c === Cls.JMP || c === Cls.JMP32;
+
+/** Registers r0-r10; r10 is the read-only frame pointer (section 2.2 / 3.2). */
+export const REG_COUNT = 11;
+export const FP = 10;
+
+/** One decoded instruction slot. For LDDW the first slot carries the full 64-bit value in `imm64`. */
+export interface Insn {
+  opcode: number;
+  dst: number;
+  src: number;
+  /** signed 16-bit offset */
+  off: number;
+  /** signed 32-bit immediate */
+  imm: number;
+  /** LDDW only: the 64-bit immediate (u64); the slot after it is the second half. */
+  imm64?: bigint;
+}
+
+export class EbpfDecodeError extends Error {
+  constructor(message: string, readonly index: number) {
+    super(message);
+    this.name = 'EbpfDecodeError';
+  }
+}
+
+/** Encode instruction slots (an LDDW is two slots: the second has opcode 0 and the high 32 bits in imm). */
+export function encode(insns: readonly Insn[]): Uint8Array {
+  const out = new Uint8Array(insns.length * 8);
+  const dv = new DataView(out.buffer);
+  insns.forEach((i, n) => {
+    const p = n * 8;
+    dv.setUint8(p, i.opcode & 0xff);
+    dv.setUint8(p + 1, ((i.src & 0xf) << 4) | (i.dst & 0xf));
+    dv.setInt16(p + 2, i.off, true);
+    dv.setInt32(p + 4, i.imm | 0, true);
+  });
+  return out;
+}
+
+/** The two slots of `lddw dst, value`. */
+export function lddwSlots(dst: number, value: bigint): [Insn, Insn] {
+  const v = BigInt.asUintN(64, value);
+  return [
+    { opcode: Op.LDDW, dst, src: 0, off: 0, imm: Number(BigInt.asIntN(32, v)), imm64: v },
+    { opcode: 0, dst: 0, src: 0, off: 0, imm: Number(BigInt.asIntN(32, v >> 32n)) },
+  ];
+}
+
+/**
+ * Decode bytes into instruction slots (one Insn per 8 bytes, so that jump offsets index the array). The first
+ * slot of an LDDW gets `imm64`; the second slot stays as it is in the bytes (opcode 0) and is validated by the
+ * verifier. Throws EbpfDecodeError for a length that is not a multiple of 8 or an LDDW cut off at the end.
+ */
+export function decode(bytes: Uint8Array): Insn[] {
+  if (bytes.length % 8 !== 0) throw new EbpfDecodeError(`program length ${bytes.length} is not a multiple of 8`, bytes.length >> 3);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: Insn[] = [];
+  for (let p = 0; p < bytes.length; p += 8) {
+    const regs = dv.getUint8(p + 1);
+    out.push({ opcode: dv.getUint8(p), dst: regs & 0xf, src: regs >> 4, off: dv.getInt16(p + 2, true), imm: dv.getInt32(p + 4, true) });
+  }
+  for (let i = 0; i < out.length; i++) {
+    const insn = out[i]!;
+    if (insn.opcode !== Op.LDDW) continue;
+    const next = out[i + 1];
+    if (next === undefined) throw new EbpfDecodeError(`instruction ${i}: lddw needs a second slot but the program ends`, i);
+    insn.imm64 = (BigInt(next.imm >>> 0) << 32n) | BigInt(insn.imm >>> 0);
+    i++;
+  }
+  return out;
+}
+
+/** The 64-bit immediate of an LDDW (from imm64, or assembled from the two slots). */
+export function lddwValue(insns: readonly Insn[], i: number): bigint {
+  const a = insns[i]!;
+  if (a.imm64 !== undefined) return a.imm64;
+  const b = insns[i + 1];
+  return (BigInt((b?.imm ?? 0) >>> 0) << 32n) | BigInt(a.imm >>> 0);
+}
