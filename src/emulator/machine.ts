@@ -234,6 +234,21 @@ export class Machine {
     this.cpu.requestStop();
   }
 
+  /** An exit whose handler runs before it is published (so its cost includes the handler's work). */
+  private deferred = false;
+  private cyclesAtExit = 0;
+
+  /** Publish the exit the handler just handled, its cost including the work it charged (chargeWork). */
+  private publishDeferred(): void {
+    if (!this.deferred) return;
+    this.deferred = false;
+    const e = this.exitEvent;
+    const work = this.exitCycles - this.cyclesAtExit;
+    e.cost += work;
+    e.cycles += work;
+    for (const f of this.onExit) f(e);
+  }
+
   /** Charge hypervisor work done for the last exit (logging a record, emulation) to modelled time. */
   chargeWork(cycles: number): void {
     this.exitCycles += cycles;
@@ -269,12 +284,13 @@ export class Machine {
    * modelled cost, and publish it. Returns its sequence number.
    */
   exit(reason: number, qualLo: number, qualHi: number, op: Op | null, info = 0, errorCode = 0,
-    linear: [number, number] | null = null, physical: number | null = null): number {
+    linear: [number, number] | null = null, physical: number | null = null, deferPublish = false): number {
     const cpu = this.cpu;
     const seq = this.exitCount++;
     const cost = this.costModel.exitCost(reason);
     this.exitCycles += cost;
     this.exitsByReason.set(reason, (this.exitsByReason.get(reason) ?? 0) + 1);
+    this.deferred = false;
     if (this.onExit.length > 0) {
       const e = this.exitEvent;
       // Exits caused by an instruction or a fault happen at that instruction's exact icount; asynchronous
@@ -317,7 +333,10 @@ export class Machine {
       w[ExitWord.guestLinear + 1] = linear !== null ? linear[1] : 0;
       w[ExitWord.guestPhysical] = physical !== null ? physical % TWO32 : 0;
       w[ExitWord.guestPhysical + 1] = physical !== null ? Math.floor(physical / TWO32) : 0;
-      for (const f of this.onExit) f(e);
+      if (deferPublish) {
+        this.deferred = true;
+        this.cyclesAtExit = this.exitCycles;
+      } else for (const f of this.onExit) f(e);
     }
     if (this.exitCount >= this.maxExits) this.stop(StopReason.exitLimit, 0, `${this.exitCount} exits`);
     return seq;
@@ -338,16 +357,19 @@ export class Machine {
     }
     if (kind !== Exitable.vmcall && !this.policy.instructionExits(kind, cpu, op)) return false;
     const [reason, qlo, qhi] = exitInfoFor(kind, cpu, op);
-    this.currentExit = this.exit(reason, qlo, qhi, op, 0, 0, kind === Exitable.invlpg ? [cpu.eaLo, cpu.eaHi] : null);
-    if (kind === Exitable.vmcall) {
-      // Resume after the VMCALL unless the handler redirects (hypervisor-planted VMCALLs do).
-      cpu.rip = op.next;
-      if (this.handler.hypercall !== undefined) this.handler.hypercall(this, op);
-      else cpu.lo[0] = -1000, cpu.hi[0] = -1; // -KVM_ENOSYS style: unknown hypercall
-      return true;
+    this.currentExit = this.exit(reason, qlo, qhi, op, 0, 0, kind === Exitable.invlpg ? [cpu.eaLo, cpu.eaHi] : null, null, true);
+    try {
+      if (kind === Exitable.vmcall) {
+        // Resume after the VMCALL unless the handler redirects (hypervisor-planted VMCALLs do).
+        cpu.rip = op.next;
+        if (this.handler.hypercall !== undefined) this.handler.hypercall(this, op);
+        else cpu.lo[0] = -1000, cpu.hi[0] = -1; // -KVM_ENOSYS style: unknown hypercall
+        return true;
+      }
+      return this.handler.handleInstruction !== undefined && this.handler.handleInstruction(this, kind, op);
+    } finally {
+      this.publishDeferred();
     }
-    if (this.handler.handleInstruction !== undefined && this.handler.handleInstruction(this, kind, op)) return true;
-    return false;
   }
 
   private exceptionHook(vector: number, errorCode: number, hasError: boolean, op: Op | null): boolean {
@@ -359,10 +381,13 @@ export class Machine {
     const cpu = this.cpu;
     // Exit qualification for #PF is the faulting linear address (SDM 28.2.1).
     const pf = vector === 14;
-    this.exit(Reason.exceptionOrNmi, pf ? cpu.fault.addrLo : 0, pf ? cpu.fault.addrHi : 0, op, info, hasError ? errorCode : 0);
-    if (this.handler.handleException !== undefined && this.handler.handleException(this, vector, errorCode, op)) return true;
-    // Re-inject (what KVM does for exceptions it only watches): delivery proceeds as without the exit.
-    return false;
+    this.exit(Reason.exceptionOrNmi, pf ? cpu.fault.addrLo : 0, pf ? cpu.fault.addrHi : 0, op, info, hasError ? errorCode : 0, null, null, true);
+    try {
+      // Otherwise re-inject (what KVM does for exceptions it only watches): delivery proceeds as without the exit.
+      return this.handler.handleException !== undefined && this.handler.handleException(this, vector, errorCode, op);
+    } finally {
+      this.publishDeferred();
+    }
   }
 
   private eptHook(op: Op): void {
@@ -371,8 +396,14 @@ export class Machine {
     // R/W/X permissions, bit 7 guest-linear address valid, bit 8 translation of that address.
     const access = v.access === 1 ? 1 : v.access === 2 ? 2 : 4;
     const qual = access | ((v.perm & 7) << 3) | (1 << 7) | (1 << 8);
-    this.exit(Reason.eptViolation, qual, 0, op, 0, 0, [v.linearLo, v.linearHi], v.gpa);
-    if (this.handler.handleEptViolation !== undefined && this.handler.handleEptViolation(this, op)) return;
+    this.exit(Reason.eptViolation, qual, 0, op, 0, 0, [v.linearLo, v.linearHi], v.gpa, true);
+    let handled: boolean;
+    try {
+      handled = this.handler.handleEptViolation !== undefined && this.handler.handleEptViolation(this, op);
+    } finally {
+      this.publishDeferred();
+    }
+    if (handled) return;
     this.stop(StopReason.hypervisorError, 0, `unhandled EPT violation at guest-physical 0x${v.gpa.toString(16)}`);
   }
 

@@ -23,8 +23,8 @@ export interface SessionConfig {
   workload: string | Workload;
   /** Exit-configuration preset (src/hypervisor/exitPresets.ts). */
   exitPreset: string;
-  /** Cost-model preset (src/emulator/costModel.ts). */
-  costModel: string;
+  /** Cost-model preset (src/emulator/costModel.ts), or a model (a sensitivity sweep's withRoundTrip copy). */
+  costModel: string | CostModel;
   /** Overrides the workload's seed. */
   seed?: number;
   /** Stop after this many guest instructions (a runaway guest ends cleanly). */
@@ -75,7 +75,7 @@ export function assemble(config: SessionConfig, makeEnv: (m: Machine, w: Workloa
   const workload = typeof config.workload === 'string' ? getWorkload(config.workload, overrides) : config.workload;
   if (config.seed !== undefined) workload.seed = config.seed;
   getExitPreset(config.exitPreset); // clear error for an unknown name
-  const costModel = getCostModel(config.costModel);
+  const costModel = typeof config.costModel === 'string' ? getCostModel(config.costModel) : config.costModel;
   const vmcs = new Vmcs();
   applyExitPreset(vmcs, config.exitPreset);
   const hypervisor = new Hypervisor();

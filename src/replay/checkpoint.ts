@@ -1,6 +1,6 @@
 // Checkpoints: the full state replay needs to start in the middle of a trace, every N instructions while
-// recording (msgpackr, `checkpoints/<icount>.msgpack`): CPU registers, the guest-physical pages that differ
-// from the freshly loaded image, the machine's counters, the console so far, and the position in the
+// recording (msgpackr, `checkpoints/<icount>.msgpack`): CPU registers, the ranges of guest-physical memory that
+// differ from the freshly loaded image, the machine's counters, the console so far, and the position in the
 // input log. Devices need no state: replay does not simulate them (their effects come from the log).
 
 import { Packr, Unpackr } from 'msgpackr';
@@ -19,8 +19,8 @@ export interface Checkpoint {
   console: Uint8Array;
   /** Entries of the input log consumed before this point. */
   inputPos: number;
-  /** Page number and contents of every page that differs from the initial image. */
-  pages: Array<[number, Uint8Array]>;
+  /** Byte offset and contents of every range of guest-physical memory that differs from the initial image. */
+  runs: Array<[number, Uint8Array]>;
   /** The hypervisor's state: MSR shadows and what the interception strategy learned from the guest. */
   hypervisor: HypervisorState;
 }
@@ -38,19 +38,41 @@ export function checkpointName(icount: number): string {
 }
 
 export function takeCheckpoint(m: Machine, initial: Uint8Array, inputPos: number, hypervisor: HypervisorState): Uint8Array {
-  const ram = m.cpu.mmu.u8;
-  const pages: Array<[number, Uint8Array]> = [];
-  const n = Math.min(ram.length, initial.length) / PAGE;
-  for (let p = 0; p < n; p++) {
-    const a = ram.subarray(p * PAGE, (p + 1) * PAGE);
-    const b = initial.subarray(p * PAGE, (p + 1) * PAGE);
-    if (Buffer.compare(a, b) !== 0) pages.push([p, a.slice()]);
-  }
   const cp: Checkpoint = {
     format: CHECKPOINT_FORMAT, icount: m.cpu.icount, cpu: saveCpuState(m.cpu), machine: m.saveCounters(),
-    console: Uint8Array.from(m.console), inputPos, pages, hypervisor,
+    console: Uint8Array.from(m.console), inputPos, runs: memoryRuns(m.cpu.mmu.u8, initial), hypervisor,
   };
   return packr.pack(cp);
+}
+
+/**
+ * The byte ranges of `ram` that differ from `initial`, at 4-byte granularity, runs closer than GAP bytes
+ * merged. Whole differing pages would be far larger: the guest's free-page list writes a link into every
+ * free page, so nearly every page differs from the image by a few bytes.
+ */
+export function memoryRuns(ram: Uint8Array, initial: Uint8Array): Array<[number, Uint8Array]> {
+  const GAP = 32;
+  const runs: Array<[number, Uint8Array]> = [];
+  const n = Math.min(ram.length, initial.length) & ~(PAGE - 1);
+  const a32 = new Uint32Array(ram.buffer, ram.byteOffset, n >>> 2);
+  const b32 = new Uint32Array(initial.buffer, initial.byteOffset, n >>> 2);
+  let start = -1;
+  let end = -1;
+  for (let p = 0; p < n; p += PAGE) {
+    if (Buffer.compare(ram.subarray(p, p + PAGE), initial.subarray(p, p + PAGE)) === 0) continue;
+    for (let w = p >>> 2, we = (p + PAGE) >>> 2; w < we; w++) {
+      if (a32[w] === b32[w]) continue;
+      const at = w << 2;
+      if (start >= 0 && at - end <= GAP) end = at + 4;
+      else {
+        if (start >= 0) runs.push([start, ram.slice(start, end)]);
+        start = at;
+        end = at + 4;
+      }
+    }
+  }
+  if (start >= 0) runs.push([start, ram.slice(start, end)]);
+  return runs;
 }
 
 export function readCheckpoint(bytes: Uint8Array, what: string): Checkpoint {
@@ -67,7 +89,7 @@ export function readCheckpoint(bytes: Uint8Array, what: string): Checkpoint {
 /** Bring a freshly assembled machine (initial image loaded) to the checkpoint's state. */
 export function applyCheckpoint(m: Machine, cp: Checkpoint): void {
   const mmu = m.cpu.mmu;
-  for (const [p, bytes] of cp.pages) mmu.writePhys(p * PAGE, bytes);
+  for (const [at, bytes] of cp.runs) mmu.writePhys(at, bytes);
   loadCpuState(m.cpu, cp.cpu);
   m.loadCounters(cp.machine, cp.console);
 }

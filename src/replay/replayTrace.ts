@@ -6,6 +6,7 @@ import { StopReason, type RunResult } from '../emulator/machine.js';
 import type { ExitEvent } from '../hypervisor/events.js';
 import { assemble, loadHypervisorState, runSliced, type Assembled } from '../hypervisor/Session.js';
 import type { Workload } from '../hypervisor/workloads.js';
+import type { CostModel } from '../emulator/costModel.js';
 import { TraceReader } from '../record/TraceReader.js';
 import { newExitEvent } from '../record/ExitCursor.js';
 import { ExitChecker, type Divergence, type RecordedExit } from './ExitChecker.js';
@@ -44,6 +45,8 @@ export interface ReplayOptions {
   intercept?: string;
   syscalls?: string[];
   logSyscalls?: boolean;
+  /** Replay under another cost model (modelled cycles change; the guest's execution does not). */
+  costModel?: CostModel;
   /** Subscribe to the replay (analyses attached to a replay); called once the machine exists. */
   attach?: (a: Assembled) => void;
 }
@@ -125,7 +128,7 @@ export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promis
     return 'none';
   };
   const a = assemble({
-    workload, exitPreset, costModel: manifest.cost_model.name, seed: boot.seed,
+    workload, exitPreset, costModel: opts.costModel ?? manifest.cost_model.name, seed: boot.seed,
     intercept, syscalls: opts.syscalls ?? recordedIntercept?.syscalls ?? [], logSyscalls: opts.logSyscalls ?? recordedIntercept?.log ?? true,
     // Never run past where the recording ended (an interrupted trace replays up to its end).
     maxInstructions: recordedIcount,

@@ -66,8 +66,10 @@ export class DoubleSwap implements InterceptionStrategy {
     });
   }
 
+  /** Patch guest text through the guest's page tables (charged as VMM guest-memory accesses). */
   private write(ctx: InterceptionContext, at: number, bytes: Uint8Array): void {
     ctx.machine.cpu.mmu.writeVirt(BigInt.asUintN(64, BigInt(at)), bytes);
+    ctx.machine.chargeWork(ctx.costModel.work.guestMemoryAccess);
   }
 
   saveState(): Record<string, unknown> {

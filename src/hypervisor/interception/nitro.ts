@@ -56,14 +56,15 @@ export class Nitro implements InterceptionStrategy {
         ctx.onSyscall(rec);
         chargeLog(ctx);
         this.open.set(`${c.cr3}:${rec.rspHi}:${rec.rspLo}`, rec);
+        // The VMM fetches, decodes and emulates the SYSCALL (Nitro's handler).
+        m.chargeWork(ctx.costModel.work.emulateInstruction);
         emulateSyscall(m.cpu, Number(at) + 2);
         return true;
       }
       const rex = bytes[0] === 0x48;
       if ((rex && bytes[1] === 0x0f && bytes[2] === 0x07) || (bytes[0] === 0x0f && bytes[1] === 0x07)) {
         if (c.cpl !== 0) return false; // #GP would be raised natively: leave it to the CPU path
-        const key = `${m.cpu.cr3}:${m.cpu.hi[4] >>> 0}:${m.cpu.lo[4] >>> 0}`;
-        void key;
+        m.chargeWork(ctx.costModel.work.emulateInstruction);
         emulateSysret(m.cpu, rex, this.open);
         return true;
       }
