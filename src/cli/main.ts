@@ -1,6 +1,7 @@
 // The `trace` command: one file per subcommand under src/cli, each exporting `register(program)`.
 import { Command, CommanderError } from 'commander';
 import { UserError } from './errors.js';
+import { register as analyze } from './analyze.js';
 import { register as info } from './info.js';
 import { register as record } from './record.js';
 import { register as replay } from './replay.js';
@@ -8,7 +9,7 @@ import { register as workloads } from './workloads.js';
 
 
 // One line per subcommand module; each exports `register(program: Command): void`.
-const subcommands: Array<(program: Command) => void> = [record, replay, info, workloads];
+const subcommands: Array<(program: Command) => void> = [record, replay, info, workloads, analyze];
 
 export function buildProgram(): Command {
   const program = new Command('trace')

@@ -1,0 +1,131 @@
+// Column projection for analyses: read only the buffers of the requested columns of a trace table, batch by
+// batch, straight into reusable typed arrays. The general reader (src/record/TableFileReader) decodes every
+// column of a batch (an exit row is ~260 bytes, the columns proctrack needs ~40), which caps a scan at a few
+// million exits per second; this reads the record-batch metadata (Arrow IPC "Buffer" regions of the body)
+// and pulls the value buffers of the wanted columns only.
+//
+// Supported: fixed-width non-null columns (int64/uint64 as uint32 word pairs, uint32/16/8, dictionary
+// codes). The table's schema is checked by TraceReader.openTable first (same checks as every reader).
+
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { MessageHeader } from 'apache-arrow';
+import { Message } from 'apache-arrow/ipc/metadata/message';
+import type { RecordBatch as RecordBatchMeta } from 'apache-arrow/ipc/metadata/message';
+import type { TraceReader } from '../record/TraceReader.js';
+import { TABLES, type TableName } from '../record/schema.js';
+import { TraceError } from '../record/TraceError.js';
+
+const HEAD = 8;
+
+/** Bytes per value of a fixed-width column type; 0 for variable-width. */
+function width(type: string): number {
+  switch (type) {
+    case 'int64': case 'uint64': return 8;
+    case 'uint32': return 4;
+    case 'uint16': return 2;
+    case 'uint8': case 'dict': return 1;
+    default: return 0;
+  }
+}
+
+/** One batch of projected columns: `cols[k]` holds `length` values of column k (64-bit: 2 words per row). */
+export interface ProjectedBatch {
+  /** Row number of the first row. */
+  start: number;
+  length: number;
+  cols: Array<Uint32Array | Uint16Array | Uint8Array>;
+}
+
+interface BatchRef {
+  bodyStart: number;
+  length: number;
+  /** Per requested column: [offset in body, length in bytes, null count]. */
+  regions: Array<[number, number, number]>;
+}
+
+/**
+ * A projected scan of `columns` of `table`: `for (const b of scanColumns(reader, 'exits', ['icount','cr3']))`.
+ * 64-bit columns come as Uint32Array word pairs (low first), uint32 as Uint32Array, uint16 as Uint16Array,
+ * uint8 and dictionary codes as Uint8Array. The arrays are reused from batch to batch.
+ */
+export function* scanColumns(reader: TraceReader, table: TableName, columns: readonly string[]): Generator<ProjectedBatch> {
+  const spec = TABLES[table];
+  const idx = columns.map((name) => {
+    const i = spec.columns.findIndex((c) => c.name === name);
+    if (i < 0) throw new TraceError(`${spec.file} has no column "${name}"`);
+    if (width(spec.columns[i]!.type) === 0) throw new Error(`scanColumns: ${name} is not fixed-width`);
+    return i;
+  });
+  // First buffer index of each field: validity + values (+ offsets for binary/utf8).
+  const firstBuffer: number[] = [];
+  let nb = 0;
+  for (const c of spec.columns) {
+    firstBuffer.push(nb);
+    nb += c.type === 'binary' || c.type === 'utf8' ? 3 : 2;
+  }
+  reader.openTable(table).close(); // existence and schema checks, clear errors
+  const path = reader.tablePath(table);
+  const end = reader.finished ? statSync(path).size : reader.manifest.tables[table].bytes;
+  const fd = openSync(path, 'r');
+  const pre = Buffer.allocUnsafe(8);
+  const readAt = (buf: Uint8Array, len: number, pos: number): void => {
+    let got = 0;
+    while (got < len) {
+      const n = readSync(fd, buf, got, len - got, pos + got);
+      if (n === 0) throw new TraceError(`${spec.file} is truncated (wanted ${len} bytes at ${pos})`, path);
+      got += n;
+    }
+  };
+  try {
+    const batches: BatchRef[] = [];
+    let pos = HEAD;
+    while (pos + 8 <= end) {
+      readAt(pre, 8, pos);
+      if (pre.readInt32LE(0) !== -1) throw new TraceError(`${spec.file} is corrupt: no message continuation marker at byte ${pos}`, path);
+      const metaLen = pre.readInt32LE(4);
+      if (metaLen === 0) break;
+      if (metaLen < 0 || pos + 8 + metaLen > end) break; // a recording's partial tail
+      const meta = new Uint8Array(metaLen);
+      readAt(meta, metaLen, pos + 8);
+      const msg = Message.decode(meta);
+      const bodyStart = pos + 8 + metaLen;
+      const bodyLength = Number(msg.bodyLength);
+      if (bodyStart + bodyLength > end) break;
+      if (msg.headerType === MessageHeader.RecordBatch) {
+        const h = msg.header() as RecordBatchMeta;
+        const regions = idx.map((i): [number, number, number] => {
+          const b = h.buffers[firstBuffer[i]! + 1]!;
+          return [Number(b.offset), Number(b.length), Number(h.nodes[i]!.nullCount)];
+        });
+        batches.push({ bodyStart, length: Number(h.length), regions });
+      }
+      pos = bodyStart + bodyLength;
+    }
+    const widths = idx.map((i) => width(spec.columns[i]!.type));
+    const types = idx.map((i) => spec.columns[i]!.type);
+    let cap = 0;
+    let bufs: Uint8Array[] = [];
+    let cols: ProjectedBatch['cols'] = [];
+    let start = 0;
+    for (const b of batches) {
+      if (b.length > cap) {
+        cap = b.length;
+        bufs = widths.map((w) => new Uint8Array(new ArrayBuffer(Math.max(8, cap * w + 8))));
+        cols = bufs.map((u, k) => {
+          const w = widths[k]!;
+          return w === 8 || w === 4 ? new Uint32Array(u.buffer) : w === 2 ? new Uint16Array(u.buffer) : u;
+        });
+      }
+      b.regions.forEach(([off, len, nulls], k) => {
+        if (nulls > 0 && types[k] !== 'dict') throw new Error(`scanColumns: ${columns[k]} has nulls`);
+        const want = b.length * widths[k]!;
+        if (len < want) throw new TraceError(`${spec.file} is corrupt: column ${columns[k]} has ${len} bytes for ${b.length} rows`, path);
+        readAt(bufs[k]!, want, b.bodyStart + off);
+      });
+      yield { start, length: b.length, cols };
+      start += b.length;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
