@@ -128,3 +128,29 @@ describe('interception records', () => {
     expect(() => run('syscall', 'selective', [])).toThrow(/name the syscalls/);
   });
 });
+
+describe('what the guest can see (footprint)', () => {
+  // guest/user/prog/footprint.c: the kernel reads RDMSR(IA32_LSTAR) and hashes its own text for it.
+  const seen = (intercept: string, syscalls: string[] = []): { lstar: string; fnv: string; stable: string; footprint: ReturnType<typeof footprintOf> } => {
+    const a = assemble({ workload: 'footprint', exitPreset: 'kvm-default', costModel: 'modern', intercept, syscalls }, (m, w) => new LiveEnvironment(m, w));
+    const r = a.machine.run();
+    expect(r.reason).toBe('guest-exit');
+    const m = /footprint: lstar ([0-9a-f]+) text fnv ([0-9a-f]+) (\w+)/.exec(a.machine.consoleText());
+    expect(m, a.machine.consoleText()).not.toBeNull();
+    return { lstar: m![1]!, fnv: m![2]!, stable: m![3]!, footprint: footprintOf(a) };
+  };
+  const footprintOf = (a: ReturnType<typeof assemble>) => a.strategy.footprint();
+  const base = seen('none');
+
+  it.each([
+    ['handler-injection', [] as string[]], ['selective', ['getpid']], ['nitro', []], ['fill-the-gap', []], ['double-swap', []],
+  ])('%s: RDMSR(LSTAR) shows the original handler; the kernel-text hash changes exactly when the strategy says it patched text', (name, sc) => {
+    const s = seen(name, sc);
+    expect(s.lstar).toBe(base.lstar);
+    expect(s.stable).toBe('stable');
+    expect(s.footprint.lstarVisibleToGuest).toBe('original');
+    const patched = s.footprint.kernelTextBytesChanged > 0;
+    expect(patched).toBe(name === 'fill-the-gap' || name === 'double-swap');
+    expect(s.fnv !== base.fnv).toBe(patched);
+  });
+});

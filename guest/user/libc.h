@@ -36,6 +36,8 @@
 #define SYS_exit_group 231
 #define SYS_vmt_sethz 500
 #define SYS_vmt_nprocs 501
+#define SYS_vmt_lstar 502
+#define SYS_vmt_texthash 503
 
 #define O_RDONLY 0
 #define O_WRONLY 1
