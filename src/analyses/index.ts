@@ -5,11 +5,13 @@
 
 import type { Analysis } from './result.js';
 import { exitsAnalysis } from './exitsAnalysis.js';
+import { compareInterception } from './compareInterception.js';
 
 export type { Analysis, AnalysisResult, AnalysisOption, ResultTable, ResultColumn, Cell, OptionValues } from './result.js';
 
 export const ANALYSES: Readonly<Record<string, Analysis>> = {
   exits: exitsAnalysis,
+  'compare-interception': compareInterception,
 };
 
 export function analysisNames(): string[] {
