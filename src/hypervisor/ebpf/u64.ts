@@ -10,13 +10,16 @@ export function fromBig(v: bigint): void {
   OUT[1] = Number(BigInt.asIntN(32, v >> 32n));
 }
 
-/** Low 64 bits of a 64x64 product. */
+/**
+ * Low 64 bits of a 64x64 product. The high word of the unsigned 32x32 product lo*lo comes from the double
+ * product x: x is within 2^11 of the exact value (< 2^64), so (x - low word) / 2^32 is within 2^-20 of the
+ * exact high word and rounding recovers it. Checked against BigInt in test/ebpf-fuzz.test.ts.
+ */
 export function mul64(alo: number, ahi: number, blo: number, bhi: number): void {
-  const a0 = alo & 0xffff, a1 = alo >>> 16, b0 = blo & 0xffff, b1 = blo >>> 16;
-  const p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0, p11 = a1 * b1;
-  const mid = (p00 >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
-  OUT[0] = (mid << 16) | (p00 & 0xffff);
-  OUT[1] = (p11 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16) + Math.imul(alo, bhi) + Math.imul(ahi, blo)) | 0;
+  const m = Math.imul(alo, blo);
+  const x = (alo >>> 0) * (blo >>> 0);
+  OUT[1] = (Math.round((x - (m >>> 0)) / 4294967296) + Math.imul(alo, bhi) + Math.imul(ahi, blo)) | 0;
+  OUT[0] = m;
 }
 
 // RFC 9669 section 4.1: division by zero gives 0; modulo by zero leaves dst unchanged (callers handle zero).

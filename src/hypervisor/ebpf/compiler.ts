@@ -1,0 +1,353 @@
+// Compiler from eBPF to a JavaScript function (`new Function`): the hypervisor "compiling the verified bytecode
+// back to native code" (seed paper section 3.1), with V8 doing the last step. Design:
+//  - registers are JS locals (r0l/r0h .. r10l/r10h, int32 lo/hi words), so V8 keeps them in machine registers;
+//  - the program is split into basic blocks; each block is one `case` of a `switch (pc)` inside a loop, and
+//    straight-line code falls through from case to case, so only taken jumps, calls and returns dispatch;
+//  - immediates, shift counts, sizes and offsets are folded into the generated code;
+//  - every memory access is bounds-checked inline against the granted regions (one compare on the region tag,
+//    one on the offset); the slow path calls Memory.check, which raises the fault with its message;
+//  - each block adds its instruction count to a step counter checked against the run-time budget.
+// Semantics are the interpreter's (RFC 9669); the conformance test runs both on every file.
+
+import { Op, type Insn } from './isa.js';
+import { EbpfFault, FRAME_SIZE, MAX_FRAMES, MAX_TAG, RegionTag, STACK_SIZE, framePointer, type Memory } from './Memory.js';
+import type { HelperRegistry } from './helpers.js';
+import { DEFAULT_MAX_STEPS, type RunOptions, type RunResult } from './interpreter.js';
+import * as U from './u64.js';
+
+export interface CompiledProgram {
+  /** Run the compiled code. Never throws for anything the program does. (`strict` is interpreter-only.) */
+  run(opts: RunOptions): RunResult;
+  /** The generated JavaScript (for inspection). */
+  readonly source: string;
+}
+
+const FP0 = framePointer(0);
+
+/** Instruction indices that start a basic block. */
+function leaders(insns: readonly Insn[]): Set<number> {
+  const L = new Set<number>([0]);
+  for (let i = 0; i < insns.length; i++) {
+    const x = insns[i]!;
+    const c = x.opcode & 7;
+    if (x.opcode === Op.LDDW) {
+      i++;
+      continue;
+    }
+    if (c !== 5 && c !== 6) continue;
+    L.add(i + 1);
+    if (x.opcode === Op.JA32) L.add(i + 1 + x.imm);
+    else if (x.opcode === Op.CALL && x.src === 1) L.add(i + 1 + x.imm);
+    else if (x.opcode !== Op.EXIT && x.opcode !== Op.CALL && x.opcode !== Op.CALLX) L.add(i + 1 + x.off);
+  }
+  return L;
+}
+
+export function compile(insns: readonly Insn[]): CompiledProgram {
+  const n = insns.length;
+  const lead = leaders(insns);
+  const out: string[] = [];
+  const emit = (s: string): void => {
+    out.push(s);
+  };
+  const R = (r: number): [string, string] => [`r${r}l`, `r${r}h`];
+  const fault = (msg: string, pc: number): string => `throw new F(${JSON.stringify(msg)}, ${pc});`;
+  /** Jump to instruction t (validated at compile time: out of range becomes a fault at run time). */
+  const goto = (t: number, pc: number): string =>
+    t >= 0 && t < n && lead.has(t) ? `pc = ${t}; continue L;` : fault(`jump from ${pc} to ${t} outside the program`, pc);
+  /** Address computation into t (lo) / t2 (hi) for base register b plus offset off. */
+  const addr = (b: number, off: number): string => {
+    const [bl, bh] = R(b);
+    if (off === 0) return `t = ${bl}; t2 = ${bh};`;
+    const carry = off > 0 ? `((t >>> 0) < (${bl} >>> 0) ? 1 : 0)` : `((t >>> 0) > (${bl} >>> 0) ? -1 : 0)`;
+    return `t = (${bl} + ${off}) | 0; t2 = (${bh} + ${carry}) | 0;`;
+  };
+  // Fast paths for the program memory and the stack (regions held in locals), else the general check.
+  const check = (size: number, write: boolean, pc: number): string =>
+    `o = t >>> 0; if (t2 === ${RegionTag.MEM} && o <= ${write ? 'M1W' : 'M1'} - ${size}) v = V1; else if (t2 === ${RegionTag.STACK} && o <= ${STACK_SIZE - size}) v = V2; ` +
+    `else if ((t2 >>> 0) >= ${MAX_TAG} || (v = V[t2]) === undefined || o + ${size} > LN[t2]${write ? ' || WR[t2] === 0' : ''}) v = C(mem, t2, t, ${size}, ${write}, ${pc});`;
+
+  for (let i = 0; i < n; i++) {
+    const x = insns[i]!;
+    if (lead.has(i)) {
+      // block length: instructions up to the next leader (an LDDW counts once, like the interpreter's steps)
+      let len = 0;
+      for (let j = i; j < n && (j === i || !lead.has(j)); j++) {
+        len++;
+        if (insns[j]!.opcode === Op.LDDW) j++;
+      }
+      emit(`case ${i}: steps += ${len}; if (steps > maxSteps) throw new F("instruction budget of " + maxSteps + " exhausted", ${i});`);
+    }
+    const { opcode: op, off, imm } = x;
+    if (x.dst > 10 || x.src > 10) {
+      emit(fault(`invalid register r${Math.max(x.dst, x.src)}`, i));
+      continue;
+    }
+    const [dl, dh] = R(x.dst);
+    const [sl, sh] = R(x.src);
+    const isX = (op & 8) !== 0;
+    const bl = isX ? sl : `${imm}`;
+    const bh = isX ? sh : `${imm >> 31}`;
+    const c = op & 7;
+    const code = op & 0xf0;
+    if (c === 7 || c === 4) {
+      const w64 = c === 7;
+      if (w64) {
+        switch (code) {
+          case 0x00: emit(`t = (${dl} + ${bl}) | 0; ${dh} = (${dh} + ${bh} + ((t >>> 0) < (${dl} >>> 0) ? 1 : 0)) | 0; ${dl} = t;`); continue;
+          case 0x10: emit(`t = (${dl} - ${bl}) | 0; ${dh} = (${dh} - ${bh} - ((${dl} >>> 0) < (${bl} >>> 0) ? 1 : 0)) | 0; ${dl} = t;`); continue;
+          case 0x20: // low 64 bits of the product; the high word of lo*lo from the double product, see u64.mul64
+            emit(`m = Math.imul(${dl}, ${bl}); x = (${dl} >>> 0) * (${bl} >>> 0); ${dh} = (Math.round((x - (m >>> 0)) / 4294967296) + Math.imul(${dl}, ${bh}) + Math.imul(${dh}, ${bl})) | 0; ${dl} = m;`);
+            continue;
+          case 0x30: case 0x90: {
+            if (off !== 0 && off !== 1) break;
+            const fn = code === 0x30 ? (off ? 'sdiv64' : 'udiv64') : off ? 'smod64' : 'umod64';
+            const zero = code === 0x30 ? `${dl} = 0; ${dh} = 0;` : '';
+            const body = `U.${fn}(${dl}, ${dh}, ${bl}, ${bh}); ${dl} = O[0]; ${dh} = O[1];`;
+            if (!isX) emit(imm === 0 ? zero : body);
+            else emit(`if ((${sl} | ${sh}) === 0) { ${zero} } else { ${body} }`);
+            continue;
+          }
+          case 0x40: emit(`${dl} |= ${bl}; ${dh} |= ${bh};`); continue;
+          case 0x50: emit(`${dl} &= ${bl}; ${dh} &= ${bh};`); continue;
+          case 0xa0: emit(`${dl} ^= ${bl}; ${dh} ^= ${bh};`); continue;
+          case 0x60: case 0x70: case 0xc0: {
+            const fn = code === 0x60 ? 'lsh64' : code === 0x70 ? 'rsh64' : 'arsh64';
+            if (isX) { emit(`U.${fn}(${dl}, ${dh}, ${sl}); ${dl} = O[0]; ${dh} = O[1];`); continue; }
+            const k = imm & 63;
+            if (k === 0) continue;
+            if (code === 0x60) emit(k < 32 ? `${dh} = (${dh} << ${k}) | (${dl} >>> ${32 - k}); ${dl} = ${dl} << ${k};` : `${dh} = ${dl} << ${k - 32}; ${dl} = 0;`);
+            else if (code === 0x70) emit(k < 32 ? `${dl} = (${dl} >>> ${k}) | (${dh} << ${32 - k}); ${dh} = ${dh} >>> ${k};` : `${dl} = ${dh} >>> ${k - 32}; ${dh} = 0;`);
+            else emit(k < 32 ? `${dl} = (${dl} >>> ${k}) | (${dh} << ${32 - k}); ${dh} = ${dh} >> ${k};` : `${dl} = ${dh} >> ${k - 32}; ${dh} = ${dh} >> 31;`);
+            continue;
+          }
+          case 0x80: if (!isX) { emit(`t = -${dl} | 0; ${dh} = (~${dh} + (${dl} === 0 ? 1 : 0)) | 0; ${dl} = t;`); continue; } break;
+          case 0xb0:
+            if (!isX || off === 0) { emit(`${dl} = ${bl}; ${dh} = ${bh};`); continue; }
+            if (off === 8) { emit(`${dl} = (${sl} << 24) >> 24; ${dh} = ${dl} >> 31;`); continue; }
+            if (off === 16) { emit(`${dl} = (${sl} << 16) >> 16; ${dh} = ${dl} >> 31;`); continue; }
+            if (off === 32) { emit(`${dl} = ${sl}; ${dh} = ${dl} >> 31;`); continue; }
+            break;
+          case 0xd0:
+            if (isX) break;
+            if (imm === 16) { emit(`${dl} = U.bswap16(${dl}); ${dh} = 0;`); continue; }
+            if (imm === 32) { emit(`${dl} = U.bswap32(${dl}); ${dh} = 0;`); continue; }
+            if (imm === 64) { emit(`t = U.bswap32(${dh}); ${dh} = U.bswap32(${dl}); ${dl} = t;`); continue; }
+            break;
+        }
+      } else {
+        const z = `${dh} = 0;`;
+        switch (code) {
+          case 0x00: emit(`${dl} = (${dl} + ${bl}) | 0; ${z}`); continue;
+          case 0x10: emit(`${dl} = (${dl} - ${bl}) | 0; ${z}`); continue;
+          case 0x20: emit(`${dl} = Math.imul(${dl}, ${bl}); ${z}`); continue;
+          case 0x30: case 0x90: {
+            if (off !== 0 && off !== 1) break;
+            const q = code === 0x30
+              ? (off ? `U.sdiv32(${dl}, ${bl})` : `((${dl} >>> 0) / (${bl} >>> 0)) | 0`)
+              : (off ? `U.smod32(${dl}, ${bl})` : `((${dl} >>> 0) % (${bl} >>> 0)) | 0`);
+            // division by zero: 0; modulo by zero: dst unchanged (upper half zeroed)
+            const onZero = code === 0x30 ? `${dl} = 0;` : '';
+            if (!isX) emit(imm === 0 ? `${onZero} ${z}` : `${dl} = ${q}; ${z}`);
+            else emit(`if (${sl} === 0) { ${onZero} } else { ${dl} = ${q}; } ${z}`);
+            continue;
+          }
+          case 0x40: emit(`${dl} |= ${bl}; ${z}`); continue;
+          case 0x50: emit(`${dl} &= ${bl}; ${z}`); continue;
+          case 0xa0: emit(`${dl} ^= ${bl}; ${z}`); continue;
+          case 0x60: emit(`${dl} = ${dl} << ${isX ? `(${sl} & 31)` : imm & 31}; ${z}`); continue;
+          case 0x70: emit(`${dl} = ${dl} >>> ${isX ? `(${sl} & 31)` : imm & 31}; ${z}`); continue;
+          case 0xc0: emit(`${dl} = ${dl} >> ${isX ? `(${sl} & 31)` : imm & 31}; ${z}`); continue;
+          case 0x80: if (!isX) { emit(`${dl} = -${dl} | 0; ${z}`); continue; } break;
+          case 0xb0:
+            if (!isX || off === 0) { emit(`${dl} = ${bl}; ${z}`); continue; }
+            if (off === 8) { emit(`${dl} = (${sl} << 24) >> 24; ${z}`); continue; }
+            if (off === 16) { emit(`${dl} = (${sl} << 16) >> 16; ${z}`); continue; }
+            break;
+          case 0xd0:
+            if (op === Op.LE) {
+              if (imm === 16) { emit(`${dl} &= 0xffff; ${z}`); continue; }
+              if (imm === 32) { emit(z); continue; }
+              if (imm === 64) continue;
+            } else if (op === Op.BE) {
+              if (imm === 16) { emit(`${dl} = U.bswap16(${dl}); ${z}`); continue; }
+              if (imm === 32) { emit(`${dl} = U.bswap32(${dl}); ${z}`); continue; }
+              if (imm === 64) { emit(`t = U.bswap32(${dh}); ${dh} = U.bswap32(${dl}); ${dl} = t;`); continue; }
+            }
+            break;
+        }
+      }
+      emit(fault(`unknown or unsupported opcode 0x${op.toString(16).padStart(2, '0')}`, i));
+      continue;
+    }
+    if (c === 5 || c === 6) {
+      if (op === Op.JA) { emit(goto(i + 1 + off, i)); continue; }
+      if (op === Op.JA32) { emit(goto(i + 1 + imm, i)); continue; }
+      if (op === Op.EXIT) {
+        const restore = [6, 7, 8, 9].map((r, k) => `r${r}l = SV[depth * 8 + ${k}]; r${r}h = SV[depth * 8 + ${4 + k}];`).join(' ');
+        emit(`if (depth === 0) { out[0] = r0l; out[1] = r0h; return steps; } depth--; ${restore} r10l = ${FP0} - depth * ${FRAME_SIZE}; mem.leaveFrame(depth); pc = RP[depth]; continue L;`);
+        continue;
+      }
+      if (op === Op.CALL && x.src === 1) {
+        const save = [6, 7, 8, 9].map((r, k) => `SV[depth * 8 + ${k}] = r${r}l; SV[depth * 8 + ${4 + k}] = r${r}h;`).join(' ');
+        const t = i + 1 + imm;
+        emit(`if (depth + 1 >= ${MAX_FRAMES}) throw new F("call depth exceeds ${MAX_FRAMES} frames", ${i}); RP[depth] = ${i + 1}; ${save} depth++; r10l = ${FP0} - depth * ${FRAME_SIZE}; mem.enterFrame(depth); ${goto(t, i)}`);
+        continue;
+      }
+      if ((op === Op.CALL && x.src === 0) || op === Op.CALLX) {
+        const id = op === Op.CALL ? `${imm}` : dl;
+        const guard = op === Op.CALLX ? `if (${dh} !== 0) throw new F("callx target is not a helper id", ${i}); ` : '';
+        emit(`${guard}H(helpers, mem, ${id}, r1l, r1h, r2l, r2h, r3l, r3h, r4l, r4h, r5l, r5h, ${i}); r0l = O[0]; r0h = O[1];`);
+        continue;
+      }
+      const jop = code;
+      let cond: string | undefined;
+      if (c === 5) {
+        switch (jop) {
+          case 0x10: cond = `${dl} === ${bl} && ${dh} === ${bh}`; break;
+          case 0x50: cond = `${dl} !== ${bl} || ${dh} !== ${bh}`; break;
+          case 0x40: cond = `(${dl} & ${bl}) !== 0 || (${dh} & ${bh}) !== 0`; break;
+          case 0x20: cond = `(${dh} >>> 0) > (${bh} >>> 0) || (${dh} === ${bh} && (${dl} >>> 0) > (${bl} >>> 0))`; break;
+          case 0x30: cond = `(${dh} >>> 0) > (${bh} >>> 0) || (${dh} === ${bh} && (${dl} >>> 0) >= (${bl} >>> 0))`; break;
+          case 0xa0: cond = `(${dh} >>> 0) < (${bh} >>> 0) || (${dh} === ${bh} && (${dl} >>> 0) < (${bl} >>> 0))`; break;
+          case 0xb0: cond = `(${dh} >>> 0) < (${bh} >>> 0) || (${dh} === ${bh} && (${dl} >>> 0) <= (${bl} >>> 0))`; break;
+          case 0x60: cond = `${dh} > ${bh} || (${dh} === ${bh} && (${dl} >>> 0) > (${bl} >>> 0))`; break;
+          case 0x70: cond = `${dh} > ${bh} || (${dh} === ${bh} && (${dl} >>> 0) >= (${bl} >>> 0))`; break;
+          case 0xc0: cond = `${dh} < ${bh} || (${dh} === ${bh} && (${dl} >>> 0) < (${bl} >>> 0))`; break;
+          case 0xd0: cond = `${dh} < ${bh} || (${dh} === ${bh} && (${dl} >>> 0) <= (${bl} >>> 0))`; break;
+        }
+      } else {
+        switch (jop) {
+          case 0x10: cond = `${dl} === ${bl}`; break;
+          case 0x50: cond = `${dl} !== ${bl}`; break;
+          case 0x40: cond = `(${dl} & ${bl}) !== 0`; break;
+          case 0x20: cond = `(${dl} >>> 0) > (${bl} >>> 0)`; break;
+          case 0x30: cond = `(${dl} >>> 0) >= (${bl} >>> 0)`; break;
+          case 0xa0: cond = `(${dl} >>> 0) < (${bl} >>> 0)`; break;
+          case 0xb0: cond = `(${dl} >>> 0) <= (${bl} >>> 0)`; break;
+          case 0x60: cond = `${dl} > ${bl}`; break;
+          case 0x70: cond = `${dl} >= ${bl}`; break;
+          case 0xc0: cond = `${dl} < ${bl}`; break;
+          case 0xd0: cond = `${dl} <= ${bl}`; break;
+        }
+      }
+      if (cond === undefined) emit(fault(`unknown or unsupported opcode 0x${op.toString(16).padStart(2, '0')}`, i));
+      else emit(`if (${cond}) { ${goto(i + 1 + off, i)} }`);
+      continue;
+    }
+    if (op === Op.LDDW) {
+      if (x.src !== 0) emit(fault(`lddw with src ${x.src} (map/variable references) is not supported`, i));
+      else if (i + 1 >= n) emit(fault('lddw without its second slot', i));
+      else emit(`${dl} = ${imm}; ${dh} = ${insns[i + 1]!.imm | 0};`);
+      i++;
+      continue;
+    }
+    const sizeOf = (o: number): number => ((o & 0x18) === 0x18 ? 8 : (o & 0x18) === 0 ? 4 : (o & 0x18) === 8 ? 2 : 1);
+    if (c === 1 && ((op & 0xe0) === 0x60 || ((op & 0xe0) === 0x80 && sizeOf(op) !== 8))) {
+      const size = sizeOf(op);
+      const sx = (op & 0xe0) === 0x80;
+      const rd = size === 8 ? `${dl} = v.getInt32(o, true); ${dh} = v.getInt32(o + 4, true);`
+        : size === 4 ? `${dl} = v.getInt32(o, true); ${dh} = ${sx ? `${dl} >> 31` : '0'};`
+          : size === 2 ? `${dl} = v.${sx ? 'getInt16' : 'getUint16'}(o, true); ${dh} = ${sx ? `${dl} >> 31` : '0'};`
+            : `${dl} = v.${sx ? 'getInt8' : 'getUint8'}(o); ${dh} = ${sx ? `${dl} >> 31` : '0'};`;
+      emit(`${addr(x.src, off)} ${check(size, false, i)} ${rd}`);
+      continue;
+    }
+    if ((c === 2 || c === 3) && (op & 0xe0) === 0x60) {
+      const size = sizeOf(op);
+      const vl = c === 2 ? `${imm}` : sl;
+      const vh = c === 2 ? `${imm >> 31}` : sh;
+      const wr = size === 8 ? `v.setInt32(o, ${vl}, true); v.setInt32(o + 4, ${vh}, true);`
+        : size === 4 ? `v.setInt32(o, ${vl}, true);` : size === 2 ? `v.setInt16(o, ${vl}, true);` : `v.setInt8(o, ${vl});`;
+      emit(`${addr(x.dst, off)} ${check(size, true, i)} ${wr}`);
+      continue;
+    }
+    if (c === 3 && (op & 0xe0) === 0xc0 && (sizeOf(op) === 4 || sizeOf(op) === 8)) {
+      const size = sizeOf(op);
+      const w = size === 8;
+      const sH = w ? sh : '0';
+      let body: string | undefined;
+      const oldRead = `ol = v.getInt32(o, true); oh = ${w ? 'v.getInt32(o + 4, true)' : '0'};`;
+      const store = (nl: string, nh: string): string => `v.setInt32(o, ${nl}, true);${w ? ` v.setInt32(o + 4, ${nh}, true);` : ''}`;
+      const fetch = (imm & 1) !== 0 ? ` ${sl} = ol; ${sh} = oh;` : '';
+      switch (imm & ~1) {
+        case 0x00: body = `nl = (ol + ${sl}) | 0; nh = (oh + ${sH} + ((nl >>> 0) < (ol >>> 0) ? 1 : 0)) | 0; ${store('nl', 'nh')}`; break;
+        case 0x40: body = store(`ol | ${sl}`, `oh | ${sH}`); break;
+        case 0x50: body = store(`ol & ${sl}`, `oh & ${sH}`); break;
+        case 0xa0: body = store(`ol ^ ${sl}`, `oh ^ ${sH}`); break;
+      }
+      if (imm === 0xe1) body = store(sl, sH);
+      if (imm === 0xf1) body = `if (ol === r0l${w ? ' && oh === r0h' : ''}) { ${store(sl, sH)} } r0l = ol; r0h = oh;`;
+      const valid = [0x00, 0x01, 0x40, 0x41, 0x50, 0x51, 0xa0, 0xa1, 0xe1, 0xf1].includes(imm);
+      if (!valid || body === undefined) emit(fault(`unknown atomic operation 0x${(imm >>> 0).toString(16)}`, i));
+      else emit(`${addr(x.dst, off)} ${check(size, true, i)} ${oldRead} ${body}${imm === 0xf1 ? '' : imm === 0xe1 ? ` ${sl} = ol; ${sh} = oh;` : fetch}`);
+      continue;
+    }
+    emit(fault(`unknown or unsupported opcode 0x${op.toString(16).padStart(2, '0')}`, i));
+  }
+
+  const regs = Array.from({ length: 10 }, (_, r) => `r${r}l = 0, r${r}h = 0`).join(', ');
+  const source = `"use strict";
+return function run(mem, init, maxSteps, out, helpers) {
+  const V = mem.views, LN = mem.lens, WR = mem.writable;
+  const V1 = V[${RegionTag.MEM}], M1 = V1 === undefined ? -1 : LN[${RegionTag.MEM}], M1W = WR[${RegionTag.MEM}] ? M1 : -1;
+  const V2 = V[${RegionTag.STACK}];
+  if (V2 === undefined || LN[${RegionTag.STACK}] !== ${STACK_SIZE}) throw new F("the memory has no stack region", 0);
+  const RP = new Int32Array(${MAX_FRAMES}), SV = new Int32Array(${MAX_FRAMES * 8});
+  let ${regs}, r10l = ${FP0}, r10h = ${RegionTag.STACK};
+  r1l = init[0]; r1h = init[1]; r2l = init[2]; r2h = init[3]; r3l = init[4]; r3h = init[5]; r4l = init[6]; r4h = init[7]; r5l = init[8]; r5h = init[9];
+  let pc = 0, steps = 0, depth = 0, t = 0, t2 = 0, o = 0, ol = 0, oh = 0, nl = 0, nh = 0, m = 0, x = 0, v;
+  L: for (;;) {
+    switch (pc) {
+${out.join('\n')}
+      throw new F("execution fell off the end of the program", ${n - 1});
+      default: throw new F("jump to " + pc + " outside the program", pc);
+    }
+  }
+};`;
+  const factory = new Function('U', 'O', 'F', 'C', 'H', source) as (...a: unknown[]) => CompiledFn;
+  const fn = factory(U, U.OUT, EbpfFault, checkSlow, callHelper);
+  return {
+    source,
+    run(opts: RunOptions): RunResult {
+      const init = new Int32Array(10);
+      const args = opts.args ?? [];
+      for (let k = 0; k < 5 && k < args.length; k++) {
+        const a = BigInt.asUintN(64, args[k]!);
+        init[2 * k] = Number(a & 0xffffffffn) | 0;
+        init[2 * k + 1] = Number(a >> 32n) | 0;
+      }
+      const res = new Int32Array(2);
+      try {
+        const steps = fn(opts.memory, init, opts.maxSteps ?? DEFAULT_MAX_STEPS, res, opts.helpers);
+        return { ok: true, value: U.toBig(res[0]!, res[1]!), steps };
+      } catch (e) {
+        if (e instanceof EbpfFault) return { ok: false, error: e.message, pc: e.pc, steps: -1 };
+        return { ok: false, error: `internal error: ${(e as Error)?.message ?? String(e)}`, pc: -1, steps: -1 };
+      }
+    },
+  };
+}
+
+type CompiledFn = (mem: Memory, init: Int32Array, maxSteps: number, out: Int32Array, helpers: HelperRegistry | undefined) => number;
+
+/** The slow path of an inline bounds check: Memory.check raises the fault; this adds the pc. */
+function checkSlow(mem: Memory, hi: number, lo: number, size: number, write: boolean, pc: number): DataView {
+  try {
+    return mem.check(hi, lo, size, write);
+  } catch (e) {
+    if (e instanceof EbpfFault) e.pc = pc;
+    throw e;
+  }
+}
+
+function callHelper(helpers: HelperRegistry | undefined, mem: Memory, id: number, a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number, i: number, j: number, pc: number): void {
+  try {
+    if (helpers === undefined) throw new EbpfFault(`call to helper ${id} but no helpers are available`, pc);
+    const v = helpers.call(id, { args: [U.toBig(a, b), U.toBig(c, d), U.toBig(e, f), U.toBig(g, h), U.toBig(i, j)], memory: mem });
+    U.fromBig(v);
+  } catch (err) {
+    if (err instanceof EbpfFault) err.pc = pc;
+    throw err;
+  }
+}
