@@ -1,0 +1,847 @@
+// Verifier (seed paper section 3.4, after the Linux verifier in a simplified form). Checks, in order:
+//  1. every instruction is a defined RFC 9669 encoding this runtime supports (reserved fields zero, r10
+//     never written, LDDW's second slot well formed), the program is non-empty and at most `maxInsns` long;
+//  2. control flow: jump and call targets inside the program and not into the middle of an LDDW, no path
+//     falls off the end, every instruction reachable, no back-edges (loops) unless `allowLoops`, no recursion,
+//     call depth within MAX_FRAMES;
+//  3. abstract interpretation over the control-flow graph (states joined where paths meet, refined on
+//     branch edges; widened in loops): registers are uninitialised, scalars with an unsigned range, or
+//     pointers into a granted region (program memory, context, a stack frame) with an offset range. It rejects
+//     reads of uninitialised registers or stack bytes, memory accesses not provably inside a granted region
+//     (or writes to a read-only one), and helper calls that are unknown, not allowed, or whose arguments do
+//     not match the registry's argument kinds.
+// Division and modulo by zero (also by a register) are accepted: RFC 9669 section 4.1 defines their results.
+// Not proven: termination of loops under `allowLoops` (a run-time instruction budget bounds them instead).
+
+import { AluOp, Cls, JmpOp, Mode, Op, SIZE_BYTES, Src, cls, lddwValue, type Insn } from './isa.js';
+import { disassembleInsn } from './disassembler.js';
+import { FRAME_SIZE, MAX_FRAMES } from './Memory.js';
+import type { HelperRegistry } from './helpers.js';
+
+export const DEFAULT_MAX_INSNS = 4096;
+const U64_MAX = (1n << 64n) - 1n;
+const MASK32 = 0xffffffffn;
+
+export type RegionName = 'mem' | 'ctx';
+export interface RegionSpec {
+  size: number;
+  writable: boolean;
+}
+/** What r1..r5 hold at entry. */
+export type EntryArg = { kind: 'ptr'; region: RegionName } | { kind: 'scalar'; value?: bigint } | { kind: 'none' };
+
+export interface VerifierOptions {
+  /** Most instructions a program may have (default 4096, the paper's setting). */
+  maxInsns?: number;
+  /** Accept back-edges; the caller must then run with a run-time instruction budget. */
+  allowLoops?: boolean;
+  helpers?: HelperRegistry;
+  /** Helper ids the program may call (default: every registered helper). */
+  allowedHelpers?: readonly number[];
+  /** Granted regions besides the stack. */
+  regions?: Partial<Record<RegionName, RegionSpec>>;
+  /** r1..r5 at entry (default: nothing initialised). */
+  args?: readonly EntryArg[];
+  /** Bound on analysis work (instructions processed, counting every call-site and loop revisit). */
+  maxProcessed?: number;
+}
+
+export type Verification =
+  | { ok: true; processed: number; hasLoops: boolean }
+  | { ok: false; index: number; message: string };
+
+export class VerifyError extends Error {
+  constructor(readonly index: number, readonly reason: string, insns: readonly Insn[]) {
+    super(index >= 0 ? `instruction ${index} (${disassembleInsn(insns, index)}): ${reason}` : reason);
+    this.name = 'VerifyError';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- abstract state
+
+type Reg =
+  | { t: 'uninit' }
+  | { t: 'scalar'; min: bigint; max: bigint }
+  | { t: 'ptr'; region: RegionName | 'stack'; frame: number; min: number; max: number };
+
+const UNINIT: Reg = { t: 'uninit' };
+const scalar = (min: bigint, max: bigint): Reg => ({ t: 'scalar', min, max });
+const constant = (v: bigint): Reg => scalar(BigInt.asUintN(64, v), BigInt.asUintN(64, v));
+const UNKNOWN: Reg = scalar(0n, U64_MAX);
+const isConst = (r: Reg): r is { t: 'scalar'; min: bigint; max: bigint } => r.t === 'scalar' && r.min === r.max;
+
+interface Frame {
+  /** per byte of the frame's 512: 1 when written */
+  init: Uint8Array;
+  /** 8-byte aligned spilled registers, by slot (0 = fp-512) */
+  spill: Array<Reg | undefined>;
+}
+interface State {
+  regs: Reg[];
+  frames: Frame[];
+}
+
+const newFrame = (): Frame => ({ init: new Uint8Array(FRAME_SIZE), spill: new Array<Reg | undefined>(FRAME_SIZE / 8).fill(undefined) });
+const cloneFrame = (f: Frame): Frame => ({ init: f.init.slice(), spill: f.spill.slice() });
+const cloneState = (s: State): State => ({ regs: s.regs.slice(), frames: s.frames.slice() });
+
+function regEq(a: Reg, b: Reg): boolean {
+  if (a.t !== b.t) return false;
+  if (a.t === 'scalar' && b.t === 'scalar') return a.min === b.min && a.max === b.max;
+  if (a.t === 'ptr' && b.t === 'ptr') return a.region === b.region && a.frame === b.frame && a.min === b.min && a.max === b.max;
+  return true;
+}
+
+function joinReg(a: Reg, b: Reg): Reg {
+  if (a.t === 'uninit' || b.t === 'uninit') return UNINIT;
+  if (a.t === 'scalar' && b.t === 'scalar') return scalar(a.min < b.min ? a.min : b.min, a.max > b.max ? a.max : b.max);
+  if (a.t === 'ptr' && b.t === 'ptr' && a.region === b.region && a.frame === b.frame) {
+    return { ...a, min: Math.min(a.min, b.min), max: Math.max(a.max, b.max) };
+  }
+  return UNKNOWN; // pointer on one path, something else on the other: usable as a value, never dereferenced
+}
+
+function widenReg(old: Reg, cur: Reg): Reg {
+  if (old.t === 'scalar' && cur.t === 'scalar') return scalar(cur.min < old.min ? 0n : cur.min, cur.max > old.max ? U64_MAX : cur.max);
+  if (old.t === 'ptr' && cur.t === 'ptr') return { ...cur, min: cur.min < old.min ? -Infinity : cur.min, max: cur.max > old.max ? Infinity : cur.max };
+  return cur;
+}
+
+function joinFrame(a: Frame, b: Frame): Frame {
+  if (a === b) return a;
+  const f = newFrame();
+  for (let i = 0; i < FRAME_SIZE; i++) f.init[i] = a.init[i]! & b.init[i]!;
+  for (let k = 0; k < f.spill.length; k++) {
+    const x = a.spill[k], y = b.spill[k];
+    f.spill[k] = x !== undefined && y !== undefined ? joinReg(x, y) : undefined;
+  }
+  return f;
+}
+
+function frameEq(a: Frame, b: Frame): boolean {
+  if (a === b) return true;
+  for (let i = 0; i < FRAME_SIZE; i++) if (a.init[i] !== b.init[i]) return false;
+  for (let k = 0; k < a.spill.length; k++) {
+    const x = a.spill[k], y = b.spill[k];
+    if (x === undefined ? y !== undefined : y === undefined || !regEq(x, y)) return false;
+  }
+  return true;
+}
+
+function joinState(a: State, b: State): State {
+  return { regs: a.regs.map((r, i) => joinReg(r, b.regs[i]!)), frames: a.frames.map((f, i) => joinFrame(f, b.frames[i]!)) };
+}
+
+function stateEq(a: State, b: State): boolean {
+  return a.regs.every((r, i) => regEq(r, b.regs[i]!)) && a.frames.every((f, i) => frameEq(f, b.frames[i]!));
+}
+
+// ------------------------------------------------------------------------------------------ constant folding
+
+const sx32 = (v: bigint): bigint => BigInt.asUintN(64, BigInt.asIntN(32, v));
+const s64 = (v: bigint): bigint => BigInt.asIntN(64, v);
+const bswap = (v: bigint, bytes: number): bigint => {
+  let r = 0n;
+  for (let i = 0; i < bytes; i++) r = (r << 8n) | ((v >> BigInt(8 * i)) & 0xffn);
+  return r;
+};
+
+/** RFC 9669 section 4 semantics on u64 BigInts (an implementation independent of the interpreter's). */
+function foldAlu(op: number, off: number, imm: number, a: bigint, b: bigint): bigint {
+  const w64 = cls(op) === Cls.ALU64;
+  const code = op & 0xf0;
+  if (code === AluOp.END) {
+    const w = BigInt(imm);
+    if (op === Op.LE) return w === 64n ? a : a & ((1n << w) - 1n);
+    return bswap(a, imm / 8);
+  }
+  if (!w64) {
+    const x = a & MASK32, y = b & MASK32;
+    let r: bigint;
+    switch (code) {
+      case AluOp.ADD: r = x + y; break;
+      case AluOp.SUB: r = x - y; break;
+      case AluOp.MUL: r = x * y; break;
+      case AluOp.DIV: r = y === 0n ? 0n : off === 1 ? BigInt.asIntN(32, x) / BigInt.asIntN(32, y) : x / y; break;
+      case AluOp.MOD: r = y === 0n ? x : off === 1 ? BigInt.asIntN(32, x) % BigInt.asIntN(32, y) : x % y; break;
+      case AluOp.OR: r = x | y; break;
+      case AluOp.AND: r = x & y; break;
+      case AluOp.XOR: r = x ^ y; break;
+      case AluOp.LSH: r = x << (y & 31n); break;
+      case AluOp.RSH: r = x >> (y & 31n); break;
+      case AluOp.ARSH: r = BigInt.asIntN(32, x) >> (y & 31n); break;
+      case AluOp.NEG: r = -x; break;
+      default: // MOV / MOVSX
+        r = off === 8 ? BigInt.asIntN(8, y) : off === 16 ? BigInt.asIntN(16, y) : y;
+    }
+    return r & MASK32;
+  }
+  let r: bigint;
+  switch (code) {
+    case AluOp.ADD: r = a + b; break;
+    case AluOp.SUB: r = a - b; break;
+    case AluOp.MUL: r = a * b; break;
+    case AluOp.DIV: r = b === 0n ? 0n : off === 1 ? s64(a) / s64(b) : a / b; break;
+    case AluOp.MOD: r = b === 0n ? a : off === 1 ? s64(a) % s64(b) : a % b; break;
+    case AluOp.OR: r = a | b; break;
+    case AluOp.AND: r = a & b; break;
+    case AluOp.XOR: r = a ^ b; break;
+    case AluOp.LSH: r = a << (b & 63n); break;
+    case AluOp.RSH: r = a >> (b & 63n); break;
+    case AluOp.ARSH: r = s64(a) >> (b & 63n); break;
+    case AluOp.NEG: r = -a; break;
+    default:
+      r = off === 8 ? BigInt.asIntN(8, b) : off === 16 ? BigInt.asIntN(16, b) : off === 32 ? BigInt.asIntN(32, b) : b;
+  }
+  return BigInt.asUintN(64, r);
+}
+
+/** Does the jump go? (constant operands) */
+function foldJmp(op: number, a: bigint, b: bigint): boolean {
+  const w32 = cls(op) === Cls.JMP32;
+  const x = w32 ? a & MASK32 : a, y = w32 ? b & MASK32 : b;
+  const sxv = (v: bigint): bigint => (w32 ? BigInt.asIntN(32, v) : s64(v));
+  switch (op & 0xf0) {
+    case JmpOp.JEQ: return x === y;
+    case JmpOp.JNE: return x !== y;
+    case JmpOp.JSET: return (x & y) !== 0n;
+    case JmpOp.JGT: return x > y;
+    case JmpOp.JGE: return x >= y;
+    case JmpOp.JLT: return x < y;
+    case JmpOp.JLE: return x <= y;
+    case JmpOp.JSGT: return sxv(x) > sxv(y);
+    case JmpOp.JSGE: return sxv(x) >= sxv(y);
+    case JmpOp.JSLT: return sxv(x) < sxv(y);
+    default: return sxv(x) <= sxv(y); // JSLE
+  }
+}
+
+const bitsMax = (v: bigint): bigint => {
+  let m = 0n;
+  while (m < v) m = (m << 1n) | 1n;
+  return m;
+};
+
+// ----------------------------------------------------------------------------------------- structural checks
+
+const ATOMIC_IMMS = new Set([0x00, 0x01, 0x40, 0x41, 0x50, 0x51, 0xa0, 0xa1, 0xe1, 0xf1]);
+
+/** Why instruction i is not a valid encoding, or undefined. */
+function encodingError(insns: readonly Insn[], i: number): string | undefined {
+  const x = insns[i]!;
+  const { opcode: op, dst, src, off, imm } = x;
+  const c = cls(op);
+  if (dst > 10) return `invalid destination register r${dst}`;
+  if (src > 10) return `invalid source register r${src}`;
+  const writesDst = (): string | undefined => (dst === 10 ? 'writes r10, the read-only frame pointer' : undefined);
+  if (c === Cls.ALU || c === Cls.ALU64) {
+    const code = op & 0xf0;
+    const isX = (op & Src.X) !== 0;
+    if (code === AluOp.END) {
+      if (c === Cls.ALU64 && isX) return `unknown opcode 0x${op.toString(16)}`;
+      if (imm !== 16 && imm !== 32 && imm !== 64) return `byte swap width ${imm} (must be 16, 32 or 64)`;
+      if (src !== 0 || off !== 0) return 'reserved fields of a byte swap are not zero';
+      return writesDst();
+    }
+    if (code > AluOp.ARSH) return `unknown opcode 0x${op.toString(16)}`;
+    if (code === AluOp.NEG && (isX || src !== 0 || imm !== 0)) return 'neg takes no source operand';
+    if (isX && imm !== 0) return 'imm must be zero for a register source';
+    if (!isX && src !== 0) return 'src must be zero for an immediate source';
+    if (code === AluOp.DIV || code === AluOp.MOD) {
+      if (off !== 0 && off !== 1) return `offset ${off} of div/mod must be 0 (unsigned) or 1 (signed)`;
+    } else if (code === AluOp.MOV && isX) {
+      const ok = off === 0 || off === 8 || off === 16 || (off === 32 && c === Cls.ALU64);
+      if (!ok) return `movsx offset ${off} invalid (RFC 9669 section 4.1)`;
+    } else if (off !== 0) return 'offset must be zero for this arithmetic instruction';
+    return writesDst();
+  }
+  if (c === Cls.JMP || c === Cls.JMP32) {
+    const code = op & 0xf0;
+    if (op === Op.EXIT) return dst | src | off | imm ? 'reserved fields of exit are not zero' : undefined;
+    if (op === Op.JA) return dst | src | imm ? 'reserved fields of ja are not zero' : undefined;
+    if (op === Op.JA32) return dst | src | off ? 'reserved fields of ja32 are not zero' : undefined;
+    if (op === Op.CALL) {
+      if (src === 2) return 'call by BTF id is not supported';
+      if (src > 2) return `call with invalid src ${src}`;
+      return dst | off ? 'reserved fields of call are not zero' : undefined;
+    }
+    if (op === Op.CALLX) return src | off | imm ? 'reserved fields of callx are not zero' : undefined;
+    if (code === JmpOp.CALL || code === JmpOp.EXIT || code > JmpOp.JSLE || code === JmpOp.JA) return `unknown opcode 0x${op.toString(16)}`;
+    if (op & Src.X ? imm !== 0 : src !== 0) return 'unused operand field of a conditional jump is not zero';
+    return undefined;
+  }
+  const mode = op & 0xe0;
+  const size = SIZE_BYTES[op & 0x18]!;
+  if (c === Cls.LD) {
+    if (mode === Mode.ABS || mode === Mode.IND) return 'legacy packet access (ABS/IND) is not supported';
+    if (op !== Op.LDDW) return `unknown opcode 0x${op.toString(16)}`;
+    if (src !== 0) return `lddw with src ${src} (map or variable reference) is not supported`;
+    if (off !== 0) return 'offset of lddw is not zero';
+    const next = insns[i + 1];
+    if (next === undefined) return 'lddw needs a second slot but the program ends';
+    if (next.opcode !== 0 || next.dst !== 0 || next.src !== 0 || next.off !== 0) return 'the second slot of lddw is malformed';
+    return writesDst();
+  }
+  if (c === Cls.LDX) {
+    if (mode === Mode.MEM || (mode === Mode.MEMSX && size !== 8)) return imm !== 0 ? 'imm of a load is not zero' : writesDst();
+    return `unknown opcode 0x${op.toString(16)}`;
+  }
+  if (c === Cls.ST) {
+    if (mode !== Mode.MEM) return `unknown opcode 0x${op.toString(16)}`;
+    return src !== 0 ? 'src of st is not zero' : undefined;
+  }
+  // STX
+  if (mode === Mode.MEM) return imm !== 0 ? 'imm of stx is not zero' : undefined;
+  if (mode === Mode.ATOMIC) {
+    if (size !== 4 && size !== 8) return 'atomic operations are 32 or 64 bits';
+    if (!ATOMIC_IMMS.has(imm)) return `unknown atomic operation 0x${(imm >>> 0).toString(16)}`;
+    return undefined;
+  }
+  return `unknown opcode 0x${op.toString(16)}`;
+}
+
+// -------------------------------------------------------------------------------------------------- verifier
+
+export function verify(insns: readonly Insn[], opts: VerifierOptions = {}): Verification {
+  try {
+    const processed = new Verifier(insns, opts).run();
+    return { ok: true, processed: processed.processed, hasLoops: processed.hasLoops };
+  } catch (e) {
+    if (e instanceof VerifyError) return { ok: false, index: e.index, message: e.message };
+    throw e;
+  }
+}
+
+class Verifier {
+  private readonly n: number;
+  private readonly fail: (i: number, msg: string) => never;
+  private processed = 0;
+  private hasLoops = false;
+  /** subprogram entry -> its instructions in reverse postorder */
+  private readonly rpo = new Map<number, number[]>();
+  /** instruction -> successors within its subprogram (the call instruction's successor is the return point) */
+  private readonly succ: number[][] = [];
+  private readonly maxProcessed: number;
+
+  constructor(private readonly insns: readonly Insn[], private readonly opts: VerifierOptions) {
+    this.n = insns.length;
+    this.fail = (i, msg) => {
+      throw new VerifyError(i, msg, insns);
+    };
+    this.maxProcessed = opts.maxProcessed ?? 1_000_000;
+  }
+
+  run(): { processed: number; hasLoops: boolean } {
+    this.structure();
+    this.flow();
+    this.analyze();
+    return { processed: this.processed, hasLoops: this.hasLoops };
+  }
+
+  private isSecondSlot: Uint8Array = new Uint8Array(0);
+
+  private structure(): void {
+    const { insns, n } = this;
+    const max = this.opts.maxInsns ?? DEFAULT_MAX_INSNS;
+    if (n === 0) this.fail(-1, 'empty program');
+    if (n > max) this.fail(max, `program has ${n} instructions, more than the limit of ${max}`);
+    this.isSecondSlot = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      const err = encodingError(insns, i);
+      if (err !== undefined) this.fail(i, err);
+      if (insns[i]!.opcode === Op.LDDW) this.isSecondSlot[++i] = 1;
+    }
+  }
+
+  private target(i: number, t: number, what: string): number {
+    if (t < 0 || t >= this.n) this.fail(i, `${what} target ${t} is outside the program (0..${this.n - 1})`);
+    if (this.isSecondSlot[t]) this.fail(i, `${what} target ${t} is the second half of an lddw`);
+    return t;
+  }
+
+  /** Successors, function entries, reachability, back-edges, recursion. */
+  private flow(): void {
+    const { insns, n } = this;
+    const calls = new Map<number, number>(); // call insn -> callee entry
+    for (let i = 0; i < n; i++) {
+      if (this.isSecondSlot[i]) {
+        this.succ.push([]);
+        continue;
+      }
+      const x = insns[i]!;
+      const next = i + (x.opcode === Op.LDDW ? 2 : 1);
+      const fall = (): number => {
+        if (next >= n) this.fail(i, 'execution falls off the end of the program');
+        return next;
+      };
+      const c = cls(x.opcode);
+      let s: number[];
+      if (x.opcode === Op.EXIT) s = [];
+      else if (x.opcode === Op.JA) s = [this.target(i, i + 1 + x.off, 'jump')];
+      else if (x.opcode === Op.JA32) s = [this.target(i, i + 1 + x.imm, 'jump')];
+      else if (x.opcode === Op.CALL && x.src === 1) {
+        calls.set(i, this.target(i, i + 1 + x.imm, 'call'));
+        s = [fall()];
+      } else if ((c === Cls.JMP || c === Cls.JMP32) && x.opcode !== Op.CALL && x.opcode !== Op.CALLX) {
+        const t = this.target(i, i + 1 + x.off, 'jump');
+        s = [fall(), t];
+      } else s = [fall()];
+      this.succ.push(s);
+    }
+    // Subprograms: DFS from each entry without following calls; an instruction belongs to exactly one.
+    const owner = new Int32Array(n).fill(-1);
+    const entries: number[] = [0];
+    const seenEntry = new Set([0]);
+    const callGraph = new Map<number, Set<number>>();
+    for (let e = 0; e < entries.length; e++) {
+      const entry = entries[e]!;
+      const color = new Uint8Array(n); // 0 white, 1 on stack, 2 done
+      const post: number[] = [];
+      const callees = new Set<number>();
+      callGraph.set(entry, callees);
+      // iterative DFS
+      const stack: Array<[number, number]> = [[entry, 0]];
+      color[entry] = 1;
+      while (stack.length > 0) {
+        const top = stack[stack.length - 1]!;
+        const [v, k] = top;
+        if (k === 0) {
+          if (owner[v] !== -1 && owner[v] !== entry) this.fail(v, `instruction ${v} is reached from two subprograms (entries ${owner[v]} and ${entry})`);
+          owner[v] = entry;
+          const callee = calls.get(v);
+          if (callee !== undefined) {
+            callees.add(callee);
+            if (!seenEntry.has(callee)) {
+              seenEntry.add(callee);
+              entries.push(callee);
+            }
+          }
+        }
+        const s = this.succ[v]!;
+        if (k < s.length) {
+          top[1]++;
+          const w = s[k]!;
+          if (color[w] === 1) {
+            if (!this.opts.allowLoops) this.fail(v, `back-edge to instruction ${w}: loops are not allowed`);
+            this.hasLoops = true;
+          } else if (color[w] === 0) {
+            color[w] = 1;
+            stack.push([w, 0]);
+          }
+        } else {
+          color[v] = 2;
+          post.push(v);
+          stack.pop();
+        }
+      }
+      this.rpo.set(entry, post.reverse());
+    }
+    for (let i = 0; i < n; i++) {
+      if (!this.isSecondSlot[i] && owner[i] === -1) this.fail(i, 'unreachable instruction');
+    }
+    // No recursion; depth of the call graph within MAX_FRAMES.
+    const depthOf = new Map<number, number>();
+    const onPath = new Set<number>();
+    const dfs = (f: number, site: number): number => {
+      if (onPath.has(f)) this.fail(site, `recursive call into the subprogram at ${f}`);
+      const known = depthOf.get(f);
+      if (known !== undefined) return known;
+      onPath.add(f);
+      let d = 1;
+      for (const g of callGraph.get(f)!) {
+        const callSite = [...calls.entries()].find(([ci, t]) => t === g && owner[ci] === f)![0];
+        d = Math.max(d, 1 + dfs(g, callSite));
+      }
+      onPath.delete(f);
+      depthOf.set(f, d);
+      return d;
+    };
+    const depth = dfs(0, 0);
+    if (depth > MAX_FRAMES) {
+      const deepest = [...calls.keys()][0] ?? 0;
+      this.fail(deepest, `call chain ${depth} frames deep, more than ${MAX_FRAMES}`);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------ abstract interpretation
+
+  private analyze(): void {
+    const regs: Reg[] = new Array<Reg>(11).fill(UNINIT);
+    const regions = this.opts.regions ?? {};
+    (this.opts.args ?? []).slice(0, 5).forEach((a, k) => {
+      if (a.kind === 'ptr') {
+        if (regions[a.region] === undefined) throw new Error(`verifier options: argument r${k + 1} points into region ${a.region}, which is not granted`);
+        regs[k + 1] = { t: 'ptr', region: a.region, frame: 0, min: 0, max: 0 };
+      } else if (a.kind === 'scalar') regs[k + 1] = a.value === undefined ? UNKNOWN : constant(a.value);
+    });
+    regs[10] = { t: 'ptr', region: 'stack', frame: 0, min: 0, max: 0 };
+    this.analyzeFunction(0, { regs, frames: [newFrame()] }, 0);
+  }
+
+  /** Analyse the subprogram at `entry` from `init`; returns the join of its exit states (undefined: never returns). */
+  private analyzeFunction(entry: number, init: State, depth: number): State | undefined {
+    const order = this.rpo.get(entry)!;
+    const pos = new Map<number, number>();
+    order.forEach((v, k) => pos.set(v, k));
+    const inState = new Map<number, State>();
+    const visits = new Map<number, number>();
+    inState.set(entry, init);
+    const pending = new Uint8Array(order.length);
+    pending[0] = 1;
+    let exit: State | undefined;
+    let any = true;
+    while (any) {
+      any = false;
+      for (let k = 0; k < order.length; k++) {
+        if (!pending[k]) continue;
+        pending[k] = 0;
+        const i = order[k]!;
+        const st = inState.get(i)!;
+        if (++this.processed > this.maxProcessed) this.fail(i, `program too complex to verify (more than ${this.maxProcessed} instructions processed)`);
+        const outs = this.step(i, st, depth);
+        for (const [t, s] of outs) {
+          if (t === -1) {
+            exit = exit === undefined ? s : joinState(exit, s);
+            continue;
+          }
+          const old = inState.get(t);
+          let next = old === undefined ? s : joinState(old, s);
+          if (old !== undefined) {
+            const v = (visits.get(t) ?? 0) + 1;
+            visits.set(t, v);
+            if (v > 8) next = { regs: next.regs.map((r, j) => widenReg(old.regs[j]!, r)), frames: next.frames };
+            if (stateEq(old, next)) continue;
+          }
+          inState.set(t, next);
+          const pt = pos.get(t)!;
+          pending[pt] = 1;
+          if (pt <= k) any = true; // a back-edge: another sweep
+        }
+      }
+    }
+    return exit;
+  }
+
+  private readReg(i: number, st: State, r: number): Reg {
+    const v = st.regs[r]!;
+    if (v.t === 'uninit') this.fail(i, `reads r${r}, which is not initialised`);
+    return v;
+  }
+
+  /** Transfer function: [successor or -1 for a return, state] pairs. */
+  private step(i: number, inp: State, depth: number): Array<[number, State]> {
+    const x = this.insns[i]!;
+    const op = x.opcode;
+    const c = cls(op);
+    const st = cloneState(inp);
+    const succ = this.succ[i]!;
+    const next = succ[0]!;
+    if (c === Cls.ALU || c === Cls.ALU64) {
+      st.regs[x.dst] = this.alu(i, st, x);
+      return [[next, st]];
+    }
+    if (op === Op.LDDW) {
+      st.regs[x.dst] = constant(lddwValue(this.insns, i));
+      return [[next, st]];
+    }
+    if (c === Cls.LDX) {
+      const size = SIZE_BYTES[op & 0x18]!;
+      const base = this.readReg(i, st, x.src);
+      const loaded = this.access(i, st, base, x.src, x.off, size, 'read');
+      st.regs[x.dst] = (op & 0xe0) === Mode.MEMSX ? UNKNOWN : loaded ?? scalar(0n, size === 8 ? U64_MAX : (1n << BigInt(8 * size)) - 1n);
+      return [[next, st]];
+    }
+    if (c === Cls.ST || c === Cls.STX) {
+      const size = SIZE_BYTES[op & 0x18]!;
+      const base = this.readReg(i, st, x.dst);
+      if ((op & 0xe0) === Mode.ATOMIC) {
+        this.readReg(i, st, x.src);
+        if (x.imm === 0xf1) this.readReg(i, st, 0);
+        this.access(i, st, base, x.dst, x.off, size, 'atomic');
+        const fetched = size === 8 ? UNKNOWN : scalar(0n, MASK32);
+        if (x.imm === 0xf1) st.regs[0] = fetched;
+        else if (x.imm & 1) st.regs[x.src] = fetched;
+        return [[next, st]];
+      }
+      const value = c === Cls.ST ? constant(BigInt(x.imm)) : this.readReg(i, st, x.src);
+      this.access(i, st, base, x.dst, x.off, size, 'write', value);
+      return [[next, st]];
+    }
+    // jumps
+    if (op === Op.EXIT) {
+      this.readReg(i, st, 0);
+      if (depth === 0) return [];
+      return [[-1, st]];
+    }
+    if (op === Op.JA || op === Op.JA32) return [[next, st]];
+    if (op === Op.CALL && x.src === 1) return [[next, this.localCall(i, st, depth, i + 1 + x.imm)]];
+    if (op === Op.CALL || op === Op.CALLX) {
+      let id = x.imm;
+      if (op === Op.CALLX) {
+        const r = this.readReg(i, st, x.dst);
+        if (!isConst(r) || r.min > 0x7fffffffn) this.fail(i, `callx through r${x.dst}, which is not a known helper id`);
+        id = Number(r.min);
+      }
+      this.helperCall(i, st, id);
+      return [[next, st]];
+    }
+    return this.branch(i, st, x, next, succ[1]!);
+  }
+
+  private alu(i: number, st: State, x: Insn): Reg {
+    const op = x.opcode;
+    const w64 = cls(op) === Cls.ALU64;
+    const code = op & 0xf0;
+    const isX = (op & Src.X) !== 0;
+    const src: Reg = isX ? this.readReg(i, st, x.src) : constant(w64 || code === AluOp.MOV ? BigInt(x.imm) : BigInt(x.imm) & MASK32);
+    const dst: Reg = code === AluOp.MOV ? UNINIT : this.readReg(i, st, x.dst);
+    if (code === AluOp.MOV && !isX) return constant(w64 ? BigInt(x.imm) : BigInt(x.imm) & MASK32);
+    if (code === AluOp.MOV && x.off === 0 && w64) return src; // plain 64-bit copy keeps pointer types
+    // Pointer arithmetic: ptr +/- bounded scalar (64-bit only).
+    if (w64 && (code === AluOp.ADD || code === AluOp.SUB) && (dst.t === 'ptr' || src.t === 'ptr')) {
+      if (dst.t === 'ptr' && src.t === 'ptr') return UNKNOWN; // difference (or sum) of pointers: a plain value
+      const p = (dst.t === 'ptr' ? dst : src) as Extract<Reg, { t: 'ptr' }>;
+      const s = (dst.t === 'ptr' ? src : dst) as Extract<Reg, { t: 'scalar' }>;
+      if (code === AluOp.SUB && dst.t !== 'ptr') return UNKNOWN; // scalar - ptr
+      let lo: number, hi: number;
+      const smin = s64(s.min), smax = s64(s.max);
+      if (smin <= smax && smin >= -(1n << 31n) && smax < 1n << 31n) {
+        lo = Number(smin);
+        hi = Number(smax);
+      } else {
+        lo = -Infinity;
+        hi = Infinity;
+      }
+      if (code === AluOp.SUB) [lo, hi] = [-hi, -lo];
+      return { ...p, min: p.min + lo, max: p.max + hi };
+    }
+    if (dst.t === 'ptr' || src.t === 'ptr') return w64 ? UNKNOWN : scalar(0n, MASK32);
+    const a = dst as Extract<Reg, { t: 'scalar' }>;
+    const b = src as Extract<Reg, { t: 'scalar' }>;
+    if ((code === AluOp.MOV || isConst(a)) && isConst(b)) return constant(foldAlu(op, x.off, x.imm, code === AluOp.MOV ? 0n : a.min, b.min));
+    if (code === AluOp.END && isConst(a)) return constant(foldAlu(op, x.off, x.imm, a.min, 0n));
+    const full = w64 ? U64_MAX : MASK32;
+    const fits = (v: bigint): boolean => v <= full;
+    const aIn = w64 || a.max <= MASK32; // the 32-bit operation sees the same value
+    const bIn = w64 || b.max <= MASK32;
+    switch (code) {
+      case AluOp.MOV:
+        if (x.off === 0 && !w64 && b.max <= MASK32) return b;
+        return scalar(0n, full);
+      case AluOp.ADD:
+        if (aIn && bIn && fits(a.max + b.max)) return scalar(a.min + b.min, a.max + b.max);
+        break;
+      case AluOp.SUB:
+        if (aIn && bIn && a.min >= b.max) return scalar(a.min - b.max, a.max - b.min);
+        break;
+      case AluOp.MUL:
+        if (aIn && bIn && fits(a.max * b.max)) return scalar(a.min * b.min, a.max * b.max);
+        break;
+      case AluOp.AND: {
+        const m = (aIn ? a.max : full) < (bIn ? b.max : full) ? (aIn ? a.max : full) : (bIn ? b.max : full);
+        return scalar(0n, m);
+      }
+      case AluOp.OR: case AluOp.XOR:
+        if (aIn && bIn) return scalar(0n, bitsMax(a.max > b.max ? a.max : b.max));
+        break;
+      case AluOp.LSH:
+        if (aIn && isConst(b)) {
+          const k = b.min & (w64 ? 63n : 31n);
+          if (fits(a.max << k)) return scalar(a.min << k, a.max << k);
+        }
+        break;
+      case AluOp.RSH:
+        if (aIn && isConst(b)) {
+          const k = b.min & (w64 ? 63n : 31n);
+          return scalar(a.min >> k, a.max >> k);
+        }
+        if (aIn) return scalar(0n, a.max);
+        break;
+      case AluOp.ARSH:
+        if (isConst(b) && a.max < (w64 ? 1n << 63n : 1n << 31n)) {
+          const k = b.min & (w64 ? 63n : 31n);
+          return scalar(a.min >> k, a.max >> k);
+        }
+        break;
+      case AluOp.DIV:
+        if (x.off === 0 && aIn && bIn) {
+          if (b.min > 0n) return scalar(a.min / b.max, a.max / b.min);
+          return scalar(0n, a.max); // divisor may be zero: result 0 (RFC 9669 section 4.1)
+        }
+        break;
+      case AluOp.MOD:
+        if (x.off === 0 && aIn && bIn) {
+          // modulo by zero leaves dst unchanged, so the result never exceeds dst
+          return scalar(0n, b.min > 0n && b.max - 1n < a.max ? b.max - 1n : a.max);
+        }
+        break;
+      case AluOp.END: {
+        const w = BigInt(x.imm);
+        if (op === Op.LE && aIn && a.max < 1n << w) return a;
+        return scalar(0n, w === 64n ? U64_MAX : (1n << w) - 1n);
+      }
+    }
+    return scalar(0n, full);
+  }
+
+  /**
+   * Check an access through pointer `base` (+ insn offset) of `size` bytes; for stack reads returns a spilled
+   * register when one is restored exactly. `value` is what a write stores (for spill tracking).
+   */
+  private access(i: number, st: State, base: Reg, baseReg: number, off: number, size: number, kind: 'read' | 'write' | 'atomic', value?: Reg, markInit = true): Reg | undefined {
+    if (base.t !== 'ptr') {
+      this.fail(i, `r${baseReg} is ${base.t === 'scalar' ? (isConst(base) ? `the number 0x${base.min.toString(16)}` : 'a number') : 'uninitialised'}, not a pointer into a granted region`);
+    }
+    const lo = base.min + off;
+    const hi = base.max + off + size; // exclusive
+    const write = kind !== 'read';
+    if (!Number.isFinite(lo) || !Number.isFinite(hi)) this.fail(i, `pointer r${baseReg} into ${base.region} has an unbounded offset`);
+    if (base.region === 'stack') {
+      const span = lo === hi - size ? `fp${lo < 0 ? lo : `+${lo}`}` : `fp${lo}..fp${hi - size}`;
+      if (lo < -FRAME_SIZE || hi > 0) this.fail(i, `${size}-byte ${kind} at ${span} is outside the ${FRAME_SIZE}-byte stack frame`);
+      const frameIdx = base.frame;
+      const fr = st.frames[frameIdx]!;
+      const a = lo + FRAME_SIZE, b = hi + FRAME_SIZE; // byte range in the frame
+      if (kind !== 'write') {
+        for (let k = a; k < b; k++) if (fr.init[k] === 0) this.fail(i, `${size}-byte ${kind} at ${span} reads uninitialised stack byte fp${k - FRAME_SIZE}`);
+      }
+      const exact = lo === hi - size;
+      if (kind === 'read') {
+        if (exact && size === 8 && a % 8 === 0) return fr.spill[a / 8];
+        return undefined;
+      }
+      const f = cloneFrame(fr);
+      st.frames[frameIdx] = f;
+      for (let s = Math.floor(a / 8); s * 8 < b; s++) f.spill[s] = undefined;
+      if (exact && kind === 'write' && markInit) {
+        f.init.fill(1, a, b);
+        if (size === 8 && a % 8 === 0 && value !== undefined && value.t !== 'uninit') f.spill[a / 8] = value;
+      }
+      return undefined;
+    }
+    const spec = this.opts.regions?.[base.region];
+    if (spec === undefined) this.fail(i, `region ${base.region} is not granted`);
+    if (lo < 0 || hi > spec!.size) {
+      const span = lo === hi - size ? `offset ${lo}` : `offsets ${lo}..${hi - size}`;
+      this.fail(i, `${size}-byte ${kind} at ${span} of ${base.region} is outside the granted ${spec!.size} bytes`);
+    }
+    if (write && !spec!.writable) this.fail(i, `${kind} to read-only region ${base.region}`);
+    return undefined;
+  }
+
+  private helperCall(i: number, st: State, id: number): void {
+    const reg = this.opts.helpers;
+    const spec = reg?.get(id);
+    if (spec === undefined) this.fail(i, `unknown helper id ${id}`);
+    if (this.opts.allowedHelpers !== undefined && !this.opts.allowedHelpers.includes(id)) this.fail(i, `helper ${spec!.name} (${id}) is not allowed for this program`);
+    spec!.args.forEach((a, k) => {
+      const r = k + 1;
+      const v = this.readReg(i, st, r);
+      const sizeOf = (idx: number): number => {
+        const s = st.regs[idx + 1]!;
+        if (s.t !== 'scalar') this.fail(i, `argument r${idx + 1} of ${spec!.name} must be a byte count`);
+        return Number((s as Extract<Reg, { t: 'scalar' }>).max);
+      };
+      if (a.kind === 'size') {
+        if (v.t !== 'scalar') this.fail(i, `argument r${r} of ${spec!.name} must be a byte count, not a pointer`);
+        if ((v as Extract<Reg, { t: 'scalar' }>).max > BigInt(a.max)) this.fail(i, `argument r${r} of ${spec!.name} may be ${(v as Extract<Reg, { t: 'scalar' }>).max}, more than ${a.max}`);
+      } else if (a.kind === 'ctx') {
+        if (v.t !== 'ptr' || v.region !== 'ctx' || v.min !== 0 || v.max !== 0) this.fail(i, `argument r${r} of ${spec!.name} must be the context pointer`);
+      } else if (a.kind === 'ptr') {
+        if (v.t !== 'ptr') this.fail(i, `argument r${r} of ${spec!.name} must be a pointer into a granted region`);
+        const size = a.size ?? (a.sizeArg !== undefined ? sizeOf(a.sizeArg) : 1);
+        if (size > 0) {
+          const sizeExact = a.size !== undefined || (a.sizeArg !== undefined && isConst(st.regs[a.sizeArg + 1]!));
+          // checked as one access of the maximum size; a stack write is a variable write unless the size is exact
+          this.checkSpan(i, st, v, r, size, a.access === 'write' ? (sizeExact ? 'write' : 'atomic') : 'read');
+        }
+      }
+    });
+    for (let r = 1; r <= 5; r++) st.regs[r] = UNINIT;
+    st.regs[0] = UNKNOWN;
+  }
+
+  /** A helper's access of `size` bytes (may exceed one instruction's 8). */
+  private checkSpan(i: number, st: State, p: Reg, r: number, size: number, kind: 'read' | 'write' | 'atomic'): void {
+    // a write of unknown extent: bounds checked for the largest size, spills dropped, bytes not marked written
+    if (kind === 'atomic') this.access(i, st, p, r, 0, size, 'write', undefined, false);
+    else this.access(i, st, p, r, 0, size, kind);
+  }
+
+  private localCall(i: number, st: State, depth: number, target: number): State {
+    if (depth + 1 >= MAX_FRAMES) this.fail(i, `call depth exceeds ${MAX_FRAMES} frames`);
+    const callee: State = {
+      regs: st.regs.map((r, k) => (k >= 1 && k <= 5 ? r : UNINIT)),
+      frames: [...st.frames, newFrame()],
+    };
+    callee.regs[10] = { t: 'ptr', region: 'stack', frame: depth + 1, min: 0, max: 0 };
+    const ret = this.analyzeFunction(target, callee, depth + 1);
+    if (ret === undefined) this.fail(i, `the subprogram at ${target} never returns`);
+    const dead = (r: Reg): Reg => (r.t === 'ptr' && r.region === 'stack' && r.frame > depth ? UNKNOWN : r);
+    const out: State = { regs: st.regs.slice(), frames: ret!.frames.slice(0, depth + 1).map((f) => {
+      if (!f.spill.some((s) => s !== undefined && s.t === 'ptr' && s.region === 'stack' && s.frame > depth)) return f;
+      const g = cloneFrame(f);
+      g.spill = g.spill.map((s) => (s === undefined ? s : dead(s)));
+      return g;
+    }) };
+    out.regs[0] = dead(ret!.regs[0]!);
+    for (let r = 1; r <= 5; r++) out.regs[r] = UNINIT;
+    return out;
+  }
+
+  private branch(i: number, st: State, x: Insn, fall: number, taken: number): Array<[number, State]> {
+    const op = x.opcode;
+    const a = this.readReg(i, st, x.dst);
+    const w32 = cls(op) === Cls.JMP32;
+    const b: Reg = op & Src.X ? this.readReg(i, st, x.src) : constant(w32 ? BigInt(x.imm) & MASK32 : BigInt(x.imm));
+    if (a.t !== 'scalar' || b.t !== 'scalar') return [[fall, st], [taken, cloneState(st)]];
+    if (isConst(a) && isConst(b)) return foldJmp(op, a.min, b.min) ? [[taken, st]] : [[fall, st]];
+    const lim = w32 ? MASK32 : U64_MAX;
+    if (a.max > lim || b.max > lim) return [[fall, st], [taken, cloneState(st)]]; // 32-bit compare of wider values
+    let code = op & 0xf0;
+    // signed compares act like unsigned ones when both ranges are non-negative
+    const signBit = w32 ? 1n << 31n : 1n << 63n;
+    const nonNeg = a.max < signBit && b.max < signBit;
+    const signedMap: Record<number, number> = { [JmpOp.JSGT]: JmpOp.JGT, [JmpOp.JSGE]: JmpOp.JGE, [JmpOp.JSLT]: JmpOp.JLT, [JmpOp.JSLE]: JmpOp.JLE };
+    if (signedMap[code] !== undefined) {
+      if (!nonNeg) return [[fall, st], [taken, cloneState(st)]];
+      code = signedMap[code]!;
+    }
+    // refine (a, b) under "a OP b" holding (t) or not (f); undefined: impossible
+    type R = { min: bigint; max: bigint };
+    const refine = (c2: number, p: R, q: R): [R, R] | undefined => {
+      let [pl, ph, ql, qh] = [p.min, p.max, q.min, q.max];
+      switch (c2) {
+        case JmpOp.JEQ: pl = ql = pl > ql ? pl : ql; ph = qh = ph < qh ? ph : qh; break;
+        case JmpOp.JNE:
+          if (pl === ph && ql === qh && pl === ql) return undefined;
+          if (ql === qh) { if (pl === ql) pl++; if (ph === ql) ph--; }
+          if (pl === ph) { if (ql === pl) ql++; if (qh === pl) qh--; }
+          break;
+        case JmpOp.JGT: if (pl <= ql) pl = ql + 1n; if (qh >= ph) qh = ph - 1n; break;
+        case JmpOp.JGE: if (pl < ql) pl = ql; if (qh > ph) qh = ph; break;
+        case JmpOp.JLT: if (ph >= qh) ph = qh - 1n; if (ql <= pl) ql = pl + 1n; break;
+        case JmpOp.JLE: if (ph > qh) ph = qh; if (ql < pl) ql = pl; break;
+        default: return [p, q]; // JSET: no refinement
+      }
+      if (pl > ph || ql > qh || ph < 0n || qh < 0n) return undefined;
+      return [{ min: pl, max: ph }, { min: ql, max: qh }];
+    };
+    const negate: Record<number, number> = {
+      [JmpOp.JEQ]: JmpOp.JNE, [JmpOp.JNE]: JmpOp.JEQ, [JmpOp.JGT]: JmpOp.JLE, [JmpOp.JLE]: JmpOp.JGT,
+      [JmpOp.JGE]: JmpOp.JLT, [JmpOp.JLT]: JmpOp.JGE, [JmpOp.JSET]: JmpOp.JSET,
+    };
+    const out: Array<[number, State]> = [];
+    const apply = (c2: number, target: number): void => {
+      const r = refine(c2, a, b);
+      if (r === undefined) return;
+      const s = cloneState(st);
+      s.regs[x.dst] = scalar(r[0].min, r[0].max);
+      if (op & Src.X && x.src !== x.dst) s.regs[x.src] = scalar(r[1].min, r[1].max);
+      out.push([target, s]);
+    };
+    apply(negate[code]!, fall);
+    apply(code, taken);
+    return out;
+  }
+}
