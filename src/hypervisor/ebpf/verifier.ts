@@ -734,14 +734,12 @@ class Verifier {
     const spec = reg?.get(id);
     if (spec === undefined) this.fail(i, `unknown helper id ${id}`);
     if (this.opts.allowedHelpers !== undefined && !this.opts.allowedHelpers.includes(id)) this.fail(i, `helper ${spec!.name} (${id}) is not allowed for this program`);
-    spec!.args.forEach((a, k) => {
+    // sizes and plain values first, so that a pointer's extent is known when it is checked
+    const order = spec!.args.map((a, k) => [a, k] as const).sort(([a], [b]) => Number(a.kind === 'ptr') - Number(b.kind === 'ptr'));
+    order.forEach(([a, k]) => {
       const r = k + 1;
       const v = this.readReg(i, st, r);
-      const sizeOf = (idx: number): number => {
-        const s = st.regs[idx + 1]!;
-        if (s.t !== 'scalar') this.fail(i, `argument r${idx + 1} of ${spec!.name} must be a byte count`);
-        return Number((s as Extract<Reg, { t: 'scalar' }>).max);
-      };
+      const sizeOf = (idx: number): number => Number((this.readReg(i, st, idx + 1) as Extract<Reg, { t: 'scalar' }>).max);
       if (a.kind === 'size') {
         if (v.t !== 'scalar') this.fail(i, `argument r${r} of ${spec!.name} must be a byte count, not a pointer`);
         if ((v as Extract<Reg, { t: 'scalar' }>).max > BigInt(a.max)) this.fail(i, `argument r${r} of ${spec!.name} may be ${(v as Extract<Reg, { t: 'scalar' }>).max}, more than ${a.max}`);
