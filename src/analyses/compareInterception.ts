@@ -120,7 +120,7 @@ function median(xs: number[]): number | null {
 const col = (name: string, type: ResultColumn['type'], unit: string, doc: string): ResultColumn => ({ name, type, unit, doc });
 
 export const STRATEGY_COLUMNS: readonly ResultColumn[] = [
-  col('workload', 'utf8', '', 'Workload of the trace.'),
+  col('workload', 'utf8', '', 'Workload of the trace, with its parameters.'),
   col('variant', 'utf8', '', 'Configuration: seed 004 section 7.2 names (Trunk = none, 2VMCALL = double-swap, 1VMCALL = fill-the-gap), else strategy-log/nolog.'),
   col('strategy', 'utf8', '', 'Interception strategy (src/hypervisor/interception).'),
   col('log', 'bool', '', 'The hypervisor logs each syscall record (cost model work.logRecord).'),
@@ -142,7 +142,7 @@ export const STRATEGY_COLUMNS: readonly ResultColumn[] = [
 ];
 
 const EXCEPTION_COLUMNS: readonly ResultColumn[] = [
-  col('workload', 'utf8', '', 'Workload of the trace.'),
+  col('workload', 'utf8', '', 'Workload of the trace, with its parameters.'),
   col('config', 'utf8', '', 'Seed 004 section 7.3: Trunk (kvm-default, no logging), ExcpRegLog (kvm-default, logging), ExcpFullNL (exceptions-full), ExcpFullLog.'),
   col('exit_preset', 'utf8', '', 'Exit configuration of the replay.'),
   col('log', 'bool', '', 'A log record per exception and interrupt exit (cost model work.logRecord each).'),
@@ -154,7 +154,7 @@ const EXCEPTION_COLUMNS: readonly ResultColumn[] = [
 ];
 
 const SWEEP_COLUMNS: readonly ResultColumn[] = [
-  col('workload', 'utf8', '', 'Workload of the trace.'),
+  col('workload', 'utf8', '', 'Workload of the trace, with its parameters.'),
   col('variant', 'utf8', '', 'Configuration (as in the strategies table).'),
   col('round_trip', 'int64', 'modelled cycles', 'VM exit + VM entry round trip assumed (the cost model\'s roundTrip replaced).'),
   col('cycles', 'int64', 'modelled cycles', 'Modelled cycles of the run under that round trip: cycles + (round_trip - model round trip) x exits (the model is linear in it).'),
@@ -163,7 +163,7 @@ const SWEEP_COLUMNS: readonly ResultColumn[] = [
 ];
 
 const GETPID_COLUMNS: readonly ResultColumn[] = [
-  col('workload', 'utf8', '', 'Workload of the trace.'),
+  col('workload', 'utf8', '', 'Workload of the trace, with its parameters.'),
   col('variant', 'utf8', '', 'Configuration (as in the strategies table).'),
   col('loop_instructions', 'int64', 'instructions', 'Median guest instructions between two getpid calls of one thread (the benchmark loop, as GEARS timed it).'),
   col('latency_cycles', 'float64', 'modelled cycles', 'loop_instructions x CPI + the variant\'s modelled cycles per syscall.'),
@@ -193,7 +193,8 @@ export const DEFAULT_ROUND_TRIPS = [500, 1000, 2000, 4000, 8000, 16000];
 /** Compare the strategies on one trace. */
 export async function compareTrace(dir: string, o: CompareOptions = {}): Promise<{ tables: Record<string, Cell[][]>; notes: string[] }> {
   const reader = TraceReader.open(dir);
-  const workload = reader.manifest.workload.name;
+  const params = Object.entries(reader.manifest.workload.params ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+  const workload = params === '' ? reader.manifest.workload.name : `${reader.manifest.workload.name}:${params}`;
   const model = o.costModel ?? getCostModel(reader.manifest.cost_model.name);
   const truth = trueSyscalls(reader);
   const trueTotal = [...truth.values()].reduce((a, b) => a + b, 0);
