@@ -22,10 +22,16 @@ export const EXIT_STATS_COLUMNS: readonly ResultColumn[] = [
 
 /** Per-reason accumulators over 65536 reasons (exit_reason is uint16): flat typed arrays, no maps. */
 export class ExitStats {
-  readonly count = new Float64Array(65536);
-  readonly sum = new Float64Array(65536);
-  readonly min = new Float64Array(65536).fill(Infinity);
-  readonly max = new Float64Array(65536).fill(-Infinity);
+  readonly count: Float64Array;
+  readonly sum: Float64Array;
+  readonly min: Float64Array;
+  readonly max: Float64Array;
+  constructor(reasons = 65536) {
+    this.count = new Float64Array(reasons);
+    this.sum = new Float64Array(reasons);
+    this.min = new Float64Array(reasons).fill(Infinity);
+    this.max = new Float64Array(reasons).fill(-Infinity);
+  }
 
   add(reason: number, cost: number): void {
     this.count[reason]!++;
@@ -39,7 +45,7 @@ export class ExitStats {
     let n = 0;
     let t = 0;
     const reasons: number[] = [];
-    for (let r = 0; r < 65536; r++) {
+    for (let r = 0; r < this.count.length; r++) {
       if (this.count[r]! > 0) {
         reasons.push(r);
         n += this.count[r]!;

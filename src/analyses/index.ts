@@ -5,12 +5,14 @@
 
 import type { Analysis } from './result.js';
 import { exitsAnalysis } from './exitsAnalysis.js';
+import { proctrackAnalysis } from './proctrack.js';
 import { compareInterception } from './compareInterception.js';
 
 export type { Analysis, AnalysisResult, AnalysisOption, ResultTable, ResultColumn, Cell, OptionValues } from './result.js';
 
 export const ANALYSES: Readonly<Record<string, Analysis>> = {
   exits: exitsAnalysis,
+  proctrack: proctrackAnalysis,
   'compare-interception': compareInterception,
 };
 

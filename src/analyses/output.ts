@@ -14,6 +14,7 @@ export const ANALYSIS_FORMAT_VERSION = 1;
 
 function cellText(v: Cell, type: ResultType): string {
   if (v === null) return '-';
+  if (type === 'uint64' && (typeof v === 'bigint' || typeof v === 'number')) return `0x${v.toString(16)}`; // bit patterns in hex
   if (typeof v === 'number' && type === 'float64') {
     if (!Number.isFinite(v)) return String(v);
     if (Number.isInteger(v) && Math.abs(v) < 1e15) return String(v);

@@ -1,0 +1,287 @@
+// `trace analyze <dir> proctrack`: rebuild the guest's process and thread tables from hardware-visible state
+// (CR3, user RSP, CPL, syscalls; seed 004 sections 5-6), attribute syscalls and I/O to them, and score the
+// reconstruction against the guest's ground truth, for several death-detection strategies in one pass.
+//
+// One tracker per strategy (src/analyses/tracker.ts) subscribes to the importer's event stream; the same
+// trackers subscribe to a live machine (./live.ts). The ground truth is collected by a separate observer
+// and used only for scoring (./truth.ts).
+
+import { UserError } from '../cli/errors.js';
+import { TraceReader } from '../record/TraceReader.js';
+import type { MachineObserver } from '../hypervisor/events.js';
+import { importTrace } from './importer.js';
+import { SYSCALL_NAMES } from './names.js';
+import { boolOption, choiceListOption, countListOption, countOption, stringOption } from './options.js';
+import type { Analysis, AnalysisResult, Cell, OptionValues, ResultColumn, ResultTable } from './result.js';
+import { DEATH_NAMES, DEATH_STRATEGIES, DEFAULT_TRACKER, ProcessTracker, THREAD_IDS, type DeathStrategy, type TrackerConfig } from './tracker.js';
+import { GroundTruth, score, type Scores } from './truth.js';
+
+export const DEFAULT_EXPIRATIONS = [1_000_000, 2_000_000, 5_000_000, 10_000_000, 20_000_000];
+
+export interface ProctrackOptions {
+  deaths: DeathStrategy[];
+  expirations: number[];
+  base: Omit<TrackerConfig, 'death' | 'expiration'>;
+}
+
+export function parseProctrackOptions(o: OptionValues): ProctrackOptions {
+  const deaths = choiceListOption(o, 'death', '--death', DEATH_STRATEGIES, DEATH_STRATEGIES) as DeathStrategy[];
+  const expirations = countListOption(o, 'expire', '--expire', DEFAULT_EXPIRATIONS);
+  if (expirations.some((t) => t <= 0)) throw new UserError('--expire: every T must be > 0 instructions');
+  return {
+    deaths, expirations,
+    base: {
+      threadId: stringOption(o, 'threadId', '--thread-id', DEFAULT_TRACKER.threadId, THREAD_IDS) as TrackerConfig['threadId'],
+      maxStackPages: countOption(o, 'maxStackPages', '--max-stack-pages', DEFAULT_TRACKER.maxStackPages, 1),
+      userFilter: boolOption(o, 'userFilter', DEFAULT_TRACKER.userFilter),
+      execDeath: boolOption(o, 'execDeath', DEFAULT_TRACKER.execDeath),
+      sampleEvery: countOption(o, 'sampleEvery', '--sample-every', DEFAULT_TRACKER.sampleEvery, 1),
+    },
+  };
+}
+
+
+/** Human label of a configuration: `declared+expiration T=5M`. */
+export function strategyLabel(c: TrackerConfig): string {
+  const t = c.expiration;
+  const tt = t % 1_000_000 === 0 ? `${t / 1_000_000}M` : t % 1000 === 0 ? `${t / 1000}k` : String(t);
+  return c.death === 'expiration' || c.death === 'declared+expiration' ? `${c.death} T=${tt}` : c.death;
+}
+
+export function configsOf(p: ProctrackOptions): TrackerConfig[] {
+  const out: TrackerConfig[] = [];
+  for (const d of p.deaths) {
+    if (d === 'expiration' || d === 'declared+expiration') for (const T of p.expirations) out.push({ ...p.base, death: d, expiration: T });
+    else out.push({ ...p.base, death: d, expiration: 0 });
+  }
+  return out;
+}
+
+/** The trackers and the ground-truth collector of one proctrack run, as observers (offline or live). */
+export class ProctrackRun {
+  readonly trackers: ProcessTracker[];
+  readonly truth = new GroundTruth();
+  constructor(readonly configs: readonly TrackerConfig[]) {
+    this.trackers = configs.map((c) => new ProcessTracker(c));
+  }
+  get observers(): MachineObserver[] {
+    return [...this.trackers, this.truth];
+  }
+  /** Close at the end of the run and score every tracker. */
+  finish(endIcount: number): Scores[] {
+    for (const t of this.trackers) t.finish(endIcount);
+    return this.trackers.map((t) => score(t, this.truth, endIcount));
+  }
+}
+
+const c = (name: string, type: ResultColumn['type'], unit: string, doc: string): ResultColumn => ({ name, type, unit, doc });
+
+export const STRATEGY_COLUMNS: readonly ResultColumn[] = [
+  c('strategy', 'utf8', '', 'Death-detection strategy and expiration time T.'),
+  c('recon_procs', 'int64', 'processes', 'Reconstructed processes (upids minted).'),
+  c('true_procs', 'int64', 'processes', 'True user processes in the run (kernel threads excluded).'),
+  c('proc_precision', 'float64', '', 'Matched reconstructed processes / reconstructed processes.'),
+  c('proc_recall', 'float64', '', 'Matched true user processes / true user processes.'),
+  c('proc_merges', 'int64', 'processes', 'Reconstructed processes whose observations cover two or more true processes.'),
+  c('proc_splits', 'int64', 'processes', 'True processes whose observations are spread over two or more reconstructed ones.'),
+  c('proc_live_mae', 'float64', 'processes', 'Mean absolute error of the live process count over the samples.'),
+  c('proc_live_max', 'int64', 'processes', 'Largest absolute error of the live process count.'),
+  c('proc_live_bias', 'float64', 'processes', 'Mean signed error (reconstructed - true) of the live process count: > 0 overcounts.'),
+  c('recon_threads', 'int64', 'threads', 'Reconstructed threads (utids minted).'),
+  c('true_threads', 'int64', 'threads', 'True user threads in the run.'),
+  c('thread_precision', 'float64', '', 'Matched reconstructed threads / reconstructed threads.'),
+  c('thread_recall', 'float64', '', 'Matched true user threads / true user threads.'),
+  c('thread_merges', 'int64', 'threads', 'Reconstructed threads covering two or more true threads.'),
+  c('thread_splits', 'int64', 'threads', 'True threads spread over two or more reconstructed threads.'),
+  c('thread_live_mae', 'float64', 'threads', 'Mean absolute error of the live thread count.'),
+  c('thread_live_max', 'int64', 'threads', 'Largest absolute error of the live thread count.'),
+];
+
+export const ATTRIBUTION_COLUMNS: readonly ResultColumn[] = [
+  c('strategy', 'utf8', '', 'Death-detection strategy and expiration time T.'),
+  c('start_err_mean', 'float64', 'instructions', 'Matched processes: mean |first seen - true creation|.'),
+  c('end_err_mean', 'float64', 'instructions', 'Matched processes: mean |detected death (or trace end) - true exit (or trace end)|.'),
+  c('end_err_max', 'int64', 'instructions', 'Matched processes: largest end error.'),
+  c('syscalls', 'int64', 'syscalls', 'Syscalls attributed (syscalls.arrow rows).'),
+  c('syscall_proc_acc', 'float64', '', 'Share of syscalls attributed to the reconstructed process matched to the true caller\'s process.'),
+  c('syscall_thread_acc', 'float64', '', 'Share of syscalls attributed to the reconstructed thread matched to the true calling thread.'),
+  c('io', 'int64', 'accesses', 'I/O accesses (io.arrow rows).'),
+  c('io_next_acc', 'float64', '', 'Share of I/O accesses attributed right by "the thread that runs next" (seed 004 6.4); truth: the thread the kernel ran the access for.'),
+  c('io_prev_acc', 'float64', '', 'Share attributed right by "the thread that ran before".'),
+  c('io_user', 'int64', 'accesses', 'I/O accesses made while a user thread was current (the others ran in a kernel thread: no user thread is right).'),
+  c('io_next_acc_user', 'float64', '', 'io_next_acc over io_user accesses only.'),
+  c('io_prev_acc_user', 'float64', '', 'io_prev_acc over io_user accesses only.'),
+];
+
+const PROCESS_COLUMNS: readonly ResultColumn[] = [
+  c('upid', 'int64', '', 'Reconstructed process id (minted in order of first activity).'),
+  c('cr3', 'uint64', '', 'The CR3 (page-table root) that identifies it (seed 004 5.1).'),
+  c('first_seen', 'int64', 'instructions', 'icount of its first logged kernel entry.'),
+  c('last_seen', 'int64', 'instructions', 'icount of its last logged kernel entry.'),
+  c('end', 'int64', 'instructions', 'When the tracker declared it dead (declared: the syscall; expired: last_seen + T); null: alive at the end.'),
+  c('death', 'utf8', '', 'How it ended: alive, exit, exit_group, expired, execve.'),
+  c('threads', 'int64', 'threads', 'Reconstructed threads minted in it.'),
+  c('exits', 'int64', 'exits', 'Logged exits attributed to it (syscall-reporting exits excluded).'),
+  c('syscalls', 'int64', 'syscalls', 'Syscalls attributed to it.'),
+  c('true_pid', 'int64', '', 'pid of the matched true process; null if unmatched.'),
+  c('true_name', 'utf8', '', 'Program name of the matched true process.'),
+  c('true_created', 'int64', 'instructions', 'icount of the matched true process\'s creation.'),
+  c('true_exited', 'int64', 'instructions', 'icount of its exit; null if alive at the end.'),
+];
+
+const THREAD_COLUMNS: readonly ResultColumn[] = [
+  c('utid', 'int64', '', 'Reconstructed thread id.'),
+  c('upid', 'int64', '', 'Its reconstructed process.'),
+  c('key_lo', 'uint64', '', 'Stack identity: lowest user stack page address seen (pc identity: the user RIP).'),
+  c('key_hi', 'uint64', '', 'Stack identity: highest user stack page address seen (pc identity: the user RIP).'),
+  c('first_seen', 'int64', 'instructions', 'icount of its first logged kernel entry.'),
+  c('last_seen', 'int64', 'instructions', 'icount of its last logged kernel entry.'),
+  c('end', 'int64', 'instructions', 'Detected death; null: alive at the end.'),
+  c('death', 'utf8', '', 'alive, exit, exit_group, expired, execve.'),
+  c('exits', 'int64', 'exits', 'Logged exits attributed to it.'),
+  c('syscalls', 'int64', 'syscalls', 'Syscalls attributed to it.'),
+  c('io_next', 'int64', 'accesses', 'I/O accesses attributed to it as the thread that ran next.'),
+  c('true_tid', 'int64', '', 'tid of the matched true thread; null if unmatched.'),
+  c('true_pid', 'int64', '', 'pid of the matched true thread\'s process.'),
+];
+
+const LIVE_COLUMNS: readonly ResultColumn[] = [
+  c('strategy', 'utf8', '', 'Death-detection strategy.'),
+  c('icount', 'int64', 'instructions', 'Sample time (every --sample-every instructions); counts are the state before it.'),
+  c('true_procs', 'int64', 'processes', 'Live true user processes.'),
+  c('recon_procs', 'int64', 'processes', 'Live reconstructed processes.'),
+  c('true_threads', 'int64', 'threads', 'Live true user threads.'),
+  c('recon_threads', 'int64', 'threads', 'Live reconstructed threads.'),
+];
+
+const IO_COLUMNS: readonly ResultColumn[] = [
+  c('device', 'utf8', '', 'Device owning the port.'),
+  c('accesses', 'int64', 'accesses', 'I/O accesses.'),
+  c('next_acc', 'float64', '', 'Share attributed right to the thread that ran next (seed 004 6.4).'),
+  c('prev_acc', 'float64', '', 'Share attributed right to the thread that ran before.'),
+];
+
+const SYSCALL_COLUMNS: readonly ResultColumn[] = [
+  c('icount', 'int64', 'instructions', 'icount of the SYSCALL.'),
+  c('number', 'int64', '', 'Syscall number (RAX).'),
+  c('name', 'utf8', '', 'Syscall name (guest/README.md).'),
+  c('upid', 'int64', '', 'Reconstructed process it was attributed to.'),
+  c('utid', 'int64', '', 'Reconstructed thread it was attributed to.'),
+  c('true_pid', 'int64', '', 'pid of the thread that really made it.'),
+  c('true_tid', 'int64', '', 'tid of the thread that really made it.'),
+  c('correct', 'bool', '', 'The attributed thread is the one matched to the true caller.'),
+];
+
+const nan = (x: number): number | null => (Number.isFinite(x) ? x : null);
+
+export function strategyRow(label: string, tr: ProcessTracker, gt: GroundTruth, s: Scores): Cell[] {
+  const trueProcs = gt.procs.filter((p) => !p.kernel).length;
+  const trueThreads = gt.threads.filter((t) => gt.isUserThread(t.id)).length;
+  return [label, tr.procs.length, trueProcs, nan(s.procPrecision), nan(s.procs.matched / trueProcs), s.procs.merges, s.procs.splits,
+    s.procMae, s.procMaxErr, s.procBias, tr.threads.length, trueThreads, nan(s.threadPrecision), nan(s.threads.matched / trueThreads),
+    s.threads.merges, s.threads.splits, s.threadMae, s.threadMaxErr];
+}
+
+export function attributionRow(label: string, s: Scores): Cell[] {
+  return [label, nan(s.startErrMean), nan(s.endErrMean), s.endErrMax, s.syscalls, nan(s.syscallProcAcc), nan(s.syscallThreadAcc),
+    s.io, nan(s.ioNextAcc), nan(s.ioPrevAcc), s.ioUser, nan(s.ioNextAccUser), nan(s.ioPrevAccUser)];
+}
+
+/** Build the result tables of a finished run. `best` = lowest live-process-count MAE (first on ties). */
+export function proctrackResult(title: string, run: ProctrackRun, scores: Scores[], endIcount: number): AnalysisResult {
+  const gt = run.truth;
+  const labels = run.configs.map(strategyLabel);
+  let best = 0;
+  scores.forEach((s, i) => {
+    if (s.procMae < scores[best]!.procMae) best = i;
+  });
+  const tr = run.trackers[best]!;
+  const s = scores[best]!;
+  const tables: ResultTable[] = [];
+  tables.push({ name: 'strategies', doc: 'one row per death-detection strategy: counts and identity scores against ground truth',
+    columns: STRATEGY_COLUMNS, rows: run.trackers.map((t, i) => strategyRow(labels[i]!, t, gt, scores[i]!)) });
+  tables.push({ name: 'attribution', doc: 'one row per strategy: lifetime error, syscall and I/O attribution accuracy',
+    columns: ATTRIBUTION_COLUMNS, rows: scores.map((x, i) => attributionRow(labels[i]!, x)) });
+  tables.push({ name: 'io_by_device', doc: `I/O attribution by device (${labels[best]})`, columns: IO_COLUMNS,
+    rows: s.ioByDevice.map(([d, n, nx, pv]) => [d, n, nx / n, pv / n]) });
+  const procRows: Cell[][] = tr.procs.map((p) => {
+    const t = s.procs.recToTrue[p.upid]!;
+    const tp = t >= 0 ? gt.procs[t]! : null;
+    return [p.upid, BigInt(p.cr3), p.firstSeen, p.lastSeen, p.deathAt >= 0 ? p.deathAt : null, DEATH_NAMES[p.death]!,
+      tr.threads.filter((x) => x.proc === p).length, p.exits, p.syscalls,
+      tp ? tp.pid : null, tp ? tp.name : null, tp ? tp.created : null, tp && tp.exited >= 0 ? tp.exited : null];
+  });
+  tables.push({ name: 'processes', doc: `the reconstructed process table (${labels[best]}), matched to the true processes`,
+    columns: PROCESS_COLUMNS, rows: procRows, print: procRows.length <= 60 });
+  const threadRows: Cell[][] = tr.threads.map((t) => {
+    const m = s.threads.recToTrue[t.utid]!;
+    const tt = m >= 0 ? gt.threads[m]! : null;
+    const pc = tr.config.threadId === 'pc';
+    return [t.utid, t.proc.upid, BigInt(pc ? t.loPage : t.loPage * 4096), BigInt(pc ? t.hiPage : t.hiPage * 4096),
+      t.firstSeen, t.lastSeen, t.deathAt >= 0 ? t.deathAt : null, DEATH_NAMES[t.death]!, t.exits, t.syscalls, t.ioNext,
+      tt ? tt.tid : null, tt && tt.proc >= 0 ? gt.procs[tt.proc]!.pid : null];
+  });
+  tables.push({ name: 'threads', doc: `the reconstructed thread table (${labels[best]})`, columns: THREAD_COLUMNS, rows: threadRows, print: false });
+  const live: Cell[][] = [];
+  scores.forEach((x, i) => {
+    const sr = x.series;
+    for (let k = 0; k < sr.n; k++) live.push([labels[i]!, sr.icount[k]!, sr.trueProcs[k]!, sr.recProcs[k]!, sr.trueThreads[k]!, sr.recThreads[k]!]);
+  });
+  tables.push({ name: 'live_count', doc: 'live process and thread counts over time, true and reconstructed, per strategy (for plotting)',
+    columns: LIVE_COLUMNS, rows: live, print: false });
+  const sy = tr.sys;
+  const sysRows: Cell[][] = [];
+  {
+    // The true caller of each syscall (the thread running at the SYSCALL).
+    const o = tr.obs;
+    let j = 0;
+    for (let i = 0; i < sy.n; i++) {
+      const ic = sy.icount[i]!;
+      // obs and sys are both in stream order; the syscall's observation has kind 1 and the same icount.
+      while (j < o.n && !(tr.obsKind[j] === 1 && o.icount[j] === ic)) j++;
+      const t = j < o.n ? s.obsTrue[j]! : -1;
+      const tt = t >= 0 ? gt.threads[t]! : null;
+      const u = sy.a[i]!;
+      sysRows.push([ic, sy.b[i]!, SYSCALL_NAMES[sy.b[i]!] ?? `sys_${sy.b[i]!}`, tr.threads[u]!.proc.upid, u,
+        tt && tt.proc >= 0 ? gt.procs[tt.proc]!.pid : null, tt ? tt.tid : null, t >= 0 && s.threads.recToTrue[u] === t]);
+      j++;
+    }
+  }
+  tables.push({ name: 'syscalls', doc: `every syscall with its attribution (${labels[best]})`, columns: SYSCALL_COLUMNS, rows: sysRows, print: false });
+  const notes = [
+    `best strategy by live process-count error: ${labels[best]} (mean abs error ${s.procMae.toFixed(2)}, max ${s.procMaxErr}; ` +
+      `process recall ${(s.procs.matched / Math.max(1, gt.procs.filter((p) => !p.kernel).length)).toFixed(3)}, precision ${s.procPrecision.toFixed(3)})`,
+    `thread identity: ${tr.config.threadId === 'pc' ? 'user PC at kernel entry (seed 004 6.1, rejected idea)' : `stack pages, at most ${tr.config.maxStackPages} per stack (seed 004 5.2)`}; ` +
+      `user-mode filter ${tr.config.userFilter ? 'on' : 'off'} (seed 004 6.1)${tr.config.execDeath ? '; execve ends the address space' : ''}`,
+    `ground truth: ${gt.procs.filter((p) => !p.kernel).length} user processes, ${gt.procs.filter((p) => p.kernel).length} kernel threads, ` +
+      `${gt.procs.filter((p) => p.how === 2).length} killed by a fault (no exit syscall); trace ends at icount ${endIcount}`,
+  ];
+  return { title, tables, notes };
+}
+
+export async function runProctrack(dir: string, o: OptionValues): Promise<AnalysisResult> {
+  const p = parseProctrackOptions(o);
+  const reader = TraceReader.open(dir);
+  const run = new ProctrackRun(configsOf(p));
+  for (const t of run.trackers) t.reserve(reader.rowCount('exits'), reader.rowCount('syscalls'), reader.rowCount('io'));
+  const sum = importTrace(reader, run.observers, { syscallArgs: false });
+  const scores = run.finish(sum.icount);
+  const m = reader.manifest;
+  const title = `proctrack: ${dir} (workload ${m.workload.name}, ${sum.exits} exits, ${sum.syscalls} syscalls, ${sum.io} I/O accesses)`;
+  return proctrackResult(title, run, scores, sum.icount);
+}
+
+export const proctrackAnalysis: Analysis = {
+  name: 'proctrack',
+  description: 'process/thread reconstruction from CR3 and stacks (seed 004 5-6), scored against ground truth, per death strategy',
+  options: [
+    { flags: '--death <list>', description: 'death-detection strategies (comma-separated, or all)', defaultText: 'all: none,declared,expiration,declared+expiration' },
+    { flags: '--expire <list>', description: 'expiration times T in guest instructions for the expiration strategies (sweep)', defaultText: '1M,2M,5M,10M,20M' },
+    { flags: '--thread-id <how>', description: 'thread identity: stack (seed 004 5.2) or pc (the rejected program-counter idea)', defaultText: 'stack', choices: THREAD_IDS },
+    { flags: '--max-stack-pages <n>', description: 'pages one thread stack may span (seed 004: 2)', defaultText: '2' },
+    { flags: '--no-user-filter', description: 'also log exits taken in kernel mode (seed 004 6.1 filters them)' },
+    { flags: '--exec-death', description: 'with declared death, execve also ends the calling address space' },
+    { flags: '--sample-every <n>', description: 'live-count sample period in instructions', defaultText: '100k' },
+  ],
+  run: runProctrack,
+};

@@ -1,0 +1,400 @@
+// Process and thread reconstruction from hardware-visible state alone (seed 004 sections 5-6), as a
+// MachineObserver: the same object runs attached to a machine (live) or fed by the importer (offline).
+// It never subscribes to ground truth.
+//
+// - Process identity: CR3 (seed 004 5.1). A reconstructed process (upid) is one CR3 between its first
+//   activity and its detected death; after a death the same CR3 starts a new upid.
+// - Thread identity (seed 004 5.2): the user stack. A thread is a range of stack pages; an RSP belongs to
+//   the thread whose range, extended to the RSP's page, still spans at most `maxStackPages` pages (seed
+//   004's assumption: two). `threadId: 'pc'` is the program-counter identity the paper considered and
+//   rejected (6.1): the user RIP at kernel entry is the thread, so threads interrupted at the same
+//   instruction merge, and a thread seen at two instructions splits (we see no exit at user re-entry, the
+//   paper's second problem, so the PC at entry is all there is).
+// - User-mode filter (seed 004 6.1): exits taken at CPL 0 are not logged. A syscall row is user-mode
+//   entry by definition (SYSCALL from CPL 3, user RSP still loaded); the exit that reported it is
+//   represented by the syscall row.
+// - Death (seed 004 6.1): 'none'; 'declared' (exit kills the thread, and the process with its last live
+//   thread; exit_group kills the process); 'expiration' (no activity for `expiration` instructions of guest
+//   time); 'declared+expiration'.
+// - Attribution: every syscall to (upid, utid); every I/O access to the thread that runs next (the next
+//   logged kernel entry: seed 004 6.4) and, as the alternative, to the thread that ran before.
+//
+// Hot path: no allocation per exit (a one-entry cache of the last thread; typed arrays for the logs).
+
+import { ExitWord, type ExitEvent, type IoEvent, type MachineObserver, type SyscallEvent } from '../hypervisor/events.js';
+
+export const DEATH_STRATEGIES = ['none', 'declared', 'expiration', 'declared+expiration'] as const;
+export type DeathStrategy = (typeof DEATH_STRATEGIES)[number];
+export const THREAD_IDS = ['stack', 'pc'] as const;
+export type ThreadId = (typeof THREAD_IDS)[number];
+
+export interface TrackerConfig {
+  death: DeathStrategy;
+  /** Expiration time T in guest instructions (for the expiration strategies). */
+  expiration: number;
+  threadId: ThreadId;
+  /** Pages one stack may span (seed 004 5.2: 2). */
+  maxStackPages: number;
+  /** Do not log exits taken in kernel mode (seed 004 6.1). */
+  userFilter: boolean;
+  /** With declared death: also an execve ends the calling address space (the kernel frees it; a new CR3
+   *  follows). An extension of seed 004's exit/exit_group; a failed execve then splits the process. */
+  execDeath: boolean;
+  /** Sample the live counts every this many instructions (a time series). */
+  sampleEvery: number;
+}
+
+export const DEFAULT_TRACKER: TrackerConfig = {
+  death: 'declared+expiration', expiration: 5_000_000, threadId: 'stack', maxStackPages: 2, userFilter: true, execDeath: false, sampleEvery: 100_000,
+};
+
+export const SYS_EXIT = 60;
+export const SYS_EXIT_GROUP = 231;
+export const SYS_EXECVE = 59;
+const TWO32 = 4294967296;
+
+/** How a reconstructed entity ended. */
+export const Death = { alive: 0, exit: 1, exitGroup: 2, expired: 3, execve: 4 } as const;
+export const DEATH_NAMES = ['alive', 'exit', 'exit_group', 'expired', 'execve'] as const;
+
+export class Proc {
+  lastSeen: number;
+  death = 0;
+  /** When the tracker considers it dead (declared: the syscall's icount; expired: lastSeen + T). */
+  deathAt = -1;
+  /** Live threads. */
+  readonly threads: Thread[] = [];
+  nThreads = 0;
+  exits = 0;
+  syscalls = 0;
+  constructor(readonly upid: number, readonly cr3: number, readonly firstSeen: number) {
+    this.lastSeen = firstSeen;
+  }
+}
+
+export class Thread {
+  lastSeen: number;
+  death = 0;
+  deathAt = -1;
+  exits = 0;
+  syscalls = 0;
+  ioNext = 0;
+  constructor(readonly utid: number, readonly proc: Proc, public loPage: number, public hiPage: number, readonly firstSeen: number) {
+    this.lastSeen = firstSeen;
+  }
+}
+
+/** A growable typed log (icount as float64, ids as int32). */
+export class Log {
+  n = 0;
+  icount: Float64Array;
+  a: Int32Array;
+  b: Int32Array;
+  constructor(capacity = 1024) {
+    this.icount = new Float64Array(capacity);
+    this.a = new Int32Array(capacity);
+    this.b = new Int32Array(capacity);
+  }
+  /** Make room for `n` more rows at once (callers that know the row counts avoid regrowing). */
+  reserve(n: number): void {
+    const want = this.n + n;
+    if (want <= this.icount.length) return;
+    const f = new Float64Array(want);
+    f.set(this.icount.subarray(0, this.n));
+    this.icount = f;
+    const a = new Int32Array(want);
+    a.set(this.a.subarray(0, this.n));
+    this.a = a;
+    const b = new Int32Array(want);
+    b.set(this.b.subarray(0, this.n));
+    this.b = b;
+  }
+  push(icount: number, a: number, b: number): void {
+    if (this.n === this.icount.length) {
+      const grow = <T extends Float64Array | Int32Array>(x: T): T => {
+        const y = new (x.constructor as new (n: number) => T)(x.length * 2);
+        y.set(x);
+        return y;
+      };
+      this.icount = grow(this.icount);
+      this.a = grow(this.a);
+      this.b = grow(this.b);
+    }
+    this.icount[this.n] = icount;
+    this.a[this.n] = a;
+    this.b[this.n] = b;
+    this.n++;
+  }
+}
+
+export class ProcessTracker implements MachineObserver {
+  readonly procs: Proc[] = [];
+  readonly threads: Thread[] = [];
+  /** Live processes by CR3. */
+  private readonly live = new Map<number, Proc>();
+  private readonly declared: boolean;
+  private readonly expires: boolean;
+  private readonly T: number;
+  private readonly maxPages: number;
+  private readonly pc: boolean;
+  private readonly filter: boolean;
+  /** Last thread looked up (fast path). */
+  private last: Thread | null = null;
+  /** Thread of the last logged kernel entry (for I/O "ran before"), -1 none. */
+  private current = -1;
+  /** I/O accesses waiting for the next logged entry (indices into io). */
+  private pendingFrom = 0;
+  /** The exit that reported the last syscall (represented by the syscall row). */
+  private lastSyscallExit = -1;
+  // Logs: observations (icount, upid, utid), one per logged exit or syscall; kind in obsKind.
+  readonly obs = new Log();
+  obsKind = new Uint8Array(1024);
+  /** Syscalls: (icount, utid, number). */
+  readonly sys = new Log();
+  /** I/O: (icount, utid ran before, utid runs next); port/device in ioPort. */
+  readonly io = new Log();
+  ioPort = new Uint16Array(1024);
+
+  /** Size the logs for a trace of known row counts (offline: the manifest's). */
+  reserve(exits: number, syscalls: number, io: number): void {
+    this.obs.reserve(exits + syscalls);
+    if (this.obsKind.length < this.obs.icount.length) {
+      const k = new Uint8Array(this.obs.icount.length);
+      k.set(this.obsKind);
+      this.obsKind = k;
+    }
+    this.sys.reserve(syscalls);
+    this.io.reserve(io);
+    if (this.ioPort.length < this.io.icount.length) {
+      const p = new Uint16Array(this.io.icount.length);
+      p.set(this.ioPort);
+      this.ioPort = p;
+      const d = new Uint8Array(this.io.icount.length);
+      d.set(this.ioDevCode);
+      this.ioDevCode = d;
+    }
+  }
+  readonly ioDevices: string[] = [];
+  private ioDevCode = new Uint8Array(1024);
+  private readonly deviceIndex = new Map<string, number>();
+  // Live-count samples: icount, live processes, live threads.
+  readonly samples = new Log();
+  private nextSample: number;
+  private liveProcs = 0;
+  private liveThreads = 0;
+  exitsSeen = 0;
+  exitsLogged = 0;
+  lastIcount = 0;
+
+  constructor(readonly config: TrackerConfig) {
+    this.declared = config.death === 'declared' || config.death === 'declared+expiration';
+    this.expires = config.death === 'expiration' || config.death === 'declared+expiration';
+    this.T = config.expiration;
+    this.maxPages = Math.max(1, config.maxStackPages);
+    this.pc = config.threadId === 'pc';
+    this.filter = config.userFilter;
+    this.nextSample = config.sampleEvery;
+  }
+
+  /** The thread of the last logged kernel entry, or -1 (for live analyses that attribute as they go). */
+  get currentUtid(): number {
+    return this.current;
+  }
+
+  currentUpid(): number {
+    return this.current < 0 ? -1 : this.threads[this.current]!.proc.upid;
+  }
+
+  onExit(e: ExitEvent): void {
+    this.exitsSeen++;
+    const ic = e.icount;
+    if (ic >= this.nextSample) this.sample(ic);
+    this.lastIcount = ic;
+    if (e.seq === this.lastSyscallExit) return; // logged as its syscall
+    if (this.filter && e.cpl !== 3) return; // seed 004 6.1: not logged in kernel mode
+    const w = e.words;
+    const t = this.enter(ic, w[ExitWord.cr3]! + w[ExitWord.cr3 + 1]! * TWO32,
+      this.pc ? w[ExitWord.rip]! + w[ExitWord.rip + 1]! * TWO32 : w[ExitWord.rsp + 1]! * 1048576 + (w[ExitWord.rsp]! >>> 12));
+    this.exitsLogged++;
+    t.exits++;
+    t.proc.exits++;
+    this.observe(ic, t, 0);
+  }
+
+  onSyscall(e: SyscallEvent): void {
+    const ic = e.icount;
+    if (ic >= this.nextSample) this.sample(ic);
+    this.lastIcount = ic;
+    this.lastSyscallExit = e.exitSeq;
+    const t = this.enter(ic, e.cr3, this.pc ? e.ripLo + e.ripHi * TWO32 : e.rspHi * 1048576 + (e.rspLo >>> 12));
+    t.syscalls++;
+    t.proc.syscalls++;
+    this.observe(ic, t, 1);
+    this.sys.push(ic, t.utid, e.number);
+    if (this.declared) {
+      if (e.number === SYS_EXIT_GROUP) this.killProc(t.proc, ic, Death.exitGroup);
+      else if (e.number === SYS_EXECVE && this.config.execDeath) this.killProc(t.proc, ic, Death.execve);
+      else if (e.number === SYS_EXIT) {
+        this.killThread(t, ic, Death.exit);
+        if (t.proc.nThreads === 0) this.killProc(t.proc, ic, Death.exit);
+      }
+    }
+  }
+
+  onIo(e: IoEvent): void {
+    if (e.icount >= this.nextSample) this.sample(e.icount);
+    const n = this.io.n;
+    this.io.push(e.icount, this.current, -1);
+    if (n >= this.ioPort.length || n >= this.ioDevCode.length) {
+      const p = new Uint16Array(this.ioPort.length * 2);
+      p.set(this.ioPort);
+      this.ioPort = p;
+      const d = new Uint8Array(this.ioDevCode.length * 2);
+      d.set(this.ioDevCode);
+      this.ioDevCode = d;
+    }
+    this.ioPort[n] = e.port;
+    let code = this.deviceIndex.get(e.device);
+    if (code === undefined) {
+      code = this.ioDevices.length;
+      this.ioDevices.push(e.device);
+      this.deviceIndex.set(e.device, code);
+    }
+    this.ioDevCode[n] = code;
+  }
+
+  ioDevice(i: number): string {
+    return this.ioDevices[this.ioDevCode[i]!]!;
+  }
+
+  /** Close the run: samples up to `icount` (the end of the trace). */
+  finish(icount: number): void {
+    if (icount >= this.nextSample) this.sample(icount);
+  }
+
+  private observe(ic: number, t: Thread, kind: number): void {
+    const o = this.obs;
+    if (o.n === this.obsKind.length) {
+      const k = new Uint8Array(this.obsKind.length * 2);
+      k.set(this.obsKind);
+      this.obsKind = k;
+    }
+    this.obsKind[o.n] = kind;
+    o.push(ic, t.proc.upid, t.utid);
+    this.current = t.utid;
+    // The paper's I/O attribution: pending accesses go to the thread that runs next (seed 004 6.4).
+    const io = this.io;
+    if (this.pendingFrom < io.n) {
+      for (let i = this.pendingFrom; i < io.n; i++) io.b[i] = t.utid;
+      t.ioNext += io.n - this.pendingFrom;
+      this.pendingFrom = io.n;
+    }
+  }
+
+  /** A logged kernel entry: find or create the process and thread. `key` is the stack page (or the PC). */
+  private enter(ic: number, cr3: number, key: number): Thread {
+    const T = this.T;
+    let t = this.last;
+    if (t !== null && t.death === 0 && t.proc.cr3 === cr3 && (this.pc ? t.loPage === key : key >= t.loPage && key <= t.hiPage)) {
+      if (!this.expires || (ic - t.lastSeen <= T && ic - t.proc.lastSeen <= T)) {
+        t.lastSeen = ic;
+        t.proc.lastSeen = ic;
+        return t;
+      }
+    }
+    let p = this.live.get(cr3);
+    if (p !== undefined && this.expires && ic - p.lastSeen > T) {
+      this.killProc(p, p.lastSeen + T, Death.expired);
+      p = undefined;
+    }
+    if (p === undefined) {
+      p = new Proc(this.procs.length, cr3, ic);
+      this.procs.push(p);
+      this.live.set(cr3, p);
+      this.liveProcs++;
+    }
+    p.lastSeen = ic;
+    // Find the thread: the live thread whose range, extended to this page, spans <= maxPages pages.
+    t = null;
+    let best = Infinity;
+    const ths = p.threads;
+    for (let k = 0; k < ths.length; k++) {
+      const c = ths[k]!;
+      if (this.expires && ic - c.lastSeen > T) {
+        this.killThread(c, c.lastSeen + T, Death.expired);
+        k--;
+        continue;
+      }
+      if (this.pc) {
+        if (c.loPage === key) {
+          t = c;
+          break;
+        }
+        continue;
+      }
+      const lo = key < c.loPage ? key : c.loPage;
+      const hi = key > c.hiPage ? key : c.hiPage;
+      if (hi - lo < this.maxPages) {
+        const d = key < c.loPage ? c.loPage - key : key > c.hiPage ? key - c.hiPage : 0;
+        if (d < best) {
+          best = d;
+          t = c;
+        }
+      }
+    }
+    if (t === null) {
+      t = new Thread(this.threads.length, p, key, key, ic);
+      this.threads.push(t);
+      ths.push(t);
+      p.nThreads++;
+      this.liveThreads++;
+    } else if (!this.pc) {
+      if (key < t.loPage) t.loPage = key;
+      if (key > t.hiPage) t.hiPage = key;
+    }
+    t.lastSeen = ic;
+    this.last = t;
+    return t;
+  }
+
+  private killThread(t: Thread, at: number, how: number): void {
+    if (t.death !== 0) return;
+    t.death = how;
+    t.deathAt = at;
+    const ths = t.proc.threads;
+    const i = ths.indexOf(t);
+    if (i >= 0) ths.splice(i, 1);
+    t.proc.nThreads--;
+    this.liveThreads--;
+    if (this.last === t) this.last = null;
+  }
+
+  private killProc(p: Proc, at: number, how: number): void {
+    if (p.death !== 0) return;
+    while (p.threads.length > 0) this.killThread(p.threads[p.threads.length - 1]!, at, how);
+    p.death = how;
+    p.deathAt = at;
+    if (this.live.get(p.cr3) === p) this.live.delete(p.cr3);
+    this.liveProcs--;
+  }
+
+  /** Record the live counts at every sample point up to `ic` (state before the event at `ic`). */
+  private sample(ic: number): void {
+    const every = this.config.sampleEvery;
+    while (this.nextSample <= ic) {
+      const at = this.nextSample;
+      if (this.expires) {
+        // Expire what has been idle for more than T at `at` (what a periodic sweep would do).
+        for (const p of [...this.live.values()]) {
+          if (at - p.lastSeen > this.T) this.killProc(p, p.lastSeen + this.T, Death.expired);
+          else for (let k = p.threads.length - 1; k >= 0; k--) {
+            const t = p.threads[k]!;
+            if (at - t.lastSeen > this.T) this.killThread(t, t.lastSeen + this.T, Death.expired);
+          }
+        }
+      }
+      this.samples.push(at, this.liveProcs, this.liveThreads);
+      this.nextSample += every;
+    }
+  }
+}
