@@ -184,6 +184,13 @@ void mm_init(struct boot_info *bi);
 uint64_t page_alloc(void);        /* zeroed page, physical address; 0 when out of memory */
 void page_free(uint64_t pa);
 uint64_t pages_free(void);
+uint64_t *mm_free_head_ptr(void); /* the free-list head, for the free-page hyperupcall's env */
+/* hyperupcall.c (seed 003) */
+void hyperupcall_boot(struct boot_info *bi);
+void hyperupcall_guest_event(uint32_t type, int pid, const char *name);
+long sys_hyperupcall(uint64_t uname);
+long sys_huring(uint64_t dst, uint64_t len);
+uint64_t nic_rx_phys(void);
 extern uint64_t kernel_pml4;
 uint64_t vm_new(void);            /* a PML4 with the kernel half */
 int vm_map(uint64_t pml4, uint64_t va, uint64_t pa, uint64_t flags);

@@ -98,4 +98,5 @@ void gt_emit(uint32_t type, struct proc *p, int tid, uint64_t a0, uint64_t a1, u
   strlcpy(gtev.name, p->name, 16);
   __asm__ volatile("" : : : "memory");
   outl(0x510, (uint32_t)V2P(&gtev));
+  if (type == GT_PROC_CREATE || type == GT_EXEC || type == GT_PROC_EXIT) hyperupcall_guest_event(type, p->pid, p->name);
 }

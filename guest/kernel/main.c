@@ -71,6 +71,7 @@ void kmain(struct boot_info *bi) {
   tsc_hz = bi->tsc_hz ? bi->tsc_hz : 1000000000UL;
   arch_init();
   mm_init(bi);
+  hyperupcall_boot(bi); /* `#hyperupcall` script lines: register early, so tracing sees startup exits */
   kprintf("vmtrace guest kernel: %lu MiB, %lu free pages, seed %lu, disk %lu sectors\n", bi->mem_bytes >> 20,
           pages_free(), bi->seed, bi->disk_sectors);
   ramdisk_init(bi);

@@ -23,6 +23,7 @@ void page_free(uint64_t pa) {
 }
 
 uint64_t pages_free(void) { return nfree; }
+uint64_t *mm_free_head_ptr(void) { return &free_head; }
 
 void mm_init(struct boot_info *bi) {
   uint64_t start = PGROUNDUP(bi->free_phys), end = bi->mem_bytes & ~(PAGE - 1);

@@ -17,6 +17,8 @@ static void post(void) {
   outl(0xc008, sizeof rx_buf);
 }
 
+uint64_t nic_rx_phys(void) { return V2P(rx_buf); }
+
 void nic_init(void) {
   post();
   pic_unmask(11);

@@ -38,6 +38,8 @@
 #define SYS_vmt_nprocs 501
 #define SYS_vmt_lstar 502
 #define SYS_vmt_texthash 503
+#define SYS_vmt_hyperupcall 504
+#define SYS_vmt_huring 505
 
 #define O_RDONLY 0
 #define O_WRONLY 1

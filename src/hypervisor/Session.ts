@@ -14,6 +14,7 @@ import { DEFAULT_STRATEGY, getStrategy, type InterceptionStrategy } from './inte
 import { getWorkload, loadOptions, type Workload } from './workloads.js';
 import type { HypervisorState } from '../replay/checkpoint.js';
 import { UserError } from '../cli/errors.js';
+import { installHyperupcalls } from './hyperupcalls/runtime.js';
 
 export interface SessionConfig {
   /**
@@ -129,6 +130,7 @@ export function assemble(config: SessionConfig, makeEnv: (m: Machine, w: Workloa
     machine, hypervisor, vmcs, ept, costModel, symbols: loaded.symbols, reservedPhys: workload.memBytes,
     reservedBytes: RESERVED_BYTES, log: full.logSyscalls, onSyscall: (r) => machine.publishSyscall(r),
   });
+  installHyperupcalls({ machine, hypervisor, costModel, workload }); // HC 1 and the event hooks (docs/hyperupcalls.md)
   return { machine, workload, loaded, vmcs, ept, costModel, hypervisor, strategy, config: full };
 }
 

@@ -1,0 +1,445 @@
+// Hyperupcalls (seed 003): verified eBPF programs a guest registers with the hypervisor (HC 1, section 3.3),
+// bound to hypervisor events and run by the hypervisor in place of a guest round trip (section 3.5).
+//
+// Registration reads the block of docs/machine.md from guest memory, bounds the granted region to a share of
+// guest memory (2% by default, section 3.1.2), verifies the bytecode with the eBPF verifier (section 3.4),
+// compiles it and binds it to its event. Events come from the machine's observer interface: VM exits (any
+// or one reason), interrupt injection, packet received (NIC vector injected: the packet is already in the
+// guest's posted buffer), timer (timer vector injected), memory pressure (hypervisor-triggered: on the
+// guest's power-off write, or by `memoryPressure()`).
+//
+// Each invocation fills the context (Table 3), runs the program over the granted region (aliasing guest
+// memory: writes land in the guest) and charges modelled cycles with machine.chargeWork:
+// `steps x cyclesPerInstruction + hyperupcall.overNative` (docs/hyperupcalls.md). Everything a program
+// reads or writes is guest state or the exit being handled, so a replay (which re-runs the same
+// registration from the same guest code) invokes the same programs with the same results.
+
+import type { Machine } from '../../emulator/machine.js';
+import type { CostModel } from '../../emulator/costModel.js';
+import type { Hypervisor } from '../Hypervisor.js';
+import { Hypercall } from '../Hypervisor.js';
+import { ExitWord, IoDirection, type ExitEvent, type InterruptEvent, type IoEvent } from '../events.js';
+import { decode, type Insn } from '../ebpf/isa.js';
+import { verify, type VerifierOptions } from '../ebpf/verifier.js';
+import { compile, type CompiledProgram } from '../ebpf/compiler.js';
+import { interpret, predecode, type Decoded, type RunResult } from '../ebpf/interpreter.js';
+import { EbpfFault, Memory, RegionTag, address } from '../ebpf/Memory.js';
+import { HelperId, hyperupcallHelpers, type HelperRegistry } from '../ebpf/helpers.js';
+import {
+  ANY_EXIT, CTX_BYTES, Ctx, ENV_COUNT, EVENT_NAMES, ExitInfo, ExtraHelperId, HuError, HuEvent, NIC_VECTOR, REG_BYTES,
+  REG_MAGIC, Reg, RegFlag, TIMER_VECTOR, VcpuReg,
+} from './abi.js';
+
+export type Engine = 'compiled' | 'interpreter';
+
+export interface HyperupcallOptions {
+  /** Largest granted region as a fraction of guest memory (seed 003 3.1.2: 2%, configurable). */
+  share: number;
+  /** How programs run: compiled to JS (the default, "compiled back to native code", 3.1) or interpreted. */
+  engine: Engine;
+  /** Most programs registered at once. */
+  maxPrograms: number;
+  /** Run-time instruction budget of a local (looping) program. */
+  localBudget: number;
+  /** Run-time instruction budget of a global (loop-free, verified-bounded) program. */
+  globalBudget: number;
+  /** Fire the memory-pressure event when the guest writes the power-off port. */
+  pressureAtPowerOff: boolean;
+}
+
+export const DEFAULT_OPTIONS: HyperupcallOptions = {
+  share: 0.02, engine: 'compiled', maxPrograms: 16, localBudget: 4_000_000, globalBudget: 100_000, pressureAtPowerOff: true,
+};
+
+export interface ProgramStats {
+  invocations: number;
+  /** eBPF instructions executed, all invocations. */
+  steps: number;
+  /** Modelled cycles charged, all invocations. */
+  cycles: number;
+  faults: number;
+  lastFault: string;
+  lastValue: bigint;
+}
+
+export interface HyperupcallProgram {
+  id: number;
+  event: number;
+  exitReason: number;
+  flags: number;
+  /** Guest-physical base and length of its memory (all of guest memory for a local program). */
+  memGpa: number;
+  memLen: number;
+  env: bigint[];
+  insns: Insn[];
+  /** The bytecode as registered. */
+  bytes: Uint8Array;
+  verifyProcessed: number;
+  /** Host time the verifier took (not part of any trace). */
+  verifyNs: number;
+  compiled: CompiledProgram;
+  decoded: Decoded;
+  memory: Memory;
+  ctx: Uint8Array;
+  ctxView: DataView;
+  stats: ProgramStats;
+  /** icount of the registration. */
+  registeredAt: number;
+  /** First exit sequence number the program sees: the exits after its registration's own VMCALL. */
+  firstExit: number;
+}
+
+export interface Rejection {
+  icount: number;
+  code: number;
+  message: string;
+}
+
+/** One priority_boost call (seed 003 4.2: cpu.weight 10 -> 100 for 100 ms). */
+export interface Boost {
+  icount: number;
+  weight: number;
+  durationUs: number;
+}
+
+const TWO32 = 4294967296;
+const u64 = (lo: number, hi: number): bigint => (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+
+export class HyperupcallRuntime {
+  readonly options: HyperupcallOptions = { ...DEFAULT_OPTIONS };
+  readonly programs: HyperupcallProgram[] = [];
+  readonly rejections: Rejection[] = [];
+  readonly boosts: Boost[] = [];
+  /** Pages hint_free_page reported, per memory-pressure event (guest-physical addresses). */
+  readonly freePageReports: number[][] = [];
+  /** send_vcpu_ipi requests (vector, icount). */
+  readonly ipis: Array<[number, number]> = [];
+  readonly traceLog: string[] = [];
+  readonly helpers: HelperRegistry;
+  /** The exit being handled (for get_exit_info), or null outside a VM-exit event. */
+  private exit: ExitEvent | null = null;
+  private currentFree: number[] | null = null;
+  private byEvent = new Map<number, HyperupcallProgram[]>();
+
+  constructor(readonly machine: Machine, readonly hypervisor: Hypervisor, readonly costModel: CostModel, readonly memBytes: number) {
+    this.helpers = this.makeHelpers();
+    hypervisor.registerHypercall(Hypercall.hyperupcallRegister, (m) => this.registerFromGuest(m));
+  }
+
+  /** Observers are attached on the first registration that needs them: a run without hyperupcalls pays nothing. */
+  private subscribed = new Set<string>();
+  private need(kind: 'exit' | 'interrupt' | 'io'): void {
+    if (this.subscribed.has(kind)) return;
+    this.subscribed.add(kind);
+    if (kind === 'exit') this.machine.subscribe({ onExit: (e) => this.onExit(e) });
+    else if (kind === 'interrupt') this.machine.subscribe({ onInterrupt: (e) => this.onInterrupt(e) });
+    else this.machine.subscribe({ onIo: (e) => this.onIo(e) });
+  }
+
+  /** Largest granted region in bytes under the configured share. */
+  get maxRegionBytes(): number {
+    return Math.floor(this.memBytes * this.options.share);
+  }
+
+  // ---- registration (seed 003 3.3) -------------------------------------------------------------------------
+
+  private registerFromGuest(m: Machine): void {
+    const cpu = m.cpu;
+    const blockGpa = u64(cpu.lo[3]!, cpu.hi[3]!);
+    const r = this.register(blockGpa);
+    cpu.lo[0] = r | 0;
+    cpu.hi[0] = r < 0 ? -1 : 0;
+  }
+
+  /** Register the block at guest-physical `blockGpa`: returns the program id or a negative HuError. */
+  register(blockGpa: bigint): number {
+    const u8 = this.machine.cpu.mmu.u8;
+    const reject = (code: number, message: string, errGpa = 0, errLen = 0): number => {
+      this.rejections.push({ icount: this.machine.cpu.icount, code, message });
+      if (errGpa > 0 && errLen > 0 && errGpa + errLen <= this.memBytes) {
+        const msg = Buffer.from(message.slice(0, errLen - 1), 'latin1');
+        const out = new Uint8Array(Math.min(errLen, msg.length + 1));
+        out.set(msg.subarray(0, out.length - 1));
+        this.machine.cpu.mmu.writePhys(errGpa, out);
+      }
+      return code;
+    };
+    if (blockGpa + BigInt(REG_BYTES) > BigInt(this.memBytes)) {
+      return reject(HuError.fault, `registration block at 0x${blockGpa.toString(16)} is outside guest memory`);
+    }
+    const b = Number(blockGpa);
+    const dv = new DataView(u8.buffer, u8.byteOffset + b, REG_BYTES);
+    const q = (o: number): number => {
+      const v = dv.getBigUint64(o, true);
+      return v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(v);
+    };
+    const errGpa = q(Reg.errGpa);
+    const errLen = Math.min(q(Reg.errLen), 4096);
+    const fail = (code: number, message: string): number => reject(code, message, errGpa, errLen);
+    if (dv.getUint32(Reg.magic, true) !== REG_MAGIC) return fail(HuError.invalid, 'registration block: bad magic (want "HUP1")');
+    const event = dv.getUint32(Reg.event, true);
+    if (EVENT_NAMES[event] === undefined) return fail(HuError.invalid, `registration block: unknown event ${event}`);
+    const exitReason = dv.getUint32(Reg.exitReason, true);
+    const flags = dv.getUint32(Reg.flags, true);
+    if ((flags & ~RegFlag.local) !== 0) return fail(HuError.invalid, `registration block: unknown flags 0x${flags.toString(16)}`);
+    const codeGpa = q(Reg.codeGpa);
+    const codeLen = q(Reg.codeLen);
+    if (codeLen === 0 || codeLen % 8 !== 0) return fail(HuError.invalid, `bytecode length ${codeLen} is not a positive multiple of 8`);
+    if (codeGpa + codeLen > this.memBytes) return fail(HuError.fault, `bytecode at 0x${codeGpa.toString(16)}+${codeLen} is outside guest memory`);
+    const local = (flags & RegFlag.local) !== 0;
+    let memGpa = q(Reg.memGpa);
+    let memLen = q(Reg.memLen);
+    if (local) {
+      memGpa = 0;
+      memLen = this.memBytes;
+    } else {
+      if (memGpa + memLen > this.memBytes) return fail(HuError.fault, `granted region 0x${memGpa.toString(16)}+${memLen} is outside guest memory`);
+      if (memLen > this.maxRegionBytes) {
+        return fail(HuError.tooBig, `granted region of ${memLen} bytes exceeds ${(this.options.share * 100).toFixed(1)}% of guest memory (${this.maxRegionBytes} bytes)`);
+      }
+    }
+    if (this.programs.length >= this.options.maxPrograms) return fail(HuError.noSpace, `at most ${this.options.maxPrograms} hyperupcalls`);
+    const env: bigint[] = [];
+    for (let i = 0; i < ENV_COUNT; i++) env.push(dv.getBigUint64(Reg.env + i * 8, true));
+    const bytes = u8.slice(codeGpa, codeGpa + codeLen);
+    let insns: Insn[];
+    try {
+      insns = decode(bytes);
+    } catch (e) {
+      return fail(HuError.rejected, `bytecode does not decode: ${(e as Error).message}`);
+    }
+    const vopts: VerifierOptions = {
+      helpers: this.helpers,
+      allowLoops: local,
+      regions: { mem: { size: memLen, writable: !local }, ctx: { size: CTX_BYTES, writable: false } },
+      args: [{ kind: 'ptr', region: 'ctx' }, { kind: 'ptr', region: 'mem' }],
+    };
+    const t0 = process.hrtime.bigint();
+    const v = verify(insns, vopts);
+    const verifyNs = Number(process.hrtime.bigint() - t0);
+    if (!v.ok) return fail(HuError.rejected, `verifier: ${v.message}`);
+    const ctx = new Uint8Array(CTX_BYTES);
+    const memory = Memory.standard({ mem: u8.subarray(memGpa, memGpa + memLen), memWritable: !local, ctx, ctxWritable: false });
+    const p: HyperupcallProgram = {
+      id: this.programs.length, event, exitReason, flags, memGpa, memLen, env, insns, bytes, verifyProcessed: v.processed, verifyNs,
+      compiled: compile(insns), decoded: predecode(insns), memory, ctx, ctxView: new DataView(ctx.buffer),
+      stats: { invocations: 0, steps: 0, cycles: 0, faults: 0, lastFault: '', lastValue: 0n }, registeredAt: this.machine.cpu.icount,
+      firstExit: this.machine.exitCount,
+    };
+    const cv = p.ctxView;
+    cv.setUint32(Ctx.event, event, true);
+    cv.setBigUint64(Ctx.guestMask, BigInt(pow2Mask(this.memBytes)), true);
+    cv.setBigUint64(Ctx.memLen, BigInt(memLen), true);
+    cv.setBigUint64(Ctx.memGpa, BigInt(memGpa), true);
+    env.forEach((x, i) => cv.setBigUint64(Ctx.env + i * 8, x, true));
+    this.programs.push(p);
+    const list = this.byEvent.get(event) ?? [];
+    list.push(p);
+    this.byEvent.set(event, list);
+    if (event === HuEvent.vmExit) this.need('exit');
+    else if (event === HuEvent.memoryPressure) this.need('io');
+    else this.need('interrupt');
+    return p.id;
+  }
+
+  // ---- events ----------------------------------------------------------------------------------------------
+
+  private onExit(e: ExitEvent): void {
+    const list = this.byEvent.get(HuEvent.vmExit);
+    if (list === undefined) return;
+    const w = e.words;
+    this.exit = e;
+    try {
+      for (const p of list) {
+        if (e.seq < p.firstExit || (p.exitReason !== ANY_EXIT && p.exitReason !== e.reason)) continue;
+        const cv = p.ctxView;
+        cv.setUint32(Ctx.exitReason, e.reason, true);
+        cv.setUint32(Ctx.qualification, w[ExitWord.qualification]!, true);
+        cv.setUint32(Ctx.qualification + 4, w[ExitWord.qualification + 1]!, true);
+        cv.setUint32(Ctx.rip, w[ExitWord.rip]!, true);
+        cv.setUint32(Ctx.rip + 4, w[ExitWord.rip + 1]!, true);
+        cv.setBigUint64(Ctx.exitSeq, BigInt(e.seq), true);
+        const c = this.invoke(p, e.icount, 0, 0);
+        // The hyperupcall runs inside this exit's handling: its cost belongs to the exit's row.
+        e.cost += c;
+        e.cycles += c;
+      }
+    } finally {
+      this.exit = null;
+    }
+  }
+
+  private onInterrupt(e: InterruptEvent): void {
+    this.fireList(HuEvent.interruptInjection, e.icount, e.vector, 0);
+    if (e.vector === NIC_VECTOR) this.fireList(HuEvent.packetReceived, e.icount, e.vector, 0);
+    else if (e.vector === TIMER_VECTOR) this.fireList(HuEvent.timer, e.icount, e.vector, 0);
+  }
+
+  private onIo(e: IoEvent): void {
+    if (e.direction === IoDirection.out && e.port === 0x500 && this.options.pressureAtPowerOff && this.byEvent.has(HuEvent.memoryPressure)) this.memoryPressure(0);
+  }
+
+  /**
+   * The hypervisor asks the guest's logic for memory (seed 003 2: instead of ballooning, "scan the guest for
+   * free pages directly"): runs every memory-pressure program; returns the pages hint_free_page reported.
+   */
+  memoryPressure(pagesWanted: number): number[] {
+    const found: number[] = [];
+    this.currentFree = found;
+    try {
+      this.fireList(HuEvent.memoryPressure, this.machine.cpu.icount, pagesWanted, 0);
+    } finally {
+      this.currentFree = null;
+    }
+    this.freePageReports.push(found);
+    return found;
+  }
+
+  private fireList(event: number, icount: number, arg0: number, arg1: number): void {
+    const list = this.byEvent.get(event);
+    if (list === undefined) return;
+    for (const p of list) {
+      p.ctxView.setUint32(Ctx.exitReason, 0, true);
+      p.ctxView.setBigUint64(Ctx.qualification, 0n, true);
+      const rip = this.machine.cpu.rip;
+      p.ctxView.setBigUint64(Ctx.rip, BigInt.asUintN(64, BigInt(rip)), true);
+      this.invoke(p, icount, arg0, arg1);
+    }
+  }
+
+  /** Run one program; returns the modelled cycles charged. */
+  private invoke(p: HyperupcallProgram, icount: number, arg0: number, arg1: number): number {
+    const cv = p.ctxView;
+    cv.setBigUint64(Ctx.icount, BigInt(icount), true);
+    cv.setBigUint64(Ctx.arg0, BigInt(arg0 >>> 0 === arg0 ? arg0 : Math.max(0, Math.floor(arg0))), true);
+    cv.setBigUint64(Ctx.arg1, BigInt(arg1 >>> 0 === arg1 ? arg1 : Math.max(0, Math.floor(arg1))), true);
+    const r = runProgram(p, this.helpers, this.options.engine, (p.flags & RegFlag.local) !== 0 ? this.options.localBudget : this.options.globalBudget);
+    const s = p.stats;
+    s.invocations++;
+    let steps = 0;
+    if (r.ok) {
+      steps = r.steps;
+      s.lastValue = r.value;
+    } else {
+      s.faults++;
+      s.lastFault = r.error;
+    }
+    s.steps += steps;
+    const c = modelledCycles(this.costModel, steps);
+    s.cycles += c;
+    this.machine.chargeWork(c);
+    return c;
+  }
+
+  // ---- helpers needing the machine (seed 003 Table 2) --------------------------------------------------------
+
+  private makeHelpers(): HelperRegistry {
+    const reg = hyperupcallHelpers({ traceLog: this.traceLog });
+    const cpu = () => this.machine.cpu;
+    const MINUS1 = (1n << 64n) - 1n;
+    reg.implement(HelperId.GET_VCPU_REGISTER, ({ args }) => {
+      if (args[1] !== 0n) return MINUS1;
+      const c = cpu();
+      const n = Number(args[2] & 0xffn);
+      if (args[2] < 16n) return u64(c.lo[n]!, c.hi[n]!);
+      switch (Number(args[2] > 255n ? 255n : args[2])) {
+        case VcpuReg.rip: return BigInt.asUintN(64, BigInt(this.exit !== null ? ripOf(this.exit) : c.rip));
+        case VcpuReg.rflags: return BigInt(c.getRflags() >>> 0);
+        case VcpuReg.cr0: return BigInt(c.cr0 >>> 0);
+        case VcpuReg.cr3: return BigInt(c.cr3);
+        case VcpuReg.cr4: return BigInt(c.cr4 >>> 0);
+        default: return MINUS1;
+      }
+    });
+    reg.implement(HelperId.SET_VCPU_REGISTER, ({ args }) => {
+      if (args[1] !== 0n || args[2] >= 16n) return MINUS1;
+      const c = cpu();
+      const n = Number(args[2]);
+      c.lo[n] = Number(args[3] & 0xffffffffn) | 0;
+      c.hi[n] = Number(args[3] >> 32n) | 0;
+      return 0n;
+    });
+    reg.implement(HelperId.SEND_VCPU_IPI, ({ args }) => {
+      if (args[1] !== 0n || args[2] < 32n || args[2] > 255n) return MINUS1;
+      this.ipis.push([Number(args[2]), cpu().icount]);
+      return 0n;
+    });
+    reg.implement(HelperId.FLUSH_TLB_VCPU, ({ args }) => {
+      if (args[1] !== 0n) return MINUS1;
+      cpu().mmu.flushTlb();
+      return 0n;
+    });
+    reg.implement(HelperId.GET_EXIT_INFO, ({ args }) => {
+      const e = this.exit;
+      if (e === null) return MINUS1;
+      const w = e.words;
+      switch (Number(args[1] > 255n ? 255n : args[1])) {
+        case ExitInfo.reason: return BigInt(e.reason);
+        case ExitInfo.qualification: return u64(w[ExitWord.qualification]!, w[ExitWord.qualification + 1]!);
+        case ExitInfo.instructionLength: return BigInt(e.instructionLength);
+        case ExitInfo.guestLinear: return u64(w[ExitWord.guestLinear]!, w[ExitWord.guestLinear + 1]!);
+        case ExitInfo.guestPhysical: return u64(w[ExitWord.guestPhysical]!, w[ExitWord.guestPhysical + 1]!);
+        case ExitInfo.interruptionInfo: return BigInt(e.interruptionInfo >>> 0);
+        case ExitInfo.seq: return BigInt(e.seq);
+        case ExitInfo.icount: return BigInt(e.icount);
+        default: return MINUS1;
+      }
+    });
+    reg.implement(HelperId.PRIORITY_BOOST, ({ args }) => {
+      const weight = Number(args[1] > 10000n ? 10000n : args[1]);
+      const us = Number(args[2] > 10_000_000n ? 10_000_000n : args[2]);
+      this.boosts.push({ icount: cpu().icount, weight, durationUs: us });
+      return 0n;
+    });
+    reg.register({
+      id: ExtraHelperId.HINT_FREE_PAGE, name: 'hint_free_page', args: [{ kind: 'ctx' }, { kind: 'scalar' }],
+      description: 'report a free guest page (guest-physical address) to the hypervisor',
+      impl: ({ args }) => {
+        if (this.currentFree === null) throw new EbpfFault('hint_free_page outside a memory-pressure event');
+        if ((args[1] & 0xfffn) !== 0n || args[1] >= BigInt(this.memBytes)) return MINUS1;
+        this.currentFree.push(Number(args[1]));
+        return 0n;
+      },
+    });
+    return reg;
+  }
+}
+
+function ripOf(e: ExitEvent): number {
+  return e.words[ExitWord.rip]! + e.words[ExitWord.rip + 1]! * TWO32;
+}
+
+function pow2Mask(n: number): number {
+  let m = 1;
+  while (m < n) m *= 2;
+  return m - 1;
+}
+
+/** Modelled cycles of one invocation (docs/hyperupcalls.md): the instructions as native code plus the published overhead. */
+export function modelledCycles(model: CostModel, steps: number): number {
+  return steps * model.cyclesPerInstruction + model.hyperupcall.overNative;
+}
+
+/** Run a registered program with its context and memory as they are now. */
+export function runProgram(p: HyperupcallProgram, helpers: HelperRegistry, engine: Engine, maxSteps: number): RunResult {
+  const args = [address(RegionTag.CTX, 0), address(RegionTag.MEM, 0)];
+  return engine === 'compiled'
+    ? p.compiled.run({ memory: p.memory, args, helpers, maxSteps })
+    : interpret(p.decoded, { memory: p.memory, args, helpers, maxSteps });
+}
+
+const runtimes = new WeakMap<Hypervisor, HyperupcallRuntime>();
+
+/** Attach the hyperupcall runtime to an assembled machine (src/hypervisor/Session.ts calls this). */
+export function installHyperupcalls(a: { machine: Machine; hypervisor: Hypervisor; costModel: CostModel; workload: { memBytes: number } }): HyperupcallRuntime {
+  const rt = new HyperupcallRuntime(a.machine, a.hypervisor, a.costModel, a.workload.memBytes);
+  runtimes.set(a.hypervisor, rt);
+  return rt;
+}
+
+/** The runtime of an assembled session's hypervisor. */
+export function hyperupcallsOf(h: Hypervisor): HyperupcallRuntime {
+  const rt = runtimes.get(h);
+  if (rt === undefined) throw new Error('no hyperupcall runtime installed on this hypervisor');
+  return rt;
+}

@@ -1,0 +1,187 @@
+// Hyperupcalls (seed 003) on the real guest: registration accepted and rejected with clear errors, the unified
+// trace against exits.arrow (the recording's own exits: the oracle), free-page discovery against the guest
+// kernel's own count, record + replay of a hyperupcall workload, and the committed bytecode.
+
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pl from 'nodejs-polars';
+import { describe, expect, it } from 'vitest';
+import { recordTrace } from '../src/hypervisor/recordTrace.js';
+import { replayTrace } from '../src/replay/replayTrace.js';
+import { assemble as assembleSession } from '../src/hypervisor/Session.js';
+import { LiveEnvironment } from '../src/hypervisor/LiveEnvironment.js';
+import { assemble as asm } from '../src/hypervisor/ebpf/assembler.js';
+import { encode } from '../src/hypervisor/ebpf/isa.js';
+import {
+  ANY_EXIT, HuError, HuEvent, REG_BYTES, REG_MAGIC, Reg, hyperupcallsOf,
+} from '../src/hypervisor/hyperupcalls/index.js';
+import { assembleGuestPrograms, committedProgram } from '../src/hypervisor/hyperupcalls/programs.js';
+
+const root = mkdtempSync(join(tmpdir(), 'vmtrace-hu-'));
+
+/** A machine on the syscall workload (no hyperupcalls in its script): registration driven from the test. */
+function bare() {
+  const a = assembleSession({ workload: 'syscall:n=5', exitPreset: 'kvm-default', costModel: 'modern' }, (m, w) => new LiveEnvironment(m, w));
+  const rt = hyperupcallsOf(a.hypervisor);
+  const u8 = a.machine.cpu.mmu.u8;
+  const base = a.workload.memBytes - 0x100000; // 1 MiB below the top of guest memory: scratch for the test
+  const register = (src: string, o: { event?: number; memGpa?: number; memLen?: number; flags?: number } = {}) => {
+    const code = encode(asm(src));
+    u8.set(code, base + 0x1000);
+    const dv = new DataView(u8.buffer, u8.byteOffset + base, REG_BYTES);
+    new Uint8Array(u8.buffer, u8.byteOffset + base, REG_BYTES).fill(0);
+    dv.setUint32(Reg.magic, REG_MAGIC, true);
+    dv.setUint32(Reg.event, o.event ?? HuEvent.vmExit, true);
+    dv.setUint32(Reg.exitReason, ANY_EXIT, true);
+    dv.setUint32(Reg.flags, o.flags ?? 0, true);
+    dv.setBigUint64(Reg.codeGpa, BigInt(base + 0x1000), true);
+    dv.setBigUint64(Reg.codeLen, BigInt(code.length), true);
+    dv.setBigUint64(Reg.memGpa, BigInt(o.memGpa ?? base + 0x10000), true);
+    dv.setBigUint64(Reg.memLen, BigInt(o.memLen ?? 4096), true);
+    dv.setBigUint64(Reg.errGpa, BigInt(base + 0x800), true);
+    dv.setBigUint64(Reg.errLen, 256n, true);
+    const r = rt.register(BigInt(base));
+    const err = Buffer.from(u8.subarray(base + 0x800, base + 0x900)).toString('latin1').split('\0')[0];
+    return { r, err, rt, a };
+  };
+  return { register, rt, a, base };
+}
+
+describe('registration (HC 1)', () => {
+  it('accepts a safe program and runs it on every exit, charging modelled cycles', () => {
+    const { register, rt, a } = bare();
+    const { r } = register('ldxdw %r3, [%r2+8]\nadd %r3, 1\nstxdw [%r2+8], %r3\nmov %r0, 0\nexit');
+    expect(r).toBe(0);
+    const before = a.machine.exitCycles;
+    a.machine.run();
+    const p = rt.programs[0]!;
+    expect(p.stats.invocations).toBe(a.machine.exitCount - p.firstExit);
+    expect(p.stats.invocations).toBeGreaterThan(10);
+    // the program counted the exits in guest memory (offset 8: a free page's first word is the kernel's free-list link)
+    expect(Number(new DataView(p.memory.bytes[1]!.buffer, p.memory.bytes[1]!.byteOffset).getBigUint64(8, true))).toBe(p.stats.invocations);
+    expect(p.stats.cycles).toBe(p.stats.invocations * (5 + a.costModel.hyperupcall.overNative));
+    expect(a.machine.exitCycles - before).toBeGreaterThanOrEqual(p.stats.cycles);
+  });
+
+  it('rejects an unsafe program with the verifier message, written back to the guest', () => {
+    const { register, rt } = bare();
+    const { r, err } = register('mov %r3, 0x100000\nadd %r2, %r3\nstxdw [%r2+0], %r3\nmov %r0, 0\nexit');
+    expect(r).toBe(HuError.rejected);
+    expect(err).toMatch(/^verifier: instruction 2 .*outside|^verifier: instruction 2/);
+    expect(rt.rejections[0]!.message).toBe(err);
+    expect(rt.programs).toHaveLength(0);
+  });
+
+  it('rejects an unknown helper', () => {
+    const { register } = bare();
+    const { r, err } = register('call 99\nmov %r0, 0\nexit');
+    expect(r).toBe(HuError.rejected);
+    expect(err).toMatch(/helper/);
+    expect(err).toMatch(/99/);
+  });
+
+  it('rejects a region over the 2% share, and accepts it when the share is raised', () => {
+    const { register, rt, a } = bare();
+    const share = Math.floor(a.workload.memBytes * 0.02);
+    const big = register('mov %r0, 0\nexit', { memGpa: 0x200000, memLen: share + 4096 });
+    expect(big.r).toBe(HuError.tooBig);
+    expect(big.err).toContain('exceeds 2.0% of guest memory');
+    expect(register('mov %r0, 0\nexit', { memGpa: 0x200000, memLen: share }).r).toBe(0);
+    rt.options.share = 0.05;
+    expect(register('mov %r0, 0\nexit', { memGpa: 0x200000, memLen: share + 4096 }).r).toBe(1);
+  });
+
+  it('rejects malformed blocks: bad magic, unknown event, region outside memory', () => {
+    const { register, rt, base, a } = bare();
+    expect(register('mov %r0, 0\nexit', { event: 77 }).err).toContain('unknown event 77');
+    expect(register('mov %r0, 0\nexit', { memGpa: a.workload.memBytes - 100, memLen: 4096 }).r).toBe(HuError.fault);
+    a.machine.cpu.mmu.u8[base] = 0;
+    expect(rt.register(BigInt(base))).toBe(HuError.invalid);
+    expect(rt.register(BigInt(a.workload.memBytes))).toBe(HuError.fault);
+  });
+
+  it('the guest sees the rejections on its console (bad-unsafe, bad-helper, trace-big)', () => {
+    const a = assembleSession({ workload: join(root, 'bad.json'), exitPreset: 'kvm-default', costModel: 'modern' }, (m, wl) => new LiveEnvironment(m, wl));
+    a.machine.run();
+    const c = a.machine.consoleText();
+    expect(c).toMatch(/kernel: hyperupcall bad-unsafe rejected \(-13\): verifier: instruction 2/);
+    expect(c).toMatch(/kernel: hyperupcall bad-helper rejected \(-13\): verifier: .*helper/);
+    expect(c).toMatch(/kernel: hyperupcall trace-big rejected \(-7\): granted region of \d+ bytes exceeds 2.0%/);
+    expect(c).toContain('init: done, 0 failures');
+  });
+});
+
+// A workload description for the rejection test (a file: workloads accept any description path).
+import { writeFileSync } from 'node:fs';
+writeFileSync(join(root, 'bad.json'), JSON.stringify({
+  name: 'hyperupcall-bad', description: 'rejections', script: ['#hyperupcall bad-unsafe bad-helper trace-big', 'run true'],
+}));
+
+describe('unified tracing and free pages on a recorded trace', async () => {
+  const dir = join(root, 'trace');
+  const rec = await recordTrace({ workload: 'hyperupcall-trace', exitPreset: 'kvm-default', costModel: 'modern' }, dir);
+  const lines = rec.console.split('\n');
+
+  it('the guest ring shows the recording\'s exits, in order, from the registration on (startup CPUID included)', () => {
+    expect(rec.result.reason).toBe('guest-exit');
+    const recs = lines.map((l) => /^hu: exit (\d+) icount (\d+) reason (\d+) rip ([0-9a-f]+)$/.exec(l)).filter((m) => m !== null);
+    expect(recs.length).toBeGreaterThan(100);
+    const exits = pl.readIPC(readFileSync(join(dir, 'exits.arrow')));
+    const seq = exits.getColumn('seq').toArray() as number[];
+    const icount = exits.getColumn('icount').toArray() as number[];
+    const reason = exits.getColumn('exit_reason').toArray() as number[];
+    const rip = exits.getColumn('rip').toArray() as Array<bigint | number>;
+    const first = Number(recs[0]![1]);
+    recs.forEach((m, k) => {
+      const s = Number(m[1]);
+      expect(s, `record ${k}`).toBe(first + k); // contiguous: no exit missing between registration and the snapshot
+      expect(seq[s]).toBe(s);
+      expect(Number(m[2]), `icount of exit ${s}`).toBe(Number(icount[s]));
+      expect(Number(m[3]), `reason of exit ${s}`).toBe(Number(reason[s]));
+      expect(BigInt('0x' + m[4]), `rip of exit ${s}`).toBe(BigInt(rip[s]!));
+    });
+    // the registration's own VMCALL is the exit just before the first record
+    expect(Number(reason[first - 1])).toBe(18);
+    // the kernel's startup CPUID probe: three CPUID exits (reason 10) in kernel text, in the ring
+    const cpuid = recs.filter((m) => m[3] === '10');
+    expect(cpuid.length).toBe(3);
+    for (const m of cpuid) expect(m[4]!.startsWith('ffffffff801')).toBe(true);
+    expect(rec.console).toMatch(/kernel: cpu GenuineIntel/);
+    // guest events share the log
+    expect(lines.filter((l) => /^hu: guest exec pid \d+ syscall/.test(l))).toHaveLength(1);
+    const summary = /hu: trace (\d+) records, head (\d+)/.exec(rec.console)!;
+    expect(Number(summary[1])).toBe(recs.length + lines.filter((l) => l.startsWith('hu: guest ')).length);
+  });
+
+  it('free-page discovery finds exactly the free pages the guest kernel counts at power-off', () => {
+    const m = /kernel: power-off status 0, (\d+) pages free/.exec(rec.console);
+    expect(m).not.toBeNull();
+    const rt = hyperupcallsOf(rec.assembled.hypervisor);
+    expect(rt.freePageReports).toHaveLength(1);
+    expect(rt.freePageReports[0]!.length).toBe(Number(m![1]));
+    expect(rt.programs[1]!.stats.lastValue).toBe(BigInt(m![1]!)); // the program's own count (r0)
+  });
+
+  it('replays clean, and the replay\'s free-page report equals the guest\'s count', async () => {
+    const rep = await replayTrace(dir);
+    expect(rep.divergence).toBeNull();
+    expect(rep.clean).toBe(true);
+    const rt = hyperupcallsOf(rep.assembled.hypervisor);
+    const free = Number(/kernel: power-off status 0, (\d+) pages free/.exec(rec.console)![1]);
+    expect(rt.freePageReports).toHaveLength(1);
+    const pages = rt.freePageReports[0]!;
+    expect(pages.length).toBe(free);
+    expect(new Set(pages).size).toBe(free);
+    for (const p of pages) expect(p % 4096 === 0 && p < rep.assembled.workload.memBytes && p >= rep.assembled.loaded.freePhys).toBe(true);
+    expect(rt.programs.map((p) => p.stats.faults)).toEqual([0, 0]);
+  });
+});
+
+describe('shipped programs', () => {
+  it('the committed bytecode is what our assembler makes of guest/hyperupcalls/*.asm', () => {
+    const progs = assembleGuestPrograms();
+    expect(progs.map((p) => p.name)).toEqual(['bad-helper', 'bad-unsafe', 'boost', 'freepages', 'trace']);
+    for (const p of progs) expect(Buffer.from(committedProgram(p.name)).equals(Buffer.from(p.bytes)), p.name).toBe(true);
+  });
+});
