@@ -11,6 +11,8 @@ import { getWorkload } from '../src/hypervisor/workloads.js';
 import { STRATEGY_NAMES } from '../src/hypervisor/interception/index.js';
 import { SYSCALLS } from '../src/hypervisor/interception/syscalls.js';
 import { ExitReason } from '../src/emulator/vmx/exitReasons.js';
+import { Exitable } from '../src/emulator/cpu/arch.js';
+import type { Op } from '../src/emulator/cpu/Op.js';
 
 interface Run {
   icount: number;
@@ -152,5 +154,41 @@ describe('what the guest can see (footprint)', () => {
     const patched = s.footprint.kernelTextBytesChanged > 0;
     expect(patched).toBe(name === 'fill-the-gap' || name === 'double-swap');
     expect(s.fnv !== base.fnv).toBe(patched);
+  });
+});
+
+describe('a guest that moves its syscall entry', () => {
+  // The guest rewrites LSTAR mid-run (as a kernel does that patches its entry or loads a module that
+  // hooks it). The WRMSR is delivered to the strategy as the exit handler would deliver it.
+  const MSR_LSTAR = 0xc0000082;
+  function guestWritesLstar(a: ReturnType<typeof assemble>, lo: number, hi: number): void {
+    const c = a.machine.cpu;
+    const saved = [c.lo[0], c.hi[0], c.lo[1], c.hi[1], c.lo[2], c.hi[2]];
+    const rip = c.rip;
+    c.lo[1] = MSR_LSTAR; c.hi[1] = 0; c.lo[0] = lo; c.hi[0] = 0; c.lo[2] = hi; c.hi[2] = 0;
+    expect(a.hypervisor.handleInstruction(a.machine, Exitable.wrmsr, { next: rip } as unknown as Op)).toBe(true);
+    [c.lo[0], c.hi[0], c.lo[1], c.hi[1], c.lo[2], c.hi[2]] = saved as [number, number, number, number, number, number];
+    c.rip = rip;
+  }
+  const guestLstar = (a: ReturnType<typeof assemble>): [number, number] => a.hypervisor.msrShadows.get(MSR_LSTAR) ?? [a.machine.cpu.lstar.lo >>> 0, a.machine.cpu.lstar.hi >>> 0];
+
+  it.each(['double-swap', 'fill-the-gap', 'handler-injection', 'selective'])('%s: rewritten to the same entry, then to one without room and back: the run goes on and syscalls are seen again', (name) => {
+    const a = assemble({ workload: getWorkload('syscall', { n: 6000 }), exitPreset: 'kvm-default', costModel: 'modern', intercept: name, syscalls: name === 'selective' ? ['getpid'] : [] },
+      (m, w) => new LiveEnvironment(m, w));
+    const seen: number[] = [];
+    a.machine.subscribe({ onSyscall: (e) => seen.push(e.icount) });
+    let r = a.machine.run(700_000);
+    expect(r.reason).toBe('paused');
+    const [lo, hi] = guestLstar(a);
+    guestWritesLstar(a, lo, hi); // the same entry again
+    r = a.machine.run(a.machine.cpu.icount + 300_000);
+    const atMove = a.machine.cpu.icount;
+    guestWritesLstar(a, (lo + 1) | 0, hi); // inside the entry: no gap before it, not a branch
+    guestWritesLstar(a, lo, hi); // and back before any syscall uses it
+    r = a.machine.run();
+    expect(r.reason, r.detail).toBe('guest-exit');
+    expect(a.machine.consoleText()).toContain('syscall: 6000 getpid calls');
+    expect(seen.filter((i) => i > atMove).length).toBeGreaterThan(500);
+    if (name === 'fill-the-gap') expect(a.strategy.footprint().notes.join(' ')).toMatch(/no 3-byte gap/);
   });
 });

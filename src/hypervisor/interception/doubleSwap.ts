@@ -15,13 +15,22 @@ export class DoubleSwap implements InterceptionStrategy {
   private savedFirst = new Uint8Array(0);
   private savedSecond = new Uint8Array(0);
   readonly warnings: string[] = [];
+  private patchedOnce = false;
 
   install(ctx: InterceptionContext): void {
     watchLstar(ctx, false, (lo, hi) => {
       const m = ctx.machine;
       if (this.handler !== 0) this.write(ctx, this.handler, this.savedFirst); // LSTAR moved: undo the old patch
+      this.second = 0;
       const g = addr(lo, hi);
-      const code = m.cpu.mmu.readVirt(BigInt.asUintN(64, BigInt(g)), 32);
+      let code: Uint8Array;
+      try {
+        code = m.cpu.mmu.readVirt(BigInt.asUintN(64, BigInt(g)), 32);
+      } catch {
+        this.warnings.push(`the new syscall handler at 0x${BigInt.asUintN(64, BigInt(g)).toString(16)} is not mapped: not intercepted`);
+        this.handler = 0;
+        return [lo, hi];
+      }
       const d = new Decoder(64, code, DecoderOptions.None);
       d.ip = BigInt.asUintN(64, BigInt(g));
       const ins = new Instruction();
@@ -34,7 +43,16 @@ export class DoubleSwap implements InterceptionStrategy {
       ins.free();
       // The two assumptions of the technique (seed 004 section 6.2): execution must reach the second
       // patch point (no branch first), and each patch must cover whole instructions it can restore.
-      if (branch) throw new UserError('double-swap: the syscall handler begins with a branch, so the second VMCALL would never run');
+      if (branch) {
+        const why = `the syscall handler at 0x${BigInt.asUintN(64, BigInt(g)).toString(16)} begins with a branch, so the second VMCALL would never run`;
+        if (this.patchedOnce) {
+          this.warnings.push(`${why}: not intercepted`);
+          this.handler = 0;
+          return [lo, hi];
+        }
+        throw new UserError(`double-swap: ${why}`);
+      }
+      this.patchedOnce = true;
       if (l1 < VMCALL.length) this.warnings.push(`first instruction is ${l1} bytes: the VMCALL also covers the next one`);
       if (l2 < VMCALL.length) this.warnings.push(`second instruction is ${l2} bytes: the second VMCALL spans into the third`);
       this.handler = g;
@@ -45,7 +63,7 @@ export class DoubleSwap implements InterceptionStrategy {
       return [lo, hi];
     });
     ctx.hypervisor.vmcallHandlers.push((m, op) => {
-      if (op.addr === this.handler) {
+      if (this.handler !== 0 && op.addr === this.handler) {
         // First exit: the syscall. Restore the first instruction, plant at the second.
         ctx.onSyscall(syscallRecord(m, this.name, 2));
         chargeLog(ctx);
@@ -55,7 +73,7 @@ export class DoubleSwap implements InterceptionStrategy {
         m.cpu.rip = this.handler;
         return true;
       }
-      if (op.addr === this.second) {
+      if (this.second !== 0 && op.addr === this.second) {
         this.write(ctx, this.second, this.savedSecond);
         this.write(ctx, this.handler, VMCALL);
         m.cpu.noRetire = true;
@@ -73,7 +91,7 @@ export class DoubleSwap implements InterceptionStrategy {
   }
 
   saveState(): Record<string, unknown> {
-    return { handler: this.handler, second: this.second, savedFirst: this.savedFirst, savedSecond: this.savedSecond, warnings: this.warnings };
+    return { handler: this.handler, second: this.second, savedFirst: this.savedFirst, savedSecond: this.savedSecond, warnings: this.warnings, patchedOnce: this.patchedOnce };
   }
 
   loadState(s: Record<string, unknown>): void {
@@ -82,6 +100,7 @@ export class DoubleSwap implements InterceptionStrategy {
     this.savedFirst = Uint8Array.from(s.savedFirst as Uint8Array);
     this.savedSecond = Uint8Array.from(s.savedSecond as Uint8Array);
     this.warnings.splice(0, this.warnings.length, ...(s.warnings as string[]));
+    this.patchedOnce = s.patchedOnce as boolean;
   }
 
   footprint(): Footprint {
