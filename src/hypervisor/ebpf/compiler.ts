@@ -7,6 +7,8 @@
 //  - every memory access is bounds-checked inline against the granted regions (one compare on the region tag,
 //    one on the offset); the slow path calls Memory.check, which raises the fault with its message;
 //  - each block adds its instruction count to a step counter checked against the run-time budget.
+// Invariant: every register local holds an int32 (a `>>>` result is always re-normalised with `| 0`), since
+// 32-bit compares and equality tests read the locals directly.
 // Semantics are the interpreter's (RFC 9669); the conformance test runs both on every file.
 
 import { Op, type Insn } from './isa.js';
@@ -30,15 +32,23 @@ function leaders(insns: readonly Insn[]): Set<number> {
   for (let i = 0; i < insns.length; i++) {
     const x = insns[i]!;
     const c = x.opcode & 7;
-    if (x.opcode === Op.LDDW) {
-      i++;
-      continue;
-    }
+    // (second slots of LDDW are scanned too: a jump into one makes it an instruction; see below)
     if (c !== 5 && c !== 6) continue;
     L.add(i + 1);
     if (x.opcode === Op.JA32) L.add(i + 1 + x.imm);
     else if (x.opcode === Op.CALL && x.src === 1) L.add(i + 1 + x.imm);
     else if (x.opcode !== Op.EXIT && x.opcode !== Op.CALL && x.opcode !== Op.CALLX) L.add(i + 1 + x.off);
+  }
+  // A jump into the second slot of an LDDW (rejected by the verifier) executes that slot as an instruction,
+  // as the interpreter does: the LDDW then ends its block and continues at the slot after.
+  for (let changed = true; changed;) {
+    changed = false;
+    for (let i = 0; i + 1 < insns.length; i++) {
+      if (insns[i]!.opcode === Op.LDDW && L.has(i + 1) && !L.has(i + 2)) {
+        L.add(i + 2);
+        changed = true;
+      }
+    }
   }
   return L;
 }
@@ -117,7 +127,7 @@ export function compile(insns: readonly Insn[]): CompiledProgram {
             const k = imm & 63;
             if (k === 0) continue;
             if (code === 0x60) emit(k < 32 ? `${dh} = (${dh} << ${k}) | (${dl} >>> ${32 - k}); ${dl} = ${dl} << ${k};` : `${dh} = ${dl} << ${k - 32}; ${dl} = 0;`);
-            else if (code === 0x70) emit(k < 32 ? `${dl} = (${dl} >>> ${k}) | (${dh} << ${32 - k}); ${dh} = ${dh} >>> ${k};` : `${dl} = ${dh} >>> ${k - 32}; ${dh} = 0;`);
+            else if (code === 0x70) emit(k < 32 ? `${dl} = (${dl} >>> ${k}) | (${dh} << ${32 - k}); ${dh} = (${dh} >>> ${k}) | 0;` : `${dl} = (${dh} >>> ${k - 32}) | 0; ${dh} = 0;`);
             else emit(k < 32 ? `${dl} = (${dl} >>> ${k}) | (${dh} << ${32 - k}); ${dh} = ${dh} >> ${k};` : `${dl} = ${dh} >> ${k - 32}; ${dh} = ${dh} >> 31;`);
             continue;
           }
@@ -156,7 +166,7 @@ export function compile(insns: readonly Insn[]): CompiledProgram {
           case 0x50: emit(`${dl} &= ${bl}; ${z}`); continue;
           case 0xa0: emit(`${dl} ^= ${bl}; ${z}`); continue;
           case 0x60: emit(`${dl} = ${dl} << ${isX ? `(${sl} & 31)` : imm & 31}; ${z}`); continue;
-          case 0x70: emit(`${dl} = ${dl} >>> ${isX ? `(${sl} & 31)` : imm & 31}; ${z}`); continue;
+          case 0x70: emit(`${dl} = (${dl} >>> ${isX ? `(${sl} & 31)` : imm & 31}) | 0; ${z}`); continue;
           case 0xc0: emit(`${dl} = ${dl} >> ${isX ? `(${sl} & 31)` : imm & 31}; ${z}`); continue;
           case 0x80: if (!isX) { emit(`${dl} = -${dl} | 0; ${z}`); continue; } break;
           case 0xb0:
@@ -239,7 +249,8 @@ export function compile(insns: readonly Insn[]): CompiledProgram {
       if (x.src !== 0) emit(fault(`lddw with src ${x.src} (map/variable references) is not supported`, i));
       else if (i + 1 >= n) emit(fault('lddw without its second slot', i));
       else emit(`${dl} = ${imm}; ${dh} = ${insns[i + 1]!.imm | 0};`);
-      i++;
+      if (lead.has(i + 1)) emit(goto(i + 2, i));
+      else i++;
       continue;
     }
     const sizeOf = (o: number): number => ((o & 0x18) === 0x18 ? 8 : (o & 0x18) === 0 ? 4 : (o & 0x18) === 8 ? 2 : 1);
@@ -300,7 +311,7 @@ return function run(mem, init, maxSteps, out, helpers) {
   L: for (;;) {
     switch (pc) {
 ${out.join('\n')}
-      throw new F("execution fell off the end of the program", ${n - 1});
+      case -1: throw new F("execution fell off the end of the program", ${n - 1});
       default: throw new F("jump to " + pc + " outside the program", pc);
     }
   }

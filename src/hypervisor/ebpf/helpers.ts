@@ -11,7 +11,7 @@ export type ArgSpec =
   /** any initialised value */
   | { kind: 'scalar' }
   /** pointer into a granted region; `sizeArg` is the index of the argument holding the byte count, or a fixed size */
-  | { kind: 'ptr'; access: 'read' | 'write'; sizeArg?: number; size?: number }
+  | { kind: 'ptr'; access: 'read' | 'write' | 'readwrite'; sizeArg?: number; size?: number }
   /** byte count for a pointer argument; must be provably <= max */
   | { kind: 'size'; max: number }
   /** the context pointer (r1 at entry) */
@@ -163,7 +163,7 @@ export function hyperupcallHelpers(opts: { traceLog?: string[] } = {}): HelperRe
   reg.register({ id: HelperId.SET_VCPU_REGISTER, name: 'set_vcpu_register', args: [{ kind: 'ctx' }, s, s, s], description: 'write value (arg 4) to register (arg 3) of VCPU (arg 2)' });
   reg.register({ id: HelperId.MEMCPY, name: 'memcpy', args: [{ kind: 'ptr', access: 'write', sizeArg: 2 }, { kind: 'ptr', access: 'read', sizeArg: 2 }, { kind: 'size', max: MAX_HELPER_BYTES }], description: 'copy n bytes within granted memory', impl: memcpyImpl });
   reg.register({ id: HelperId.MEMSET, name: 'memset', args: [{ kind: 'ptr', access: 'write', sizeArg: 2 }, s, { kind: 'size', max: MAX_HELPER_BYTES }], description: 'fill n bytes of granted memory', impl: memsetImpl });
-  reg.register({ id: HelperId.CMPXCHG, name: 'cmpxchg', args: [{ kind: 'ptr', access: 'write', size: 8 }, s, s], description: 'compare-and-swap a u64 in granted memory', impl: cmpxchgImpl });
+  reg.register({ id: HelperId.CMPXCHG, name: 'cmpxchg', args: [{ kind: 'ptr', access: 'readwrite', size: 8 }, s, s], description: 'compare-and-swap a u64 in granted memory', impl: cmpxchgImpl });
   reg.register({ id: HelperId.FLUSH_TLB_VCPU, name: 'flush_tlb_vcpu', args: [{ kind: 'ctx' }, s], description: "flush VCPU's TLB" });
   reg.register({ id: HelperId.GET_EXIT_INFO, name: 'get_exit_info', args: [{ kind: 'ctx' }, s], description: 'field (arg 2) of the current VM exit' });
   reg.register({ id: HelperId.PRIORITY_BOOST, name: 'priority_boost', args: [{ kind: 'ctx' }, s, s], description: 'raise the VM weight (arg 2) for a time in us (arg 3)' });

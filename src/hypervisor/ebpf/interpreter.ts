@@ -115,6 +115,7 @@ export function interpret(program: readonly Insn[] | Decoded, opts: RunOptions):
         }
         case 0x27: case 0x2f: mul64(alo, ahi, blo, bhi); lo[d] = OUT[0]!; hi[d] = OUT[1]!; break;
         case 0x37: case 0x3f: // div / sdiv (offset 1)
+          if (off !== 0 && off !== 1) throw new EbpfFault(`div with invalid offset ${off}`, pc);
           if (blo === 0 && bhi === 0) { lo[d] = 0; hi[d] = 0; break; }
           if (off === 1) sdiv64(alo, ahi, blo, bhi); else udiv64(alo, ahi, blo, bhi);
           lo[d] = OUT[0]!; hi[d] = OUT[1]!;
@@ -130,6 +131,7 @@ export function interpret(program: readonly Insn[] | Decoded, opts: RunOptions):
           break;
         }
         case 0x97: case 0x9f: // mod / smod; modulo by zero leaves dst unchanged
+          if (off !== 0 && off !== 1) throw new EbpfFault(`mod with invalid offset ${off}`, pc);
           if (blo === 0 && bhi === 0) break;
           if (off === 1) smod64(alo, ahi, blo, bhi); else umod64(alo, ahi, blo, bhi);
           lo[d] = OUT[0]!; hi[d] = OUT[1]!;
@@ -155,6 +157,7 @@ export function interpret(program: readonly Insn[] | Decoded, opts: RunOptions):
         case 0x14: case 0x1c: lo[d] = (alo - blo) | 0; hi[d] = 0; break;
         case 0x24: case 0x2c: lo[d] = Math.imul(alo, blo); hi[d] = 0; break;
         case 0x34: case 0x3c:
+          if (off !== 0 && off !== 1) throw new EbpfFault(`div32 with invalid offset ${off}`, pc);
           if (blo === 0) lo[d] = 0;
           else lo[d] = off === 1 ? sdiv32(alo, blo) : ((alo >>> 0) / (blo >>> 0)) | 0;
           hi[d] = 0;
@@ -165,6 +168,7 @@ export function interpret(program: readonly Insn[] | Decoded, opts: RunOptions):
         case 0x74: case 0x7c: lo[d] = alo >>> (blo & 31); hi[d] = 0; break;
         case 0x84: lo[d] = -alo | 0; hi[d] = 0; break;
         case 0x94: case 0x9c: // modulo by zero: dst unchanged except the upper 32 bits are zeroed
+          if (off !== 0 && off !== 1) throw new EbpfFault(`mod32 with invalid offset ${off}`, pc);
           if (blo !== 0) lo[d] = off === 1 ? smod32(alo, blo) : (alo >>> 0) % (blo >>> 0) | 0;
           hi[d] = 0;
           break;

@@ -751,7 +751,8 @@ class Verifier {
         if (size > 0) {
           const sizeExact = a.size !== undefined || (a.sizeArg !== undefined && isConst(st.regs[a.sizeArg + 1]!));
           // checked as one access of the maximum size; a stack write is a variable write unless the size is exact
-          this.checkSpan(i, st, v, r, size, a.access === 'write' ? (sizeExact ? 'write' : 'atomic') : 'read');
+          if (a.access === 'readwrite') this.access(i, st, v, r, 0, size, 'atomic');
+          else this.checkSpan(i, st, v, r, size, a.access === 'write' ? (sizeExact ? 'write' : 'atomic') : 'read');
         }
       }
     });
