@@ -185,3 +185,26 @@ describe('shipped programs', () => {
     for (const p of progs) expect(Buffer.from(committedProgram(p.name)).equals(Buffer.from(p.bytes)), p.name).toBe(true);
   });
 });
+
+describe('trace analyze hyperupcalls', async () => {
+  const { hyperupcallsAnalysis, invocationCosts } = await import('../src/analyses/hyperupcalls.js');
+  const { getCostModel } = await import('../src/emulator/costModel.js');
+  const dir = join(root, 'an');
+  await recordTrace({ workload: 'hyperupcall-trace:n=5', exitPreset: 'kvm-default', costModel: 'modern' }, dir);
+
+  it('reports both programs with the run\'s invocations and per-mechanism costs in the expected order', async () => {
+    const r = await hyperupcallsAnalysis.run(dir, { iterations: '50' });
+    const progs = r.tables.find((t) => t.name === 'programs')!;
+    expect(progs.rows.map((x) => x[0])).toEqual(['0:vm-exit', '1:memory-pressure']);
+    const ov = r.tables.find((t) => t.name === 'overheads')!;
+    const row = ov.rows[0]!;
+    expect(row[3]).toBe((row[1] as number) + 250); // compiled = native + overNative
+    const c = invocationCosts(getCostModel('modern'), 18);
+    expect(c.native < c.compiled && c.compiled < c.interpreted && c.interpreted < c.hypercall && c.hypercall < c.upcall).toBe(true);
+    expect(r.notes[0]).toMatch(/^replay clean/);
+    const sched = r.tables.find((t) => t.name === 'scheduler_activation')!;
+    const ratios = sched.rows.map((x) => x[3] as number);
+    expect(ratios[0]).toBeCloseTo(1, 5);
+    for (let i = 1; i < ratios.length; i++) expect(ratios[i]!).toBeGreaterThan(ratios[i - 1]!);
+  });
+});

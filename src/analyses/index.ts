@@ -7,6 +7,7 @@ import type { Analysis } from './result.js';
 import { exitsAnalysis } from './exitsAnalysis.js';
 import { proctrackAnalysis } from './proctrack.js';
 import { compareInterception } from './compareInterception.js';
+import { hyperupcallsAnalysis } from './hyperupcalls.js';
 
 export type { Analysis, AnalysisResult, AnalysisOption, ResultTable, ResultColumn, Cell, OptionValues } from './result.js';
 
@@ -14,6 +15,7 @@ export const ANALYSES: Readonly<Record<string, Analysis>> = {
   exits: exitsAnalysis,
   proctrack: proctrackAnalysis,
   'compare-interception': compareInterception,
+  hyperupcalls: hyperupcallsAnalysis,
 };
 
 export function analysisNames(): string[] {

@@ -331,6 +331,26 @@ export class HyperupcallRuntime {
     return c;
   }
 
+  /**
+   * Host time per invocation of program `p` over its current context and memory (the analysis's measured
+   * figure; never called during a recorded run). Free-page hints go to a scratch list.
+   */
+  measureHostNs(p: HyperupcallProgram, engine: Engine, iterations: number): number {
+    const budget = (p.flags & RegFlag.local) !== 0 ? this.options.localBudget : this.options.globalBudget;
+    this.currentFree = [];
+    try {
+      runProgram(p, this.helpers, engine, budget); // warm-up (and JIT of the compiled function)
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < iterations; i++) {
+        if (this.currentFree.length > 100_000) this.currentFree.length = 0;
+        runProgram(p, this.helpers, engine, budget);
+      }
+      return Number(process.hrtime.bigint() - t0) / iterations;
+    } finally {
+      this.currentFree = null;
+    }
+  }
+
   // ---- helpers needing the machine (seed 003 Table 2) --------------------------------------------------------
 
   private makeHelpers(): HelperRegistry {
