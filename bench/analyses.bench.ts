@@ -1,0 +1,84 @@
+// Analyses over a trace of at least a million exits (syscall:n=1000000 under handler-injection: every
+// getpid is a VMCALL exit and a syscalls.arrow row, so each exit also brings a syscall to attribute: the
+// worst case for proctrack per exit), in one run:
+//   exits.exits_per_s        the `exits` summary (per-reason count, sum, min, max of cost)
+//   exits.time_vs_polars     its time / the same summary computed by nodejs-polars over the same Arrow file
+//                            (readIPC of the two columns from the file's bytes + group_by/agg)
+//   proctrack.exits_per_s    reconstruction: importer + one tracker (declared death incl. execve), all exits
+//   proctrack.full_exits_per_s  the whole `proctrack` analysis with its default 12 strategies and the scoring
+// Times are medians of several runs, after a warm-up.
+
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pl from 'nodejs-polars';
+import { recordTrace } from '../src/hypervisor/recordTrace.js';
+import { TraceReader } from '../src/record/TraceReader.js';
+import { exitStats } from '../src/analyses/exitsSummary.js';
+import { importTrace } from '../src/analyses/importer.js';
+import { runProctrack } from '../src/analyses/proctrack.js';
+import { DEFAULT_TRACKER, ProcessTracker } from '../src/analyses/tracker.js';
+import { figure } from './figure.js';
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+async function time(runs: number, f: () => unknown | Promise<unknown>): Promise<number> {
+  await f(); // warm-up
+  const ts: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await f();
+    ts.push(performance.now() - t0);
+  }
+  return median(ts) / 1000;
+}
+
+export async function run(): Promise<void> {
+  const dir = process.env.VMTRACE_BENCH_TRACE ?? join(mkdtempSync(join(tmpdir(), 'vmtrace-bench-an-')), 'syscall1m');
+  try {
+    TraceReader.open(dir);
+  } catch {
+    process.stdout.write(`recording syscall:n=1000000 into ${dir} ...\n`);
+    await recordTrace({ workload: 'syscall:n=1000000', exitPreset: 'kvm-default', costModel: 'modern' }, dir);
+  }
+  const reader = TraceReader.open(dir);
+  const exits = reader.rowCount('exits');
+  if (exits < 1_000_000) throw new Error(`benchmark trace has ${exits} exits, fewer than a million`);
+
+  let ours = exitStats(reader);
+  const tExits = await time(7, () => (ours = exitStats(reader)));
+  const path = reader.tablePath('exits');
+  let df: pl.DataFrame | null = null;
+  const tPolars = await time(7, () => {
+    df = pl.readIPC(readFileSync(path), { columns: ['exit_reason', 'cost'] })
+      .groupBy('exit_reason')
+      .agg(pl.len().alias('n'), pl.col('cost').sum().alias('sum'), pl.col('cost').min().alias('min'), pl.col('cost').max().alias('max'));
+  });
+  // Same answer from both.
+  const p = (df as unknown as pl.DataFrame).sort('exit_reason');
+  const reasons = p.getColumn('exit_reason').toArray().map(Number);
+  const counts = p.getColumn('n').toArray().map(Number);
+  reasons.forEach((r, i) => {
+    if (ours.count[r] !== counts[i]) throw new Error(`exits summary differs from polars for reason ${r}: ${ours.count[r]} vs ${counts[i]}`);
+  });
+
+  const tTrack = await time(5, () => {
+    const t = new ProcessTracker({ ...DEFAULT_TRACKER, death: 'declared', execDeath: true });
+    t.reserve(exits, reader.rowCount('syscalls'), reader.rowCount('io'));
+    const s = importTrace(reader, [t], { syscallArgs: false });
+    t.finish(s.icount);
+  });
+  const tFull = await time(2, () => runProctrack(dir, {}));
+
+  process.stdout.write(`trace ${dir}: ${exits} exits, ${reader.rowCount('syscalls')} syscalls, ${reader.rowCount('io')} I/O, ` +
+    `${reader.rowCount('ground_truth')} ground-truth rows\n`);
+  process.stdout.write(`exits ${(tExits * 1e3).toFixed(1)} ms, polars ${(tPolars * 1e3).toFixed(1)} ms, ` +
+    `proctrack (1 strategy) ${(tTrack * 1e3).toFixed(1)} ms, proctrack analysis (12 strategies + scoring) ${(tFull * 1e3).toFixed(1)} ms\n`);
+  figure('exits.exits_per_s', exits / tExits, 'exits/s');
+  figure('exits.time_vs_polars', tExits / tPolars, 'x');
+  figure('proctrack.exits_per_s', exits / tTrack, 'exits/s');
+  figure('proctrack.full_exits_per_s', exits / tFull, 'exits/s');
+}
