@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Bench } from 'tinybench';
 import { LiveEnvironment } from '../src/hypervisor/LiveEnvironment.js';
-import { assemble, runSliced } from '../src/hypervisor/Session.js';
+import { assemble, runSliced, saveHypervisorState } from '../src/hypervisor/Session.js';
+import { takeCheckpoint } from '../src/replay/checkpoint.js';
 import { recordTrace } from '../src/hypervisor/recordTrace.js';
 import { replayTrace } from '../src/replay/replayTrace.js';
 import { figure } from './figure.js';
@@ -53,6 +54,14 @@ export async function run(): Promise<void> {
     const r = await replayTrace(traceDir);
     if (!r.clean) throw new Error('benchmark replay diverged');
   });
+  // One checkpoint (src/replay/checkpoint.ts) of the machine in mid-run: its cost is per checkpoint, so it is
+  // reported apart from record.overhead (whose default interval may write none on this workload).
+  const cpMachine = assemble(config, (m, w) => new LiveEnvironment(m, w));
+  const initial = cpMachine.machine.cpu.mmu.u8.slice();
+  cpMachine.machine.run(15_000_000);
+  bench.add('checkpoint', () => {
+    takeCheckpoint(cpMachine.machine, initial, 0, saveHypervisorState(cpMachine));
+  });
   await bench.run();
   console.table(bench.table());
   const mean = (name: string): number => {
@@ -66,5 +75,6 @@ export async function run(): Promise<void> {
   figure('record.overhead', rec / plain, 'x');
   figure('replay.speed', rec / rep, 'x');
   figure('record.trace_bytes_per_million_exits', (bytes / exits) * 1e6, 'B');
+  figure('record.checkpoint_ms', mean('checkpoint'), 'ms');
   rmSync(root, { recursive: true, force: true });
 }

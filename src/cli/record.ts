@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { UserError } from './errors.js';
 import { progressLine } from './progress.js';
 import { DEFAULT_WORKLOAD } from '../hypervisor/workloads.js';
-import { recordTrace } from '../hypervisor/recordTrace.js';
+import { DEFAULT_CHECKPOINT_EVERY, recordTrace } from '../hypervisor/recordTrace.js';
 import { SESSION_DEFAULTS } from '../hypervisor/Session.js';
 import { TraceError } from '../record/TraceError.js';
 
@@ -30,7 +30,8 @@ export function register(program: Command): void {
     .option('--intercept <strategy>', 'syscall interception: none, double-swap, fill-the-gap, handler-injection, selective, nitro', SESSION_DEFAULTS.intercept)
     .option('--syscalls <list>', 'for --intercept selective: syscall names or numbers, comma-separated')
     .option('--no-log-syscalls', 'do not charge logging work per intercepted syscall (seed 004 "nolog")')
-    .action(async (workload: string, o: { out?: string; exits: string; costModel: string; seed?: string; maxInstructions: string; maxExits: string; overwrite?: boolean; intercept: string; syscalls?: string; logSyscalls: boolean }) => {
+    .option('--checkpoint-every <n>', 'write a checkpoint for trace replay --from every this many instructions (0: none)', String(DEFAULT_CHECKPOINT_EVERY))
+    .action(async (workload: string, o: { out?: string; exits: string; costModel: string; seed?: string; maxInstructions: string; maxExits: string; overwrite?: boolean; intercept: string; syscalls?: string; logSyscalls: boolean; checkpointEvery: string }) => {
       const base = workload.replace(/\.json$/, '').replace(/[:/\\].*$/, '').replace(/[^A-Za-z0-9_.-]/g, '_') || 'trace';
       const dir = resolve(o.out ?? `traces/${base}`);
       const progress = progressLine(`record ${workload}`);
@@ -44,7 +45,7 @@ export function register(program: Command): void {
           intercept: o.intercept,
           syscalls: o.syscalls === undefined ? undefined : o.syscalls.split(',').filter((x) => x.length > 0),
           logSyscalls: o.logSyscalls,
-        }, dir, { overwrite: o.overwrite === true, onProgress: (x) => progress.update(x), handleSignals: true });
+        }, dir, { overwrite: o.overwrite === true, onProgress: (x) => progress.update(x), handleSignals: true, checkpointEvery: parseCount('--checkpoint-every', o.checkpointEvery) });
       } catch (e) {
         progress.done();
         if (e instanceof TraceError) throw new UserError(e.message);
