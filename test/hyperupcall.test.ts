@@ -208,3 +208,13 @@ describe('trace analyze hyperupcalls', async () => {
     for (let i = 1; i < ratios.length; i++) expect(ratios[i]!).toBeGreaterThan(ratios[i - 1]!);
   });
 });
+
+describe('checkpoints and hyperupcalls', async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), 'vmtrace-hu-cp-')), 't');
+  const rec = await recordTrace({ workload: 'hyperupcall-trace', exitPreset: 'kvm-default', costModel: 'modern' }, dir, { checkpointEvery: 200_000 });
+  it('replay --from a checkpoint taken after a registration is refused with a clear error; from the start it is clean', async () => {
+    expect(rec.result.icount).toBeGreaterThan(400_000);
+    await expect(replayTrace(dir, { from: rec.result.icount })).rejects.toThrow(/hyperupcall program\(s\) before this checkpoint: replay from the start/);
+    expect((await replayTrace(dir)).clean).toBe(true);
+  });
+});

@@ -14,7 +14,7 @@ import { DEFAULT_STRATEGY, getStrategy, type InterceptionStrategy } from './inte
 import { getWorkload, loadOptions, type Workload } from './workloads.js';
 import type { HypervisorState } from '../replay/checkpoint.js';
 import { UserError } from '../cli/errors.js';
-import { installHyperupcalls } from './hyperupcalls/runtime.js';
+import { hyperupcallsOf, installHyperupcalls } from './hyperupcalls/runtime.js';
 
 export interface SessionConfig {
   /**
@@ -149,12 +149,19 @@ export async function runSliced(m: Machine, slice: number, onSlice?: (r: RunResu
 
 /** The hypervisor's side of a checkpoint (src/replay/checkpoint.ts). */
 export function saveHypervisorState(a: Assembled): HypervisorState {
-  return { strategy: a.strategy.name, msrShadows: [...a.hypervisor.msrShadows.entries()], strategyState: a.strategy.saveState() };
+  return {
+    strategy: a.strategy.name, msrShadows: [...a.hypervisor.msrShadows.entries()], strategyState: a.strategy.saveState(),
+    hyperupcalls: hyperupcallsOf(a.hypervisor).programs.length,
+  };
 }
 
 export function loadHypervisorState(a: Assembled, s: HypervisorState): void {
   if (s.strategy !== a.strategy.name) {
     throw new UserError(`the checkpoint was taken under interception strategy ${s.strategy}: replay from it with the same strategy, or from the start`);
+  }
+  if ((s.hyperupcalls ?? 0) > 0) {
+    // Registered programs (verified, compiled, bound to events) are not part of a checkpoint.
+    throw new UserError(`the guest had registered ${s.hyperupcalls} hyperupcall program(s) before this checkpoint: replay from the start`);
   }
   a.hypervisor.msrShadows.clear();
   for (const [k, v] of s.msrShadows) a.hypervisor.msrShadows.set(k, [v[0], v[1]]);

@@ -29,6 +29,8 @@ export interface HypervisorState {
   strategy: string;
   msrShadows: Array<[number, [number, number]]>;
   strategyState: Record<string, unknown>;
+  /** Hyperupcall programs registered so far (a checkpoint after a registration cannot be replayed from). */
+  hyperupcalls?: number;
 }
 
 const packr = new Packr({ useRecords: false });
