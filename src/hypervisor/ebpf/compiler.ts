@@ -53,18 +53,61 @@ function leaders(insns: readonly Insn[]): Set<number> {
   return L;
 }
 
+/**
+ * Instructions per generated function. V8 does not optimise very large functions (TurboFan's bytecode size
+ * limit), so a long program is split at block boundaries into several functions that hand the registers over
+ * in a typed array; within a chunk the registers stay in locals.
+ */
+const CHUNK = 128;
+
 export function compile(insns: readonly Insn[]): CompiledProgram {
   const n = insns.length;
   const lead = leaders(insns);
-  const out: string[] = [];
+  // chunk starts: leaders, at least CHUNK instructions apart
+  const chunkOf = new Int32Array(Math.max(n, 1));
+  const starts: number[] = [0];
+  for (let i = 0; i < n; i++) {
+    if (i > 0 && i - starts[starts.length - 1]! >= CHUNK && insns[i - 1]!.opcode !== Op.LDDW) {
+      lead.add(i); // a chunk starts a block
+      starts.push(i);
+    }
+    chunkOf[i] = starts.length - 1;
+  }
+  const chunks: string[][] = starts.map(() => []);
+  // A chunk without backward jumps inside it is emitted as a chain of `B<i>: if (pc === i) { block }` in
+  // program order: forward jumps set pc and leave their block, later blocks test pc, and entering at any
+  // leader works. This shape optimises well (no loop, no switch); V8 took 100+ ms to optimise a
+  // loop-and-switch function of 64 instructions. Chunks with loops use `for (;;) switch (pc)`.
+  const looping = starts.map(() => false);
+  for (let i = 0; i < n; i++) {
+    const x = insns[i]!;
+    const c = x.opcode & 7;
+    if (c !== 5 && c !== 6) continue;
+    const t = x.opcode === Op.JA32 || (x.opcode === Op.CALL && x.src === 1) ? i + 1 + x.imm
+      : x.opcode === Op.EXIT || x.opcode === Op.CALL || x.opcode === Op.CALLX ? -1 : i + 1 + x.off;
+    if (t >= 0 && t <= i && chunkOf[t] === chunkOf[i]) looping[chunkOf[i]!] = true;
+  }
+  let cur = 0;
+  let block = -1; // leader of the open block (if-chain chunks)
   const emit = (s: string): void => {
-    out.push(s);
+    chunks[cur]!.push(s);
   };
   const R = (r: number): [string, string] => [`r${r}l`, `r${r}h`];
   const fault = (msg: string, pc: number): string => `throw new F(${JSON.stringify(msg)}, ${pc});`;
   /** Jump to instruction t (validated at compile time: out of range becomes a fault at run time). */
-  const goto = (t: number, pc: number): string =>
-    t >= 0 && t < n && lead.has(t) ? `pc = ${t}; continue L;` : fault(`jump from ${pc} to ${t} outside the program`, pc);
+  const goto = (t: number, pc: number): string => {
+    if (!(t >= 0 && t < n && lead.has(t))) return fault(`jump from ${pc} to ${t} outside the program`, pc);
+    if (chunkOf[t] !== cur) return `pc = ${t}; break L;`;
+    if (looping[cur]) return `pc = ${t}; continue L;`;
+    return t > pc ? `pc = ${t}; break B${block};` : `pc = ${t}; break L;`;
+  };
+  /** After a return: the driver (if-chain chunks) or the switch finds the return point. */
+  const dispatch = (): string => (looping[cur] ? 'continue L;' : 'break L;');
+  /** Close the open block of an if-chain chunk, falling through to `next`. */
+  const closeBlock = (next: string): void => {
+    if (!looping[cur] && block >= 0) emit(`${next} }`);
+    block = -1;
+  };
   /** Address computation into t (lo) / t2 (hi) for base register b plus offset off. */
   const addr = (b: number, off: number): string => {
     const [bl, bh] = R(b);
@@ -79,6 +122,16 @@ export function compile(insns: readonly Insn[]): CompiledProgram {
 
   for (let i = 0; i < n; i++) {
     const x = insns[i]!;
+    if (cur + 1 < starts.length && i === starts[cur + 1]) {
+      if (looping[cur]) emit(`pc = ${i}; break L;`); // falls through into the next chunk
+      else closeBlock(`pc = ${i};`);
+      cur++;
+    }
+    if (lead.has(i) && !looping[cur]) {
+      closeBlock(`pc = ${i};`);
+      block = i;
+      emit(`B${i}: if (pc === ${i}) {`);
+    }
     if (lead.has(i)) {
       // block length: instructions up to the next leader (an LDDW counts once, like the interpreter's steps)
       let len = 0;
@@ -86,7 +139,7 @@ export function compile(insns: readonly Insn[]): CompiledProgram {
         len++;
         if (insns[j]!.opcode === Op.LDDW) j++;
       }
-      emit(`case ${i}: steps += ${len}; if (steps > maxSteps) throw new F("instruction budget of " + maxSteps + " exhausted", ${i});`);
+      emit(`${looping[cur] ? `case ${i}: ` : ''}steps += ${len}; if (steps > maxSteps) throw new F("instruction budget of " + maxSteps + " exhausted", ${i});`);
     }
     const { opcode: op, off, imm } = x;
     if (x.dst > 10 || x.src > 10) {
@@ -195,7 +248,7 @@ export function compile(insns: readonly Insn[]): CompiledProgram {
       if (op === Op.JA32) { emit(goto(i + 1 + imm, i)); continue; }
       if (op === Op.EXIT) {
         const restore = [6, 7, 8, 9].map((r, k) => `r${r}l = SV[depth * 8 + ${k}]; r${r}h = SV[depth * 8 + ${4 + k}];`).join(' ');
-        emit(`if (depth === 0) { out[0] = r0l; out[1] = r0h; return steps; } depth--; ${restore} r10l = ${FP0} - depth * ${FRAME_SIZE}; mem.leaveFrame(depth); pc = RP[depth]; continue L;`);
+        emit(`if (depth === 0) { out[0] = r0l; out[1] = r0h; pc = -2; break L; } depth--; ${restore} r10l = ${FP0} - depth * ${FRAME_SIZE}; mem.leaveFrame(depth); pc = RP[depth]; ${dispatch()}`);
         continue;
       }
       if (op === Op.CALL && x.src === 1) {
@@ -297,37 +350,66 @@ export function compile(insns: readonly Insn[]): CompiledProgram {
     emit(fault(`unknown or unsupported opcode 0x${op.toString(16).padStart(2, '0')}`, i));
   }
 
-  const regs = Array.from({ length: 10 }, (_, r) => `r${r}l = 0, r${r}h = 0`).join(', ');
-  const source = `"use strict";
-return function run(mem, init, maxSteps, out, helpers) {
+  closeBlock(`throw new F("execution fell off the end of the program", ${n - 1});`);
+  const load = Array.from({ length: 11 }, (_, r) => `r${r}l = R[${2 * r}], r${r}h = R[${2 * r + 1}]`).join(', ');
+  const store = Array.from({ length: 11 }, (_, r) => `R[${2 * r}] = r${r}l; R[${2 * r + 1}] = r${r}h;`).join(' ');
+  const chunkSrc = chunks.map((body, k) => `function c${k}(pc, R, ST, RP, SV, mem, maxSteps, out, helpers) {
   const V = mem.views, LN = mem.lens, WR = mem.writable;
   const V1 = V[${RegionTag.MEM}], M1 = V1 === undefined ? -1 : LN[${RegionTag.MEM}], M1W = WR[${RegionTag.MEM}] ? M1 : -1;
   const V2 = V[${RegionTag.STACK}];
-  if (V2 === undefined || LN[${RegionTag.STACK}] !== ${STACK_SIZE}) throw new F("the memory has no stack region", 0);
-  const RP = new Int32Array(${MAX_FRAMES}), SV = new Int32Array(${MAX_FRAMES * 8});
-  let ${regs}, r10l = ${FP0}, r10h = ${RegionTag.STACK};
-  r1l = init[0]; r1h = init[1]; r2l = init[2]; r2h = init[3]; r3l = init[4]; r3h = init[5]; r4l = init[6]; r4h = init[7]; r5l = init[8]; r5h = init[9];
-  let pc = 0, steps = 0, depth = 0, t = 0, t2 = 0, o = 0, ol = 0, oh = 0, nl = 0, nh = 0, m = 0, x = 0, v;
-  L: for (;;) {
+  let ${load};
+  let steps = ST[0], depth = ST[1], t = 0, t2 = 0, o = 0, ol = 0, oh = 0, nl = 0, nh = 0, m = 0, x = 0, v;
+${looping[k] ? `  L: for (;;) {
     switch (pc) {
-${out.join('\n')}
-      case -1: throw new F("execution fell off the end of the program", ${n - 1});
-      default: throw new F("jump to " + pc + " outside the program", pc);
+${body.join('\n')}
+${k === chunks.length - 1 ? `      case -1: throw new F("execution fell off the end of the program", ${n - 1});` : ''}
+      default: break L; // a return into another chunk (or an invalid pc: the driver reports it)
     }
+  }` : `  L: {
+${body.join('\n')}
+  }`}
+  ${store} ST[0] = steps; ST[1] = depth;
+  return pc;
+}`).join('\n');
+  const source = `"use strict";
+${chunkSrc}
+const C_ = [${chunks.map((_, k) => `c${k}`).join(', ')}];
+const chunkOf = new Int32Array([${Array.from(chunkOf).join(',')}]);
+const isLead = new Uint8Array(${n});
+${[...lead].filter((l) => l < n).map((l) => `isLead[${l}] = 1;`).join(' ')}
+// Per-program scratch, reused by every run that is not nested inside another run of the same program.
+const R0 = new Int32Array(22), ST0 = new Float64Array(2), RP0 = new Int32Array(${MAX_FRAMES}), SV0 = new Int32Array(${MAX_FRAMES * 8});
+let busy = false;
+return function run(mem, init, maxSteps, out, helpers) {
+  if (mem.views[${RegionTag.STACK}] === undefined || mem.lens[${RegionTag.STACK}] !== ${STACK_SIZE}) throw new F("the memory has no stack region", 0);
+  const nested = busy;
+  busy = true;
+  try {
+    return go(mem, init, maxSteps, out, helpers, nested ? new Int32Array(22) : R0, nested ? new Float64Array(2) : ST0,
+      nested ? new Int32Array(${MAX_FRAMES}) : RP0, nested ? new Int32Array(${MAX_FRAMES * 8}) : SV0);
+  } finally {
+    busy = nested;
   }
-};`;
+};
+function go(mem, init, maxSteps, out, helpers, R, ST, RP, SV) {
+  R[0] = 0; R[1] = 0;
+  for (let k = 0; k < 10; k++) R[2 + k] = init[k];
+  for (let k = 12; k < 20; k++) R[k] = 0;
+  R[20] = ${FP0}; R[21] = ${RegionTag.STACK}; ST[0] = 0; ST[1] = 0;
+  let pc = 0;
+  for (;;) {
+    if (pc < 0 || pc >= ${n} || isLead[pc] === 0) throw new F("jump to " + pc + " outside the program", pc);
+    pc = C_[chunkOf[pc]](pc, R, ST, RP, SV, mem, maxSteps, out, helpers);
+    if (pc === -2) return ST[0];
+  }
+}`;
   const factory = new Function('U', 'O', 'F', 'C', 'H', source) as (...a: unknown[]) => CompiledFn;
   const fn = factory(U, U.OUT, EbpfFault, checkSlow, callHelper);
   return {
     source,
     run(opts: RunOptions): RunResult {
       const init = new Int32Array(10);
-      const args = opts.args ?? [];
-      for (let k = 0; k < 5 && k < args.length; k++) {
-        const a = BigInt.asUintN(64, args[k]!);
-        init[2 * k] = Number(a & 0xffffffffn) | 0;
-        init[2 * k + 1] = Number(a >> 32n) | 0;
-      }
+      U.argWords(opts.args ?? [], init);
       const res = new Int32Array(2);
       try {
         const steps = fn(opts.memory, init, opts.maxSteps ?? DEFAULT_MAX_STEPS, res, opts.helpers);

@@ -7,7 +7,7 @@ import type { Insn } from './isa.js';
 import { EbpfFault, MAX_FRAMES, RegionTag, framePointer, type Memory } from './Memory.js';
 import type { HelperRegistry } from './helpers.js';
 import {
-  OUT, arsh64, bswap16, bswap32, lsh64, mul64, rsh64, sdiv32, sdiv64, slt64, smod32, smod64, toBig, udiv64, ult64, umod64,
+  OUT, argWords, arsh64, bswap16, bswap32, lsh64, mul64, rsh64, sdiv32, sdiv64, slt64, smod32, smod64, toBig, udiv64, ult64, umod64,
 } from './u64.js';
 
 export type RunResult =
@@ -55,25 +55,40 @@ const regIndex = (r: number, pc: number): number => {
   return r;
 };
 
+// Scratch registers and frames, reused by every run that is not nested in another (a helper may run a program).
+interface Scratch { lo: Int32Array; hi: Int32Array; w: Int32Array; retPc: Int32Array; saved: Int32Array }
+const newScratch = (): Scratch => ({
+  lo: new Int32Array(11), hi: new Int32Array(11), w: new Int32Array(10), retPc: new Int32Array(MAX_FRAMES), saved: new Int32Array(MAX_FRAMES * 8),
+});
+const SCRATCH = newScratch();
+let busy = false;
+
 /** Run a program with the interpreter. Never throws for anything the program does. */
 export function interpret(program: readonly Insn[] | Decoded, opts: RunOptions): RunResult {
-  const p = 'op' in program ? program : predecode(program);
+  const nested = busy;
+  busy = true;
+  try {
+    return run('op' in program ? program : predecode(program), opts, nested ? newScratch() : SCRATCH);
+  } finally {
+    busy = nested;
+  }
+}
+
+function run(p: Decoded, opts: RunOptions, scratch: Scratch): RunResult {
   const mem = opts.memory;
   if (opts.strict) mem.enableStrict();
-  const lo = new Int32Array(11);
-  const hi = new Int32Array(11);
-  const args = opts.args ?? [];
-  for (let i = 0; i < 5 && i < args.length; i++) {
-    const v = BigInt.asUintN(64, args[i]!);
-    lo[i + 1] = Number(v & 0xffffffffn) | 0;
-    hi[i + 1] = Number(v >> 32n) | 0;
+  const { lo, hi, w, retPc, saved } = scratch;
+  lo.fill(0);
+  hi.fill(0);
+  argWords(opts.args ?? [], w);
+  for (let i = 0; i < 5; i++) {
+    lo[i + 1] = w[2 * i]!;
+    hi[i + 1] = w[2 * i + 1]!;
   }
   lo[10] = framePointer(0);
   hi[10] = RegionTag.STACK;
   const maxSteps = opts.maxSteps ?? DEFAULT_MAX_STEPS;
-  // Call frames: return pc and the caller's r6-r9.
-  const retPc = new Int32Array(MAX_FRAMES);
-  const saved = new Int32Array(MAX_FRAMES * 8);
+  // Call frames (retPc, saved): return pc and the caller's r6-r9.
   let depth = 0;
   let pc = 0;
   let steps = 0;

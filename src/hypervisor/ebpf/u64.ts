@@ -3,7 +3,27 @@
 
 export const OUT = new Int32Array(2);
 
-export const toBig = (lo: number, hi: number): bigint => (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+export const toBig = (lo: number, hi: number): bigint =>
+  hi === 0 ? BigInt(lo >>> 0) : hi > 0 && hi < 0x200000 ? BigInt(hi * 4294967296 + (lo >>> 0)) : (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+
+/** Split u64 arguments into lo/hi words (out[2k], out[2k+1]) for k < 5. */
+export function argWords(args: readonly bigint[], out: Int32Array): void {
+  for (let k = 0; k < 5; k++) {
+    const a = args[k];
+    if (a === undefined) {
+      out[2 * k] = 0;
+      out[2 * k + 1] = 0;
+    } else if (a >= 0n && a <= 0x1fffffffffffffn) {
+      const v = Number(a);
+      out[2 * k] = v % 4294967296 | 0;
+      out[2 * k + 1] = Math.floor(v / 4294967296) | 0;
+    } else {
+      const u = BigInt.asUintN(64, a);
+      out[2 * k] = Number(u & 0xffffffffn) | 0;
+      out[2 * k + 1] = Number(u >> 32n) | 0;
+    }
+  }
+}
 
 export function fromBig(v: bigint): void {
   OUT[0] = Number(BigInt.asIntN(32, v));

@@ -101,9 +101,31 @@ function joinReg(a: Reg, b: Reg): Reg {
   return UNKNOWN; // pointer on one path, something else on the other: usable as a value, never dereferenced
 }
 
-function widenReg(old: Reg, cur: Reg): Reg {
-  if (old.t === 'scalar' && cur.t === 'scalar') return scalar(cur.min < old.min ? 0n : cur.min, cur.max > old.max ? U64_MAX : cur.max);
-  if (old.t === 'ptr' && cur.t === 'ptr') return { ...cur, min: cur.min < old.min ? -Infinity : cur.min, max: cur.max > old.max ? Infinity : cur.max };
+/**
+ * Widening with thresholds (loops only): a bound that keeps growing jumps to the next program constant (or
+ * power of two) instead of straight to the type's limit, so that a loop counter checked against a constant
+ * stabilises at that constant's range rather than becoming unbounded.
+ */
+function widenReg(old: Reg, cur: Reg, thresholds: readonly bigint[]): Reg {
+  if (old.t === 'scalar' && cur.t === 'scalar') {
+    const up = cur.max > old.max ? thresholds.find((t) => t >= cur.max) ?? U64_MAX : cur.max;
+    let down = cur.min;
+    if (cur.min < old.min) {
+      down = 0n;
+      for (const t of thresholds) if (t <= cur.min) down = t;
+    }
+    return scalar(down, up);
+  }
+  if (old.t === 'ptr' && cur.t === 'ptr') {
+    // offsets: the same thresholds, mirrored for negative offsets (stack pointers)
+    const up = cur.max > old.max ? thresholds.find((t) => t >= cur.max && t <= 0x7fffffffn) : undefined;
+    const dn = cur.min < old.min ? thresholds.find((t) => -t <= cur.min && t <= 0x7fffffffn) : undefined;
+    return {
+      ...cur,
+      max: cur.max > old.max ? (up === undefined ? Infinity : Number(up)) : cur.max,
+      min: cur.min < old.min ? (cur.min >= 0 ? 0 : dn === undefined ? -Infinity : -Number(dn)) : cur.min,
+    };
+  }
   return cur;
 }
 
@@ -322,6 +344,8 @@ class Verifier {
   /** instruction -> successors within its subprogram (the call instruction's successor is the return point) */
   private readonly succ: number[][] = [];
   private readonly maxProcessed: number;
+  /** targets of back-edges: where the analysis widens */
+  private readonly loopHeads = new Set<number>();
 
   constructor(private readonly insns: readonly Insn[], private readonly opts: VerifierOptions) {
     this.n = insns.length;
@@ -424,6 +448,7 @@ class Verifier {
           if (color[w] === 1) {
             if (!this.opts.allowLoops) this.fail(v, `back-edge to instruction ${w}: loops are not allowed`);
             this.hasLoops = true;
+            this.loopHeads.add(w);
           } else if (color[w] === 0) {
             color[w] = 1;
             stack.push([w, 0]);
@@ -509,7 +534,7 @@ class Verifier {
           if (old !== undefined) {
             const v = (visits.get(t) ?? 0) + 1;
             visits.set(t, v);
-            if (v > 8) next = { regs: next.regs.map((r, j) => widenReg(old.regs[j]!, r)), frames: next.frames };
+            if (v > 8 && this.loopHeads.has(t)) next = { regs: next.regs.map((r, j) => widenReg(old.regs[j]!, r, this.thresholds())), frames: next.frames };
             if (stateEq(old, next)) continue;
           }
           inState.set(t, next);
@@ -520,6 +545,28 @@ class Verifier {
       }
     }
     return exit;
+  }
+
+  private thresholdCache: bigint[] | undefined;
+  /** Widening thresholds: every immediate (and its neighbours), the region sizes, 2^k and 2^k - 1. */
+  private thresholds(): bigint[] {
+    if (this.thresholdCache) return this.thresholdCache;
+    const set = new Set<bigint>();
+    const add = (v: bigint): void => {
+      for (const d of [-1n, 0n, 1n]) {
+        const w = v + d;
+        if (w >= 0n && w <= U64_MAX) set.add(w);
+      }
+    };
+    for (const x of this.insns) {
+      add(BigInt.asUintN(64, BigInt(x.imm)));
+      add(BigInt(x.imm >>> 0));
+    }
+    for (const r of Object.values(this.opts.regions ?? {})) if (r) add(BigInt(r.size));
+    for (const a of this.opts.args ?? []) if (a.kind === 'scalar' && a.value !== undefined) add(BigInt.asUintN(64, a.value));
+    for (let k = 0n; k <= 64n; k++) add(1n << k);
+    this.thresholdCache = [...set].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return this.thresholdCache;
   }
 
   private readReg(i: number, st: State, r: number): Reg {
