@@ -52,6 +52,13 @@ describe('eBPF verifier', () => {
     expect(v.ok && v.hasLoops).toBe(true);
   });
 
+  it('under allowLoops, bounds a loop counter by its exit test (widening with thresholds)', () => {
+    const loops = { ...MEM, allowLoops: true };
+    const walk = (bound: number): string => `mov r0, 0\nmov r3, 0\ntop:\nmov r4, r1\nadd r4, r3\nldxb r5, [r4]\nadd r0, r5\nadd r3, 1\njlt r3, ${bound}, top\nexit`;
+    accepts(walk(64), loops);
+    rejects(walk(65), 4, /offsets 0\.\.64 of mem is outside the granted 64 bytes/, loops);
+  });
+
   it('rejects programs longer than the instruction limit (default 4096)', () => {
     const body = 'mov r0, 0\n'.repeat(4096) + 'exit';
     rejects(body, 4096, /4097 instructions, more than the limit of 4096/);
