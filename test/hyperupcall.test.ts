@@ -193,7 +193,7 @@ describe('trace analyze hyperupcalls', async () => {
   await recordTrace({ workload: 'hyperupcall-trace:n=5', exitPreset: 'kvm-default', costModel: 'modern' }, dir);
 
   it('reports both programs with the run\'s invocations and per-mechanism costs in the expected order', async () => {
-    const r = await hyperupcallsAnalysis.run(dir, { iterations: '50' });
+    const r = await hyperupcallsAnalysis.run(dir, {});
     const progs = r.tables.find((t) => t.name === 'programs')!;
     expect(progs.rows.map((x) => x[0])).toEqual(['0:vm-exit', '1:memory-pressure']);
     const ov = r.tables.find((t) => t.name === 'overheads')!;

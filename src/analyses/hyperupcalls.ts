@@ -1,9 +1,10 @@
 // `trace analyze <dir> hyperupcalls`: replays the trace (the registrations come from the guest's own code, so
 // the replay re-creates them) and reports, per registered hyperupcall (seed 003): invocations, eBPF
 // instructions, modelled cycles per invocation for native code vs the hyperupcall interpreted vs compiled vs
-// an upcall (inject an interrupt, run the guest handler, hypercall back) vs a hypercall, measured host time
-// per invocation (interpreter vs compiled), verification time; the paper's figures beside ours; free-page
+// an upcall (inject an interrupt, run the guest handler, hypercall back) vs a hypercall; the paper's figures
+// beside ours; free-page
 // discovery vs a balloon-style upcall; and the modelled scheduler-activation series (Figure 2's shape).
+// Host times (per invocation, verification) are a benchmark's, not an analysis's: bench/hyperupcalls.bench.ts.
 
 import { existsSync } from 'node:fs';
 import { UserError } from '../cli/errors.js';
@@ -46,12 +47,10 @@ function label(p: HyperupcallProgram): string {
 
 export const hyperupcallsAnalysis: Analysis = {
   name: 'hyperupcalls',
-  description: 'hyperupcalls the guest registered (seed 003): invocations, eBPF instructions, modelled cycles native vs interpreted vs compiled vs upcall vs hypercall, host ns, verification time, free pages vs balloon, scheduler activation (modelled)',
-  options: [{ flags: '--iterations <n>', description: 'invocations per host-time measurement', defaultText: '2000' }],
-  async run(dir, options) {
+  description: 'hyperupcalls the guest registered (seed 003): invocations, eBPF instructions, modelled cycles native vs interpreted vs compiled vs upcall vs hypercall, free pages vs balloon, scheduler activation (modelled)',
+  options: [],
+  async run(dir) {
     if (!existsSync(dir)) throw new UserError(`${dir}: no such trace directory`);
-    const iterations = options.iterations === undefined ? 2000 : Number(options.iterations);
-    if (!Number.isInteger(iterations) || iterations < 1) throw new UserError(`--iterations: want a positive integer, got ${String(options.iterations)}`);
     const rep = await replayTrace(dir);
     const rt = hyperupcallsOf(rep.assembled.hypervisor);
     const m = rep.assembled.costModel;
@@ -65,10 +64,8 @@ export const hyperupcallsAnalysis: Analysis = {
       const s = p.stats;
       const steps = s.invocations > 0 ? s.steps / s.invocations : 0;
       const c = invocationCosts(m, steps);
-      const its = p.event === 4 ? Math.max(1, Math.floor(iterations / 100)) : iterations;
-      progRows.push([label(p), p.insns.length, s.invocations, steps, s.steps, s.cycles, s.faults, p.verifyProcessed, p.verifyNs / 1000, p.memLen]);
-      costRows.push([label(p), c.native, c.interpreted, c.compiled, c.upcall, c.hypercall, c.compiled - c.native,
-        rt.measureHostNs(p, 'interpreter', its), rt.measureHostNs(p, 'compiled', its)]);
+      progRows.push([label(p), p.insns.length, s.invocations, steps, s.steps, s.cycles, s.faults, p.verifyProcessed, p.memLen]);
+      costRows.push([label(p), c.native, c.interpreted, c.compiled, c.upcall, c.hypercall, c.compiled - c.native]);
     }
     const tables: ResultTable[] = [
       {
@@ -78,13 +75,12 @@ export const hyperupcallsAnalysis: Analysis = {
           col('invocations', 'int64', '', 'times the event ran it'), col('steps_per_invocation', 'float64', 'eBPF instructions', 'executed per invocation (mean)'),
           col('steps', 'int64', 'eBPF instructions', 'executed, all invocations'), col('cycles', 'int64', 'modelled cycles', 'charged to modelled time, all invocations'),
           col('faults', 'int64', '', 'run-time faults'), col('verifier_processed', 'int64', 'instructions', 'verifier work'),
-          col('verify_us', 'float64', 'us (host)', 'verification time at registration (host time of this replay)'),
           col('region_bytes', 'int64', 'bytes', 'granted memory (all of guest memory for a local program)'),
         ],
         rows: progRows,
       },
       {
-        name: 'overheads', doc: 'per invocation, one row per program: modelled cycles by mechanism and measured host ns',
+        name: 'overheads', doc: 'per invocation, one row per program: modelled cycles by mechanism (host times: npm run bench -- hyperupcalls)',
         columns: [
           col('program', 'utf8', '', 'id:event'), col('native', 'float64', 'modelled cycles', 'the same logic as guest code (1 instruction per eBPF instruction, CPI of the model)'),
           col('interpreted', 'float64', 'modelled cycles', `hyperupcall interpreted: ${INTERPRETER_CYCLES_PER_INSN} cycles per eBPF instruction (estimate) + overNative`),
@@ -92,8 +88,6 @@ export const hyperupcallsAnalysis: Analysis = {
           col('upcall', 'float64', 'modelled cycles', 'inject + guest handler + hypercall back (two transitions)'),
           col('hypercall', 'float64', 'modelled cycles', 'round trip + VMCALL handler + native'),
           col('compiled_over_native', 'float64', 'modelled cycles', 'compiled - native'),
-          col('host_ns_interpreted', 'float64', 'ns (host)', 'measured per invocation, our interpreter'),
-          col('host_ns_compiled', 'float64', 'ns (host)', 'measured per invocation, compiled to JS'),
         ],
         rows: costRows,
       },

@@ -75,8 +75,8 @@ export interface HyperupcallProgram {
   /** The bytecode as registered. */
   bytes: Uint8Array;
   verifyProcessed: number;
-  /** Host time the verifier took (not part of any trace). */
-  verifyNs: number;
+  /** The options it was verified with (the analysis re-verifies to time the verifier). */
+  verifierOptions: VerifierOptions;
   compiled: CompiledProgram;
   decoded: Decoded;
   memory: Memory;
@@ -214,14 +214,12 @@ export class HyperupcallRuntime {
       regions: { mem: { size: memLen, writable: !local }, ctx: { size: CTX_BYTES, writable: false } },
       args: [{ kind: 'ptr', region: 'ctx' }, { kind: 'ptr', region: 'mem' }],
     };
-    const t0 = process.hrtime.bigint();
     const v = verify(insns, vopts);
-    const verifyNs = Number(process.hrtime.bigint() - t0);
     if (!v.ok) return fail(HuError.rejected, `verifier: ${v.message}`);
     const ctx = new Uint8Array(CTX_BYTES);
     const memory = Memory.standard({ mem: u8.subarray(memGpa, memGpa + memLen), memWritable: !local, ctx, ctxWritable: false });
     const p: HyperupcallProgram = {
-      id: this.programs.length, event, exitReason, flags, memGpa, memLen, env, insns, bytes, verifyProcessed: v.processed, verifyNs,
+      id: this.programs.length, event, exitReason, flags, memGpa, memLen, env, insns, bytes, verifyProcessed: v.processed, verifierOptions: vopts,
       compiled: compile(insns), decoded: predecode(insns), memory, ctx, ctxView: new DataView(ctx.buffer),
       stats: { invocations: 0, steps: 0, cycles: 0, faults: 0, lastFault: '', lastValue: 0n }, registeredAt: this.machine.cpu.icount,
       firstExit: this.machine.exitCount,
@@ -332,20 +330,17 @@ export class HyperupcallRuntime {
   }
 
   /**
-   * Host time per invocation of program `p` over its current context and memory (the analysis's measured
-   * figure; never called during a recorded run). Free-page hints go to a scratch list.
+   * Run program `p` `iterations` times over its current context and memory, outside any event (for the
+   * analysis, which times it; never called during a recorded run). Free-page hints go to a scratch list.
    */
-  measureHostNs(p: HyperupcallProgram, engine: Engine, iterations: number): number {
+  runScratch(p: HyperupcallProgram, engine: Engine, iterations: number): void {
     const budget = (p.flags & RegFlag.local) !== 0 ? this.options.localBudget : this.options.globalBudget;
     this.currentFree = [];
     try {
-      runProgram(p, this.helpers, engine, budget); // warm-up (and JIT of the compiled function)
-      const t0 = process.hrtime.bigint();
       for (let i = 0; i < iterations; i++) {
         if (this.currentFree.length > 100_000) this.currentFree.length = 0;
         runProgram(p, this.helpers, engine, budget);
       }
-      return Number(process.hrtime.bigint() - t0) / iterations;
     } finally {
       this.currentFree = null;
     }
