@@ -11,7 +11,7 @@
 // 32-bit compares and equality tests read the locals directly.
 // Semantics are the interpreter's (RFC 9669); the conformance test runs both on every file.
 
-import { Op, type Insn } from './isa.js';
+import { CallSrc, Cls, Mode, Op, SIZE_BYTES, branchTarget, cls, isAluClass, isAtomicOp, isJmpClass, type Insn } from './isa.js';
 import { EbpfFault, FRAME_SIZE, MAX_FRAMES, MAX_TAG, RegionTag, STACK_SIZE, framePointer, type Memory } from './Memory.js';
 import type { HelperRegistry } from './helpers.js';
 import { DEFAULT_MAX_STEPS, type RunOptions, type RunResult } from './interpreter.js';
@@ -31,13 +31,11 @@ function leaders(insns: readonly Insn[]): Set<number> {
   const L = new Set<number>([0]);
   for (let i = 0; i < insns.length; i++) {
     const x = insns[i]!;
-    const c = x.opcode & 7;
     // (second slots of LDDW are scanned too: a jump into one makes it an instruction; see below)
-    if (c !== 5 && c !== 6) continue;
+    if (!isJmpClass(cls(x.opcode))) continue;
     L.add(i + 1);
-    if (x.opcode === Op.JA32) L.add(i + 1 + x.imm);
-    else if (x.opcode === Op.CALL && x.src === 1) L.add(i + 1 + x.imm);
-    else if (x.opcode !== Op.EXIT && x.opcode !== Op.CALL && x.opcode !== Op.CALLX) L.add(i + 1 + x.off);
+    const t = branchTarget(x, i);
+    if (t !== undefined) L.add(t);
   }
   // A jump into the second slot of an LDDW (rejected by the verifier) executes that slot as an instruction,
   // as the interpreter does: the LDDW then ends its block and continues at the slot after.
@@ -80,12 +78,8 @@ export function compile(insns: readonly Insn[]): CompiledProgram {
   // loop-and-switch function of 64 instructions. Chunks with loops use `for (;;) switch (pc)`.
   const looping = starts.map(() => false);
   for (let i = 0; i < n; i++) {
-    const x = insns[i]!;
-    const c = x.opcode & 7;
-    if (c !== 5 && c !== 6) continue;
-    const t = x.opcode === Op.JA32 || (x.opcode === Op.CALL && x.src === 1) ? i + 1 + x.imm
-      : x.opcode === Op.EXIT || x.opcode === Op.CALL || x.opcode === Op.CALLX ? -1 : i + 1 + x.off;
-    if (t >= 0 && t <= i && chunkOf[t] === chunkOf[i]) looping[chunkOf[i]!] = true;
+    const t = branchTarget(insns[i]!, i);
+    if (t !== undefined && t >= 0 && t <= i && chunkOf[t] === chunkOf[i]) looping[chunkOf[i]!] = true;
   }
   let cur = 0;
   let block = -1; // leader of the open block (if-chain chunks)
@@ -94,6 +88,7 @@ export function compile(insns: readonly Insn[]): CompiledProgram {
   };
   const R = (r: number): [string, string] => [`r${r}l`, `r${r}h`];
   const fault = (msg: string, pc: number): string => `throw new F(${JSON.stringify(msg)}, ${pc});`;
+  const unsupported = (op: number, pc: number): string => fault(`unknown or unsupported opcode 0x${op.toString(16).padStart(2, '0')}`, pc);
   /** Jump to instruction t (validated at compile time: out of range becomes a fault at run time). */
   const goto = (t: number, pc: number): string => {
     if (!(t >= 0 && t < n && lead.has(t))) return fault(`jump from ${pc} to ${t} outside the program`, pc);
@@ -151,10 +146,10 @@ export function compile(insns: readonly Insn[]): CompiledProgram {
     const isX = (op & 8) !== 0;
     const bl = isX ? sl : `${imm}`;
     const bh = isX ? sh : `${imm >> 31}`;
-    const c = op & 7;
+    const c = cls(op);
     const code = op & 0xf0;
-    if (c === 7 || c === 4) {
-      const w64 = c === 7;
+    if (isAluClass(c)) {
+      const w64 = c === Cls.ALU64;
       if (w64) {
         switch (code) {
           case 0x00: emit(`t = (${dl} + ${bl}) | 0; ${dh} = (${dh} + ${bh} + ((t >>> 0) < (${dl} >>> 0) ? 1 : 0)) | 0; ${dl} = t;`); continue;
@@ -240,24 +235,23 @@ export function compile(insns: readonly Insn[]): CompiledProgram {
             break;
         }
       }
-      emit(fault(`unknown or unsupported opcode 0x${op.toString(16).padStart(2, '0')}`, i));
+      emit(unsupported(op, i));
       continue;
     }
-    if (c === 5 || c === 6) {
-      if (op === Op.JA) { emit(goto(i + 1 + off, i)); continue; }
-      if (op === Op.JA32) { emit(goto(i + 1 + imm, i)); continue; }
+    if (isJmpClass(c)) {
+      const target = branchTarget(x, i);
+      if (op === Op.JA || op === Op.JA32) { emit(goto(target!, i)); continue; }
       if (op === Op.EXIT) {
         const restore = [6, 7, 8, 9].map((r, k) => `r${r}l = SV[depth * 8 + ${k}]; r${r}h = SV[depth * 8 + ${4 + k}];`).join(' ');
         emit(`if (depth === 0) { out[0] = r0l; out[1] = r0h; pc = -2; break L; } depth--; ${restore} r10l = ${FP0} - depth * ${FRAME_SIZE}; mem.leaveFrame(depth); pc = RP[depth]; ${dispatch()}`);
         continue;
       }
-      if (op === Op.CALL && x.src === 1) {
+      if (op === Op.CALL && x.src === CallSrc.LOCAL) {
         const save = [6, 7, 8, 9].map((r, k) => `SV[depth * 8 + ${k}] = r${r}l; SV[depth * 8 + ${4 + k}] = r${r}h;`).join(' ');
-        const t = i + 1 + imm;
-        emit(`if (depth + 1 >= ${MAX_FRAMES}) throw new F("call depth exceeds ${MAX_FRAMES} frames", ${i}); RP[depth] = ${i + 1}; ${save} depth++; r10l = ${FP0} - depth * ${FRAME_SIZE}; mem.enterFrame(depth); ${goto(t, i)}`);
+        emit(`if (depth + 1 >= ${MAX_FRAMES}) throw new F("call depth exceeds ${MAX_FRAMES} frames", ${i}); RP[depth] = ${i + 1}; ${save} depth++; r10l = ${FP0} - depth * ${FRAME_SIZE}; mem.enterFrame(depth); ${goto(target!, i)}`);
         continue;
       }
-      if ((op === Op.CALL && x.src === 0) || op === Op.CALLX) {
+      if ((op === Op.CALL && x.src === CallSrc.HELPER) || op === Op.CALLX) {
         const id = op === Op.CALL ? `${imm}` : dl;
         const guard = op === Op.CALLX ? `if (${dh} !== 0) throw new F("callx target is not a helper id", ${i}); ` : '';
         emit(`${guard}H(helpers, mem, ${id}, r1l, r1h, r2l, r2h, r3l, r3h, r4l, r4h, r5l, r5h, ${i}); r0l = O[0]; r0h = O[1];`);
@@ -265,7 +259,7 @@ export function compile(insns: readonly Insn[]): CompiledProgram {
       }
       const jop = code;
       let cond: string | undefined;
-      if (c === 5) {
+      if (c === Cls.JMP) {
         switch (jop) {
           case 0x10: cond = `${dl} === ${bl} && ${dh} === ${bh}`; break;
           case 0x50: cond = `${dl} !== ${bl} || ${dh} !== ${bh}`; break;
@@ -294,8 +288,8 @@ export function compile(insns: readonly Insn[]): CompiledProgram {
           case 0xd0: cond = `${dl} <= ${bl}`; break;
         }
       }
-      if (cond === undefined) emit(fault(`unknown or unsupported opcode 0x${op.toString(16).padStart(2, '0')}`, i));
-      else emit(`if (${cond}) { ${goto(i + 1 + off, i)} }`);
+      if (cond === undefined) emit(unsupported(op, i));
+      else emit(`if (${cond}) { ${goto(target!, i)} }`);
       continue;
     }
     if (op === Op.LDDW) {
@@ -306,10 +300,9 @@ export function compile(insns: readonly Insn[]): CompiledProgram {
       else i++;
       continue;
     }
-    const sizeOf = (o: number): number => ((o & 0x18) === 0x18 ? 8 : (o & 0x18) === 0 ? 4 : (o & 0x18) === 8 ? 2 : 1);
-    if (c === 1 && ((op & 0xe0) === 0x60 || ((op & 0xe0) === 0x80 && sizeOf(op) !== 8))) {
-      const size = sizeOf(op);
-      const sx = (op & 0xe0) === 0x80;
+    const size = SIZE_BYTES[op & 0x18]!;
+    if (c === Cls.LDX && ((op & 0xe0) === Mode.MEM || ((op & 0xe0) === Mode.MEMSX && size !== 8))) {
+      const sx = (op & 0xe0) === Mode.MEMSX;
       const rd = size === 8 ? `${dl} = v.getInt32(o, true); ${dh} = v.getInt32(o + 4, true);`
         : size === 4 ? `${dl} = v.getInt32(o, true); ${dh} = ${sx ? `${dl} >> 31` : '0'};`
           : size === 2 ? `${dl} = v.${sx ? 'getInt16' : 'getUint16'}(o, true); ${dh} = ${sx ? `${dl} >> 31` : '0'};`
@@ -317,17 +310,15 @@ export function compile(insns: readonly Insn[]): CompiledProgram {
       emit(`${addr(x.src, off)} ${check(size, false, i)} ${rd}`);
       continue;
     }
-    if ((c === 2 || c === 3) && (op & 0xe0) === 0x60) {
-      const size = sizeOf(op);
-      const vl = c === 2 ? `${imm}` : sl;
-      const vh = c === 2 ? `${imm >> 31}` : sh;
+    if ((c === Cls.ST || c === Cls.STX) && (op & 0xe0) === Mode.MEM) {
+      const vl = c === Cls.ST ? `${imm}` : sl;
+      const vh = c === Cls.ST ? `${imm >> 31}` : sh;
       const wr = size === 8 ? `v.setInt32(o, ${vl}, true); v.setInt32(o + 4, ${vh}, true);`
         : size === 4 ? `v.setInt32(o, ${vl}, true);` : size === 2 ? `v.setInt16(o, ${vl}, true);` : `v.setInt8(o, ${vl});`;
       emit(`${addr(x.dst, off)} ${check(size, true, i)} ${wr}`);
       continue;
     }
-    if (c === 3 && (op & 0xe0) === 0xc0 && (sizeOf(op) === 4 || sizeOf(op) === 8)) {
-      const size = sizeOf(op);
+    if (c === Cls.STX && (op & 0xe0) === Mode.ATOMIC && (size === 4 || size === 8)) {
       const w = size === 8;
       const sH = w ? sh : '0';
       let body: string | undefined;
@@ -342,12 +333,11 @@ export function compile(insns: readonly Insn[]): CompiledProgram {
       }
       if (imm === 0xe1) body = store(sl, sH);
       if (imm === 0xf1) body = `if (ol === r0l${w ? ' && oh === r0h' : ''}) { ${store(sl, sH)} } r0l = ol; r0h = oh;`;
-      const valid = [0x00, 0x01, 0x40, 0x41, 0x50, 0x51, 0xa0, 0xa1, 0xe1, 0xf1].includes(imm);
-      if (!valid || body === undefined) emit(fault(`unknown atomic operation 0x${(imm >>> 0).toString(16)}`, i));
+      if (!isAtomicOp(imm) || body === undefined) emit(fault(`unknown atomic operation 0x${(imm >>> 0).toString(16)}`, i));
       else emit(`${addr(x.dst, off)} ${check(size, true, i)} ${oldRead} ${body}${imm === 0xf1 ? '' : imm === 0xe1 ? ` ${sl} = ol; ${sh} = oh;` : fetch}`);
       continue;
     }
-    emit(fault(`unknown or unsupported opcode 0x${op.toString(16).padStart(2, '0')}`, i));
+    emit(unsupported(op, i));
   }
 
   closeBlock(`throw new F("execution fell off the end of the program", ${n - 1});`);

@@ -1,7 +1,7 @@
 // Disassembler producing the assembler's dialect (round-trips: assemble(disassemble(p)) encodes to the same
 // bytes). Jump targets are printed as relative offsets (+N/-N), which the assembler accepts.
 
-import { AluOp, AtomicOp, CallSrc, Cls, JmpOp, Mode, Op, SIZE_BYTES, Src, cls, lddwValue, type Insn } from './isa.js';
+import { AluOp, AtomicOp, CallSrc, Cls, JmpOp, Mode, Op, SIZE_BYTES, Src, cls, isAluClass, isJmpClass, lddwValue, type Insn } from './isa.js';
 
 const ALU_NAMES: Readonly<Record<number, string>> = {
   [AluOp.ADD]: 'add', [AluOp.SUB]: 'sub', [AluOp.MUL]: 'mul', [AluOp.DIV]: 'div', [AluOp.OR]: 'or', [AluOp.AND]: 'and',
@@ -29,7 +29,7 @@ export function disassembleInsn(insns: readonly Insn[], i: number): string {
   if (x === undefined) return '<end of program>';
   const c = cls(x.opcode);
   const unknown = `unknown opcode 0x${x.opcode.toString(16).padStart(2, '0')}`;
-  if (c === Cls.ALU || c === Cls.ALU64) {
+  if (isAluClass(c)) {
     const op = x.opcode & 0xf0;
     const suffix = c === Cls.ALU ? '32' : '';
     if (op === AluOp.END) {
@@ -43,7 +43,7 @@ export function disassembleInsn(insns: readonly Insn[], i: number): string {
     if (op === AluOp.MOV && (x.opcode & Src.X) && x.off !== 0) return `movsx${x.off}${c === Cls.ALU ? '32' : '64'} ${r(x.dst)}, ${r(x.src)}`;
     return `${name}${suffix} ${r(x.dst)}, ${x.opcode & Src.X ? r(x.src) : x.imm}`;
   }
-  if (c === Cls.JMP || c === Cls.JMP32) {
+  if (isJmpClass(c)) {
     const op = x.opcode & 0xf0;
     if (x.opcode === Op.EXIT) return 'exit';
     if (x.opcode === Op.JA) return `ja ${rel(x.off)}`;

@@ -3,7 +3,7 @@
 // (exact 64-bit; see docs/ebpf.md for the measurement against BigInt). Every memory access goes through
 // Memory.check; any fault (bounds, unknown opcode, budget, call depth) ends the run with an error result.
 
-import type { Insn } from './isa.js';
+import { SIZE_BYTES, isAtomicOp, type Insn } from './isa.js';
 import { EbpfFault, MAX_FRAMES, RegionTag, framePointer, type Memory } from './Memory.js';
 import type { HelperRegistry } from './helpers.js';
 import {
@@ -280,7 +280,7 @@ function run(p: Decoded, opts: RunOptions, scratch: Scratch): RunResult {
           break;
         // ---- loads (LDX MEM / MEMSX, section 5.2) ----
         case 0x61: case 0x69: case 0x71: case 0x79: case 0x81: case 0x89: case 0x91: {
-          const size = op === 0x79 ? 8 : op === 0x61 || op === 0x81 ? 4 : op === 0x69 || op === 0x89 ? 2 : 1;
+          const size = SIZE_BYTES[op & 0x18]!;
           const a = (lo[s]! + off) | 0;
           const ah = (hi[s]! + (off >= 0 ? ((a >>> 0) < (lo[s]! >>> 0) ? 1 : 0) : ((a >>> 0) > (lo[s]! >>> 0) ? -1 : 0))) | 0;
           const v = mem.check(ah, a, size, false);
@@ -298,7 +298,7 @@ function run(p: Decoded, opts: RunOptions, scratch: Scratch): RunResult {
         }
         // ---- stores (ST / STX MEM) and atomics (section 5.3) ----
         case 0x62: case 0x6a: case 0x72: case 0x7a: case 0x63: case 0x6b: case 0x73: case 0x7b: case 0xc3: case 0xdb: {
-          const size = (op & 0x18) === 0x18 ? 8 : (op & 0x18) === 0 ? 4 : (op & 0x18) === 8 ? 2 : 1;
+          const size = SIZE_BYTES[op & 0x18]!;
           const a = (alo + off) | 0;
           const ah = (ahi + (off >= 0 ? ((a >>> 0) < (alo >>> 0) ? 1 : 0) : ((a >>> 0) > (alo >>> 0) ? -1 : 0))) | 0;
           const o = a >>> 0;
@@ -329,11 +329,9 @@ function run(p: Decoded, opts: RunOptions, scratch: Scratch): RunResult {
   }
 }
 
-const ATOMIC_IMMS = new Set([0x00, 0x01, 0x40, 0x41, 0x50, 0x51, 0xa0, 0xa1, 0xe1, 0xf1]);
-
 /** Atomic read-modify-write (single-threaded, so plain loads and stores are atomic). RFC 9669 section 5.3. */
 export function atomic(v: DataView, o: number, size: number, imm: number, s: number, lo: Int32Array, hi: Int32Array, pc: number): void {
-  if (!ATOMIC_IMMS.has(imm)) throw new EbpfFault(`unknown atomic operation 0x${(imm >>> 0).toString(16)}`, pc);
+  if (!isAtomicOp(imm)) throw new EbpfFault(`unknown atomic operation 0x${(imm >>> 0).toString(16)}`, pc);
   const oldLo = v.getInt32(o, true);
   const oldHi = size === 8 ? v.getInt32(o + 4, true) : 0;
   const slo = lo[s]!, shi = size === 8 ? hi[s]! : 0;

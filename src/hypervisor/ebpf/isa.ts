@@ -36,6 +36,14 @@ export type Mode = (typeof Mode)[keyof typeof Mode];
 export const AtomicOp = { ADD: 0x00, OR: 0x40, AND: 0x50, XOR: 0xa0, FETCH: 0x01, XCHG: 0xe1, CMPXCHG: 0xf1 } as const;
 export type AtomicOp = (typeof AtomicOp)[keyof typeof AtomicOp];
 
+/** Is `imm` a defined atomic operation: add/or/and/xor with or without FETCH, XCHG, CMPXCHG (section 5.3)? */
+export function isAtomicOp(imm: number): boolean {
+  switch (imm & ~AtomicOp.FETCH) {
+    case AtomicOp.ADD: case AtomicOp.OR: case AtomicOp.AND: case AtomicOp.XOR: return true;
+    default: return imm === AtomicOp.XCHG || imm === AtomicOp.CMPXCHG;
+  }
+}
+
 /** The src field of CALL (section 4.3.1): helper by id, local (pc-relative) call, helper by BTF id. */
 export const CallSrc = { HELPER: 0, LOCAL: 1, BTF: 2 } as const;
 export type CallSrc = (typeof CallSrc)[keyof typeof CallSrc];
@@ -57,6 +65,18 @@ export const Op = {
 export const cls = (opcode: number): number => opcode & 0x07;
 export const isAluClass = (c: number): boolean => c === Cls.ALU || c === Cls.ALU64;
 export const isJmpClass = (c: number): boolean => c === Cls.JMP || c === Cls.JMP32;
+
+/**
+ * Where the jump or local call in slot `i` goes (section 4.3: i + 1 + offset, held in imm for JA32 and local
+ * calls); undefined for exit, helper calls and everything that is not a jump.
+ */
+export function branchTarget(x: Insn, i: number): number | undefined {
+  const op = x.opcode;
+  if (!isJmpClass(cls(op))) return undefined;
+  if (op === Op.JA32 || (op === Op.CALL && x.src === CallSrc.LOCAL)) return i + 1 + x.imm;
+  if (op === Op.EXIT || op === Op.CALL || op === Op.CALLX) return undefined;
+  return i + 1 + x.off;
+}
 
 /** Registers r0-r10; r10 is the read-only frame pointer (section 2.2 / 3.2). */
 export const REG_COUNT = 11;

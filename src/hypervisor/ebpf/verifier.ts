@@ -13,7 +13,7 @@
 // Division and modulo by zero (also by a register) are accepted: RFC 9669 section 4.1 defines their results.
 // Not proven: termination of loops under `allowLoops` (a run-time instruction budget bounds them instead).
 
-import { AluOp, Cls, JmpOp, Mode, Op, SIZE_BYTES, Src, cls, lddwValue, type Insn } from './isa.js';
+import { AluOp, CallSrc, Cls, JmpOp, Mode, Op, SIZE_BYTES, Src, branchTarget, cls, isAluClass, isAtomicOp, isJmpClass, lddwValue, type Insn } from './isa.js';
 import { disassembleInsn } from './disassembler.js';
 import { FRAME_SIZE, MAX_FRAMES } from './Memory.js';
 import type { HelperRegistry } from './helpers.js';
@@ -246,8 +246,6 @@ const bitsMax = (v: bigint): bigint => {
 
 // ----------------------------------------------------------------------------------------- structural checks
 
-const ATOMIC_IMMS = new Set([0x00, 0x01, 0x40, 0x41, 0x50, 0x51, 0xa0, 0xa1, 0xe1, 0xf1]);
-
 /** Why instruction i is not a valid encoding, or undefined. */
 function encodingError(insns: readonly Insn[], i: number): string | undefined {
   const x = insns[i]!;
@@ -256,7 +254,7 @@ function encodingError(insns: readonly Insn[], i: number): string | undefined {
   if (dst > 10) return `invalid destination register r${dst}`;
   if (src > 10) return `invalid source register r${src}`;
   const writesDst = (): string | undefined => (dst === 10 ? 'writes r10, the read-only frame pointer' : undefined);
-  if (c === Cls.ALU || c === Cls.ALU64) {
+  if (isAluClass(c)) {
     const code = op & 0xf0;
     const isX = (op & Src.X) !== 0;
     if (code === AluOp.END) {
@@ -277,7 +275,7 @@ function encodingError(insns: readonly Insn[], i: number): string | undefined {
     } else if (off !== 0) return 'offset must be zero for this arithmetic instruction';
     return writesDst();
   }
-  if (c === Cls.JMP || c === Cls.JMP32) {
+  if (isJmpClass(c)) {
     const code = op & 0xf0;
     if (op === Op.EXIT) return dst | src | off | imm ? 'reserved fields of exit are not zero' : undefined;
     if (op === Op.JA) return dst | src | imm ? 'reserved fields of ja are not zero' : undefined;
@@ -316,7 +314,7 @@ function encodingError(insns: readonly Insn[], i: number): string | undefined {
   if (mode === Mode.MEM) return imm !== 0 ? 'imm of stx is not zero' : undefined;
   if (mode === Mode.ATOMIC) {
     if (size !== 4 && size !== 8) return 'atomic operations are 32 or 64 bits';
-    if (!ATOMIC_IMMS.has(imm)) return `unknown atomic operation 0x${(imm >>> 0).toString(16)}`;
+    if (!isAtomicOp(imm)) return `unknown atomic operation 0x${(imm >>> 0).toString(16)}`;
     return undefined;
   }
   return `unknown opcode 0x${op.toString(16)}`;
@@ -398,17 +396,16 @@ class Verifier {
         if (next >= n) this.fail(i, 'execution falls off the end of the program');
         return next;
       };
-      const c = cls(x.opcode);
+      const t = branchTarget(x, i);
       let s: number[];
       if (x.opcode === Op.EXIT) s = [];
-      else if (x.opcode === Op.JA) s = [this.target(i, i + 1 + x.off, 'jump')];
-      else if (x.opcode === Op.JA32) s = [this.target(i, i + 1 + x.imm, 'jump')];
-      else if (x.opcode === Op.CALL && x.src === 1) {
-        calls.set(i, this.target(i, i + 1 + x.imm, 'call'));
+      else if (x.opcode === Op.JA || x.opcode === Op.JA32) s = [this.target(i, t!, 'jump')];
+      else if (x.opcode === Op.CALL && x.src === CallSrc.LOCAL) {
+        calls.set(i, this.target(i, t!, 'call'));
         s = [fall()];
-      } else if ((c === Cls.JMP || c === Cls.JMP32) && x.opcode !== Op.CALL && x.opcode !== Op.CALLX) {
-        const t = this.target(i, i + 1 + x.off, 'jump');
-        s = [fall(), t];
+      } else if (t !== undefined) {
+        const taken = this.target(i, t, 'jump');
+        s = [fall(), taken];
       } else s = [fall()];
       this.succ.push(s);
     }
@@ -583,7 +580,7 @@ class Verifier {
     const st = cloneState(inp);
     const succ = this.succ[i]!;
     const next = succ[0]!;
-    if (c === Cls.ALU || c === Cls.ALU64) {
+    if (isAluClass(c)) {
       st.regs[x.dst] = this.alu(i, st, x);
       return [[next, st]];
     }
@@ -621,7 +618,7 @@ class Verifier {
       return [[-1, st]];
     }
     if (op === Op.JA || op === Op.JA32) return [[next, st]];
-    if (op === Op.CALL && x.src === 1) return [[next, this.localCall(i, st, depth, i + 1 + x.imm)]];
+    if (op === Op.CALL && x.src === CallSrc.LOCAL) return [[next, this.localCall(i, st, depth, branchTarget(x, i)!)]];
     if (op === Op.CALL || op === Op.CALLX) {
       let id = x.imm;
       if (op === Op.CALLX) {
