@@ -18,6 +18,7 @@ import { configsOf, parseProctrackOptions, proctrackResult, ProctrackRun } from 
 import { scanColumns } from '../src/analyses/columns.js';
 import { importTrace } from '../src/analyses/importer.js';
 import type { AnalysisResult, Cell } from '../src/analyses/result.js';
+import { GroundTruthType } from '../src/hypervisor/events.js';
 import { recordTrace } from '../src/hypervisor/recordTrace.js';
 import { replayTrace } from '../src/replay/replayTrace.js';
 import { TraceReader } from '../src/record/TraceReader.js';
@@ -205,7 +206,7 @@ describe('proctrack on the mixed workload (about 37 live processes, seed 004 sec
     // The kernel threads' CR3 (ground truth of idle/kreaper/kflushd) became a reconstructed process.
     const kernelCr3 = (() => {
       for (const b of TraceReader.open(join(root, 'mixed')).scan('ground_truth', ['type', 'a0', 'cr3'])) {
-        for (let i = 0; i < b.length; i++) if (b.columns.type.number(i) === 1 && (b.columns.a0.number(i) & 1) === 1) return b.columns.cr3.number(i);
+        for (let i = 0; i < b.length; i++) if (b.columns.type.number(i) === GroundTruthType.procCreate && (b.columns.a0.number(i) & 1) === 1) return b.columns.cr3.number(i);
       }
       return -1;
     })();

@@ -3,7 +3,7 @@
 // modelled cost. Time is the cost model's `cost` column (modelled cycles per exit: round trip + handler +
 // hypervisor work), the analogue of perf's per-exit handling time.
 
-import { exitReasonName } from './names.js';
+import { exitReasonKey } from '../record/exitReasonNames.js';
 import { scanColumns } from './columns.js';
 import type { ResultColumn, ResultTable, Cell } from './result.js';
 import type { TraceReader } from '../record/TraceReader.js';
@@ -53,7 +53,7 @@ export class ExitStats {
       }
     }
     reasons.sort((a, b) => this.count[b]! - this.count[a]! || a - b);
-    return reasons.map((r) => [...prefix, r, exitReasonName(r), this.count[r]!, (100 * this.count[r]!) / n,
+    return reasons.map((r) => [...prefix, r, exitReasonKey(r), this.count[r]!, (100 * this.count[r]!) / n,
       t > 0 ? (100 * this.sum[r]!) / t : 0, this.min[r]!, this.max[r]!, this.sum[r]! / this.count[r]!, this.sum[r]!]);
   }
 }

@@ -10,7 +10,7 @@ import { UserError } from '../cli/errors.js';
 import { TraceReader } from '../record/TraceReader.js';
 import type { MachineObserver } from '../hypervisor/events.js';
 import { importTrace } from './importer.js';
-import { SYSCALL_NAMES } from './names.js';
+import { syscallName } from './names.js';
 import { boolOption, choiceListOption, countListOption, countOption, stringOption } from './options.js';
 import type { Analysis, AnalysisResult, Cell, OptionValues, ResultColumn, ResultTable } from './result.js';
 import { DEATH_NAMES, DEATH_STRATEGIES, DEFAULT_TRACKER, ProcessTracker, THREAD_IDS, type DeathStrategy, type TrackerConfig } from './tracker.js';
@@ -242,7 +242,7 @@ export function proctrackResult(title: string, run: ProctrackRun, scores: Scores
       const t = j < o.n ? s.obsTrue[j]! : -1;
       const tt = t >= 0 ? gt.threads[t]! : null;
       const u = sy.a[i]!;
-      sysRows.push([ic, sy.b[i]!, SYSCALL_NAMES[sy.b[i]!] ?? `sys_${sy.b[i]!}`, tr.threads[u]!.proc.upid, u,
+      sysRows.push([ic, sy.b[i]!, syscallName(sy.b[i]!), tr.threads[u]!.proc.upid, u,
         tt && tt.proc >= 0 ? gt.procs[tt.proc]!.pid : null, tt ? tt.tid : null, t >= 0 && s.threads.recToTrue[u] === t]);
       j++;
     }

@@ -22,6 +22,7 @@
 // Hot path: no allocation per exit (a one-entry cache of the last thread; typed arrays for the logs).
 
 import { ExitWord, type ExitEvent, type IoEvent, type MachineObserver, type SyscallEvent } from '../hypervisor/events.js';
+import { SYSCALLS } from '../hypervisor/interception/syscalls.js';
 
 export const DEATH_STRATEGIES = ['none', 'declared', 'expiration', 'declared+expiration'] as const;
 export type DeathStrategy = (typeof DEATH_STRATEGIES)[number];
@@ -48,9 +49,9 @@ export const DEFAULT_TRACKER: TrackerConfig = {
   death: 'declared+expiration', expiration: 5_000_000, threadId: 'stack', maxStackPages: 2, userFilter: true, execDeath: false, sampleEvery: 100_000,
 };
 
-export const SYS_EXIT = 60;
-export const SYS_EXIT_GROUP = 231;
-export const SYS_EXECVE = 59;
+const SYS_EXIT = SYSCALLS.exit!;
+const SYS_EXIT_GROUP = SYSCALLS.exit_group!;
+const SYS_EXECVE = SYSCALLS.execve!;
 const TWO32 = 4294967296;
 
 /** How a reconstructed entity ended. */
