@@ -62,10 +62,6 @@ export class HelperRegistry {
     return this.byId.get(id);
   }
 
-  list(): HelperSpec[] {
-    return [...this.byId.values()].sort((a, b) => a.id - b.id);
-  }
-
   /** Call helper `id`; faults if it is unknown or has no implementation. */
   call(id: number, call: HelperCall): bigint {
     const s = this.byId.get(id);

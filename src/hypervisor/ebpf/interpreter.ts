@@ -330,7 +330,7 @@ function run(p: Decoded, opts: RunOptions, scratch: Scratch): RunResult {
 }
 
 /** Atomic read-modify-write (single-threaded, so plain loads and stores are atomic). RFC 9669 section 5.3. */
-export function atomic(v: DataView, o: number, size: number, imm: number, s: number, lo: Int32Array, hi: Int32Array, pc: number): void {
+function atomic(v: DataView, o: number, size: number, imm: number, s: number, lo: Int32Array, hi: Int32Array, pc: number): void {
   if (!isAtomicOp(imm)) throw new EbpfFault(`unknown atomic operation 0x${(imm >>> 0).toString(16)}`, pc);
   const oldLo = v.getInt32(o, true);
   const oldHi = size === 8 ? v.getInt32(o + 4, true) : 0;

@@ -78,10 +78,6 @@ export function branchTarget(x: Insn, i: number): number | undefined {
   return i + 1 + x.off;
 }
 
-/** Registers r0-r10; r10 is the read-only frame pointer (section 2.2 / 3.2). */
-export const REG_COUNT = 11;
-export const FP = 10;
-
 /** One decoded instruction slot. For LDDW the first slot carries the full 64-bit value in `imm64`. */
 export interface Insn {
   opcode: number;

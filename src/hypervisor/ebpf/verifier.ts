@@ -160,7 +160,6 @@ function stateEq(a: State, b: State): boolean {
 
 // ------------------------------------------------------------------------------------------ constant folding
 
-const sx32 = (v: bigint): bigint => BigInt.asUintN(64, BigInt.asIntN(32, v));
 const s64 = (v: bigint): bigint => BigInt.asIntN(64, v);
 const bswap = (v: bigint, bytes: number): bigint => {
   let r = 0n;
@@ -324,8 +323,7 @@ function encodingError(insns: readonly Insn[], i: number): string | undefined {
 
 export function verify(insns: readonly Insn[], opts: VerifierOptions = {}): Verification {
   try {
-    const processed = new Verifier(insns, opts).run();
-    return { ok: true, processed: processed.processed, hasLoops: processed.hasLoops };
+    return { ok: true, ...new Verifier(insns, opts).run() };
   } catch (e) {
     if (e instanceof VerifyError) return { ok: false, index: e.index, message: e.message };
     throw e;
@@ -336,13 +334,12 @@ class Verifier {
   private readonly n: number;
   private readonly fail: (i: number, msg: string) => never;
   private processed = 0;
-  private hasLoops = false;
   /** subprogram entry -> its instructions in reverse postorder */
   private readonly rpo = new Map<number, number[]>();
   /** instruction -> successors within its subprogram (the call instruction's successor is the return point) */
   private readonly succ: number[][] = [];
   private readonly maxProcessed: number;
-  /** targets of back-edges: where the analysis widens */
+  /** targets of back-edges: where the analysis widens (none: the program has no loops) */
   private readonly loopHeads = new Set<number>();
 
   constructor(private readonly insns: readonly Insn[], private readonly opts: VerifierOptions) {
@@ -357,7 +354,7 @@ class Verifier {
     this.structure();
     this.flow();
     this.analyze();
-    return { processed: this.processed, hasLoops: this.hasLoops };
+    return { processed: this.processed, hasLoops: this.loopHeads.size > 0 };
   }
 
   private isSecondSlot: Uint8Array = new Uint8Array(0);
@@ -444,7 +441,6 @@ class Verifier {
           const w = s[k]!;
           if (color[w] === 1) {
             if (!this.opts.allowLoops) this.fail(v, `back-edge to instruction ${w}: loops are not allowed`);
-            this.hasLoops = true;
             this.loopHeads.add(w);
           } else if (color[w] === 0) {
             color[w] = 1;
@@ -794,21 +790,16 @@ class Verifier {
         const size = a.size ?? (a.sizeArg !== undefined ? sizeOf(a.sizeArg) : 1);
         if (size > 0) {
           const sizeExact = a.size !== undefined || (a.sizeArg !== undefined && isConst(st.regs[a.sizeArg + 1]!));
-          // checked as one access of the maximum size; a stack write is a variable write unless the size is exact
+          // checked as one access of the maximum size (it may exceed one instruction's 8); a stack write of
+          // inexact size drops the spills it may cover but marks no byte written
           if (a.access === 'readwrite') this.access(i, st, v, r, 0, size, 'atomic');
-          else this.checkSpan(i, st, v, r, size, a.access === 'write' ? (sizeExact ? 'write' : 'atomic') : 'read');
+          else if (a.access === 'write') this.access(i, st, v, r, 0, size, 'write', undefined, sizeExact);
+          else this.access(i, st, v, r, 0, size, 'read');
         }
       }
     });
     for (let r = 1; r <= 5; r++) st.regs[r] = UNINIT;
     st.regs[0] = UNKNOWN;
-  }
-
-  /** A helper's access of `size` bytes (may exceed one instruction's 8). */
-  private checkSpan(i: number, st: State, p: Reg, r: number, size: number, kind: 'read' | 'write' | 'atomic'): void {
-    // a write of unknown extent: bounds checked for the largest size, spills dropped, bytes not marked written
-    if (kind === 'atomic') this.access(i, st, p, r, 0, size, 'write', undefined, false);
-    else this.access(i, st, p, r, 0, size, kind);
   }
 
   private localCall(i: number, st: State, depth: number, target: number): State {
