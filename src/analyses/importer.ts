@@ -8,8 +8,8 @@
 // order before the first exit at a later icount.
 //
 // Events are the machine's own reused objects (src/hypervisor/events.ts). Exits carry only the fields
-// analyses of process/thread identity read unless `exitFields: 'all'`: seq, icount, tsc, cycles, cost,
-// reason, cpl, cs, ss and the words of rsp, rip, cr3 (the other words stay 0).
+// analyses of process/thread identity read: seq, icount, tsc, cycles, cost, reason, cpl, cs, ss and the
+// words of rsp, rip, cr3 (the other words stay 0).
 
 import { EXIT_WORDS, ExitWord, IoDirection, type ExitEvent, type GroundTruthEvent, type IoEvent, type MachineObserver,
   type SyscallEvent } from '../hypervisor/events.js';
@@ -20,10 +20,6 @@ import { scanColumns, type ProjectedBatch } from './columns.js';
 const TWO32 = 4294967296;
 
 export interface ImportOptions {
-  /** Deliver ground_truth.arrow rows to onGroundTruth (scoring only; trackers never subscribe). Default: when an observer has onGroundTruth. */
-  groundTruth?: boolean;
-  /** 'tracking' (default): the exit fields identity tracking reads; 'all': every register too. */
-  exitFields?: 'tracking' | 'all';
   /** Fill SyscallEvent.args (default true); identity tracking does not read them. */
   syscallArgs?: boolean;
 }
@@ -69,32 +65,23 @@ class Rows {
   }
 }
 
-const EXIT_TRACK_COLS = ['icount', 'cycles', 'cost', 'exit_reason', 'cpl', 'cs', 'ss', 'rsp', 'rip', 'cr3'];
-const EXIT_ALL_COLS = [...EXIT_TRACK_COLS, 'cpu', 'instruction_length', 'interruption_info', 'interruption_error_code',
-  'qualification', 'rflags', 'cr0', 'cr4', 'rax', 'rcx', 'rdx', 'rbx', 'rbp', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'];
-const EXTRA_WORDS: Record<string, number> = {
-  qualification: ExitWord.qualification, rflags: ExitWord.rflags, cr0: ExitWord.cr0, cr4: ExitWord.cr4,
-  rax: ExitWord.rax, rcx: ExitWord.rcx, rdx: ExitWord.rdx, rbx: ExitWord.rbx, rbp: ExitWord.rbp, rsi: ExitWord.rsi,
-  rdi: ExitWord.rdi, r8: ExitWord.r8, r9: ExitWord.r9, r10: ExitWord.r10, r11: ExitWord.r11, r12: ExitWord.r12,
-  r13: ExitWord.r13, r14: ExitWord.r14, r15: ExitWord.r15,
-};
+const EXIT_COLS = ['icount', 'cycles', 'cost', 'exit_reason', 'cpl', 'cs', 'ss', 'rsp', 'rip', 'cr3'];
 
-export function newExitEventObject(): ExitEvent {
+function newExitEventObject(): ExitEvent {
   return { kind: 'exit', seq: 0, icount: 0, tsc: 0, cycles: 0, cost: 0, vcpu: 0, reason: 0, instructionLength: 0,
     interruptionInfo: 0, interruptionErrorCode: 0, hasGuestLinear: false, hasGuestPhysical: false, cs: 0, ss: 0, cpl: 0,
     words: new Uint32Array(EXIT_WORDS) };
 }
 
-/** Stream the trace to the observers in the machine's publishing order. */
+/** Stream the trace to the observers in the machine's publishing order. ground_truth.arrow is read only when an
+ *  observer has onGroundTruth (scoring; trackers never subscribe). */
 export function importTrace(reader: TraceReader, observers: readonly MachineObserver[], opts: ImportOptions = {}): ImportSummary {
   const cpi = reader.manifest.machine.cycles_per_instruction;
   const onExit = observers.filter((o) => o.onExit).map((o) => o.onExit!.bind(o));
   const onSys = observers.filter((o) => o.onSyscall).map((o) => o.onSyscall!.bind(o));
   const onIo = observers.filter((o) => o.onIo).map((o) => o.onIo!.bind(o));
   const onGt = observers.filter((o) => o.onGroundTruth).map((o) => o.onGroundTruth!.bind(o));
-  const wantGt = (opts.groundTruth ?? onGt.length > 0) && onGt.length > 0;
-  const all = opts.exitFields === 'all';
-  const exitCols = all ? EXIT_ALL_COLS : EXIT_TRACK_COLS;
+  const wantGt = onGt.length > 0;
   const sum: ImportSummary = { exits: 0, syscalls: 0, io: 0, groundTruth: 0, icount: reader.manifest.totals.icount };
 
   // --- syscalls
@@ -210,7 +197,7 @@ export function importTrace(reader: TraceReader, observers: readonly MachineObse
     nextIoSeq = ioSeq();
     nextIoIc = ioIcount();
   };
-  for (const b of scanColumns(reader, 'exits', exitCols)) {
+  for (const b of scanColumns(reader, 'exits', EXIT_COLS)) {
     const c = b.cols;
     const icount = c[0] as Uint32Array, cycles = c[1] as Uint32Array, cost = c[2] as Uint32Array;
     const reason = c[3] as Uint16Array, cpl = c[4] as Uint8Array, cs = c[5] as Uint16Array, ss = c[6] as Uint16Array;
@@ -248,7 +235,6 @@ export function importTrace(reader: TraceReader, observers: readonly MachineObse
         words[ExitWord.rip + 1] = rip[2 * i + 1]!;
         words[ExitWord.cr3] = cr3[2 * i]!;
         words[ExitWord.cr3 + 1] = cr3[2 * i + 1]!;
-        if (all) fillAll(e, c, i);
         for (let k = 0; k < onExit.length; k++) onExit[k]!(e);
       }
       sum.exits++;
@@ -273,19 +259,4 @@ export function importTrace(reader: TraceReader, observers: readonly MachineObse
     }
   }
   return sum;
-}
-
-function fillAll(e: ExitEvent, c: ProjectedBatch['cols'], i: number): void {
-  const base = EXIT_TRACK_COLS.length;
-  e.vcpu = (c[base] as Uint16Array)[i]!;
-  e.instructionLength = (c[base + 1] as Uint8Array)[i]!;
-  e.interruptionInfo = (c[base + 2] as Uint32Array)[i]!;
-  e.interruptionErrorCode = (c[base + 3] as Uint32Array)[i]!;
-  const names = EXIT_ALL_COLS.slice(base + 4);
-  for (let k = 0; k < names.length; k++) {
-    const col = c[base + 4 + k] as Uint32Array;
-    const w = EXTRA_WORDS[names[k]!]!;
-    e.words[w] = col[2 * i]!;
-    e.words[w + 1] = col[2 * i + 1]!;
-  }
 }

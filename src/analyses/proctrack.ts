@@ -3,8 +3,8 @@
 // reconstruction against the guest's ground truth, for several death-detection strategies in one pass.
 //
 // One tracker per strategy (src/analyses/tracker.ts) subscribes to the importer's event stream; the same
-// trackers subscribe to a live machine (./live.ts). The ground truth is collected by a separate observer
-// and used only for scoring (./truth.ts).
+// trackers subscribe to a live machine (ProctrackRun.trackers, e.g. through replayTrace's `attach`). The
+// ground truth is collected by a separate observer and used only for scoring (./truth.ts).
 
 import { UserError } from '../cli/errors.js';
 import { TraceReader } from '../record/TraceReader.js';

@@ -152,9 +152,8 @@ export class ProcessTracker implements MachineObserver {
   obsKind = new Uint8Array(1024);
   /** Syscalls: (icount, utid, number). */
   readonly sys = new Log();
-  /** I/O: (icount, utid ran before, utid runs next); port/device in ioPort. */
+  /** I/O: (icount, utid ran before, utid runs next); device in ioDevCode. */
   readonly io = new Log();
-  ioPort = new Uint16Array(1024);
 
   /** Size the logs for a trace of known row counts (offline: the manifest's). */
   reserve(exits: number, syscalls: number, io: number): void {
@@ -166,10 +165,7 @@ export class ProcessTracker implements MachineObserver {
     }
     this.sys.reserve(syscalls);
     this.io.reserve(io);
-    if (this.ioPort.length < this.io.icount.length) {
-      const p = new Uint16Array(this.io.icount.length);
-      p.set(this.ioPort);
-      this.ioPort = p;
+    if (this.ioDevCode.length < this.io.icount.length) {
       const d = new Uint8Array(this.io.icount.length);
       d.set(this.ioDevCode);
       this.ioDevCode = d;
@@ -184,8 +180,6 @@ export class ProcessTracker implements MachineObserver {
   private liveProcs = 0;
   private liveThreads = 0;
   exitsSeen = 0;
-  exitsLogged = 0;
-  lastIcount = 0;
 
   constructor(readonly config: TrackerConfig) {
     this.declared = config.death === 'declared' || config.death === 'declared+expiration';
@@ -197,11 +191,7 @@ export class ProcessTracker implements MachineObserver {
     this.nextSample = config.sampleEvery;
   }
 
-  /** The thread of the last logged kernel entry, or -1 (for live analyses that attribute as they go). */
-  get currentUtid(): number {
-    return this.current;
-  }
-
+  /** The process of the last logged kernel entry, or -1 (for analyses that attribute as they go). */
   currentUpid(): number {
     return this.current < 0 ? -1 : this.threads[this.current]!.proc.upid;
   }
@@ -210,13 +200,11 @@ export class ProcessTracker implements MachineObserver {
     this.exitsSeen++;
     const ic = e.icount;
     if (ic >= this.nextSample) this.sample(ic);
-    this.lastIcount = ic;
     if (e.seq === this.lastSyscallExit) return; // logged as its syscall
     if (this.filter && e.cpl !== 3) return; // seed 004 6.1: not logged in kernel mode
     const w = e.words;
     const t = this.enter(ic, w[ExitWord.cr3]! + w[ExitWord.cr3 + 1]! * TWO32,
       this.pc ? w[ExitWord.rip]! + w[ExitWord.rip + 1]! * TWO32 : w[ExitWord.rsp + 1]! * 1048576 + (w[ExitWord.rsp]! >>> 12));
-    this.exitsLogged++;
     t.exits++;
     t.proc.exits++;
     this.observe(ic, t, 0);
@@ -225,7 +213,6 @@ export class ProcessTracker implements MachineObserver {
   onSyscall(e: SyscallEvent): void {
     const ic = e.icount;
     if (ic >= this.nextSample) this.sample(ic);
-    this.lastIcount = ic;
     this.lastSyscallExit = e.exitSeq;
     const t = this.enter(ic, e.cr3, this.pc ? e.ripLo + e.ripHi * TWO32 : e.rspHi * 1048576 + (e.rspLo >>> 12));
     t.syscalls++;
@@ -246,15 +233,11 @@ export class ProcessTracker implements MachineObserver {
     if (e.icount >= this.nextSample) this.sample(e.icount);
     const n = this.io.n;
     this.io.push(e.icount, this.current, -1);
-    if (n >= this.ioPort.length || n >= this.ioDevCode.length) {
-      const p = new Uint16Array(this.ioPort.length * 2);
-      p.set(this.ioPort);
-      this.ioPort = p;
+    if (n >= this.ioDevCode.length) {
       const d = new Uint8Array(this.ioDevCode.length * 2);
       d.set(this.ioDevCode);
       this.ioDevCode = d;
     }
-    this.ioPort[n] = e.port;
     let code = this.deviceIndex.get(e.device);
     if (code === undefined) {
       code = this.ioDevices.length;

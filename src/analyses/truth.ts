@@ -137,8 +137,6 @@ export interface Matching {
   trueToRec: Int32Array;
   /** Reconstructed entities with observations. */
   nRec: number;
-  /** True entities (of the kind scored) that were running at some observation. */
-  nTrueSeen: number;
   /** Reconstructed entities whose observations cover two or more true entities. */
   merges: number;
   /** True entities whose observations are spread over two or more reconstructed ones. */
@@ -156,15 +154,12 @@ export function matchIdentities(rec: Int32Array, tru: Int32Array, n: number, nRe
   scored: (t: number) => boolean): Matching {
   const pairs = new Map<number, number>();
   const recSeen = new Uint8Array(nRecTotal);
-  const trueSeen = new Uint8Array(nTrueTotal);
   const key = (r: number, t: number): number => r * (nTrueTotal + 1) + (t + 1);
   for (let i = 0; i < n; i++) {
     const r = rec[i]!;
     const t = tru[i]!;
     recSeen[r] = 1;
-    const ok = t >= 0 && scored(t);
-    if (ok) trueSeen[t] = 1;
-    if (!ok) continue;
+    if (t < 0 || !scored(t)) continue;
     const k = key(r, t);
     pairs.set(k, (pairs.get(k) ?? 0) + 1);
   }
@@ -184,16 +179,13 @@ export function matchIdentities(rec: Int32Array, tru: Int32Array, n: number, nRe
       matched++;
     }
   }
-  let nRec = 0, nTrueSeen = 0, merges = 0, splits = 0;
+  let nRec = 0, merges = 0, splits = 0;
   for (let r = 0; r < nRecTotal; r++) {
     if (recSeen[r]) nRec++;
     if (recCover[r]! > 1) merges++;
   }
-  for (let t = 0; t < nTrueTotal; t++) {
-    if (trueSeen[t]) nTrueSeen++;
-    if (trueCover[t]! > 1) splits++;
-  }
-  return { recToTrue, trueToRec, nRec, nTrueSeen, merges, splits, matched };
+  for (let t = 0; t < nTrueTotal; t++) if (trueCover[t]! > 1) splits++;
+  return { recToTrue, trueToRec, nRec, merges, splits, matched };
 }
 
 export interface LiveSeries {
@@ -235,9 +227,7 @@ export interface Scores {
   procs: Matching;
   threads: Matching;
   procPrecision: number;
-  procRecall: number;
   threadPrecision: number;
-  threadRecall: number;
   /** Matched processes: mean |first seen - created| and |end - exited| (instructions). */
   startErrMean: number;
   startErrMax: number;
@@ -331,8 +321,7 @@ export function score(tr: ProcessTracker, gt: GroundTruth, endIcount: number): S
   return {
     procMae: pa / ns, procMaxErr: pm, procBias: pb / ns, threadMae: ta / ns, threadMaxErr: tm, threadBias: tb / ns,
     procs, threads,
-    procPrecision: ratio(procs.matched, procs.nRec), procRecall: ratio(procs.matched, procs.nTrueSeen),
-    threadPrecision: ratio(threads.matched, threads.nRec), threadRecall: ratio(threads.matched, threads.nTrueSeen),
+    procPrecision: ratio(procs.matched, procs.nRec), threadPrecision: ratio(threads.matched, threads.nRec),
     startErrMean: ratio(sSum, nm), startErrMax: sMax, endErrMean: ratio(eSum, nm), endErrMax: eMax,
     syscalls: sy.n, syscallProcAcc: ratio(sp, sy.n), syscallThreadAcc: ratio(st, sy.n),
     io: io.n, ioUser: nu, ioNextAcc: ratio(nx, io.n), ioPrevAcc: ratio(pv, io.n), ioNextAccUser: ratio(nxu, nu), ioPrevAccUser: ratio(pvu, nu),
