@@ -174,15 +174,13 @@ const SYSCALL_COLUMNS: readonly ResultColumn[] = [
 
 const nan = (x: number): number | null => (Number.isFinite(x) ? x : null);
 
-export function strategyRow(label: string, tr: ProcessTracker, gt: GroundTruth, s: Scores): Cell[] {
-  const trueProcs = gt.procs.filter((p) => !p.kernel).length;
-  const trueThreads = gt.threads.filter((t) => gt.isUserThread(t.id)).length;
+function strategyRow(label: string, tr: ProcessTracker, trueProcs: number, trueThreads: number, s: Scores): Cell[] {
   return [label, tr.procs.length, trueProcs, nan(s.procPrecision), nan(s.procs.matched / trueProcs), s.procs.merges, s.procs.splits,
     s.procMae, s.procMaxErr, s.procBias, tr.threads.length, trueThreads, nan(s.threadPrecision), nan(s.threads.matched / trueThreads),
     s.threads.merges, s.threads.splits, s.threadMae, s.threadMaxErr];
 }
 
-export function attributionRow(label: string, s: Scores): Cell[] {
+function attributionRow(label: string, s: Scores): Cell[] {
   return [label, nan(s.startErrMean), nan(s.endErrMean), s.endErrMax, s.syscalls, nan(s.syscallProcAcc), nan(s.syscallThreadAcc),
     s.io, nan(s.ioNextAcc), nan(s.ioPrevAcc), s.ioUser, nan(s.ioNextAccUser), nan(s.ioPrevAccUser)];
 }
@@ -197,18 +195,27 @@ export function proctrackResult(title: string, run: ProctrackRun, scores: Scores
   });
   const tr = run.trackers[best]!;
   const s = scores[best]!;
+  const trueProcs = gt.procs.filter((p) => !p.kernel).length;
+  const trueThreads = gt.threads.filter((t) => gt.isUserThread(t.id)).length;
   const tables: ResultTable[] = [];
   tables.push({ name: 'strategies', doc: 'one row per death-detection strategy: counts and identity scores against ground truth',
-    columns: STRATEGY_COLUMNS, rows: run.trackers.map((t, i) => strategyRow(labels[i]!, t, gt, scores[i]!)) });
+    columns: STRATEGY_COLUMNS, rows: run.trackers.map((t, i) => strategyRow(labels[i]!, t, trueProcs, trueThreads, scores[i]!)) });
   tables.push({ name: 'attribution', doc: 'one row per strategy: lifetime error, syscall and I/O attribution accuracy',
     columns: ATTRIBUTION_COLUMNS, rows: scores.map((x, i) => attributionRow(labels[i]!, x)) });
   tables.push({ name: 'io_by_device', doc: `I/O attribution by device (${labels[best]})`, columns: IO_COLUMNS,
     rows: s.ioByDevice.map(([d, n, nx, pv]) => [d, n, nx / n, pv / n]) });
+  // Per process: threads minted, exits and syscalls (its threads' sums), in one pass over the threads.
+  const nThreads = new Int32Array(tr.procs.length), exits = new Float64Array(tr.procs.length), syscalls = new Float64Array(tr.procs.length);
+  for (const t of tr.threads) {
+    nThreads[t.proc.upid]!++;
+    exits[t.proc.upid]! += t.exits;
+    syscalls[t.proc.upid]! += t.syscalls;
+  }
   const procRows: Cell[][] = tr.procs.map((p) => {
     const t = s.procs.recToTrue[p.upid]!;
     const tp = t >= 0 ? gt.procs[t]! : null;
     return [p.upid, BigInt(p.cr3), p.firstSeen, p.lastSeen, p.deathAt >= 0 ? p.deathAt : null, DEATH_NAMES[p.death]!,
-      tr.threads.filter((x) => x.proc === p).length, p.exits, p.syscalls,
+      nThreads[p.upid]!, exits[p.upid]!, syscalls[p.upid]!,
       tp ? tp.pid : null, tp ? tp.name : null, tp ? tp.created : null, tp && tp.exited >= 0 ? tp.exited : null];
   });
   tables.push({ name: 'processes', doc: `the reconstructed process table (${labels[best]}), matched to the true processes`,
@@ -231,29 +238,20 @@ export function proctrackResult(title: string, run: ProctrackRun, scores: Scores
     columns: LIVE_COLUMNS, rows: live, print: false });
   const sy = tr.sys;
   const sysRows: Cell[][] = [];
-  {
-    // The true caller of each syscall (the thread running at the SYSCALL).
-    const o = tr.obs;
-    let j = 0;
-    for (let i = 0; i < sy.n; i++) {
-      const ic = sy.icount[i]!;
-      // obs and sys are both in stream order; the syscall's observation has kind 1 and the same icount.
-      while (j < o.n && !(tr.obsKind[j] === 1 && o.icount[j] === ic)) j++;
-      const t = j < o.n ? s.obsTrue[j]! : -1;
-      const tt = t >= 0 ? gt.threads[t]! : null;
-      const u = sy.a[i]!;
-      sysRows.push([ic, sy.b[i]!, syscallName(sy.b[i]!), tr.threads[u]!.proc.upid, u,
-        tt && tt.proc >= 0 ? gt.procs[tt.proc]!.pid : null, tt ? tt.tid : null, t >= 0 && s.threads.recToTrue[u] === t]);
-      j++;
-    }
+  for (let i = 0; i < sy.n; i++) {
+    const t = s.sysTrue[i]!; // the true caller: the thread running at the SYSCALL
+    const tt = t >= 0 ? gt.threads[t]! : null;
+    const u = sy.a[i]!;
+    sysRows.push([sy.icount[i]!, sy.b[i]!, syscallName(sy.b[i]!), tr.threads[u]!.proc.upid, u,
+      tt && tt.proc >= 0 ? gt.procs[tt.proc]!.pid : null, tt ? tt.tid : null, t >= 0 && s.threads.recToTrue[u] === t]);
   }
   tables.push({ name: 'syscalls', doc: `every syscall with its attribution (${labels[best]})`, columns: SYSCALL_COLUMNS, rows: sysRows, print: false });
   const notes = [
     `best strategy by live process-count error: ${labels[best]} (mean abs error ${s.procMae.toFixed(2)}, max ${s.procMaxErr}; ` +
-      `process recall ${(s.procs.matched / Math.max(1, gt.procs.filter((p) => !p.kernel).length)).toFixed(3)}, precision ${s.procPrecision.toFixed(3)})`,
+      `process recall ${(s.procs.matched / Math.max(1, trueProcs)).toFixed(3)}, precision ${s.procPrecision.toFixed(3)})`,
     `thread identity: ${tr.config.threadId === 'pc' ? 'user PC at kernel entry (seed 004 6.1, rejected idea)' : `stack pages, at most ${tr.config.maxStackPages} per stack (seed 004 5.2)`}; ` +
       `user-mode filter ${tr.config.userFilter ? 'on' : 'off'} (seed 004 6.1)${tr.config.execDeath ? '; execve ends the address space' : ''}`,
-    `ground truth: ${gt.procs.filter((p) => !p.kernel).length} user processes, ${gt.procs.filter((p) => p.kernel).length} kernel threads, ` +
+    `ground truth: ${trueProcs} user processes, ${gt.procs.filter((p) => p.kernel).length} kernel threads, ` +
       `${gt.procs.filter((p) => p.how === 2).length} killed by a fault (no exit syscall); trace ends at icount ${endIcount}`,
   ];
   return { title, tables, notes };

@@ -63,11 +63,8 @@ export class Proc {
   death = 0;
   /** When the tracker considers it dead (declared: the syscall's icount; expired: lastSeen + T). */
   deathAt = -1;
-  /** Live threads. */
+  /** Live threads. (Counts of exits and syscalls are per thread: a process's are its threads' sums.) */
   readonly threads: Thread[] = [];
-  nThreads = 0;
-  exits = 0;
-  syscalls = 0;
   constructor(readonly upid: number, readonly cr3: number, readonly firstSeen: number) {
     this.lastSeen = firstSeen;
   }
@@ -85,6 +82,13 @@ export class Thread {
   }
 }
 
+/** `x` copied into a new typed array of the same kind with `capacity` (>= x.length) elements. */
+function resized<T extends Float64Array | Int32Array | Uint8Array>(x: T, capacity: number): T {
+  const y = new (x.constructor as new (n: number) => T)(capacity);
+  y.set(x);
+  return y;
+}
+
 /** A growable typed log (icount as float64, ids as int32). */
 export class Log {
   n = 0;
@@ -98,33 +102,19 @@ export class Log {
   }
   /** Make room for `n` more rows at once (callers that know the row counts avoid regrowing). */
   reserve(n: number): void {
-    const want = this.n + n;
-    if (want <= this.icount.length) return;
-    const f = new Float64Array(want);
-    f.set(this.icount.subarray(0, this.n));
-    this.icount = f;
-    const a = new Int32Array(want);
-    a.set(this.a.subarray(0, this.n));
-    this.a = a;
-    const b = new Int32Array(want);
-    b.set(this.b.subarray(0, this.n));
-    this.b = b;
+    if (this.n + n > this.icount.length) this.resize(this.n + n);
   }
   push(icount: number, a: number, b: number): void {
-    if (this.n === this.icount.length) {
-      const grow = <T extends Float64Array | Int32Array>(x: T): T => {
-        const y = new (x.constructor as new (n: number) => T)(x.length * 2);
-        y.set(x);
-        return y;
-      };
-      this.icount = grow(this.icount);
-      this.a = grow(this.a);
-      this.b = grow(this.b);
-    }
+    if (this.n === this.icount.length) this.resize(Math.max(1024, 2 * this.n));
     this.icount[this.n] = icount;
     this.a[this.n] = a;
     this.b[this.n] = b;
     this.n++;
+  }
+  private resize(capacity: number): void {
+    this.icount = resized(this.icount, capacity);
+    this.a = resized(this.a, capacity);
+    this.b = resized(this.b, capacity);
   }
 }
 
@@ -147,9 +137,8 @@ export class ProcessTracker implements MachineObserver {
   private pendingFrom = 0;
   /** The exit that reported the last syscall (represented by the syscall row). */
   private lastSyscallExit = -1;
-  // Logs: observations (icount, upid, utid), one per logged exit or syscall; kind in obsKind.
+  // Logs: observations (icount, upid, utid), one per logged exit or syscall.
   readonly obs = new Log();
-  obsKind = new Uint8Array(1024);
   /** Syscalls: (icount, utid, number). */
   readonly sys = new Log();
   /** I/O: (icount, utid ran before, utid runs next); device in ioDevCode. */
@@ -158,18 +147,9 @@ export class ProcessTracker implements MachineObserver {
   /** Size the logs for a trace of known row counts (offline: the manifest's). */
   reserve(exits: number, syscalls: number, io: number): void {
     this.obs.reserve(exits + syscalls);
-    if (this.obsKind.length < this.obs.icount.length) {
-      const k = new Uint8Array(this.obs.icount.length);
-      k.set(this.obsKind);
-      this.obsKind = k;
-    }
     this.sys.reserve(syscalls);
     this.io.reserve(io);
-    if (this.ioDevCode.length < this.io.icount.length) {
-      const d = new Uint8Array(this.io.icount.length);
-      d.set(this.ioDevCode);
-      this.ioDevCode = d;
-    }
+    if (this.ioDevCode.length < this.io.icount.length) this.ioDevCode = resized(this.ioDevCode, this.io.icount.length);
   }
   readonly ioDevices: string[] = [];
   private ioDevCode = new Uint8Array(1024);
@@ -206,8 +186,7 @@ export class ProcessTracker implements MachineObserver {
     const t = this.enter(ic, w[ExitWord.cr3]! + w[ExitWord.cr3 + 1]! * TWO32,
       this.pc ? w[ExitWord.rip]! + w[ExitWord.rip + 1]! * TWO32 : w[ExitWord.rsp + 1]! * 1048576 + (w[ExitWord.rsp]! >>> 12));
     t.exits++;
-    t.proc.exits++;
-    this.observe(ic, t, 0);
+    this.observe(ic, t);
   }
 
   onSyscall(e: SyscallEvent): void {
@@ -216,15 +195,14 @@ export class ProcessTracker implements MachineObserver {
     this.lastSyscallExit = e.exitSeq;
     const t = this.enter(ic, e.cr3, this.pc ? e.ripLo + e.ripHi * TWO32 : e.rspHi * 1048576 + (e.rspLo >>> 12));
     t.syscalls++;
-    t.proc.syscalls++;
-    this.observe(ic, t, 1);
+    this.observe(ic, t);
     this.sys.push(ic, t.utid, e.number);
     if (this.declared) {
       if (e.number === SYS_EXIT_GROUP) this.killProc(t.proc, ic, Death.exitGroup);
       else if (e.number === SYS_EXECVE && this.config.execDeath) this.killProc(t.proc, ic, Death.execve);
       else if (e.number === SYS_EXIT) {
         this.killThread(t, ic, Death.exit);
-        if (t.proc.nThreads === 0) this.killProc(t.proc, ic, Death.exit);
+        if (t.proc.threads.length === 0) this.killProc(t.proc, ic, Death.exit);
       }
     }
   }
@@ -233,11 +211,7 @@ export class ProcessTracker implements MachineObserver {
     if (e.icount >= this.nextSample) this.sample(e.icount);
     const n = this.io.n;
     this.io.push(e.icount, this.current, -1);
-    if (n >= this.ioDevCode.length) {
-      const d = new Uint8Array(this.ioDevCode.length * 2);
-      d.set(this.ioDevCode);
-      this.ioDevCode = d;
-    }
+    if (n >= this.ioDevCode.length) this.ioDevCode = resized(this.ioDevCode, this.io.icount.length);
     let code = this.deviceIndex.get(e.device);
     if (code === undefined) {
       code = this.ioDevices.length;
@@ -256,15 +230,8 @@ export class ProcessTracker implements MachineObserver {
     if (icount >= this.nextSample) this.sample(icount);
   }
 
-  private observe(ic: number, t: Thread, kind: number): void {
-    const o = this.obs;
-    if (o.n === this.obsKind.length) {
-      const k = new Uint8Array(this.obsKind.length * 2);
-      k.set(this.obsKind);
-      this.obsKind = k;
-    }
-    this.obsKind[o.n] = kind;
-    o.push(ic, t.proc.upid, t.utid);
+  private observe(ic: number, t: Thread): void {
+    this.obs.push(ic, t.proc.upid, t.utid);
     this.current = t.utid;
     // The paper's I/O attribution: pending accesses go to the thread that runs next (seed 004 6.4).
     const io = this.io;
@@ -330,7 +297,6 @@ export class ProcessTracker implements MachineObserver {
       t = new Thread(this.threads.length, p, key, key, ic);
       this.threads.push(t);
       ths.push(t);
-      p.nThreads++;
       this.liveThreads++;
     } else if (!this.pc) {
       if (key < t.loPage) t.loPage = key;
@@ -348,7 +314,6 @@ export class ProcessTracker implements MachineObserver {
     const ths = t.proc.threads;
     const i = ths.indexOf(t);
     if (i >= 0) ths.splice(i, 1);
-    t.proc.nThreads--;
     this.liveThreads--;
     if (this.last === t) this.last = null;
   }

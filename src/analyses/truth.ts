@@ -246,8 +246,8 @@ export interface Scores {
   /** Per device: [device, n, next correct, prev correct]. */
   ioByDevice: Array<[string, number, number, number]>;
   series: LiveSeries;
-  /** True thread running at each observation / syscall / I/O. */
-  obsTrue: Int32Array;
+  /** True thread running at each syscall (-1 before the first context switch). */
+  sysTrue: Int32Array;
 }
 
 const ratio = (a: number, b: number): number => (b > 0 ? a / b : NaN);
@@ -326,6 +326,6 @@ export function score(tr: ProcessTracker, gt: GroundTruth, endIcount: number): S
     syscalls: sy.n, syscallProcAcc: ratio(sp, sy.n), syscallThreadAcc: ratio(st, sy.n),
     io: io.n, ioUser: nu, ioNextAcc: ratio(nx, io.n), ioPrevAcc: ratio(pv, io.n), ioNextAccUser: ratio(nxu, nu), ioPrevAccUser: ratio(pvu, nu),
     ioByDevice: [...dev.values()].sort((a, b) => (a[0] < b[0] ? -1 : 1)),
-    series, obsTrue,
+    series, sysTrue: syTrue,
   };
 }
