@@ -116,9 +116,7 @@ export function assemble(config: SessionConfig, makeEnv: (m: Machine, w: Workloa
     maxExits: full.maxExits,
   });
   const ept = new Ept((workload.memBytes + RESERVED_BYTES) / 4096);
-  const hvPages = new Uint8Array((workload.memBytes + RESERVED_BYTES) / 4096);
-  hvPages.fill(1, workload.memBytes / 4096);
-  machine.cpu.hypervisorPages = hvPages;
+  machine.cpu.hypervisorFrom = workload.memBytes;
   // With EPT enabled every guest access is checked against the VMM's per-page permissions (SDM 29.3);
   // they start as RWX everywhere, so nothing exits until a strategy restricts a page.
   if (vmcs.eptEnabled()) machine.cpu.mmu.eptPerm = ept.perm;

@@ -162,10 +162,10 @@ export class Cpu implements LazyFlags {
   /** Exact icount of the I/O instruction now calling `io` (set by IN/OUT/INS/OUTS before each access). */
   ioIcount = 0;
   /**
-   * Physical pages (flag 1) holding hypervisor code injected into the guest (interception stubs): what runs
-   * there does not count as guest instructions, so interception never changes the guest's icount.
+   * Guest-physical memory from this address up is the hypervisor's (interception stubs live there): what
+   * runs there does not count as guest instructions, so interception never changes the guest's icount.
    */
-  hypervisorPages: Uint8Array | null = null;
+  hypervisorFrom = Infinity;
   /** Bumped whenever decoded code is invalidated (self-modifying code check of compiled blocks). */
   codeGen = 0;
   /** Index of the op a compiled block was running when it threw. */
@@ -299,11 +299,7 @@ export class Cpu implements LazyFlags {
               const op = ops[i];
               op.fn(this, op);
             }
-            this.icount += n;
-            if (this.noRetire) {
-              this.noRetire = false;
-              this.icount--;
-            }
+            this.icount += n; // the block's last op (the only one that can set noRetire) did not run
             break;
           }
           this.rip = b.next;

@@ -201,7 +201,8 @@ export class DecodeCache {
     } finally {
       decoder.free();
     }
-    const hypervisor = this.cpu.hypervisorPages !== null && this.cpu.hypervisorPages[pa >>> PAGE_SHIFT] === 1;
+    const hypervisor = pa >= this.cpu.hypervisorFrom;
+    // Its instructions do not retire: each one's icount is the block's start (eventIcount = icount + idx).
     if (hypervisor) for (const op of ops) op.idx = 0;
     const block: Block = { ops, next: rip + offset, phys: pa, hits: 0, jit: null, attention, hypervisor };
     const page = pa >>> PAGE_SHIFT;
