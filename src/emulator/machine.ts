@@ -234,19 +234,33 @@ export class Machine {
     this.cpu.requestStop();
   }
 
+  /**
+   * Hypervisor work that runs at every exit before it is published (hyperupcalls bound to VM exits): part of
+   * the exit's handling, so what it charges (chargeWork) is in the exit's cost. Not observers: they may
+   * charge and change guest state; observers only watch.
+   */
+  private readonly exitHooks: Array<(e: ExitEvent) => void> = [];
+
+  addExitHook(f: (e: ExitEvent) => void): void {
+    this.exitHooks.push(f);
+  }
+
   /** An exit whose handler runs before it is published (so its cost includes the handler's work). */
   private deferred = false;
   private cyclesAtExit = 0;
 
-  /** Publish the exit the handler just handled, its cost including the work it charged (chargeWork). */
-  private publishDeferred(): void {
-    if (!this.deferred) return;
+  /** Publish the exit just handled, its cost including the work its handling charged (chargeWork). */
+  private publishExit(): void {
     this.deferred = false;
     const e = this.exitEvent;
     const work = this.exitCycles - this.cyclesAtExit;
     e.cost += work;
     e.cycles += work;
     for (const f of this.onExit) f(e);
+  }
+
+  private publishDeferred(): void {
+    if (this.deferred) this.publishExit();
   }
 
   /** Charge hypervisor work done for the last exit (logging a record, emulation) to modelled time. */
@@ -291,7 +305,7 @@ export class Machine {
     this.exitCycles += cost;
     this.exitsByReason.set(reason, (this.exitsByReason.get(reason) ?? 0) + 1);
     this.deferred = false;
-    if (this.onExit.length > 0) {
+    if (this.onExit.length > 0 || this.exitHooks.length > 0) {
       const e = this.exitEvent;
       // Exits caused by an instruction or a fault happen at that instruction's exact icount; asynchronous
       // ones (external interrupt, window, triple fault) at the current boundary.
@@ -333,10 +347,10 @@ export class Machine {
       w[ExitWord.guestLinear + 1] = linear !== null ? linear[1] : 0;
       w[ExitWord.guestPhysical] = physical !== null ? physical % TWO32 : 0;
       w[ExitWord.guestPhysical + 1] = physical !== null ? Math.floor(physical / TWO32) : 0;
-      if (deferPublish) {
-        this.deferred = true;
-        this.cyclesAtExit = this.exitCycles;
-      } else for (const f of this.onExit) f(e);
+      this.cyclesAtExit = this.exitCycles;
+      for (const f of this.exitHooks) f(e);
+      if (deferPublish) this.deferred = true;
+      else this.publishExit();
     }
     if (this.exitCount >= this.maxExits) this.stop(StopReason.exitLimit, 0, `${this.exitCount} exits`);
     return seq;

@@ -131,7 +131,8 @@ export class HyperupcallRuntime {
   private need(kind: 'exit' | 'interrupt' | 'io'): void {
     if (this.subscribed.has(kind)) return;
     this.subscribed.add(kind);
-    if (kind === 'exit') this.machine.subscribe({ onExit: (e) => this.onExit(e) });
+    // VM-exit programs run inside the exit's handling (before it is published): their cost is the exit's.
+    if (kind === 'exit') this.machine.addExitHook((e) => this.onExit(e));
     else if (kind === 'interrupt') this.machine.subscribe({ onInterrupt: (e) => this.onInterrupt(e) });
     else this.machine.subscribe({ onIo: (e) => this.onIo(e) });
   }
@@ -257,10 +258,7 @@ export class HyperupcallRuntime {
         cv.setUint32(Ctx.rip, w[ExitWord.rip]!, true);
         cv.setUint32(Ctx.rip + 4, w[ExitWord.rip + 1]!, true);
         cv.setBigUint64(Ctx.exitSeq, BigInt(e.seq), true);
-        const c = this.invoke(p, e.icount, 0, 0);
-        // The hyperupcall runs inside this exit's handling: its cost belongs to the exit's row.
-        e.cost += c;
-        e.cycles += c;
+        this.invoke(p, e.icount, 0, 0);
       }
     } finally {
       this.exit = null;
