@@ -77,10 +77,12 @@ function newExitEventObject(): ExitEvent {
  *  observer has onGroundTruth (scoring; trackers never subscribe). */
 export function importTrace(reader: TraceReader, observers: readonly MachineObserver[], opts: ImportOptions = {}): ImportSummary {
   const cpi = reader.manifest.machine.cycles_per_instruction;
-  const onExit = observers.filter((o) => o.onExit).map((o) => o.onExit!.bind(o));
-  const onSys = observers.filter((o) => o.onSyscall).map((o) => o.onSyscall!.bind(o));
-  const onIo = observers.filter((o) => o.onIo).map((o) => o.onIo!.bind(o));
-  const onGt = observers.filter((o) => o.onGroundTruth).map((o) => o.onGroundTruth!.bind(o));
+  // The observers of each kind, called as methods (not through bound copies: a method call on trackers of one
+  // class stays monomorphic and can be inlined).
+  const onExit = observers.filter((o) => o.onExit);
+  const onSys = observers.filter((o) => o.onSyscall);
+  const onIo = observers.filter((o) => o.onIo);
+  const onGt = observers.filter((o) => o.onGroundTruth);
   const wantGt = onGt.length > 0;
   const sum: ImportSummary = { exits: 0, syscalls: 0, io: 0, groundTruth: 0, icount: reader.manifest.totals.icount };
 
@@ -90,7 +92,7 @@ export function importTrace(reader: TraceReader, observers: readonly MachineObse
   if (withArgs) sysCols.push('arg0', 'arg1', 'arg2', 'arg3', 'arg4', 'arg5');
   const sys = new Rows(onSys.length > 0 && reader.rowCount('syscalls') > 0 ? scanColumns(reader, 'syscalls', sysCols) : (function* () {})());
   const se: SyscallEvent = { kind: 'syscall', icount: 0, exitSeq: 0, strategy: '', number: 0, args: new Array<number>(12).fill(0),
-    ret: null, cr3: 0, rspLo: 0, rspHi: 0, ripLo: 0, ripHi: 0, exits: 1 };
+    cr3: 0, rspLo: 0, rspHi: 0, ripLo: 0, ripHi: 0, exits: 1 };
   const sysSeq = (): number => (sys.b === null ? Infinity : (sys.b.cols[1] as Uint32Array)[2 * sys.i]! + ((sys.b.cols[1] as Uint32Array)[2 * sys.i + 1]! | 0) * TWO32);
   const emitSys = (): void => {
     const c = sys.b!.cols;
@@ -116,7 +118,7 @@ export function importTrace(reader: TraceReader, observers: readonly MachineObse
     se.rspHi = rsp[i2 + 1]!;
     se.ripLo = rip[i2]!;
     se.ripHi = rip[i2 + 1]!;
-    for (let k = 0; k < onSys.length; k++) onSys[k]!(se);
+    for (let k = 0; k < onSys.length; k++) onSys[k]!.onSyscall!(se);
     sum.syscalls++;
   };
 
@@ -143,7 +145,7 @@ export function importTrace(reader: TraceReader, observers: readonly MachineObse
     ie.direction = (c[4] as Uint8Array)[i]! as IoDirection;
     ie.value = (c[5] as Uint32Array)[i]!;
     ie.device = deviceNames[(c[6] as Uint8Array)[i]!] ?? 'none';
-    for (let k = 0; k < onIo.length; k++) onIo[k]!(ie);
+    for (let k = 0; k < onIo.length; k++) onIo[k]!.onIo!(ie);
     sum.io++;
   };
 
@@ -180,7 +182,7 @@ export function importTrace(reader: TraceReader, observers: readonly MachineObse
     ge.a1 = c.a1.number(gti);
     ge.a2 = c.a2.number(gti);
     ge.name = c.name.string(gti) ?? '';
-    for (const f of onGt) f(ge);
+    for (let k = 0; k < onGt.length; k++) onGt[k]!.onGroundTruth!(ge);
     sum.groundTruth++;
     if (++gti >= gtb!.length) gtFill();
   };
@@ -235,7 +237,7 @@ export function importTrace(reader: TraceReader, observers: readonly MachineObse
         words[ExitWord.rip + 1] = rip[2 * i + 1]!;
         words[ExitWord.cr3] = cr3[2 * i]!;
         words[ExitWord.cr3 + 1] = cr3[2 * i + 1]!;
-        for (let k = 0; k < onExit.length; k++) onExit[k]!(e);
+        for (let k = 0; k < onExit.length; k++) onExit[k]!.onExit!(e);
       }
       sum.exits++;
       while (nextIoSeq === seq) {

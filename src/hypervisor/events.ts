@@ -136,8 +136,6 @@ export interface SyscallEvent {
   number: number;
   /** The six argument registers as uint32 words, low then high: args[2*i], args[2*i+1]. */
   args: number[];
-  /** Return value (RAX after SYSRET) where the strategy sees it (nitro), else null. Not recorded. */
-  ret: number | null;
   cr3: number;
   /** User RSP at the SYSCALL (the thread's stack: what thread identity keys on). */
   rspLo: number;

@@ -60,7 +60,7 @@ export function emitSynthetic(obs: MachineObserver, o: SyntheticOptions): number
   const intr: InterruptEvent = { kind: 'interrupt', icount: 0, vector: 0, type: InterruptType.external, errorCode: -1 };
   const gt: GroundTruthEvent = { kind: 'groundTruth', icount: 0, type: 1, pid: 0, tid: 0, ppid: 0, cr3: 0, a0: 0, a1: 0, a2: 0, name: '' };
   const sc: SyscallEvent = {
-    kind: 'syscall', icount: 0, exitSeq: 0, strategy: 'none', number: 0, args: new Array<number>(12).fill(0), ret: null,
+    kind: 'syscall', icount: 0, exitSeq: 0, strategy: 'none', number: 0, args: new Array<number>(12).fill(0),
     cr3: 0, rspLo: 0, rspHi: 0, ripLo: 0, ripHi: 0, exits: 1,
   };
   const strategies = ['double-swap', 'fill-the-gap', 'handler-injection', 'selective', 'nitro'];

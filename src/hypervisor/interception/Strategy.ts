@@ -11,6 +11,7 @@ import type { Ept } from '../../emulator/vmx/Ept.js';
 import type { Hypervisor } from '../Hypervisor.js';
 import { Exitable } from '../../emulator/cpu/arch.js';
 import type { SyscallEvent } from '../events.js';
+import { UserError } from '../../cli/errors.js';
 import { ProcBased } from '../../emulator/vmx/controls.js';
 
 /** One intercepted system call: the machine's SyscallEvent (src/hypervisor/events.ts). */
@@ -70,7 +71,7 @@ export function syscallRecord(m: Machine, strategy: string, exits: number, atSys
     kind: 'syscall',
     icount: atSyscall ? c.eventIcount : c.eventIcount - 1, exitSeq: m.exitCount - 1, strategy, number: L[0] >>> 0,
     args: [L[7], H[7], L[6], H[6], L[2], H[2], L[10], H[10], L[8], H[8], L[9], H[9]].map((x) => x >>> 0),
-    ret: null, cr3: c.cr3, rspLo: L[4] >>> 0, rspHi: H[4] >>> 0, ripLo: L[1] >>> 0, ripHi: H[1] >>> 0, exits,
+    cr3: c.cr3, rspLo: L[4] >>> 0, rspHi: H[4] >>> 0, ripLo: L[1] >>> 0, ripHi: H[1] >>> 0, exits,
   };
 }
 
@@ -101,4 +102,36 @@ export function watchLstar(ctx: InterceptionContext, shadow: boolean, onWrite: (
 /** Canonical address number from a 64-bit value given as (lo, hi). */
 export function addr(lo: number, hi: number): number {
   return (hi | 0) * 4294967296 + (lo >>> 0);
+}
+
+/** The (lo, hi) words of a canonical address number (the inverse of `addr`). */
+export function words(a: number): [number, number] {
+  return [a % 4294967296 >>> 0, Math.floor(a / 4294967296) | 0];
+}
+
+/** A canonical address number as the 64-bit value the Mmu's virtual-memory API takes. */
+export function va(a: number): bigint {
+  return BigInt.asUintN(64, BigInt(a));
+}
+
+/**
+ * The guest kernel maps all physical memory below 1 GiB at 0xffffffff80000000 (guest/kernel/mm.c,
+ * docs/machine.md). Held as the CPU holds addresses: a canonical address as a signed number (-2^31).
+ */
+export const KERNEL_DIRECT_MAP = -0x80000000;
+
+/**
+ * The hypervisor's page for injected code (beyond the memory the guest is told it has), reached through the
+ * kernel's direct map, with EPT permissions `perm` (R=1 W=2 X=4) when EPT is on. Returns its guest-physical
+ * address, its virtual address and whether EPT restricts it.
+ */
+export function injectedPage(ctx: InterceptionContext, strategy: string, perm: number): { phys: number; virt: number; hidden: boolean } {
+  if (ctx.reservedBytes < 4096) throw new UserError(`${strategy}: no guest-physical page is reserved for the hypervisor`);
+  const phys = ctx.reservedPhys;
+  const hidden = ctx.vmcs.eptEnabled();
+  if (hidden) {
+    ctx.ept.setPermissions(phys / 4096, perm);
+    ctx.machine.cpu.mmu.flushTlb();
+  }
+  return { phys, virt: KERNEL_DIRECT_MAP + phys, hidden };
 }

@@ -5,7 +5,7 @@
 
 import { Decoder, DecoderOptions, FlowControl, Instruction } from 'iced-x86';
 import { UserError } from '../../cli/errors.js';
-import { VMCALL, addr, chargeLog, syscallRecord, watchLstar, type Footprint, type InterceptionContext, type InterceptionStrategy } from './Strategy.js';
+import { VMCALL, addr, chargeLog, va, syscallRecord, watchLstar, type Footprint, type InterceptionContext, type InterceptionStrategy } from './Strategy.js';
 
 export class DoubleSwap implements InterceptionStrategy {
   readonly name = 'double-swap';
@@ -25,14 +25,14 @@ export class DoubleSwap implements InterceptionStrategy {
       const g = addr(lo, hi);
       let code: Uint8Array;
       try {
-        code = m.cpu.mmu.readVirt(BigInt.asUintN(64, BigInt(g)), 32);
+        code = m.cpu.mmu.readVirt(va(g), 32);
       } catch {
-        this.warnings.push(`the new syscall handler at 0x${BigInt.asUintN(64, BigInt(g)).toString(16)} is not mapped: not intercepted`);
+        this.warnings.push(`the new syscall handler at 0x${va(g).toString(16)} is not mapped: not intercepted`);
         this.handler = 0;
         return [lo, hi];
       }
       const d = new Decoder(64, code, DecoderOptions.None);
-      d.ip = BigInt.asUintN(64, BigInt(g));
+      d.ip = va(g);
       const ins = new Instruction();
       d.decodeOut(ins);
       const l1 = ins.length;
@@ -44,7 +44,7 @@ export class DoubleSwap implements InterceptionStrategy {
       // The two assumptions of the technique (seed 004 section 6.2): execution must reach the second
       // patch point (no branch first), and each patch must cover whole instructions it can restore.
       if (branch) {
-        const why = `the syscall handler at 0x${BigInt.asUintN(64, BigInt(g)).toString(16)} begins with a branch, so the second VMCALL would never run`;
+        const why = `the syscall handler at 0x${va(g).toString(16)} begins with a branch, so the second VMCALL would never run`;
         if (this.patchedOnce) {
           this.warnings.push(`${why}: not intercepted`);
           this.handler = 0;
@@ -86,7 +86,7 @@ export class DoubleSwap implements InterceptionStrategy {
 
   /** Patch guest text through the guest's page tables (charged as VMM guest-memory accesses). */
   private write(ctx: InterceptionContext, at: number, bytes: Uint8Array): void {
-    ctx.machine.cpu.mmu.writeVirt(BigInt.asUintN(64, BigInt(at)), bytes);
+    ctx.machine.cpu.mmu.writeVirt(va(at), bytes);
     ctx.machine.chargeWork(ctx.costModel.work.guestMemoryAccess);
   }
 

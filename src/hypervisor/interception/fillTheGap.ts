@@ -2,7 +2,7 @@
 // LSTAR pointed at it, the original LSTAR shadowed so a guest RDMSR still reads it. One exit per syscall.
 
 import { UserError } from '../../cli/errors.js';
-import { VMCALL, addr, chargeLog, syscallRecord, watchLstar, type Footprint, type InterceptionContext, type InterceptionStrategy } from './Strategy.js';
+import { VMCALL, addr, chargeLog, va, words, syscallRecord, watchLstar, type Footprint, type InterceptionContext, type InterceptionStrategy } from './Strategy.js';
 
 /** Bytes of 0xCC padding the strategy needs right before the handler. */
 const NEED = VMCALL.length;
@@ -24,28 +24,27 @@ export class FillTheGap implements InterceptionStrategy {
       const g = addr(lo, hi);
       // The guest moved its syscall entry (or wrote it again): undo the old patch first.
       if (this.planted !== null) {
-        m.cpu.mmu.writeVirt(BigInt.asUintN(64, BigInt(this.planted)), new Uint8Array(NEED).fill(0xcc));
+        m.cpu.mmu.writeVirt(va(this.planted), new Uint8Array(NEED).fill(0xcc));
         this.planted = null;
         this.changed = 0;
       }
       let before: Uint8Array;
       try {
-        before = m.cpu.mmu.readVirt(BigInt.asUintN(64, BigInt(g - NEED)), NEED);
+        before = m.cpu.mmu.readVirt(va(g - NEED), NEED);
       } catch {
         before = new Uint8Array(0);
       }
       if (before.length !== NEED || !before.every((b) => b === 0xcc)) {
         // No room: leave the guest's LSTAR as written (its syscalls go unseen) instead of failing the run.
-        this.warnings.push(`no ${NEED}-byte gap of 0xCC padding before the syscall handler at 0x${BigInt.asUintN(64, BigInt(g)).toString(16)} (found ${Buffer.from(before).toString('hex')}): syscalls through it are not intercepted`);
+        this.warnings.push(`no ${NEED}-byte gap of 0xCC padding before the syscall handler at 0x${va(g).toString(16)} (found ${Buffer.from(before).toString('hex')}): syscalls through it are not intercepted`);
         if (this.requireGap) throw new UserError(`fill-the-gap: ${this.warnings.at(-1)!}`);
         return [lo, hi];
       }
-      m.cpu.mmu.writeVirt(BigInt.asUintN(64, BigInt(g - NEED)), VMCALL);
+      m.cpu.mmu.writeVirt(va(g - NEED), VMCALL);
       this.changed = NEED;
       this.planted = g - NEED;
       this.handler = g;
-      const p = g - NEED;
-      return [p % 4294967296 >>> 0, Math.floor(p / 4294967296) | 0];
+      return words(g - NEED);
     });
     ctx.hypervisor.vmcallHandlers.push((m, op) => {
       if (op.addr !== this.planted) return false;

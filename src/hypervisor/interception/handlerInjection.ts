@@ -2,17 +2,10 @@
 // in guest-physical memory the guest does not use, reachable in every address space through the kernel's
 // direct map, executable only (EPT hides it from guest reads and writes), LSTAR pointed at it and shadowed.
 // One exit per syscall; the guest's kernel text is untouched. The hypervisor resumes the guest at the
-// original handler itself. The page is flagged as the hypervisor's (cpu.hypervisorPages), so what runs
+// original handler itself. The page lies above cpu.hypervisorFrom (the hypervisor's memory), so what runs
 // there does not count as guest instructions.
 
-import { UserError } from '../../cli/errors.js';
-import { VMCALL, addr, chargeLog, syscallRecord, watchLstar, type Footprint, type InterceptionContext, type InterceptionStrategy } from './Strategy.js';
-
-/**
- * The guest kernel maps all physical memory below 1 GiB at 0xffffffff80000000 (guest/kernel/mm.c,
- * docs/machine.md). Held as the CPU holds addresses: a canonical address as a signed number (-2^31).
- */
-export const KERNEL_DIRECT_MAP = -0x80000000;
+import { VMCALL, addr, chargeLog, injectedPage, words, syscallRecord, watchLstar, type Footprint, type InterceptionContext, type InterceptionStrategy } from './Strategy.js';
 
 export class HandlerInjection implements InterceptionStrategy {
   readonly name = 'handler-injection';
@@ -22,18 +15,13 @@ export class HandlerInjection implements InterceptionStrategy {
   private hidden = false;
 
   install(ctx: InterceptionContext): void {
-    if (ctx.reservedBytes < 4096) throw new UserError('handler-injection: no guest-physical page is reserved for the hypervisor');
-    const phys = ctx.reservedPhys;
-    ctx.machine.cpu.mmu.writePhys(phys, VMCALL);
-    this.stub = KERNEL_DIRECT_MAP + phys;
-    if (ctx.vmcs.eptEnabled()) {
-      ctx.ept.setPermissions(phys / 4096, 0b100); // execute only
-      ctx.machine.cpu.mmu.flushTlb();
-      this.hidden = true;
-    }
+    const page = injectedPage(ctx, this.name, 0b100); // execute only
+    ctx.machine.cpu.mmu.writePhys(page.phys, VMCALL);
+    this.stub = page.virt;
+    this.hidden = page.hidden;
     watchLstar(ctx, true, (lo, hi) => {
       this.handler = addr(lo, hi);
-      return [this.stub % 4294967296 >>> 0, Math.floor(this.stub / 4294967296) | 0];
+      return words(this.stub);
     });
     ctx.hypervisor.vmcallHandlers.push((m, op) => {
       if (op.addr !== this.stub) return false;

@@ -3,33 +3,48 @@
 // The stub lives in the hypervisor's page (beyond guest memory, EPT execute-only), so its instructions do
 // not count as guest instructions.
 
-import { Decoder, DecoderOptions, Instruction, Mnemonic } from 'iced-x86';
+import { BlockEncoder, BlockEncoderOptions, Code, Instruction, MemoryOperand, Register } from 'iced-x86';
 import { UserError } from '../../cli/errors.js';
-import { KERNEL_DIRECT_MAP } from './handlerInjection.js';
-import { addr, chargeLog, syscallRecord, watchLstar, type Footprint, type InterceptionContext, type InterceptionStrategy } from './Strategy.js';
+import { addr, chargeLog, injectedPage, syscallRecord, va, watchLstar, words, type Footprint, type InterceptionContext, type InterceptionStrategy } from './Strategy.js';
 import { syscallNumber } from './syscalls.js';
 
 const MAP_OFFSET = 2048;
 const MAP_SIZE = 512;
 
 /**
- * The stub (encodings from the SDM opcode map; checked by decoding them back with iced-x86 at install):
+ * The stub, encoded by iced-x86's BlockEncoder (instruction `ip`s are labels it resolves):
  *   cmp rax, 512 ; jae skip ; cmp byte [rax + map], 0 ; je skip ; vmcall ; skip: jmp handler
+ * Returns the bytes and the VMCALL's offset in them.
  */
-function stubBytes(stubVa: number, mapVa: number, handler: number): Uint8Array {
-  const b: number[] = [];
-  const i32 = (v: number): void => {
-    const x = v | 0;
-    b.push(x & 255, (x >>> 8) & 255, (x >>> 16) & 255, (x >>> 24) & 255);
-  };
-  b.push(0x48, 0x3d); i32(MAP_SIZE); // cmp rax, imm32
-  b.push(0x73, 0x0c); // jae +12 (over cmp/je/vmcall)
-  b.push(0x80, 0xb8); i32(mapVa); b.push(0x00); // cmp byte [rax + disp32], 0 (disp32 sign-extends to the top 2 GiB)
-  b.push(0x74, 0x03); // je +3 (over vmcall)
-  b.push(0x0f, 0x01, 0xc1); // vmcall
-  const jmpAt = stubVa + b.length;
-  b.push(0xe9); i32(handler - (jmpAt + 5)); // jmp rel32
-  return new Uint8Array(b);
+function stubBytes(stubVa: number, mapVa: number, handler: number): { code: Uint8Array; vmcallOffset: number } {
+  const SKIP = 5n; // label: the ip of the jmp
+  const ins = [
+    Instruction.createRegI32(Code.Cmp_rm64_imm32, Register.RAX, MAP_SIZE),
+    Instruction.createBranch(Code.Jae_rel8_64, SKIP),
+    // disp32 sign-extends: the map lies in the top 2 GiB (the kernel's direct map).
+    Instruction.createMemI32(Code.Cmp_rm8_imm8, new MemoryOperand(Register.RAX, Register.None, 1, va(mapVa), 8, false, Register.None), 0),
+    Instruction.createBranch(Code.Je_rel8_64, SKIP),
+    Instruction.create(Code.Vmcall),
+    Instruction.createBranch(Code.Jmp_rel32_64, va(handler)),
+  ];
+  const enc = new BlockEncoder(64, BlockEncoderOptions.None);
+  let code: Uint8Array;
+  try {
+    ins.forEach((x, i) => {
+      x.ip = BigInt(i);
+      enc.add(x);
+    });
+    code = enc.encode(va(stubVa));
+  } finally {
+    enc.free();
+    for (const x of ins) x.free();
+  }
+  // The VMCALL (3 bytes) sits right before the final JMP rel32 (5 bytes: the handler is not near the stub).
+  const vmcallOffset = code.length - 5 - 3;
+  if (code[vmcallOffset] !== 0x0f || code[vmcallOffset + 1] !== 0x01 || code[vmcallOffset + 2] !== 0xc1 || code[code.length - 5] !== 0xe9) {
+    throw new Error('selective: unexpected stub layout from the encoder');
+  }
+  return { code, vmcallOffset };
 }
 
 export class Selective implements InterceptionStrategy {
@@ -50,24 +65,18 @@ export class Selective implements InterceptionStrategy {
   }
 
   install(ctx: InterceptionContext): void {
-    if (ctx.reservedBytes < 4096) throw new UserError('selective: no guest-physical page is reserved for the hypervisor');
-    const phys = ctx.reservedPhys;
+    const { phys, virt } = injectedPage(ctx, this.name, 0b101); // the stub reads its map: read + execute, no write
     const mmu = ctx.machine.cpu.mmu;
     const map = new Uint8Array(MAP_SIZE);
     for (const n of this.selected) map[n] = 1;
     mmu.writePhys(phys + MAP_OFFSET, map);
-    this.stub = KERNEL_DIRECT_MAP + phys;
-    if (ctx.vmcs.eptEnabled()) {
-      ctx.ept.setPermissions(phys / 4096, 0b101); // the stub reads its map: read + execute, no write
-      mmu.flushTlb();
-    }
+    this.stub = virt;
     watchLstar(ctx, true, (lo, hi) => {
       this.handler = addr(lo, hi);
-      const code = stubBytes(this.stub, this.stub + MAP_OFFSET, this.handler);
-      checkStub(code, this.stub);
+      const { code, vmcallOffset } = stubBytes(this.stub, this.stub + MAP_OFFSET, this.handler);
       mmu.writePhys(phys, code);
-      this.vmcallAt = this.stub + code.length - 5 - 3;
-      return [this.stub % 4294967296 >>> 0, Math.floor(this.stub / 4294967296) | 0];
+      this.vmcallAt = this.stub + vmcallOffset;
+      return words(this.stub);
     });
     ctx.hypervisor.vmcallHandlers.push((m, op) => {
       if (op.addr !== this.vmcallAt) return false;
@@ -91,20 +100,4 @@ export class Selective implements InterceptionStrategy {
     return { kernelTextBytesChanged: 0, lstarVisibleToGuest: 'original', injectedPageHiddenByEpt: true,
       notes: [`exits only for syscalls ${this.selected.join(', ')}`] };
   }
-}
-
-/** Decode the stub back and check it is the intended instruction sequence (iced-x86 as the oracle). */
-function checkStub(code: Uint8Array, ip: number): void {
-  const d = new Decoder(64, code, DecoderOptions.None);
-  d.ip = BigInt.asUintN(64, BigInt(ip));
-  const ins = new Instruction();
-  const seen: number[] = [];
-  while (d.canDecode) {
-    d.decodeOut(ins);
-    seen.push(ins.mnemonic);
-  }
-  d.free();
-  ins.free();
-  const want = [Mnemonic.Cmp, Mnemonic.Jae, Mnemonic.Cmp, Mnemonic.Je, Mnemonic.Vmcall, Mnemonic.Jmp];
-  if (seen.length !== want.length || seen.some((x, i) => x !== want[i])) throw new Error('selective: stub encoding does not decode as intended');
 }
