@@ -11,7 +11,7 @@
 // 32-bit compares and equality tests read the locals directly.
 // Semantics are the interpreter's (RFC 9669); the conformance test runs both on every file.
 
-import { CallSrc, Cls, Mode, Op, SIZE_BYTES, branchTarget, cls, isAluClass, isAtomicOp, isJmpClass, type Insn } from './isa.js';
+import { CallSrc, Cls, Mode, Op, branchTarget, cls, isAluClass, isAtomicOp, isJmpClass, sizeBytes, type Insn } from './isa.js';
 import { EbpfFault, FRAME_SIZE, MAX_FRAMES, MAX_TAG, RegionTag, STACK_SIZE, framePointer, type Memory } from './Memory.js';
 import type { HelperRegistry } from './helpers.js';
 import { DEFAULT_MAX_STEPS, type RunOptions, type RunResult } from './interpreter.js';
@@ -300,7 +300,7 @@ export function compile(insns: readonly Insn[]): CompiledProgram {
       else i++;
       continue;
     }
-    const size = SIZE_BYTES[op & 0x18]!;
+    const size = sizeBytes(op);
     if (c === Cls.LDX && ((op & 0xe0) === Mode.MEM || ((op & 0xe0) === Mode.MEMSX && size !== 8))) {
       const sx = (op & 0xe0) === Mode.MEMSX;
       const rd = size === 8 ? `${dl} = v.getInt32(o, true); ${dh} = v.getInt32(o + 4, true);`

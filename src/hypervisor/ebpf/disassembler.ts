@@ -1,7 +1,7 @@
 // Disassembler producing the assembler's dialect (round-trips: assemble(disassemble(p)) encodes to the same
 // bytes). Jump targets are printed as relative offsets (+N/-N), which the assembler accepts.
 
-import { AluOp, AtomicOp, CallSrc, Cls, JmpOp, Mode, Op, SIZE_BYTES, Src, cls, isAluClass, isJmpClass, lddwValue, type Insn } from './isa.js';
+import { AluOp, AtomicOp, CallSrc, Cls, JmpOp, Mode, Op, Src, cls, sizeBytes, isAluClass, isJmpClass, lddwValue, type Insn } from './isa.js';
 
 const ALU_NAMES: Readonly<Record<number, string>> = {
   [AluOp.ADD]: 'add', [AluOp.SUB]: 'sub', [AluOp.MUL]: 'mul', [AluOp.DIV]: 'div', [AluOp.OR]: 'or', [AluOp.AND]: 'and',
@@ -55,7 +55,7 @@ export function disassembleInsn(insns: readonly Insn[], i: number): string {
     const suffix = c === Cls.JMP32 ? '32' : '';
     return `${name}${suffix} ${r(x.dst)}, ${x.opcode & Src.X ? r(x.src) : x.imm}, ${rel(x.off)}`;
   }
-  const size = SIZE_BYTES[x.opcode & 0x18]!;
+  const size = sizeBytes(x.opcode);
   const mode = x.opcode & 0xe0;
   if (x.opcode === Op.LDDW) return `lddw ${r(x.dst)}, 0x${lddwValue(insns, i).toString(16)}`;
   if (c === Cls.LDX && (mode === Mode.MEM || (mode === Mode.MEMSX && size !== 8))) {

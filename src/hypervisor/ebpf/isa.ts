@@ -26,7 +26,11 @@ export type JmpOp = (typeof JmpOp)[keyof typeof JmpOp];
 /** Load/store size field (section 5.1). */
 export const Size = { W: 0x00, H: 0x08, B: 0x10, DW: 0x18 } as const;
 export type Size = (typeof Size)[keyof typeof Size];
-export const SIZE_BYTES: Readonly<Record<number, 1 | 2 | 4 | 8>> = { 0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8 };
+/** Bytes accessed by a load/store opcode, from its size field (W 4, H 2, B 1, DW 8). */
+export const sizeBytes = (opcode: number): 1 | 2 | 4 | 8 => {
+  const f = (opcode >> 3) & 3;
+  return f === 3 ? 8 : ((4 >> f) as 1 | 2 | 4);
+};
 
 /** Load/store mode field (section 5.1). ABS/IND are the deprecated packet-access group: not supported. */
 export const Mode = { IMM: 0x00, ABS: 0x20, IND: 0x40, MEM: 0x60, MEMSX: 0x80, ATOMIC: 0xc0 } as const;

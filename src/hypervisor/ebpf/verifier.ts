@@ -13,7 +13,7 @@
 // Division and modulo by zero (also by a register) are accepted: RFC 9669 section 4.1 defines their results.
 // Not proven: termination of loops under `allowLoops` (a run-time instruction budget bounds them instead).
 
-import { AluOp, CallSrc, Cls, JmpOp, Mode, Op, SIZE_BYTES, Src, branchTarget, cls, isAluClass, isAtomicOp, isJmpClass, lddwValue, type Insn } from './isa.js';
+import { AluOp, CallSrc, Cls, JmpOp, Mode, Op, Src, branchTarget, cls, isAluClass, isAtomicOp, isJmpClass, lddwValue, sizeBytes, type Insn } from './isa.js';
 import { disassembleInsn } from './disassembler.js';
 import { FRAME_SIZE, MAX_FRAMES } from './Memory.js';
 import type { HelperRegistry } from './helpers.js';
@@ -290,7 +290,7 @@ function encodingError(insns: readonly Insn[], i: number): string | undefined {
     return undefined;
   }
   const mode = op & 0xe0;
-  const size = SIZE_BYTES[op & 0x18]!;
+  const size = sizeBytes(op);
   if (c === Cls.LD) {
     if (mode === Mode.ABS || mode === Mode.IND) return 'legacy packet access (ABS/IND) is not supported';
     if (op !== Op.LDDW) return `unknown opcode 0x${op.toString(16)}`;
@@ -585,14 +585,14 @@ class Verifier {
       return [[next, st]];
     }
     if (c === Cls.LDX) {
-      const size = SIZE_BYTES[op & 0x18]!;
+      const size = sizeBytes(op);
       const base = this.readReg(i, st, x.src);
       const loaded = this.access(i, st, base, x.src, x.off, size, 'read');
       st.regs[x.dst] = (op & 0xe0) === Mode.MEMSX ? UNKNOWN : loaded ?? scalar(0n, size === 8 ? U64_MAX : (1n << BigInt(8 * size)) - 1n);
       return [[next, st]];
     }
     if (c === Cls.ST || c === Cls.STX) {
-      const size = SIZE_BYTES[op & 0x18]!;
+      const size = sizeBytes(op);
       const base = this.readReg(i, st, x.dst);
       if ((op & 0xe0) === Mode.ATOMIC) {
         this.readReg(i, st, x.src);
