@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compareInterception, compareTrace, roundTripModel, STRATEGY_COLUMNS, VARIANTS } from '../src/analyses/compareInterception.js';
-import { getCostModel } from '../src/emulator/costModel.js';
+import { compareInterception, compareTrace, STRATEGY_COLUMNS, VARIANTS } from '../src/analyses/compareInterception.js';
+import { getCostModel, withRoundTrip } from '../src/emulator/costModel.js';
 import { ExitReason } from '../src/emulator/vmx/exitReasons.js';
 import { recordTrace } from '../src/hypervisor/recordTrace.js';
 import type { Cell } from '../src/analyses/result.js';
@@ -64,7 +64,7 @@ describe('compare-interception', () => {
   it('a replay under another round trip moves every total by delta x exits, as the sweep predicts', async () => {
     const model = getCostModel('modern');
     const rt = 4000;
-    const r = await compareTrace(dir, { exceptions: false, costModel: roundTripModel('modern', rt), variants: VARIANTS.filter((v) => ['Trunk', '1VMCALLlog', '2VMCALLlog'].includes(v.name)), roundTrips: [rt] });
+    const r = await compareTrace(dir, { exceptions: false, costModel: withRoundTrip(getCostModel('modern'), rt), variants: VARIANTS.filter((v) => ['Trunk', '1VMCALLlog', '2VMCALLlog'].includes(v.name)), roundTrips: [rt] });
     for (const row of r.tables.strategies!) {
       const v = cell(row, 'variant');
       const at = rows.find((x) => cell(x, 'variant') === v)!;

@@ -18,7 +18,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../cli/errors.js';
-import { getCostModel, withRoundTrip, type CostModel } from '../emulator/costModel.js';
+import { getCostModel, type CostModel } from '../emulator/costModel.js';
 import { ExitReason } from '../emulator/vmx/exitReasons.js';
 import { GroundTruthType } from '../hypervisor/events.js';
 import { syscallNumber } from '../hypervisor/interception/syscalls.js';
@@ -62,8 +62,6 @@ export interface Measured {
   exits: number;
   cycles: number;
   syscalls: number;
-  /** Exits by basic reason. */
-  byReason: Map<number, number>;
   /** Exception-or-NMI and external-interrupt exits (what seed 004 7.3's logging versions log). */
   exceptionExits: number;
   interruptExits: number;
@@ -74,14 +72,12 @@ export interface Measured {
 
 /** Replay `dir` under a variant and measure it. */
 export async function measure(dir: string, v: Variant, exitPreset?: string, costModel?: CostModel): Promise<Measured> {
-  const byReason = new Map<number, number>();
   const getpidGaps: number[] = [];
   const lastGetpid = new Map<string, number>();
   const getpid = syscallNumber('getpid');
   const rep = await replayTrace(dir, {
     intercept: v.strategy, syscalls: v.syscalls, logSyscalls: v.log, exitPreset, costModel,
     attach: (a) => a.machine.subscribe({
-      onExit: (e) => byReason.set(e.reason, (byReason.get(e.reason) ?? 0) + 1),
       onSyscall: (s) => {
         if (s.number !== getpid) return;
         const key = `${s.cr3}:${s.rspHi}:${s.rspLo}`;
@@ -91,9 +87,11 @@ export async function measure(dir: string, v: Variant, exitPreset?: string, cost
       },
     }),
   });
+  // The machine counts exits by reason itself.
+  const byReason = new Map(rep.assembled.machine.saveCounters().exitsByReason);
   return {
     variant: v, clean: rep.clean, icount: rep.icount, exits: rep.result.exits, cycles: rep.result.cycles, syscalls: rep.syscalls,
-    byReason, exceptionExits: byReason.get(ExitReason.EXCEPTION_OR_NMI) ?? 0, interruptExits: byReason.get(ExitReason.EXTERNAL_INTERRUPT) ?? 0,
+    exceptionExits: byReason.get(ExitReason.EXCEPTION_OR_NMI) ?? 0, interruptExits: byReason.get(ExitReason.EXTERNAL_INTERRUPT) ?? 0,
     footprint: rep.assembled.strategy.footprint(), getpidGaps,
   };
 }
@@ -314,8 +312,3 @@ export const compareInterception: Analysis = {
     return { title: 'syscall interception compared on the same execution', tables: tables.filter((t) => t.rows.length > 0 || t.name === 'strategies'), notes };
   },
 };
-
-/** For tests: a cost model with another round trip, replayed exactly (not by the linear formula). */
-export function roundTripModel(name: string, roundTrip: number): CostModel {
-  return withRoundTrip(getCostModel(name), roundTrip);
-}

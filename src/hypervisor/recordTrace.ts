@@ -71,7 +71,7 @@ export async function recordTrace(config: SessionConfig, dir: string, opts: Reco
     overwrite: opts.overwrite ?? false,
     extra: {
       boot,
-      intercept: { strategy: a.config.intercept, syscalls: a.config.syscalls, log: a.config.logSyscalls, footprint: null },
+      intercept: { strategy: a.config.intercept, syscalls: a.config.syscalls, log: a.config.logSyscalls },
     },
   });
   writer.addImage('kernel.elf', w.kernel);

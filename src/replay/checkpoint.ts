@@ -60,21 +60,14 @@ export function memoryRuns(ram: Uint8Array, initial: Uint8Array): Array<[number,
   const b32 = new Uint32Array(initial.buffer, initial.byteOffset, n >>> 2);
   let start = -1;
   let end = -1;
-  // Eight words at a time (one OR of XORs), then word by word inside a differing group: one pass of JS
-  // over the typed arrays beats a native compare per block (the subarray views cost more than they save).
-  const words = n >>> 2;
-  for (let g = 0; g < words; g += 8) {
-    if (((a32[g]! ^ b32[g]!) | (a32[g + 1]! ^ b32[g + 1]!) | (a32[g + 2]! ^ b32[g + 2]!) | (a32[g + 3]! ^ b32[g + 3]!) |
-      (a32[g + 4]! ^ b32[g + 4]!) | (a32[g + 5]! ^ b32[g + 5]!) | (a32[g + 6]! ^ b32[g + 6]!) | (a32[g + 7]! ^ b32[g + 7]!)) === 0) continue;
-    for (let w = g; w < g + 8; w++) {
-      if (a32[w] === b32[w]) continue;
-      const at = w << 2;
-      if (start >= 0 && at - end <= GAP) end = at + 4;
-      else {
-        if (start >= 0) runs.push([start, ram.slice(start, end)]);
-        start = at;
-        end = at + 4;
-      }
+  for (let w = 0, words = n >>> 2; w < words; w++) {
+    if (a32[w] === b32[w]) continue;
+    const at = w << 2;
+    if (start >= 0 && at - end <= GAP) end = at + 4;
+    else {
+      if (start >= 0) runs.push([start, ram.slice(start, end)]);
+      start = at;
+      end = at + 4;
     }
   }
   if (start >= 0) runs.push([start, ram.slice(start, end)]);

@@ -14,9 +14,6 @@ import type { SyscallEvent } from '../events.js';
 import { UserError } from '../../cli/errors.js';
 import { ProcBased } from '../../emulator/vmx/controls.js';
 
-/** One intercepted system call: the machine's SyscallEvent (src/hypervisor/events.ts). */
-export type SyscallRecord = SyscallEvent;
-
 export interface InterceptionContext {
   machine: Machine;
   hypervisor: Hypervisor;
@@ -31,7 +28,7 @@ export interface InterceptionContext {
   /** Charge logging work per record (seed 004 section 7.2: "log" vs "nolog"). */
   log: boolean;
   /** Publish the record (the machine's observers: recorder, live analyses). */
-  onSyscall(r: SyscallRecord): void;
+  onSyscall(r: SyscallEvent): void;
 }
 
 export interface InterceptionStrategy {
@@ -63,7 +60,7 @@ export const VMCALL = new Uint8Array([0x0f, 0x01, 0xc1]);
  * `atSyscall`: the exit is at the SYSCALL instruction itself (nitro's #UD), not at the first instruction
  * of the handler path after the SYSCALL retired (the VMCALL strategies).
  */
-export function syscallRecord(m: Machine, strategy: string, exits: number, atSyscall = false): SyscallRecord {
+export function syscallRecord(m: Machine, strategy: string, exits: number, atSyscall = false): SyscallEvent {
   const c = m.cpu;
   const L = c.lo;
   const H = c.hi;

@@ -9,7 +9,7 @@ import { NoInterception } from './none.js';
 import { Selective } from './selective.js';
 import type { InterceptionStrategy } from './Strategy.js';
 
-export type { InterceptionStrategy, InterceptionContext, SyscallRecord, Footprint } from './Strategy.js';
+export type { InterceptionStrategy, InterceptionContext, Footprint } from './Strategy.js';
 
 export const STRATEGIES = {
   none: () => new NoInterception(),
