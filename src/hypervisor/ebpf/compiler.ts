@@ -25,6 +25,7 @@ export interface CompiledProgram {
 }
 
 const FP0 = framePointer(0);
+const NO_ARGS: readonly bigint[] = [];
 
 /** Instruction indices that start a basic block. */
 function leaders(insns: readonly Insn[]): Set<number> {
@@ -395,12 +396,14 @@ function go(mem, init, maxSteps, out, helpers, R, ST, RP, SV) {
 }`;
   const factory = new Function('U', 'O', 'F', 'C', 'H', source) as (...a: unknown[]) => CompiledFn;
   const fn = factory(U, U.OUT, EbpfFault, checkSlow, callHelper);
+  // r1-r5 in and r0 out, shared by every run: go() copies init before any helper can start a nested run, and a
+  // nested run's r0 is read before the outer run writes its own
+  const init = new Int32Array(10);
+  const res = new Int32Array(2);
   return {
     source,
     run(opts: RunOptions): RunResult {
-      const init = new Int32Array(10);
-      U.argWords(opts.args ?? [], init);
-      const res = new Int32Array(2);
+      U.argWords(opts.args ?? NO_ARGS, init);
       try {
         const steps = fn(opts.memory, init, opts.maxSteps ?? DEFAULT_MAX_STEPS, res, opts.helpers);
         return { ok: true, value: U.toBig(res[0]!, res[1]!), steps };

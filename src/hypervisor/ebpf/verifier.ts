@@ -243,6 +243,14 @@ const bitsMax = (v: bigint): bigint => {
   return m;
 };
 
+/** A signed compare and the unsigned one it equals when both operands are non-negative. */
+const UNSIGNED_OF: Readonly<Record<number, number>> = { [JmpOp.JSGT]: JmpOp.JGT, [JmpOp.JSGE]: JmpOp.JGE, [JmpOp.JSLT]: JmpOp.JLT, [JmpOp.JSLE]: JmpOp.JLE };
+/** The condition that holds on the fall-through edge (JSET: no refinement either way). */
+const NEGATED: Readonly<Record<number, number>> = {
+  [JmpOp.JEQ]: JmpOp.JNE, [JmpOp.JNE]: JmpOp.JEQ, [JmpOp.JGT]: JmpOp.JLE, [JmpOp.JLE]: JmpOp.JGT,
+  [JmpOp.JGE]: JmpOp.JLT, [JmpOp.JLT]: JmpOp.JGE, [JmpOp.JSET]: JmpOp.JSET,
+};
+
 // ----------------------------------------------------------------------------------------- structural checks
 
 /** Why instruction i is not a valid encoding, or undefined. */
@@ -836,10 +844,10 @@ class Verifier {
     // signed compares act like unsigned ones when both ranges are non-negative
     const signBit = w32 ? 1n << 31n : 1n << 63n;
     const nonNeg = a.max < signBit && b.max < signBit;
-    const signedMap: Record<number, number> = { [JmpOp.JSGT]: JmpOp.JGT, [JmpOp.JSGE]: JmpOp.JGE, [JmpOp.JSLT]: JmpOp.JLT, [JmpOp.JSLE]: JmpOp.JLE };
-    if (signedMap[code] !== undefined) {
+    const unsigned = UNSIGNED_OF[code];
+    if (unsigned !== undefined) {
       if (!nonNeg) return [[fall, st], [taken, cloneState(st)]];
-      code = signedMap[code]!;
+      code = unsigned;
     }
     // refine (a, b) under "a OP b" holding (t) or not (f); undefined: impossible
     type R = { min: bigint; max: bigint };
@@ -861,10 +869,6 @@ class Verifier {
       if (pl > ph || ql > qh || ph < 0n || qh < 0n) return undefined;
       return [{ min: pl, max: ph }, { min: ql, max: qh }];
     };
-    const negate: Record<number, number> = {
-      [JmpOp.JEQ]: JmpOp.JNE, [JmpOp.JNE]: JmpOp.JEQ, [JmpOp.JGT]: JmpOp.JLE, [JmpOp.JLE]: JmpOp.JGT,
-      [JmpOp.JGE]: JmpOp.JLT, [JmpOp.JLT]: JmpOp.JGE, [JmpOp.JSET]: JmpOp.JSET,
-    };
     const out: Array<[number, State]> = [];
     const apply = (c2: number, target: number): void => {
       const r = refine(c2, a, b);
@@ -874,7 +878,7 @@ class Verifier {
       if (op & Src.X && x.src !== x.dst) s.regs[x.src] = scalar(r[1].min, r[1].max);
       out.push([target, s]);
     };
-    apply(negate[code]!, fall);
+    apply(NEGATED[code]!, fall);
     apply(code, taken);
     return out;
   }
