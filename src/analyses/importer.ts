@@ -13,6 +13,7 @@
 
 import { EXIT_WORDS, ExitWord, IoDirection, type ExitEvent, type GroundTruthEvent, type IoEvent, type MachineObserver,
   type SyscallEvent } from '../hypervisor/events.js';
+import type { ColumnView } from '../record/ColumnView.js';
 import type { TraceReader } from '../record/TraceReader.js';
 import { INTERCEPT_STRATEGY_NAMES } from '../record/schema.js';
 import { scanColumns, type ProjectedBatch } from './columns.js';
@@ -169,6 +170,27 @@ export function importTrace(reader: TraceReader, observers: readonly MachineObse
   };
   gtFill();
   const ge: GroundTruthEvent = { kind: 'groundTruth', icount: 0, type: 0, pid: 0, tid: 0, ppid: 0, cr3: 0, a0: 0, a1: 0, a2: 0, name: '' };
+  // The program name of consecutive rows is mostly the same (every GT_SYSCALL row carries it): decode a row's
+  // name only when its bytes differ from the previous row's, instead of one new string per row.
+  const nameBytes = new Uint8Array(256);
+  let nameLen = -1;
+  let lastName = '';
+  const gtName = (col: ColumnView, i: number): string => {
+    if (col.isNull(i)) return '';
+    const off = col.offsets!, v = col.values as Uint8Array;
+    const at = off[i]!, len = off[i + 1]! - at;
+    if (len === nameLen) {
+      let k = 0;
+      while (k < len && v[at + k] === nameBytes[k]) k++;
+      if (k === len) return lastName;
+    }
+    lastName = col.string(i) ?? '';
+    if (len <= nameBytes.length) {
+      nameBytes.set(v.subarray(at, at + len));
+      nameLen = len;
+    } else nameLen = -1;
+    return lastName;
+  };
   const gtIcount = (): number => (gtb ? gtb.columns.icount.number(gti) : Infinity);
   const emitGt = (): void => {
     const c = gtb!.columns;
@@ -181,7 +203,7 @@ export function importTrace(reader: TraceReader, observers: readonly MachineObse
     ge.a0 = c.a0.number(gti);
     ge.a1 = c.a1.number(gti);
     ge.a2 = c.a2.number(gti);
-    ge.name = c.name.string(gti) ?? '';
+    ge.name = gtName(c.name, gti);
     for (let k = 0; k < onGt.length; k++) onGt[k]!.onGroundTruth!(ge);
     sum.groundTruth++;
     if (++gti >= gtb!.length) gtFill();

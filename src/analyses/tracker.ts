@@ -129,6 +129,7 @@ export class ProcessTracker implements MachineObserver {
   private readonly maxPages: number;
   private readonly pc: boolean;
   private readonly filter: boolean;
+  private readonly execDeath: boolean;
   /** Last thread looked up (fast path). */
   private last: Thread | null = null;
   /** Thread of the last logged kernel entry (for I/O "ran before"), -1 none. */
@@ -168,6 +169,7 @@ export class ProcessTracker implements MachineObserver {
     this.maxPages = Math.max(1, config.maxStackPages);
     this.pc = config.threadId === 'pc';
     this.filter = config.userFilter;
+    this.execDeath = config.execDeath;
     this.nextSample = config.sampleEvery;
   }
 
@@ -199,7 +201,7 @@ export class ProcessTracker implements MachineObserver {
     this.sys.push(ic, t.utid, e.number);
     if (this.declared) {
       if (e.number === SYS_EXIT_GROUP) this.killProc(t.proc, ic, Death.exitGroup);
-      else if (e.number === SYS_EXECVE && this.config.execDeath) this.killProc(t.proc, ic, Death.execve);
+      else if (e.number === SYS_EXECVE && this.execDeath) this.killProc(t.proc, ic, Death.execve);
       else if (e.number === SYS_EXIT) {
         this.killThread(t, ic, Death.exit);
         if (t.proc.threads.length === 0) this.killProc(t.proc, ic, Death.exit);

@@ -155,14 +155,28 @@ export function matchIdentities(rec: Int32Array, tru: Int32Array, n: number, nRe
   const pairs = new Map<number, number>();
   const recSeen = new Uint8Array(nRecTotal);
   const key = (r: number, t: number): number => r * (nTrueTotal + 1) + (t + 1);
+  // Observations come in long runs of one (recon, true) pair: count a run, then add it to the map once.
+  let runR = -1, runT = -1, run = 0;
+  const flush = (): void => {
+    if (run === 0) return;
+    const k = key(runR, runT);
+    pairs.set(k, (pairs.get(k) ?? 0) + run);
+  };
   for (let i = 0; i < n; i++) {
     const r = rec[i]!;
     const t = tru[i]!;
     recSeen[r] = 1;
+    if (r === runR && t === runT) {
+      run++;
+      continue;
+    }
     if (t < 0 || !scored(t)) continue;
-    const k = key(r, t);
-    pairs.set(k, (pairs.get(k) ?? 0) + 1);
+    flush();
+    runR = r;
+    runT = t;
+    run = 1;
   }
+  flush();
   const list = [...pairs].map(([k, c]) => ({ r: Math.floor(k / (nTrueTotal + 1)), t: (k % (nTrueTotal + 1)) - 1, c }));
   list.sort((a, b) => b.c - a.c || a.r - b.r || a.t - b.t);
   const recToTrue = new Int32Array(nRecTotal).fill(-1);
