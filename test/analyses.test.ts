@@ -42,7 +42,9 @@ const num = (v: Cell): number => Number(v);
 function golden(name: string, r: AnalysisResult): void {
   const path = join('test/golden', name);
   const text = formatJson(r).replace(GOLDEN, '<trace>');
-  if (process.env.UPDATE_GOLDEN === '1' || !existsSync(path)) writeFileSync(path, text);
+  if (process.env.UPDATE_GOLDEN === '1') writeFileSync(path, text);
+  // A missing golden file fails (it used to be written and the test passed, comparing the output with itself).
+  expect(existsSync(path), `${path} is missing (UPDATE_GOLDEN=1 writes it)`).toBe(true);
   expect(text).toBe(readFileSync(path, 'utf8'));
 }
 
