@@ -128,6 +128,22 @@ describe('eBPF fuzz: verifier vs strict interpreter vs compiler', () => {
     }
   });
 
+  it('strict mode faults on what only it checks (so the fuzz check below can fail)', () => {
+    // both programs stay inside the stack region, so a plain run succeeds
+    const cases: Array<[string, RegExp]> = [
+      ['ldxdw r0, [r10-8]\nexit', /read of uninitialised stack byte at offset 40(8[89]|9\d)/],
+      ['mov r0, 0\nstb [r10-513], 1\nexit', /stack access at offset 3583 below the current frame/],
+    ];
+    for (const [src, why] of cases) {
+      const prog = assemble(src);
+      expect(interpret(prog, { memory: Memory.standard() }).ok, src).toBe(true);
+      const memory = Memory.standard();
+      const r = interpret(prog, { memory, strict: true });
+      expect(r.ok ? 'ok' : r.error, src).toMatch(/^strict check: /);
+      expect(memory.violations, src).toEqual([expect.stringMatching(why)]);
+    }
+  });
+
   it('no verified program violates a granted region, and both engines agree', () => {
     // EBPF_FUZZ_SEED / EBPF_FUZZ_N run other (still deterministic) programs for a longer soak
     const rnd = prng(Number(process.env.EBPF_FUZZ_SEED ?? 0x9e3779b9));

@@ -50,6 +50,9 @@ describe('eBPF verifier', () => {
     rejects(loop, 4, /back-edge to instruction 2: loops are not allowed/);
     const v = verify(assemble(loop), { ...MEM, allowLoops: true });
     expect(v.ok && v.hasLoops).toBe(true);
+    const straight = verify(assemble('mov r0, 0\njeq r0, 1, +1\nmov r0, 1\nexit'), { ...MEM, allowLoops: true });
+    expect(straight.ok && straight.hasLoops).toBe(false);
+    expect(straight.ok).toBe(true);
   });
 
   it('under allowLoops, bounds a loop counter by its exit test (widening with thresholds)', () => {
