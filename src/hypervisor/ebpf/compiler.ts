@@ -13,7 +13,7 @@
 
 import { CallSrc, Cls, Mode, Op, branchTarget, cls, isAluClass, isAtomicOp, isJmpClass, sizeBytes, type Insn } from './isa.js';
 import { EbpfFault, FRAME_SIZE, MAX_FRAMES, MAX_TAG, RegionTag, STACK_SIZE, framePointer, type Memory } from './Memory.js';
-import type { HelperRegistry } from './helpers.js';
+import { callHelper, type HelperRegistry } from './helpers.js';
 import { DEFAULT_MAX_STEPS, type RunOptions, type RunResult } from './interpreter.js';
 import * as U from './u64.js';
 
@@ -424,16 +424,5 @@ function checkSlow(mem: Memory, hi: number, lo: number, size: number, write: boo
   } catch (e) {
     if (e instanceof EbpfFault) e.pc = pc;
     throw e;
-  }
-}
-
-function callHelper(helpers: HelperRegistry | undefined, mem: Memory, id: number, a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number, i: number, j: number, pc: number): void {
-  try {
-    if (helpers === undefined) throw new EbpfFault(`call to helper ${id} but no helpers are available`, pc);
-    const v = helpers.call(id, { args: [U.toBig(a, b), U.toBig(c, d), U.toBig(e, f), U.toBig(g, h), U.toBig(i, j)], memory: mem });
-    U.fromBig(v);
-  } catch (err) {
-    if (err instanceof EbpfFault) err.pc = pc;
-    throw err;
   }
 }

@@ -5,6 +5,7 @@
 // bound later by the hypervisor with `HelperRegistry.implement`.
 
 import { EbpfFault, type Memory } from './Memory.js';
+import { fromBig, toBig } from './u64.js';
 
 /** What a helper argument must be, as the verifier checks it. */
 export type ArgSpec =
@@ -68,6 +69,23 @@ export class HelperRegistry {
     if (s === undefined) throw new EbpfFault(`call to unknown helper ${id}`);
     if (s.impl === undefined) throw new EbpfFault(`helper ${s.name} (${id}) has no implementation in this hypervisor`);
     return BigInt.asUintN(64, s.impl(call));
+  }
+}
+
+/**
+ * A helper call from either engine: r1-r5 as lo/hi word pairs in, r0 out in u64.OUT; a fault (no registry,
+ * unknown helper, or the helper's own) carries the calling instruction's pc.
+ */
+export function callHelper(
+  helpers: HelperRegistry | undefined, mem: Memory, id: number,
+  a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number, i: number, j: number, pc: number,
+): void {
+  try {
+    if (helpers === undefined) throw new EbpfFault(`call to helper ${id} but no helpers are available`);
+    fromBig(helpers.call(id, { args: [toBig(a, b), toBig(c, d), toBig(e, f), toBig(g, h), toBig(i, j)], memory: mem }));
+  } catch (err) {
+    if (err instanceof EbpfFault) err.pc = pc;
+    throw err;
   }
 }
 

@@ -5,7 +5,7 @@
 
 import { isAtomicOp, type Insn } from './isa.js';
 import { EbpfFault, MAX_FRAMES, RegionTag, framePointer, type Memory } from './Memory.js';
-import type { HelperRegistry } from './helpers.js';
+import { callHelper, type HelperRegistry } from './helpers.js';
 import {
   OUT, argWords, arsh64, bswap16, bswap32, lsh64, mul64, rsh64, sdiv32, sdiv64, slt64, smod32, smod64, toBig, udiv64, ult64, umod64,
 } from './u64.js';
@@ -253,10 +253,9 @@ function run(p: Decoded, opts: RunOptions, scratch: Scratch): RunResult {
           if (op === 0x85 && s !== 0) throw new EbpfFault(`call with src ${s} (helper by BTF id) is not supported`, pc);
           const id = op === 0x85 ? imm : alo; // callx: helper id in dst (not in RFC 9669)
           if (op === 0x8d && ahi !== 0) throw new EbpfFault('callx target is not a helper id', pc);
-          if (opts.helpers === undefined) throw new EbpfFault(`call to helper ${id} but no helpers are available`, pc);
-          const v = opts.helpers.call(id, { args: [toBig(lo[1]!, hi[1]!), toBig(lo[2]!, hi[2]!), toBig(lo[3]!, hi[3]!), toBig(lo[4]!, hi[4]!), toBig(lo[5]!, hi[5]!)], memory: mem });
-          lo[0] = Number(v & 0xffffffffn) | 0;
-          hi[0] = Number(v >> 32n) | 0;
+          callHelper(opts.helpers, mem, id, lo[1]!, hi[1]!, lo[2]!, hi[2]!, lo[3]!, hi[3]!, lo[4]!, hi[4]!, lo[5]!, hi[5]!, pc);
+          lo[0] = OUT[0]!;
+          hi[0] = OUT[1]!;
           break;
         }
         case 0x95:
