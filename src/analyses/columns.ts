@@ -7,15 +7,9 @@
 // Supported: fixed-width non-null columns (int64/uint64 as uint32 word pairs, uint32/16/8, dictionary
 // codes). The table's schema is checked by TraceReader.openTable first (same checks as every reader).
 
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
-import { MessageHeader } from 'apache-arrow';
-import { Message } from 'apache-arrow/ipc/metadata/message';
-import type { RecordBatch as RecordBatchMeta } from 'apache-arrow/ipc/metadata/message';
 import type { TraceReader } from '../record/TraceReader.js';
 import { TABLES, type TableName } from '../record/schema.js';
 import { TraceError } from '../record/TraceError.js';
-
-const HEAD = 8;
 
 /** Bytes per value of a fixed-width column type; 0 for variable-width. */
 function width(type: string): number {
@@ -63,43 +57,18 @@ export function* scanColumns(reader: TraceReader, table: TableName, columns: rea
     firstBuffer.push(nb);
     nb += c.type === 'binary' || c.type === 'utf8' ? 3 : 2;
   }
-  reader.openTable(table).close(); // existence and schema checks, clear errors
-  const path = reader.tablePath(table);
-  const end = reader.finished ? statSync(path).size : reader.manifest.tables[table].bytes;
-  const fd = openSync(path, 'r');
-  const pre = Buffer.allocUnsafe(8);
-  const readAt = (buf: Uint8Array, len: number, pos: number): void => {
-    let got = 0;
-    while (got < len) {
-      const n = readSync(fd, buf, got, len - got, pos + got);
-      if (n === 0) throw new TraceError(`${spec.file} is truncated (wanted ${len} bytes at ${pos})`, path);
-      got += n;
-    }
-  };
+  // The table's own reader: existence and schema checks, the message index (finished files and the
+  // flushed part of an unfinished one alike), truncation errors.
+  const file = reader.openTable(table);
   try {
     const batches: BatchRef[] = [];
-    let pos = HEAD;
-    while (pos + 8 <= end) {
-      readAt(pre, 8, pos);
-      if (pre.readInt32LE(0) !== -1) throw new TraceError(`${spec.file} is corrupt: no message continuation marker at byte ${pos}`, path);
-      const metaLen = pre.readInt32LE(4);
-      if (metaLen === 0) break;
-      if (metaLen < 0 || pos + 8 + metaLen > end) break; // a recording's partial tail
-      const meta = new Uint8Array(metaLen);
-      readAt(meta, metaLen, pos + 8);
-      const msg = Message.decode(meta);
-      const bodyStart = pos + 8 + metaLen;
-      const bodyLength = Number(msg.bodyLength);
-      if (bodyStart + bodyLength > end) break;
-      if (msg.headerType === MessageHeader.RecordBatch) {
-        const h = msg.header() as RecordBatchMeta;
-        const regions = idx.map((i): [number, number, number] => {
-          const b = h.buffers[firstBuffer[i]! + 1]!;
-          return [Number(b.offset), Number(b.length), Number(h.nodes[i]!.nullCount)];
-        });
-        batches.push({ bodyStart, length: Number(h.length), regions });
-      }
-      pos = bodyStart + bodyLength;
+    for (let i = 0; i < file.numBatches; i++) {
+      const { header: h, bodyStart } = file.batchLayout(i);
+      const regions = idx.map((k): [number, number, number] => {
+        const b = h.buffers[firstBuffer[k]! + 1]!;
+        return [Number(b.offset), Number(b.length), Number(h.nodes[k]!.nullCount)];
+      });
+      batches.push({ bodyStart, length: Number(h.length), regions });
     }
     const widths = idx.map((i) => width(spec.columns[i]!.type));
     const types = idx.map((i) => spec.columns[i]!.type);
@@ -119,13 +88,13 @@ export function* scanColumns(reader: TraceReader, table: TableName, columns: rea
       b.regions.forEach(([off, len, nulls], k) => {
         if (nulls > 0 && types[k] !== 'dict') throw new Error(`scanColumns: ${columns[k]} has nulls`);
         const want = b.length * widths[k]!;
-        if (len < want) throw new TraceError(`${spec.file} is corrupt: column ${columns[k]} has ${len} bytes for ${b.length} rows`, path);
-        readAt(bufs[k]!, want, b.bodyStart + off);
+        if (len < want) throw new TraceError(`${spec.file} is corrupt: column ${columns[k]} has ${len} bytes for ${b.length} rows`, file.path);
+        file.readInto(bufs[k]!, want, b.bodyStart + off);
       });
       yield { start, length: b.length, cols };
       start += b.length;
     }
   } finally {
-    closeSync(fd);
+    file.close();
   }
 }

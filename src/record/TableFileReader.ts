@@ -12,7 +12,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { MessageHeader, RecordBatchReader, RecordBatchStreamWriter, type RecordBatch, type Schema } from 'apache-arrow';
 import { Footer } from 'apache-arrow/ipc/metadata/file';
-import { Message } from 'apache-arrow/ipc/metadata/message';
+import { Message, type RecordBatch as RecordBatchHeader } from 'apache-arrow/ipc/metadata/message';
 import { TraceError } from './TraceError.js';
 
 const MAGIC = 'ARROW1';
@@ -24,6 +24,8 @@ const EOS = new Uint8Array(Int32Array.of(-1, 0).buffer);
 interface Block {
   offset: number;
   length: number;
+  /** Bytes of the message's flatbuffer metadata (after the 8-byte prefix). */
+  metaLength: number;
 }
 
 function schemaMessage(schema: Schema): Uint8Array {
@@ -97,6 +99,27 @@ export class TableFileReader {
     }
   }
 
+  /**
+   * Record batch i's message metadata (row count, buffer regions of its body, null counts) and where its
+   * body starts in the file: for readers that pull single column buffers instead of decoding the batch.
+   */
+  batchLayout(i: number): { header: RecordBatchHeader; bodyStart: number } {
+    const b = this.blocks[i];
+    if (!b) throw new RangeError(`${this.file}: no batch ${i}`);
+    const msg = Message.decode(this.read(b.offset + 8, b.metaLength));
+    return { header: msg.header() as RecordBatchHeader, bodyStart: b.offset + 8 + b.metaLength };
+  }
+
+  /** Read `length` bytes at file offset `offset` into `into` (a TraceError if the file is shorter). */
+  readInto(into: Uint8Array, length: number, offset: number): void {
+    let got = 0;
+    while (got < length) {
+      const n = readSync(this.fd, into, got, length - got, offset + got);
+      if (n === 0) throw new TraceError(`${this.file} is truncated (wanted ${length} bytes at ${offset})`, this.path);
+      got += n;
+    }
+  }
+
   close(): void {
     if (this.fd >= 0) {
       closeSync(this.fd);
@@ -106,13 +129,7 @@ export class TableFileReader {
 
   private read(offset: number, length: number): Uint8Array {
     const buf = Buffer.allocUnsafe(length);
-    let got = 0;
-    while (got < length) {
-      const n = readSync(this.fd, buf, got, length - got, offset + got);
-      if (n === 0) break;
-      got += n;
-    }
-    if (got < length) throw new TraceError(`${this.file} is truncated (wanted ${length} bytes at ${offset})`, this.path);
+    this.readInto(buf, length, offset);
     return new Uint8Array(buf.buffer, buf.byteOffset, length);
   }
 
@@ -156,10 +173,10 @@ export class TableFileReader {
         if (strict) bad('a message body runs past the end of the file');
         return;
       }
-      if (msg.headerType === MessageHeader.RecordBatch) this.blocks.push({ offset: pos, length });
+      if (msg.headerType === MessageHeader.RecordBatch) this.blocks.push({ offset: pos, length, metaLength: metaLen });
       else if (msg.headerType === MessageHeader.DictionaryBatch) {
         if (this.blocks.length > 0) bad('a dictionary batch after the first record batch (delta or replacement)');
-        dicts.push({ offset: pos, length });
+        dicts.push({ offset: pos, length, metaLength: metaLen });
       } else bad(`unexpected message type ${msg.headerType}`);
       pos += length;
     }
