@@ -10,7 +10,7 @@ import { UserError } from '../cli/errors.js';
 import { TraceReader } from '../record/TraceReader.js';
 import type { MachineObserver } from '../hypervisor/events.js';
 import { importTrace } from './importer.js';
-import { syscallName } from './names.js';
+import { syscallName } from '../hypervisor/interception/syscalls.js';
 import { boolOption, choiceListOption, countListOption, countOption, stringOption } from './options.js';
 import type { Analysis, AnalysisResult, Cell, OptionValues, ResultColumn, ResultTable } from './result.js';
 import { DEATH_NAMES, DEATH_STRATEGIES, DEFAULT_TRACKER, ProcessTracker, THREAD_IDS, type DeathStrategy, type TrackerConfig } from './tracker.js';

@@ -1,13 +1,17 @@
-// Linux x86-64 system call numbers (arch/x86/entry/syscalls/syscall_64.tbl) for the calls the guest uses,
-// plus the guest's own (guest/README.md).
+// System call numbers: Linux x86-64's (arch/x86/entry/syscalls/syscall_64.tbl) for the calls the guest
+// implements or its programs use, plus the guest's own vmtrace calls (guest/README.md "System calls").
 
 import { UserError } from '../../cli/errors.js';
 
 export const SYSCALLS: Readonly<Record<string, number>> = {
-  read: 0, write: 1, open: 2, close: 3, mmap: 9, munmap: 11, brk: 12, pipe: 22, sched_yield: 24, nanosleep: 35,
-  getpid: 39, socket: 41, sendto: 44, recvfrom: 45, clone: 56, fork: 57, vfork: 58, execve: 59, exit: 60, wait4: 61,
-  kill: 62, uname: 63, getppid: 110, gettid: 186, time: 201, exit_group: 231,
+  read: 0, write: 1, open: 2, close: 3, lseek: 8, mmap: 9, munmap: 11, brk: 12, pipe: 22, sched_yield: 24, dup: 32,
+  dup2: 33, nanosleep: 35, getpid: 39, socket: 41, sendto: 44, recvfrom: 45, clone: 56, fork: 57, vfork: 58, execve: 59,
+  exit: 60, wait4: 61, kill: 62, uname: 63, getppid: 110, reboot: 169, gettid: 186, time: 201, futex: 202,
+  set_tid_address: 218, clock_gettime: 228, exit_group: 231,
+  vmt_sethz: 500, vmt_nprocs: 501, vmt_lstar: 502, vmt_texthash: 503, vmt_hyperupcall: 504, vmt_huring: 505,
 };
+
+const BY_NUMBER = new Map<number, string>(Object.entries(SYSCALLS).map(([name, n]) => [n, name]));
 
 export function syscallNumber(nameOrNumber: string): number {
   const t = nameOrNumber.trim();
@@ -17,7 +21,7 @@ export function syscallNumber(nameOrNumber: string): number {
   return n;
 }
 
+/** The name of a syscall number (`sys_<n>` when the table does not have it). */
 export function syscallName(n: number): string {
-  for (const [k, v] of Object.entries(SYSCALLS)) if (v === n) return k;
-  return String(n);
+  return BY_NUMBER.get(n) ?? `sys_${n}`;
 }
