@@ -25,6 +25,7 @@ import { compile, type CompiledProgram } from '../ebpf/compiler.js';
 import { interpret, predecode, type Decoded, type RunResult } from '../ebpf/interpreter.js';
 import { EbpfFault, Memory, RegionTag, address } from '../ebpf/Memory.js';
 import { HelperId, hyperupcallHelpers, type HelperRegistry } from '../ebpf/helpers.js';
+import { toBig } from '../ebpf/u64.js';
 import {
   ANY_EXIT, CTX_BYTES, Ctx, ENV_COUNT, EVENT_NAMES, ExitInfo, ExtraHelperId, HuError, HuEvent, NIC_VECTOR, REG_BYTES,
   REG_MAGIC, Reg, RegFlag, TIMER_VECTOR, VcpuReg,
@@ -103,7 +104,6 @@ export interface Boost {
 }
 
 const TWO32 = 4294967296;
-const u64 = (lo: number, hi: number): bigint => (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
 
 export class HyperupcallRuntime {
   readonly options: HyperupcallOptions = { ...DEFAULT_OPTIONS };
@@ -146,7 +146,7 @@ export class HyperupcallRuntime {
 
   private registerFromGuest(m: Machine): void {
     const cpu = m.cpu;
-    const blockGpa = u64(cpu.lo[3]!, cpu.hi[3]!);
+    const blockGpa = toBig(cpu.lo[3]!, cpu.hi[3]!);
     const r = this.register(blockGpa);
     cpu.lo[0] = r | 0;
     cpu.hi[0] = r < 0 ? -1 : 0;
@@ -354,7 +354,7 @@ export class HyperupcallRuntime {
       if (args[1] !== 0n) return MINUS1;
       const c = cpu();
       const n = Number(args[2] & 0xffn);
-      if (args[2] < 16n) return u64(c.lo[n]!, c.hi[n]!);
+      if (args[2] < 16n) return toBig(c.lo[n]!, c.hi[n]!);
       switch (Number(args[2] > 255n ? 255n : args[2])) {
         case VcpuReg.rip: return BigInt.asUintN(64, BigInt(this.exit !== null ? ripOf(this.exit) : c.rip));
         case VcpuReg.rflags: return BigInt(c.getRflags() >>> 0);
@@ -388,10 +388,10 @@ export class HyperupcallRuntime {
       const w = e.words;
       switch (Number(args[1] > 255n ? 255n : args[1])) {
         case ExitInfo.reason: return BigInt(e.reason);
-        case ExitInfo.qualification: return u64(w[ExitWord.qualification]!, w[ExitWord.qualification + 1]!);
+        case ExitInfo.qualification: return toBig(w[ExitWord.qualification]!, w[ExitWord.qualification + 1]!);
         case ExitInfo.instructionLength: return BigInt(e.instructionLength);
-        case ExitInfo.guestLinear: return u64(w[ExitWord.guestLinear]!, w[ExitWord.guestLinear + 1]!);
-        case ExitInfo.guestPhysical: return u64(w[ExitWord.guestPhysical]!, w[ExitWord.guestPhysical + 1]!);
+        case ExitInfo.guestLinear: return toBig(w[ExitWord.guestLinear]!, w[ExitWord.guestLinear + 1]!);
+        case ExitInfo.guestPhysical: return toBig(w[ExitWord.guestPhysical]!, w[ExitWord.guestPhysical + 1]!);
         case ExitInfo.interruptionInfo: return BigInt(e.interruptionInfo >>> 0);
         case ExitInfo.seq: return BigInt(e.seq);
         case ExitInfo.icount: return BigInt(e.icount);
