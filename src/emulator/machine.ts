@@ -11,6 +11,13 @@
 // guest's vector at VM entry if the guest can take it (RFLAGS.IF and no STI/MOV-SS shadow), or arms
 // interrupt-window exiting and injects on the exit with reason 7 (SDM 26.7.5).
 //
+// The VMM may also queue a vector of its own choosing (queueInterrupt: a hyperupcall's send_vcpu_ipi, as
+// KVM's kvm_apic_set_irq sets a bit of the virtual LAPIC's IRR): it is injected the same way, at the next
+// VM entry at which the guest can take it (SDM 26.6: VM-entry event injection, external interrupt type),
+// else after an interrupt-window exit, the highest queued vector first, after any pending interrupt of the
+// interrupt controller (KVM's order: ExtINT before the LAPIC). Queued vectors never consult the
+// Environment: they are a consequence of guest state, so a replay re-derives them.
+//
 // The outside world (device inputs) is reached only through an Environment, so recording and replay share
 // this loop and differ only in where the inputs come from (rr's design).
 
@@ -153,6 +160,11 @@ export class Machine {
   private preemptionDeadline = 0;
   /** Interrupt-window exiting is armed: the injection that follows is preceded by exit reason 7. */
   private windowArmed = false;
+  /** Vectors the VMM queued for injection (queueInterrupt), a 256-bit request register like a LAPIC IRR. */
+  private readonly queuedIrr = new Uint32Array(8);
+  private queuedCount = 0;
+  /** queueInterrupt calls accepted so far. */
+  queuedInterrupts = 0;
   private stopReason: StopReason | null = null;
   private stopStatus = 0;
   private stopDetail = '';
@@ -245,6 +257,26 @@ export class Machine {
     this.exitHooks.push(f);
   }
 
+  /** An exit hook asked to complete the exiting instruction without its effect (skipInstruction). */
+  private skipRequested = false;
+  /** Instructions exit hooks skipped so far. */
+  skippedInstructions = 0;
+
+  /**
+   * Called by an exit hook during an instruction's exit (WRMSR, MOV to CR, I/O, ...): the VMM completes the
+   * instruction without executing it and without the other handlers (the interception strategies) seeing
+   * it: RIP moves past it and it retires, as when KVM refuses a write and calls
+   * kvm_skip_emulated_instruction. Ignored for exits that are not an instruction's (and for VMCALL).
+   */
+  skipInstruction(): boolean {
+    if (!this.inInstructionExit) return false;
+    this.skipRequested = true;
+    return true;
+  }
+
+  /** The exit being handled is an intercepted instruction's (not VMCALL): skipInstruction applies. */
+  private inInstructionExit = false;
+
   /** An exit whose handler runs before it is published (so its cost includes the handler's work). */
   private deferred = false;
   private cyclesAtExit = 0;
@@ -269,10 +301,14 @@ export class Machine {
   }
 
   /** The machine's own counters (not the CPU's): for checkpoints. */
-  saveCounters(): { exitCount: number; exitCycles: number; exitsByReason: Array<[number, number]>; windowArmed: boolean; consoleBytes: number } {
+  saveCounters(): {
+    exitCount: number; exitCycles: number; exitsByReason: Array<[number, number]>; windowArmed: boolean; consoleBytes: number;
+    queuedVectors?: number[]; queuedInterrupts?: number;
+  } {
     return {
       exitCount: this.exitCount, exitCycles: this.exitCycles, exitsByReason: [...this.exitsByReason],
-      windowArmed: this.windowArmed, consoleBytes: this.console.length,
+      windowArmed: this.windowArmed, consoleBytes: this.console.length, queuedVectors: this.queuedVectors(),
+      queuedInterrupts: this.queuedInterrupts,
     };
   }
 
@@ -282,6 +318,10 @@ export class Machine {
     this.exitsByReason.clear();
     for (const [r, n] of c.exitsByReason) this.exitsByReason.set(r, n);
     this.windowArmed = c.windowArmed;
+    this.queuedIrr.fill(0);
+    this.queuedCount = 0;
+    for (const v of c.queuedVectors ?? []) this.setQueued(v);
+    this.queuedInterrupts = c.queuedInterrupts ?? 0;
     this.console.length = 0;
     for (const b of console) this.console.push(b);
   }
@@ -371,8 +411,20 @@ export class Machine {
     }
     if (kind !== Exitable.vmcall && !this.policy.instructionExits(kind, cpu, op)) return false;
     const [reason, qlo, qhi] = exitInfoFor(kind, cpu, op);
-    this.currentExit = this.exit(reason, qlo, qhi, op, 0, 0, kind === Exitable.invlpg ? [cpu.eaLo, cpu.eaHi] : null, null, true);
+    this.skipRequested = false;
+    this.inInstructionExit = kind !== Exitable.vmcall;
     try {
+      this.currentExit = this.exit(reason, qlo, qhi, op, 0, 0, kind === Exitable.invlpg ? [cpu.eaLo, cpu.eaHi] : null, null, true);
+    } finally {
+      this.inInstructionExit = false;
+    }
+    try {
+      if (this.skipRequested) {
+        this.skipRequested = false;
+        this.skippedInstructions++;
+        cpu.rip = op.next;
+        return true;
+      }
       if (kind === Exitable.vmcall) {
         // Resume after the VMCALL unless the handler redirects (hypervisor-planted VMCALLs do).
         cpu.rip = op.next;
@@ -485,10 +537,58 @@ export class Machine {
     this.tryInject(false);
   }
 
+  /**
+   * Queue external-interrupt `vector` (32-255) for injection by the VMM (SDM 26.6 event injection): it is
+   * delivered at the next VM entry at which the guest can take it (RFLAGS.IF and no interrupt shadow), else
+   * interrupt-window exiting is armed and it is injected on the exit with reason 7. A vector already queued
+   * stays queued once (an IRR bit). Returns false for a vector outside 32-255.
+   */
+  queueInterrupt(vector: number): boolean {
+    if (!Number.isInteger(vector) || vector < 32 || vector > 255) return false;
+    this.setQueued(vector);
+    this.queuedInterrupts++;
+    const cpu = this.cpu;
+    // The CPU looks at irqPending at its next block boundary (exits end their block).
+    cpu.irqPending = true;
+    if (!cpu.canTakeInterrupt()) this.windowArmed = true;
+    return true;
+  }
+
+  /** The vectors queued by the VMM and not yet injected, ascending. */
+  queuedVectors(): number[] {
+    const out: number[] = [];
+    for (let v = 32; v < 256; v++) if ((this.queuedIrr[v >> 5]! & (1 << (v & 31))) !== 0) out.push(v);
+    return out;
+  }
+
+  private setQueued(v: number): void {
+    const bit = 1 << (v & 31);
+    if ((this.queuedIrr[v >> 5]! & bit) !== 0) return;
+    this.queuedIrr[v >> 5]! |= bit;
+    this.queuedCount++;
+  }
+
+  /** Take the highest queued vector (LAPIC priority order), or -1. */
+  private takeQueued(): number {
+    if (this.queuedCount === 0) return -1;
+    for (let w = 7; w >= 0; w--) {
+      const x = this.queuedIrr[w]!;
+      if (x === 0) continue;
+      const b = 31 - Math.clz32(x);
+      this.queuedIrr[w] = x & ~(1 << b);
+      this.queuedCount--;
+      return w * 32 + b;
+    }
+    return -1;
+  }
+
   /** Inject the pending vector at this VM entry if the guest can take it; else arm the interrupt window. */
   private tryInject(fromWindowExit: boolean): void {
     const cpu = this.cpu;
-    if (this.env.pendingVector() < 0) {
+    // The interrupt controller first (KVM: ExtINT before the LAPIC), then the VMM's queued vectors. A run
+    // that never queues one asks the Environment exactly what it asked before queueInterrupt existed.
+    const fromPic = this.env.pendingVector() >= 0;
+    if (!fromPic && this.queuedCount === 0) {
       cpu.irqPending = false;
       return;
     }
@@ -499,8 +599,8 @@ export class Machine {
     }
     if (fromWindowExit) this.exit(Reason.interruptWindow, 0, 0, null);
     this.windowArmed = false;
-    const vector = this.env.acknowledge();
-    cpu.irqPending = this.env.pendingVector() >= 0;
+    const vector = fromPic ? this.env.acknowledge() : this.takeQueued();
+    cpu.irqPending = this.queuedCount > 0 || this.env.pendingVector() >= 0;
     if (this.onInterrupt.length > 0) {
       const e = this.interruptEvent;
       e.icount = cpu.icount;
@@ -555,7 +655,7 @@ export class Machine {
         case Stop.halt: {
           // MTF also traps after HLT (SDM 26.5.2: the exit happens after the instruction completes).
           if (mtf && cpu.icount === before + 1) this.exit(Reason.monitorTrapFlag, 0, 0, null);
-          if (cpu.canTakeInterrupt() && this.env.pendingVector() >= 0) {
+          if (cpu.canTakeInterrupt() && (this.queuedCount > 0 || this.env.pendingVector() >= 0)) {
             this.tryInject(false);
             break;
           }

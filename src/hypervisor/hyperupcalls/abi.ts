@@ -64,6 +64,13 @@ export const ExtraHelperId = {
   HINT_FREE_PAGE: 32,
 } as const;
 
+/**
+ * What a VM-exit program returns in r0 (docs/hyperupcalls.md "Verdicts"): `proceed` lets the hypervisor
+ * handle the exit as usual; `skip`, on an instruction's exit (WRMSR, MOV to CR, I/O, ...), completes the
+ * instruction without its effect (RIP moves past it): a guard's way to block a write. Other values proceed.
+ */
+export const ExitVerdict = { proceed: 0, skip: 1 } as const;
+
 /** get_exit_info fields (arg 2). */
 export const ExitInfo = {
   reason: 0, qualification: 1, instructionLength: 2, guestLinear: 3, guestPhysical: 4, interruptionInfo: 5,

@@ -27,7 +27,7 @@ import { EbpfFault, Memory, RegionTag, address } from '../ebpf/Memory.js';
 import { HelperId, hyperupcallHelpers, type HelperRegistry } from '../ebpf/helpers.js';
 import { toBig } from '../ebpf/u64.js';
 import {
-  ANY_EXIT, CTX_BYTES, Ctx, ENV_COUNT, EVENT_NAMES, ExitInfo, ExtraHelperId, HuError, HuEvent, NIC_VECTOR, REG_BYTES,
+  ANY_EXIT, CTX_BYTES, Ctx, ENV_COUNT, EVENT_NAMES, ExitInfo, ExitVerdict, ExtraHelperId, HuError, HuEvent, NIC_VECTOR, REG_BYTES,
   REG_MAGIC, Reg, RegFlag, TIMER_VECTOR, VcpuReg,
 } from './abi.js';
 
@@ -61,6 +61,8 @@ export interface ProgramStats {
   faults: number;
   lastFault: string;
   lastValue: bigint;
+  /** Whether the last invocation ended normally (its lastValue is that run's r0). */
+  lastRunOk: boolean;
 }
 
 export interface HyperupcallProgram {
@@ -96,6 +98,22 @@ export interface Rejection {
   message: string;
 }
 
+/** An instruction a VM-exit program's verdict skipped (r0 = ExitVerdict.skip): the guard use case. */
+export interface Skip {
+  icount: number;
+  /** Exit sequence number and basic reason. */
+  seq: number;
+  reason: number;
+  program: number;
+}
+
+/** One send_vcpu_ipi call: the vector queued for injection (Machine.queueInterrupt) at this icount. */
+export interface Ipi {
+  vector: number;
+  icount: number;
+  program: number;
+}
+
 /** One priority_boost call (seed 003 4.2: cpu.weight 10 -> 100 for 100 ms). */
 export interface Boost {
   icount: number;
@@ -112,13 +130,17 @@ export class HyperupcallRuntime {
   readonly boosts: Boost[] = [];
   /** Pages hint_free_page reported, per memory-pressure event (guest-physical addresses). */
   readonly freePageReports: number[][] = [];
-  /** send_vcpu_ipi requests (vector, icount). */
-  readonly ipis: Array<[number, number]> = [];
+  /** send_vcpu_ipi calls; each queued its vector for injection into the guest (Machine.queueInterrupt). */
+  readonly ipis: Ipi[] = [];
+  /** Instructions VM-exit programs skipped by their verdict. */
+  readonly skips: Skip[] = [];
   readonly traceLog: string[] = [];
   readonly helpers: HelperRegistry;
   /** The exit being handled (for get_exit_info), or null outside a VM-exit event. */
   private exit: ExitEvent | null = null;
   private currentFree: number[] | null = null;
+  /** The program now running (for the helpers' records). */
+  private running = -1;
   private byEvent = new Map<number, HyperupcallProgram[]>();
 
   constructor(readonly machine: Machine, readonly hypervisor: Hypervisor, readonly costModel: CostModel, readonly memBytes: number) {
@@ -222,7 +244,7 @@ export class HyperupcallRuntime {
     const p: HyperupcallProgram = {
       id: this.programs.length, event, exitReason, flags, memGpa, memLen, env, insns, bytes, verifyProcessed: v.processed, verifierOptions: vopts,
       compiled: compile(insns), decoded: predecode(insns), memory, ctx, ctxView: new DataView(ctx.buffer),
-      stats: { invocations: 0, steps: 0, cycles: 0, faults: 0, lastFault: '', lastValue: 0n }, registeredAt: this.machine.cpu.icount,
+      stats: { invocations: 0, steps: 0, cycles: 0, faults: 0, lastFault: '', lastValue: 0n, lastRunOk: false }, registeredAt: this.machine.cpu.icount,
       firstExit: this.machine.exitCount,
     };
     const cv = p.ctxView;
@@ -259,6 +281,11 @@ export class HyperupcallRuntime {
         cv.setUint32(Ctx.rip + 4, w[ExitWord.rip + 1]!, true);
         cv.setBigUint64(Ctx.exitSeq, BigInt(e.seq), true);
         this.invoke(p, e.icount, 0, 0);
+        // The verdict (docs/hyperupcalls.md "Verdicts"): r0 = 1 on an instruction's exit completes the
+        // instruction without its effect; the first program that skips decides, later ones still run.
+        if (p.stats.lastRunOk && p.stats.lastValue === BigInt(ExitVerdict.skip) && (this.skips.length === 0 || this.skips.at(-1)!.seq !== e.seq)) {
+          if (this.machine.skipInstruction()) this.skips.push({ icount: e.icount, seq: e.seq, reason: e.reason, program: p.id });
+        }
       }
     } finally {
       this.exit = null;
@@ -309,8 +336,15 @@ export class HyperupcallRuntime {
     cv.setBigUint64(Ctx.icount, BigInt(icount), true);
     cv.setBigUint64(Ctx.arg0, BigInt(arg0 >>> 0 === arg0 ? arg0 : Math.max(0, Math.floor(arg0))), true);
     cv.setBigUint64(Ctx.arg1, BigInt(arg1 >>> 0 === arg1 ? arg1 : Math.max(0, Math.floor(arg1))), true);
-    const r = runProgram(p, this.helpers, this.options.engine, (p.flags & RegFlag.local) !== 0 ? this.options.localBudget : this.options.globalBudget);
+    this.running = p.id;
+    let r: RunResult;
+    try {
+      r = runProgram(p, this.helpers, this.options.engine, (p.flags & RegFlag.local) !== 0 ? this.options.localBudget : this.options.globalBudget);
+    } finally {
+      this.running = -1;
+    }
     const s = p.stats;
+    s.lastRunOk = r.ok;
     s.invocations++;
     let steps = 0;
     if (r.ok) {
@@ -373,8 +407,12 @@ export class HyperupcallRuntime {
       return 0n;
     });
     reg.implement(HelperId.SEND_VCPU_IPI, ({ args }) => {
+      // Delivered: the vector is queued at the machine and injected at the next VM entry at which the guest
+      // can take an interrupt (Machine.queueInterrupt; visible in interrupts.arrow like every injection).
       if (args[1] !== 0n || args[2] < 32n || args[2] > 255n) return MINUS1;
-      this.ipis.push([Number(args[2]), cpu().icount]);
+      const vector = Number(args[2]);
+      if (!this.machine.queueInterrupt(vector)) return MINUS1;
+      this.ipis.push({ vector, icount: cpu().icount, program: this.running });
       return 0n;
     });
     reg.implement(HelperId.FLUSH_TLB_VCPU, ({ args }) => {
