@@ -181,7 +181,7 @@ describe('unified tracing and free pages on a recorded trace', async () => {
 describe('shipped programs', () => {
   it('the committed bytecode is what our assembler makes of guest/hyperupcalls/*.asm', () => {
     const progs = assembleGuestPrograms();
-    expect(progs.map((p) => p.name)).toEqual(['bad-helper', 'bad-unsafe', 'boost', 'freepages', 'trace']);
+    expect(progs.map((p) => p.name)).toEqual(['bad-helper', 'bad-unsafe', 'boost', 'freepages', 'guard', 'trace']);
     for (const p of progs) expect(Buffer.from(committedProgram(p.name)).equals(Buffer.from(p.bytes)), p.name).toBe(true);
   });
 });

@@ -81,7 +81,7 @@ void arch_init(void) {
       : : "m"(g) : "rax", "memory");
   __asm__ volatile("ltr %w0" : : "r"(TSS_SEL));
 
-  for (int v = 0; v < 48; v++) {
+  for (int v = 0; v <= HV_NOTIFY_VECTOR; v++) {
     uint64_t off = isr_table[v];
     idt[v].off0 = off & 0xffff;
     idt[v].sel = KCODE;

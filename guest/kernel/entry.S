@@ -81,7 +81,7 @@ isr\vec:
         ISR_RANGE %(\from+1), \to
 .endif
 .endm
-        ISR_RANGE 0, 47
+        ISR_RANGE 0, 48
 .noaltmacro
 
 isr_common:
@@ -115,7 +115,7 @@ isr_table:
         ISR_ADDRS %(\from+1), \to
 .endif
 .endm
-        ISR_ADDRS 0, 47
+        ISR_ADDRS 0, 48
 .noaltmacro
 
         .text

@@ -6,7 +6,13 @@
  *
  * The unified trace (seed 003 4.1) is a ring in the tracing program's granted region: the hypervisor appends
  * one record per VM exit, the kernel appends its own events (process creation, exec, exit) to the same ring,
- * and `hutrace` (syscall 505) copies it out and prints it. */
+ * and `hutrace` (syscall 505) copies it out and prints it.
+ *
+ * The guard (the ATC'18 protection use case) is the kernel's own write policy for IA32_LSTAR and CR0.WP,
+ * registered on the WRMSR and CR-access exits: the hypervisor runs it on each such exit and blocks a write
+ * that breaks it (the program's verdict), logs it in the guard page and notifies the kernel with vector
+ * HV_NOTIFY_VECTOR. Syscall 506 makes the kernel attempt allowed and forbidden writes (a rootkit's), 507
+ * copies the guard page out. */
 #include "kernel.h"
 
 #define HC_HYPERUPCALL_REGISTER 1
@@ -15,6 +21,11 @@
 #define HU_EV_PACKET 3
 #define HU_EV_PRESSURE 4
 #define HU_ANY 0xffffffffu
+#define EXIT_CR_ACCESS 28
+#define EXIT_WRMSR 32
+#define MSR_LSTAR 0xc0000082u
+#define CR0_WP (1ul << 16)
+#define CR0_AM (1ul << 18)
 #define HU_LOCAL 1u
 
 struct hu_reg { /* 128 bytes, docs/machine.md */
@@ -37,6 +48,7 @@ struct hu_ring { uint64_t head, slots, reserved[6]; struct hu_rec rec[RING_SLOTS
 HU_PROG(hu_trace, "trace.bin")
 HU_PROG(hu_freepages, "freepages.bin")
 HU_PROG(hu_boost, "boost.bin")
+HU_PROG(hu_guard, "guard.bin")
 HU_PROG(hu_bad_unsafe, "bad-unsafe.bin")
 HU_PROG(hu_bad_helper, "bad-helper.bin")
 
@@ -44,6 +56,12 @@ static struct hu_ring *ring; /* kernel-virtual, 0 until the tracing program is r
 static struct hu_reg reg __attribute__((aligned(128)));
 static char errbuf[256];
 static uint64_t mem_bytes;
+
+/* The guard's log page (its granted region; layout in guest/hyperupcalls/guard.asm). */
+struct guard_rec { uint64_t seq, what, value, rip; };
+struct guard_log { uint64_t checked, blocked, head, reserved[5]; struct guard_rec rec[64]; };
+static struct guard_log glog __attribute__((aligned(4096)));
+static uint64_t notifications;
 
 static long vmcall_register(struct hu_reg *r) {
   long rax = HC_HYPERUPCALL_REGISTER;
@@ -68,6 +86,11 @@ static void cpu_probe(void) {
 }
 
 static long hu_register(const char *name) {
+  if (!strcmp(name, "guard")) { /* one policy, two exits: WRMSR and control-register access */
+    long a = hu_register("guard-msr");
+    long b = hu_register("guard-cr");
+    return a < 0 ? a : b;
+  }
   memset(&reg, 0, sizeof reg);
   reg.magic = HU_MAGIC;
   reg.exit_reason = HU_ANY;
@@ -104,6 +127,15 @@ static long hu_register(const char *name) {
     code = hu_boost, end = hu_boost_end;
     reg.mem_gpa = nic_rx_phys();
     reg.mem_len = PAGE;
+  } else if (!strcmp(name, "guard-msr") || !strcmp(name, "guard-cr")) {
+    reg.event = HU_EV_VMEXIT;
+    reg.exit_reason = name[6] == 'm' ? EXIT_WRMSR : EXIT_CR_ACCESS;
+    code = hu_guard, end = hu_guard_end;
+    reg.mem_gpa = V2P(&glog);
+    reg.mem_len = sizeof glog;
+    reg.env[0] = (uint64_t)syscall_entry; /* the only value LSTAR may be given */
+    reg.env[1] = CR0_WP;                  /* CR0 bits that may not be cleared (CR pinning) */
+    reg.env[2] = HV_NOTIFY_VECTOR;        /* notify the kernel of a blocked write */
   } else if (!strcmp(name, "bad-unsafe") || !strcmp(name, "bad-helper")) {
     reg.event = HU_EV_VMEXIT;
     if (name[4] == 'u') code = hu_bad_unsafe, end = hu_bad_unsafe_end;
@@ -180,5 +212,52 @@ long sys_huring(uint64_t dst, uint64_t len) {
   if (!ring) return -ENOENT;
   if (len > RING_BYTES) len = RING_BYTES;
   if (copyout(dst, ring, len)) return -EFAULT;
+  return (long)len;
+}
+
+/* The hypervisor's notification vector (trap(), vector HV_NOTIFY_VECTOR): the guard blocked a write. */
+void hyperupcall_notify(void) {
+  notifications++;
+  kprintf("kernel: hypervisor notification %lu (vector %d): guard checked %lu, blocked %lu\n", notifications,
+          HV_NOTIFY_VECTOR, glog.checked, glog.blocked);
+}
+
+/* Never called: the address a rootkit would point IA32_LSTAR at (guard test, mode 2). */
+__attribute__((noinline, used)) void guard_rogue_entry(void) { panic("rogue syscall entry reached"); }
+
+/* Syscall 506: attempt one protected write as kernel code would, read the result back and undo it.
+ * 0 legitimate LSTAR (re-set to syscall_entry), 1 legitimate CR0 (set AM, keep WP), 2 rootkit LSTAR (point
+ * it at guard_rogue_entry), 3 rootkit CR0 (clear WP). Returns 1 if the write took effect, 0 if it did not. */
+long sys_guardtest(uint64_t mode) {
+  uint64_t cr0 = read_cr0();
+  long took;
+  switch (mode) {
+  case 0:
+    wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
+    return rdmsr(MSR_LSTAR) == (uint64_t)syscall_entry;
+  case 1:
+    write_cr0(cr0 | CR0_AM);
+    took = (read_cr0() & CR0_AM) != 0;
+    write_cr0(cr0);
+    return took;
+  case 2:
+    wrmsr(MSR_LSTAR, (uint64_t)guard_rogue_entry);
+    took = rdmsr(MSR_LSTAR) == (uint64_t)guard_rogue_entry;
+    if (took) wrmsr(MSR_LSTAR, (uint64_t)syscall_entry); /* undo before the next SYSCALL */
+    return took;
+  case 3:
+    write_cr0(cr0 & ~CR0_WP);
+    took = (read_cr0() & CR0_WP) == 0;
+    if (took) write_cr0(cr0);
+    return took;
+  default:
+    return -EINVAL;
+  }
+}
+
+/* Syscall 507: copy the guard's log page out. */
+long sys_guardlog(uint64_t dst, uint64_t len) {
+  if (len > sizeof glog) len = sizeof glog;
+  if (copyout(dst, &glog, len)) return -EFAULT;
   return (long)len;
 }

@@ -147,6 +147,8 @@ static inline uint64_t rdmsr(uint32_t msr) {
 static inline void write_cr3(uint64_t v) { __asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory"); }
 static inline uint64_t read_cr3(void) { uint64_t v; __asm__ volatile("mov %%cr3, %0" : "=r"(v)); return v; }
 static inline uint64_t read_cr2(void) { uint64_t v; __asm__ volatile("mov %%cr2, %0" : "=r"(v)); return v; }
+static inline uint64_t read_cr0(void) { uint64_t v; __asm__ volatile("mov %%cr0, %0" : "=r"(v)); return v; }
+static inline void write_cr0(uint64_t v) { __asm__ volatile("mov %0, %%cr0" : : "r"(v) : "memory"); }
 static inline void invlpg(uint64_t va) { __asm__ volatile("invlpg (%0)" : : "r"(va) : "memory"); }
 
 void arch_init(void);
@@ -190,6 +192,10 @@ void hyperupcall_boot(struct boot_info *bi);
 void hyperupcall_guest_event(uint32_t type, int pid, const char *name);
 long sys_hyperupcall(uint64_t uname);
 long sys_huring(uint64_t dst, uint64_t len);
+long sys_guardtest(uint64_t mode);
+long sys_guardlog(uint64_t dst, uint64_t len);
+void hyperupcall_notify(void);   /* the hypervisor's notification vector (HV_NOTIFY_VECTOR) arrived */
+#define HV_NOTIFY_VECTOR 48
 uint64_t nic_rx_phys(void);
 extern uint64_t kernel_pml4;
 uint64_t vm_new(void);            /* a PML4 with the kernel half */

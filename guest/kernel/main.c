@@ -34,6 +34,8 @@ void trap(struct trapframe *tf) {
     else if (irq == 14) ata_irq();
     pic_eoi();
   }
+  /* A vector the hypervisor injected (a hyperupcall's send_vcpu_ipi): no interrupt controller, no EOI. */
+  if (v == HV_NOTIFY_VECTOR) hyperupcall_notify();
   if (need_resched) schedule();
   if ((tf->cs & 3) == 3) check_killed();
 }

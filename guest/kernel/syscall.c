@@ -204,6 +204,8 @@ long syscall_dispatch(struct trapframe *tf) {
   }
   case 504: r = sys_hyperupcall(a0); break; /* vmtrace: register a shipped hyperupcall by name */
   case 505: r = sys_huring(a0, a1); break;  /* vmtrace: copy the unified-trace ring out */
+  case 506: r = sys_guardtest(a0); break;   /* vmtrace: attempt a protected write (guard use case) */
+  case 507: r = sys_guardlog(a0, a1); break; /* vmtrace: copy the guard's log page out */
   default: r = -ENOSYS; break;
   }
   tf->rax = (uint64_t)r;

@@ -40,6 +40,8 @@
 #define SYS_vmt_texthash 503
 #define SYS_vmt_hyperupcall 504
 #define SYS_vmt_huring 505
+#define SYS_vmt_guardtest 506
+#define SYS_vmt_guardlog 507
 
 #define O_RDONLY 0
 #define O_WRONLY 1
