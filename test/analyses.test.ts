@@ -16,9 +16,9 @@ import { buildProgram } from '../src/cli/main.js';
 import { formatJson, formatResult, writeArrowTables } from '../src/analyses/output.js';
 import { configsOf, parseProctrackOptions, proctrackResult, ProctrackRun } from '../src/analyses/proctrack.js';
 import { scanColumns } from '../src/analyses/columns.js';
-import { importTrace } from '../src/analyses/importer.js';
+import { importTrace, type RowObserver } from '../src/analyses/importer.js';
 import type { AnalysisResult, Cell } from '../src/analyses/result.js';
-import { GroundTruthType } from '../src/hypervisor/events.js';
+import { ExitWord, GroundTruthType, type MachineObserver } from '../src/hypervisor/events.js';
 import { recordTrace } from '../src/hypervisor/recordTrace.js';
 import { replayTrace } from '../src/replay/replayTrace.js';
 import { TraceReader } from '../src/record/TraceReader.js';
@@ -128,6 +128,52 @@ describe('golden outputs on traces/golden/bigstacks', () => {
     expect(run.trackers[0]!.exitsSeen).toBe(reader.rowCount('exits'));
     const live = proctrackResult(offline.title, run, run.finish(end), end);
     expect(formatJson(live)).toBe(formatJson(offline));
+  });
+});
+
+describe('importer', () => {
+  // The oracle for the importer's merge order is the machine itself: the events a replay publishes live, in
+  // order, against what the importer streams from the trace's tables (event objects and the RowObserver path).
+  const log = (out: string[]): MachineObserver => ({
+    onExit: (e) => out.push(`exit ${e.seq} ${e.icount} ${e.reason} ${e.cpl} ${e.cost} ${e.words[ExitWord.cr3]} ${e.words[ExitWord.rsp]} ${e.words[ExitWord.rsp + 1]} ${e.words[ExitWord.rip]} ${e.words[ExitWord.rip + 1]}`),
+    onSyscall: (e) => out.push(`sys ${e.exitSeq} ${e.icount} ${e.number} ${e.cr3} ${e.rspLo} ${e.rspHi} ${e.ripLo} ${e.ripHi} ${e.args.slice(0, 4).join(',')}`),
+    onIo: (e) => out.push(`io ${e.exitSeq} ${e.icount} ${e.port} ${e.size} ${e.direction} ${e.value} ${e.device}`),
+  });
+  const rowLog = (out: string[], wantsRip: boolean): MachineObserver & RowObserver => ({
+    wantsRip,
+    exitRow: (seq, ic, cpl, cr3, rspLo, rspHi, ripLo, ripHi) => out.push(`exit ${seq} ${ic} ${cpl} ${cr3} ${rspLo} ${rspHi} ${ripLo} ${ripHi}`),
+    syscallRow: (ic, seq, n, cr3, rspLo, rspHi, ripLo, ripHi) => out.push(`sys ${seq} ${ic} ${n} ${cr3} ${rspLo} ${rspHi} ${ripLo} ${ripHi}`),
+    onIo: (e) => out.push(`io ${e.exitSeq} ${e.icount} ${e.port} ${e.device}`),
+  });
+  const rowOf = (line: string, rip: boolean): string => {
+    const f = line.split(' ');
+    if (f[0] === 'exit') return ['exit', f[1], f[2], f[4], f[6], f[7], f[8], rip ? f[9] : '0', rip ? f[10] : '0'].join(' ');
+    if (f[0] === 'sys') return ['sys', f[1], f[2], f[3], f[4], f[5], f[6], rip ? f[7] : '0', rip ? f[8] : '0'].join(' ');
+    return ['io', f[1], f[2], f[3], f[7]].join(' ');
+  };
+
+  it.each([GOLDEN, 'server'])('streams %s in the order the machine publishes it', async (which) => {
+    let dir = which;
+    if (which === 'server') {
+      dir = join(root, 'importer-server');
+      await recordTrace({ workload: 'server', exitPreset: 'kvm-default', costModel: 'modern' }, dir);
+    }
+    const live: string[] = [];
+    const rep = await replayTrace(dir, { attach: (a) => a.machine.subscribe(log(live)) });
+    expect(rep.clean).toBe(true);
+    const reader = TraceReader.open(dir);
+    const offline: string[] = [];
+    const sum = importTrace(reader, [log(offline)]);
+    expect(sum.exits).toBe(reader.rowCount('exits'));
+    expect(live.some((l) => l.startsWith('sys'))).toBe(true);
+    if (which === 'server') expect(live.some((l) => l.startsWith('io'))).toBe(true);
+    expect(offline).toEqual(live);
+    // The RowObserver path: the same values (rip only when asked for)
+    for (const rip of [false, true]) {
+      const rowsOut: string[] = [];
+      importTrace(reader, [rowLog(rowsOut, rip)]);
+      expect(rowsOut).toEqual(live.map((l) => rowOf(l, rip)));
+    }
   });
 });
 

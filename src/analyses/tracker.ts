@@ -23,6 +23,7 @@
 
 import { ExitWord, type ExitEvent, type IoEvent, type MachineObserver, type SyscallEvent } from '../hypervisor/events.js';
 import { SYSCALLS } from '../hypervisor/interception/syscalls.js';
+import type { RowObserver } from './importer.js';
 
 export const DEATH_STRATEGIES = ['none', 'declared', 'expiration', 'declared+expiration'] as const;
 export type DeathStrategy = (typeof DEATH_STRATEGIES)[number];
@@ -118,7 +119,7 @@ export class Log {
   }
 }
 
-export class ProcessTracker implements MachineObserver {
+export class ProcessTracker implements MachineObserver, RowObserver {
   readonly procs: Proc[] = [];
   readonly threads: Thread[] = [];
   /** Live processes by CR3. */
@@ -161,8 +162,11 @@ export class ProcessTracker implements MachineObserver {
   private liveProcs = 0;
   private liveThreads = 0;
   exitsSeen = 0;
+  /** RowObserver: the user RIP is read only for program-counter thread identity. */
+  readonly wantsRip: boolean;
 
   constructor(readonly config: TrackerConfig) {
+    this.wantsRip = config.threadId === 'pc';
     this.declared = config.death === 'declared' || config.death === 'declared+expiration';
     this.expires = config.death === 'expiration' || config.death === 'declared+expiration';
     this.T = config.expiration;
@@ -179,30 +183,38 @@ export class ProcessTracker implements MachineObserver {
   }
 
   onExit(e: ExitEvent): void {
-    this.exitsSeen++;
-    const ic = e.icount;
-    if (ic >= this.nextSample) this.sample(ic);
-    if (e.seq === this.lastSyscallExit) return; // logged as its syscall
-    if (this.filter && e.cpl !== 3) return; // seed 004 6.1: not logged in kernel mode
     const w = e.words;
-    const t = this.enter(ic, w[ExitWord.cr3]! + w[ExitWord.cr3 + 1]! * TWO32,
-      this.pc ? w[ExitWord.rip]! + w[ExitWord.rip + 1]! * TWO32 : w[ExitWord.rsp + 1]! * 1048576 + (w[ExitWord.rsp]! >>> 12));
+    this.exitRow(e.seq, e.icount, e.cpl, w[ExitWord.cr3]! + w[ExitWord.cr3 + 1]! * TWO32, w[ExitWord.rsp]!, w[ExitWord.rsp + 1]!,
+      w[ExitWord.rip]!, w[ExitWord.rip + 1]!);
+  }
+
+  onSyscall(e: SyscallEvent): void {
+    this.syscallRow(e.icount, e.exitSeq, e.number, e.cr3, e.rspLo, e.rspHi, e.ripLo, e.ripHi);
+  }
+
+  /** An exit, as columns (what onExit reads of the event; the importer calls this directly: RowObserver). */
+  exitRow(seq: number, ic: number, cpl: number, cr3: number, rspLo: number, rspHi: number, ripLo: number, ripHi: number): void {
+    this.exitsSeen++;
+    if (ic >= this.nextSample) this.sample(ic);
+    if (seq === this.lastSyscallExit) return; // logged as its syscall
+    if (this.filter && cpl !== 3) return; // seed 004 6.1: not logged in kernel mode
+    const t = this.enter(ic, cr3, this.pc ? ripLo + ripHi * TWO32 : rspHi * 1048576 + (rspLo >>> 12));
     t.exits++;
     this.observe(ic, t);
   }
 
-  onSyscall(e: SyscallEvent): void {
-    const ic = e.icount;
+  /** A syscall, as columns (what onSyscall reads of the event; RowObserver). */
+  syscallRow(ic: number, exitSeq: number, number: number, cr3: number, rspLo: number, rspHi: number, ripLo: number, ripHi: number): void {
     if (ic >= this.nextSample) this.sample(ic);
-    this.lastSyscallExit = e.exitSeq;
-    const t = this.enter(ic, e.cr3, this.pc ? e.ripLo + e.ripHi * TWO32 : e.rspHi * 1048576 + (e.rspLo >>> 12));
+    this.lastSyscallExit = exitSeq;
+    const t = this.enter(ic, cr3, this.pc ? ripLo + ripHi * TWO32 : rspHi * 1048576 + (rspLo >>> 12));
     t.syscalls++;
     this.observe(ic, t);
-    this.sys.push(ic, t.utid, e.number);
+    this.sys.push(ic, t.utid, number);
     if (this.declared) {
-      if (e.number === SYS_EXIT_GROUP) this.killProc(t.proc, ic, Death.exitGroup);
-      else if (e.number === SYS_EXECVE && this.execDeath) this.killProc(t.proc, ic, Death.execve);
-      else if (e.number === SYS_EXIT) {
+      if (number === SYS_EXIT_GROUP) this.killProc(t.proc, ic, Death.exitGroup);
+      else if (number === SYS_EXECVE && this.execDeath) this.killProc(t.proc, ic, Death.execve);
+      else if (number === SYS_EXIT) {
         this.killThread(t, ic, Death.exit);
         if (t.proc.threads.length === 0) this.killProc(t.proc, ic, Death.exit);
       }
