@@ -141,8 +141,8 @@ describe('importer', () => {
   });
   const rowLog = (out: string[], wantsRip: boolean): MachineObserver & RowObserver => ({
     wantsRip,
-    exitRow: (seq, ic, cpl, cr3, rspLo, rspHi, ripLo, ripHi) => out.push(`exit ${seq} ${ic} ${cpl} ${cr3} ${rspLo} ${rspHi} ${ripLo} ${ripHi}`),
-    syscallRow: (ic, seq, n, cr3, rspLo, rspHi, ripLo, ripHi) => out.push(`sys ${seq} ${ic} ${n} ${cr3} ${rspLo} ${rspHi} ${ripLo} ${ripHi}`),
+    exitRow: (seq, ic, cpl, cr3, rspLo, rspHi, ripLo, ripHi) => out.push(`exit ${seq} ${ic} ${cpl} ${cr3} ${rspLo >>> 0} ${rspHi >>> 0} ${ripLo >>> 0} ${ripHi >>> 0}`),
+    syscallRow: (ic, seq, n, cr3, rspLo, rspHi, ripLo, ripHi) => out.push(`sys ${seq} ${ic} ${n} ${cr3} ${rspLo >>> 0} ${rspHi >>> 0} ${ripLo >>> 0} ${ripHi >>> 0}`),
     onIo: (e) => out.push(`io ${e.exitSeq} ${e.icount} ${e.port} ${e.device}`),
   });
   const rowOf = (line: string, rip: boolean): string => {

@@ -64,6 +64,7 @@ function zeros(words: number): Uint32Array {
  * onExit/onSyscall unpack the event and call these), so live and offline tracking run one implementation;
  * offline it skips building an event per row and reading the columns only events carry.
  */
+// The register words are int32 (the uint32 word | 0): Smi-sized, so a call that is not inlined never boxes them.
 export interface RowObserver {
   /** Whether exitRow/syscallRow read ripLo/ripHi (when false and nothing else needs the rip column, it is not
    *  read and they get 0). */
@@ -222,7 +223,7 @@ export function importTrace(reader: TraceReader, observers: readonly MachineObse
       while (nextSys <= seqSys) {
         const j2 = 2 * sI;
         const sic = sIc[j2]! + sIc[j2 + 1]! * TWO32, scr3 = sCr3[j2]! + sCr3[j2 + 1]! * TWO32;
-        for (let k = 0; k < nRows; k++) rows[k]!.syscallRow(sic, nextSys, sNum[sI]!, scr3, sRsp[j2]!, sRsp[j2 + 1]!, sRip[j2]!, sRip[j2 + 1]!);
+        for (let k = 0; k < nRows; k++) rows[k]!.syscallRow(sic, nextSys, sNum[sI]!, scr3, sRsp[j2]! | 0, sRsp[j2 + 1]! | 0, sRip[j2]! | 0, sRip[j2 + 1]! | 0);
         if (nSys > 0) {
           se.icount = sic;
           se.exitSeq = nextSys;
@@ -265,7 +266,7 @@ export function importTrace(reader: TraceReader, observers: readonly MachineObse
       const i2 = 2 * i;
       if (nRows > 0) {
         const cr3v = cr3[i2]! + cr3[i2 + 1]! * TWO32;
-        for (let k = 0; k < nRows; k++) rows[k]!.exitRow(seq, ic, cpl[i]!, cr3v, rsp[i2]!, rsp[i2 + 1]!, rip[i2]!, rip[i2 + 1]!);
+        for (let k = 0; k < nRows; k++) rows[k]!.exitRow(seq, ic, cpl[i]!, cr3v, rsp[i2]! | 0, rsp[i2 + 1]! | 0, rip[i2]! | 0, rip[i2 + 1]! | 0);
       }
       if (nExit > 0) {
         e.seq = seq;

@@ -139,7 +139,9 @@ export class ProcessTracker implements MachineObserver, RowObserver {
   private pendingFrom = 0;
   /** The exit that reported the last syscall (represented by the syscall row). */
   private lastSyscallExit = -1;
-  // Logs: observations (icount, upid, utid), one per logged exit or syscall.
+  // Logs. An observation is a logged exit or a syscall; the syscalls' are in `sys` only (one row per event on
+  // the hot path), and observations() merges the two for scoring.
+  /** Logged exits that did not report a syscall: (icount, upid, utid). */
   readonly obs = new Log();
   /** Syscalls: (icount, utid, number). */
   readonly sys = new Log();
@@ -148,7 +150,7 @@ export class ProcessTracker implements MachineObserver, RowObserver {
 
   /** Size the logs for a trace of known row counts (offline: the manifest's). */
   reserve(exits: number, syscalls: number, io: number): void {
-    this.obs.reserve(exits + syscalls);
+    this.obs.reserve(exits);
     this.sys.reserve(syscalls);
     this.io.reserve(io);
     if (this.ioDevCode.length < this.io.icount.length) this.ioDevCode = resized(this.ioDevCode, this.io.icount.length);
@@ -184,12 +186,12 @@ export class ProcessTracker implements MachineObserver, RowObserver {
 
   onExit(e: ExitEvent): void {
     const w = e.words;
-    this.exitRow(e.seq, e.icount, e.cpl, w[ExitWord.cr3]! + w[ExitWord.cr3 + 1]! * TWO32, w[ExitWord.rsp]!, w[ExitWord.rsp + 1]!,
-      w[ExitWord.rip]!, w[ExitWord.rip + 1]!);
+    this.exitRow(e.seq, e.icount, e.cpl, w[ExitWord.cr3]! + w[ExitWord.cr3 + 1]! * TWO32, w[ExitWord.rsp]! | 0, w[ExitWord.rsp + 1]! | 0,
+      w[ExitWord.rip]! | 0, w[ExitWord.rip + 1]! | 0);
   }
 
   onSyscall(e: SyscallEvent): void {
-    this.syscallRow(e.icount, e.exitSeq, e.number, e.cr3, e.rspLo, e.rspHi, e.ripLo, e.ripHi);
+    this.syscallRow(e.icount, e.exitSeq, e.number, e.cr3, e.rspLo | 0, e.rspHi | 0, e.ripLo | 0, e.ripHi | 0);
   }
 
   /** An exit, as columns (what onExit reads of the event; the importer calls this directly: RowObserver). */
@@ -198,19 +200,20 @@ export class ProcessTracker implements MachineObserver, RowObserver {
     if (ic >= this.nextSample) this.sample(ic);
     if (seq === this.lastSyscallExit) return; // logged as its syscall
     if (this.filter && cpl !== 3) return; // seed 004 6.1: not logged in kernel mode
-    const t = this.enter(ic, cr3, this.pc ? ripLo + ripHi * TWO32 : rspHi * 1048576 + (rspLo >>> 12));
+    const t = this.pc ? this.enter(ic, cr3, ripLo, ripHi) : this.enter(ic, cr3, rspLo, rspHi);
     t.exits++;
-    this.observe(ic, t);
+    this.obs.push(ic, t.proc.upid, t.utid);
+    this.observe(t);
   }
 
   /** A syscall, as columns (what onSyscall reads of the event; RowObserver). */
   syscallRow(ic: number, exitSeq: number, number: number, cr3: number, rspLo: number, rspHi: number, ripLo: number, ripHi: number): void {
     if (ic >= this.nextSample) this.sample(ic);
     this.lastSyscallExit = exitSeq;
-    const t = this.enter(ic, cr3, this.pc ? ripLo + ripHi * TWO32 : rspHi * 1048576 + (rspLo >>> 12));
+    const t = this.pc ? this.enter(ic, cr3, ripLo, ripHi) : this.enter(ic, cr3, rspLo, rspHi);
     t.syscalls++;
-    this.observe(ic, t);
     this.sys.push(ic, t.utid, number);
+    this.observe(t);
     if (this.declared) {
       if (number === SYS_EXIT_GROUP) this.killProc(t.proc, ic, Death.exitGroup);
       else if (number === SYS_EXECVE && this.execDeath) this.killProc(t.proc, ic, Death.execve);
@@ -244,8 +247,25 @@ export class ProcessTracker implements MachineObserver, RowObserver {
     if (icount >= this.nextSample) this.sample(icount);
   }
 
-  private observe(ic: number, t: Thread): void {
-    this.obs.push(ic, t.proc.upid, t.utid);
+  /** Every observation (logged exit or syscall) in icount order: the obs and sys logs merged. */
+  observations(): Log {
+    const o = this.obs, sy = this.sys, ths = this.threads;
+    const out = new Log(o.n + sy.n);
+    let i = 0, j = 0;
+    while (i < o.n || j < sy.n) {
+      if (j >= sy.n || (i < o.n && o.icount[i]! <= sy.icount[j]!)) {
+        out.push(o.icount[i]!, o.a[i]!, o.b[i]!);
+        i++;
+      } else {
+        out.push(sy.icount[j]!, ths[sy.a[j]!]!.proc.upid, sy.a[j]!);
+        j++;
+      }
+    }
+    return out;
+  }
+
+  /** A logged kernel entry by thread t (the syscall or exit row is logged by the caller). */
+  private observe(t: Thread): void {
     this.current = t.utid;
     // The paper's I/O attribution: pending accesses go to the thread that runs next (seed 004 6.4).
     const io = this.io;
@@ -256,8 +276,10 @@ export class ProcessTracker implements MachineObserver, RowObserver {
     }
   }
 
-  /** A logged kernel entry: find or create the process and thread. `key` is the stack page (or the PC). */
-  private enter(ic: number, cr3: number, key: number): Thread {
+  /** A logged kernel entry: find or create the process and thread. (lo, hi) is the RSP (or the RIP) as int32
+   *  words; the key is the stack page (or the PC). Words cross the call as int32 so they are never boxed. */
+  private enter(ic: number, cr3: number, lo: number, hi: number): Thread {
+    const key = this.pc ? (lo >>> 0) + (hi >>> 0) * TWO32 : (hi >>> 0) * 1048576 + (lo >>> 12);
     const T = this.T;
     let t = this.last;
     if (t !== null && t.death === 0 && t.proc.cr3 === cr3 && (this.pc ? t.loPage === key : key >= t.loPage && key <= t.hiPage)) {

@@ -277,7 +277,7 @@ export function score(tr: ProcessTracker, gt: GroundTruth, endIcount: number): S
   }
   const ns = Math.max(1, series.n);
   // Identity: every observation (logged exit or syscall) against the thread running then.
-  const o = tr.obs;
+  const o = tr.observations();
   const obsTrue = runningAt(gt, o.icount, o.n);
   const obsTrueProc = new Int32Array(o.n);
   for (let i = 0; i < o.n; i++) obsTrueProc[i] = obsTrue[i]! >= 0 ? gt.threads[obsTrue[i]!]!.proc : -1;
