@@ -216,7 +216,7 @@ function oracleLines(w: Workload): string[] {
       const h = hex8(fnv1a(diskFileBytes(w.seed, 0, p('size'))));
       return [`fcopy: ${p('reps')} copies of ${p('size')} bytes with a ${p('buf')}-byte buffer, src fnv ${h}, dst ${p('size')} bytes fnv ${h}`];
     }
-    case 'server': return [serverLine(w)];
+    case 'server': case 'hyperupcall-server': return [serverLine(w)];
     case 'mixed': return workerLines(w.script);
     case 'dhrystone': return [`dhry: ${'Arr_2_Glob[8][7]:'.padEnd(24)} ${p('runs') + 10} (should be ${p('runs') + 10})`];
     default: return [];
@@ -284,7 +284,7 @@ function run(spec: string): GuestRun {
   return r;
 }
 
-const NAMES = ['syscall', 'pipe', 'spawn', 'execl', 'fcopy', 'fcopy:buf=256', 'fcopy:buf=4096', 'shell', 'dhrystone', 'threads', 'server', 'mixed', 'faults'];
+const NAMES = ['syscall', 'pipe', 'spawn', 'execl', 'fcopy', 'fcopy:buf=256', 'fcopy:buf=4096', 'shell', 'dhrystone', 'threads', 'server', 'mixed', 'faults', 'hyperupcall-server', 'hyperupcall-guard'];
 // More workloads (names or description files) to put through the same checks, comma-separated.
 const EXTRA = (process.env.VMTRACE_GUEST_EXTRA ?? '').split(',').filter((x) => x);
 

@@ -202,10 +202,154 @@ describe('trace analyze hyperupcalls', async () => {
     const c = invocationCosts(getCostModel('modern'), 18);
     expect(c.native < c.compiled && c.compiled < c.interpreted && c.interpreted < c.hypercall && c.hypercall < c.upcall).toBe(true);
     expect(r.notes[0]).toMatch(/^replay clean/);
-    const sched = r.tables.find((t) => t.name === 'scheduler_activation')!;
-    const ratios = sched.rows.map((x) => x[3] as number);
-    expect(ratios[0]).toBeCloseTo(1, 5);
-    for (let i = 1; i < ratios.length; i++) expect(ratios[i]!).toBeGreaterThan(ratios[i - 1]!);
+    // no server requests in this workload: no scheduler series, no guard
+    expect(r.tables.find((t) => t.name === 'scheduler_activation')).toBeUndefined();
+    expect(r.notes.join('\n')).toContain('no server requests in this trace');
+    expect(r.tables.find((t) => t.name === 'guard')).toBeUndefined();
+  });
+});
+
+describe('scheduler activation on hyperupcall-server (trace-driven Figure 2)', async () => {
+  const { hyperupcallsAnalysis } = await import('../src/analyses/hyperupcalls.js');
+  const { getWorkload } = await import('../src/hypervisor/workloads.js');
+  const dir = join(root, 'server');
+  const rec = await recordTrace({ workload: 'hyperupcall-server', exitPreset: 'kvm-default', costModel: 'modern' }, dir);
+  const w = getWorkload('hyperupcall-server');
+  const kinds = w.packets.map((p) => /^[a-z]+/.exec(Buffer.from(p.bytes.subarray(8)).toString('latin1'))![0]);
+  const r = await hyperupcallsAnalysis.run(dir, {});
+  const table = (name: string) => r.tables.find((t) => t.name === name)!;
+
+  it('the boost program ran on every packet and boosted exactly the gets', () => {
+    expect(rec.console).toContain('kernel: hyperupcall boost registered as 0');
+    const rt = hyperupcallsOf(rec.assembled.hypervisor);
+    expect(rt.programs[0]!.stats.invocations).toBe(w.packets.length); // 100 requests + quit
+    const gets = kinds.filter((k) => k === 'get').length;
+    expect(gets).toBeGreaterThan(20);
+    expect(gets).toBeLessThan(w.packets.length - 20); // a mix: sets and deletes do not match
+    expect(rt.boosts).toHaveLength(gets);
+    for (const b of rt.boosts) expect([b.weight, b.durationUs]).toEqual([100, 100_000]);
+  });
+
+  it('the requests table is the trace\'s requests: kinds in schedule order, boosts on the gets, service times in guest time', () => {
+    const req = table('requests');
+    expect(req.rows.map((x) => x[1])).toEqual(kinds.slice(0, 100)); // quit has no reply
+    for (const x of req.rows) {
+      expect(x[6] !== null, `request ${String(x[0])}`).toBe(x[1] === 'get');
+      expect(x[3] as number).toBeGreaterThan(x[2] as number);
+      expect(x[4] as number).toBeGreaterThan(((x[3] as number) - (x[2] as number)) * 1); // instructions x CPI 1 plus exit work
+      expect(x[5] as number).toBeCloseTo((x[4] as number) / 2.93e9 * 1e6, 6);
+    }
+    // arrivals are the NIC injections of the schedule's packets, in order
+    const arr = req.rows.map((x) => x[2] as number);
+    for (let i = 1; i < arr.length; i++) expect(arr[i]!).toBeGreaterThan(arr[i - 1]!);
+  });
+
+  it('reproduces the shape of Figure 2: base grows with overcommit, boosted stays nearly flat, the ratio grows', () => {
+    const s = table('scheduler_activation');
+    expect(s.rows.map((x) => x[0])).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    const base = s.rows.map((x) => x[1] as number);
+    const boosted = s.rows.map((x) => x[2] as number);
+    const ratio = s.rows.map((x) => x[3] as number);
+    expect(ratio[0]).toBeCloseTo(1, 9); // alone on the pCPU the boost changes nothing
+    for (let i = 1; i < 8; i++) {
+      expect(base[i]!).toBeGreaterThan(base[i - 1]!);
+      expect(ratio[i]!).toBeGreaterThan(ratio[i - 1]!);
+      expect(boosted[i]! - boosted[i - 1]!).toBeLessThan((base[i]! - base[i - 1]!) / 2);
+    }
+    expect(ratio[7]!).toBeGreaterThan(2);
+  });
+
+  it('is deterministic: a second analysis of the trace gives the same tables', async () => {
+    const again = await hyperupcallsAnalysis.run(dir, {});
+    expect(JSON.stringify(again.tables)).toBe(JSON.stringify(r.tables));
+  });
+
+  it('without the hyperupcall (the server workload) the series has no boosts: ratio 1 at every level', async () => {
+    const d2 = join(root, 'plain-server');
+    await recordTrace({ workload: 'server:count=100', exitPreset: 'kvm-default', costModel: 'modern' }, d2);
+    const r2 = await hyperupcallsAnalysis.run(d2, {});
+    const s = r2.tables.find((t) => t.name === 'scheduler_activation')!;
+    for (const x of s.rows) expect(x[3]).toBeCloseTo(1, 9);
+  });
+});
+
+describe('the guard (ATC\'18 protection use case) on hyperupcall-guard', async () => {
+  const { hyperupcallsAnalysis } = await import('../src/analyses/hyperupcalls.js');
+  const dir = join(root, 'guard');
+  const rec = await recordTrace({ workload: 'hyperupcall-guard', exitPreset: 'kvm-default', costModel: 'modern' }, dir);
+  // the same script without the guard registered
+  writeFileSync(join(root, 'unguarded.json'), JSON.stringify({ name: 'unguarded', description: 'guard test without the guard', script: ['run guard'] }));
+  const bare = await recordTrace({ workload: join(root, 'unguarded.json'), exitPreset: 'kvm-default', costModel: 'modern' }, join(root, 'unguarded'));
+
+  it('blocks the rootkit writes (LSTAR elsewhere, CR0.WP cleared) and lets the legitimate ones through', () => {
+    expect(rec.result.reason).toBe('guest-exit');
+    expect(rec.console).toContain('guard: lstar legitimate: applied');
+    expect(rec.console).toContain('guard: cr0 legitimate (set AM): applied');
+    expect(rec.console).toContain('guard: lstar rootkit: blocked');
+    expect(rec.console).toContain('guard: cr0 rootkit (clear WP): blocked');
+    expect(rec.console).toContain('guard: log checked 4, blocked 2');
+    expect(rec.console).toContain('syscall: 20 getpid calls'); // system calls still reach the real entry
+    const rt = hyperupcallsOf(rec.assembled.hypervisor);
+    expect(rt.skips.map((x) => x.reason)).toEqual([32, 28]);
+    // the guest's log page holds what was refused: the rogue LSTAR value and a CR0 without WP
+    const lines = [...rec.console.matchAll(/^guard: blocked seq (\d+) reason (\d+) what 0x([0-9a-f]+) value 0x([0-9a-f]+) rip ([0-9a-f]+)$/gm)];
+    expect(lines.map((m) => [Number(m[1]), Number(m[2])])).toEqual(rt.skips.map((x) => [x.seq, x.reason]));
+    expect(lines[0]![3]).toBe('c0000082');
+    expect(BigInt('0x' + lines[1]![4]) & (1n << 16n)).toBe(0n);
+  });
+
+  it('without the guard the same rootkit writes take effect (it is the guard that blocks them)', () => {
+    expect(bare.console).toContain('guard: lstar rootkit: applied');
+    expect(bare.console).toContain('guard: cr0 rootkit (clear WP): applied');
+    expect(bare.console).toContain('guard: lstar legitimate: applied');
+    expect(bare.console).not.toContain('hypervisor notification');
+  });
+
+  it('the blocked exits are in exits.arrow with the attempted values; replay is clean and re-derives the blocks', async () => {
+    const rt = hyperupcallsOf(rec.assembled.hypervisor);
+    const exits = pl.readIPC(readFileSync(join(dir, 'exits.arrow')));
+    const reason = exits.getColumn('exit_reason').toArray() as number[];
+    const rcx = exits.getColumn('rcx').toArray() as Array<bigint | number>;
+    const s0 = rt.skips[0]!.seq;
+    expect(reason[s0]).toBe(32);
+    expect(BigInt(rcx[s0]!)).toBe(0xc0000082n);
+    const rep = await replayTrace(dir);
+    expect(rep.clean).toBe(true);
+    expect(hyperupcallsOf(rep.assembled.hypervisor).skips).toEqual(rt.skips);
+  });
+
+  it('send_vcpu_ipi is delivered: vector 48 injected once per block after the guest can take it, the kernel handles it', () => {
+    const rt = hyperupcallsOf(rec.assembled.hypervisor);
+    expect(rt.ipis.map((x) => x.vector)).toEqual([48, 48]);
+    expect(rec.console).toContain('kernel: hypervisor notification 1 (vector 48): guard checked 3, blocked 1');
+    expect(rec.console).toContain('kernel: hypervisor notification 2 (vector 48): guard checked 4, blocked 2');
+    const ints = pl.readIPC(readFileSync(join(dir, 'interrupts.arrow')));
+    const vec = ints.getColumn('vector').toArray() as number[];
+    const at = (ints.getColumn('icount').toArray() as Array<number | bigint>).map(Number);
+    const inj = at.filter((_, i) => vec[i] === 48);
+    expect(inj).toHaveLength(2);
+    // queued inside the kernel (IF clear), injected later, after an interrupt-window exit at the same icount
+    const exits = pl.readIPC(readFileSync(join(dir, 'exits.arrow')));
+    const reason = exits.getColumn('exit_reason').toArray() as number[];
+    const eic = (exits.getColumn('icount').toArray() as Array<number | bigint>).map(Number);
+    rt.ipis.forEach((x, k) => {
+      expect(inj[k]!).toBeGreaterThan(x.icount);
+      expect(reason.some((r, i) => r === 7 && eic[i] === inj[k])).toBe(true);
+    });
+  });
+
+  it('trace analyze hyperupcalls shows the per-exit guard overhead beside the paper\'s +43', async () => {
+    const r = await hyperupcallsAnalysis.run(dir, {});
+    const g = r.tables.find((t) => t.name === 'guard')!;
+    expect(g.rows.map((x) => [x[1], x[2], x[3]])).toEqual([[32, 2, 1], [28, 2, 1]]);
+    for (const x of g.rows) {
+      expect(x[6]).toBe((x[5] as number) + 250); // per exit = native + overNative
+      expect(x[8]).toBe(43);
+    }
+    expect(r.tables.find((t) => t.name === 'guard_blocked')!.rows).toHaveLength(2);
+    const paper = r.tables.find((t) => t.name === 'paper')!;
+    expect(paper.rows.find((x) => String(x[0]).startsWith('guard'))![1]).toBe(43);
+    expect(r.notes.join('\n')).toContain('send_vcpu_ipi delivered 2 interrupts');
   });
 });
 

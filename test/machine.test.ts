@@ -65,4 +65,42 @@ describe('machine on the guest kernel (stub devices)', () => {
     expect(new Set(c.exits.map((e) => e[1]))).toEqual(new Set([Reason.ioInstruction]));
     expect(c.exits).toEqual(a.exits.filter((e) => e[1] === Reason.ioInstruction));
   });
+
+  it('queueInterrupt: a VMM-chosen vector is injected when the guest can take it, and the guest handles it', () => {
+    const run = () => {
+      const { m, exits } = stubMachine('syscall', all);
+      const injected: Array<[number, number]> = [];
+      m.subscribe({ onInterrupt: (e) => injected.push([e.icount, e.vector]) });
+      expect(m.queueInterrupt(7)).toBe(false); // exceptions are not injectable this way
+      expect(m.queueInterrupt(256)).toBe(false);
+      // queue while the kernel runs with IF clear (after its IDT is loaded): it waits for the window
+      let queuedAt = -1;
+      while (queuedAt < 0) {
+        const r = m.run(m.cpu.icount + 5_000);
+        expect(r.reason).toBe('paused');
+        if (m.cpu.icount > 200_000 && m.cpu.cpl === 0 && !m.cpu.interruptsEnabled) {
+          expect(m.queueInterrupt(48)).toBe(true);
+          queuedAt = m.cpu.icount;
+        }
+      }
+      expect(m.queuedVectors()).toEqual([48]);
+      const r = m.run();
+      expect(r.reason).toBe('guest-exit');
+      expect(m.queuedVectors()).toEqual([]);
+      return { m, exits, injected, queuedAt };
+    };
+    const a = run();
+    expect(a.injected.filter(([, v]) => v === 48)).toHaveLength(1);
+    const [at] = a.injected.find(([, v]) => v === 48)!;
+    expect(at).toBeGreaterThan(a.queuedAt);
+    // an interrupt-window exit (reason 7) at the injection's icount: the guest could not take it when queued
+    expect(a.exits.some(([ic, reason]) => reason === Reason.interruptWindow && ic === at)).toBe(true);
+    // the guest kernel's vector-48 handler ran (guest-visible), and the workload still completed
+    expect(a.m.consoleText()).toMatch(/kernel: hypervisor notification 1 \(vector 48\)/);
+    for (const line of getWorkload('syscall').expect) expect(a.m.consoleText()).toContain(line);
+    // deterministic: the same queueing gives the same exits and injections
+    const b = run();
+    expect(b.exits).toEqual(a.exits);
+    expect(b.injected).toEqual(a.injected);
+  });
 });

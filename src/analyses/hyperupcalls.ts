@@ -105,7 +105,7 @@ function label(p: HyperupcallProgram): string {
 
 export const hyperupcallsAnalysis: Analysis = {
   name: 'hyperupcalls',
-  description: 'hyperupcalls the guest registered (seed 003): invocations, eBPF instructions, modelled cycles native vs interpreted vs compiled vs upcall vs hypercall, free pages vs balloon, scheduler activation (modelled)',
+  description: 'hyperupcalls the guest registered (seed 003): invocations, eBPF instructions, modelled cycles native vs interpreted vs compiled vs upcall vs hypercall, free pages vs balloon, guard per-exit overhead and blocks, scheduler activation (a host-scheduler model on the trace requests and boosts)',
   options: [],
   async run(dir) {
     if (!existsSync(dir)) throw new UserError(`${dir}: no such trace directory`);
