@@ -81,7 +81,7 @@ function mulConst(dl: string, dh: string, cl: number, ch: number): string {
  * is not supported. `srcKnown`: the src register's value when the compiler knows it (ALU with a register
  * operand), folded like an immediate.
  */
-function insnCode(x: Insn, i: number, srcKnown?: Const): string | undefined {
+function insnCode(x: Insn, i: number, srcKnown?: Const, frameR10 = false): string | undefined {
   const { opcode: op, off, imm } = x;
   const c = cls(op);
   const code = op & 0xf0;
@@ -183,20 +183,24 @@ function insnCode(x: Insn, i: number, srcKnown?: Const): string | undefined {
     return undefined;
   }
   const size = sizeBytes(op);
+  // Address and bounds check. With frameR10 (r10 never written: r10 = the stack tag and 4096 - 512 * depth,
+  // depth 0..7), an access at r10 + off with -512 <= off <= -size is inside the stack region at every depth.
+  const at = (b: number, write: boolean): string =>
+    frameR10 && b === 10 && off >= -FRAME_SIZE && off <= -size ? `o = r10l + ${off}; v = V2;` : `${addr(b, off)} ${check(size, write, i)}`;
   if (c === Cls.LDX && ((op & 0xe0) === Mode.MEM || ((op & 0xe0) === Mode.MEMSX && size !== 8))) {
     const sx = (op & 0xe0) === Mode.MEMSX;
     const rd = size === 8 ? `${dl} = v.getInt32(o, true); ${dh} = v.getInt32(o + 4, true);`
       : size === 4 ? `${dl} = v.getInt32(o, true); ${dh} = ${sx ? `${dl} >> 31` : '0'};`
         : size === 2 ? `${dl} = v.${sx ? 'getInt16' : 'getUint16'}(o, true); ${dh} = ${sx ? `${dl} >> 31` : '0'};`
           : `${dl} = v.${sx ? 'getInt8' : 'getUint8'}(o); ${dh} = ${sx ? `${dl} >> 31` : '0'};`;
-    return `${addr(x.src, off)} ${check(size, false, i)} ${rd}`;
+    return `${at(x.src, false)} ${rd}`;
   }
   if ((c === Cls.ST || c === Cls.STX) && (op & 0xe0) === Mode.MEM) {
     const vl = c === Cls.ST ? `${imm}` : sl;
     const vh = c === Cls.ST ? `${imm >> 31}` : sh;
     const wr = size === 8 ? `v.setInt32(o, ${vl}, true); v.setInt32(o + 4, ${vh}, true);`
       : size === 4 ? `v.setInt32(o, ${vl}, true);` : size === 2 ? `v.setInt16(o, ${vl}, true);` : `v.setInt8(o, ${vl});`;
-    return `${addr(x.dst, off)} ${check(size, true, i)} ${wr}`;
+    return `${at(x.dst, true)} ${wr}`;
   }
   if (c === Cls.STX && (op & 0xe0) === Mode.ATOMIC && (size === 4 || size === 8)) {
     const w = size === 8;
@@ -214,7 +218,7 @@ function insnCode(x: Insn, i: number, srcKnown?: Const): string | undefined {
     if (imm === 0xe1) body = store(sl, sH);
     if (imm === 0xf1) body = `if (ol === r0l${w ? ' && oh === r0h' : ''}) { ${store(sl, sH)} } r0l = ol; r0h = oh;`;
     if (!isAtomicOp(imm) || body === undefined) return fault(`unknown atomic operation 0x${(imm >>> 0).toString(16)}`, i);
-    return `${addr(x.dst, off)} ${check(size, true, i)} ${oldRead} ${body}${imm === 0xf1 ? '' : imm === 0xe1 ? ` ${sl} = ol; ${sh} = oh;` : fetch}`;
+    return `${at(x.dst, true)} ${oldRead} ${body}${imm === 0xf1 ? '' : imm === 0xe1 ? ` ${sl} = ol; ${sh} = oh;` : fetch}`;
   }
 return undefined;
 }
@@ -791,7 +795,7 @@ function structuredSource(insns: readonly Insn[]): string | undefined {
         const id = op === Op.CALL ? `${x.imm}` : `r${x.dst}l`;
         const guard = op === Op.CALLX ? `if (r${x.dst}h !== 0) throw new F("callx target is not a helper id", ${i}); ` : '';
         js = `${guard}H(helpers, mem, ${id}, r1l, r1h, r2l, r2h, r3l, r3h, r4l, r4h, r5l, r5h, ${i}); r0l = O[0]; r0h = O[1];`;
-      } else if (!isJmpClass(cls(op))) js = insnCode(x, i, (op & 8) !== 0 ? s[x.src] : undefined)!;
+      } else if (!isJmpClass(cls(op))) js = insnCode(x, i, (op & 8) !== 0 ? s[x.src] : undefined, true)!;
       transfer(s, i);
       return js;
     };
