@@ -1,7 +1,8 @@
 // `trace analyze <dir> exits --by process`: the per-reason exit statistics split by reconstructed process.
 // Each exit goes to the process of its own CR3 as the tracker sees it (user-mode filter off, so kernel-mode
-// exits count too: those in the kernel's own address space form the kernel's pseudo-process; declared death
-// with execve, so a reused CR3 starts a new upid). The syscall-reporting VMCALL goes to the caller.
+// exits count too: those in the kernel's own address space form the kernel's pseudo-process; declared death,
+// so a reused CR3 starts a new upid; execve links the new address space to the process, so an exec keeps its
+// upid). The syscall-reporting VMCALL goes to the caller.
 
 import type { ExitEvent, MachineObserver } from '../hypervisor/events.js';
 import type { TraceReader } from '../record/TraceReader.js';
@@ -11,13 +12,13 @@ import type { AnalysisResult, Cell, ResultColumn } from './result.js';
 import { DEFAULT_TRACKER, ProcessTracker } from './tracker.js';
 
 const BY_PROCESS_COLUMNS: readonly ResultColumn[] = [
-  { name: 'upid', type: 'int64', unit: '', doc: 'Reconstructed process (CR3 identity, declared death incl. execve, no user-mode filter).' },
+  { name: 'upid', type: 'int64', unit: '', doc: 'Reconstructed process (CR3 identity, declared death, execve linked, no user-mode filter).' },
   { name: 'cr3', type: 'uint64', unit: '', doc: 'Its CR3.' },
   ...EXIT_STATS_COLUMNS,
 ];
 
 export function exitsByProcess(reader: TraceReader, title: string): AnalysisResult {
-  const tracker = new ProcessTracker({ ...DEFAULT_TRACKER, death: 'declared', execDeath: true, userFilter: false });
+  const tracker = new ProcessTracker({ ...DEFAULT_TRACKER, death: 'declared', execLink: true, userFilter: false });
   const stats: ExitStats[] = [];
   // Reasons the trace has (manifest), so per-process accumulators stay small.
   const reasons = 1 + Math.max(0, ...reader.manifest.exits_by_reason.map((r) => r.reason));

@@ -35,6 +35,7 @@ export function parseProctrackOptions(o: OptionValues): ProctrackOptions {
       maxStackPages: countOption(o, 'maxStackPages', '--max-stack-pages', DEFAULT_TRACKER.maxStackPages, 1),
       userFilter: boolOption(o, 'userFilter', DEFAULT_TRACKER.userFilter),
       execDeath: boolOption(o, 'execDeath', DEFAULT_TRACKER.execDeath),
+      execLink: boolOption(o, 'execLink', DEFAULT_TRACKER.execLink),
       sampleEvery: countOption(o, 'sampleEvery', '--sample-every', DEFAULT_TRACKER.sampleEvery, 1),
     },
   };
@@ -250,7 +251,7 @@ export function proctrackResult(title: string, run: ProctrackRun, scores: Scores
     `best strategy by live process-count error: ${labels[best]} (mean abs error ${s.procMae.toFixed(2)}, max ${s.procMaxErr}; ` +
       `process recall ${(s.procs.matched / Math.max(1, trueProcs)).toFixed(3)}, precision ${s.procPrecision.toFixed(3)})`,
     `thread identity: ${tr.config.threadId === 'pc' ? 'user PC at kernel entry (seed 004 6.1, rejected idea)' : `stack pages, at most ${tr.config.maxStackPages} per stack (seed 004 5.2)`}; ` +
-      `user-mode filter ${tr.config.userFilter ? 'on' : 'off'} (seed 004 6.1)${tr.config.execDeath ? '; execve ends the address space' : ''}`,
+      `user-mode filter ${tr.config.userFilter ? 'on' : 'off'} (seed 004 6.1)${tr.config.execLink ? '; execve links the new address space to the process' : tr.config.execDeath ? '; execve ends the address space' : ''}`,
     `ground truth: ${trueProcs} user processes, ${gt.procs.filter((p) => p.kernel).length} kernel threads, ` +
       `${gt.procs.filter((p) => p.how === 2).length} killed by a fault (no exit syscall); trace ends at icount ${endIcount}`,
   ];
@@ -279,6 +280,7 @@ export const proctrackAnalysis: Analysis = {
     { flags: '--max-stack-pages <n>', description: 'pages one thread stack may span (seed 004: 2)', defaultText: '2' },
     { flags: '--no-user-filter', description: 'also log exits taken in kernel mode (seed 004 6.1 filters them)' },
     { flags: '--exec-death', description: 'with declared death, execve also ends the calling address space' },
+    { flags: '--exec-link', description: 'link the address space an execve creates to the calling process (no split at exec)' },
     { flags: '--sample-every <n>', description: 'live-count sample period in instructions', defaultText: '100k' },
   ],
   run: runProctrack,

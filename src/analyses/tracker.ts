@@ -42,18 +42,27 @@ export interface TrackerConfig {
   /** With declared death: also an execve ends the calling address space (the kernel frees it; a new CR3
    *  follows). An extension of seed 004's exit/exit_group; a failed execve then splits the process. */
   execDeath: boolean;
+  /** Link an address space to the one an execve replaces: the first new CR3 seen within EXEC_LINK_WINDOW
+   *  instructions after a process's execve continues that process (same upid; the calling thread continues on
+   *  its new stack, the process's other threads end), so an exec no longer splits one process in two. The old
+   *  CR3 reappearing first means the execve failed (same stack) or the new image reuses the CR3 (new stack).
+   *  Overrides execDeath for execve. */
+  execLink: boolean;
   /** Sample the live counts every this many instructions (a time series). */
   sampleEvery: number;
 }
 
 export const DEFAULT_TRACKER: TrackerConfig = {
-  death: 'declared+expiration', expiration: 5_000_000, threadId: 'stack', maxStackPages: 2, userFilter: true, execDeath: false, sampleEvery: 100_000,
+  death: 'declared+expiration', expiration: 5_000_000, threadId: 'stack', maxStackPages: 2, userFilter: true, execDeath: false, execLink: false, sampleEvery: 100_000,
 };
 
 const SYS_EXIT = SYSCALLS.exit!;
 const SYS_EXIT_GROUP = SYSCALLS.exit_group!;
 const SYS_EXECVE = SYSCALLS.execve!;
 const TWO32 = 4294967296;
+/** How long after an execve a new CR3 is taken to be its image (guest instructions; an exec in our guest
+ *  takes ~0.1M: loading the image, building the address space). */
+export const EXEC_LINK_WINDOW = 2_000_000;
 
 /** How a reconstructed entity ended. */
 export const Death = { alive: 0, exit: 1, exitGroup: 2, expired: 3, execve: 4 } as const;
@@ -62,17 +71,24 @@ export const DEATH_NAMES = ['alive', 'exit', 'exit_group', 'expired', 'execve'] 
 export class Proc {
   lastSeen: number;
   death = 0;
+  /** An execve of this process is waiting for its new address space (execLink): the calling thread, or null. */
+  execCaller: Thread | null = null;
+  execAt = -1;
+  /** Address spaces it had before the current one (execLink). */
+  readonly oldCr3s: number[] = [];
   /** When the tracker considers it dead (declared: the syscall's icount; expired: lastSeen + T). */
   deathAt = -1;
   /** Live threads. (Counts of exits and syscalls are per thread: a process's are its threads' sums.) */
   readonly threads: Thread[] = [];
-  constructor(readonly upid: number, readonly cr3: number, readonly firstSeen: number) {
+  constructor(readonly upid: number, public cr3: number, readonly firstSeen: number) {
     this.lastSeen = firstSeen;
   }
 }
 
 export class Thread {
   lastSeen: number;
+  /** Stacks it had before an exec it made (execLink): [loPage, hiPage] pairs. */
+  readonly oldStacks: number[] = [];
   death = 0;
   deathAt = -1;
   exits = 0;
@@ -131,6 +147,9 @@ export class ProcessTracker implements MachineObserver, RowObserver {
   private readonly pc: boolean;
   private readonly filter: boolean;
   private readonly execDeath: boolean;
+  private readonly execLink: boolean;
+  /** Processes with an execve waiting for its new address space, oldest first. */
+  private readonly pendingExecs: Proc[] = [];
   /** Last thread looked up (fast path). */
   private last: Thread | null = null;
   /** Thread of the last logged kernel entry (for I/O "ran before"), -1 none. */
@@ -176,6 +195,7 @@ export class ProcessTracker implements MachineObserver, RowObserver {
     this.pc = config.threadId === 'pc';
     this.filter = config.userFilter;
     this.execDeath = config.execDeath;
+    this.execLink = config.execLink;
     this.nextSample = config.sampleEvery;
   }
 
@@ -216,11 +236,18 @@ export class ProcessTracker implements MachineObserver, RowObserver {
     this.observe(t);
     if (this.declared) {
       if (number === SYS_EXIT_GROUP) this.killProc(t.proc, ic, Death.exitGroup);
-      else if (number === SYS_EXECVE && this.execDeath) this.killProc(t.proc, ic, Death.execve);
+      else if (number === SYS_EXECVE && this.execDeath && !this.execLink) this.killProc(t.proc, ic, Death.execve);
       else if (number === SYS_EXIT) {
         this.killThread(t, ic, Death.exit);
         if (t.proc.threads.length === 0) this.killProc(t.proc, ic, Death.exit);
       }
+    }
+    if (number === SYS_EXECVE && this.execLink && t.death === 0) {
+      const p = t.proc;
+      if (p.execCaller === null) this.pendingExecs.push(p);
+      p.execCaller = t;
+      p.execAt = ic;
+      this.last = null; // the next entry takes the slow path, which resolves the exec
     }
   }
 
@@ -294,6 +321,10 @@ export class ProcessTracker implements MachineObserver, RowObserver {
       this.killProc(p, p.lastSeen + T, Death.expired);
       p = undefined;
     }
+    if (this.pendingExecs.length > 0) {
+      const linked = this.resolveExec(ic, cr3, key, p);
+      if (linked !== null) return linked;
+    }
     if (p === undefined) {
       p = new Proc(this.procs.length, cr3, ic);
       this.procs.push(p);
@@ -341,6 +372,55 @@ export class ProcessTracker implements MachineObserver, RowObserver {
     t.lastSeen = ic;
     this.last = t;
     return t;
+  }
+
+  /**
+   * execLink: an entry in `cr3` (live process `p`, if any) while execs are pending. The old CR3 seen again
+   * on the caller's stack: the execve failed; on another stack: the new image reuses the CR3. A CR3 with no
+   * live process: the image of the oldest pending exec (within the window). Returns the caller thread,
+   * continued, or null (an ordinary lookup follows).
+   */
+  private resolveExec(ic: number, cr3: number, key: number, p: Proc | undefined): Thread | null {
+    const pend = this.pendingExecs;
+    while (pend.length > 0 && (pend[0]!.death !== 0 || pend[0]!.execCaller === null || ic - pend[0]!.execAt > EXEC_LINK_WINDOW)) {
+      pend[0]!.execCaller = null;
+      pend.shift();
+    }
+    let q: Proc | undefined;
+    if (p !== undefined && p.execCaller !== null) {
+      const c = p.execCaller;
+      q = p;
+      // another of its threads entering before the exec completes: not the exec's doing
+      for (const o of p.threads) if (o !== c && (this.pc ? o.loPage === key : key >= o.loPage && key <= o.hiPage)) return null;
+      if (c.death === 0 && (this.pc ? c.loPage === key : key >= c.loPage && key <= c.hiPage)) {
+        // the execve failed: the process carries on as it was
+        p.execCaller = null;
+        pend.splice(pend.indexOf(p), 1);
+        return null;
+      }
+    } else if (p === undefined && pend.length > 0) {
+      q = pend[0]!;
+    }
+    if (q === undefined) return null;
+    const caller = q.execCaller!;
+    q.execCaller = null;
+    pend.splice(pend.indexOf(q), 1);
+    if (caller.death !== 0) return null;
+    // The exec succeeded: the other threads end (the new image has one), the caller moves to the new stack.
+    for (let k = q.threads.length - 1; k >= 0; k--) if (q.threads[k] !== caller) this.killThread(q.threads[k]!, q.execAt, Death.execve);
+    if (q.cr3 !== cr3) {
+      if (this.live.get(q.cr3) === q) this.live.delete(q.cr3);
+      q.oldCr3s.push(q.cr3);
+      q.cr3 = cr3;
+      this.live.set(cr3, q);
+    }
+    caller.oldStacks.push(caller.loPage, caller.hiPage);
+    caller.loPage = key;
+    caller.hiPage = key;
+    caller.lastSeen = ic;
+    q.lastSeen = ic;
+    this.last = caller;
+    return caller;
   }
 
   private killThread(t: Thread, at: number, how: number): void {
