@@ -526,16 +526,7 @@ function structuredSource(insns: readonly Insn[]): string | undefined {
     if (op === Op.LDDW) {
       if (x.src !== 0 || i + 1 >= n) return undefined;
       i++;
-      continue;
     }
-    if (isJmpClass(cls(op))) {
-      if (op === Op.EXIT || op === Op.JA || op === Op.JA32 || op === Op.CALLX) continue;
-      if (op === Op.CALL) { if (x.src !== CallSrc.HELPER && x.src !== CallSrc.LOCAL) return undefined; continue; }
-      if (jumpCond(x) === undefined) return undefined;
-      continue;
-    }
-    const code = insnCode(x, i);
-    if (code === undefined || code.startsWith('throw ')) return undefined;
   }
   // 2. functions: the entry and every call target; jumps stay inside their function, nothing falls off its end
   const entrySet = new Set<number>([0]);
@@ -548,6 +539,20 @@ function structuredSource(insns: readonly Insn[]): string | undefined {
   }
   const mainCalled = insns.some((x, i) => isInsn[i] === 1 && isLocalCall(x) && branchTarget(x, i) === 0);
   const entries = [...entrySet].sort((a, b) => a - b);
+  for (let k = 0; k < entries.length; k++) if ((entries[k + 1] ?? n) - entries[k]! > MAX_FN_INSNS) return undefined;
+  for (let i = 0; i < n; i++) {
+    if (!isInsn[i]) continue;
+    const x = insns[i]!, op = x.opcode;
+    if (op === Op.LDDW) continue;
+    if (isJmpClass(cls(op))) {
+      if (op === Op.EXIT || op === Op.JA || op === Op.JA32 || op === Op.CALLX) continue;
+      if (op === Op.CALL) { if (x.src !== CallSrc.HELPER && x.src !== CallSrc.LOCAL) return undefined; continue; }
+      if (jumpCond(x) === undefined) return undefined;
+      continue;
+    }
+    const code = insnCode(x, i);
+    if (code === undefined || code.startsWith('throw ')) return undefined;
+  }
   const fnOf = new Int32Array(n);
   for (let k = 0; k < entries.length; k++) fnOf.fill(k, entries[k]!, entries[k + 1] ?? n);
   const fnIndex = new Map(entries.map((e, k) => [e, k]));
@@ -563,7 +568,6 @@ function structuredSource(insns: readonly Insn[]): string | undefined {
   // 3. basic blocks (calls do not end a block), reverse postorder, dominators, reducibility
   const fns: Fn[] = entries.map((start, k) => ({ start, end: entries[k + 1] ?? n, blocks: [], order: [] }));
   for (const f of fns) {
-    if (f.end - f.start > MAX_FN_INSNS) return undefined;
     const lead = new Set<number>([f.start]);
     for (let i = f.start; i < f.end; i++) {
       if (!isInsn[i]) continue;
