@@ -324,6 +324,12 @@ export function importTrace(reader: TraceReader, observers: readonly MachineObse
   return sum;
 }
 
+/** A uint64 column's words read as a signed 64-bit number (as GroundTruthEvent's arguments are). */
+function signed64(col: ColumnView, i: number): number {
+  const w = col.words;
+  return w ? w[2 * i]! + (w[2 * i + 1]! | 0) * TWO32 : col.number(i);
+}
+
 type GtColumn = 'icount' | 'type' | 'pid' | 'tid' | 'ppid' | 'cr3' | 'a0' | 'a1' | 'a2' | 'name';
 
 /** Ground-truth rows (small: the general reader is fine). */
@@ -356,9 +362,9 @@ class GroundTruthCursor {
     ge.tid = c.tid.number(i);
     ge.ppid = c.ppid.number(i);
     ge.cr3 = c.cr3.number(i);
-    ge.a0 = c.a0.number(i);
-    ge.a1 = c.a1.number(i);
-    ge.a2 = c.a2.number(i);
+    ge.a0 = signed64(c.a0, i);
+    ge.a1 = signed64(c.a1, i);
+    ge.a2 = signed64(c.a2, i);
     ge.name = this.name(c.name, i);
     for (let k = 0; k < this.observers.length; k++) this.observers[k]!.onGroundTruth!(ge);
     this.sum.groundTruth++;

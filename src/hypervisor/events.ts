@@ -103,6 +103,7 @@ export interface GroundTruthEvent {
   ppid: number;
   /** CR3 of the process (physical page-table root), exact below 2^53. */
   cr3: number;
+  /** Type-specific arguments: the 64-bit words read as signed (exact within +-2^53: -1, kernel addresses). */
   a0: number;
   a1: number;
   a2: number;

@@ -150,7 +150,7 @@ export const GROUND_TRUTH: TableSpec = {
     c('tid', ColType.uint32, '', 'Thread id.', 'struct gt_event'),
     c('ppid', ColType.uint32, '', 'Parent pid (process events) or 0.', 'struct gt_event'),
     c('cr3', ColType.uint64, '', 'The process\'s page-table root (physical).', 'struct gt_event'),
-    c('a0', ColType.uint64, '', 'Type-specific argument 0 (docs/machine.md table).', 'struct gt_event'),
+    c('a0', ColType.uint64, '', 'Type-specific argument 0 (docs/machine.md table); the 64 bits as the guest wrote them (the analyses read a0-a2 as signed int64: a -1 argument is -1).', 'struct gt_event'),
     c('a1', ColType.uint64, '', 'Type-specific argument 1.', 'struct gt_event'),
     c('a2', ColType.uint64, '', 'Type-specific argument 2.', 'struct gt_event'),
     c('name', ColType.utf8, '', 'Program name (up to 16 bytes, NUL padding removed).', 'struct gt_event'),

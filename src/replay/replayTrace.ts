@@ -12,6 +12,8 @@ import { newExitEvent } from '../record/ExitCursor.js';
 import { ExitChecker, type Divergence, type RecordedExit } from './ExitChecker.js';
 import { INPUT_LOG_FILE, readInputLog } from './inputLog.js';
 import { InputDivergence, ReplayEnvironment } from './ReplayEnvironment.js';
+import { GROUND_TRUTH_PORT, GroundTruthPort } from '../emulator/devices/GroundTruthPort.js';
+import type { AccessSize } from '../emulator/devices/Device.js';
 import { UserError } from '../cli/errors.js';
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -134,11 +136,20 @@ export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promis
     maxInstructions: recordedIcount,
   }, (machine) => {
     const env = new ReplayEnvironment(log, () => machine.cpu.ioIcount, (p, b) => machine.cpu.mmu.writePhys(p, b), deviceAt);
-    // Power-off is a guest-state effect (docs/machine.md port 0x500), replayed without a device.
+    // Guest-state effects replayed without the devices: power-off (docs/machine.md port 0x500), and ground
+    // truth (port 0x510: the kernel writes the address of its struct gt_event, decoded from guest memory as
+    // the device does), so observers attached to a replay see the same ground-truth events as the recording.
+    const groundTruth = new GroundTruthPort({
+      now: () => machine.cpu.ioIcount,
+      cyclesPerInstruction: machine.cpu.cyclesPerInstruction,
+      raiseIrq: () => {}, lowerIrq: () => {}, dmaWrite: () => {},
+      dmaRead: (phys, length) => machine.cpu.mmu.readPhys(phys, length),
+    }, { onGroundTruth: (e) => machine.publishGroundTruth(e) });
     const portOut = env.portOut.bind(env);
     env.portOut = (port, size, value) => {
       const irq = portOut(port, size, value);
       if (port === 0x500) machine.stop(StopReason.guestExit, value >>> 0);
+      else if (port === GROUND_TRUTH_PORT) groundTruth.out(port, size as AccessSize, value);
       return irq;
     };
     return env;

@@ -77,10 +77,13 @@ export function parseGroundTruth(b: Uint8Array, icount: number): GroundTruthEven
   if (b.length < GT_EVENT_BYTES) throw new Error(`struct gt_event needs ${GT_EVENT_BYTES} bytes, got ${b.length}`);
   const u32 = (o: number): number => (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
   const u64 = (o: number): number => u32(o) + u32(o + 4) * TWO32;
+  // Arguments as signed 64-bit numbers: exact for small negatives (a -1 pid argument) and for kernel-half
+  // addresses, where the unsigned reading would round above 2^53 (and the trace's words would lose it).
+  const s64 = (o: number): number => u32(o) + (u32(o + 4) | 0) * TWO32;
   let name = '';
   for (let i = 48; i < 64 && b[i] !== 0; i++) name += String.fromCharCode(b[i]);
   return {
     kind: 'groundTruth', icount, type: u32(0), pid: u32(4), tid: u32(8), ppid: u32(12),
-    cr3: u64(16), a0: u64(24), a1: u64(32), a2: u64(40), name,
+    cr3: u64(16), a0: s64(24), a1: s64(32), a2: s64(40), name,
   };
 }
