@@ -4,7 +4,8 @@
 //   exits.exits_per_s        the `exits` summary (per-reason count, sum, min, max of cost)
 //   exits.time_vs_polars     its time / the same summary computed by nodejs-polars over the same Arrow file
 //                            (readIPC of the two columns from the file's bytes + group_by/agg)
-//   proctrack.exits_per_s    reconstruction: importer + one tracker (declared death incl. execve), all exits
+//   proctrack.exits_per_s    reconstruction: importer + one tracker (the best strategy: declared death,
+//                            execve linked), all exits
 //   proctrack.full_exits_per_s  the whole `proctrack` analysis with its default 12 strategies and the scoring
 // Times are medians of several runs, after a warm-up.
 
@@ -66,7 +67,7 @@ export async function run(): Promise<void> {
   });
 
   const tTrack = await time(5, () => {
-    const t = new ProcessTracker({ ...DEFAULT_TRACKER, death: 'declared', execDeath: true });
+    const t = new ProcessTracker({ ...DEFAULT_TRACKER, death: 'declared', execLink: true });
     t.reserve(exits, reader.rowCount('syscalls'), reader.rowCount('io'));
     const s = importTrace(reader, [t], { syscallArgs: false });
     t.finish(s.icount);
