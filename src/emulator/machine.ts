@@ -261,6 +261,8 @@ export class Machine {
   private skipRequested = false;
   /** Instructions exit hooks skipped so far. */
   skippedInstructions = 0;
+  /** Instruction slots icount skipped while the guest was halted in HLT (icount - this = executed). */
+  haltedInstructions = 0;
 
   /**
    * Called by an exit hook during an instruction's exit (WRMSR, MOV to CR, I/O, ...): the VMM completes the
@@ -667,7 +669,10 @@ export class Machine {
               ? 'HLT with interrupts disabled' : 'HLT with no device event pending');
             break;
           }
-          if (next > cpu.icount) cpu.icount = next;
+          if (next > cpu.icount) {
+            this.haltedInstructions += next - cpu.icount;
+            cpu.icount = next;
+          }
           this.timeReached();
           break;
         }
