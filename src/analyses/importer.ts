@@ -99,61 +99,14 @@ export function importTrace(reader: TraceReader, observers: readonly MachineObse
   const nRows = rows.length;
   const onIo = observers.filter((o) => o.onIo);
   const onGt = observers.filter((o) => o.onGroundTruth);
-  const nExit = onExit.length, nSys = onSys.length, nIo = onIo.length;
+  const nExit = onExit.length, nSys = onSys.length;
   const sum: ImportSummary = { exits: 0, syscalls: 0, io: 0, groundTruth: 0, icount: reader.manifest.totals.icount };
 
-  // --- syscalls cursor
+  // --- syscalls and I/O cursors
   const withArgs = opts.syscallArgs ?? true;
   const wantRip = nExit + nSys > 0 || rows.some((o) => o.wantsRip);
-  const sysCols = ['icount', 'exit_seq', 'number', 'cr3', 'rsp'];
-  if (wantRip) sysCols.push('rip');
-  if (nSys > 0) sysCols.push('exits', 'strategy');
-  if (nSys > 0 && withArgs) sysCols.push('arg0', 'arg1', 'arg2', 'arg3', 'arg4', 'arg5');
-  const kRip = sysCols.indexOf('rip'), kEx = sysCols.indexOf('exits'), kSt = sysCols.indexOf('strategy');
-  const sysIt = nSys + nRows > 0 && reader.rowCount('syscalls') > 0 ? scanColumns(reader, 'syscalls', sysCols) : null;
-  const se: SyscallEvent = { kind: 'syscall', icount: 0, exitSeq: 0, strategy: '', number: 0, args: new Array<number>(12).fill(0),
-    cr3: 0, rspLo: 0, rspHi: 0, ripLo: 0, ripHi: 0, exits: 1 };
-  const sArgs = se.args;
-  let sb = nextBatch(sysIt);
-  let sI = 0, sN = 0;
-  let sIc: Uint32Array = NONE32, sSeq: Uint32Array = NONE32, sEx: Uint8Array = NONE8, sSt: Uint8Array = NONE8, sNum: Uint32Array = NONE32,
-    sCr3: Uint32Array = NONE32, sRsp: Uint32Array = NONE32, sRip: Uint32Array = NONE32;
-  let sArgCols: Uint32Array[] = [];
-  let nextSys = Infinity;
-  if (sb !== null) {
-    const c = sb.cols;
-    sN = sb.length;
-    sIc = c[0] as Uint32Array; sSeq = c[1] as Uint32Array; sNum = c[2] as Uint32Array; sCr3 = c[3] as Uint32Array;
-    sRsp = c[4] as Uint32Array; sRip = kRip >= 0 ? c[kRip] as Uint32Array : zeros(2 * sN);
-    if (kEx >= 0) { sEx = c[kEx] as Uint8Array; sSt = c[kSt] as Uint8Array; }
-    sArgCols = c.slice(kSt + 1) as Uint32Array[];
-    nextSys = sSeq[0]! + (sSeq[1]! | 0) * TWO32;
-  }
-
-  // --- io cursor
-  const ioIt = nIo > 0 && reader.rowCount('io') > 0
-    ? scanColumns(reader, 'io', ['icount', 'exit_seq', 'port', 'size', 'direction', 'value', 'device']) : null;
-  let deviceNames: readonly string[] = [];
-  if (ioIt !== null) {
-    for (const b of reader.scan('io', ['device'])) {
-      deviceNames = b.columns.device.dictionary ?? [];
-      break;
-    }
-  }
-  const ie: IoEvent = { kind: 'io', icount: 0, exitSeq: -1, port: 0, size: 1, direction: IoDirection.out, value: 0, data: null, device: '' };
-  let ib = nextBatch(ioIt);
-  let iI = 0, iN = 0;
-  let iIc: Uint32Array = NONE32, iSeq: Uint32Array = NONE32, iPort: Uint16Array = NONE16, iSize: Uint8Array = NONE8, iDir: Uint8Array = NONE8,
-    iVal: Uint32Array = NONE32, iDev: Uint8Array = NONE8;
-  let nextIoSeq = Infinity, nextIoIc = Infinity;
-  if (ib !== null) {
-    const c = ib.cols;
-    iN = ib.length;
-    iIc = c[0] as Uint32Array; iSeq = c[1] as Uint32Array; iPort = c[2] as Uint16Array; iSize = c[3] as Uint8Array;
-    iDir = c[4] as Uint8Array; iVal = c[5] as Uint32Array; iDev = c[6] as Uint8Array;
-    nextIoSeq = iSeq[0]! + (iSeq[1]! | 0) * TWO32;
-    nextIoIc = iIc[0]! + iIc[1]! * TWO32;
-  }
+  const sys = new SyscallCursor(reader, rows, onSys, withArgs, wantRip, sum);
+  const io = new IoCursor(reader, onIo, sum);
 
   // --- ground truth (small, and only for scoring: the general reader)
   const gt = onGt.length > 0 ? new GroundTruthCursor(reader, onGt, sum) : null;
@@ -187,81 +140,16 @@ export function importTrace(reader: TraceReader, observers: readonly MachineObse
       } else if (i === 0) {
         seqIo = -Infinity;
         icIo = -Infinity;
-        seqSys = Number.MAX_VALUE; // every remaining syscall (nextSys is Infinity once they are done)
+        seqSys = Number.MAX_VALUE; // every remaining syscall (nextSeq is Infinity once they are done)
       } else seqSys = -Infinity;
       while (nextGt < icGt) nextGt = gt!.emit();
       // I/O before this exit: accesses of earlier exits, and accesses that caused no exit before this icount
-      while (nextIoSeq < seqIo || (nextIoSeq === -1 && nextIoIc < icIo)) {
-        if (tail) while (nextGt < nextIoIc) nextGt = gt!.emit();
-        ie.icount = nextIoIc;
-        ie.exitSeq = nextIoSeq;
-        ie.port = iPort[iI]!;
-        ie.size = iSize[iI]!;
-        ie.direction = iDir[iI]! as IoDirection;
-        ie.value = iVal[iI]!;
-        ie.device = deviceNames[iDev[iI]!] ?? 'none';
-        for (let k = 0; k < nIo; k++) onIo[k]!.onIo!(ie);
-        sum.io++;
-        if (++iI >= iN) {
-          ib = nextBatch(ioIt);
-          iI = 0;
-          if (ib === null) {
-            iN = 0;
-            nextIoSeq = Infinity;
-            nextIoIc = Infinity;
-            continue;
-          }
-          const ic2 = ib.cols;
-          iN = ib.length;
-          iIc = ic2[0] as Uint32Array; iSeq = ic2[1] as Uint32Array; iPort = ic2[2] as Uint16Array; iSize = ic2[3] as Uint8Array;
-          iDir = ic2[4] as Uint8Array; iVal = ic2[5] as Uint32Array; iDev = ic2[6] as Uint8Array;
-        }
-        nextIoSeq = iSeq[2 * iI]! + (iSeq[2 * iI + 1]! | 0) * TWO32;
-        nextIoIc = iIc[2 * iI]! + iIc[2 * iI + 1]! * TWO32;
+      while (io.nextSeq < seqIo || (io.nextSeq === -1 && io.nextIcount < icIo)) {
+        if (tail) while (nextGt < io.nextIcount) nextGt = gt!.emit();
+        io.emit();
       }
       // Syscalls the strategy reported from this exit's handler (published before the exit)
-      while (nextSys <= seqSys) {
-        const j2 = 2 * sI;
-        const sic = sIc[j2]! + sIc[j2 + 1]! * TWO32, scr3 = sCr3[j2]! + sCr3[j2 + 1]! * TWO32;
-        for (let k = 0; k < nRows; k++) rows[k]!.syscallRow(sic, nextSys, sNum[sI]!, scr3, sRsp[j2]! | 0, sRsp[j2 + 1]! | 0, sRip[j2]! | 0, sRip[j2 + 1]! | 0);
-        if (nSys > 0) {
-          se.icount = sic;
-          se.exitSeq = nextSys;
-          se.exits = sEx[sI]!;
-          se.strategy = INTERCEPT_STRATEGY_NAMES[sSt[sI]!] ?? '';
-          se.number = sNum[sI]!;
-          if (withArgs) {
-            for (let a = 0; a < 6; a++) {
-              const col = sArgCols[a]!;
-              sArgs[2 * a] = col[j2]!;
-              sArgs[2 * a + 1] = col[j2 + 1]!;
-            }
-          }
-          se.cr3 = scr3;
-          se.rspLo = sRsp[j2]!;
-          se.rspHi = sRsp[j2 + 1]!;
-          se.ripLo = sRip[j2]!;
-          se.ripHi = sRip[j2 + 1]!;
-          for (let k = 0; k < nSys; k++) onSys[k]!.onSyscall!(se);
-        }
-        sum.syscalls++;
-        if (++sI >= sN) {
-          sb = nextBatch(sysIt);
-          sI = 0;
-          if (sb === null) {
-            sN = 0;
-            nextSys = Infinity;
-            continue;
-          }
-          const sc = sb.cols;
-          sN = sb.length;
-          sIc = sc[0] as Uint32Array; sSeq = sc[1] as Uint32Array; sNum = sc[2] as Uint32Array; sCr3 = sc[3] as Uint32Array;
-          sRsp = sc[4] as Uint32Array; sRip = kRip >= 0 ? sc[kRip] as Uint32Array : zeros(2 * sN);
-          if (kEx >= 0) { sEx = sc[kEx] as Uint8Array; sSt = sc[kSt] as Uint8Array; }
-          sArgCols = sc.slice(kSt + 1) as Uint32Array[];
-        }
-        nextSys = sSeq[2 * sI]! + (sSeq[2 * sI + 1]! | 0) * TWO32;
-      }
+      while (sys.nextSeq <= seqSys) sys.emit();
       if (tail) continue;
       const i2 = 2 * i;
       if (nRows > 0) {
@@ -288,33 +176,7 @@ export function importTrace(reader: TraceReader, observers: readonly MachineObse
       }
       sum.exits++;
       // The port accesses this exit's instruction made (after the exit is handled)
-      while (nextIoSeq === seq) {
-        ie.icount = nextIoIc;
-        ie.exitSeq = nextIoSeq;
-        ie.port = iPort[iI]!;
-        ie.size = iSize[iI]!;
-        ie.direction = iDir[iI]! as IoDirection;
-        ie.value = iVal[iI]!;
-        ie.device = deviceNames[iDev[iI]!] ?? 'none';
-        for (let k = 0; k < nIo; k++) onIo[k]!.onIo!(ie);
-        sum.io++;
-        if (++iI >= iN) {
-          ib = nextBatch(ioIt);
-          iI = 0;
-          if (ib === null) {
-            iN = 0;
-            nextIoSeq = Infinity;
-            nextIoIc = Infinity;
-            continue;
-          }
-          const ic2 = ib.cols;
-          iN = ib.length;
-          iIc = ic2[0] as Uint32Array; iSeq = ic2[1] as Uint32Array; iPort = ic2[2] as Uint16Array; iSize = ic2[3] as Uint8Array;
-          iDir = ic2[4] as Uint8Array; iVal = ic2[5] as Uint32Array; iDev = ic2[6] as Uint8Array;
-        }
-        nextIoSeq = iSeq[2 * iI]! + (iSeq[2 * iI + 1]! | 0) * TWO32;
-        nextIoIc = iIc[2 * iI]! + iIc[2 * iI + 1]! * TWO32;
-      }
+      while (io.nextSeq === seq) io.emit();
     }
     if (eb === null) break;
     eb = nextBatch(exitIt);
@@ -328,6 +190,172 @@ export function importTrace(reader: TraceReader, observers: readonly MachineObse
 function signed64(col: ColumnView, i: number): number {
   const w = col.words;
   return w ? w[2 * i]! + (w[2 * i + 1]! | 0) * TWO32 : col.number(i);
+}
+
+/** Syscall rows, fed to RowObservers (column values) and event observers (one reused SyscallEvent). */
+class SyscallCursor {
+  /** exit_seq of the current row; Infinity at the end. */
+  nextSeq = Infinity;
+  private readonly it: Generator<ProjectedBatch> | null;
+  private i = 0;
+  private n = 0;
+  private icount: Uint32Array = NONE32;
+  private seq: Uint32Array = NONE32;
+  private number: Uint32Array = NONE32;
+  private cr3: Uint32Array = NONE32;
+  private rsp: Uint32Array = NONE32;
+  private rip: Uint32Array = NONE32;
+  private exits: Uint8Array = NONE8;
+  private strategy: Uint8Array = NONE8;
+  private args: Uint32Array[] = [];
+  private readonly kRip: number;
+  private readonly kExits: number;
+  private readonly nRows: number;
+  private readonly nEvents: number;
+  private readonly ev: SyscallEvent = { kind: 'syscall', icount: 0, exitSeq: 0, strategy: '', number: 0, args: new Array<number>(12).fill(0),
+    cr3: 0, rspLo: 0, rspHi: 0, ripLo: 0, ripHi: 0, exits: 1 };
+
+  constructor(reader: TraceReader, private readonly rows: readonly RowObserver[], private readonly observers: readonly MachineObserver[],
+    private readonly withArgs: boolean, wantRip: boolean, private readonly sum: ImportSummary) {
+    this.nRows = rows.length;
+    this.nEvents = observers.length;
+    // Only the columns someone reads: rows need identity; events also the strategy fields and (opt.) args.
+    const cols = ['icount', 'exit_seq', 'number', 'cr3', 'rsp'];
+    if (wantRip) cols.push('rip');
+    if (this.nEvents > 0) cols.push('exits', 'strategy');
+    if (this.nEvents > 0 && withArgs) cols.push('arg0', 'arg1', 'arg2', 'arg3', 'arg4', 'arg5');
+    this.kRip = cols.indexOf('rip');
+    this.kExits = cols.indexOf('exits');
+    this.it = this.nRows + this.nEvents > 0 && reader.rowCount('syscalls') > 0 ? scanColumns(reader, 'syscalls', cols) : null;
+    this.load(nextBatch(this.it));
+  }
+
+  private load(b: ProjectedBatch | null): void {
+    this.i = 0;
+    if (b === null) {
+      this.n = 0;
+      this.nextSeq = Infinity;
+      return;
+    }
+    const c = b.cols;
+    this.n = b.length;
+    this.icount = c[0] as Uint32Array;
+    this.seq = c[1] as Uint32Array;
+    this.number = c[2] as Uint32Array;
+    this.cr3 = c[3] as Uint32Array;
+    this.rsp = c[4] as Uint32Array;
+    this.rip = this.kRip >= 0 ? c[this.kRip] as Uint32Array : zeros(2 * b.length);
+    if (this.kExits >= 0) {
+      this.exits = c[this.kExits] as Uint8Array;
+      this.strategy = c[this.kExits + 1] as Uint8Array;
+      this.args = c.slice(this.kExits + 2) as Uint32Array[];
+    }
+    this.nextSeq = this.seq[0]! + (this.seq[1]! | 0) * TWO32;
+  }
+
+  /** Emit the current row and advance. */
+  emit(): void {
+    const i = this.i, j = 2 * i;
+    const ic = this.icount[j]! + this.icount[j + 1]! * TWO32, cr3 = this.cr3[j]! + this.cr3[j + 1]! * TWO32;
+    const rsp = this.rsp, rip = this.rip;
+    for (let k = 0; k < this.nRows; k++) this.rows[k]!.syscallRow(ic, this.nextSeq, this.number[i]!, cr3, rsp[j]! | 0, rsp[j + 1]! | 0, rip[j]! | 0, rip[j + 1]! | 0);
+    if (this.nEvents > 0) {
+      const se = this.ev;
+      se.icount = ic;
+      se.exitSeq = this.nextSeq;
+      se.exits = this.exits[i]!;
+      se.strategy = INTERCEPT_STRATEGY_NAMES[this.strategy[i]!] ?? '';
+      se.number = this.number[i]!;
+      if (this.withArgs) {
+        for (let a = 0; a < 6; a++) {
+          se.args[2 * a] = this.args[a]![j]!;
+          se.args[2 * a + 1] = this.args[a]![j + 1]!;
+        }
+      }
+      se.cr3 = cr3;
+      se.rspLo = rsp[j]!;
+      se.rspHi = rsp[j + 1]!;
+      se.ripLo = rip[j]!;
+      se.ripHi = rip[j + 1]!;
+      for (let k = 0; k < this.nEvents; k++) this.observers[k]!.onSyscall!(se);
+    }
+    this.sum.syscalls++;
+    if (++this.i >= this.n) this.load(nextBatch(this.it));
+    else this.nextSeq = this.seq[2 * this.i]! + (this.seq[2 * this.i + 1]! | 0) * TWO32;
+  }
+}
+
+/** I/O rows, fed to event observers (one reused IoEvent). */
+class IoCursor {
+  /** exit_seq (-1: the access caused no exit) and icount of the current row; Infinity at the end. */
+  nextSeq = Infinity;
+  nextIcount = Infinity;
+  private readonly it: Generator<ProjectedBatch> | null;
+  private i = 0;
+  private n = 0;
+  private icount: Uint32Array = NONE32;
+  private seq: Uint32Array = NONE32;
+  private port: Uint16Array = NONE16;
+  private size: Uint8Array = NONE8;
+  private dir: Uint8Array = NONE8;
+  private value: Uint32Array = NONE32;
+  private dev: Uint8Array = NONE8;
+  private readonly deviceNames: readonly string[] = [];
+  private readonly ev: IoEvent = { kind: 'io', icount: 0, exitSeq: -1, port: 0, size: 1, direction: IoDirection.out, value: 0, data: null, device: '' };
+
+  constructor(reader: TraceReader, private readonly observers: readonly MachineObserver[], private readonly sum: ImportSummary) {
+    this.it = observers.length > 0 && reader.rowCount('io') > 0
+      ? scanColumns(reader, 'io', ['icount', 'exit_seq', 'port', 'size', 'direction', 'value', 'device']) : null;
+    if (this.it !== null) {
+      for (const b of reader.scan('io', ['device'])) {
+        this.deviceNames = b.columns.device.dictionary ?? [];
+        break;
+      }
+    }
+    this.load(nextBatch(this.it));
+  }
+
+  private load(b: ProjectedBatch | null): void {
+    this.i = 0;
+    if (b === null) {
+      this.n = 0;
+      this.nextSeq = Infinity;
+      this.nextIcount = Infinity;
+      return;
+    }
+    const c = b.cols;
+    this.n = b.length;
+    this.icount = c[0] as Uint32Array;
+    this.seq = c[1] as Uint32Array;
+    this.port = c[2] as Uint16Array;
+    this.size = c[3] as Uint8Array;
+    this.dir = c[4] as Uint8Array;
+    this.value = c[5] as Uint32Array;
+    this.dev = c[6] as Uint8Array;
+    this.peek();
+  }
+
+  private peek(): void {
+    const j = 2 * this.i;
+    this.nextSeq = this.seq[j]! + (this.seq[j + 1]! | 0) * TWO32;
+    this.nextIcount = this.icount[j]! + this.icount[j + 1]! * TWO32;
+  }
+
+  /** Emit the current row and advance. */
+  emit(): void {
+    const i = this.i, ie = this.ev;
+    ie.icount = this.nextIcount;
+    ie.exitSeq = this.nextSeq;
+    ie.port = this.port[i]!;
+    ie.size = this.size[i]!;
+    ie.direction = this.dir[i]! as IoDirection;
+    ie.value = this.value[i]!;
+    ie.device = this.deviceNames[this.dev[i]!] ?? 'none';
+    for (let k = 0; k < this.observers.length; k++) this.observers[k]!.onIo!(ie);
+    this.sum.io++;
+    if (++this.i >= this.n) this.load(nextBatch(this.it));
+    else this.peek();
+  }
 }
 
 type GtColumn = 'icount' | 'type' | 'pid' | 'tid' | 'ppid' | 'cr3' | 'a0' | 'a1' | 'a2' | 'name';
