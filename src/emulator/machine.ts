@@ -305,12 +305,12 @@ export class Machine {
   /** The machine's own counters (not the CPU's): for checkpoints. */
   saveCounters(): {
     exitCount: number; exitCycles: number; exitsByReason: Array<[number, number]>; windowArmed: boolean; consoleBytes: number;
-    queuedVectors?: number[]; queuedInterrupts?: number;
+    queuedVectors?: number[]; queuedInterrupts?: number; skippedInstructions?: number; haltedInstructions?: number;
   } {
     return {
       exitCount: this.exitCount, exitCycles: this.exitCycles, exitsByReason: [...this.exitsByReason],
       windowArmed: this.windowArmed, consoleBytes: this.console.length, queuedVectors: this.queuedVectors(),
-      queuedInterrupts: this.queuedInterrupts,
+      queuedInterrupts: this.queuedInterrupts, skippedInstructions: this.skippedInstructions, haltedInstructions: this.haltedInstructions,
     };
   }
 
@@ -324,6 +324,8 @@ export class Machine {
     this.queuedCount = 0;
     for (const v of c.queuedVectors ?? []) this.setQueued(v);
     this.queuedInterrupts = c.queuedInterrupts ?? 0;
+    this.skippedInstructions = c.skippedInstructions ?? 0;
+    this.haltedInstructions = c.haltedInstructions ?? 0;
     this.console.length = 0;
     for (const b of console) this.console.push(b);
   }

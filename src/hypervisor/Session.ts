@@ -147,21 +147,26 @@ export async function runSliced(m: Machine, slice: number, onSlice?: (r: RunResu
 
 /** The hypervisor's side of a checkpoint (src/replay/checkpoint.ts). */
 export function saveHypervisorState(a: Assembled): HypervisorState {
-  return {
+  const rt = hyperupcallsOf(a.hypervisor);
+  const s: HypervisorState = {
     strategy: a.strategy.name, msrShadows: [...a.hypervisor.msrShadows.entries()], strategyState: a.strategy.saveState(),
-    hyperupcalls: hyperupcallsOf(a.hypervisor).programs.length,
+    hyperupcalls: rt.programs.length,
   };
+  if (!rt.empty) s.hyperupcallState = rt.saveState();
+  return s;
 }
 
 export function loadHypervisorState(a: Assembled, s: HypervisorState): void {
   if (s.strategy !== a.strategy.name) {
     throw new UserError(`the checkpoint was taken under interception strategy ${s.strategy}: replay from it with the same strategy, or from the start`);
   }
-  if ((s.hyperupcalls ?? 0) > 0) {
-    // Registered programs (verified, compiled, bound to events) are not part of a checkpoint.
-    throw new UserError(`the guest had registered ${s.hyperupcalls} hyperupcall program(s) before this checkpoint: replay from the start`);
+  if ((s.hyperupcalls ?? 0) > 0 && s.hyperupcallState === undefined) {
+    // Checkpoints of older vmtraces counted the registered programs but did not save them.
+    throw new UserError(`the guest had registered ${s.hyperupcalls} hyperupcall program(s) before this checkpoint, which was written by an older vmtrace that did not save them: replay from the start, or re-record the trace`);
   }
   a.hypervisor.msrShadows.clear();
   for (const [k, v] of s.msrShadows) a.hypervisor.msrShadows.set(k, [v[0], v[1]]);
   a.strategy.loadState(s.strategyState);
+  // Programs rebuilt from their registrations (decoded, verified, compiled), counters, records, observers.
+  if (s.hyperupcallState !== undefined) hyperupcallsOf(a.hypervisor).restoreState(s.hyperupcallState);
 }

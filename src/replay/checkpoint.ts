@@ -1,11 +1,13 @@
 // Checkpoints: the full state replay needs to start in the middle of a trace, every N instructions while
 // recording (msgpackr, `checkpoints/<icount>.msgpack`): CPU registers, the ranges of guest-physical memory that
 // differ from the freshly loaded image, the machine's counters, the console so far, and the position in the
-// input log. Devices need no state: replay does not simulate them (their effects come from the log).
+// input log, the hypervisor's state (MSR shadows, the interception strategy's, the hyperupcall registry).
+// Devices need no state: replay does not simulate them (their effects come from the log).
 
 import { Packr, Unpackr } from 'msgpackr';
 import { loadCpuState, saveCpuState, type CpuState } from '../emulator/cpu/cpuState.js';
 import type { Machine } from '../emulator/machine.js';
+import type { HyperupcallState } from '../hypervisor/hyperupcalls/runtime.js';
 
 export const CHECKPOINT_DIR = 'checkpoints';
 export const CHECKPOINT_FORMAT = 2;
@@ -29,8 +31,14 @@ export interface HypervisorState {
   strategy: string;
   msrShadows: Array<[number, [number, number]]>;
   strategyState: Record<string, unknown>;
-  /** Hyperupcall programs registered so far (a checkpoint after a registration cannot be replayed from). */
+  /** Hyperupcall programs registered so far. */
   hyperupcalls?: number;
+  /**
+   * The hyperupcall runtime's registry and records (programs rebuilt from their registrations on load);
+   * absent when nothing was registered or rejected, and in checkpoints of older vmtraces (which cannot be
+   * replayed from when `hyperupcalls` > 0).
+   */
+  hyperupcallState?: HyperupcallState;
 }
 
 const packr = new Packr({ useRecords: false });

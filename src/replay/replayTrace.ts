@@ -18,7 +18,7 @@ import { UserError } from '../cli/errors.js';
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { saveCpuState } from '../emulator/cpu/cpuState.js';
-import { CHECKPOINT_DIR, applyCheckpoint, readCheckpoint } from './checkpoint.js';
+import { CHECKPOINT_DIR, applyCheckpoint, readCheckpoint, type Checkpoint } from './checkpoint.js';
 
 /** What the recorder stores in the manifest's `extra.boot` so replay needs nothing outside the trace. */
 export interface BootRecord {
@@ -157,6 +157,7 @@ export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promis
   const m = a.machine;
   let startIcount = 0;
   let firstExit = 0;
+  let checkpoint: Checkpoint | null = null;
   if (opts.from !== undefined && opts.from > 0) {
     const cps = reader.manifest.files.map((f) => f.path).filter((p) => p.startsWith(`${CHECKPOINT_DIR}/`))
       .map((p) => ({ p, icount: Number(p.slice(CHECKPOINT_DIR.length + 1, -'.msgpack'.length)) }))
@@ -166,7 +167,7 @@ export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promis
     if (best !== undefined) {
       const cp = readCheckpoint(readFileSync(reader.filePath(best.p)), best.p);
       applyCheckpoint(m, cp);
-      loadHypervisorState(a, cp.hypervisor);
+      checkpoint = cp;
       (m.env as ReplayEnvironment).seek(cp.inputPos);
       startIcount = cp.icount;
       firstExit = cp.machine.exitCount;
@@ -197,6 +198,16 @@ export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promis
     },
   });
   opts.attach?.(a);
+  // The hypervisor's state after the replay's own observers and the attached ones, as in a replay from the
+  // start (where the hyperupcall runtime attaches its observers at the guest's registration, mid-run).
+  if (checkpoint !== null) {
+    try {
+      loadHypervisorState(a, checkpoint.hypervisor);
+    } catch (e) {
+      cursor.close();
+      throw e;
+    }
+  }
   let inputDivergence: string | null = null;
   let result: RunResult;
   try {

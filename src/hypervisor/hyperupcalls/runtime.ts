@@ -121,6 +121,51 @@ export interface Boost {
   durationUs: number;
 }
 
+/** The fields of a registration block the program is built from (docs/machine.md), already bounds-checked. */
+interface Registration {
+  event: number;
+  exitReason: number;
+  flags: number;
+  memGpa: number;
+  memLen: number;
+  env: bigint[];
+  bytes: Uint8Array;
+}
+
+/**
+ * One registered program in a checkpoint: its registration (rebuilt on load: decoded, verified with the same
+ * options, compiled; its memory is a view of guest memory, which the checkpoint restores), its counters and
+ * its context buffer. Plain data for msgpackr: 64-bit values as decimal strings.
+ */
+export interface SavedProgram {
+  id: number;
+  event: number;
+  exitReason: number;
+  flags: number;
+  memGpa: number;
+  memLen: number;
+  env: string[];
+  bytes: Uint8Array;
+  registeredAt: number;
+  firstExit: number;
+  stats: Omit<ProgramStats, 'lastValue'> & { lastValue: string };
+  /** The context as the last invocation left it (the fields an event does not set keep their values). */
+  ctx: Uint8Array;
+}
+
+/** The hyperupcall runtime's state in a checkpoint (HyperupcallRuntime.saveState / restoreState). */
+export interface HyperupcallState {
+  programs: SavedProgram[];
+  rejections: Rejection[];
+  boosts: Boost[];
+  freePageReports: number[][];
+  ipis: Ipi[];
+  skips: Skip[];
+  traceLog: string[];
+  /** Observer kinds attached, in attachment order. */
+  observers: string[];
+}
+
 const TWO32 = 4294967296;
 
 export class HyperupcallRuntime {
@@ -225,11 +270,26 @@ export class HyperupcallRuntime {
     const env: bigint[] = [];
     for (let i = 0; i < ENV_COUNT; i++) env.push(dv.getBigUint64(Reg.env + i * 8, true));
     const bytes = u8.slice(codeGpa, codeGpa + codeLen);
+    const built = this.build({ event, exitReason, flags, memGpa, memLen, env, bytes }, this.machine.cpu.icount, this.machine.exitCount);
+    if (typeof built === 'string') return fail(HuError.rejected, built);
+    this.bind(built);
+    return built.id;
+  }
+
+  /**
+   * Decode, verify and compile a registration (the block's fields, already checked) into the next program, or
+   * return why it is rejected. The same for a registration from the guest and for one restored from a
+   * checkpoint (restoreState), so both verify with the same options and compile the same code.
+   */
+  private build(r: Registration, registeredAt: number, firstExit: number): HyperupcallProgram | string {
+    const { event, exitReason, flags, memGpa, memLen, env, bytes } = r;
+    const u8 = this.machine.cpu.mmu.u8;
+    const local = (flags & RegFlag.local) !== 0;
     let insns: Insn[];
     try {
       insns = decode(bytes);
     } catch (e) {
-      return fail(HuError.rejected, `bytecode does not decode: ${(e as Error).message}`);
+      return `bytecode does not decode: ${(e as Error).message}`;
     }
     const vopts: VerifierOptions = {
       helpers: this.helpers,
@@ -238,14 +298,14 @@ export class HyperupcallRuntime {
       args: [{ kind: 'ptr', region: 'ctx' }, { kind: 'ptr', region: 'mem' }],
     };
     const v = verify(insns, vopts);
-    if (!v.ok) return fail(HuError.rejected, `verifier: ${v.message}`);
+    if (!v.ok) return `verifier: ${v.message}`;
     const ctx = new Uint8Array(CTX_BYTES);
     const memory = Memory.standard({ mem: u8.subarray(memGpa, memGpa + memLen), memWritable: !local, ctx, ctxWritable: false });
     const p: HyperupcallProgram = {
       id: this.programs.length, event, exitReason, flags, memGpa, memLen, env, insns, bytes, verifyProcessed: v.processed, verifierOptions: vopts,
       compiled: compile(insns), decoded: predecode(insns), memory, ctx, ctxView: new DataView(ctx.buffer),
-      stats: { invocations: 0, steps: 0, cycles: 0, faults: 0, lastFault: '', lastValue: 0n, lastRunOk: false }, registeredAt: this.machine.cpu.icount,
-      firstExit: this.machine.exitCount,
+      stats: { invocations: 0, steps: 0, cycles: 0, faults: 0, lastFault: '', lastValue: 0n, lastRunOk: false }, registeredAt,
+      firstExit,
     };
     const cv = p.ctxView;
     cv.setUint32(Ctx.event, event, true);
@@ -253,14 +313,76 @@ export class HyperupcallRuntime {
     cv.setBigUint64(Ctx.memLen, BigInt(memLen), true);
     cv.setBigUint64(Ctx.memGpa, BigInt(memGpa), true);
     env.forEach((x, i) => cv.setBigUint64(Ctx.env + i * 8, x, true));
+    return p;
+  }
+
+  /** Add a built program to the registry, bind it to its event and attach the observer that event needs. */
+  private bind(p: HyperupcallProgram): void {
     this.programs.push(p);
-    const list = this.byEvent.get(event) ?? [];
+    const list = this.byEvent.get(p.event) ?? [];
     list.push(p);
-    this.byEvent.set(event, list);
-    if (event === HuEvent.vmExit) this.need('exit');
-    else if (event === HuEvent.memoryPressure) this.need('io');
+    this.byEvent.set(p.event, list);
+    if (p.event === HuEvent.vmExit) this.need('exit');
+    else if (p.event === HuEvent.memoryPressure) this.need('io');
     else this.need('interrupt');
-    return p.id;
+  }
+
+  // ---- checkpoints -----------------------------------------------------------------------------------------
+
+  /** Nothing registered, rejected or recorded yet (a checkpoint then carries no hyperupcall state). */
+  get empty(): boolean {
+    return this.programs.length === 0 && this.rejections.length === 0 && this.boosts.length === 0 && this.freePageReports.length === 0
+      && this.ipis.length === 0 && this.skips.length === 0 && this.traceLog.length === 0;
+  }
+
+  /** The registry and its records as plain data (between instructions: no event is being handled). */
+  saveState(): HyperupcallState {
+    return {
+      programs: this.programs.map((p) => ({
+        id: p.id, event: p.event, exitReason: p.exitReason, flags: p.flags, memGpa: p.memGpa, memLen: p.memLen,
+        env: p.env.map((x) => x.toString()), bytes: p.bytes.slice(), registeredAt: p.registeredAt, firstExit: p.firstExit,
+        stats: { ...p.stats, lastValue: p.stats.lastValue.toString() }, ctx: p.ctx.slice(),
+      })),
+      rejections: this.rejections.map((x) => ({ ...x })),
+      boosts: this.boosts.map((x) => ({ ...x })),
+      freePageReports: this.freePageReports.map((x) => x.slice()),
+      ipis: this.ipis.map((x) => ({ ...x })),
+      skips: this.skips.map((x) => ({ ...x })),
+      traceLog: this.traceLog.slice(),
+      observers: [...this.subscribed],
+    };
+  }
+
+  /**
+   * Bring a fresh runtime (nothing registered) to a checkpoint's state: each program rebuilt from its
+   * registration as registration builds it, then its counters and context; the records; and the observers
+   * and exit hook registration attaches, in the same order.
+   */
+  restoreState(s: HyperupcallState): void {
+    if (!this.empty || this.subscribed.size > 0) throw new Error('hyperupcall state can only be restored into a fresh runtime');
+    // The observers registration attached, in its order (bind's own need() calls then find them attached).
+    for (const kind of s.observers) {
+      if (kind !== 'exit' && kind !== 'interrupt' && kind !== 'io') throw new Error(`checkpoint: unknown hyperupcall observer ${kind}`);
+      this.need(kind);
+    }
+    for (const sp of s.programs) {
+      if (sp.id !== this.programs.length) throw new Error(`checkpoint: hyperupcall program ${sp.id} out of order`);
+      const env = sp.env.map((x) => BigInt(x));
+      const built = this.build({
+        event: sp.event, exitReason: sp.exitReason, flags: sp.flags, memGpa: sp.memGpa, memLen: sp.memLen, env, bytes: Uint8Array.from(sp.bytes),
+      }, sp.registeredAt, sp.firstExit);
+      if (typeof built === 'string') throw new Error(`checkpoint: hyperupcall program ${sp.id} no longer builds: ${built}`);
+      if (sp.ctx.length !== built.ctx.length) throw new Error(`checkpoint: hyperupcall program ${sp.id} has a context of ${sp.ctx.length} bytes, want ${built.ctx.length}`);
+      built.ctx.set(sp.ctx);
+      Object.assign(built.stats, { ...sp.stats, lastValue: BigInt(sp.stats.lastValue) });
+      this.bind(built);
+    }
+    this.rejections.push(...s.rejections.map((x) => ({ ...x })));
+    this.boosts.push(...s.boosts.map((x) => ({ ...x })));
+    this.freePageReports.push(...s.freePageReports.map((x) => x.slice()));
+    this.ipis.push(...s.ipis.map((x) => ({ ...x })));
+    this.skips.push(...s.skips.map((x) => ({ ...x })));
+    this.traceLog.push(...s.traceLog);
   }
 
   // ---- events ----------------------------------------------------------------------------------------------
