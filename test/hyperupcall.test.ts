@@ -2,7 +2,9 @@
 // trace against exits.arrow (the recording's own exits: the oracle), free-page discovery against the guest
 // kernel's own count, record + replay of a hyperupcall workload, and the committed bytecode.
 
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { Packr, Unpackr } from 'msgpackr';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pl from 'nodejs-polars';
@@ -353,12 +355,113 @@ describe('the guard (ATC\'18 protection use case) on hyperupcall-guard', async (
   });
 });
 
-describe('checkpoints and hyperupcalls', async () => {
-  const dir = join(mkdtempSync(join(tmpdir(), 'vmtrace-hu-cp-')), 't');
-  const rec = await recordTrace({ workload: 'hyperupcall-trace', exitPreset: 'kvm-default', costModel: 'modern' }, dir, { checkpointEvery: 200_000 });
-  it('replay --from a checkpoint taken after a registration is refused with a clear error; from the start it is clean', async () => {
-    expect(rec.result.icount).toBeGreaterThan(400_000);
-    await expect(replayTrace(dir, { from: rec.result.icount })).rejects.toThrow(/hyperupcall program\(s\) before this checkpoint: replay from the start/);
-    expect((await replayTrace(dir)).clean).toBe(true);
+/** Replace a checkpoint of a trace and re-seal the manifest (its size/hash check would reject the edit). */
+function resealCheckpoint(dir: string, name: string, bytes: Uint8Array): void {
+  writeFileSync(join(dir, 'checkpoints', name), bytes);
+  const manifestPath = join(dir, 'manifest.json');
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { files: Array<{ path: string; bytes: number; sha256: string }> };
+  const entry = manifest.files.find((f) => f.path === `checkpoints/${name}`)!;
+  entry.bytes = bytes.length;
+  entry.sha256 = createHash('sha256').update(bytes).digest('hex');
+  writeFileSync(manifestPath, JSON.stringify(manifest, null, 2));
+}
+
+describe('checkpoints carry the hyperupcall registry', async () => {
+  const base = mkdtempSync(join(tmpdir(), 'vmtrace-hu-cp-'));
+  type Replay = Awaited<ReturnType<typeof replayTrace>>;
+  /** What the runtime registered and recorded, for comparing two runs (everything but the compiled code). */
+  const registry = (a: Replay['assembled']) => {
+    const rt = hyperupcallsOf(a.hypervisor);
+    return {
+      programs: rt.programs.map((p) => ({
+        id: p.id, event: p.event, exitReason: p.exitReason, flags: p.flags, memGpa: p.memGpa, memLen: p.memLen, env: p.env, bytes: [...p.bytes],
+        verifyProcessed: p.verifyProcessed, registeredAt: p.registeredAt, firstExit: p.firstExit, stats: p.stats, ctx: [...p.ctx],
+      })),
+      rejections: rt.rejections, boosts: rt.boosts, freePageReports: rt.freePageReports, ipis: rt.ipis, skips: rt.skips, traceLog: rt.traceLog,
+      skipped: a.machine.skippedInstructions,
+    };
+  };
+  /** Each program's granted region in guest memory (the trace ring, the guard's log page, ...). */
+  const regions = (a: Replay['assembled']) => hyperupcallsOf(a.hypervisor).programs.map((p) => Buffer.from(a.machine.cpu.mmu.u8.subarray(p.memGpa, p.memGpa + p.memLen)).toString('hex'));
+  /** Replay from the checkpoint at `from` against the full replay: clean, same end state, same hyperupcall results. */
+  const checkFrom = (rec: Awaited<ReturnType<typeof recordTrace>>, full: Replay, rep: Replay, from: number) => {
+    expect(rep.startIcount).toBe(from);
+    expect(rep.divergence).toBeNull();
+    expect(rep.inputDivergence).toBeNull();
+    expect(rep.clean).toBe(true);
+    expect(rep.matched).toBeLessThan(full.matched);
+    expect(rep.matched + rep.result.exits - rep.replayedExits).toBe(full.matched); // exit-by-exit from the checkpoint's exit on
+    expect(rep.icount).toBe(full.icount);
+    expect(rep.result.cycles).toBe(full.result.cycles);
+    expect(rep.result.exits).toBe(full.result.exits);
+    expect(rep.stateDigest).toBe(full.stateDigest);
+    expect(registry(rep.assembled)).toEqual(registry(full.assembled));
+    expect(registry(full.assembled)).toEqual(registry(rec.assembled));
+    expect(regions(rep.assembled)).toEqual(regions(rec.assembled));
+    // replay does not simulate the UART: the console comes from the checkpoint, a prefix of the recording's
+    expect(rec.console.startsWith(rep.assembled.machine.consoleText())).toBe(true);
+    expect(rep.assembled.machine.consoleText()).toContain('kernel: hyperupcall');
+  };
+
+  const traceDir = join(base, 'trace');
+  const traceRec = await recordTrace({ workload: 'hyperupcall-trace', exitPreset: 'kvm-default', costModel: 'modern' }, traceDir, { checkpointEvery: 200_000 });
+  it('hyperupcall-trace: replay --from a checkpoint after the registrations is clean, with the same ring, counters and free pages', async () => {
+    const rt = hyperupcallsOf(traceRec.assembled.hypervisor);
+    expect(rt.programs).toHaveLength(2);
+    expect(Math.max(...rt.programs.map((p) => p.registeredAt))).toBeLessThan(200_000);
+    expect(rt.freePageReports).toHaveLength(1);
+    const full = await replayTrace(traceDir);
+    expect(full.clean).toBe(true);
+    for (const from of [200_000, 1_400_000]) {
+      const rep = await replayTrace(traceDir, { from });
+      checkFrom(traceRec, full, rep, from);
+      expect(hyperupcallsOf(rep.assembled.hypervisor).programs[0]!.stats.invocations).toBeGreaterThan(1000);
+    }
+  });
+
+  const guardDir = join(base, 'guard');
+  const guardRec = await recordTrace({ workload: 'hyperupcall-guard', exitPreset: 'kvm-default', costModel: 'modern' }, guardDir, { checkpointEvery: 4_000 });
+  it('hyperupcall-guard: from before the blocks the replay re-derives them, from between them it keeps the first (skips, ipis, log page)', async () => {
+    const rt = hyperupcallsOf(guardRec.assembled.hypervisor);
+    expect(rt.skips.map((x) => x.reason)).toEqual([32, 28]);
+    const [b0, b1] = rt.skips.map((x) => x.icount) as [number, number];
+    const between = Math.ceil(b0 / 4_000) * 4_000;
+    expect(between).toBeLessThan(b1);
+    const before = Math.ceil(Math.max(...rt.programs.map((p) => p.registeredAt)) / 4_000) * 4_000;
+    expect(before).toBeLessThan(b0);
+    const full = await replayTrace(guardDir);
+    expect(full.clean).toBe(true);
+    for (const from of [before, between]) {
+      const rep = await replayTrace(guardDir, { from });
+      checkFrom(guardRec, full, rep, from);
+      expect(hyperupcallsOf(rep.assembled.hypervisor).skips).toEqual(rt.skips);
+      expect(hyperupcallsOf(rep.assembled.hypervisor).ipis).toEqual(rt.ipis);
+    }
+  });
+
+  it('an older checkpoint that counted registrations but did not save them is refused with a clear message', async () => {
+    const dir = join(base, 'guard-old');
+    cpSync(guardDir, dir, { recursive: true });
+    const name = readdirSync(join(dir, 'checkpoints')).find((n) => Number(n.slice(0, -'.msgpack'.length)) === 204_000)!;
+    const file = join(dir, 'checkpoints', name);
+    const cp = new Unpackr({ useRecords: false }).unpack(readFileSync(file)) as { hypervisor: Record<string, unknown> };
+    expect(cp.hypervisor.hyperupcalls).toBe(2);
+    expect(cp.hypervisor.hyperupcallState).toBeDefined();
+    delete cp.hypervisor.hyperupcallState;
+    resealCheckpoint(dir, name, new Packr({ useRecords: false }).pack(cp));
+    await expect(replayTrace(dir, { from: 204_000 })).rejects.toThrow(/registered 2 hyperupcall program\(s\) before this checkpoint, which was written by an older vmtrace that did not save them: replay from the start/);
+  });
+
+  const serverDir = join(base, 'server');
+  const serverRec = await recordTrace({ workload: 'hyperupcall-server', exitPreset: 'kvm-default', costModel: 'modern' }, serverDir, { checkpointEvery: 1_000_000 });
+  it('hyperupcall-server: from a checkpoint among the boosts the replay has the same boosts', async () => {
+    const rt = hyperupcallsOf(serverRec.assembled.hypervisor);
+    expect(rt.boosts.length).toBeGreaterThan(10);
+    const from = 2_000_000;
+    expect(rt.boosts.some((b) => b.icount < from) && rt.boosts.some((b) => b.icount > from)).toBe(true);
+    const full = await replayTrace(serverDir);
+    const rep = await replayTrace(serverDir, { from });
+    checkFrom(serverRec, full, rep, from);
+    expect(hyperupcallsOf(rep.assembled.hypervisor).boosts).toEqual(rt.boosts);
   });
 });

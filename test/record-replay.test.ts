@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { recordTrace } from '../src/hypervisor/recordTrace.js';
 import { replayTrace } from '../src/replay/replayTrace.js';
 import { INPUT_LOG_FILE, InputKind, readInputLog } from '../src/replay/inputLog.js';
-import { Packr } from 'msgpackr';
+import { Packr, Unpackr } from 'msgpackr';
 import { TraceReader } from '../src/record/TraceReader.js';
 import { cpSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -166,5 +166,34 @@ describe('checkpoints', async () => {
     expect(fromCp.result.cycles).toBe(full.result.cycles);
     expect(fromCp.result.exits).toBe(full.result.exits);
     expect(fromCp.stateDigest).toBe(full.stateDigest);
+  });
+
+  it('an older checkpoint (no hyperupcall fields, no skipped/halted counters) of a trace without hyperupcalls still loads', async () => {
+    const old = join(root, 'cp-mixed-old');
+    cpSync(dir, old, { recursive: true });
+    const name = readdirSync(join(old, 'checkpoints')).sort().at(-2)!;
+    const cp = new Unpackr({ useRecords: false }).unpack(readFileSync(join(old, 'checkpoints', name))) as {
+      icount: number; hypervisor: Record<string, unknown>; machine: Record<string, unknown>;
+    };
+    // nothing registered: the new checkpoint carries no hyperupcall state either
+    expect(cp.hypervisor.hyperupcalls).toBe(0);
+    expect('hyperupcallState' in cp.hypervisor).toBe(false);
+    delete cp.hypervisor.hyperupcalls;
+    delete cp.machine.skippedInstructions;
+    delete cp.machine.haltedInstructions;
+    const bytes = new Packr({ useRecords: false }).pack(cp);
+    writeFileSync(join(old, 'checkpoints', name), bytes);
+    const manifestPath = join(old, 'manifest.json');
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { files: Array<{ path: string; bytes: number; sha256: string }> };
+    const entry = manifest.files.find((f) => f.path === `checkpoints/${name}`)!;
+    entry.bytes = bytes.length;
+    entry.sha256 = createHash('sha256').update(bytes).digest('hex');
+    writeFileSync(manifestPath, JSON.stringify(manifest, null, 2));
+    const full = await replayTrace(dir);
+    const fromOld = await replayTrace(old, { from: cp.icount });
+    expect(fromOld.startIcount).toBe(cp.icount);
+    expect(fromOld.clean).toBe(true);
+    expect(fromOld.stateDigest).toBe(full.stateDigest);
+    expect(fromOld.result.cycles).toBe(full.result.cycles);
   });
 });
