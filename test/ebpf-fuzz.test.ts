@@ -191,7 +191,10 @@ describe('eBPF fuzz: verifier vs strict interpreter vs compiler', () => {
         if (v.ok) {
           verified++;
           a = interpret(prog, { ...e1, helpers, strict: true });
-          b = compile(prog).run({ ...e2, helpers });
+          const compiled = compile(prog);
+          b = compiled.run({ ...e2, helpers });
+          // every verified program gets the structured code shape (docs/ebpf.md)
+          if (compiled.shape !== 'structured') problems.push(`verified program compiled to the ${compiled.shape} shape\n${disassemble(prog)}`);
           if (!a.ok) problems.push(`verified program faulted: ${a.error} at ${a.pc}; violations ${e1.memory.violations.join('; ')}\n${disassemble(prog)}`);
           else if (!same(a, b)) problems.push(`engines differ: interpreter ${JSON.stringify(a, (_k, x) => (typeof x === 'bigint' ? x.toString(16) : x))} compiled ${JSON.stringify(b, (_k, x) => (typeof x === 'bigint' ? x.toString(16) : x))}\n${disassemble(prog)}`);
           else if (Buffer.compare(Buffer.from(e1.memory.bytes[RegionTag.MEM]!), Buffer.from(e2.memory.bytes[RegionTag.MEM]!)) !== 0) problems.push(`final memory differs\n${disassemble(prog)}`);
@@ -201,6 +204,8 @@ describe('eBPF fuzz: verifier vs strict interpreter vs compiler', () => {
           b = compile(prog).run({ ...e2, helpers, maxSteps: 5000 });
           if (!a.ok) faultsInRejected++;
           if (a.ok !== b.ok || (a.ok && b.ok && a.value !== b.value)) problems.push(`engines differ on a rejected program: ${a.ok ? a.value : a.error} vs ${b.ok ? b.value : b.error}\n${disassemble(prog)}`);
+          // a fault is the same fault: message and instruction
+          else if (!a.ok && !b.ok && (a.error !== b.error || a.pc !== b.pc)) problems.push(`engines fault differently: ${a.error} at ${a.pc} vs ${b.error} at ${b.pc}\n${disassemble(prog)}`);
           if (a.ok === false && a.error.startsWith('internal error')) problems.push(`interpreter internal error ${a.error}\n${disassemble(prog)}`);
           if (b.ok === false && b.error.startsWith('internal error')) problems.push(`compiled internal error ${b.error}\n${disassemble(prog)}`);
         }

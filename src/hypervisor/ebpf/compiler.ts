@@ -22,7 +22,7 @@
 // Semantics are the interpreter's (RFC 9669); the conformance test runs both on every file, the fuzz test on
 // thousands of random programs.
 
-import { CallSrc, Cls, Mode, Op, branchTarget, cls, isAluClass, isAtomicOp, isJmpClass, sizeBytes, type Insn } from './isa.js';
+import { CallSrc, Cls, Mode, Op, branchTarget, cls, insnFault, isAluClass, isAtomicOp, isJmpClass, outsideProgram, sizeBytes, type Insn } from './isa.js';
 import { EbpfFault, FRAME_SIZE, MAX_FRAMES, MAX_TAG, RegionTag, STACK_SIZE, framePointer, type Memory } from './Memory.js';
 import { callHelper, type HelperRegistry } from './helpers.js';
 import { DEFAULT_MAX_STEPS, type RunOptions, type RunResult } from './interpreter.js';
@@ -45,7 +45,8 @@ const NO_ARGS: readonly bigint[] = [];
 type Const = readonly [number, number];
 const R = (r: number): [string, string] => [`r${r}l`, `r${r}h`];
 const fault = (msg: string, pc: number): string => `throw new F(${JSON.stringify(msg)}, ${pc});`;
-const unsupported = (op: number, pc: number): string => fault(`unknown or unsupported opcode 0x${op.toString(16).padStart(2, '0')}`, pc);
+/** Control reaching t outside a program of n slots: the interpreter's fault, at t. */
+const outside = (t: number, n: number): string => fault(outsideProgram(t, n), t);
 
 /** Address computation into t (lo) / t2 (hi) for base register b plus offset off. */
 const addr = (b: number, off: number): string => {
@@ -217,10 +218,23 @@ function insnCode(x: Insn, i: number, srcKnown?: Const, frameR10 = false): strin
     }
     if (imm === 0xe1) body = store(sl, sH);
     if (imm === 0xf1) body = `if (ol === r0l${w ? ' && oh === r0h' : ''}) { ${store(sl, sH)} } r0l = ol; r0h = oh;`;
-    if (!isAtomicOp(imm) || body === undefined) return fault(`unknown atomic operation 0x${(imm >>> 0).toString(16)}`, i);
+    if (!isAtomicOp(imm) || body === undefined) return undefined;
     return `${at(x.dst, true)} ${oldRead} ${body}${imm === 0xf1 ? '' : imm === 0xe1 ? ` ${sl} = ol; ${sh} = oh;` : fetch}`;
   }
-return undefined;
+  return undefined;
+}
+
+/**
+ * The code of an instruction the engines do not execute (a register, opcode or field outside what they run):
+ * the interpreter's fault (isa.insnFault), raised where the interpreter raises it (for an atomic with an
+ * undefined operation, after its memory access has been checked).
+ */
+function faultCode(insns: readonly Insn[], i: number): string {
+  const x = insns[i]!, op = x.opcode;
+  const msg = insnFault(op, x.dst, x.src, x.off, x.imm, i + 1 < insns.length);
+  if (msg === undefined) return fault(`internal error: no code for instruction ${i} (opcode 0x${op.toString(16).padStart(2, '0')})`, i);
+  if (x.dst <= 10 && x.src <= 10 && (op === 0xc3 || op === 0xdb)) return `${addr(x.dst, x.off)} ${check(sizeBytes(op), true, i)} ${fault(msg, i)}`;
+  return fault(msg, i);
 }
 
 /** The condition of a conditional jump (JMP or JMP32 class), or undefined if it is not one. */
@@ -270,6 +284,8 @@ function leaders(insns: readonly Insn[]): Set<number> {
   for (let i = 0; i < insns.length; i++) {
     const x = insns[i]!;
     // (second slots of LDDW are scanned too: a jump into one makes it an instruction; see below)
+    // An instruction that always faults ends its block, so that the block's budget check is exact for it.
+    if (insnFault(x.opcode, x.dst, x.src, x.off, x.imm, i + 1 < insns.length) !== undefined) L.add(i + 1);
     if (!isJmpClass(cls(x.opcode))) continue;
     L.add(i + 1);
     const t = branchTarget(x, i);
@@ -326,7 +342,8 @@ function generalSource(insns: readonly Insn[]): string {
   };
   /** Jump to instruction t (validated at compile time: out of range becomes a fault at run time). */
   const goto = (t: number, pc: number): string => {
-    if (!(t >= 0 && t < n && lead.has(t))) return fault(`jump from ${pc} to ${t} outside the program`, pc);
+    if (!(t >= 0 && t < n)) return outside(t, n);
+    if (!lead.has(t)) return fault(`internal error: jump from ${pc} to ${t}, not a block`, pc);
     if (chunkOf[t] !== cur) return `pc = ${t}; break L;`;
     if (looping[cur]) return `pc = ${t}; continue L;`;
     return t > pc ? `pc = ${t}; break B${block};` : `pc = ${t}; break L;`;
@@ -353,20 +370,24 @@ function generalSource(insns: readonly Insn[]): string {
     }
     if (lead.has(i)) {
       // block length: instructions up to the next leader (an LDDW counts once, like the interpreter's steps)
-      let len = 0;
+      const pcs: number[] = [];
       for (let j = i; j < n && (j === i || !lead.has(j)); j++) {
-        len++;
+        pcs.push(j);
         if (insns[j]!.opcode === Op.LDDW) j++;
       }
-      emit(`${looping[cur] ? `case ${i}: ` : ''}steps += ${len}; if (steps > maxSteps) throw new F("instruction budget of " + maxSteps + " exhausted", ${i});`);
+      const len = pcs.length;
+      // the budget fault names the instruction that exceeds it, the (len - (steps - maxSteps))-th of the block
+      const at = pcs[len - 1] === i + len - 1 ? `${i + len} - (steps - maxSteps)` : `[${pcs.join(', ')}][${len} - (steps - maxSteps)]`;
+      emit(`${looping[cur] ? `case ${i}: ` : ''}steps += ${len}; if (steps > maxSteps) throw new F("instruction budget of " + maxSteps + " exhausted", ${at});`);
     }
     const { opcode: op, imm } = x;
     if (x.dst > 10 || x.src > 10) {
-      emit(fault(`invalid register r${Math.max(x.dst, x.src)}`, i));
+      emit(faultCode(insns, i));
       continue;
     }
     const [dl, dh] = R(x.dst);
     if (isJmpClass(cls(op))) {
+      if (insnFault(op, x.dst, x.src, x.off, imm, true) !== undefined) { emit(faultCode(insns, i)); continue; }
       const target = branchTarget(x, i);
       if (op === Op.JA || op === Op.JA32) { emit(goto(target!, i)); continue; }
       if (op === Op.EXIT) {
@@ -386,22 +407,21 @@ function generalSource(insns: readonly Insn[]): string {
         continue;
       }
       const cond = jumpCond(x);
-      if (cond === undefined) emit(unsupported(op, i));
+      if (cond === undefined) emit(faultCode(insns, i));
       else emit(`if (${cond}) { ${goto(target!, i)} }`);
       continue;
     }
     if (op === Op.LDDW) {
-      if (x.src !== 0) emit(fault(`lddw with src ${x.src} (map/variable references) is not supported`, i));
-      else if (i + 1 >= n) emit(fault('lddw without its second slot', i));
+      if (x.src !== 0 || i + 1 >= n) emit(faultCode(insns, i));
       else emit(`${dl} = ${imm}; ${dh} = ${insns[i + 1]!.imm | 0};`);
       if (lead.has(i + 1)) emit(goto(i + 2, i));
       else i++;
       continue;
     }
-    emit(insnCode(x, i) ?? unsupported(op, i));
+    emit(insnCode(x, i) ?? faultCode(insns, i));
   }
 
-  closeBlock(`throw new F("execution fell off the end of the program", ${n - 1});`);
+  closeBlock(outside(n, n)); // falling off the end
   const load = Array.from({ length: 11 }, (_, r) => `r${r}l = R[${2 * r}], r${r}h = R[${2 * r + 1}]`).join(', ');
   const store = Array.from({ length: 11 }, (_, r) => `R[${2 * r}] = r${r}l; R[${2 * r + 1}] = r${r}h;`).join(' ');
   const chunkSrc = chunks.map((body, k) => `function c${k}(pc, R, ST, RP, SV, mem, maxSteps, out, helpers) {
@@ -413,7 +433,7 @@ function generalSource(insns: readonly Insn[]): string {
 ${looping[k] ? `  L: for (;;) {
     switch (pc) {
 ${body.join('\n')}
-${k === chunks.length - 1 ? `      case -1: throw new F("execution fell off the end of the program", ${n - 1});` : ''}
+${k === chunks.length - 1 ? `      case -1: ${outside(n, n)} // falling off the end` : ''}
       default: break L; // a return into another chunk (or an invalid pc: the driver reports it)
     }
   }` : `  L: {
@@ -449,7 +469,7 @@ function go(mem, init, maxSteps, out, helpers, R, ST, RP, SV) {
   R[20] = ${FP0}; R[21] = ${RegionTag.STACK}; ST[0] = 0; ST[1] = 0;
   let pc = 0;
   for (;;) {
-    if (pc < 0 || pc >= ${n} || isLead[pc] === 0) throw new F("jump to " + pc + " outside the program", pc);
+    if (pc < 0 || pc >= ${n} || isLead[pc] === 0) throw new F(pc < 0 || pc >= ${n} ? P(pc, ${n}) : "internal error: return to " + pc + ", not a block", pc);
     pc = C_[chunkOf[pc]](pc, R, ST, RP, SV, mem, maxSteps, out, helpers);
     if (pc === -2) return ST[0];
   }
@@ -520,7 +540,7 @@ function structuredSource(insns: readonly Insn[]): string | undefined {
   for (let i = 0; i < n; i++) {
     const x = insns[i]!;
     isInsn[i] = 1;
-    if (x.dst > 10 || x.src > 10) return undefined;
+    if (insnFault(x.opcode, x.dst, x.src, x.off, x.imm, i + 1 < n) !== undefined) return undefined; // faults: general shape
     if ((useDef(x)[1] & (1 << 10)) !== 0) return undefined; // r10 is read-only (verifier rule 1)
     const op = x.opcode;
     if (op === Op.LDDW) {
@@ -550,8 +570,7 @@ function structuredSource(insns: readonly Insn[]): string | undefined {
       if (jumpCond(x) === undefined) return undefined;
       continue;
     }
-    const code = insnCode(x, i);
-    if (code === undefined || code.startsWith('throw ')) return undefined;
+    if (insnCode(x, i) === undefined) return undefined;
   }
   const fnOf = new Int32Array(n);
   for (let k = 0; k < entries.length; k++) fnOf.fill(k, entries[k]!, entries[k + 1] ?? n);
@@ -883,8 +902,8 @@ return function run(mem_, init, maxSteps, out_, helpers_) {
 export function compile(insns: readonly Insn[]): CompiledProgram {
   const structured = structuredSource(insns);
   const source = structured ?? generalSource(insns);
-  const factory = new Function('U', 'O', 'F', 'C', 'H', source) as (...a: unknown[]) => CompiledFn;
-  const fn = factory(U, U.OUT, EbpfFault, checkSlow, callHelper);
+  const factory = new Function('U', 'O', 'F', 'C', 'H', 'P', source) as (...a: unknown[]) => CompiledFn;
+  const fn = factory(U, U.OUT, EbpfFault, checkSlow, callHelper, outsideProgram);
   // r1-r5 in and r0 out, shared by every run: the code reads init before any helper can start a nested run,
   // and a nested run's r0 is read before the outer run writes its own
   const init = new Int32Array(10);

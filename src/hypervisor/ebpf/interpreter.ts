@@ -3,7 +3,7 @@
 // (exact 64-bit; see docs/ebpf.md for the measurement against BigInt). Every memory access goes through
 // Memory.check; any fault (bounds, unknown opcode, budget, call depth) ends the run with an error result.
 
-import { isAtomicOp, type Insn } from './isa.js';
+import { insnFault, isAtomicOp, outsideProgram, type Insn } from './isa.js';
 import { EbpfFault, MAX_FRAMES, RegionTag, framePointer, type Memory } from './Memory.js';
 import { callHelper, type HelperRegistry } from './helpers.js';
 import {
@@ -50,10 +50,16 @@ export function predecode(insns: readonly Insn[]): Decoded {
   return d;
 }
 
-const regIndex = (r: number, pc: number): number => {
-  if (r > 10) throw new EbpfFault(`invalid register r${r}`, pc);
+const regIndex = (r: number, p: Decoded, pc: number): number => {
+  if (r > 10) throw malformed(p, pc);
   return r;
 };
+
+/** The fault for the malformed instruction at pc (isa.insnFault: the message the compiled code raises too). */
+function malformed(p: Decoded, pc: number): EbpfFault {
+  const msg = insnFault(p.op[pc]!, p.dst[pc]!, p.src[pc]!, p.off[pc]!, p.imm[pc]!, pc + 1 < p.length);
+  return new EbpfFault(msg ?? `internal error: instruction ${pc} is not malformed`, pc);
+}
 
 // Scratch registers and frames, reused by every run that is not nested in another (a helper may run a program).
 interface Scratch { lo: Int32Array; hi: Int32Array; w: Int32Array; retPc: Int32Array; saved: Int32Array }
@@ -95,11 +101,11 @@ function run(p: Decoded, opts: RunOptions, scratch: Scratch): RunResult {
   const { op: ops, dst: dsts, src: srcs, off: offs, imm: imms, length: n } = p;
   try {
     for (;;) {
-      if (pc < 0 || pc >= n) throw new EbpfFault(`pc ${pc} outside the program (0..${n - 1})`, pc);
+      if (pc < 0 || pc >= n) throw new EbpfFault(outsideProgram(pc, n), pc);
       if (++steps > maxSteps) throw new EbpfFault(`instruction budget of ${maxSteps} exhausted`, pc);
       const op = ops[pc]!;
-      const d = regIndex(dsts[pc]!, pc);
-      const s = regIndex(srcs[pc]!, pc);
+      const d = regIndex(dsts[pc]!, p, pc);
+      const s = regIndex(srcs[pc]!, p, pc);
       const off = offs[pc]!;
       const imm = imms[pc]!;
       // Second operand: the src register (source bit X) or the sign-extended immediate (section 4).
@@ -130,7 +136,7 @@ function run(p: Decoded, opts: RunOptions, scratch: Scratch): RunResult {
         }
         case 0x27: case 0x2f: mul64(alo, ahi, blo, bhi); lo[d] = OUT[0]!; hi[d] = OUT[1]!; break;
         case 0x37: case 0x3f: // div / sdiv (offset 1)
-          if (off !== 0 && off !== 1) throw new EbpfFault(`div with invalid offset ${off}`, pc);
+          if (off !== 0 && off !== 1) throw malformed(p, pc);
           if (blo === 0 && bhi === 0) { lo[d] = 0; hi[d] = 0; break; }
           if (off === 1) sdiv64(alo, ahi, blo, bhi); else udiv64(alo, ahi, blo, bhi);
           lo[d] = OUT[0]!; hi[d] = OUT[1]!;
@@ -146,7 +152,7 @@ function run(p: Decoded, opts: RunOptions, scratch: Scratch): RunResult {
           break;
         }
         case 0x97: case 0x9f: // mod / smod; modulo by zero leaves dst unchanged
-          if (off !== 0 && off !== 1) throw new EbpfFault(`mod with invalid offset ${off}`, pc);
+          if (off !== 0 && off !== 1) throw malformed(p, pc);
           if (blo === 0 && bhi === 0) break;
           if (off === 1) smod64(alo, ahi, blo, bhi); else umod64(alo, ahi, blo, bhi);
           lo[d] = OUT[0]!; hi[d] = OUT[1]!;
@@ -158,21 +164,21 @@ function run(p: Decoded, opts: RunOptions, scratch: Scratch): RunResult {
           else if (off === 8) { lo[d] = (blo << 24) >> 24; hi[d] = lo[d]! >> 31; }
           else if (off === 16) { lo[d] = (blo << 16) >> 16; hi[d] = lo[d]! >> 31; }
           else if (off === 32) { lo[d] = blo; hi[d] = blo >> 31; }
-          else throw new EbpfFault(`movsx with invalid offset ${off}`, pc);
+          else throw malformed(p, pc);
           break;
         case 0xc7: case 0xcf: arsh64(alo, ahi, blo); lo[d] = OUT[0]!; hi[d] = OUT[1]!; break;
         case 0xd7: // bswap (section 4.2)
           if (imm === 16) { lo[d] = bswap16(alo); hi[d] = 0; }
           else if (imm === 32) { lo[d] = bswap32(alo); hi[d] = 0; }
           else if (imm === 64) { lo[d] = bswap32(ahi); hi[d] = bswap32(alo); }
-          else throw new EbpfFault(`bswap width ${imm}`, pc);
+          else throw malformed(p, pc);
           break;
         // ---- ALU (32-bit; the result is zero-extended) ----
         case 0x04: case 0x0c: lo[d] = (alo + blo) | 0; hi[d] = 0; break;
         case 0x14: case 0x1c: lo[d] = (alo - blo) | 0; hi[d] = 0; break;
         case 0x24: case 0x2c: lo[d] = Math.imul(alo, blo); hi[d] = 0; break;
         case 0x34: case 0x3c:
-          if (off !== 0 && off !== 1) throw new EbpfFault(`div32 with invalid offset ${off}`, pc);
+          if (off !== 0 && off !== 1) throw malformed(p, pc);
           if (blo === 0) lo[d] = 0;
           else lo[d] = off === 1 ? sdiv32(alo, blo) : ((alo >>> 0) / (blo >>> 0)) | 0;
           hi[d] = 0;
@@ -183,7 +189,7 @@ function run(p: Decoded, opts: RunOptions, scratch: Scratch): RunResult {
         case 0x74: case 0x7c: lo[d] = alo >>> (blo & 31); hi[d] = 0; break;
         case 0x84: lo[d] = -alo | 0; hi[d] = 0; break;
         case 0x94: case 0x9c: // modulo by zero: dst unchanged except the upper 32 bits are zeroed
-          if (off !== 0 && off !== 1) throw new EbpfFault(`mod32 with invalid offset ${off}`, pc);
+          if (off !== 0 && off !== 1) throw malformed(p, pc);
           if (blo !== 0) lo[d] = off === 1 ? smod32(alo, blo) : (alo >>> 0) % (blo >>> 0) | 0;
           hi[d] = 0;
           break;
@@ -193,20 +199,20 @@ function run(p: Decoded, opts: RunOptions, scratch: Scratch): RunResult {
           if (off === 0) lo[d] = blo;
           else if (off === 8) lo[d] = (blo << 24) >> 24;
           else if (off === 16) lo[d] = (blo << 16) >> 16;
-          else throw new EbpfFault(`movsx32 with invalid offset ${off}`, pc);
+          else throw malformed(p, pc);
           hi[d] = 0;
           break;
         case 0xc4: case 0xcc: lo[d] = alo >> (blo & 31); hi[d] = 0; break;
         case 0xd4: // le: truncate (little-endian host order)
           if (imm === 16) { lo[d] = alo & 0xffff; hi[d] = 0; }
           else if (imm === 32) hi[d] = 0;
-          else if (imm !== 64) throw new EbpfFault(`le width ${imm}`, pc);
+          else if (imm !== 64) throw malformed(p, pc);
           break;
         case 0xdc: // be: swap
           if (imm === 16) { lo[d] = bswap16(alo); hi[d] = 0; }
           else if (imm === 32) { lo[d] = bswap32(alo); hi[d] = 0; }
           else if (imm === 64) { lo[d] = bswap32(ahi); hi[d] = bswap32(alo); }
-          else throw new EbpfFault(`be width ${imm}`, pc);
+          else throw malformed(p, pc);
           break;
         // ---- JMP (64-bit compares; section 4.3) ----
         case 0x05: pc += off; break;
@@ -250,7 +256,7 @@ function run(p: Decoded, opts: RunOptions, scratch: Scratch): RunResult {
             pc += imm;
             break;
           }
-          if (op === 0x85 && s !== 0) throw new EbpfFault(`call with src ${s} (helper by BTF id) is not supported`, pc);
+          if (op === 0x85 && s !== 0) throw malformed(p, pc);
           const id = op === 0x85 ? imm : alo; // callx: helper id in dst (not in RFC 9669)
           if (op === 0x8d && ahi !== 0) throw new EbpfFault('callx target is not a helper id', pc);
           callHelper(opts.helpers, mem, id, lo[1]!, hi[1]!, lo[2]!, hi[2]!, lo[3]!, hi[3]!, lo[4]!, hi[4]!, lo[5]!, hi[5]!, pc);
@@ -271,8 +277,8 @@ function run(p: Decoded, opts: RunOptions, scratch: Scratch): RunResult {
           break;
         // ---- LDDW (section 5.4) ----
         case 0x18:
-          if (s !== 0) throw new EbpfFault(`lddw with src ${s} (map/variable references) is not supported`, pc);
-          if (pc + 1 >= n) throw new EbpfFault('lddw without its second slot', pc);
+          if (s !== 0) throw malformed(p, pc);
+          if (pc + 1 >= n) throw malformed(p, pc);
           lo[d] = imm;
           hi[d] = imms[pc + 1]!;
           pc++;
@@ -307,7 +313,9 @@ function run(p: Decoded, opts: RunOptions, scratch: Scratch): RunResult {
           const vlo = (op & 7) === 2 ? imm : lo[s]!;
           const vhi = (op & 7) === 2 ? imm >> 31 : hi[s]!;
           if (op === 0xc3 || op === 0xdb) {
-            atomic(mem.check(ah, a, size, true), o, size, imm, s, lo, hi, pc);
+            const v = mem.check(ah, a, size, true); // the access is checked before the operation
+            if (!isAtomicOp(imm)) throw malformed(p, pc);
+            atomic(v, o, size, imm, s, lo, hi);
             break;
           }
           const v = mem.check(ah, a, size, true);
@@ -318,7 +326,7 @@ function run(p: Decoded, opts: RunOptions, scratch: Scratch): RunResult {
           break;
         }
         default:
-          throw new EbpfFault(`unknown or unsupported opcode 0x${op.toString(16).padStart(2, '0')}`, pc);
+          throw malformed(p, pc);
       }
       if (jump) pc += off;
       pc++;
@@ -331,8 +339,7 @@ function run(p: Decoded, opts: RunOptions, scratch: Scratch): RunResult {
 }
 
 /** Atomic read-modify-write (single-threaded, so plain loads and stores are atomic). RFC 9669 section 5.3. */
-function atomic(v: DataView, o: number, size: number, imm: number, s: number, lo: Int32Array, hi: Int32Array, pc: number): void {
-  if (!isAtomicOp(imm)) throw new EbpfFault(`unknown atomic operation 0x${(imm >>> 0).toString(16)}`, pc);
+function atomic(v: DataView, o: number, size: number, imm: number, s: number, lo: Int32Array, hi: Int32Array): void {
   const oldLo = v.getInt32(o, true);
   const oldHi = size === 8 ? v.getInt32(o + 4, true) : 0;
   const slo = lo[s]!, shi = size === 8 ? hi[s]! : 0;

@@ -156,3 +156,60 @@ export function lddwValue(insns: readonly Insn[], i: number): bigint {
   const b = insns[i + 1];
   return (BigInt((b?.imm ?? 0) >>> 0) << 32n) | BigInt(a.imm >>> 0);
 }
+
+/** The fault message for executing at `pc` outside a program of `n` slots (a jump there, or falling off the end). */
+export const outsideProgram = (pc: number, n: number): string => `pc ${pc} outside the program (0..${n - 1})`;
+
+/**
+ * Why executing an instruction with these fields faults whatever the machine state (the engines' fault message,
+ * the same for the interpreter and the compiled code), or undefined if the engines execute it. The interpreter
+ * raises it from its throwing branches; the compiler compiles such an instruction to this fault. Checked in the
+ * interpreter's order: registers (dst first), then the opcode and its fields. `hasSecondSlot`: a slot follows
+ * (LDDW). An atomic with an undefined operation (imm) faults only after its memory access has been checked.
+ */
+export function insnFault(op: number, dst: number, src: number, off: number, imm: number, hasSecondSlot: boolean): string | undefined {
+  if (dst > 10) return `invalid register r${dst}`;
+  if (src > 10) return `invalid register r${src}`;
+  const c = cls(op);
+  const code = op & 0xf0;
+  const isX = (op & Src.X) !== 0;
+  const divmod = c === Cls.ALU64 ? (code === AluOp.DIV ? 'div' : 'mod') : code === AluOp.DIV ? 'div32' : 'mod32';
+  let bad = false;
+  if (isAluClass(c)) {
+    switch (code) {
+      case AluOp.DIV: case AluOp.MOD:
+        if (off !== 0 && off !== 1) return `${divmod} with invalid offset ${off}`;
+        break;
+      case AluOp.NEG: bad = isX; break;
+      case AluOp.MOV:
+        if (isX && off !== 0 && off !== 8 && off !== 16 && (off !== 32 || c !== Cls.ALU64)) {
+          return `${c === Cls.ALU64 ? 'movsx' : 'movsx32'} with invalid offset ${off}`;
+        }
+        break;
+      case AluOp.END:
+        if (c === Cls.ALU64 && isX) bad = true;
+        else if (imm !== 16 && imm !== 32 && imm !== 64) return `${c === Cls.ALU64 ? 'bswap' : isX ? 'be' : 'le'} width ${imm}`;
+        break;
+      default: bad = code > AluOp.END;
+    }
+  } else if (isJmpClass(c)) {
+    if (op === Op.CALL) {
+      if (src > CallSrc.LOCAL) return `call with src ${src} (helper by BTF id) is not supported`;
+    } else if (op !== Op.CALLX && op !== Op.EXIT) {
+      // JA (JMP) / JA32 (JMP32) with K, and the conditional jumps; CALL and EXIT codes exist only in JMP
+      bad = code === JmpOp.JA ? isX : code === JmpOp.CALL || code === JmpOp.EXIT || code > JmpOp.JSLE;
+    }
+  } else if (c === Cls.LD) {
+    if (op !== Op.LDDW) bad = true;
+    else if (src !== 0) return `lddw with src ${src} (map/variable references) is not supported`;
+    else if (!hasSecondSlot) return 'lddw without its second slot';
+  } else {
+    const mode = op & 0xe0;
+    const size = sizeBytes(op);
+    if (c === Cls.LDX) bad = !(mode === Mode.MEM || (mode === Mode.MEMSX && size !== 8));
+    else if (mode === Mode.ATOMIC && c === Cls.STX && size >= 4) {
+      if (!isAtomicOp(imm)) return `unknown atomic operation 0x${(imm >>> 0).toString(16)}`;
+    } else bad = mode !== Mode.MEM;
+  }
+  return bad ? `unknown or unsupported opcode 0x${op.toString(16).padStart(2, '0')}` : undefined;
+}
