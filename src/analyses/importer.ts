@@ -35,7 +35,7 @@ export interface ImportSummary {
 }
 
 /** The next non-empty batch of a projected scan, or null at the end. */
-function nextBatch(it: Generator<ProjectedBatch> | null): ProjectedBatch | null {
+function nextBatch<B extends { length: number }>(it: Generator<B> | null): B | null {
   if (it === null) return null;
   for (;;) {
     const r = it.next();
@@ -363,7 +363,7 @@ type GtColumn = 'icount' | 'type' | 'pid' | 'tid' | 'ppid' | 'cr3' | 'a0' | 'a1'
 /** Ground-truth rows (small: the general reader is fine). */
 class GroundTruthCursor {
   private readonly rows: Generator<ScanBatch<GtColumn>>;
-  private b: ScanBatch<GtColumn> | undefined;
+  private b: ScanBatch<GtColumn> | null = null;
   private i = 0;
   private readonly ev: GroundTruthEvent = { kind: 'groundTruth', icount: 0, type: 0, pid: 0, tid: 0, ppid: 0, cr3: 0, a0: 0, a1: 0, a2: 0, name: '' };
   // The program name of consecutive rows is mostly the same (every GT_SYSCALL row carries it): decode a row's
@@ -401,18 +401,8 @@ class GroundTruthCursor {
   }
 
   private fill(): void {
-    for (;;) {
-      const r = this.rows.next();
-      if (r.done) {
-        this.b = undefined;
-        return;
-      }
-      if (r.value.length > 0) {
-        this.b = r.value;
-        this.i = 0;
-        return;
-      }
-    }
+    this.b = nextBatch(this.rows);
+    this.i = 0;
   }
 
   private name(col: ColumnView, i: number): string {

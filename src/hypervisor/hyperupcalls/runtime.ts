@@ -65,8 +65,8 @@ export interface ProgramStats {
   lastRunOk: boolean;
 }
 
-export interface HyperupcallProgram {
-  id: number;
+/** The fields of a registration block a program is built from (docs/machine.md), already bounds-checked. */
+export interface Registration {
   event: number;
   exitReason: number;
   flags: number;
@@ -74,9 +74,13 @@ export interface HyperupcallProgram {
   memGpa: number;
   memLen: number;
   env: bigint[];
-  insns: Insn[];
   /** The bytecode as registered. */
   bytes: Uint8Array;
+}
+
+export interface HyperupcallProgram extends Registration {
+  id: number;
+  insns: Insn[];
   verifyProcessed: number;
   /** The options it was verified with (the analysis re-verifies to time the verifier). */
   verifierOptions: VerifierOptions;
@@ -121,31 +125,14 @@ export interface Boost {
   durationUs: number;
 }
 
-/** The fields of a registration block the program is built from (docs/machine.md), already bounds-checked. */
-interface Registration {
-  event: number;
-  exitReason: number;
-  flags: number;
-  memGpa: number;
-  memLen: number;
-  env: bigint[];
-  bytes: Uint8Array;
-}
-
 /**
  * One registered program in a checkpoint: its registration (rebuilt on load: decoded, verified with the same
  * options, compiled; its memory is a view of guest memory, which the checkpoint restores), its counters and
  * its context buffer. Plain data for msgpackr: 64-bit values as decimal strings.
  */
-export interface SavedProgram {
+export interface SavedProgram extends Omit<Registration, 'env'> {
   id: number;
-  event: number;
-  exitReason: number;
-  flags: number;
-  memGpa: number;
-  memLen: number;
   env: string[];
-  bytes: Uint8Array;
   registeredAt: number;
   firstExit: number;
   stats: Omit<ProgramStats, 'lastValue'> & { lastValue: string };
