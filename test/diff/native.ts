@@ -48,6 +48,19 @@ export function hostCpuFlags(): Set<string> {
   return flags;
 }
 
+let vendor: string | undefined;
+
+/** The host CPU's vendor string as /proc/cpuinfo gives it (GenuineIntel, AuthenticAMD; '' if unreadable). */
+export function hostCpuVendor(): string {
+  if (vendor !== undefined) return vendor;
+  try {
+    vendor = /^vendor_id\s*:\s*(\S+)/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '';
+  } catch {
+    vendor = '';
+  }
+  return vendor;
+}
+
 function probe(): string | null {
   if (process.platform !== 'linux') return `host OS is ${process.platform}, the native harness needs Linux`;
   if (process.arch !== 'x64') return `host CPU is ${process.arch}, the native harness needs x86-64`;
