@@ -183,3 +183,26 @@ long read_all(int fd, char **out) {
   *out = buf;
   return (long)n;
 }
+
+#ifdef VMT_LINUX
+/* The Linux side of socket_dgram/sendto/recvfrom (libc.h): a UDP socket bound to 127.0.0.1:VMT_UDP_PORT,
+ * answering whoever sent the last datagram. struct sockaddr_in: family, port (big-endian), address. */
+struct vmt_sockaddr_in { uint16_t family, port; uint32_t addr; uint8_t zero[8]; };
+static struct vmt_sockaddr_in peer;
+static uint32_t peer_len;
+int socket_dgram(void) {
+  int fd = (int)syscall3(SYS_socket, 2, 2, 0);
+  if (fd < 0) return fd;
+  struct vmt_sockaddr_in a = { 2, (uint16_t)(VMT_UDP_PORT >> 8 | (VMT_UDP_PORT & 0xff) << 8), 0x0100007f, { 0 } };
+  long r = syscall3(SYS_bind, fd, &a, sizeof a);
+  if (r < 0) { close(fd); return (int)r; }
+  return fd;
+}
+long recvfrom(int fd, void *b, size_t n) {
+  peer_len = sizeof peer;
+  return syscall6(SYS_recvfrom, fd, (long)b, (long)n, 0, (long)&peer, (long)&peer_len);
+}
+long sendto(int fd, const void *b, size_t n) {
+  return syscall6(SYS_sendto, fd, (long)b, (long)n, 0, (long)&peer, peer_len);
+}
+#endif

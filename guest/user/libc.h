@@ -34,6 +34,11 @@
 #define SYS_futex 202
 #define SYS_clock_gettime 228
 #define SYS_exit_group 231
+#define SYS_ioctl 16
+#define SYS_connect 42
+#define SYS_bind 49
+#define SYS_mount 165
+#define SYS_iopl 172
 #define SYS_vmt_sethz 500
 #define SYS_vmt_nprocs 501
 #define SYS_vmt_lstar 502
@@ -82,9 +87,18 @@ static inline int munmap(void *a, size_t len) { return (int)syscall2(SYS_munmap,
 static inline long brk(void *a) { return syscall1(SYS_brk, a); }
 static inline int futex_wait(volatile int *a, int v) { return (int)syscall6(SYS_futex, (long)a, 0, v, 0, 0, 0); }
 static inline int futex_wake(volatile int *a, int n) { return (int)syscall6(SYS_futex, (long)a, 1, n, 0, 0, 0); }
+#ifdef VMT_LINUX
+/* Linux: the server's socket is UDP 127.0.0.1:VMT_UDP_PORT on the loopback device; replies go to the last
+ * sender (libc.c). Our own kernel's socket is the NIC, addresses ignored. */
+#define VMT_UDP_PORT 11211
+int socket_dgram(void);
+long sendto(int fd, const void *b, size_t n);
+long recvfrom(int fd, void *b, size_t n);
+#else
 static inline int socket_dgram(void) { return (int)syscall3(SYS_socket, 2, 2, 0); }
 static inline long sendto(int fd, const void *b, size_t n) { return syscall6(SYS_sendto, fd, (long)b, (long)n, 0, 0, 0); }
 static inline long recvfrom(int fd, void *b, size_t n) { return syscall6(SYS_recvfrom, fd, (long)b, (long)n, 0, 0, 0); }
+#endif
 __attribute__((noreturn)) void exit(int code);
 __attribute__((noreturn)) void exit_group(int code);
 int nanosleep_us(long us);

@@ -1,5 +1,6 @@
 /* init: runs the workload script (/workload); grammar in guest/README.md. Powers off with the number of
- * failed commands as the status. */
+ * failed commands as the status. Built with VMT_LINUX it is the Linux initramfs's /init (guest/linux/README.md):
+ * the script is /workloads/<run> (run=NAME on the kernel command line, default mixed). */
 #include "libc.h"
 
 #define MAX_LINES 512
@@ -85,7 +86,9 @@ static void run_line(char *line) {
     out[o++] = '\n';
     write(1, out, o);
   } else if (strcmp(cmd, "hz") == 0 && argc == 2) {
+#ifndef VMT_LINUX /* Linux's tick is its own (CONFIG_HZ=250) */
     if (syscall1(SYS_vmt_sethz, atol(argv[1])) < 0) { printf("init: bad hz\n"); failures++; }
+#endif
   } else if (strcmp(cmd, "stack") == 0 && argc == 2) {
     snprintf(stack_env, sizeof stack_env, "STACK=%ld", atol(argv[1]));
     envp[0] = stack_env;
@@ -133,9 +136,56 @@ static void run_block(int from, int to) {
   }
 }
 
+#ifdef VMT_LINUX
+/* Ends the machine: vmtrace's power-off port (docs/machine.md, 0x500, a 32-bit status) after iopl(3); where
+ * no such port exists (QEMU) the kernel's restart (LINUX_REBOOT_CMD_RESTART), which with reboot=t is a
+ * triple fault (QEMU -no-reboot then exits). The kernel's power-off would only halt: without ACPI it
+ * cannot power off and turns POWER_OFF into HALT. */
+static __attribute__((noreturn)) void power_off(int status) {
+  if (syscall1(SYS_iopl, 3) == 0) __asm__ volatile("outl %0, %w1" : : "a"(status), "Nd"((uint16_t)0x500));
+  syscall6(SYS_reboot, 0xfee1dead, 672274793, 0x01234567, 0, 0, 0);
+  for (;;) syscall1(SYS_exit, status); /* not reached: the reboot call does not return */
+}
+
+static const char *getenv_init(const char *name) {
+  size_t n = strlen(name);
+  for (char **e = environ; e && *e; e++)
+    if (strncmp(*e, name, n) == 0 && (*e)[n] == '=') return *e + n + 1;
+  return 0;
+}
+
+/* /proc for the programs that look there; the loopback device up for the server's UDP socket
+ * (SIOCSIFFLAGS with IFF_UP | IFF_RUNNING). */
+static void linux_setup(void) {
+  long r = syscall6(SYS_mount, (long)"proc", (long)"/proc", (long)"proc", 0, 0, 0);
+  if (r < 0) printf("init: mount /proc failed (%ld)\n", r);
+  int s = (int)syscall3(SYS_socket, 2, 2, 0);
+  struct { char name[16]; short flags; char pad[22]; } ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strcpy(ifr.name, "lo");
+  ifr.flags = 0x1 | 0x40;
+  r = s < 0 ? s : syscall3(SYS_ioctl, s, 0x8914, &ifr);
+  if (r < 0) printf("init: cannot bring lo up (%ld)\n", r);
+  if (s >= 0) close(s);
+}
+#endif
+
 int main(int argc, char **argv) {
+#ifdef VMT_LINUX
+  linux_setup();
+  const char *run = getenv_init("run");
+  if (!run || !*run) run = "mixed";
+  char path[64];
+  snprintf(path, sizeof path, "/workloads/%s", run);
+  int fd = strlen(run) < 40 && !strchr(run, '/') ? open(path, O_RDONLY) : -1;
+  if (fd < 0) {
+    printf("init: no workload %s\n", run);
+    power_off(255);
+  }
+#else
   int fd = open("/workload", O_RDONLY);
   if (fd < 0) die("init: no workload\n");
+#endif
   long n = 0, r;
   while ((r = read(fd, script + n, sizeof script - 1 - (size_t)n)) > 0) n += r;
   close(fd);
@@ -154,6 +204,9 @@ int main(int argc, char **argv) {
   int st;
   while (wait4(-1, &st, 0) > 0) {}
   printf("init: done, %d failure%s\n", failures, failures == 1 ? "" : "s");
+#ifdef VMT_LINUX
+  power_off(failures > 254 ? 254 : failures);
+#endif
   syscall6(SYS_reboot, 0xfee1dead, 672274793, 0x4321fedc, failures > 254 ? 254 : failures, 0, 0);
   return 0;
 }
