@@ -13,6 +13,9 @@ import { decodeInstruction, undefinedOp } from './ops/index.js';
 import { eaNone } from './ea.js';
 import type { JitFn } from './jit.js';
 
+/** A probe: called with the CPU and the exact instruction count before the probed instruction executes. */
+export type Probe = (cpu: Cpu, icount: number) => void;
+
 export interface Block {
   ops: Op[];
   /** Address after the last instruction (the fall-through RIP). */
@@ -188,6 +191,7 @@ export class DecodeCache {
         op.idx = ops.length;
         op.code = ins.code;
         const terminates = decodeInstruction(ins, op);
+        if (this.probes !== null) this.attachProbe(op);
         ops.push(op);
         this.decoded++;
         offset += len;
@@ -223,6 +227,32 @@ export class DecodeCache {
     }
     this.blocksBuilt++;
     return block;
+  }
+
+  /**
+   * Probes: functions the emulator calls just before the instruction at a linear address executes, seen by
+   * the VMM only (introspection). A probe is wrapped around the decoded Op, so it costs nothing elsewhere,
+   * changes no block boundary (interrupts are taken at the same instructions with or without probes), retires
+   * nothing and causes no exit: the guest cannot tell. Adding or removing one drops every decoded block.
+   */
+  private probes: Map<number, Probe> | null = null;
+
+  setProbe(addr: number, probe: Probe | null): void {
+    if (probe === null) this.probes?.delete(addr);
+    else (this.probes ??= new Map()).set(addr, probe);
+    if (this.probes?.size === 0) this.probes = null;
+    this.clear();
+  }
+
+  private attachProbe(op: Op): void {
+    const probe = this.probes!.get(op.addr);
+    if (probe === undefined) return;
+    const inner = op.fn;
+    op.name = `probe:${op.name}`;
+    op.fn = (cpu, o) => {
+      probe(cpu, cpu.icount + o.idx);
+      inner(cpu, o);
+    };
   }
 
   private makeUd(addr: number, len: number, idx: number): Op {
