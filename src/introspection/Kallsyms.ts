@@ -28,6 +28,8 @@ export interface KernelSymbol {
   address: number;
 }
 
+const isLocal = (type: string): boolean => type >= 'a' && type <= 'z';
+
 /** The 256-token table and its index must agree exactly; a token is at most this long. */
 const MAX_TOKEN = 64;
 
@@ -37,7 +39,12 @@ export class Kallsyms {
   private sorted: KernelSymbol[] | undefined;
 
   private constructor(readonly symbols: KernelSymbol[]) {
-    for (const s of symbols) if (!this.byName.has(s.name)) this.byName.set(s.name, s);
+    // A name can be both a file-local and a global symbol (two acpi_gpe_count in 6.1): the global one wins,
+    // as in kallsyms_lookup_name's users that want the exported object.
+    for (const s of symbols) {
+      const had = this.byName.get(s.name);
+      if (had === undefined || (isLocal(had.type) && !isLocal(s.type))) this.byName.set(s.name, s);
+    }
   }
 
   /** Find and decode the kallsyms tables in the kernel's text/rodata segment (`bytes` as loaded). */
