@@ -1,0 +1,195 @@
+// The QEMU oracle for the Linux guest (guest/linux/README.md): boots the committed Debian kernel and initramfs
+// with the same command line under Debian's qemu-system-x86_64 (TCG) and splits a console into the kernel's
+// boot log and what the workload programs printed. The QEMU command line is the minimal machine of
+// ../shared/notes/linux.md; `-icount shift=0,sleep=off` makes the run deterministic (one instruction per ns).
+// QEMU enters the extracted vmlinux through its PVH note (our loader uses the 64-bit entry of the same vmlinux).
+
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { guestDir } from '../../src/hypervisor/workloads.js';
+
+export const QEMU = 'qemu-system-x86_64';
+
+export interface LinuxManifest {
+  package: { name: string; version: string; sha256: string };
+  kernel: { path: string; sha256: string; bytes: number; version: string; vmlinuxSha256: string; vmlinuxBytes: number };
+  config: string;
+  cmdline: string;
+  initramfs: { path: string; sha256: string; bytes: number };
+  programs: string[];
+  workloads: Record<string, { script: string[]; files: string[]; expect: string[] }>;
+}
+
+export function linuxImagesDir(): string {
+  return join(guestDir(), 'images', 'linux');
+}
+
+export function linuxManifest(): LinuxManifest {
+  return JSON.parse(readFileSync(join(linuxImagesDir(), 'manifest.json'), 'utf8')) as LinuxManifest;
+}
+
+/** The command line for one workload: the manifest's minimal-machine line plus `run=NAME`. */
+export function linuxCmdline(run?: string): string {
+  const base = linuxManifest().cmdline;
+  return run ? `${base} run=${run}` : base;
+}
+
+let missing: string | null | undefined;
+/** null when qemu-system-x86_64 and xz run; otherwise why not (tests skip with this message). */
+export function qemuMissing(): string | null {
+  if (missing !== undefined) return missing;
+  try {
+    execFileSync(QEMU, ['--version'], { stdio: 'ignore' });
+    execFileSync('xz', ['--version'], { stdio: 'ignore' });
+    missing = null;
+  } catch {
+    missing = `${QEMU} or xz not installed (Debian: apt-get install qemu-system-x86 xz-utils; .ci/run does)`;
+  }
+  return missing;
+}
+
+const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+/**
+ * The vmlinux inside the committed bzImage (boot protocol: the payload starts at (setup_sects + 1) * 512 +
+ * payload_offset, payload_length bytes: an xz stream and its decompressed size as le32), decompressed with xz and checked against the
+ * manifest's sha256. Cached under node_modules/.cache.
+ */
+export function extractVmlinux(): string {
+  const m = linuxManifest();
+  const dir = join(process.cwd(), 'node_modules', '.cache', 'vmtrace-linux');
+  const out = join(dir, `${m.kernel.vmlinuxSha256}.vmlinux`);
+  if (existsSync(out)) return out;
+  const bz = readFileSync(join(linuxImagesDir(), m.kernel.path));
+  if (sha256(bz) !== m.kernel.sha256) throw new Error(`${m.kernel.path}: sha256 differs from manifest.json`);
+  const dv = new DataView(bz.buffer, bz.byteOffset, bz.byteLength);
+  const setupSects = bz[0x1f1]!;
+  const start = (setupSects + 1) * 512 + dv.getUint32(0x248, true);
+  // The payload ends with the decompressed size (le32, the kernel build's size_append), not part of the xz stream.
+  const payload = bz.subarray(start, start + dv.getUint32(0x24c, true) - 4);
+  const vmlinux = execFileSync('xz', ['-dc'], { input: payload, maxBuffer: 256 << 20 });
+  if (sha256(vmlinux) !== m.kernel.vmlinuxSha256) throw new Error('decompressed vmlinux: sha256 differs from manifest.json');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(`${out}.tmp${process.pid}`, vmlinux);
+  renameSync(`${out}.tmp${process.pid}`, out);
+  return out;
+}
+
+/**
+ * The QEMU arguments for one boot, the console going to the file `serial`. (A file, not a pipe: QEMU's 16550
+ * drops characters when a pipe reader falls behind, which happened on this loaded machine.)
+ */
+export function qemuArgs(serial: string, opts: { run?: string; cmdline?: string; icount?: boolean; memMiB?: number } = {}): string[] {
+  const cpu =
+    'qemu64,vendor=GenuineIntel,family=6,model=58,stepping=9,-de,-mce,-mca,-mtrr,-pat,-pse36,-clflush,-mmx,-sep,-pni,' +
+    '-cx16,-lahf_lm,-svm,-apic,-hypervisor,-3dnowprefetch,-abm,-sse4a,-popcnt';
+  return [
+    '-M', 'pc,i8042=off,hpet=off,acpi=off,smbus=off,usb=off,vmport=off,sata=off',
+    '-nodefaults', '-m', `${opts.memMiB ?? 256}M`, '-cpu', cpu,
+    '-serial', `file:${serial}`, '-display', 'none', '-monitor', 'none', '-no-reboot',
+    '-kernel', extractVmlinux(), '-initrd', join(linuxImagesDir(), linuxManifest().initramfs.path),
+    '-append', opts.cmdline ?? linuxCmdline(opts.run),
+    ...(opts.icount === false ? [] : ['-icount', 'shift=0,sleep=off']),
+  ];
+}
+
+export interface QemuBoot {
+  /** The whole serial console, as QEMU wrote it (CR LF from the tty). */
+  console: string;
+  /** Wall seconds from QEMU's start to the kernel's "Run /init" line (null if it never came). */
+  toInitSeconds: number | null;
+  /** Wall seconds until QEMU exited. */
+  seconds: number;
+  /** QEMU's exit code (0 after the triple fault under -no-reboot), or null if it had to be killed. */
+  exitCode: number | null;
+  timedOut: boolean;
+}
+
+/** Boots the Linux guest under QEMU and waits for it to end (triple fault under -no-reboot) or time out. */
+export function bootQemu(opts: { run?: string; cmdline?: string; icount?: boolean; timeoutMs?: number } = {}): Promise<QemuBoot> {
+  const dir = mkdtempSync(join(tmpdir(), 'vmtrace-qemu-'));
+  const serial = join(dir, 'console.txt');
+  writeFileSync(serial, '');
+  const args = qemuArgs(serial, opts);
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const secs = (): number => Number(process.hrtime.bigint() - t0) / 1e9;
+    const child = spawn(QEMU, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    let toInit: number | null = null;
+    let timedOut = false;
+    // Watch the console file for "Run /init" (10 ms resolution) to time the boot.
+    const fd = openSync(serial, 'r');
+    let pos = 0;
+    let tail = '';
+    const chunk = Buffer.alloc(1 << 16);
+    const poll = setInterval(() => {
+      for (let n; (n = readSync(fd, chunk, 0, chunk.length, pos)) > 0; pos += n) tail = (tail + chunk.toString('latin1', 0, n)).slice(-256);
+      if (tail.includes('Run /init as init process')) {
+        toInit = secs();
+        clearInterval(poll);
+      }
+    }, 10);
+    const done = (): void => {
+      clearInterval(poll);
+      clearTimeout(timer);
+      closeSync(fd);
+    };
+    child.stderr.on('data', (b: Buffer) => { err += b.toString(); });
+    const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, opts.timeoutMs ?? 180_000);
+    child.on('error', (e) => { done(); rmSync(dir, { recursive: true, force: true }); reject(e); });
+    child.on('close', (code) => {
+      done();
+      const console = readFileSync(serial, 'utf8');
+      rmSync(dir, { recursive: true, force: true });
+      if (code !== 0 && !timedOut && console.length === 0) reject(new Error(`${QEMU} failed (${code}): ${err.trim()}`));
+      else resolve({ console, toInitSeconds: toInit, seconds: secs(), exitCode: code, timedOut });
+    });
+  });
+}
+
+/** Seconds from QEMU's start to "Run /init" for the given run (plain TCG, no icount unless asked): for
+ *  FIGURE linux.qemu_tcg_ratio. */
+export async function qemuBootSeconds(opts: { run?: string; icount?: boolean } = {}): Promise<number> {
+  const b = await bootQemu({ run: opts.run ?? 'syscall', icount: opts.icount ?? false });
+  if (b.toInitSeconds === null) throw new Error(`QEMU did not reach /init:\n${b.console.slice(-2000)}`);
+  return b.toInitSeconds;
+}
+
+export interface SplitConsole {
+  /** The kernel's messages up to and including "Run /init as init process", timestamps stripped. */
+  bootLog: string[];
+  /** Everything after that which is not a kernel message: what /init and the workload programs printed. */
+  programOutput: string[];
+  /** Kernel messages after "Run /init" (e.g. "reboot: Restarting system"), timestamps stripped. */
+  lateKernelLog: string[];
+}
+
+const STAMP = /^\[\s*\d+\.\d+\] ?/;
+const RUN_INIT = 'Run /init as init process';
+
+/**
+ * Splits a console (QEMU's or our emulator's console.txt) into the boot log and the program output. Kernel
+ * messages carry a printk timestamp (CONFIG_PRINTK_TIME), program lines do not. CRs are dropped.
+ */
+export function splitConsole(text: string): SplitConsole {
+  const lines = text.replace(/\r/g, '').split('\n');
+  if (lines.length && lines[lines.length - 1] === '') lines.pop();
+  const bootLog: string[] = [];
+  const programOutput: string[] = [];
+  const lateKernelLog: string[] = [];
+  let afterInit = false;
+  for (const l of lines) {
+    const kernel = STAMP.test(l);
+    const bare = l.replace(STAMP, '');
+    if (!afterInit) {
+      bootLog.push(bare);
+      if (kernel && bare === RUN_INIT) afterInit = true;
+    } else if (kernel) lateKernelLog.push(bare);
+    else programOutput.push(l);
+  }
+  return { bootLog, programOutput, lateKernelLog };
+}

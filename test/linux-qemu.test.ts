@@ -1,0 +1,207 @@
+// The Linux guest under QEMU (the oracle nobody here wrote): Debian's kernel and our initramfs boot under
+// qemu-system-x86_64 (TCG, icount) with the committed command line, and every workload program prints what it
+// is documented to print (guest/README.md "Programs"), with the values computed here independently from the
+// programs' definitions: pipe's hash of its byte pattern, fcopy's checksum of the seeded file, the shell
+// pipeline's wc line, the Collatz total, the memcached replies' digest, each mixed worker's sum.
+// Skips with a message when QEMU is not installed (.ci/run installs it).
+import { describe, expect, it } from 'vitest';
+import { diskFileBytes, fnv1a, getWorkload, memcachedPackets, xorshift32 } from '../src/hypervisor/workloads.js';
+import { bootQemu, linuxManifest, qemuMissing, splitConsole, type SplitConsole } from './helpers/linuxQemu.js';
+
+const why = qemuMissing();
+if (why !== null) console.warn(`Linux QEMU oracle tests skipped: ${why}`);
+
+const hex = (n: number): string => (n >>> 0).toString(16).padStart(8, '0');
+const enc = new TextEncoder();
+
+async function run(name: string): Promise<SplitConsole> {
+  const b = await bootQemu({ run: name, timeoutMs: 300_000 });
+  expect(b.timedOut, `${name}: QEMU timed out; console tail:\n${b.console.slice(-1500)}`).toBe(false);
+  const s = splitConsole(b.console);
+  // Every boot: the kernel's version line is the manifest's, it reached /init, and the machine ended through
+  // the kernel's restart (reboot=t: a triple fault, QEMU -no-reboot exits).
+  expect(s.bootLog).toContain(linuxManifest().kernel.version);
+  expect(s.bootLog[s.bootLog.length - 1]).toBe('Run /init as init process');
+  expect(s.lateKernelLog).toContain('reboot: Restarting system');
+  expect(b.exitCode).toBe(0);
+  expect(s.programOutput[s.programOutput.length - 1]).toBe('init: done, 0 failures');
+  return s;
+}
+
+/** The worker program's arithmetic (guest/user/prog/worker.c), for the expected `sum`. */
+function mix(s: number, n: number): number {
+  for (let i = 0; i < n; i++) s = (xorshift32(s) + i) >>> 0;
+  return s;
+}
+function workerLine(args: string[]): string {
+  const opt = (c: string, d: number): number => {
+    const i = args.indexOf(`-${c}`);
+    return i >= 0 ? Number(args[i + 1]) : d;
+  };
+  const id = opt('i', 0), rounds = opt('r', 10), forkEvery = opt('f', 0), nthreads = opt('t', 0), work = opt('c', 200);
+  let sum = (id + 1) >>> 0, children = 0, threads = 0;
+  for (let r = 1; r <= rounds; r++) {
+    sum = mix(sum, work);
+    if (forkEvery && r % forkEvery === 0) {
+      const status = r % (2 * forkEvery) === 0 ? 0 : mix(sum, work) & 0x3f; // `true`, or a forked child's exit
+      sum = (sum + status) >>> 0;
+      children++;
+    }
+    if (nthreads && r % 3 === 0) {
+      const nt = Math.min(nthreads, 8);
+      let ts = 0;
+      for (let k = 0; k < nt; k++) ts = (ts + mix((sum + k) >>> 0, work)) >>> 0;
+      sum = (sum ^ ts) >>> 0;
+      threads += nt;
+    }
+  }
+  return `worker ${id}: ${rounds} rounds, ${children} children, ${threads} threads, sum ${hex(sum)}`;
+}
+
+/** memcached's ASCII protocol over the frames of the server workload (guest/user/prog/server.c). */
+function serverReplies(): { requests: number; sets: number; gets: number; hits: number; dels: number; digest: number } {
+  const w = getWorkload('server');
+  const p = w.params;
+  const packets = memcachedPackets({ seed: w.seed, count: Number(p.count), start: Number(p.start), gap: Number(p.gap), keys: Number(p.keys) });
+  const store = new Map<string, { flags: number; data: string }>();
+  let digest = 0x811c9dc5, requests = 0, sets = 0, gets = 0, hits = 0, dels = 0;
+  for (const pk of packets) {
+    const text = new TextDecoder().decode(pk.bytes.subarray(8));
+    const [line, data = ''] = text.split('\r\n');
+    const [cmd, key = '', flags = '0', , len = '0'] = line!.split(' ');
+    if (cmd === 'quit') break;
+    requests++;
+    let reply: string;
+    if (cmd === 'set') {
+      sets++;
+      store.set(key, { flags: Number(flags), data: data.slice(0, Number(len)) });
+      reply = 'STORED\r\n';
+    } else if (cmd === 'get') {
+      gets++;
+      const it = store.get(key);
+      if (it) hits++;
+      reply = it ? `VALUE ${key} ${it.flags} ${it.data.length}\r\n${it.data}\r\nEND\r\n` : 'END\r\n';
+    } else {
+      dels++;
+      reply = store.delete(key) ? 'DELETED\r\n' : 'NOT_FOUND\r\n';
+    }
+    const head = new Uint8Array([pk.bytes[0]!, pk.bytes[1]!, 0, 0, 0, 1, 0, 0]);
+    digest = fnv1a(enc.encode(reply), fnv1a(head, digest));
+  }
+  return { requests, sets, gets, hits, dels, digest };
+}
+
+describe.skipIf(why !== null)('Linux guest under QEMU: each program prints what it is documented to print', () => {
+  it('syscall', async () => {
+    const n = getWorkload('syscall').params.n;
+    expect((await run('syscall')).programOutput).toEqual([
+      expect.stringMatching(new RegExp(`^syscall: ${n} getpid calls, pid \\d+ ppid 1, 0 wrong$`)),
+      'init: done, 0 failures',
+    ]);
+  });
+
+  it('pipe', async () => {
+    const { n, m } = getWorkload('pipe').params;
+    let h = 0x811c9dc5;
+    const buf = new Uint8Array(512);
+    for (let i = 0; i < Number(n); i++) {
+      for (let k = 0; k < 512; k++) buf[k] = (i + k) & 0xff;
+      h = fnv1a(buf, h);
+    }
+    expect((await run('pipe')).programOutput).toEqual([
+      `pipe: ${n} x 512 bytes hash ${hex(h)}, ${m} round trips value ${2 * Number(m)}`,
+      'init: done, 0 failures',
+    ]);
+  });
+
+  it('spawn', async () => {
+    const n = getWorkload('spawn').params.n;
+    expect((await run('spawn')).programOutput).toEqual([`spawn: ${n} children, ${n} exit statuses correct`, 'init: done, 0 failures']);
+  });
+
+  it('execl', async () => {
+    const n = getWorkload('execl').params.n;
+    expect((await run('execl')).programOutput).toEqual([
+      expect.stringMatching(new RegExp(`^execl: ${n} execs done, pid \\d+$`)),
+      'init: done, 0 failures',
+    ]);
+  });
+
+  it('fcopy', async () => {
+    const w = getWorkload('fcopy');
+    const { buf, reps, size } = w.params;
+    const h = hex(fnv1a(diskFileBytes(w.seed, 0, Number(size))));
+    expect((await run('fcopy')).programOutput).toEqual([
+      `fcopy: ${reps} copies of ${size} bytes with a ${buf}-byte buffer, src fnv ${h}, dst ${size} bytes fnv ${h}`,
+      'init: done, 0 failures',
+    ]);
+  });
+
+  it('shell', async () => {
+    const w = getWorkload('shell');
+    const { lines, reps, mod } = w.params;
+    let s = w.seed || 1;
+    const gen: string[] = [];
+    for (let i = 0; i < Number(lines); i++) gen.push(String(((s = xorshift32(s)) >>> 0) % Number(mod)));
+    const uniq = [...new Set(gen.sort())]; // byte order: the lines are ASCII digits
+    const text = enc.encode(uniq.map((l) => `${l}\n`).join(''));
+    const wc = `wc: ${uniq.length} lines ${uniq.length} words ${text.length} bytes fnv ${hex(fnv1a(text))}`;
+    expect((await run('shell')).programOutput).toEqual([
+      ...Array<string>(Number(reps)).fill(wc),
+      `sh: ${reps} pipelines, 0 failed`,
+      'init: done, 0 failures',
+    ]);
+  });
+
+  it('dhrystone', async () => {
+    const runs = getWorkload('dhrystone').params.runs;
+    const out = (await run('dhrystone')).programOutput;
+    expect(out[0]).toBe(`dhry: ${runs} runs`);
+    for (const l of out.filter((x) => x.includes('(should be'))) {
+      const m = /^dhry: .*?(-?\d+) \(should be (-?\d+)\)$/.exec(l);
+      expect(m?.[1], l).toBe(m?.[2]);
+    }
+    expect(out.slice(-2)).toEqual([`dhry: ${runs} runs, all values as expected`, 'init: done, 0 failures']);
+  });
+
+  it('threads', async () => {
+    const { t, stack, n } = getWorkload('threads').params;
+    let total = 0;
+    for (let x0 = 1; x0 <= Number(n); x0++) for (let x = x0; x !== 1; x = x & 1 ? 3 * x + 1 : x / 2) total++;
+    expect((await run('threads')).programOutput).toEqual([
+      `threads: ${t} threads with ${stack}-byte stacks, ${n} items, collatz total ${total}`,
+      'init: done, 0 failures',
+    ]);
+  });
+
+  it('server (requests played by netfeed over loopback UDP)', async () => {
+    const r = serverReplies();
+    expect((await run('server')).programOutput).toEqual([
+      'server: listening',
+      `netfeed: ${r.requests} requests, ${r.requests} replies, digest ${hex(r.digest)}`,
+      `server: ${r.requests} requests, ${r.sets} sets, ${r.gets} gets, ${r.hits} hits, ${r.dels} deletes, 0 errors, digest ${hex(r.digest)}`,
+      'init: done, 0 failures',
+    ]);
+  });
+
+  it('mixed (the default): every worker line, in the order the scheduler finishes them', async () => {
+    const script = linuxManifest().workloads.mixed!.script;
+    const expected = script.filter((l) => l.startsWith('bg worker ')).map((l) => workerLine(l.split(/\s+/).slice(2)));
+    expect(expected).toHaveLength(32);
+    const out = (await run('mixed')).programOutput;
+    expect(out.slice(-2)).toEqual(['mixed: all workers done', 'init: done, 0 failures']);
+    expect([...out.slice(0, -2)].sort()).toEqual([...expected].sort());
+  });
+});
+
+describe('splitConsole', () => {
+  it('separates timestamped kernel lines from program lines around "Run /init"', () => {
+    const c = '[    0.000000] Linux version X\r\n[    0.388381] Run /init as init process\r\nsyscall: 1\r\n' +
+      '[    0.390000] random: crng init done\r\ninit: done, 0 failures\r\n[    0.395611] reboot: Restarting system\r\n';
+    expect(splitConsole(c)).toEqual({
+      bootLog: ['Linux version X', 'Run /init as init process'],
+      programOutput: ['syscall: 1', 'init: done, 0 failures'],
+      lateKernelLog: ['random: crng init done', 'reboot: Restarting system'],
+    });
+  });
+});
