@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pl from 'nodejs-polars';
-import { recordTrace } from '../src/hypervisor/recordTrace.js';
+import { recordTrace } from '../src/replay/recordTrace.js';
 import { TraceReader } from '../src/record/TraceReader.js';
 import { exitStats } from '../src/analyses/exitsSummary.js';
 import { importTrace } from '../src/analyses/importer.js';

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Bench } from 'tinybench';
-import { recordTrace } from '../src/hypervisor/recordTrace.js';
+import { recordTrace } from '../src/replay/recordTrace.js';
 import { replayTrace } from '../src/replay/replayTrace.js';
 import { ANY_EXIT, EVENT_NAMES, hyperupcallsOf, type HyperupcallProgram } from '../src/hypervisor/hyperupcalls/index.js';
 import { EXIT_REASON_KEYS } from '../src/record/exitReasonNames.js';

@@ -7,10 +7,11 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Bench } from 'tinybench';
-import { LiveEnvironment } from '../src/hypervisor/LiveEnvironment.js';
-import { assemble, runSliced, saveHypervisorState } from '../src/hypervisor/Session.js';
+import { LiveEnvironment } from '../src/replay/LiveEnvironment.js';
+import { assemble, runSliced } from '../src/replay/Session.js';
+import { saveHypervisorState } from '../src/hypervisor/hypervisorState.js';
 import { takeCheckpoint } from '../src/replay/checkpoint.js';
-import { recordTrace } from '../src/hypervisor/recordTrace.js';
+import { recordTrace } from '../src/replay/recordTrace.js';
 import { replayTrace } from '../src/replay/replayTrace.js';
 import { figure } from './figure.js';
 

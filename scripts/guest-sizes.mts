@@ -4,7 +4,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { recordTrace } from '../src/hypervisor/recordTrace.js';
+import { recordTrace } from '../src/replay/recordTrace.js';
 import { TraceReader } from '../src/record/TraceReader.js';
 import { GroundTruthType } from '../src/hypervisor/events.js';
 const root = mkdtempSync(join(tmpdir(), 'sizes-'));

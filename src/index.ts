@@ -8,21 +8,21 @@ export { Vmcs } from './emulator/vmx/Vmcs.js';
 export { ExitReason, EXIT_REASON_NAMES } from './emulator/vmx/exitReasons.js';
 export { COST_MODELS, COST_MODEL_NAMES, getCostModel, withRoundTrip, costOfExit, type CostModel } from './emulator/costModel.js';
 
-// The hypervisor and its sessions
-export { assemble, runSliced, SESSION_DEFAULTS, type SessionConfig, type Assembled } from './hypervisor/Session.js';
-export { LiveEnvironment } from './hypervisor/LiveEnvironment.js';
+// The hypervisor
 export { Hypervisor, Hypercall } from './hypervisor/Hypervisor.js';
 export { getWorkload, listWorkloads, DEFAULT_WORKLOAD, type Workload } from './hypervisor/workloads.js';
 export { EXIT_PRESET_NAMES, getExitPreset } from './hypervisor/exitPresets.js';
 export { STRATEGIES, STRATEGY_NAMES, DEFAULT_STRATEGY, getStrategy, listStrategies, type InterceptionStrategy, type Footprint } from './hypervisor/interception/index.js';
 export type { ExitEvent, IoEvent, InterruptEvent, GroundTruthEvent, SyscallEvent, MachineEvent, MachineObserver } from './hypervisor/events.js';
 
-// Record and replay
-export { recordTrace, type RecordOptions, type RecordResult } from './hypervisor/recordTrace.js';
+// Record and replay: one session (assembly, run loop) with a live, recording or replaying environment
+export { assemble, runSliced, SESSION_DEFAULTS, type SessionConfig, type Assembled } from './replay/Session.js';
+export { LiveEnvironment } from './replay/LiveEnvironment.js';
+export { recordTrace, type RecordOptions, type RecordResult } from './replay/recordTrace.js';
 export { replayTrace, type ReplayOptions, type ReplayReport } from './replay/replayTrace.js';
 export { TraceReader, TraceState } from './record/TraceReader.js';
 export { TraceWriter } from './record/TraceWriter.js';
-export { TraceError } from './record/TraceError.js';
+export { TraceError, UserError } from './errors.js';
 export { TABLES, TABLE_NAMES, FORMAT_VERSION, type TableName, type TableSpec, type ColumnSpec } from './record/schema.js';
 
 // Analyses

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import pl from 'nodejs-polars';
 import { describe, expect, it } from 'vitest';
 import { runAnalysis } from '../src/cli/analyze.js';
-import { UserError } from '../src/cli/errors.js';
+import { UserError } from '../src/errors.js';
 import { buildProgram } from '../src/cli/main.js';
 import { formatJson, formatResult, writeArrowTables } from '../src/analyses/output.js';
 import { configsOf, parseProctrackOptions, proctrackResult, ProctrackRun } from '../src/analyses/proctrack.js';
@@ -20,7 +20,7 @@ import { importTrace, type RowObserver } from '../src/analyses/importer.js';
 import { DEFAULT_TRACKER, EXEC_LINK_WINDOW, ProcessTracker } from '../src/analyses/tracker.js';
 import type { AnalysisResult, Cell } from '../src/analyses/result.js';
 import { ExitWord, GroundTruthType, type MachineObserver } from '../src/hypervisor/events.js';
-import { recordTrace } from '../src/hypervisor/recordTrace.js';
+import { recordTrace } from '../src/replay/recordTrace.js';
 import { replayTrace } from '../src/replay/replayTrace.js';
 import { TraceReader } from '../src/record/TraceReader.js';
 

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareInterception, compareTrace, STRATEGY_COLUMNS, VARIANTS } from '../src/analyses/compareInterception.js';
 import { getCostModel, withRoundTrip } from '../src/emulator/costModel.js';
 import { ExitReason } from '../src/emulator/vmx/exitReasons.js';
-import { recordTrace } from '../src/hypervisor/recordTrace.js';
+import { recordTrace } from '../src/replay/recordTrace.js';
 import type { Cell } from '../src/analyses/result.js';
 
 let root: string;

@@ -2,7 +2,7 @@
 // the derived figures follow from the published ones they cite.
 
 import { describe, expect, it } from 'vitest';
-import { UserError } from '../src/cli/errors.js';
+import { UserError } from '../src/errors.js';
 import {
   COST_MODELS,
   COST_MODEL_NAMES,

@@ -3,8 +3,8 @@
 // checked by the workloads' own expected console lines and by the devices' counters.
 
 import { describe, expect, it } from 'vitest';
-import { assemble } from '../src/hypervisor/Session.js';
-import { LiveEnvironment } from '../src/hypervisor/LiveEnvironment.js';
+import { assemble } from '../src/replay/Session.js';
+import { LiveEnvironment } from '../src/replay/LiveEnvironment.js';
 import { BlockDevice } from '../src/emulator/devices/BlockDevice.js';
 import { Nic } from '../src/emulator/devices/Nic.js';
 import { Timer } from '../src/emulator/devices/Timer.js';

@@ -6,8 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { GroundTruthType as GT } from '../src/hypervisor/events.js';
 import type { GroundTruthEvent } from '../src/hypervisor/events.js';
-import { assemble } from '../src/hypervisor/Session.js';
-import { LiveEnvironment } from '../src/hypervisor/LiveEnvironment.js';
+import { assemble } from '../src/replay/Session.js';
+import { LiveEnvironment } from '../src/replay/LiveEnvironment.js';
 import { diskFileBytes, fnv1a, getWorkload, xorshift32, type Workload } from '../src/hypervisor/workloads.js';
 
 // ---------------------------------------------------------------------------------------------------------

@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pl from 'nodejs-polars';
 import { describe, expect, it } from 'vitest';
-import { recordTrace } from '../src/hypervisor/recordTrace.js';
+import { recordTrace } from '../src/replay/recordTrace.js';
 import { replayTrace } from '../src/replay/replayTrace.js';
-import { assemble as assembleSession } from '../src/hypervisor/Session.js';
-import { LiveEnvironment } from '../src/hypervisor/LiveEnvironment.js';
+import { assemble as assembleSession } from '../src/replay/Session.js';
+import { LiveEnvironment } from '../src/replay/LiveEnvironment.js';
 import { assemble as asm } from '../src/hypervisor/ebpf/assembler.js';
 import { encode } from '../src/hypervisor/ebpf/isa.js';
 import {

@@ -5,8 +5,8 @@
 
 import { describe, expect, it } from 'vitest';
 import { GroundTruthType, type SyscallEvent } from '../src/hypervisor/events.js';
-import { assemble } from '../src/hypervisor/Session.js';
-import { LiveEnvironment } from '../src/hypervisor/LiveEnvironment.js';
+import { assemble } from '../src/replay/Session.js';
+import { LiveEnvironment } from '../src/replay/LiveEnvironment.js';
 import { getWorkload } from '../src/hypervisor/workloads.js';
 import { STRATEGY_NAMES } from '../src/hypervisor/interception/index.js';
 import { SYSCALLS } from '../src/hypervisor/interception/syscalls.js';

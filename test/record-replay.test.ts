@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import pl from 'nodejs-polars';
 import { describe, expect, it } from 'vitest';
-import { recordTrace } from '../src/hypervisor/recordTrace.js';
+import { recordTrace } from '../src/replay/recordTrace.js';
 import { replayTrace } from '../src/replay/replayTrace.js';
 import { INPUT_LOG_FILE, InputKind, readInputLog } from '../src/replay/inputLog.js';
 import { Packr, Unpackr } from 'msgpackr';

@@ -13,7 +13,7 @@ import { ExitWord, type ExitEvent, type GroundTruthEvent, type InterruptEvent, t
 import { TraceWriter, type TraceWriterOptions } from '../src/record/TraceWriter.js';
 import { TraceReader } from '../src/record/TraceReader.js';
 import { newExitEvent } from '../src/record/ExitCursor.js';
-import { TraceError } from '../src/record/TraceError.js';
+import { TraceError } from '../src/errors.js';
 import { closeOnSignal } from '../src/record/closeOnSignal.js';
 import { emitSynthetic, SYNTHETIC_DEVICES, type SyntheticOptions } from '../src/record/syntheticEvents.js';
 import { EXIT_REASON_KEYS, MAX_EXIT_REASON, exitReasonKey } from '../src/record/exitReasonNames.js';

@@ -1,7 +1,7 @@
 // Exit presets, checked through the VMCS decision functions: what exits and what does not under each.
 
 import { describe, expect, it } from 'vitest';
-import { UserError } from '../src/cli/errors.js';
+import { UserError } from '../src/errors.js';
 import { Exitable, Msr } from '../src/emulator/cpu/arch.js';
 import { ExitReason } from '../src/emulator/vmx/exitReasons.js';
 import { CrAccessType } from '../src/emulator/vmx/qualification.js';

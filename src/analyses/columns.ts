@@ -9,7 +9,7 @@
 
 import type { TraceReader } from '../record/TraceReader.js';
 import { TABLES, type TableName } from '../record/schema.js';
-import { TraceError } from '../record/TraceError.js';
+import { TraceError } from '../errors.js';
 
 /** Bytes per value of a fixed-width column type; 0 for variable-width. */
 function width(type: string): number {

@@ -17,7 +17,7 @@
 
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { getCostModel, type CostModel } from '../emulator/costModel.js';
 import { ExitReason } from '../emulator/vmx/exitReasons.js';
 import { GroundTruthType } from '../hypervisor/events.js';

@@ -9,14 +9,14 @@
 // Host times (per invocation, verification) are a benchmark's, not an analysis's: bench/hyperupcalls.bench.ts.
 
 import { existsSync } from 'node:fs';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { replayTrace } from '../replay/replayTrace.js';
 import { EVENT_NAMES, hyperupcallsOf, modelledCycles, type HyperupcallProgram } from '../hypervisor/hyperupcalls/index.js';
 import { ANY_EXIT, NIC_VECTOR, type Boost } from '../hypervisor/hyperupcalls/index.js';
 import { DEFAULT_SCHED_PARAMS, schedulerSeries, type SchedRequest } from '../hypervisor/hyperupcalls/schedModel.js';
 import type { CostModel } from '../emulator/costModel.js';
 import { ExitReason } from '../emulator/vmx/exitReasons.js';
-import type { Assembled } from '../hypervisor/Session.js';
+import type { Assembled } from '../replay/Session.js';
 import { IoDirection } from '../hypervisor/events.js';
 import type { Analysis, Cell, ResultColumn, ResultTable } from './result.js';
 

@@ -1,7 +1,7 @@
 // Parsing and checking analysis options (strings from the command line, or values from a test), with
 // clear errors for the user (UserError: one line, no stack trace).
 
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import type { OptionValues } from './result.js';
 
 export function stringOption(o: OptionValues, key: string, flag: string, def: string, choices?: readonly string[]): string {

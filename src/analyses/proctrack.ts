@@ -6,7 +6,7 @@
 // trackers subscribe to a live machine (ProctrackRun.trackers, e.g. through replayTrace's `attach`). The
 // ground truth is collected by a separate observer and used only for scoring (./truth.ts).
 
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { TraceReader } from '../record/TraceReader.js';
 import type { MachineObserver } from '../hypervisor/events.js';
 import { importTrace } from './importer.js';

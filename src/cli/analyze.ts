@@ -4,11 +4,10 @@
 // analysis than the one asked for is an error.
 
 import { Command, Option } from 'commander';
-import { UserError } from './errors.js';
+import { TraceError, UserError } from '../errors.js';
 import { ANALYSES, analysisNames } from '../analyses/index.js';
 import { formatJson, formatResult, writeArrowTables } from '../analyses/output.js';
 import { optionKey, type AnalysisResult, type OptionValues } from '../analyses/result.js';
-import { TraceError } from '../record/TraceError.js';
 
 const FORMATS = ['table', 'json'] as const;
 

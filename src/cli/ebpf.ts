@@ -4,7 +4,7 @@
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { UserError } from './errors.js';
+import { UserError } from '../errors.js';
 import { AsmError, assemble } from '../hypervisor/ebpf/assembler.js';
 import { runConformance, LOOP_BUDGET } from '../hypervisor/ebpf/conformance.js';
 import { disassemble } from '../hypervisor/ebpf/disassembler.js';

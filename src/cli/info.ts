@@ -3,9 +3,8 @@
 // Time%, Min/Max/Avg), with time in modelled cycles from exits.arrow's `cost` column.
 
 import type { Command } from 'commander';
-import { UserError } from './errors.js';
+import { TraceError, UserError } from '../errors.js';
 import { TraceReader } from '../record/TraceReader.js';
-import { TraceError } from '../record/TraceError.js';
 import { exitReasonSdmName } from '../record/exitReasonNames.js';
 import { TABLES, TABLE_NAMES } from '../record/schema.js';
 

@@ -1,6 +1,6 @@
 // The `trace` command: one file per subcommand under src/cli, each exporting `register(program)`.
 import { Command, CommanderError } from 'commander';
-import { UserError } from './errors.js';
+import { UserError } from '../errors.js';
 import { register as analyze } from './analyze.js';
 import { register as ebpf } from './ebpf.js';
 import { register as info } from './info.js';

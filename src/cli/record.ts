@@ -2,12 +2,11 @@
 
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { UserError } from './errors.js';
+import { TraceError, UserError } from '../errors.js';
 import { progressLine } from './progress.js';
 import { DEFAULT_WORKLOAD } from '../hypervisor/workloads.js';
-import { DEFAULT_CHECKPOINT_EVERY, recordTrace } from '../hypervisor/recordTrace.js';
-import { SESSION_DEFAULTS } from '../hypervisor/Session.js';
-import { TraceError } from '../record/TraceError.js';
+import { DEFAULT_CHECKPOINT_EVERY, recordTrace } from '../replay/recordTrace.js';
+import { SESSION_DEFAULTS } from '../replay/Session.js';
 
 export function parseCount(what: string, v: string): number {
   const n = Number(v.replace(/_/g, ''));

@@ -1,10 +1,9 @@
 // `trace replay <dir> [--exits preset]`: deterministic re-execution checked exit by exit.
 
 import type { Command } from 'commander';
-import { UserError } from './errors.js';
+import { TraceError, UserError } from '../errors.js';
 import { progressLine } from './progress.js';
 import { replayTrace } from '../replay/replayTrace.js';
-import { TraceError } from '../record/TraceError.js';
 import { exitReasonSdmName } from '../record/exitReasonNames.js';
 
 export function register(program: Command): void {

@@ -8,7 +8,7 @@
 //
 // Presets are plain frozen data; costOfExit is a pure function of (model, reason, extraWork).
 
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { ALL_EXIT_REASONS, ExitReason, exitReasonKey } from './vmx/exitReasons.js';
 
 /** Where a figure comes from. */

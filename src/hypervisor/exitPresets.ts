@@ -4,7 +4,7 @@
 // Every preset keeps the ground-truth port (docs/machine.md, 0x510, a 32-bit write touching 0x510-0x513)
 // out of the I/O bitmaps, so it never causes a VM exit.
 
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { Cr0, Cr4, Msr } from '../emulator/cpu/arch.js';
 import {
   EntryControls,

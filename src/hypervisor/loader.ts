@@ -1,7 +1,7 @@
 // Loads the guest into RAM following docs/machine.md "Boot": the kernel ELF64's PT_LOAD segments at their
 // physical addresses, boot page tables, the boot-info block, the ramdisk and the workload script. Returns
 // the register state the CPU starts with.
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 
 /** A bad kernel or program image, or a layout that does not fit: the user's input, reported in one line. */
 export class GuestLoadError extends UserError {

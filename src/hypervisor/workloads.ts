@@ -17,7 +17,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import type { GuestProgram, LoadGuestOptions } from './loader.js';
 
 export interface Packet {

@@ -13,7 +13,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { MessageHeader, RecordBatchReader, RecordBatchStreamWriter, type RecordBatch, type Schema } from 'apache-arrow';
 import { Footer } from 'apache-arrow/ipc/metadata/file';
 import { Message, type RecordBatch as RecordBatchHeader } from 'apache-arrow/ipc/metadata/message';
-import { TraceError } from './TraceError.js';
+import { TraceError } from '../errors.js';
 
 const MAGIC = 'ARROW1';
 /** Leading magic + padding; trailing int32 footer length + magic. */

@@ -18,7 +18,7 @@ import { ExitCursor } from './ExitCursor.js';
 import { TableFileReader } from './TableFileReader.js';
 import { parseManifest, type ImageRef, type Manifest } from './manifest.js';
 import { arrowSchema, FORMAT_VERSION, TABLES, TABLE_NAMES, TraceFile, type ColumnSpec, type TableName } from './schema.js';
-import { TraceError } from './TraceError.js';
+import { TraceError } from '../errors.js';
 
 export const TraceState = { complete: 'complete', stopped: 'stopped', recording: 'recording' } as const;
 export type TraceState = (typeof TraceState)[keyof typeof TraceState];

@@ -21,7 +21,7 @@ import { canonical, manifestText, type FileRef, type ImageRef, type Manifest, ty
 import { FORMAT_NAME, FORMAT_VERSION, GROUND_TRUTH_TYPE_NAMES, INTERCEPT_STRATEGY_NAMES, RESERVED_FILES, TABLES, TABLE_NAMES, TraceFile,
   type TableName } from './schema.js';
 import { TableBuffer, type ColumnBuffer } from './TableBuffer.js';
-import { TraceError } from './TraceError.js';
+import { TraceError } from '../errors.js';
 
 export interface TraceWriterOptions {
   workload: { name: string; description?: string; params?: Record<string, string | number> };

@@ -3,7 +3,7 @@
 // two recordings of the same workload, seed and configuration are byte-identical.
 
 import { FORMAT_NAME, FORMAT_VERSION, TABLE_NAMES, type TableName } from './schema.js';
-import { TraceError } from './TraceError.js';
+import { TraceError } from '../errors.js';
 
 export interface ImageRef {
   /** What the image is (`kernel.elf`, `disk.img`, a program name). */

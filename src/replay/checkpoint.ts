@@ -7,7 +7,7 @@
 import { Packr, Unpackr } from 'msgpackr';
 import { loadCpuState, saveCpuState, type CpuState } from '../emulator/cpu/cpuState.js';
 import type { Machine } from '../emulator/machine.js';
-import type { HyperupcallState } from '../hypervisor/hyperupcalls/runtime.js';
+import type { HypervisorState } from '../hypervisor/hypervisorState.js';
 
 export const CHECKPOINT_DIR = 'checkpoints';
 export const CHECKPOINT_FORMAT = 2;
@@ -25,20 +25,6 @@ export interface Checkpoint {
   runs: Array<[number, Uint8Array]>;
   /** The hypervisor's state: MSR shadows and what the interception strategy learned from the guest. */
   hypervisor: HypervisorState;
-}
-
-export interface HypervisorState {
-  strategy: string;
-  msrShadows: Array<[number, [number, number]]>;
-  strategyState: Record<string, unknown>;
-  /** Hyperupcall programs registered so far. */
-  hyperupcalls?: number;
-  /**
-   * The hyperupcall runtime's registry and records (programs rebuilt from their registrations on load);
-   * absent when nothing was registered or rejected, and in checkpoints of older vmtraces (which cannot be
-   * replayed from when `hyperupcalls` > 0).
-   */
-  hyperupcallState?: HyperupcallState;
 }
 
 const packr = new Packr({ useRecords: false });

@@ -4,8 +4,9 @@
 
 import { StopReason, type RunResult } from '../emulator/machine.js';
 import type { ExitEvent } from '../hypervisor/events.js';
-import { assemble, loadHypervisorState, runSliced, type Assembled } from '../hypervisor/Session.js';
-import type { Workload } from '../hypervisor/workloads.js';
+import { assemble, runSliced, type Assembled } from './Session.js';
+import { loadHypervisorState } from '../hypervisor/hypervisorState.js';
+import { workloadFromTrace } from './bootRecord.js';
 import type { CostModel } from '../emulator/costModel.js';
 import { TraceReader } from '../record/TraceReader.js';
 import { newExitEvent } from '../record/ExitCursor.js';
@@ -14,24 +15,11 @@ import { INPUT_LOG_FILE, readInputLog } from './inputLog.js';
 import { InputDivergence, ReplayEnvironment } from './ReplayEnvironment.js';
 import { GROUND_TRUTH_PORT, GroundTruthPort } from '../emulator/devices/GroundTruthPort.js';
 import type { AccessSize } from '../emulator/devices/Device.js';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { saveCpuState } from '../emulator/cpu/cpuState.js';
 import { CHECKPOINT_DIR, applyCheckpoint, readCheckpoint, type Checkpoint } from './checkpoint.js';
-
-/** What the recorder stores in the manifest's `extra.boot` so replay needs nothing outside the trace. */
-export interface BootRecord {
-  memBytes: number;
-  seed: number;
-  diskSectors: number;
-  script: string;
-  /** Program names, in ramdisk order; each is an image of the trace. */
-  programs: string[];
-  /** Device names by port range, for the io table's `device` column. */
-  devices: Array<[first: number, last: number, name: string]>;
-  params: Record<string, string>;
-}
 
 export interface ReplayOptions {
   /** Replay under another exit configuration: recorded exits are checked as a subsequence. */
@@ -81,29 +69,6 @@ export interface ReplayReport {
   assembled: Assembled;
   exitPreset: string;
   subsequence: boolean;
-}
-
-/** Rebuild the workload a trace was recorded with from its manifest and images. */
-export function workloadFromTrace(reader: TraceReader): { workload: Workload; boot: BootRecord } {
-  const m = reader.manifest as unknown as { extra?: { boot?: BootRecord }; workload: { name: string; description: string } };
-  const boot = m.extra?.boot;
-  if (boot === undefined) throw new UserError(`${reader.dir}: the trace has no boot record (recorded by an older vmtrace?)`);
-  const workload: Workload = {
-    name: m.workload.name,
-    description: m.workload.description,
-    seed: boot.seed,
-    memBytes: boot.memBytes,
-    params: boot.params,
-    kernel: reader.readImage('kernel.elf'),
-    programs: boot.programs.map((name) => ({ name, bytes: reader.readImage(name) })),
-    script: boot.script,
-    packets: [],
-    disk: new Uint8Array(0),
-    diskSectors: boot.diskSectors,
-    expect: [],
-    source: `trace ${reader.dir}`,
-  };
-  return { workload, boot };
 }
 
 export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promise<ReplayReport> {

@@ -590,7 +590,7 @@ export function runProgram(p: HyperupcallProgram, helpers: HelperRegistry, engin
 
 const runtimes = new WeakMap<Hypervisor, HyperupcallRuntime>();
 
-/** Attach the hyperupcall runtime to an assembled machine (src/hypervisor/Session.ts calls this). */
+/** Attach the hyperupcall runtime to an assembled machine (src/replay/Session.ts calls this). */
 export function installHyperupcalls(a: { machine: Machine; hypervisor: Hypervisor; costModel: CostModel; workload: { memBytes: number } }): HyperupcallRuntime {
   const rt = new HyperupcallRuntime(a.machine, a.hypervisor, a.costModel, a.workload.memBytes);
   runtimes.set(a.hypervisor, rt);

@@ -11,7 +11,7 @@ import type { Ept } from '../../emulator/vmx/Ept.js';
 import type { Hypervisor } from '../Hypervisor.js';
 import { Exitable } from '../../emulator/cpu/arch.js';
 import type { SyscallEvent } from '../events.js';
-import { UserError } from '../../cli/errors.js';
+import { UserError } from '../../errors.js';
 import { ProcBased } from '../../emulator/vmx/controls.js';
 
 export interface InterceptionContext {

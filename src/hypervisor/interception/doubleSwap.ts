@@ -4,7 +4,7 @@
 // least as long as a VMCALL so the patch does not split it... checked with the decoder) are reported.
 
 import { Decoder, DecoderOptions, FlowControl, Instruction } from 'iced-x86';
-import { UserError } from '../../cli/errors.js';
+import { UserError } from '../../errors.js';
 import { VMCALL, addr, chargeLog, va, syscallRecord, watchLstar, type Footprint, type InterceptionContext, type InterceptionStrategy } from './Strategy.js';
 
 export class DoubleSwap implements InterceptionStrategy {

@@ -1,7 +1,7 @@
 // `fill-the-gap` (seed 004 section 6.2): a VMCALL in the alignment padding before the syscall handler,
 // LSTAR pointed at it, the original LSTAR shadowed so a guest RDMSR still reads it. One exit per syscall.
 
-import { UserError } from '../../cli/errors.js';
+import { UserError } from '../../errors.js';
 import { VMCALL, addr, chargeLog, va, words, syscallRecord, watchLstar, type Footprint, type InterceptionContext, type InterceptionStrategy } from './Strategy.js';
 
 /** Bytes of 0xCC padding the strategy needs right before the handler. */

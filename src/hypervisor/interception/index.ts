@@ -1,6 +1,6 @@
 // The interception strategies by name (`trace record --intercept <name>`).
 
-import { UserError } from '../../cli/errors.js';
+import { UserError } from '../../errors.js';
 import { DoubleSwap } from './doubleSwap.js';
 import { FillTheGap } from './fillTheGap.js';
 import { HandlerInjection } from './handlerInjection.js';

@@ -4,7 +4,7 @@
 // not count as guest instructions.
 
 import { BlockEncoder, BlockEncoderOptions, Code, Instruction, MemoryOperand, Register } from 'iced-x86';
-import { UserError } from '../../cli/errors.js';
+import { UserError } from '../../errors.js';
 import { addr, chargeLog, injectedPage, syscallRecord, va, watchLstar, words, type Footprint, type InterceptionContext, type InterceptionStrategy } from './Strategy.js';
 import { syscallNumber } from './syscalls.js';
 

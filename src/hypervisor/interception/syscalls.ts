@@ -1,7 +1,7 @@
 // System call numbers: Linux x86-64's (arch/x86/entry/syscalls/syscall_64.tbl) for the calls the guest
 // implements or its programs use, plus the guest's own vmtrace calls (guest/README.md "System calls").
 
-import { UserError } from '../../cli/errors.js';
+import { UserError } from '../../errors.js';
 
 export const SYSCALLS: Readonly<Record<string, number>> = {
   read: 0, write: 1, open: 2, close: 3, lseek: 8, mmap: 9, munmap: 11, brk: 12, pipe: 22, sched_yield: 24, dup: 32,

@@ -1,20 +1,19 @@
-// One session type for recording and replaying (rr's design): the same machine assembly and run loop;
-// only the environment differs (live devices whose inputs are logged, or the log fed back).
+// One session type for recording and replaying (rr's Session): the same machine assembly and run loop; only
+// the environment differs (LiveEnvironment's simulated devices, wrapped by RecordingEnvironment to log their
+// inputs; or ReplayEnvironment feeding the log back). recordTrace and replayTrace are the two sessions.
 
 import { Machine, StopReason, type Environment, type RunResult } from '../emulator/machine.js';
 import { Vmcs } from '../emulator/vmx/Vmcs.js';
 import { Ept } from '../emulator/vmx/Ept.js';
 import { exitCostFunction, getCostModel, type CostModel } from '../emulator/costModel.js';
-import { applyExitPreset, getExitPreset } from './exitPresets.js';
-import { enterGuest } from './boot.js';
-import { loadGuest, type LoadedGuest } from './loader.js';
-import { vmcsPolicy } from './vmcsPolicy.js';
-import { Hypervisor } from './Hypervisor.js';
-import { DEFAULT_STRATEGY, getStrategy, type InterceptionStrategy } from './interception/index.js';
-import { getWorkload, loadOptions, type Workload } from './workloads.js';
-import type { HypervisorState } from '../replay/checkpoint.js';
-import { UserError } from '../cli/errors.js';
-import { hyperupcallsOf, installHyperupcalls } from './hyperupcalls/runtime.js';
+import { applyExitPreset, getExitPreset } from '../hypervisor/exitPresets.js';
+import { enterGuest } from '../hypervisor/boot.js';
+import { loadGuest, type LoadedGuest } from '../hypervisor/loader.js';
+import { vmcsPolicy } from '../hypervisor/vmcsPolicy.js';
+import { Hypervisor } from '../hypervisor/Hypervisor.js';
+import { DEFAULT_STRATEGY, getStrategy, type InterceptionStrategy } from '../hypervisor/interception/index.js';
+import { getWorkload, loadOptions, type Workload } from '../hypervisor/workloads.js';
+import { installHyperupcalls } from '../hypervisor/hyperupcalls/runtime.js';
 
 export interface SessionConfig {
   /**
@@ -143,30 +142,4 @@ export async function runSliced(m: Machine, slice: number, onSlice?: (r: RunResu
     if (r.reason !== StopReason.paused) return r;
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
-}
-
-/** The hypervisor's side of a checkpoint (src/replay/checkpoint.ts). */
-export function saveHypervisorState(a: Assembled): HypervisorState {
-  const rt = hyperupcallsOf(a.hypervisor);
-  const s: HypervisorState = {
-    strategy: a.strategy.name, msrShadows: [...a.hypervisor.msrShadows.entries()], strategyState: a.strategy.saveState(),
-    hyperupcalls: rt.programs.length,
-  };
-  if (!rt.empty) s.hyperupcallState = rt.saveState();
-  return s;
-}
-
-export function loadHypervisorState(a: Assembled, s: HypervisorState): void {
-  if (s.strategy !== a.strategy.name) {
-    throw new UserError(`the checkpoint was taken under interception strategy ${s.strategy}: replay from it with the same strategy, or from the start`);
-  }
-  if ((s.hyperupcalls ?? 0) > 0 && s.hyperupcallState === undefined) {
-    // Checkpoints of older vmtraces counted the registered programs but did not save them.
-    throw new UserError(`the guest had registered ${s.hyperupcalls} hyperupcall program(s) before this checkpoint, which was written by an older vmtrace that did not save them: replay from the start, or re-record the trace`);
-  }
-  a.hypervisor.msrShadows.clear();
-  for (const [k, v] of s.msrShadows) a.hypervisor.msrShadows.set(k, [v[0], v[1]]);
-  a.strategy.loadState(s.strategyState);
-  // Programs rebuilt from their registrations (decoded, verified, compiled), counters, records, observers.
-  if (s.hyperupcallState !== undefined) hyperupcallsOf(a.hypervisor).restoreState(s.hyperupcallState);
 }

@@ -14,7 +14,7 @@ import { BlockDevice } from '../emulator/devices/BlockDevice.js';
 import { Nic } from '../emulator/devices/Nic.js';
 import { PowerOff } from '../emulator/devices/PowerOff.js';
 import { GroundTruthPort } from '../emulator/devices/GroundTruthPort.js';
-import type { Workload } from './workloads.js';
+import type { Workload } from '../hypervisor/workloads.js';
 
 export class LiveEnvironment implements Environment {
   readonly bus = new IoBus();

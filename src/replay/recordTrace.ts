@@ -9,12 +9,13 @@ import { costModelFigures } from '../emulator/costModel.js';
 import { TraceWriter } from '../record/TraceWriter.js';
 import { closeOnSignal } from '../record/closeOnSignal.js';
 import type { Manifest } from '../record/manifest.js';
-import { InputLogWriter, INPUT_LOG_FILE } from '../replay/inputLog.js';
-import { RecordingEnvironment } from '../replay/RecordingEnvironment.js';
-import { checkpointName, takeCheckpoint } from '../replay/checkpoint.js';
-import type { BootRecord } from '../replay/replayTrace.js';
+import { InputLogWriter, INPUT_LOG_FILE } from './inputLog.js';
+import { RecordingEnvironment } from './RecordingEnvironment.js';
+import { checkpointName, takeCheckpoint } from './checkpoint.js';
+import { bootRecordOf } from './bootRecord.js';
 import { LiveEnvironment } from './LiveEnvironment.js';
-import { assemble, runSliced, saveHypervisorState, type Assembled, type SessionConfig } from './Session.js';
+import { assemble, runSliced, type Assembled, type SessionConfig } from './Session.js';
+import { saveHypervisorState } from '../hypervisor/hypervisorState.js';
 
 export interface RecordOptions {
   overwrite?: boolean;
@@ -56,10 +57,7 @@ export async function recordTrace(config: SessionConfig, dir: string, opts: Reco
   const m = a.machine;
   const w = a.workload;
   const liveEnv = live as unknown as LiveEnvironment;
-  const boot: BootRecord = {
-    memBytes: w.memBytes, seed: w.seed, diskSectors: w.diskSectors, script: w.script,
-    programs: w.programs.map((p) => p.name), devices: liveEnv.deviceMap(), params: w.params,
-  };
+  const boot = bootRecordOf(w, liveEnv.deviceMap());
   writer = new TraceWriter(dir, {
     workload: { name: w.name, description: w.description, params: w.params },
     seed: w.seed,
