@@ -2,14 +2,15 @@
 // with the same command line under Debian's qemu-system-x86_64 (TCG) and splits a console into the kernel's
 // boot log and what the workload programs printed. The QEMU command line is the minimal machine of
 // ../shared/notes/linux.md; `-icount shift=0,sleep=off` makes the run deterministic (one instruction per ns).
-// QEMU enters the extracted vmlinux through its PVH note (our loader uses the 64-bit entry of the same vmlinux).
+// QEMU enters the extracted vmlinux (linuxVmlinux.ts) through its PVH note (our loader uses the 64-bit entry of
+// the same vmlinux).
 
 import { execFileSync, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { guestDir } from '../../src/hypervisor/workloads.js';
+import { linuxManifest as readManifest, vmlinuxPath, vmlinuxUnavailable } from './linuxVmlinux.js';
 
 export const QEMU = 'qemu-system-x86_64';
 
@@ -27,8 +28,9 @@ export function linuxImagesDir(): string {
   return join(guestDir(), 'images', 'linux');
 }
 
+/** guest/images/linux/manifest.json with every field (linuxVmlinux.ts reads it; this names the rest). */
 export function linuxManifest(): LinuxManifest {
-  return JSON.parse(readFileSync(join(linuxImagesDir(), 'manifest.json'), 'utf8')) as LinuxManifest;
+  return readManifest() as unknown as LinuxManifest;
 }
 
 /** The command line for one workload: the manifest's minimal-machine line plus `run=NAME`. */
@@ -41,41 +43,15 @@ let missing: string | null | undefined;
 /** null when qemu-system-x86_64 and xz run; otherwise why not (tests skip with this message). */
 export function qemuMissing(): string | null {
   if (missing !== undefined) return missing;
-  try {
-    execFileSync(QEMU, ['--version'], { stdio: 'ignore' });
-    execFileSync('xz', ['--version'], { stdio: 'ignore' });
-    missing = null;
-  } catch {
-    missing = `${QEMU} or xz not installed (Debian: apt-get install qemu-system-x86 xz-utils; .ci/run does)`;
+  missing = vmlinuxUnavailable();
+  if (missing === null) {
+    try {
+      execFileSync(QEMU, ['--version'], { stdio: 'ignore' });
+    } catch {
+      missing = `${QEMU} is not installed (Debian package qemu-system-x86; .ci/run installs it)`;
+    }
   }
   return missing;
-}
-
-const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-
-/**
- * The vmlinux inside the committed bzImage (boot protocol: the payload starts at (setup_sects + 1) * 512 +
- * payload_offset, payload_length bytes: an xz stream and its decompressed size as le32), decompressed with xz and checked against the
- * manifest's sha256. Cached under node_modules/.cache.
- */
-export function extractVmlinux(): string {
-  const m = linuxManifest();
-  const dir = join(process.cwd(), 'node_modules', '.cache', 'vmtrace-linux');
-  const out = join(dir, `${m.kernel.vmlinuxSha256}.vmlinux`);
-  if (existsSync(out)) return out;
-  const bz = readFileSync(join(linuxImagesDir(), m.kernel.path));
-  if (sha256(bz) !== m.kernel.sha256) throw new Error(`${m.kernel.path}: sha256 differs from manifest.json`);
-  const dv = new DataView(bz.buffer, bz.byteOffset, bz.byteLength);
-  const setupSects = bz[0x1f1]!;
-  const start = (setupSects + 1) * 512 + dv.getUint32(0x248, true);
-  // The payload ends with the decompressed size (le32, the kernel build's size_append), not part of the xz stream.
-  const payload = bz.subarray(start, start + dv.getUint32(0x24c, true) - 4);
-  const vmlinux = execFileSync('xz', ['-dc'], { input: payload, maxBuffer: 256 << 20 });
-  if (sha256(vmlinux) !== m.kernel.vmlinuxSha256) throw new Error('decompressed vmlinux: sha256 differs from manifest.json');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(`${out}.tmp${process.pid}`, vmlinux);
-  renameSync(`${out}.tmp${process.pid}`, out);
-  return out;
 }
 
 /**
@@ -90,8 +66,10 @@ export function qemuArgs(serial: string, opts: { run?: string; cmdline?: string;
     '-M', 'pc,i8042=off,hpet=off,acpi=off,smbus=off,usb=off,vmport=off,sata=off',
     '-nodefaults', '-m', `${opts.memMiB ?? 256}M`, '-cpu', cpu,
     '-serial', `file:${serial}`, '-display', 'none', '-monitor', 'none', '-no-reboot',
-    '-kernel', extractVmlinux(), '-initrd', join(linuxImagesDir(), linuxManifest().initramfs.path),
+    '-kernel', vmlinuxPath(), '-initrd', join(linuxImagesDir(), linuxManifest().initramfs.path),
     '-append', opts.cmdline ?? linuxCmdline(opts.run),
+    // The CMOS clock at vmtrace's RTC epoch (2025-01-01, src/emulator/devices/Rtc.ts) and running on guest time.
+    '-rtc', 'base=2025-01-01T00:00:00,clock=vm',
     ...(opts.icount === false ? [] : ['-icount', 'shift=0,sleep=off']),
   ];
 }

@@ -34,6 +34,13 @@ export function vmlinuxUnavailable(): string | null {
 
 let cached: Uint8Array | undefined;
 
+/** Where loadVmlinux() keeps the extracted file (QEMU boots it: test/helpers/linuxQemu.ts). */
+export function vmlinuxPath(): string {
+  const cache = join(tmpdir(), `vmtrace-vmlinux-${linuxManifest().kernel.vmlinuxSha256}`);
+  if (!existsSync(cache)) loadVmlinux();
+  return cache;
+}
+
 export function loadVmlinux(): Uint8Array {
   if (cached) return cached;
   const m = linuxManifest();
