@@ -4,8 +4,8 @@
 // one GT_SYSCALL per system call, and syscall_dispatch runs once per system call.
 
 import { describe, expect, it } from 'vitest';
-import { assemble } from '../src/hypervisor/Session.js';
-import { LiveEnvironment } from '../src/hypervisor/LiveEnvironment.js';
+import { assemble } from '../src/replay/Session.js';
+import { LiveEnvironment } from '../src/replay/LiveEnvironment.js';
 import { GroundTruthType } from '../src/hypervisor/events.js';
 
 function run(probe: boolean) {
