@@ -1,7 +1,8 @@
 // The emulator side of the differential ISA tests: runs a DiffCase in user mode (CPL 3) on a bare Cpu with
 // 4-level page tables mapping the code and scratch areas where the native harness maps them.
 
-import { Cpu, Stop } from '../../src/emulator/cpu/Cpu.js';
+import { Cpu, Cr4, Stop } from '../../src/emulator/cpu/Cpu.js';
+import { fxImage, loadFxImage } from '../../src/emulator/cpu/fpu/fpuState.js';
 import type { CpuHooks } from '../../src/emulator/cpu/Cpu.js';
 import { CODE_BASE, DATA_BASE, DATA_BYTES, FLAGS_MASK, type DiffCase, type DiffResult } from './types.js';
 
@@ -84,6 +85,9 @@ export function runEmulated(tc: DiffCase): DiffResult {
   for (let r = 0; r < 16; r++) c.setReg(r, tc.regs[r] ?? 0n);
   c.setRflags(Number(tc.rflags & FLAGS_MASK) | 0x202);
   c.setRip(CODE_BASE);
+  // User mode as Linux sets it up: FXSAVE/SSE enabled, unmasked SIMD exceptions as #XM.
+  c.cr4 |= Cr4.OSFXSR | Cr4.OSXMMEXCPT;
+  if (tc.fx !== undefined && !loadFxImage(c, tc.fx, true)) throw new Error(`${tc.name}: FXSAVE image with reserved MXCSR bits`);
   const end = Number(CODE_BASE) + tc.code.length;
   faultVector = null;
   let steps = 0;
@@ -100,5 +104,12 @@ export function runEmulated(tc: DiffCase): DiffResult {
     rflags: BigInt(c.getRflags()) & FLAGS_MASK,
     mem: u8.slice(DATA_PHYS, DATA_PHYS + DATA_BYTES),
     fault: faultVector,
+    fx: tc.fx !== undefined ? fxOut(c) : undefined,
   };
+}
+
+function fxOut(c: Cpu): Uint8Array {
+  const img = new Uint8Array(512);
+  fxImage(c, img, true);
+  return img;
 }

@@ -35,8 +35,16 @@ __attribute__((visibility("hidden"))) uint64_t vm_in[17];   // 16 GPRs + rflags 
 __attribute__((visibility("hidden"))) uint64_t vm_out[17];  // 16 GPRs + rflags captured
 __attribute__((visibility("hidden"))) uint64_t vm_host_rsp;
 __attribute__((visibility("hidden"))) uint64_t vm_entry = CODE_BASE;
+// x87/SSE state: loaded with FXRSTOR64 right before the snippet, saved with FXSAVE64 right after it (or
+// copied from the signal frame at a fault); the harness's own state is put back after every case.
+__attribute__((visibility("hidden"), aligned(64))) uint8_t vm_fx_in[512];
+__attribute__((visibility("hidden"), aligned(64))) uint8_t vm_fx_out[512];
+__attribute__((visibility("hidden"), aligned(64))) uint8_t vm_fx_host[512];
+__attribute__((visibility("hidden"))) uint8_t vm_fp; // FP batch: load vm_fx_in (integer batches keep the host's)
 
 extern void vm_run(void);
+extern void vm_fx_init(void);
+extern void vm_fx_restore(void);
 extern char vm_return[];
 extern char vm_fault_return[];
 extern char vm_end[];
@@ -51,6 +59,10 @@ __asm__(
     "vm_run:\n"
     "  push rbx\n  push rbp\n  push r12\n  push r13\n  push r14\n  push r15\n"
     "  mov [rip + vm_host_rsp], rsp\n"
+    "  cmp byte ptr [rip + vm_fp], 0\n"
+    "  je 1f\n"
+    "  fxrstor64 [rip + vm_fx_in]\n"
+    "1:\n"
     "  push qword ptr [rip + vm_in + 128]\n"
     "  popfq\n"
     "  mov rax, [rip + vm_in + 0]\n"
@@ -72,6 +84,7 @@ __asm__(
     "  jmp qword ptr [rip + vm_entry]\n"
     ".globl vm_return\n"
     "vm_return:\n"
+    "  fxsave64 [rip + vm_fx_out]\n"
     "  mov [rip + vm_out + 0], rax\n"
     "  mov [rip + vm_out + 8], rcx\n"
     "  mov [rip + vm_out + 16], rdx\n"
@@ -100,7 +113,15 @@ __asm__(
     "  ret\n"
     ".globl vm_end\n"
     "vm_end:\n"
-    ".size vm_run, .-vm_run\n");
+    ".size vm_run, .-vm_run\n"
+    ".globl vm_fx_init\n"
+    "vm_fx_init:\n"
+    "  fxsave64 [rip + vm_fx_host]\n"
+    "  ret\n"
+    ".globl vm_fx_restore\n"
+    "vm_fx_restore:\n"
+    "  fxrstor64 [rip + vm_fx_host]\n"
+    "  ret\n");
 
 static volatile int fault_vector = -1;
 static volatile uint64_t fault_err = 0;
@@ -126,6 +147,7 @@ static void on_fault(int sig, siginfo_t *si, void *ctx) {
                                 REG_R8,  REG_R9,  REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15};
   for (int i = 0; i < 16; i++) vm_out[i] = (uint64_t)g[order[i]];
   vm_out[16] = (uint64_t)g[REG_EFL];
+  if (uc->uc_mcontext.fpregs) memcpy(vm_fx_out, uc->uc_mcontext.fpregs, 512);
   g[REG_RIP] = (greg_t)(uintptr_t)vm_fault_return;
   g[REG_RSP] = (greg_t)vm_host_rsp;
   g[REG_EFL] = 0x202; // resume the harness with sane flags (DF, TF, AC, NT clear)
@@ -138,7 +160,11 @@ static int read_all(void *p, size_t n) {
 int main(void) {
   uint8_t magic[4];
   uint32_t data_bytes;
-  if (!read_all(magic, 4) || memcmp(magic, "VMTD", 4) != 0 || !read_all(&data_bytes, 4) || data_bytes == 0 ||
+  // "VMTD": integer cases; "VMTF": each case also carries a 512-byte FXSAVE image in and out.
+  int fp = 0;
+  vm_fx_init();
+  (void)vm_fx_in;
+  if (!read_all(magic, 4) || (memcmp(magic, "VMTD", 4) != 0 && !(fp = memcmp(magic, "VMTF", 4) == 0)) || !read_all(&data_bytes, 4) || data_bytes == 0 ||
       data_bytes % 4096 != 0) {
     fprintf(stderr, "vmtrace-diff: bad header\n");
     return 2;
@@ -185,7 +211,8 @@ int main(void) {
     // Past the snippet: jmp qword ptr [rip+0]; .quad vm_return. Everything after: int3.
     memset(code, 0xcc, dirty);
     dirty = len + 14;
-    if (!read_all(code, len) || !read_all(vm_in, 17 * 8) || !read_all(data, data_bytes)) {
+    if (!read_all(code, len) || !read_all(vm_in, 17 * 8) || !read_all(data, data_bytes) ||
+        (fp && !read_all(vm_fx_in, 512))) {
       fprintf(stderr, "vmtrace-diff: truncated case\n");
       return 5;
     }
@@ -201,9 +228,12 @@ int main(void) {
     fault_rip = 0;
     fault_addr = 0;
     memset(vm_out, 0, sizeof vm_out);
+    vm_fp = (uint8_t)fp;
+    memset(vm_fx_out, 0, sizeof vm_fx_out);
     in_snippet = 1;
     vm_run();
     in_snippet = 0;
+    vm_fx_restore();
     uint32_t f = fault_vector < 0 ? 0xffffffffu : (uint32_t)fault_vector;
     uint32_t e = (uint32_t)fault_err;
     memcpy(outbuf, &f, 4);
@@ -212,7 +242,8 @@ int main(void) {
     uint64_t frip = fault_rip, faddr = fault_addr;
     memcpy(outbuf + 8 + 17 * 8, &frip, 8);
     memcpy(outbuf + 8 + 17 * 8 + 8, &faddr, 8);
-    if (fwrite(outbuf, 1, sizeof outbuf, stdout) != sizeof outbuf || fwrite(data, 1, data_bytes, stdout) != data_bytes) {
+    if (fwrite(outbuf, 1, sizeof outbuf, stdout) != sizeof outbuf || fwrite(data, 1, data_bytes, stdout) != data_bytes ||
+        (fp && fwrite(vm_fx_out, 1, 512, stdout) != 512)) {
       return 7;
     }
   }

@@ -90,11 +90,11 @@ function build(): string {
   return exe;
 }
 
-function encode(cases: DiffCase[]): Buffer {
+function encode(cases: DiffCase[], fp: boolean): Buffer {
   let size = 8 + 4;
-  for (const c of cases) size += 4 + c.code.length + 17 * 8 + DATA_BYTES;
+  for (const c of cases) size += 4 + c.code.length + 17 * 8 + DATA_BYTES + (fp ? 512 : 0);
   const buf = Buffer.alloc(size);
-  buf.write('VMTD', 0, 'latin1');
+  buf.write(fp ? 'VMTF' : 'VMTD', 0, 'latin1');
   buf.writeUInt32LE(DATA_BYTES, 4);
   let o = 8;
   for (const c of cases) {
@@ -112,6 +112,11 @@ function encode(cases: DiffCase[]): Buffer {
     o += 8;
     buf.set(c.mem, o);
     o += DATA_BYTES;
+    if (fp) {
+      if (c.fx?.length !== 512) throw new Error(`${c.name}: FP batch case without a 512-byte FXSAVE image`);
+      buf.set(c.fx, o);
+      o += 512;
+    }
   }
   buf.writeUInt32LE(NO_FAULT, o);
   return buf;
@@ -122,13 +127,14 @@ export function runNative(cases: DiffCase[]): NativeResult[] {
   const why = nativeAvailable();
   if (why !== null || binary === null) throw new Error(`native harness unavailable: ${why}`);
   if (cases.length === 0) return [];
+  const fp = cases[0].fx !== undefined;
   const proc = spawnSync(binary, [], {
-    input: encode(cases),
-    maxBuffer: cases.length * (OUT_FIXED + DATA_BYTES) + 1024,
+    input: encode(cases, fp),
+    maxBuffer: cases.length * (OUT_FIXED + DATA_BYTES + 512) + 1024,
     timeout: 60_000,
   });
   const out = proc.stdout ?? Buffer.alloc(0);
-  const per = OUT_FIXED + DATA_BYTES;
+  const per = OUT_FIXED + DATA_BYTES + (fp ? 512 : 0);
   const done = Math.floor(out.length / per);
   if (proc.error || proc.status !== 0 || done !== cases.length) {
     const at = cases[Math.min(done, cases.length - 1)];
@@ -146,7 +152,8 @@ export function runNative(cases: DiffCase[]): NativeResult[] {
     results.push({
       regs,
       rflags: out.readBigUInt64LE(b + 8 + 128) & FLAGS_MASK,
-      mem: new Uint8Array(out.buffer.slice(out.byteOffset + b + OUT_FIXED, out.byteOffset + b + per)),
+      mem: new Uint8Array(out.buffer.slice(out.byteOffset + b + OUT_FIXED, out.byteOffset + b + OUT_FIXED + DATA_BYTES)),
+      fx: fp ? new Uint8Array(out.buffer.slice(out.byteOffset + b + OUT_FIXED + DATA_BYTES, out.byteOffset + b + per)) : undefined,
       fault: fault === NO_FAULT ? null : fault,
       errorCode: out.readUInt32LE(b + 4),
       faultRip: out.readBigUInt64LE(b + 8 + 136),

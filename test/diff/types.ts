@@ -20,6 +20,8 @@ export interface DiffCase {
   rflags: bigint;
   /** Initial contents of the scratch memory (DATA_BYTES bytes). */
   mem: Uint8Array;
+  /** x87/SSE state as a 512-byte FXSAVE64 image (FP cases only: then every case of a batch has one). */
+  fx?: Uint8Array;
 }
 
 export interface DiffResult {
@@ -29,6 +31,8 @@ export interface DiffResult {
   mem: Uint8Array;
   /** null if the snippet ran to its end; otherwise the exception vector (0 #DE, 6 #UD, 13 #GP, 14 #PF...). */
   fault: number | null;
+  /** x87/SSE state after the snippet (or at the fault) as an FXSAVE64 image, for FP cases. */
+  fx?: Uint8Array;
 }
 
 export const FLAGS_MASK = 0x0cd5n; // CF(0) PF(2) AF(4) ZF(6) SF(7) DF(10) OF(11)

@@ -134,6 +134,28 @@ export class Cpu implements LazyFlags {
   /** When a hook handled an instruction that must not count as retired (hypervisor-planted code). */
   noRetire = false;
 
+  // SSE and x87 state (SDM vol. 1 chapters 8 and 10). XMM0-15 as 4 int32 words each (the integer view is the
+  // one moves use: float views would quiet signalling NaNs on load); MXCSR; the x87 stack as 8 physical
+  // registers R0-R7 of 80 bits each (64-bit significand in fpm as lo/hi words, sign and exponent in fpe);
+  // ST(i) is R[(fpTop + i) & 7]. fsw holds the status word without TOP (bits 13:11), which is fpTop.
+  readonly xmm = new Int32Array(64);
+  /** The same bytes as doubles and singles (arithmetic only, after NaNs were handled). */
+  readonly xmmD = new Float64Array(this.xmm.buffer);
+  readonly xmmS = new Float32Array(this.xmm.buffer);
+  mxcsr = 0x1f80;
+  readonly fpm = new Int32Array(16);
+  readonly fpe = new Int32Array(8);
+  fpTop = 0;
+  fcw = 0x037f;
+  fsw = 0;
+  /** Abridged tag word (FXSAVE byte 4): bit i set = physical register i is not empty. */
+  ftw = 0;
+  fop = 0;
+  fipLo = 0;
+  fipHi = 0;
+  fdpLo = 0;
+  fdpHi = 0;
+
   // Scratch outputs (to return pairs without allocating).
   eaLo = 0;
   eaHi = 0;

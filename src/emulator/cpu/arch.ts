@@ -32,7 +32,7 @@ export const Msr = {
 
 export const Efer = { SCE: 1 << 0, LME: 1 << 8, LMA: 1 << 10, NXE: 1 << 11 } as const;
 export const Cr0 = { PE: 1 << 0, MP: 1 << 1, EM: 1 << 2, TS: 1 << 3, ET: 1 << 4, NE: 1 << 5, WP: 1 << 16, AM: 1 << 18, PG: 1 << 31 } as const;
-export const Cr4 = { TSD: 1 << 2, PSE: 1 << 4, PAE: 1 << 5, PGE: 1 << 7 } as const;
+export const Cr4 = { TSD: 1 << 2, PSE: 1 << 4, PAE: 1 << 5, PGE: 1 << 7, OSFXSR: 1 << 9, OSXMMEXCPT: 1 << 10 } as const;
 
 /** Bits 63:47 of an address are copies of bit 47 (SDM 3.3.7.1); `hi` is the high 32-bit word. */
 export function isCanonical(hi: number): boolean {

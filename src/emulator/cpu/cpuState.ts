@@ -2,6 +2,7 @@
 // Decoded code and TLB contents are caches, not state: restoring drops them.
 
 import type { Cpu } from './Cpu.js';
+import { loadFpu, saveFpu, type FpuState } from './fpu/fpuState.js';
 
 /** Scalar fields saved by name. */
 const FIELDS = [
@@ -21,6 +22,8 @@ export interface CpuState {
   apicBase: [number, number];
   halted: boolean;
   irqPending: boolean;
+  /** x87 and SSE registers (absent in checkpoints from before the FPU: reset state). */
+  fpu?: FpuState;
 }
 
 export function saveCpuState(cpu: Cpu): CpuState {
@@ -35,6 +38,7 @@ export function saveCpuState(cpu: Cpu): CpuState {
     apicBase: [cpu.apicBase.lo, cpu.apicBase.hi],
     halted: cpu.halted,
     irqPending: cpu.irqPending,
+    fpu: saveFpu(cpu),
   };
 }
 
@@ -55,6 +59,7 @@ export function loadCpuState(cpu: Cpu, s: CpuState): void {
   cpu.apicBase = { lo: s.apicBase[0], hi: s.apicBase[1] };
   cpu.halted = s.halted;
   cpu.irqPending = s.irqPending;
+  loadFpu(cpu, s.fpu);
   cpu.syncPaging();
   cpu.mmu.setUser(cpu.cpl === 3);
   cpu.mmu.flushTlb();

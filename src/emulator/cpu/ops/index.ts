@@ -10,6 +10,7 @@ import { decodeAlu } from './alu.js';
 import { decodeBit } from './bit.js';
 import { decodeControl } from './control.js';
 import { decodeData } from './data.js';
+import { decodeFpuControl } from './fpuControl.js';
 import { decodeMulDiv } from './muldiv.js';
 import { decodeShift } from './shift.js';
 import { decodeString } from './string.js';
@@ -38,6 +39,8 @@ export function decodeInstruction(ins: Instruction, op: Op): boolean {
     if (str !== null) return str;
     const sys = decodeSystem(ins, op);
     if (sys !== null) return sys;
+    const fpu = decodeFpuControl(ins, op);
+    if (fpu !== null) return fpu;
     if (decodeControl(ins, op) || decodeData(ins, op) || decodeAlu(ins, op) || decodeShift(ins, op) ||
       decodeMulDiv(ins, op) || decodeBit(ins, op)) return false;
   } catch {

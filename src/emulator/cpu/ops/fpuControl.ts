@@ -1,0 +1,133 @@
+// x87/SSE state and control instructions: FXSAVE/FXRSTOR (and the 64-bit forms), LDMXCSR/STMXCSR, FNINIT,
+// FWAIT, FNCLEX, FLDCW/FNSTCW, FNSTSW, CLFLUSH/CLFLUSHOPT (no caches are modelled: only the access check).
+// Availability per CR0.EM/MP/TS and CR4.OSFXSR is in fpu/fpuState.ts.
+
+import { type Instruction, Mnemonic, OpKind, Register } from 'iced-x86';
+import type { Cpu } from '../Cpu.js';
+import type { Op } from '../Op.js';
+import { Cr0 } from '../arch.js';
+import { Vector } from '../faults.js';
+import {
+  checkPendingX87, checkSse, checkX87, fpuInit, fswWord, fwait, fxrstor, fxsave, setMxcsr, Fsw,
+} from '../fpu/fpuState.js';
+import { setMem } from './operands.js';
+
+type H = (cpu: Cpu, op: Op) => void;
+
+/** FXSAVE/FXRSTOR: #UD with CR0.EM, #NM with CR0.TS (SDM FXSAVE "Protected Mode Exceptions"). */
+function checkFx(cpu: Cpu): void {
+  if ((cpu.cr0 & Cr0.EM) !== 0) throw cpu.fault.set(Vector.UD, 0);
+  if ((cpu.cr0 & Cr0.TS) !== 0) throw cpu.fault.set(Vector.NM, 0);
+}
+
+const fxsaveOp: H = (cpu, op) => {
+  checkFx(cpu);
+  op.ea(cpu, op);
+  fxsave(cpu, cpu.eaLo, cpu.eaHi, op.aux === 1);
+};
+
+const fxrstorOp: H = (cpu, op) => {
+  checkFx(cpu);
+  op.ea(cpu, op);
+  fxrstor(cpu, cpu.eaLo, cpu.eaHi, op.aux === 1);
+};
+
+const ldmxcsr: H = (cpu, op) => {
+  checkSse(cpu);
+  op.ea(cpu, op);
+  setMxcsr(cpu, cpu.mmu.read32(cpu.eaLo, cpu.eaHi));
+};
+
+const stmxcsr: H = (cpu, op) => {
+  checkSse(cpu);
+  op.ea(cpu, op);
+  cpu.mmu.write32(cpu.eaLo, cpu.eaHi, cpu.mxcsr);
+};
+
+const fninit: H = (cpu) => {
+  checkX87(cpu);
+  fpuInit(cpu);
+};
+
+const fwaitOp: H = (cpu) => {
+  fwait(cpu);
+};
+
+const fnclex: H = (cpu) => {
+  checkX87(cpu);
+  // Clears PE UE OE ZE DE IE, SF, ES and B (SDM FCLEX); C0-C3 undefined, kept.
+  cpu.fsw &= ~(0x3f | Fsw.SF | Fsw.ES | Fsw.B);
+};
+
+const fldcw: H = (cpu, op) => {
+  checkX87(cpu);
+  checkPendingX87(cpu);
+  op.ea(cpu, op);
+  const v = cpu.mmu.read16(cpu.eaLo, cpu.eaHi);
+  cpu.fcw = (v & 0x1f3f) | 0x40;
+  updateEs(cpu);
+};
+
+/** ES (and B) follow "an unmasked exception flag is set" (SDM vol. 1 8.1.3.1). */
+export function updateEs(cpu: Cpu): void {
+  if ((cpu.fsw & ~cpu.fcw & 0x3f) !== 0) cpu.fsw |= Fsw.ES | Fsw.B;
+  else cpu.fsw &= ~(Fsw.ES | Fsw.B);
+}
+
+const fnstcw: H = (cpu, op) => {
+  checkX87(cpu);
+  op.ea(cpu, op);
+  cpu.mmu.write16(cpu.eaLo, cpu.eaHi, cpu.fcw);
+};
+
+const fnstswMem: H = (cpu, op) => {
+  checkX87(cpu);
+  op.ea(cpu, op);
+  cpu.mmu.write16(cpu.eaLo, cpu.eaHi, fswWord(cpu));
+};
+
+const fnstswAx: H = (cpu) => {
+  checkX87(cpu);
+  cpu.lo[0] = (cpu.lo[0] & -65536) | fswWord(cpu);
+};
+
+/** CLFLUSH: faults as a byte read would (SDM CLFLUSH: treated as a read for permission checks). */
+const clflush: H = (cpu, op) => {
+  op.ea(cpu, op);
+  cpu.mmu.read8(cpu.eaLo, cpu.eaHi);
+};
+
+function use(op: Op, name: string, fn: H): boolean {
+  op.fn = fn;
+  op.name = name;
+  return true;
+}
+
+/** Decode a state/control instruction; null if not one. Returns true (ends the block: CR-dependent, rare). */
+export function decodeFpuControl(ins: Instruction, op: Op): boolean | null {
+  const m = ins.mnemonic;
+  const mem = ins.op0Kind === OpKind.Memory;
+  switch (m) {
+    case Mnemonic.Fxsave: case Mnemonic.Fxsave64: case Mnemonic.Fxrstor: case Mnemonic.Fxrstor64:
+      setMem(ins, op);
+      op.aux = m === Mnemonic.Fxsave64 || m === Mnemonic.Fxrstor64 ? 1 : 0;
+      return m === Mnemonic.Fxsave || m === Mnemonic.Fxsave64 ? use(op, 'fxsave', fxsaveOp) : use(op, 'fxrstor', fxrstorOp);
+    case Mnemonic.Ldmxcsr: setMem(ins, op); return use(op, 'ldmxcsr', ldmxcsr);
+    case Mnemonic.Stmxcsr: setMem(ins, op); return use(op, 'stmxcsr', stmxcsr);
+    case Mnemonic.Fninit: return use(op, 'fninit', fninit);
+    case Mnemonic.Wait: return use(op, 'fwait', fwaitOp);
+    case Mnemonic.Fnclex: return use(op, 'fnclex', fnclex);
+    case Mnemonic.Fldcw: setMem(ins, op); return use(op, 'fldcw', fldcw);
+    case Mnemonic.Fnstcw: setMem(ins, op); return use(op, 'fnstcw', fnstcw);
+    case Mnemonic.Fnstsw:
+      if (mem) {
+        setMem(ins, op);
+        return use(op, 'fnstsw', fnstswMem);
+      }
+      if (ins.op0Register !== Register.AX) return null;
+      return use(op, 'fnstsw ax', fnstswAx);
+    case Mnemonic.Clflush: case Mnemonic.Clflushopt: setMem(ins, op); return use(op, 'clflush', clflush);
+    default: return null;
+  }
+}
+
