@@ -3,6 +3,7 @@
 // byte. Only meaningful with the toolchain of guest/images/TOOLCHAIN (as test/guest-build.test.ts); skipped with
 // a message otherwise.
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,4 +47,34 @@ describe.skipIf(reason !== null)('Linux guest build', () => {
       expect(readFileSync(join(out, f)).equals(readFileSync(join(images, f))), `${f} differs from the committed one`).toBe(true);
     }
   }, 180_000);
+});
+
+describe('Linux guest images', () => {
+  it('manifest.json describes the committed files (sha256, sizes) and the boot-protocol header of the kernel', () => {
+    const m = JSON.parse(readFileSync(join(images, 'manifest.json'), 'utf8')) as {
+      package: { version: string };
+      kernel: { path: string; sha256: string; bytes: number };
+      initramfs: { path: string; sha256: string; bytes: number };
+      cmdline: string;
+      workloads: Record<string, unknown>;
+    };
+    for (const f of [m.kernel, m.initramfs]) {
+      const b = readFileSync(join(images, f.path));
+      expect(b.length, f.path).toBe(f.bytes);
+      expect(createHash('sha256').update(b).digest('hex'), f.path).toBe(f.sha256);
+    }
+    expect(m.package.version).toBe('6.1.192-3');
+    // Boot protocol (Documentation/arch/x86/boot.rst): "HdrS" at 0x202, version 2.15, xz payload.
+    const bz = readFileSync(join(images, m.kernel.path));
+    expect(bz.toString('latin1', 0x202, 0x206)).toBe('HdrS');
+    expect(bz.readUInt16LE(0x206)).toBe(0x20f);
+    const start = (bz[0x1f1]! + 1) * 512 + bz.readUInt32LE(0x248);
+    expect([...bz.subarray(start, start + 6)]).toEqual([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
+    // The initramfs is a newc archive holding /init and a script per workload.
+    const cpio = readFileSync(join(images, m.initramfs.path)).toString('latin1');
+    expect(cpio.startsWith('070701')).toBe(true);
+    expect(cpio).toContain('TRAILER!!!');
+    for (const name of ['init\0', ...Object.keys(m.workloads).map((w) => `workloads/${w}\0`)]) expect(cpio).toContain(name);
+    expect(m.cmdline).toContain('console=ttyS0');
+  });
 });

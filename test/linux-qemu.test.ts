@@ -6,7 +6,7 @@
 // Skips with a message when QEMU is not installed (.ci/run installs it).
 import { describe, expect, it } from 'vitest';
 import { diskFileBytes, fnv1a, getWorkload, memcachedPackets, xorshift32 } from '../src/hypervisor/workloads.js';
-import { bootQemu, linuxManifest, qemuMissing, splitConsole, type SplitConsole } from './helpers/linuxQemu.js';
+import { bootQemu, diffLines, linuxManifest, logStructure, qemuMissing, splitConsole, type SplitConsole } from './helpers/linuxQemu.js';
 
 const why = qemuMissing();
 if (why !== null) console.warn(`Linux QEMU oracle tests skipped: ${why}`);
@@ -203,5 +203,22 @@ describe('splitConsole', () => {
       programOutput: ['syscall: 1', 'init: done, 0 failures'],
       lateKernelLog: ['random: crng init done', 'reboot: Restarting system'],
     });
+  });
+});
+
+describe('console comparison helpers', () => {
+  it('diffLines lists exactly the lines only one side has', () => {
+    expect(diffLines(['a', 'b', 'c', 'd'], ['a', 'c', 'x', 'd'])).toEqual([
+      { op: '-', index: 1, line: 'b' },
+      { op: '+', index: 2, line: 'x' },
+    ]);
+    expect(diffLines(['a'], ['a'])).toEqual([]);
+    expect(diffLines([], ['a'])).toEqual([{ op: '+', index: 0, line: 'a' }]);
+  });
+  it('logStructure masks measured values but keeps the message', () => {
+    expect(logStructure('Memory: 221432K/261752K available (14343K kernel code, 2329K rwdata)'))
+      .toBe('Memory: #K/#K available (#K kernel code, #K rwdata)');
+    expect(logStructure('tsc: Detected 1000.000 MHz processor')).toBe('tsc: Detected # MHz processor');
+    expect(logStructure('BIOS-e820: [mem 0x0000000000100000-0x000000000fffffff] usable')).toBe('BIOS-e#: [mem 0x#-0x#] usable');
   });
 });

@@ -171,3 +171,39 @@ export function splitConsole(text: string): SplitConsole {
   }
   return { bootLog, programOutput, lateKernelLog };
 }
+
+/** One line that differs between two logs: `-` only in the first, `+` only in the second (0-based indexes). */
+export interface LineDiff {
+  op: '-' | '+';
+  index: number;
+  line: string;
+}
+
+/**
+ * The lines that differ between two logs, in order (a longest-common-subsequence diff): what a comparison of our
+ * emulator's console with QEMU's lists. Empty when they are equal.
+ */
+export function diffLines(a: string[], b: string[]): LineDiff[] {
+  const n = a.length, m = b.length;
+  // lcs[i][j] = LCS length of a[i..], b[j..]; rows of Uint32Array (logs are a few hundred lines).
+  const lcs = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
+  for (let i = n - 1; i >= 0; i--) {
+    for (let j = m - 1; j >= 0; j--) lcs[i]![j] = a[i] === b[j] ? lcs[i + 1]![j + 1]! + 1 : Math.max(lcs[i + 1]![j]!, lcs[i]![j + 1]!);
+  }
+  const out: LineDiff[] = [];
+  let i = 0, j = 0;
+  while (i < n || j < m) {
+    if (i < n && j < m && a[i] === b[j]) { i++; j++; }
+    else if (j >= m || (i < n && lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) { out.push({ op: '-', index: i, line: a[i]! }); i++; }
+    else { out.push({ op: '+', index: j, line: b[j]! }); j++; }
+  }
+  return out;
+}
+
+/**
+ * A boot-log line reduced to its structure: numbers (decimal, hex, addresses) masked as `#`, so that two boots
+ * compare by the sequence of subsystem messages rather than by measured values (memory totals, BogoMIPS, ...).
+ */
+export function logStructure(line: string): string {
+  return line.replace(/0x[0-9a-f]+|\d+(?:\.\d+)?/gi, (t) => (t.startsWith('0x') ? '0x#' : '#'));
+}
