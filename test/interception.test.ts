@@ -58,7 +58,7 @@ function run(workload: string, intercept: string, syscalls: string[] = [], overr
 const EXITS_PER_SYSCALL: Record<string, number> = { 'double-swap': 2, 'fill-the-gap': 1, 'handler-injection': 1, selective: 1, nitro: 2 };
 
 describe.each(['syscall', 'mixed'])('interception on the %s workload', (workload) => {
-  const overrides = workload === 'syscall' ? { n: 3000 } : {};
+  const overrides: Record<string, number> = workload === 'syscall' ? { n: 3000 } : {};
   const base = run(workload, 'none', [], overrides);
 
   it('the baseline sees no syscalls and the guest makes many', () => {
