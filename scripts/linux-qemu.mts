@@ -16,7 +16,7 @@ for (const run of runs.length ? runs : ['syscall']) {
   const b = await bootQemu({ run, icount });
   const s = splitConsole(b.console);
   console.log(`== ${run}: /init after ${b.toInitSeconds?.toFixed(2) ?? '-'} s, ended after ${b.seconds.toFixed(2)} s` +
-    `${b.timedOut ? ' (timed out)' : ''}, ${s.bootLog.length} boot-log lines`);
+    `${b.timedOut ? ' (timed out)' : ''}, power-off status ${b.powerOffStatus ?? '-'}, ${s.bootLog.length} boot-log lines`);
   if (whole) process.stdout.write(b.console);
   else for (const l of [...s.programOutput, ...s.lateKernelLog.map((k) => `[kernel] ${k}`)]) console.log(l);
 }

@@ -54,11 +54,23 @@ export function qemuMissing(): string | null {
   return missing;
 }
 
+export interface BootOptions {
+  /** The workload (`run=NAME` appended to the manifest's command line). */
+  run?: string;
+  /** A whole command line instead. */
+  cmdline?: string;
+  /** -icount shift=0,sleep=off (default true): deterministic, slower. */
+  icount?: boolean;
+  /** The power-off port at 0x500 (default true); without it /init ends through the kernel's restart. */
+  powerPort?: boolean;
+  memMiB?: number;
+}
+
 /**
  * The QEMU arguments for one boot, the console going to the file `serial`. (A file, not a pipe: QEMU's 16550
  * drops characters when a pipe reader falls behind, which happened on this loaded machine.)
  */
-export function qemuArgs(serial: string, opts: { run?: string; cmdline?: string; icount?: boolean; memMiB?: number } = {}): string[] {
+export function qemuArgs(serial: string, opts: BootOptions = {}): string[] {
   const cpu =
     'qemu64,vendor=GenuineIntel,family=6,model=58,stepping=9,-de,-mce,-mca,-mtrr,-pat,-pse36,-clflush,-mmx,-sep,-pni,' +
     '-cx16,-lahf_lm,-svm,-apic,-hypervisor,-3dnowprefetch,-abm,-sse4a,-popcnt';
@@ -71,6 +83,9 @@ export function qemuArgs(serial: string, opts: { run?: string; cmdline?: string;
     // The CMOS clock at vmtrace's RTC epoch (2025-01-01, src/emulator/devices/Rtc.ts) and running on guest time.
     '-rtc', 'base=2025-01-01T00:00:00,clock=vm',
     ...(opts.icount === false ? [] : ['-icount', 'shift=0,sleep=off']),
+    // Our machine's power-off port (docs/machine.md 0x500): QEMU's isa-debug-exit there ends QEMU with exit code
+    // (status << 1) | 1 when /init writes its status, as our machine ends the run.
+    ...(opts.powerPort === false ? [] : ['-device', 'isa-debug-exit,iobase=0x500,iosize=4']),
   ];
 }
 
@@ -83,11 +98,15 @@ export interface QemuBoot {
   seconds: number;
   /** QEMU's exit code (0 after the triple fault under -no-reboot), or null if it had to be killed. */
   exitCode: number | null;
+  /** The status /init wrote to the power-off port, modulo 128 (isa-debug-exit's exit code is (status << 1) | 1);
+   *  null when the run did not end there. */
+  powerOffStatus: number | null;
   timedOut: boolean;
 }
 
-/** Boots the Linux guest under QEMU and waits for it to end (triple fault under -no-reboot) or time out. */
-export function bootQemu(opts: { run?: string; cmdline?: string; icount?: boolean; timeoutMs?: number } = {}): Promise<QemuBoot> {
+/** Boots the Linux guest under QEMU and waits for it to end (the power-off port, or a triple fault under
+ *  -no-reboot) or time out. */
+export function bootQemu(opts: BootOptions & { timeoutMs?: number } = {}): Promise<QemuBoot> {
   const dir = mkdtempSync(join(tmpdir(), 'vmtrace-qemu-'));
   const serial = join(dir, 'console.txt');
   writeFileSync(serial, '');
@@ -123,8 +142,9 @@ export function bootQemu(opts: { run?: string; cmdline?: string; icount?: boolea
       done();
       const console = readFileSync(serial, 'utf8');
       rmSync(dir, { recursive: true, force: true });
+      const powerOffStatus = opts.powerPort !== false && code !== null && code % 2 === 1 ? code >> 1 : null;
       if (code !== 0 && !timedOut && console.length === 0) reject(new Error(`${QEMU} failed (${code}): ${err.trim()}`));
-      else resolve({ console, toInitSeconds: toInit, seconds: secs(), exitCode: code, timedOut });
+      else resolve({ console, toInitSeconds: toInit, seconds: secs(), exitCode: code, powerOffStatus, timedOut });
     });
   });
 }
