@@ -18,7 +18,7 @@ import { TraceReader } from '../src/record/TraceReader.js';
 import { exitStats } from '../src/analyses/exitsSummary.js';
 import { importTrace } from '../src/analyses/importer.js';
 import { runProctrack } from '../src/analyses/proctrack.js';
-import { DEFAULT_TRACKER, ProcessTracker } from '../src/analyses/tracker.js';
+import { DEFAULT_TRACKER, ProcessTracker } from '../src/analyses/ProcessTracker.js';
 import { figure } from './figure.js';
 
 function median(xs: number[]): number {

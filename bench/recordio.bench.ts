@@ -1,7 +1,7 @@
 // Trace-writing throughput, independent of the emulator: exit rows per second through TraceWriter into a
 // real trace directory (Arrow IPC files on the local disk), and the size of exits.arrow per exit.
 //
-// The events are a pool of 4096 pre-generated synthetic exits (src/record/syntheticEvents.ts) replayed with
+// The events are a pool of 4096 pre-generated synthetic exits (test/helpers/syntheticEvents.ts) replayed with
 // fresh seq/icount, so the figure measures the writer, not the PRNG. A second run with the full mixed
 // stream (I/O, interrupts, ground truth, console) gives the whole directory's size per exit.
 
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Bench } from 'tinybench';
 import type { ExitEvent } from '../src/hypervisor/events.js';
 import { TraceWriter, type TraceWriterOptions } from '../src/record/TraceWriter.js';
-import { emitSynthetic } from '../src/record/syntheticEvents.js';
+import { emitSynthetic } from '../test/helpers/syntheticEvents.js';
 import { figure } from './figure.js';
 
 const ROWS = 500_000;

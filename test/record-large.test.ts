@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { ExitWord } from '../src/hypervisor/events.js';
 import { TraceWriter } from '../src/record/TraceWriter.js';
 import { TraceReader } from '../src/record/TraceReader.js';
-import { emitSynthetic } from '../src/record/syntheticEvents.js';
+import { emitSynthetic } from './helpers/syntheticEvents.js';
 
 let root: string;
 beforeAll(() => {

@@ -9,7 +9,7 @@ import type { ExitEvent } from '../src/hypervisor/events.js';
 import { traceInfo } from '../src/cli/info.js';
 import { runCli } from '../src/cli/main.js';
 import { TraceWriter, type TraceWriterOptions } from '../src/record/TraceWriter.js';
-import { emitSynthetic } from '../src/record/syntheticEvents.js';
+import { emitSynthetic } from './helpers/syntheticEvents.js';
 import { exitReasonKey } from '../src/record/exitReasonNames.js';
 
 let root: string;

@@ -25,7 +25,7 @@ import { syscallNumber } from '../hypervisor/interception/syscalls.js';
 import { TraceReader } from '../record/TraceReader.js';
 import { TraceFile } from '../record/schema.js';
 import { replayTrace, type ReplayReport } from '../replay/replayTrace.js';
-import { scanColumns } from './columns.js';
+import { scanColumns } from '../record/scanColumns.js';
 import { boolOption, countListOption, stringOption } from './options.js';
 import type { Analysis, Cell, OptionValues, ResultColumn, ResultTable, AnalysisResult } from './result.js';
 

@@ -9,7 +9,7 @@ import type { TraceReader } from '../record/TraceReader.js';
 import { EXIT_STATS_COLUMNS, ExitStats } from './exitsSummary.js';
 import { importTrace } from './importer.js';
 import type { AnalysisResult, Cell, ResultColumn } from './result.js';
-import { DEFAULT_TRACKER, ProcessTracker } from './tracker.js';
+import { DEFAULT_TRACKER, ProcessTracker } from './ProcessTracker.js';
 
 const BY_PROCESS_COLUMNS: readonly ResultColumn[] = [
   { name: 'upid', type: 'int64', unit: '', doc: 'Reconstructed process (CR3 identity, declared death, execve linked, no user-mode filter).' },

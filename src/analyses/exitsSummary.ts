@@ -4,7 +4,7 @@
 // hypervisor work), the analogue of perf's per-exit handling time.
 
 import { exitReasonKey } from '../record/exitReasonNames.js';
-import { scanColumns } from './columns.js';
+import { scanColumns } from '../record/scanColumns.js';
 import type { ResultColumn, ResultTable, Cell } from './result.js';
 import type { TraceReader } from '../record/TraceReader.js';
 

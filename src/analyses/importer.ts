@@ -16,7 +16,7 @@ import { EXIT_WORDS, ExitWord, IoDirection, type ExitEvent, type GroundTruthEven
 import type { ColumnView } from '../record/ColumnView.js';
 import type { ScanBatch, TraceReader } from '../record/TraceReader.js';
 import { INTERCEPT_STRATEGY_NAMES } from '../record/schema.js';
-import { scanColumns, type ProjectedBatch } from './columns.js';
+import { scanColumns, type ProjectedBatch } from '../record/scanColumns.js';
 
 const TWO32 = 4294967296;
 

@@ -2,6 +2,7 @@
 // clear errors for the user (UserError: one line, no stack trace).
 
 import { UserError } from '../errors.js';
+import { parseCount } from '../parseCount.js';
 import type { OptionValues } from './result.js';
 
 export function stringOption(o: OptionValues, key: string, flag: string, def: string, choices?: readonly string[]): string {
@@ -21,20 +22,10 @@ export function boolOption(o: OptionValues, key: string, def: boolean): boolean 
   throw new UserError(`--${key}: expected true or false, got ${v}`);
 }
 
-/** A non-negative integer; accepts `_` separators and k/M suffixes (`500k`, `2M`). */
-export function parseCount(s: string, flag: string): number {
-  const m = /^(\d[\d_]*)(\.\d+)?([kKmMgG]?)$/.exec(s.trim());
-  if (!m) throw new UserError(`${flag} ${s}: expected a non-negative integer (k/M/G suffixes allowed)`);
-  const mult = { '': 1, k: 1e3, K: 1e3, m: 1e6, M: 1e6, g: 1e9, G: 1e9 }[m[3]!] ?? 1;
-  const v = Number(`${m[1]!.replace(/_/g, '')}${m[2] ?? ''}`) * mult;
-  if (!Number.isSafeInteger(v)) throw new UserError(`${flag} ${s}: not an integer`);
-  return v;
-}
-
 export function countOption(o: OptionValues, key: string, flag: string, def: number, min = 0): number {
   const v = o[key];
   if (v === undefined) return def;
-  const n = typeof v === 'number' ? v : typeof v === 'string' ? parseCount(v, flag) : NaN;
+  const n = typeof v === 'number' ? v : typeof v === 'string' ? parseCount(flag, v) : NaN;
   if (!Number.isSafeInteger(n) || n < min) throw new UserError(`${flag}: expected an integer >= ${min}`);
   return n;
 }
@@ -44,7 +35,7 @@ export function countListOption(o: OptionValues, key: string, flag: string, def:
   const v = o[key];
   if (v === undefined) return [...def];
   if (typeof v !== 'string' || v.trim() === '') throw new UserError(`${flag} needs a comma-separated list`);
-  return v.split(',').map((s) => parseCount(s, flag));
+  return v.split(',').map((s) => parseCount(flag, s));
 }
 
 /** A comma-separated list of names, each from `choices` (`all` = every choice). */

@@ -2,7 +2,7 @@
 // (CR3, user RSP, CPL, syscalls; seed 004 sections 5-6), attribute syscalls and I/O to them, and score the
 // reconstruction against the guest's ground truth, for several death-detection strategies in one pass.
 //
-// One tracker per strategy (src/analyses/tracker.ts) subscribes to the importer's event stream; the same
+// One tracker per strategy (src/analyses/ProcessTracker.ts) subscribes to the importer's event stream; the same
 // trackers subscribe to a live machine (ProctrackRun.trackers, e.g. through replayTrace's `attach`). The
 // ground truth is collected by a separate observer and used only for scoring (./truth.ts).
 
@@ -13,7 +13,7 @@ import { importTrace } from './importer.js';
 import { syscallName } from '../hypervisor/interception/syscalls.js';
 import { boolOption, choiceListOption, countListOption, countOption, stringOption } from './options.js';
 import type { Analysis, AnalysisResult, Cell, OptionValues, ResultColumn, ResultTable } from './result.js';
-import { DEATH_NAMES, DEATH_STRATEGIES, DEFAULT_TRACKER, ProcessTracker, THREAD_IDS, type DeathStrategy, type TrackerConfig } from './tracker.js';
+import { DEATH_NAMES, DEATH_STRATEGIES, DEFAULT_TRACKER, ProcessTracker, THREAD_IDS, type DeathStrategy, type TrackerConfig } from './ProcessTracker.js';
 import { GroundTruth, score, type Scores } from './truth.js';
 
 export const DEFAULT_EXPIRATIONS = [1_000_000, 2_000_000, 5_000_000, 10_000_000, 20_000_000];

@@ -6,7 +6,7 @@
 // ground-truth OUT at icount t happens after an exit at icount t).
 
 import { GroundTruthType, type GroundTruthEvent, type MachineObserver } from '../hypervisor/events.js';
-import { Log, type ProcessTracker } from './tracker.js';
+import { Log, type ProcessTracker } from './ProcessTracker.js';
 
 export interface TrueProc {
   id: number;

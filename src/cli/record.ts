@@ -4,15 +4,10 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { TraceError, UserError } from '../errors.js';
 import { progressLine } from './progress.js';
+import { parseCount } from '../parseCount.js';
 import { DEFAULT_WORKLOAD } from '../hypervisor/workloads.js';
 import { DEFAULT_CHECKPOINT_EVERY, recordTrace } from '../replay/recordTrace.js';
 import { SESSION_DEFAULTS } from '../replay/Session.js';
-
-export function parseCount(what: string, v: string): number {
-  const n = Number(v.replace(/_/g, ''));
-  if (!Number.isSafeInteger(n) || n < 0) throw new UserError(`${what} must be a non-negative integer, got "${v}"`);
-  return n;
-}
 
 export function register(program: Command): void {
   program

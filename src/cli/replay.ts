@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { TraceError, UserError } from '../errors.js';
 import { progressLine } from './progress.js';
+import { parseCount } from '../parseCount.js';
 import { replayTrace } from '../replay/replayTrace.js';
 import { exitReasonSdmName } from '../record/exitReasonNames.js';
 
@@ -16,8 +17,7 @@ export function register(program: Command): void {
     .option('--intercept <strategy>', 'replay under another syscall-interception strategy (exits it does not cause checked as a subsequence)')
     .option('--syscalls <list>', 'for --intercept selective: syscall names or numbers, comma-separated')
     .action(async (dir: string, o: { exits?: string; from?: string; intercept?: string; syscalls?: string }) => {
-      const from = o.from === undefined ? undefined : Number(o.from.replace(/_/g, ''));
-      if (from !== undefined && (!Number.isSafeInteger(from) || from < 0)) throw new UserError(`--from must be a non-negative integer, got "${o.from}"`);
+      const from = o.from === undefined ? undefined : parseCount('--from', o.from);
       const progress = progressLine(`replay ${dir}`);
       let rep;
       try {

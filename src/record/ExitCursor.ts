@@ -4,20 +4,8 @@
 
 import { EXIT_WORDS, ExitWord, type ExitEvent } from '../hypervisor/events.js';
 import { ColumnView } from './ColumnView.js';
-import { EXITS } from './schema.js';
+import { EXITS, EXIT_WORD_COLUMNS } from './schema.js';
 import type { TableFileReader } from './TableFileReader.js';
-
-/** 64-bit columns and where they go in ExitEvent.words. */
-const WORD_COLUMNS: ReadonlyArray<readonly [string, number]> = [
-  ['qualification', ExitWord.qualification], ['guest_linear', ExitWord.guestLinear],
-  ['guest_physical', ExitWord.guestPhysical],
-  ['rip', ExitWord.rip], ['rsp', ExitWord.rsp], ['rflags', ExitWord.rflags],
-  ['cr0', ExitWord.cr0], ['cr3', ExitWord.cr3], ['cr4', ExitWord.cr4],
-  ['rax', ExitWord.rax], ['rcx', ExitWord.rcx], ['rdx', ExitWord.rdx], ['rbx', ExitWord.rbx],
-  ['rbp', ExitWord.rbp], ['rsi', ExitWord.rsi], ['rdi', ExitWord.rdi],
-  ['r8', ExitWord.r8], ['r9', ExitWord.r9], ['r10', ExitWord.r10], ['r11', ExitWord.r11],
-  ['r12', ExitWord.r12], ['r13', ExitWord.r13], ['r14', ExitWord.r14], ['r15', ExitWord.r15],
-];
 
 const index = (name: string): number => EXITS.columns.findIndex((c) => c.name === name);
 const COL = Object.fromEntries(['seq', 'icount', 'ts', 'cycles', 'cost', 'cpu', 'exit_reason', 'instruction_length',
@@ -41,8 +29,8 @@ export class ExitCursor {
   private length = 0;
   private cols: ColumnView[] = [];
   private words: Uint32Array[] = [];
-  private readonly wordDst = Int32Array.from(WORD_COLUMNS.map(([, w]) => w));
-  private readonly wordCol = WORD_COLUMNS.map(([name]) => index(name));
+  private readonly wordDst = Int32Array.from(EXIT_WORD_COLUMNS.map(([, w]) => w));
+  private readonly wordCol = EXIT_WORD_COLUMNS.map(([name]) => index(name));
   /** Exits returned so far (the seq of the next one, in an intact trace). */
   position = 0;
 

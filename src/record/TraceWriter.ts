@@ -18,7 +18,7 @@ import { ExitWord, type ExitEvent, type GroundTruthEvent, type InterruptEvent, t
 import { MAX_EXIT_REASON, exitReasonKey } from './exitReasonNames.js';
 import { FileSink } from './FileSink.js';
 import { canonical, manifestText, type FileRef, type ImageRef, type Manifest, type StopInfo, type TableRef } from './manifest.js';
-import { FORMAT_NAME, FORMAT_VERSION, GROUND_TRUTH_TYPE_NAMES, INTERCEPT_STRATEGY_NAMES, RESERVED_FILES, TABLES, TABLE_NAMES, TraceFile,
+import { EXIT_WORD_COLUMNS, FORMAT_NAME, FORMAT_VERSION, columnSpec, GROUND_TRUTH_TYPE_NAMES, INTERCEPT_STRATEGY_NAMES, RESERVED_FILES, TABLES, TABLE_NAMES, TraceFile,
   type TableName } from './schema.js';
 import { TableBuffer, type ColumnBuffer } from './TableBuffer.js';
 import { TraceError } from '../errors.js';
@@ -57,16 +57,8 @@ export interface StopInput {
 export const DEFAULT_BATCH_ROWS = 32768;
 const TWO32 = 4294967296;
 
-/** 64-bit columns of exits.arrow copied word for word from ExitEvent.words (column, word offset). */
-const EXIT_WORD_COLUMNS: ReadonlyArray<readonly [string, number]> = [
-  ['qualification', ExitWord.qualification],
-  ['rip', ExitWord.rip], ['rsp', ExitWord.rsp], ['rflags', ExitWord.rflags],
-  ['cr0', ExitWord.cr0], ['cr3', ExitWord.cr3], ['cr4', ExitWord.cr4],
-  ['rax', ExitWord.rax], ['rcx', ExitWord.rcx], ['rdx', ExitWord.rdx], ['rbx', ExitWord.rbx],
-  ['rbp', ExitWord.rbp], ['rsi', ExitWord.rsi], ['rdi', ExitWord.rdi],
-  ['r8', ExitWord.r8], ['r9', ExitWord.r9], ['r10', ExitWord.r10], ['r11', ExitWord.r11],
-  ['r12', ExitWord.r12], ['r13', ExitWord.r13], ['r14', ExitWord.r14], ['r15', ExitWord.r15],
-];
+/** The word columns of exits.arrow copied as they are; the nullable addresses are written with their null bit. */
+const EXIT_COPIED_WORDS = EXIT_WORD_COLUMNS.filter(([name]) => columnSpec('exits', name)?.nullable === false);
 
 /** Store a JS number (an integer, exact below 2^53, may be negative) as a 64-bit two's-complement value. */
 function put64(w: Uint32Array, i: number, x: number): void {
@@ -188,8 +180,8 @@ export class TraceWriter implements MachineObserver {
     this.xIntInfo = x.fixed('interruption_info'); this.xIntErr = x.fixed('interruption_error_code');
     this.xLinear = x.words('guest_linear'); this.xPhysical = x.words('guest_physical');
     this.xCs = x.fixed('cs'); this.xSs = x.fixed('ss'); this.xCpl = x.fixed('cpl');
-    this.xWordDst = EXIT_WORD_COLUMNS.map(([name]) => x.words(name));
-    this.xWordSrc = Int32Array.from(EXIT_WORD_COLUMNS.map(([, w]) => w));
+    this.xWordDst = EXIT_COPIED_WORDS.map(([name]) => x.words(name));
+    this.xWordSrc = Int32Array.from(EXIT_COPIED_WORDS.map(([, w]) => w));
     this.xReasonNameCol = x.col('exit_reason_name'); this.xLinearCol = x.col('guest_linear');
     this.xPhysicalCol = x.col('guest_physical');
 

@@ -12,6 +12,7 @@
 
 import { Binary, Dictionary, Field, Int8, Int64, Schema, Uint16, Uint32, Uint64, Uint8, Utf8, type DataType } from 'apache-arrow';
 import { EXIT_REASON_KEYS } from './exitReasonNames.js';
+import { ExitWord } from '../hypervisor/events.js';
 
 /** Version of the directory layout, manifest and table schemas. Bump on any incompatible change. */
 export const FORMAT_VERSION = 1;
@@ -108,6 +109,21 @@ export const EXITS: TableSpec = {
     ...GPR_COLUMNS,
   ],
 };
+
+/**
+ * The 64-bit columns of exits.arrow that hold an ExitEvent word pair (ExitEvent.words, two uint32 words each,
+ * low first): column name and word offset. The writer and the exit cursor both copy through this one map.
+ */
+export const EXIT_WORD_COLUMNS: ReadonlyArray<readonly [column: string, word: number]> = [
+  ['qualification', ExitWord.qualification], ['guest_linear', ExitWord.guestLinear],
+  ['guest_physical', ExitWord.guestPhysical],
+  ['rip', ExitWord.rip], ['rsp', ExitWord.rsp], ['rflags', ExitWord.rflags],
+  ['cr0', ExitWord.cr0], ['cr3', ExitWord.cr3], ['cr4', ExitWord.cr4],
+  ['rax', ExitWord.rax], ['rcx', ExitWord.rcx], ['rdx', ExitWord.rdx], ['rbx', ExitWord.rbx],
+  ['rbp', ExitWord.rbp], ['rsi', ExitWord.rsi], ['rdi', ExitWord.rdi],
+  ['r8', ExitWord.r8], ['r9', ExitWord.r9], ['r10', ExitWord.r10], ['r11', ExitWord.r11],
+  ['r12', ExitWord.r12], ['r13', ExitWord.r13], ['r14', ExitWord.r14], ['r15', ExitWord.r15],
+];
 
 export const IO: TableSpec = {
   name: 'io',

@@ -1,4 +1,4 @@
-// Column projection for analyses: read only the buffers of the requested columns of a trace table, batch by
+// Column projection (for the analyses' importer): read only the buffers of the requested columns of a trace table, batch by
 // batch, straight into reusable typed arrays. The general reader (src/record/TableFileReader) decodes every
 // column of a batch (an exit row is ~260 bytes, the columns proctrack needs ~40), which caps a scan at a few
 // million exits per second; this reads the record-batch metadata (Arrow IPC "Buffer" regions of the body)
@@ -7,8 +7,8 @@
 // Supported: fixed-width non-null columns (int64/uint64 as uint32 word pairs, uint32/16/8, dictionary
 // codes). The table's schema is checked by TraceReader.openTable first (same checks as every reader).
 
-import type { TraceReader } from '../record/TraceReader.js';
-import { TABLES, type TableName } from '../record/schema.js';
+import type { TraceReader } from './TraceReader.js';
+import { TABLES, type TableName } from './schema.js';
 import { TraceError } from '../errors.js';
 
 /** Bytes per value of a fixed-width column type; 0 for variable-width. */
