@@ -12,11 +12,12 @@ import ts from 'typescript';
 
 /**
  * The layers, lowest first; a layer may import its own and lower ranks only. Layers of one rank (export,
- * report) are siblings and do not import each other. `errors` is src/errors.ts (one error type per layer,
- * usable from every layer); `index` is src/index.ts, the public surface, which may import anything.
+ * report) are siblings and do not import each other. `base` is the files directly in src/ that every layer
+ * may use (BASE_FILES: the error types, the count parser); `index` is src/index.ts, the public surface, which
+ * may import anything.
  */
 export const LAYER_ORDER: readonly (readonly string[])[] = [
-  ['errors'],
+  ['base'],
   ['emulator'],
   ['introspection'],
   ['hypervisor'],
@@ -27,6 +28,9 @@ export const LAYER_ORDER: readonly (readonly string[])[] = [
   ['cli'],
   ['index'],
 ];
+
+/** Files directly in src/ that form the base layer. */
+export const BASE_FILES: readonly string[] = ['errors.ts', 'parseCount.ts'];
 
 const RANK = new Map<string, number>(LAYER_ORDER.flatMap((names, rank) => names.map((n) => [n, rank] as const)));
 
@@ -43,8 +47,8 @@ export function layerOf(file: string): string | null {
   const parts = file.split('/');
   if (parts[0] !== 'src') return null;
   if (parts.length === 2) {
-    const name = parts[1].replace(/\.ts$/, '');
-    return name === 'index' || name === 'errors' ? name : null;
+    if (parts[1] === 'index.ts') return 'index';
+    return BASE_FILES.includes(parts[1]) ? 'base' : null;
   }
   return RANK.has(parts[1]) ? parts[1] : null;
 }
