@@ -138,10 +138,15 @@ export class Cpu implements LazyFlags {
   // one moves use: float views would quiet signalling NaNs on load); MXCSR; the x87 stack as 8 physical
   // registers R0-R7 of 80 bits each (64-bit significand in fpm as lo/hi words, sign and exponent in fpe);
   // ST(i) is R[(fpTop + i) & 7]. fsw holds the status word without TOP (bits 13:11), which is fpTop.
-  readonly xmm = new Int32Array(64);
-  /** The same bytes as doubles and singles (arithmetic only, after NaNs were handled). */
+  // Two more 128-bit slots follow XMM15: 16 holds a memory source operand, 17 a temporary result.
+  readonly xmm = new Int32Array(72);
+  /** The same bytes as doubles and singles (arithmetic only, after NaNs were handled) and as lanes. */
   readonly xmmD = new Float64Array(this.xmm.buffer);
   readonly xmmS = new Float32Array(this.xmm.buffer);
+  readonly xmmB = new Uint8Array(this.xmm.buffer);
+  readonly xmmSB = new Int8Array(this.xmm.buffer);
+  readonly xmmW = new Uint16Array(this.xmm.buffer);
+  readonly xmmSW = new Int16Array(this.xmm.buffer);
   mxcsr = 0x1f80;
   readonly fpm = new Int32Array(16);
   readonly fpe = new Int32Array(8);

@@ -213,7 +213,7 @@ export function saveFpu(cpu: Cpu): FpuState {
   const st: number[] = [];
   for (let r = 0; r < 8; r++) st.push(cpu.fpm[2 * r], cpu.fpm[2 * r + 1], cpu.fpe[r]);
   return {
-    xmm: [...cpu.xmm], mxcsr: cpu.mxcsr, st, top: cpu.fpTop, fcw: cpu.fcw, fsw: cpu.fsw, ftw: cpu.ftw, fop: cpu.fop,
+    xmm: [...cpu.xmm.subarray(0, 64)], mxcsr: cpu.mxcsr, st, top: cpu.fpTop, fcw: cpu.fcw, fsw: cpu.fsw, ftw: cpu.ftw, fop: cpu.fop,
     fip: [cpu.fipLo, cpu.fipHi], fdp: [cpu.fdpLo, cpu.fdpHi],
   };
 }

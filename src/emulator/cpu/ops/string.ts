@@ -8,7 +8,7 @@
 // itself (RIP stays on it). Each such chunk counts as one retired instruction: that keeps every guest
 // instruction bounded in host time (RCX = 2^64 must not hang the host) and is deterministic.
 
-import { type Instruction, Mnemonic, OpKind, Register } from 'iced-x86';
+import { type Instruction, Code, Mnemonic, OpKind, Register } from 'iced-x86';
 import type { Cpu } from '../Cpu.js';
 import type { Op } from '../Op.js';
 import { F, K_SUB } from '../flags.js';
@@ -246,7 +246,7 @@ export function decodeString(ins: Instruction, op: Op): boolean | null {
   const one = ONE[m];
   if (one === undefined) return null;
   // CMPSD/MOVSD with operands are SSE forms; the string forms have only implicit memory operands.
-  if ((m === Mnemonic.Cmpsd || m === Mnemonic.Movsd) && ins.opCount > 0 && ins.op0Kind === OpKind.Register) return null;
+  if ((m === Mnemonic.Cmpsd || m === Mnemonic.Movsd) && ins.code !== Code.Movsd_m32_m32 && ins.code !== Code.Cmpsd_m32_m32) return null;
   op.size = SIZE[m] as number;
   let aux = 0;
   const seg = ins.segmentPrefix;
