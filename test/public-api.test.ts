@@ -1,8 +1,9 @@
 // The one public entry point (src/index.ts) is enough to record, read, replay and analyse a trace.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
+import pl from 'nodejs-polars';
 import { ANALYSES, TraceReader, recordTrace, replayTrace, STRATEGY_NAMES, TABLE_NAMES } from '../src/index.js';
 
 it('records, reads, replays and analyses through src/index.ts', async () => {
@@ -18,9 +19,15 @@ it('records, reads, replays and analyses through src/index.ts', async () => {
     expect(STRATEGY_NAMES).toContain('handler-injection');
     const rep = await replayTrace(dir);
     expect(rep.clean).toBe(true);
+    // The exits analysis, read by column name, against polars' own count of exits.arrow by reason.
     const res = await ANALYSES.exits!.run(dir, {});
-    const total = res.tables[0]!.rows.reduce((n, row) => n + (row[2] as number), 0);
-    expect(total).toBe(r.result.exits);
+    const stats = res.tables.find((t) => t.name === 'exit_stats')!;
+    const col = (name: string): number => stats.columns.findIndex((c) => c.name === name);
+    const ours = stats.rows.map((row) => [Number(row[col('exit_reason')]), row[col('samples')]]).sort((a, b) => (a[0] as number) - (b[0] as number));
+    const df = pl.readIPC(readFileSync(join(dir, 'exits.arrow'))).groupBy('exit_reason').agg(pl.len().alias('n')).sort('exit_reason');
+    const polars = (df.toRecords() as Array<{ exit_reason: number; n: number }>).map((x) => [Number(x.exit_reason), Number(x.n)]);
+    expect(ours).toEqual(polars);
+    expect(polars.reduce((n, x) => n + x[1]!, 0)).toBe(r.result.exits);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
