@@ -91,7 +91,7 @@ function serverReplies(): { requests: number; sets: number; gets: number; hits: 
   return { requests, sets, gets, hits, dels, digest };
 }
 
-describe.skipIf(why !== null)('Linux guest under QEMU: each program prints what it is documented to print', () => {
+describe.skipIf(why !== null)('Linux guest under QEMU: each program prints what it is documented to print', { timeout: 300_000 }, () => {
   it('syscall', async () => {
     const n = getWorkload('syscall').params.n;
     expect((await run('syscall')).programOutput).toEqual([
@@ -194,7 +194,7 @@ describe.skipIf(why !== null)('Linux guest under QEMU: each program prints what 
   });
 });
 
-describe.skipIf(why !== null)('Linux guest under QEMU: how /init ends', () => {
+describe.skipIf(why !== null)('Linux guest under QEMU: how /init ends', { timeout: 300_000 }, () => {
   it('without the power-off port: the kernel restart, a triple fault with reboot=t (QEMU -no-reboot exits)', async () => {
     const b = await bootQemu({ run: 'syscall', powerPort: false });
     const s = splitConsole(b.console);

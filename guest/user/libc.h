@@ -34,6 +34,7 @@
 #define SYS_futex 202
 #define SYS_clock_gettime 228
 #define SYS_exit_group 231
+#define SYS_rt_sigaction 13
 #define SYS_ioctl 16
 #define SYS_connect 42
 #define SYS_bind 49
