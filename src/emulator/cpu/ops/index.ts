@@ -11,6 +11,7 @@ import { decodeBit } from './bit.js';
 import { decodeControl } from './control.js';
 import { decodeData } from './data.js';
 import { decodeFpuControl } from './fpuControl.js';
+import { decodeSseFloat } from './sseFloat.js';
 import { decodeSseInt } from './sseInt.js';
 import { decodeMulDiv } from './muldiv.js';
 import { decodeShift } from './shift.js';
@@ -43,7 +44,8 @@ export function decodeInstruction(ins: Instruction, op: Op): boolean {
     const fpu = decodeFpuControl(ins, op);
     if (fpu !== null) return fpu;
     if (decodeControl(ins, op) || decodeData(ins, op) || decodeAlu(ins, op) || decodeShift(ins, op) ||
-      decodeMulDiv(ins, op) || decodeBit(ins, op) || decodeSseInt(ins, op)) return false;
+      decodeMulDiv(ins, op) || decodeBit(ins, op) || decodeSseInt(ins, op) ||
+      decodeSseFloat(ins, op)) return false;
   } catch {
     // An operand form a family does not support (e.g. a register class we do not model): #UD.
   }

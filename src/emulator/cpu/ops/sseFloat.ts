@@ -1,0 +1,637 @@
+// SSE/SSE2 floating point: ADD/SUB/MUL/DIV/MIN/MAX/SQRT (PS/PD/SS/SD), CMPxx, COMISS/COMISD/UCOMISS/UCOMISD,
+// and the conversions (CVT*), with MXCSR rounding, DAZ/FTZ, NaN propagation and the six exception flags as
+// the SDM specifies them (vol. 1 chapter 11.5; tables 11-x per instruction in vol. 2), and #XM (or #UD
+// without CR4.OSXMMEXCPT) for unmasked exceptions, in which case no destination is written.
+//
+// Two paths per lane. The fast path computes in JavaScript doubles, which is exact for round-to-nearest when
+// operands and result are normal (or exact zeros), MXCSR has every exception masked and neither DAZ nor FZ;
+// singles are computed in double and rounded once with Math.fround, which is exact for + - * / sqrt because a
+// double has more than 2 * 24 + 2 bits (no double-rounding error). Inexactness is either already flagged
+// (PE is sticky) or checked exactly (error-free transforms). Anything else takes the exact software path
+// (fpu/softfloat.ts).
+
+import { type Instruction, Code, Mnemonic, OpKind } from 'iced-x86';
+import type { Cpu } from '../Cpu.js';
+import type { Op } from '../Op.js';
+import { Cr4 } from '../arch.js';
+import { Vector } from '../faults.js';
+import { F, K_EAGER } from '../flags.js';
+import { checkSse } from '../fpu/fpuState.js';
+import {
+  DE, Env, F32, F64, type Fmt, IE, INF, NAN, PE, RTZ, type Val, ZE, ZERO, addVals, compareVals, defaultNaN,
+  divVals, fromInt, mulVals, packInf, packZero, quiet, roundPack, sqrtVal, toInt, unpack,
+} from '../fpu/softfloat.js';
+import { AUX_MEM, TMP, type H, regGpr, regXmm, rmXmm, src, use } from './sseCommon.js';
+import { setMem } from './operands.js';
+
+const K = { ADD: 0, SUB: 1, MUL: 2, DIV: 3, MIN: 4, MAX: 5, SQRT: 6, CMP: 7 } as const;
+
+const MIN_D = 2.2250738585072014e-308;
+const MIN_F = 1.1754943508222875e-38;
+/** Magnitude bounds inside which Dekker's product error is exact (no overflow in the split, no underflow). */
+const SPLIT_MAX = 2 ** 995;
+const ERR_MIN = 2 ** -960;
+const SPLITTER = 134217729; // 2^27 + 1
+
+/** MXCSR with every exception masked, round-to-nearest, no DAZ/FZ: the fast path's precondition. */
+const FAST_CTRL = 0x1f80;
+
+let prodHi = 0;
+let prodLo = 0;
+/** Dekker/Veltkamp exact product: a * b = prodHi + prodLo. */
+function twoProd(a: number, b: number): void {
+  const p = a * b;
+  let t = SPLITTER * a;
+  const ah = t - (t - a), al = a - ah;
+  t = SPLITTER * b;
+  const bh = t - (t - b), bl = b - bh;
+  prodHi = p;
+  prodLo = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+}
+
+function raiseSimd(cpu: Cpu): never {
+  throw cpu.fault.set((cpu.cr4 & Cr4.OSXMMEXCPT) !== 0 ? Vector.XM : Vector.UD, 0);
+}
+
+// ---- the exact path ------------------------------------------------------------------------------------
+
+const env = new Env();
+
+function setupEnv(mx: number): void {
+  env.rc = (mx >> 13) & 3;
+  env.ftz = (mx & 0x8000) !== 0;
+  env.daz = (mx & 0x40) !== 0;
+  env.uMasked = (mx & 0x800) !== 0;
+  env.oMasked = (mx & 0x400) !== 0;
+  env.flags = 0;
+}
+
+function laneRaw(x: Int32Array, slot: number, lane: number, f: Fmt): bigint {
+  if (f === F32) return BigInt(x[slot * 4 + lane] >>> 0);
+  const i = slot * 4 + lane * 2;
+  return (BigInt(x[i + 1] >>> 0) << 32n) | BigInt(x[i] >>> 0);
+}
+
+function setLaneRaw(x: Int32Array, slot: number, lane: number, f: Fmt, v: bigint): void {
+  if (f === F32) {
+    x[slot * 4 + lane] = Number(v & 0xffffffffn) | 0;
+    return;
+  }
+  const i = slot * 4 + lane * 2;
+  x[i] = Number(v & 0xffffffffn) | 0;
+  x[i + 1] = Number((v >> 32n) & 0xffffffffn) | 0;
+}
+
+/** NaN operands of a two-operand arithmetic op: IE for SNaN; the first operand's NaN wins (SDM table 4-7). */
+function nanResult(a: Val, b: Val, f: Fmt): bigint {
+  if (a.snan || b.snan) env.flags |= IE;
+  return a.kind === NAN ? quiet(a.raw, f) : quiet(b.raw, f);
+}
+
+/** One lane of ADD/SUB/MUL/DIV/SQRT/MIN/MAX exactly; env.flags accumulates. */
+function laneSlow(kind: number, f: Fmt, ar: bigint, br: bigint): bigint {
+  const a = unpack(ar, f, env);
+  const b = unpack(br, f, env);
+  if (kind === K.MIN || kind === K.MAX) {
+    if (a.kind === NAN || b.kind === NAN) {
+      env.flags |= IE;
+      return env.daz && b.denormal ? packZero(b.sign, f) : br;
+    }
+    if ((a.denormal || b.denormal) && !env.daz) env.flags |= DE;
+    const c = compareVals(a, b);
+    // Equal (including +0/-0) or unordered: the second operand (SDM MINSD/MAXSD).
+    if (kind === K.MIN) return c < 0 ? (env.daz && a.denormal ? packZero(a.sign, f) : ar) : (env.daz && b.denormal ? packZero(b.sign, f) : br);
+    return c > 0 ? (env.daz && a.denormal ? packZero(a.sign, f) : ar) : (env.daz && b.denormal ? packZero(b.sign, f) : br);
+  }
+  if (kind === K.SQRT) {
+    if (b.kind === NAN) {
+      if (b.snan) env.flags |= IE;
+      return quiet(br, f);
+    }
+    if (b.kind === ZERO) return packZero(b.sign, f);
+    if (b.sign === 1) {
+      env.flags |= IE;
+      return defaultNaN(f);
+    }
+    if (b.denormal && !env.daz) env.flags |= DE;
+    if (b.kind === INF) return br;
+    return sqrtVal(b, f, env);
+  }
+  if (a.kind === NAN || b.kind === NAN) return nanResult(a, b, f);
+  // A zero divisor is reported alone (ZE, or IE for 0/0): no DE for a denormal dividend (host).
+  if (kind === K.DIV && b.kind === ZERO) {
+    if (a.kind === ZERO) {
+      env.flags |= IE;
+      return defaultNaN(f);
+    }
+    if (a.kind !== INF) env.flags |= ZE;
+    return packInf(a.sign ^ b.sign, f);
+  }
+  if ((a.denormal || b.denormal) && !env.daz) env.flags |= DE;
+  switch (kind) {
+    case K.ADD: case K.SUB: {
+      const bs = kind === K.SUB ? b.sign ^ 1 : b.sign;
+      if (a.kind === INF || b.kind === INF) {
+        if (a.kind === INF && b.kind === INF && a.sign !== bs) {
+          env.flags |= IE;
+          return defaultNaN(f);
+        }
+        return packInf(a.kind === INF ? a.sign : bs, f);
+      }
+      return addVals(a, { ...b, sign: bs }, f, env);
+    }
+    case K.MUL: {
+      const s = a.sign ^ b.sign;
+      if (a.kind === INF || b.kind === INF) {
+        if (a.kind === ZERO || b.kind === ZERO) {
+          env.flags |= IE;
+          return defaultNaN(f);
+        }
+        return packInf(s, f);
+      }
+      return mulVals(a, b, f, env);
+    }
+    default: { // DIV
+      const s = a.sign ^ b.sign;
+      if (a.kind === INF) {
+        if (b.kind === INF) {
+          env.flags |= IE;
+          return defaultNaN(f);
+        }
+        return packInf(s, f);
+      }
+      if (b.kind === INF) return packZero(s, f);
+      if (b.kind === ZERO) {
+        if (a.kind === ZERO) {
+          env.flags |= IE;
+          return defaultNaN(f);
+        }
+        env.flags |= ZE;
+        return packInf(s, f);
+      }
+      return divVals(a, b, f, env);
+    }
+  }
+}
+
+/** CMPPS/CMPPD/CMPSS/CMPSD predicate (imm8 bits 2:0) on one lane: true/false; sets IE/DE. */
+function laneCompare(pred: number, f: Fmt, ar: bigint, br: bigint): boolean {
+  const a = unpack(ar, f, env);
+  const b = unpack(br, f, env);
+  if (a.kind === NAN || b.kind === NAN) {
+    // LT, LE, NLT, NLE signal on any NaN; EQ, UNORD, NEQ, ORD only on SNaN (SDM table 3-7).
+    const signalling = pred === 1 || pred === 2 || pred === 5 || pred === 6;
+    if (signalling || a.snan || b.snan) env.flags |= IE;
+    return pred === 3 || pred === 4 || pred === 5 || pred === 6;
+  }
+  if ((a.denormal || b.denormal) && !env.daz) env.flags |= DE;
+  const c = compareVals(a, b);
+  switch (pred) {
+    case 0: return c === 0;
+    case 1: return c < 0;
+    case 2: return c <= 0;
+    case 3: return false;
+    case 4: return c !== 0;
+    case 5: return !(c < 0);
+    case 6: return !(c <= 0);
+    default: return true;
+  }
+}
+
+/** Run op.t (kind) over `lanes` lanes of format f exactly, then commit or raise #XM. */
+function slowArith(cpu: Cpu, op: Op, f: Fmt, lanes: number, s: number): void {
+  const mx = cpu.mxcsr;
+  setupEnv(mx);
+  const x = cpu.xmm;
+  const d = op.d;
+  for (let i = 0; i < lanes; i++) {
+    const a = laneRaw(x, d, i, f);
+    const b = laneRaw(x, s, i, f);
+    let r: bigint;
+    if (op.t === K.CMP) r = laneCompare(op.imm & 7, f, a, b) ? (f === F32 ? 0xffffffffn : 0xffffffffffffffffn) : 0n;
+    else r = laneSlow(op.t, f, a, b);
+    setLaneRaw(x, TMP, i, f, r);
+  }
+  commit(cpu, mx, d, f === F32 ? lanes : lanes * 2);
+}
+
+/**
+ * Merge env.flags into MXCSR and write the result words, or raise #XM/#UD when an exception is unmasked
+ * (destination untouched). An unmasked pre-computation exception (IE, DE, ZE) in any lane records only the
+ * pre-computation flags of all lanes (SDM vol. 1 11.5.2; as the host does).
+ */
+function commit(cpu: Cpu, mx: number, d: number, words: number): void {
+  const flags = env.flags;
+  const unmasked = ~(mx >> 7) & 63;
+  const pre = flags & (IE | DE | ZE);
+  if ((pre & unmasked) !== 0) {
+    cpu.mxcsr = mx | pre;
+    raiseSimd(cpu);
+  }
+  cpu.mxcsr = mx | flags;
+  if ((flags & unmasked) !== 0) raiseSimd(cpu);
+  const x = cpu.xmm;
+  for (let k = 0; k < words; k++) x[d * 4 + k] = x[TMP * 4 + k];
+}
+
+// ---- fast paths ------------------------------------------------------------------------------------------
+
+/** Result of fastD/fastS when it succeeds (else NaN is returned and the exact path runs). */
+let inexact = false;
+
+/** A double lane on the fast path; returns NaN when the exact path must run. */
+function fastD(kind: number, a: number, b: number, checkInexact: boolean): number {
+  const aa = Math.abs(a), ab = Math.abs(b);
+  if (!(aa >= MIN_D || a === 0) || !(ab >= MIN_D || b === 0) || aa === Infinity || ab === Infinity) return NaN;
+  let r: number;
+  inexact = false;
+  switch (kind) {
+    case K.ADD: case K.SUB: {
+      const bb = kind === K.SUB ? -b : b;
+      r = a + bb;
+      if (r !== 0 && !(Math.abs(r) >= MIN_D && Math.abs(r) < Infinity)) return NaN;
+      if (checkInexact) {
+        const bv = r - a;
+        inexact = (a - (r - bv)) + (bb - bv) !== 0;
+      }
+      return r;
+    }
+    case K.MUL:
+      r = a * b;
+      if (r === 0 ? a !== 0 && b !== 0 : !(Math.abs(r) >= MIN_D && Math.abs(r) < Infinity)) return NaN;
+      if (checkInexact && r !== 0) {
+        if (aa > SPLIT_MAX || ab > SPLIT_MAX || Math.abs(r) < ERR_MIN) return NaN;
+        twoProd(a, b);
+        inexact = prodLo !== 0;
+      }
+      return r;
+    case K.DIV:
+      if (b === 0) return NaN;
+      r = a / b;
+      if (r === 0 ? a !== 0 : !(Math.abs(r) >= MIN_D && Math.abs(r) < Infinity)) return NaN;
+      if (checkInexact && r !== 0) {
+        if (Math.abs(r) > SPLIT_MAX || ab > SPLIT_MAX || aa < ERR_MIN) return NaN;
+        twoProd(r, b);
+        inexact = prodHi !== a || prodLo !== 0;
+      }
+      return r;
+    case K.SQRT:
+      if (b < 0) return NaN;
+      r = Math.sqrt(b);
+      if (checkInexact && r !== 0) {
+        if (ab < ERR_MIN) return NaN;
+        twoProd(r, r);
+        inexact = prodHi !== b || prodLo !== 0;
+      }
+      return r;
+    default:
+      return NaN;
+  }
+}
+
+/** A single lane (values already widened to double); NaN when the exact path must run. */
+function fastS(kind: number, a: number, b: number): number {
+  const aa = Math.abs(a), ab = Math.abs(b);
+  if (!(aa >= MIN_F || a === 0) || !(ab >= MIN_F || b === 0) || aa === Infinity || ab === Infinity) return NaN;
+  let r64: number;
+  switch (kind) {
+    case K.ADD: r64 = a + b; break;
+    case K.SUB: r64 = a - b; break;
+    case K.MUL: r64 = a * b; break;
+    case K.DIV: if (b === 0) return NaN; r64 = a / b; break;
+    case K.SQRT: if (b < 0) return NaN; r64 = Math.sqrt(b); break;
+    default: return NaN;
+  }
+  const r = Math.fround(r64);
+  if (r === 0 ? (kind === K.MUL ? a !== 0 && b !== 0 : kind === K.DIV ? a !== 0 : false) : !(Math.abs(r) >= MIN_F && Math.abs(r) < Infinity)) return NaN;
+  switch (kind) {
+    case K.ADD: case K.SUB: {
+      // The double sum of two singles can itself be inexact (exponents far apart): check it exactly.
+      const bb = kind === K.SUB ? -b : b;
+      const bv = r64 - a;
+      inexact = r !== r64 || (a - (r64 - bv)) + (bb - bv) !== 0;
+      break;
+    }
+    case K.MUL: inexact = r !== r64; break; // 24 x 24 bits: the double product is exact
+    case K.DIV: inexact = r * b !== a; break; // r * b is exact in double
+    default: inexact = r * r !== b;
+  }
+  return r;
+}
+
+// ---- arithmetic handlers ---------------------------------------------------------------------------------
+
+/** ADDSD/SUBSD/MULSD/DIVSD/SQRTSD/MINSD/MAXSD/CMPSD and the PD forms (op.size = 64 scalar, 128 packed). */
+const arithD: H = (cpu, op) => {
+  const s = src(cpu, op);
+  const lanes = op.size === 128 ? 2 : 1;
+  const mx = cpu.mxcsr;
+  if ((mx & 0xffc0) === FAST_CTRL && op.t <= K.SQRT && op.t !== K.MIN && op.t !== K.MAX) {
+    const D = cpu.xmmD, d = op.d * 2, b = s * 2, t = TMP * 2;
+    const pe = (mx & PE) === 0;
+    let anyInexact = false;
+    let ok = true;
+    for (let i = 0; i < lanes; i++) {
+      const r = fastD(op.t, D[d + i], D[b + i], pe);
+      if (r !== r) { ok = false; break; }
+      D[t + i] = r;
+      anyInexact ||= inexact;
+    }
+    if (ok) {
+      D[d] = D[t];
+      if (lanes === 2) D[d + 1] = D[t + 1];
+      if (anyInexact) cpu.mxcsr = mx | PE;
+      return;
+    }
+  }
+  slowArith(cpu, op, F64, lanes, s);
+};
+
+const arithS: H = (cpu, op) => {
+  const s = src(cpu, op);
+  const lanes = op.size === 128 ? 4 : 1;
+  const mx = cpu.mxcsr;
+  if ((mx & 0xffc0) === FAST_CTRL && op.t <= K.SQRT && op.t !== K.MIN && op.t !== K.MAX) {
+    const S = cpu.xmmS, d = op.d * 4, b = s * 4, t = TMP * 4;
+    let anyInexact = false;
+    let ok = true;
+    for (let i = 0; i < lanes; i++) {
+      const r = fastS(op.t, S[d + i], S[b + i]);
+      if (r !== r) { ok = false; break; }
+      S[t + i] = r;
+      anyInexact ||= inexact;
+    }
+    if (ok) {
+      const x = cpu.xmm;
+      for (let i = 0; i < lanes; i++) x[d + i] = x[t + i];
+      if (anyInexact) cpu.mxcsr = mx | PE;
+      return;
+    }
+  }
+  slowArith(cpu, op, F32, lanes, s);
+};
+
+/** COMISS/COMISD/UCOMISS/UCOMISD: ZF PF CF = unordered 111, > 000, < 001, = 100; OF SF AF cleared. */
+const comis: H = (cpu, op) => {
+  const s = src(cpu, op);
+  const f = op.size === 32 ? F32 : F64;
+  const mx = cpu.mxcsr;
+  setupEnv(mx);
+  const a = unpack(laneRaw(cpu.xmm, op.d, 0, f), f, env);
+  const b = unpack(laneRaw(cpu.xmm, s, 0, f), f, env);
+  let fl: number;
+  if (a.kind === NAN || b.kind === NAN) {
+    if (op.imm === 1 || a.snan || b.snan) env.flags |= IE; // op.imm = 1: COMIS (signals on QNaN)
+    fl = F.ZF | F.PF | F.CF;
+  } else {
+    if ((a.denormal || b.denormal) && !env.daz) env.flags |= DE;
+    const c = compareVals(a, b);
+    fl = c === 0 ? F.ZF : c < 0 ? F.CF : 0;
+  }
+  cpu.mxcsr = mx | env.flags;
+  if ((env.flags & ~(mx >> 7) & 63) !== 0) raiseSimd(cpu);
+  cpu.fk = K_EAGER;
+  cpu.fx = fl;
+};
+
+// ---- conversions -----------------------------------------------------------------------------------------
+
+const INDEF32 = -0x80000000;
+
+/** CVT(T)SD2SI / CVT(T)SS2SI r32/64, xmm/m: op.size = source bits, op.imm = destination bits, op.t = 1 truncate. */
+const cvtToInt: H = (cpu, op) => {
+  const s = src(cpu, op);
+  const mx = cpu.mxcsr;
+  const x = cpu.xmm;
+  // Fast: in range of int32, truncation or round-to-nearest, PE masked.
+  const v = op.size === 64 ? cpu.xmmD[s * 2] : cpu.xmmS[s * 4];
+  if ((mx & 0x1000) !== 0 && (op.t === 1 || (mx & 0x6000) === 0) && Math.abs(v) < 2147483648 && (mx & 0x40) === 0) {
+    let r = op.t === 1 ? Math.trunc(v) : roundEven(v);
+    if (r === 0) r = 0;
+    if (r >= -2147483648 && r <= 2147483647) {
+      if (r !== v) cpu.mxcsr = mx | PE;
+      cpu.lo[op.d] = r;
+      cpu.hi[op.d] = op.imm === 64 && r < 0 ? -1 : 0;
+      return;
+    }
+  }
+  const f = op.size === 64 ? F64 : F32;
+  setupEnv(mx);
+  env.ftz = false;
+  const a = unpack(laneRaw(x, s, 0, f), f, env);
+  let r: bigint | null = null;
+  if (a.kind === NAN || a.kind === INF) r = null;
+  else r = toInt(a, op.imm, op.t === 1 ? RTZ : env.rc, env);
+  if (r === null) {
+    env.flags |= IE;
+    r = op.imm === 64 ? -(1n << 63n) : -(1n << 31n);
+  }
+  cpu.mxcsr = mx | env.flags;
+  if ((env.flags & ~(mx >> 7) & 63) !== 0) raiseSimd(cpu);
+  cpu.lo[op.d] = Number(BigInt.asUintN(32, r)) | 0;
+  cpu.hi[op.d] = op.imm === 64 ? Number(BigInt.asUintN(32, r >> 32n)) | 0 : 0;
+};
+
+function roundEven(v: number): number {
+  const r = Math.round(v);
+  return r - v === 0.5 && (r & 1) !== 0 ? r - 1 : r;
+}
+
+/** CVTSI2SD / CVTSI2SS xmm, r/m32/64: op.imm = source bits, op.size = 64 (sd) or 32 (ss). */
+const cvtFromInt: H = (cpu, op) => {
+  checkSse(cpu);
+  let lo: number, hi: number;
+  if ((op.aux & AUX_MEM) !== 0) {
+    op.ea(cpu, op);
+    if (op.imm === 64) {
+      lo = cpu.mmu.read64(cpu.eaLo, cpu.eaHi);
+      hi = cpu.mmu.hiOut;
+    } else {
+      lo = cpu.mmu.read32(cpu.eaLo, cpu.eaHi);
+      hi = lo >> 31;
+    }
+  } else {
+    lo = cpu.lo[op.s];
+    hi = op.imm === 64 ? cpu.hi[op.s] : lo >> 31;
+  }
+  const mx = cpu.mxcsr;
+  // int32 -> double is exact; small values are exact in single too.
+  if (op.size === 64 && (hi === lo >> 31)) {
+    cpu.xmmD[op.d * 2] = lo;
+    return;
+  }
+  if (op.size === 32 && hi === lo >> 31 && lo >= -16777216 && lo <= 16777216) {
+    cpu.xmmS[op.d * 4] = lo;
+    return;
+  }
+  const f = op.size === 64 ? F64 : F32;
+  setupEnv(mx);
+  const v = (BigInt(hi) << 32n) | BigInt(lo >>> 0);
+  const r = fromInt(v, f, env);
+  cpu.mxcsr = mx | env.flags;
+  if ((env.flags & ~(mx >> 7) & 63) !== 0) raiseSimd(cpu);
+  setLaneRaw(cpu.xmm, op.d, 0, f, r);
+};
+
+/** Float-to-float conversion of one value (CVTSD2SS, CVTSS2SD and the packed forms). */
+function convertFloat(raw: bigint, from: Fmt, to: Fmt): bigint {
+  const a = unpack(raw, from, env);
+  if (a.kind === NAN) {
+    if (a.snan) env.flags |= IE;
+    // The payload keeps its top bits: shift the fraction to the new width (SDM 4.8.3.5).
+    const fromFrac = from.p - 1, toFrac = to.p - 1;
+    const frac = raw & ((1n << BigInt(fromFrac)) - 1n);
+    const nf = toFrac > fromFrac ? frac << BigInt(toFrac - fromFrac) : frac >> BigInt(fromFrac - toFrac);
+    return quiet(packInf(a.sign, to) | nf, to);
+  }
+  if (a.denormal && !env.daz) env.flags |= DE;
+  if (a.kind === ZERO) return packZero(a.sign, to);
+  if (a.kind === INF) return packInf(a.sign, to);
+  return roundPack(a.sign, a.m, a.e, to, env);
+}
+
+/** CVTSD2SS (op.imm 0), CVTSS2SD (1), CVTPD2PS (2), CVTPS2PD (3). */
+const cvtFloat: H = (cpu, op) => {
+  const s = src(cpu, op);
+  const mx = cpu.mxcsr;
+  const x = cpu.xmm;
+  const k = op.imm;
+  // Fast: single -> double of a normal/zero value is exact with no flags.
+  if (k === 1 || k === 3) {
+    const n = k === 1 ? 1 : 2;
+    const S = cpu.xmmS;
+    let ok = true;
+    for (let i = 0; i < n; i++) {
+      const v = S[s * 4 + i];
+      if (!(Math.abs(v) >= MIN_F || v === 0) || Math.abs(v) === Infinity) ok = false;
+    }
+    if (ok) {
+      const a0 = S[s * 4], a1 = S[s * 4 + 1];
+      cpu.xmmD[op.d * 2] = a0;
+      if (n === 2) cpu.xmmD[op.d * 2 + 1] = a1;
+      return;
+    }
+  }
+  setupEnv(mx);
+  const from = k === 0 || k === 2 ? F64 : F32;
+  const to = from === F64 ? F32 : F64;
+  const n = k < 2 ? 1 : 2;
+  for (let i = 0; i < n; i++) setLaneRaw(x, TMP, i, to, convertFloat(laneRaw(x, s, i, from), from, to));
+  let words = to === F64 ? 2 * n : n;
+  if (k === 2) {
+    // CVTPD2PS zeroes the upper half of the destination.
+    x[TMP * 4 + 2] = 0;
+    x[TMP * 4 + 3] = 0;
+    words = 4;
+  }
+  commit(cpu, mx, op.d, words);
+};
+
+/** CVTDQ2PD (op.imm 0), CVTDQ2PS (1), CVT(T)PD2DQ (2), CVT(T)PS2DQ (3); op.t = 1 truncates. */
+const cvtPacked: H = (cpu, op) => {
+  const s = src(cpu, op);
+  const mx = cpu.mxcsr;
+  const x = cpu.xmm;
+  const k = op.imm;
+  if (k === 0) {
+    const a0 = x[s * 4], a1 = x[s * 4 + 1];
+    cpu.xmmD[op.d * 2] = a0;
+    cpu.xmmD[op.d * 2 + 1] = a1;
+    return;
+  }
+  setupEnv(mx);
+  if (k === 1) {
+    for (let i = 0; i < 4; i++) setLaneRaw(x, TMP, i, F32, fromInt(BigInt(x[s * 4 + i]), F32, env));
+    commit(cpu, mx, op.d, 4);
+    return;
+  }
+  const f = k === 2 ? F64 : F32;
+  const n = k === 2 ? 2 : 4;
+  env.ftz = false;
+  for (let i = 0; i < n; i++) {
+    const a = unpack(laneRaw(x, s, i, f), f, env);
+    let r: bigint | null = a.kind === NAN || a.kind === INF ? null : toInt(a, 32, op.t === 1 ? RTZ : env.rc, env);
+    if (r === null) {
+      env.flags |= IE;
+      r = BigInt(INDEF32);
+    }
+    x[TMP * 4 + i] = Number(r) | 0;
+  }
+  if (n === 2) {
+    x[TMP * 4 + 2] = 0;
+    x[TMP * 4 + 3] = 0;
+  }
+  commit(cpu, mx, op.d, 4);
+};
+
+// ---- decoding --------------------------------------------------------------------------------------------
+
+interface ArithForm { kind: number; single: boolean; packed: boolean }
+const ARITH: Partial<Record<Mnemonic, ArithForm>> = {};
+for (const [name, kind] of [['Add', K.ADD], ['Sub', K.SUB], ['Mul', K.MUL], ['Div', K.DIV], ['Min', K.MIN], ['Max', K.MAX], ['Sqrt', K.SQRT], ['Cmp', K.CMP]] as const) {
+  for (const [suffix, single, packed] of [['ps', true, true], ['pd', false, true], ['ss', true, false], ['sd', false, false]] as const) {
+    const m = (Mnemonic as unknown as Record<string, Mnemonic>)[name + suffix];
+    if (m !== undefined) ARITH[m] = { kind, single, packed };
+  }
+}
+
+export function decodeSseFloat(ins: Instruction, op: Op): boolean {
+  const m = ins.mnemonic;
+  const code = ins.code;
+  const a = ARITH[m];
+  if (a !== undefined) {
+    // CMPSD's string form is not ours (the string decoder takes it first).
+    if (code === Code.Cmpsd_m32_m32) return false;
+    const bits = a.packed ? 128 : a.single ? 32 : 64;
+    if (!regXmm(ins, 0, op, 'd') || !rmXmm(ins, 1, op, bits, a.packed)) return false;
+    op.t = a.kind;
+    if (a.kind === K.CMP) op.imm = ins.immediate8;
+    return use(op, Mnemonic[m].toLowerCase(), a.single ? arithS : arithD);
+  }
+  switch (m) {
+    case Mnemonic.Comiss: case Mnemonic.Ucomiss: case Mnemonic.Comisd: case Mnemonic.Ucomisd: {
+      const bits = m === Mnemonic.Comiss || m === Mnemonic.Ucomiss ? 32 : 64;
+      if (!regXmm(ins, 0, op, 'd') || !rmXmm(ins, 1, op, bits, false)) return false;
+      op.imm = m === Mnemonic.Comiss || m === Mnemonic.Comisd ? 1 : 0;
+      return use(op, Mnemonic[m].toLowerCase(), comis);
+    }
+    case Mnemonic.Cvtsd2si: case Mnemonic.Cvttsd2si: case Mnemonic.Cvtss2si: case Mnemonic.Cvttss2si: {
+      const bits = m === Mnemonic.Cvtsd2si || m === Mnemonic.Cvttsd2si ? 64 : 32;
+      op.imm = regGpr(ins, 0, op, 'd');
+      if (op.imm === 0 || !rmXmm(ins, 1, op, bits, false)) return false;
+      op.t = m === Mnemonic.Cvttsd2si || m === Mnemonic.Cvttss2si ? 1 : 0;
+      return use(op, Mnemonic[m].toLowerCase(), cvtToInt);
+    }
+    case Mnemonic.Cvtsi2sd: case Mnemonic.Cvtsi2ss: {
+      if (!regXmm(ins, 0, op, 'd')) return false;
+      op.size = m === Mnemonic.Cvtsi2sd ? 64 : 32;
+      if (ins.op1Kind === OpKind.Memory) {
+        setMem(ins, op);
+        op.aux |= AUX_MEM;
+        op.imm = code === Code.Cvtsi2sd_xmm_rm64 || code === Code.Cvtsi2ss_xmm_rm64 ? 64 : 32;
+      } else {
+        op.imm = regGpr(ins, 1, op, 's');
+        if (op.imm === 0) return false;
+      }
+      return use(op, Mnemonic[m].toLowerCase(), cvtFromInt);
+    }
+    case Mnemonic.Cvtsd2ss: case Mnemonic.Cvtss2sd: case Mnemonic.Cvtpd2ps: case Mnemonic.Cvtps2pd: {
+      const k = [Mnemonic.Cvtsd2ss, Mnemonic.Cvtss2sd, Mnemonic.Cvtpd2ps, Mnemonic.Cvtps2pd].indexOf(m);
+      const bits = [64, 32, 128, 64][k];
+      if (!regXmm(ins, 0, op, 'd') || !rmXmm(ins, 1, op, bits, k === 2)) return false;
+      op.imm = k;
+      return use(op, Mnemonic[m].toLowerCase(), cvtFloat);
+    }
+    case Mnemonic.Cvtdq2pd: case Mnemonic.Cvtdq2ps: case Mnemonic.Cvtpd2dq: case Mnemonic.Cvttpd2dq:
+    case Mnemonic.Cvtps2dq: case Mnemonic.Cvttps2dq: {
+      const k = m === Mnemonic.Cvtdq2pd ? 0 : m === Mnemonic.Cvtdq2ps ? 1 : m === Mnemonic.Cvtpd2dq || m === Mnemonic.Cvttpd2dq ? 2 : 3;
+      if (!regXmm(ins, 0, op, 'd') || !rmXmm(ins, 1, op, k === 0 ? 64 : 128, k !== 0)) return false;
+      op.imm = k;
+      op.t = m === Mnemonic.Cvttpd2dq || m === Mnemonic.Cvttps2dq ? 1 : 0;
+      return use(op, Mnemonic[m].toLowerCase(), cvtPacked);
+    }
+    default:
+      return false;
+  }
+}
+

@@ -1,0 +1,153 @@
+// SSE/SSE2 floating point against the host CPU, bit for bit with MXCSR flags and #XM: arithmetic, min/max,
+// sqrt, compares, COMIS/UCOMIS and conversions, scalar and packed, single and double. Operands come from
+// curated edge values (signed zeros, denormals, smallest/largest normals, infinities, quiet and signalling
+// NaNs with payloads, values one half-ulp from rounding boundaries, integer-conversion limits) and a seeded
+// generator; every case runs under a random MXCSR: each rounding mode, DAZ/FZ, exceptions masked, unmasked
+// or mixed, with sticky flags set or clear (a third with MXCSR as programs run: the double fast path).
+
+import { describe, expect, it } from 'vitest';
+import { fxInit, prepareFp, runFp, setXmm, type FpSpec } from './diff/fp.js';
+import { nativeAvailable } from './diff/native.js';
+import { Rng } from './diff/prng.js';
+import { DATA_BYTES } from './diff/types.js';
+
+const why = nativeAvailable();
+const suite = why === null ? describe : describe.skip;
+
+const D_EDGE: bigint[] = [
+  0x0000000000000000n, 0x8000000000000000n, 0x0000000000000001n, 0x800fffffffffffffn, 0x000fffffffffffffn,
+  0x0010000000000000n, 0x8010000000000000n, 0x3ff0000000000000n, 0xbff0000000000000n, 0x3ff8000000000000n,
+  0x7fefffffffffffffn, 0xffefffffffffffffn, 0x7ff0000000000000n, 0xfff0000000000000n, 0x7ff8000000000000n,
+  0xfff8000000000000n, 0x7ff8000000000123n, 0x7ff0000000000001n, 0xfff4000000000abcn, 0x3ff0000000000001n,
+  0x3cb0000000000000n, 0x3ca0000000000000n, 0x4340000000000000n, 0x41dfffffffc00000n, 0x41e0000000000000n,
+  0xc1e0000000000000n, 0xc1e0000000200000n, 0x43e0000000000000n, 0xc3e0000000000000n, 0x3fe0000000000000n,
+  0x4004000000000000n, 0x400c000000000000n, 0x0008000000000000n, 0x0010000000000001n, 0x7fe0000000000000n,
+  0x3fefffffffffffffn, 0x36a0000000000000n, 0x47efffffe0000000n, 0x47f0000000000000n, 0x380fffffe0000000n,
+];
+const S_EDGE: number[] = [
+  0x00000000, 0x80000000, 0x00000001, 0x807fffff, 0x007fffff, 0x00800000, 0x80800000, 0x3f800000, 0xbf800000,
+  0x3fc00000, 0x7f7fffff, 0xff7fffff, 0x7f800000, 0xff800000, 0x7fc00000, 0xffc00000, 0x7fc00123, 0x7f800001,
+  0xffa00abc, 0x3f800001, 0x33800000, 0x33000000, 0x4b800000, 0x4effffff, 0x4f000000, 0xcf000000, 0xcf000001,
+  0x5f000000, 0xdf000000, 0x3f000000, 0x40200000, 0x40600000, 0x00400000, 0x00800001, 0x7f000000, 0x3f7fffff,
+];
+
+function dval(rng: Rng): bigint {
+  const k = rng.u32() % 8;
+  if (k < 3) return D_EDGE[rng.u32() % D_EDGE.length];
+  if (k === 3) {
+    // Near a rounding boundary: an edge value with its low bits perturbed.
+    return D_EDGE[rng.u32() % D_EDGE.length] ^ BigInt(rng.u32() % 8);
+  }
+  if (k === 4) {
+    // Random exponent near 1 with random significand (products/sums round often).
+    const e = 1023n + BigInt((rng.u32() % 60) - 30);
+    return (BigInt(rng.u32() & 1) << 63n) | (e << 52n) | (rng.u64() & ((1n << 52n) - 1n));
+  }
+  return rng.u64();
+}
+
+function sval(rng: Rng): number {
+  const k = rng.u32() % 8;
+  if (k < 3) return S_EDGE[rng.u32() % S_EDGE.length] >>> 0;
+  if (k === 3) return (S_EDGE[rng.u32() % S_EDGE.length] ^ (rng.u32() % 8)) >>> 0;
+  if (k === 4) {
+    const e = 127 + (rng.u32() % 40) - 20;
+    return (((rng.u32() & 1) << 31) | (e << 23) | (rng.u32() & 0x7fffff)) >>> 0;
+  }
+  return rng.u32();
+}
+
+function mxcsr(rng: Rng): number {
+  // A third of the cases run as programs do (all masked, nearest, PE clear or already set): the fast path.
+  if (rng.u32() % 3 === 0) return rng.u32() % 2 === 0 ? 0x1f80 : 0x1fa0;
+  const rc = rng.u32() & 3;
+  const k = rng.u32() % 4;
+  const masks = k < 2 ? 0x3f : k === 2 ? 0 : rng.u32() & 0x3f;
+  const flags = rng.u32() % 2 === 0 ? 0 : rng.u32() & 0x3f;
+  const daz = rng.u32() % 5 === 0 ? 0x40 : 0;
+  const fz = rng.u32() % 5 === 0 ? 0x8000 : 0;
+  return (rc << 13) | (masks << 7) | flags | daz | fz;
+}
+
+function fpState(rng: Rng, single: boolean): Uint8Array {
+  const fx = fxInit(mxcsr(rng));
+  for (let r = 0; r < 16; r++) {
+    if (single) {
+      const w = (): bigint => BigInt(sval(rng));
+      setXmm(fx, r, (w() << 32n) | w(), (w() << 32n) | w());
+    } else setXmm(fx, r, dval(rng), dval(rng));
+  }
+  return fx;
+}
+
+function memOf(rng: Rng, single: boolean): Uint8Array {
+  const m = new Uint8Array(DATA_BYTES);
+  const v = new DataView(m.buffer);
+  for (let i = 0; i < DATA_BYTES; i += 8) {
+    if (single) {
+      v.setUint32(i, sval(rng), true);
+      v.setUint32(i + 4, sval(rng), true);
+    } else v.setBigUint64(i, dval(rng), true);
+  }
+  return m;
+}
+
+const ARITH = ['add', 'sub', 'mul', 'div', 'min', 'max', 'sqrt'];
+
+export function floatSpecs(rng: Rng, rounds: number): FpSpec[] {
+  const specs: FpSpec[] = [];
+  const x = (): number => rng.u32() % 16;
+  const off = (): number => (rng.u32() % 200) * 16;
+  const add = (name: string, asm: string, single: boolean, regs?: FpSpec['regs']): void => {
+    specs.push({ name, asm, fx: fpState(rng, single), mem: memOf(rng, single), regs });
+  };
+  for (let i = 0; i < rounds; i++) {
+    for (const m of ARITH) {
+      for (const [sfx, single] of [['sd', false], ['ss', true], ['pd', false], ['ps', true]] as const) {
+        add(`${m}${sfx} reg #${i}`, `${m}${sfx} xmm${x()}, xmm${x()}`, single);
+        if (i % 2 === 0) add(`${m}${sfx} mem #${i}`, `${m}${sfx} xmm${x()}, [rdi + ${off()}]`, single);
+      }
+    }
+    for (const [sfx, single] of [['sd', false], ['ss', true], ['pd', false], ['ps', true]] as const) {
+      add(`cmp${sfx} #${i}`, `cmp${sfx} xmm${x()}, xmm${x()}, ${rng.u32() & 7}`, single);
+    }
+    for (const m of ['comisd', 'ucomisd']) add(`${m} #${i}`, `${m} xmm${x()}, xmm${x()}; pushfq; pop rax`, false);
+    for (const m of ['comiss', 'ucomiss']) add(`${m} #${i}`, `${m} xmm${x()}, xmm${x()}; pushfq; pop rax`, true);
+    const big = (): bigint => [0n, 1n, -1n, 0x7fffffffn, -0x80000000n, 0x1000001n, 0x20000000000001n, -0x7fffffffffffffffn, 0x7fffffffffffffffn][rng.u32() % 9] + BigInt(rng.u32() % 3) - 1n;
+    for (const m of ['cvtsi2sd', 'cvtsi2ss']) {
+      add(`${m} r32 #${i}`, `${m} xmm${x()}, eax`, false, { 0: rng.u32() % 2 ? big() : rng.u64() });
+      add(`${m} r64 #${i}`, `${m} xmm${x()}, rax`, false, { 0: rng.u32() % 2 ? big() : rng.u64() });
+    }
+    for (const m of ['cvtsd2si', 'cvttsd2si']) {
+      add(`${m} r32 #${i}`, `${m} eax, xmm${x()}`, false);
+      add(`${m} r64 #${i}`, `${m} rax, xmm${x()}`, false);
+    }
+    for (const m of ['cvtss2si', 'cvttss2si']) {
+      add(`${m} r32 #${i}`, `${m} eax, xmm${x()}`, true);
+      add(`${m} r64 #${i}`, `${m} rax, xmm${x()}`, true);
+    }
+    add(`cvtsd2ss #${i}`, `cvtsd2ss xmm${x()}, xmm${x()}`, false);
+    add(`cvtpd2ps #${i}`, `cvtpd2ps xmm${x()}, xmm${x()}`, false);
+    add(`cvtss2sd #${i}`, `cvtss2sd xmm${x()}, xmm${x()}`, true);
+    add(`cvtps2pd #${i}`, `cvtps2pd xmm${x()}, xmm${x()}`, true);
+    add(`cvtdq2pd #${i}`, `cvtdq2pd xmm${x()}, xmm${x()}`, true);
+    add(`cvtdq2ps #${i}`, `cvtdq2ps xmm${x()}, xmm${x()}`, true);
+    for (const m of ['cvtpd2dq', 'cvttpd2dq']) add(`${m} #${i}`, `${m} xmm${x()}, xmm${x()}`, false);
+    for (const m of ['cvtps2dq', 'cvttps2dq']) add(`${m} #${i}`, `${m} xmm${x()}, xmm${x()}`, true);
+  }
+  return specs;
+}
+
+suite(why === null ? 'SSE/SSE2 floating point vs host CPU' : `SSE/SSE2 floating point vs host CPU (skipped: ${why})`, () => {
+  it('arithmetic, compares and conversions match the host bit for bit, MXCSR flags and #XM included', () => {
+    const specs = floatSpecs(new Rng(0xf10a7), Number(process.env.SSE_FLOAT_ROUNDS ?? 100));
+    const { fails } = runFp(prepareFp(specs));
+    const byForm = new Map<string, number>();
+    for (const f of fails) {
+      const k = f.split('\n')[0].replace(/ #\d+$/, '');
+      byForm.set(k, (byForm.get(k) ?? 0) + 1);
+    }
+    console.log(`SSE float differential: ${specs.length} cases, ${fails.length} mismatches ${[...byForm].map(([k, n]) => `${k}:${n}`).join(' ')}`);
+    expect(fails.length, `${fails.length} of ${specs.length} differ:\n\n${fails.slice(0, 12).join('\n\n')}`).toBe(0);
+  });
+});
