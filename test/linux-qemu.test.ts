@@ -6,7 +6,7 @@
 // Skips with a message when QEMU is not installed (.ci/run installs it).
 import { describe, expect, it } from 'vitest';
 import { diskFileBytes, fnv1a, getWorkload, memcachedPackets, xorshift32 } from '../src/hypervisor/workloads.js';
-import { bootQemu, diffLines, linuxManifest, logStructure, qemuMissing, splitConsole, type SplitConsole } from './helpers/linuxQemu.js';
+import { bootQemu, compareConsoles, diffLines, linuxManifest, logStructure, qemuMissing, splitConsole, type SplitConsole } from './helpers/linuxQemu.js';
 
 const why = qemuMissing();
 if (why !== null) console.warn(`Linux QEMU oracle tests skipped: ${why}`);
@@ -230,6 +230,16 @@ describe('console comparison helpers', () => {
     ]);
     expect(diffLines(['a'], ['a'])).toEqual([]);
     expect(diffLines([], ['a'])).toEqual([{ op: '+', index: 0, line: 'a' }]);
+  });
+  it('compareConsoles: program lines exactly (or as a set), boot logs by structure', () => {
+    const a = '[    0.1] Memory: 100K\r\n[    0.2] Run /init as init process\r\nw 1\r\nw 2\r\n';
+    const b = '[    0.3] Memory: 200K\r\n[    0.4] Run /init as init process\r\nw 2\r\nw 1\r\n';
+    expect(compareConsoles(a, b, { unordered: true })).toEqual({ program: [], bootLog: [] });
+    expect(compareConsoles(a, b).program).toEqual([{ op: '-', index: 0, line: 'w 1' }, { op: '+', index: 1, line: 'w 1' }]);
+    expect(compareConsoles(a, b.replace('Memory', 'Mem')).bootLog).toEqual([
+      { op: '-', index: 0, line: 'Memory: #K' },
+      { op: '+', index: 0, line: 'Mem: #K' },
+    ]);
   });
   it('logStructure masks measured values but keeps the message', () => {
     expect(logStructure('Memory: 221432K/261752K available (14343K kernel code, 2329K rwdata)'))

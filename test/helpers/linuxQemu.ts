@@ -227,3 +227,17 @@ export function diffLines(a: string[], b: string[]): LineDiff[] {
 export function logStructure(line: string): string {
   return line.replace(/0x[0-9a-f]+|\d+(?:\.\d+)?/gi, (t) => (t.startsWith('0x') ? '0x#' : '#'));
 }
+
+/**
+ * The comparison of issue 14: our emulator's console against QEMU's for the same run. `program`: the lines
+ * of program output that differ (exact; with `unordered`, e.g. for `mixed`, whose worker lines follow the
+ * scheduler, both sides sorted first); `bootLog`: the boot-log lines whose structure (logStructure) differs.
+ */
+export function compareConsoles(ours: string, qemu: string, opts: { unordered?: boolean } = {}): { program: LineDiff[]; bootLog: LineDiff[] } {
+  const a = splitConsole(ours), b = splitConsole(qemu);
+  const prog = (s: SplitConsole): string[] => (opts.unordered ? [...s.programOutput].sort() : s.programOutput);
+  return {
+    program: diffLines(prog(a), prog(b)),
+    bootLog: diffLines(a.bootLog.map(logStructure), b.bootLog.map(logStructure)),
+  };
+}
