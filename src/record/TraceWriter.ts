@@ -2,23 +2,21 @@
 //
 // - Each table is an Arrow IPC *file* written incrementally, one fixed-size record batch at a time
 //   (TableBuffer), so memory is bounded by one batch per table however long the run.
-// - The directory starts with an `incomplete` marker (the manifest as known so far, rewritten after every
-//   batch with what is safely on disk); close() writes manifest.json and removes the marker. close(false, ..)
-//   after Ctrl-C or a guest failure still finishes every file properly: nothing recorded is lost.
+// - The directory's lifecycle is TraceDirectory's: the `incomplete` marker holds the manifest as known so far
+//   (rewritten here after every batch with what is safely on disk); close() finishes every table and has
+//   manifest.json written and the marker removed. close(false, ..) after Ctrl-C or a guest failure still
+//   finishes every file properly: nothing recorded is lost.
 // - Nothing host-dependent goes into any file: identical event streams give byte-identical directories.
 //
 // Hot paths (onExit, onIo) write straight into preallocated typed arrays: no allocation, no BigInt.
 
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, openSync,
-  readSync, closeSync } from 'node:fs';
-import { createHash } from 'node:crypto';
-import { dirname, join, posix } from 'node:path';
 import { ExitWord, type ExitEvent, type GroundTruthEvent, type InterruptEvent, type IoEvent,
   type MachineObserver, type SyscallEvent } from '../hypervisor/events.js';
 import { MAX_EXIT_REASON, exitReasonKey } from './exitReasonNames.js';
 import { FileSink } from './FileSink.js';
 import { canonical, manifestText, type FileRef, type ImageRef, type Manifest, type StopInfo, type TableRef } from './manifest.js';
-import { EXIT_WORD_COLUMNS, FORMAT_NAME, FORMAT_VERSION, columnSpec, GROUND_TRUTH_TYPE_NAMES, INTERCEPT_STRATEGY_NAMES, RESERVED_FILES, TABLES, TABLE_NAMES, TraceFile,
+import { TraceDirectory, type FileDigest } from './TraceDirectory.js';
+import { EXIT_WORD_COLUMNS, FORMAT_NAME, FORMAT_VERSION, columnSpec, GROUND_TRUTH_TYPE_NAMES, INTERCEPT_STRATEGY_NAMES, TABLES, TABLE_NAMES, TraceFile,
   type TableName } from './schema.js';
 import { TableBuffer, type ColumnBuffer } from './TableBuffer.js';
 import { TraceError } from '../errors.js';
@@ -67,48 +65,9 @@ function put64(w: Uint32Array, i: number, x: number): void {
   w[i + 1] = (x - lo) / TWO32;
 }
 
-/** Check a caller-chosen relative path inside the trace. */
-function checkRelPath(rel: string): string {
-  const norm = posix.normalize(rel.replaceAll('\\', '/'));
-  if (rel === '' || posix.isAbsolute(norm) || norm.startsWith('..') || norm === '.' || norm.endsWith('/')) {
-    throw new TraceError(`bad trace file name "${rel}": use a relative path inside the trace`);
-  }
-  const top = norm.split('/')[0]!;
-  if (RESERVED_FILES.has(norm) || top === TraceFile.images || norm.endsWith('.tmp')) {
-    throw new TraceError(`trace file name "${rel}" is reserved by the trace format`);
-  }
-  return norm;
-}
-
-function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
-function hashFile(path: string): { bytes: number; sha256: string } {
-  const h = createHash('sha256');
-  const buf = new Uint8Array(1 << 20);
-  const fd = openSync(path, 'r');
-  let bytes = 0;
-  try {
-    for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) break;
-      h.update(buf.subarray(0, n));
-      bytes += n;
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return { bytes, sha256: h.digest('hex') };
-}
-
-function writeAtomic(path: string, data: string | Uint8Array): void {
-  writeFileSync(`${path}.tmp`, data);
-  renameSync(`${path}.tmp`, path);
-}
-
 export class TraceWriter implements MachineObserver {
   readonly dir: string;
+  private readonly directory: TraceDirectory;
   private readonly opts: TraceWriterOptions;
   private readonly tables: Record<TableName, TableBuffer>;
   private readonly console: FileSink;
@@ -163,12 +122,12 @@ export class TraceWriter implements MachineObserver {
     this.batchRows = opts.batchRows ?? DEFAULT_BATCH_ROWS;
     if (!Number.isInteger(this.batchRows) || this.batchRows < 1) throw new TraceError(`batchRows must be a positive integer, got ${opts.batchRows}`);
     if (!(this.cpi > 0)) throw new TraceError(`cyclesPerInstruction must be positive, got ${opts.cyclesPerInstruction}`);
-    prepareDirectory(dir, opts.overwrite ?? false);
+    const d = (this.directory = new TraceDirectory(dir, opts.overwrite ?? false));
 
     try {
-      const t = (name: TableName): TableBuffer => new TableBuffer(TABLES[name], join(dir, TABLES[name].file), this.batchRows);
+      const t = (name: TableName): TableBuffer => new TableBuffer(TABLES[name], d.formatFile(TABLES[name].file), this.batchRows);
       this.tables = { exits: t('exits'), io: t('io'), interrupts: t('interrupts'), ground_truth: t('ground_truth'), syscalls: t('syscalls') };
-      this.console = new FileSink(join(dir, TraceFile.console));
+      this.console = new FileSink(d.formatFile(TraceFile.console));
     } catch (e) {
       throw new TraceError(`cannot write the trace in ${dir}: ${(e as Error).message}`, dir);
     }
@@ -403,14 +362,7 @@ export class TraceWriter implements MachineObserver {
    */
   addImage(name: string, bytes: Uint8Array): ImageRef {
     this.checkOpen();
-    const sha256 = sha256Hex(bytes);
-    const path = `${TraceFile.images}/${sha256}`;
-    const abs = join(this.dir, path);
-    if (!existsSync(abs)) {
-      mkdirSync(join(this.dir, TraceFile.images), { recursive: true });
-      writeAtomic(abs, bytes);
-    }
-    const ref: ImageRef = { name, sha256, bytes: bytes.byteLength, path };
+    const ref: ImageRef = { name, ...this.directory.addImage(bytes) };
     this.images.push(ref);
     this.writeIncomplete();
     return ref;
@@ -418,7 +370,8 @@ export class TraceWriter implements MachineObserver {
 
   /** Write an additional file (e.g. `inputs.msgpack`, `checkpoints/000001.msgpack`) in one go. */
   writeFile(rel: string, data: Uint8Array | string): void {
-    writeAtomic(this.filePath(rel), data);
+    this.checkOpen();
+    this.directory.writeExtra(rel, data);
   }
 
   /**
@@ -428,10 +381,7 @@ export class TraceWriter implements MachineObserver {
    */
   filePath(rel: string): string {
     this.checkOpen();
-    const norm = checkRelPath(rel);
-    const abs = join(this.dir, norm);
-    mkdirSync(dirname(abs), { recursive: true });
-    return abs;
+    return this.directory.extraFile(rel);
   }
 
   /** Write every partial batch now (the `incomplete` marker then describes everything recorded so far). */
@@ -452,14 +402,10 @@ export class TraceWriter implements MachineObserver {
     if (this.manifest !== null) return this.manifest;
     const s: StopInput = typeof stop === 'string' ? { reason: stop } : stop;
     this.isClosed = true;
-    const tableFiles = new Map<string, { bytes: number; sha256: string }>();
+    const tableFiles = new Map<string, FileDigest>();
     for (const name of TABLE_NAMES) tableFiles.set(TABLES[name].file, this.tables[name].close());
     tableFiles.set(TraceFile.console, this.console.close());
-    const files = listFiles(this.dir).map((path): FileRef => {
-      const known = tableFiles.get(path);
-      const h = known ?? hashFile(join(this.dir, path));
-      return { path, bytes: h.bytes, sha256: h.sha256 };
-    });
+    const files = this.directory.listFiles(tableFiles);
     const stopInfo: StopInfo = {
       reason: s.reason,
       detail: s.detail ?? '',
@@ -468,9 +414,7 @@ export class TraceWriter implements MachineObserver {
       last_exit_seq: this.lastExitSeq,
     };
     const m = this.buildManifest(complete, stopInfo, files, s.icount ?? this.maxIcount, s.cycles ?? this.lastCycles, false);
-    writeAtomic(join(this.dir, TraceFile.manifest), manifestText(m));
-    const marker = join(this.dir, TraceFile.incomplete);
-    if (existsSync(marker)) unlinkSync(marker);
+    this.directory.finish(manifestText(m));
     this.manifest = m;
     return m;
   }
@@ -489,7 +433,7 @@ export class TraceWriter implements MachineObserver {
   /** The marker: the manifest as far as it is on disk (flushed rows and bytes only). */
   private writeIncomplete(): void {
     const m = this.buildManifest(false, null, [], this.maxIcount, this.lastCycles, true);
-    writeAtomic(join(this.dir, TraceFile.incomplete), manifestText(m));
+    this.directory.writeMarker(manifestText(m));
   }
 
   private buildManifest(complete: boolean, stop: StopInfo | null, files: FileRef[], icount: number, cycles: number,
@@ -540,58 +484,4 @@ export class TraceWriter implements MachineObserver {
       extra: canonical(o.extra ?? {}, 'extra') as Record<string, unknown>,
     };
   }
-}
-
-/** Create the directory, or empty an old trace there when allowed; never touch a directory that is not a trace. */
-function prepareDirectory(dir: string, overwrite: boolean): void {
-  if (existsSync(dir)) {
-    if (!statSync(dir).isDirectory()) throw new TraceError(`${dir} exists and is not a directory`);
-    const entries = readdirSync(dir);
-    if (entries.length > 0) {
-      const isTrace = entries.includes(TraceFile.manifest) || entries.includes(TraceFile.incomplete);
-      if (!overwrite || !isTrace) {
-        throw new TraceError(isTrace
-          ? `${dir} already holds a trace (choose another directory or allow overwriting)`
-          : `${dir} is not empty and does not hold a trace; refusing to write there`);
-      }
-      for (const e of entries) rmSync(join(dir, e), { recursive: true, force: true });
-    }
-  } else {
-    try {
-      mkdirParents(dir);
-    } catch (e) {
-      throw new TraceError(`cannot create trace directory ${dir}: ${(e as Error).message}`);
-    }
-  }
-}
-
-/**
- * mkdir -p one component at a time. Node 20's recursive mkdirSync spins forever on some special file
- * systems (seen with /proc here: it keeps retrying ENOENT), so an unwritable target must fail with a clear
- * error instead.
- */
-function mkdirParents(dir: string): void {
-  const missing: string[] = [];
-  let d = dir;
-  while (!existsSync(d)) {
-    missing.push(d);
-    const parent = dirname(d);
-    if (parent === d) break;
-    d = parent;
-  }
-  for (let i = missing.length - 1; i >= 0; i--) mkdirSync(missing[i]);
-}
-
-/** Every file under dir (relative, '/'-separated, sorted), except the manifest, the marker and temporaries. */
-function listFiles(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (rel: string): void => {
-    for (const e of readdirSync(join(dir, rel), { withFileTypes: true })) {
-      const p = rel === '' ? e.name : `${rel}/${e.name}`;
-      if (e.isDirectory()) walk(p);
-      else if (p !== TraceFile.manifest && p !== TraceFile.incomplete && !p.endsWith('.tmp')) out.push(p);
-    }
-  };
-  walk('');
-  return out.sort();
 }
