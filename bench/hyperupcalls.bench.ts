@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Bench } from 'tinybench';
 import { recordTrace } from '../src/replay/recordTrace.js';
 import { replayTrace } from '../src/replay/replayTrace.js';
-import { ANY_EXIT, EVENT_NAMES, hyperupcallsOf, type HyperupcallProgram } from '../src/hypervisor/hyperupcalls/index.js';
+import { ANY_EXIT, EVENT_NAMES, type HyperupcallProgram } from '../src/hypervisor/hyperupcalls/index.js';
 import { EXIT_REASON_KEYS } from '../src/record/exitReasonNames.js';
 import { verify } from '../src/hypervisor/ebpf/verifier.js';
 import { figure } from './figure.js';
@@ -30,7 +30,7 @@ export async function run(): Promise<void> {
     for (const workload of ['hyperupcall-trace', 'hyperupcall-guard']) {
       const dir = join(root, workload);
       await recordTrace({ workload, exitPreset: 'kvm-default', costModel: 'modern' }, dir, { checkpointEvery: 0 });
-      const rt = hyperupcallsOf((await replayTrace(dir)).assembled.hypervisor);
+      const rt = (await replayTrace(dir)).assembled.hyperupcalls;
       for (const p of rt.programs) {
         const name = programName(workload, p);
         if (names.includes(name)) continue;

@@ -88,12 +88,23 @@ describe('eBPF conformance suite', () => {
     }
   });
 
-  it('expects failure from -- error files', () => {
-    const bad = runConformance('-- asm\nmov %r0, 1\nexit\n-- error\nsomething');
+  it('expects failure from -- error files, of the kind the file names', () => {
+    const bad = runConformance('-- asm\nmov %r0, 1\nexit\n-- error\nout of bounds memory load');
     expect(bad.status).toBe('fail');
     const good = runConformance('-- asm\nldxw %r0, [%r1+100]\nexit\n-- mem\n00 01\n-- error\nout of bounds');
     expect(good.status).toBe('pass');
     expect(good.reason).toMatch(/verifier: instruction 0/);
+    // an error at another stage, or of another kind, is not the expected one
+    const otherKind = runConformance('-- asm\nldxw %r0, [%r1+100]\nexit\n-- mem\n00 01\n-- error\nunknown opcode 0xff');
+    expect(otherKind.status).toBe('fail');
+    expect(otherKind.reason).toMatch(/is an error of kind memory, the file expects kind encoding/);
+    const syntax = runConformance('-- asm\nfrobnicate %r0\nexit\n-- error\nout of bounds');
+    expect(syntax.status).toBe('fail');
+    expect(runConformance('-- asm\nfrobnicate %r0\nexit\n-- error\nsyntax error').status).toBe('pass');
+    expect(runConformance('-- asm\nmov %r0, 0\nja -2\nexit\n-- error\ninfinite loop').status).toBe('pass');
+    expect(runConformance('-- asm\nmov %r0, 0\ncall 99\nexit\n-- error\ninfinite loop').status).toBe('fail');
+    // an expected error this runner cannot classify fails rather than passing on anything
+    expect(runConformance('-- asm\nmov %r0, 0\ncall 99\nexit\n-- error\nsomething').status).toBe('fail');
   });
 
   it('detects a wrong result (the runner can fail)', () => {

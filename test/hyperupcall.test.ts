@@ -16,7 +16,7 @@ import { LiveEnvironment } from '../src/replay/LiveEnvironment.js';
 import { assemble as asm } from '../src/hypervisor/ebpf/assembler.js';
 import { encode } from '../src/hypervisor/ebpf/isa.js';
 import {
-  ANY_EXIT, HuError, HuEvent, REG_BYTES, REG_MAGIC, Reg, hyperupcallsOf,
+  ANY_EXIT, HuError, HuEvent, REG_BYTES, REG_MAGIC, Reg,
 } from '../src/hypervisor/hyperupcalls/index.js';
 import { assembleGuestPrograms, committedProgram } from '../src/hypervisor/hyperupcalls/programs.js';
 
@@ -25,7 +25,7 @@ const root = mkdtempSync(join(tmpdir(), 'vmtrace-hu-'));
 /** A machine on the syscall workload (no hyperupcalls in its script): registration driven from the test. */
 function bare() {
   const a = assembleSession({ workload: 'syscall:n=5', exitPreset: 'kvm-default', costModel: 'modern' }, (m, w) => new LiveEnvironment(m, w));
-  const rt = hyperupcallsOf(a.hypervisor);
+  const rt = a.hyperupcalls;
   const u8 = a.machine.cpu.mmu.u8;
   const base = a.workload.memBytes - 0x100000; // 1 MiB below the top of guest memory: scratch for the test
   const register = (src: string, o: { event?: number; memGpa?: number; memLen?: number; flags?: number } = {}) => {
@@ -159,7 +159,7 @@ describe('unified tracing and free pages on a recorded trace', async () => {
   it('free-page discovery finds exactly the free pages the guest kernel counts at power-off', () => {
     const m = /kernel: power-off status 0, (\d+) pages free/.exec(rec.console);
     expect(m).not.toBeNull();
-    const rt = hyperupcallsOf(rec.assembled.hypervisor);
+    const rt = rec.assembled.hyperupcalls;
     expect(rt.freePageReports).toHaveLength(1);
     expect(rt.freePageReports[0]!.length).toBe(Number(m![1]));
     expect(rt.programs[1]!.stats.lastValue).toBe(BigInt(m![1]!)); // the program's own count (r0)
@@ -169,7 +169,7 @@ describe('unified tracing and free pages on a recorded trace', async () => {
     const rep = await replayTrace(dir);
     expect(rep.divergence).toBeNull();
     expect(rep.clean).toBe(true);
-    const rt = hyperupcallsOf(rep.assembled.hypervisor);
+    const rt = rep.assembled.hyperupcalls;
     const free = Number(/kernel: power-off status 0, (\d+) pages free/.exec(rec.console)![1]);
     expect(rt.freePageReports).toHaveLength(1);
     const pages = rt.freePageReports[0]!;
@@ -223,7 +223,7 @@ describe('scheduler activation on hyperupcall-server (trace-driven Figure 2)', a
 
   it('the boost program ran on every packet and boosted exactly the gets', () => {
     expect(rec.console).toContain('kernel: hyperupcall boost registered as 0');
-    const rt = hyperupcallsOf(rec.assembled.hypervisor);
+    const rt = rec.assembled.hyperupcalls;
     expect(rt.programs[0]!.stats.invocations).toBe(w.packets.length); // 100 requests + quit
     const gets = kinds.filter((k) => k === 'get').length;
     expect(gets).toBeGreaterThan(20);
@@ -291,7 +291,7 @@ describe('the guard (ATC\'18 protection use case) on hyperupcall-guard', async (
     expect(rec.console).toContain('guard: cr0 rootkit (clear WP): blocked');
     expect(rec.console).toContain('guard: log checked 4, blocked 2');
     expect(rec.console).toContain('syscall: 20 getpid calls'); // system calls still reach the real entry
-    const rt = hyperupcallsOf(rec.assembled.hypervisor);
+    const rt = rec.assembled.hyperupcalls;
     expect(rt.skips.map((x) => x.reason)).toEqual([32, 28]);
     // the guest's log page holds what was refused: the rogue LSTAR value and a CR0 without WP
     const lines = [...rec.console.matchAll(/^guard: blocked seq (\d+) reason (\d+) what 0x([0-9a-f]+) value 0x([0-9a-f]+) rip ([0-9a-f]+)$/gm)];
@@ -308,7 +308,7 @@ describe('the guard (ATC\'18 protection use case) on hyperupcall-guard', async (
   });
 
   it('the blocked exits are in exits.arrow with the attempted values; replay is clean and re-derives the blocks', async () => {
-    const rt = hyperupcallsOf(rec.assembled.hypervisor);
+    const rt = rec.assembled.hyperupcalls;
     const exits = pl.readIPC(readFileSync(join(dir, 'exits.arrow')));
     const reason = exits.getColumn('exit_reason').toArray() as number[];
     const rcx = exits.getColumn('rcx').toArray() as Array<bigint | number>;
@@ -317,11 +317,11 @@ describe('the guard (ATC\'18 protection use case) on hyperupcall-guard', async (
     expect(BigInt(rcx[s0]!)).toBe(0xc0000082n);
     const rep = await replayTrace(dir);
     expect(rep.clean).toBe(true);
-    expect(hyperupcallsOf(rep.assembled.hypervisor).skips).toEqual(rt.skips);
+    expect(rep.assembled.hyperupcalls.skips).toEqual(rt.skips);
   });
 
   it('send_vcpu_ipi is delivered: vector 48 injected once per block after the guest can take it, the kernel handles it', () => {
-    const rt = hyperupcallsOf(rec.assembled.hypervisor);
+    const rt = rec.assembled.hyperupcalls;
     expect(rt.ipis.map((x) => x.vector)).toEqual([48, 48]);
     expect(rec.console).toContain('kernel: hypervisor notification 1 (vector 48): guard checked 3, blocked 1');
     expect(rec.console).toContain('kernel: hypervisor notification 2 (vector 48): guard checked 4, blocked 2');
@@ -371,7 +371,7 @@ describe('checkpoints carry the hyperupcall registry', async () => {
   type Replay = Awaited<ReturnType<typeof replayTrace>>;
   /** What the runtime registered and recorded, for comparing two runs (everything but the compiled code). */
   const registry = (a: Replay['assembled']) => {
-    const rt = hyperupcallsOf(a.hypervisor);
+    const rt = a.hyperupcalls;
     return {
       programs: rt.programs.map((p) => ({
         id: p.id, event: p.event, exitReason: p.exitReason, flags: p.flags, memGpa: p.memGpa, memLen: p.memLen, env: p.env, bytes: [...p.bytes],
@@ -382,7 +382,7 @@ describe('checkpoints carry the hyperupcall registry', async () => {
     };
   };
   /** Each program's granted region in guest memory (the trace ring, the guard's log page, ...). */
-  const regions = (a: Replay['assembled']) => hyperupcallsOf(a.hypervisor).programs.map((p) => Buffer.from(a.machine.cpu.mmu.u8.subarray(p.memGpa, p.memGpa + p.memLen)).toString('hex'));
+  const regions = (a: Replay['assembled']) => a.hyperupcalls.programs.map((p) => Buffer.from(a.machine.cpu.mmu.u8.subarray(p.memGpa, p.memGpa + p.memLen)).toString('hex'));
   /** Replay from the checkpoint at `from` against the full replay: clean, same end state, same hyperupcall results. */
   const checkFrom = (rec: Awaited<ReturnType<typeof recordTrace>>, full: Replay, rep: Replay, from: number) => {
     expect(rep.startIcount).toBe(from);
@@ -406,7 +406,7 @@ describe('checkpoints carry the hyperupcall registry', async () => {
   const traceDir = join(base, 'trace');
   const traceRec = await recordTrace({ workload: 'hyperupcall-trace', exitPreset: 'kvm-default', costModel: 'modern' }, traceDir, { checkpointEvery: 200_000 });
   it('hyperupcall-trace: replay --from a checkpoint after the registrations is clean, with the same ring, counters and free pages', async () => {
-    const rt = hyperupcallsOf(traceRec.assembled.hypervisor);
+    const rt = traceRec.assembled.hyperupcalls;
     expect(rt.programs).toHaveLength(2);
     expect(Math.max(...rt.programs.map((p) => p.registeredAt))).toBeLessThan(200_000);
     expect(rt.freePageReports).toHaveLength(1);
@@ -415,14 +415,14 @@ describe('checkpoints carry the hyperupcall registry', async () => {
     for (const from of [200_000, 1_400_000]) {
       const rep = await replayTrace(traceDir, { from });
       checkFrom(traceRec, full, rep, from);
-      expect(hyperupcallsOf(rep.assembled.hypervisor).programs[0]!.stats.invocations).toBeGreaterThan(1000);
+      expect(rep.assembled.hyperupcalls.programs[0]!.stats.invocations).toBeGreaterThan(1000);
     }
   });
 
   const guardDir = join(base, 'guard');
   const guardRec = await recordTrace({ workload: 'hyperupcall-guard', exitPreset: 'kvm-default', costModel: 'modern' }, guardDir, { checkpointEvery: 4_000 });
   it('hyperupcall-guard: from before the blocks the replay re-derives them, from between them it keeps the first (skips, ipis, log page)', async () => {
-    const rt = hyperupcallsOf(guardRec.assembled.hypervisor);
+    const rt = guardRec.assembled.hyperupcalls;
     expect(rt.skips.map((x) => x.reason)).toEqual([32, 28]);
     const [b0, b1] = rt.skips.map((x) => x.icount) as [number, number];
     const between = Math.ceil(b0 / 4_000) * 4_000;
@@ -434,8 +434,8 @@ describe('checkpoints carry the hyperupcall registry', async () => {
     for (const from of [before, between]) {
       const rep = await replayTrace(guardDir, { from });
       checkFrom(guardRec, full, rep, from);
-      expect(hyperupcallsOf(rep.assembled.hypervisor).skips).toEqual(rt.skips);
-      expect(hyperupcallsOf(rep.assembled.hypervisor).ipis).toEqual(rt.ipis);
+      expect(rep.assembled.hyperupcalls.skips).toEqual(rt.skips);
+      expect(rep.assembled.hyperupcalls.ipis).toEqual(rt.ipis);
     }
   });
 
@@ -455,13 +455,13 @@ describe('checkpoints carry the hyperupcall registry', async () => {
   const serverDir = join(base, 'server');
   const serverRec = await recordTrace({ workload: 'hyperupcall-server', exitPreset: 'kvm-default', costModel: 'modern' }, serverDir, { checkpointEvery: 1_000_000 });
   it('hyperupcall-server: from a checkpoint among the boosts the replay has the same boosts', async () => {
-    const rt = hyperupcallsOf(serverRec.assembled.hypervisor);
+    const rt = serverRec.assembled.hyperupcalls;
     expect(rt.boosts.length).toBeGreaterThan(10);
     const from = 2_000_000;
     expect(rt.boosts.some((b) => b.icount < from) && rt.boosts.some((b) => b.icount > from)).toBe(true);
     const full = await replayTrace(serverDir);
     const rep = await replayTrace(serverDir, { from });
     checkFrom(serverRec, full, rep, from);
-    expect(hyperupcallsOf(rep.assembled.hypervisor).boosts).toEqual(rt.boosts);
+    expect(rep.assembled.hyperupcalls.boosts).toEqual(rt.boosts);
   });
 });

@@ -11,7 +11,7 @@
 import { existsSync } from 'node:fs';
 import { UserError } from '../errors.js';
 import { replayTrace } from '../replay/replayTrace.js';
-import { EVENT_NAMES, hyperupcallsOf, modelledCycles, type HyperupcallProgram } from '../hypervisor/hyperupcalls/index.js';
+import { EVENT_NAMES, modelledCycles, type HyperupcallProgram, type HyperupcallRuntime } from '../hypervisor/hyperupcalls/index.js';
 import { ANY_EXIT, NIC_VECTOR, type Boost } from '../hypervisor/hyperupcalls/index.js';
 import { DEFAULT_SCHED_PARAMS, schedulerSeries, type SchedRequest } from '../hypervisor/hyperupcalls/schedModel.js';
 import type { CostModel } from '../emulator/costModel.js';
@@ -111,7 +111,7 @@ export const hyperupcallsAnalysis: Analysis = {
     if (!existsSync(dir)) throw new UserError(`${dir}: no such trace directory`);
     let watched: { requests: TraceRequest[] } = { requests: [] };
     const rep = await replayTrace(dir, { attach: (a) => { watched = watchRequests(a); } });
-    const rt = hyperupcallsOf(rep.assembled.hypervisor);
+    const rt = rep.assembled.hyperupcalls;
     const m = rep.assembled.costModel;
     const notes: string[] = [`replay ${rep.clean ? 'clean' : 'NOT clean'}: ${rep.matched} of ${rep.recordedExits} exits matched`];
     if (rt.programs.length === 0) notes.push('the guest registered no hyperupcall in this trace (workloads: hyperupcall-trace, hyperupcall-server, hyperupcall-guard)');
@@ -232,7 +232,7 @@ function guardRow(m: CostModel, programs: readonly HyperupcallProgram[]): Cell[]
  * The guard use case: per reason-filtered VM-exit program, the exits it ran on, what it blocked (its
  * verdicts), and its per-exit overhead in modelled cycles beside the paper's +43; then what it blocked.
  */
-function guardTables(m: CostModel, rt: ReturnType<typeof hyperupcallsOf>): ResultTable[] {
+function guardTables(m: CostModel, rt: HyperupcallRuntime): ResultTable[] {
   const guards = rt.programs.filter((p) => p.event === 1 && p.exitReason !== ANY_EXIT);
   if (guards.length === 0) return [];
   const rows: Cell[][] = guards.map((p) => {

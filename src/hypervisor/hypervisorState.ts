@@ -5,7 +5,7 @@
 import { UserError } from '../errors.js';
 import type { Hypervisor } from './Hypervisor.js';
 import type { InterceptionStrategy } from './interception/index.js';
-import { hyperupcallsOf, type HyperupcallState } from './hyperupcalls/runtime.js';
+import type { HyperupcallRuntime, HyperupcallState } from './hyperupcalls/runtime.js';
 
 export interface HypervisorState {
   strategy: string;
@@ -24,11 +24,12 @@ export interface HypervisorState {
 /** The parts of an assembled machine the hypervisor's state lives in. */
 export interface HypervisorParts {
   hypervisor: Hypervisor;
+  hyperupcalls: HyperupcallRuntime;
   strategy: InterceptionStrategy;
 }
 
 export function saveHypervisorState(a: HypervisorParts): HypervisorState {
-  const rt = hyperupcallsOf(a.hypervisor);
+  const rt = a.hyperupcalls;
   const s: HypervisorState = {
     strategy: a.strategy.name, msrShadows: [...a.hypervisor.msrShadows.entries()], strategyState: a.strategy.saveState(),
     hyperupcalls: rt.programs.length,
@@ -49,5 +50,5 @@ export function loadHypervisorState(a: HypervisorParts, s: HypervisorState): voi
   for (const [k, v] of s.msrShadows) a.hypervisor.msrShadows.set(k, [v[0], v[1]]);
   a.strategy.loadState(s.strategyState);
   // Programs rebuilt from their registrations (decoded, verified, compiled), counters, records, observers.
-  if (s.hyperupcallState !== undefined) hyperupcallsOf(a.hypervisor).restoreState(s.hyperupcallState);
+  if (s.hyperupcallState !== undefined) a.hyperupcalls.restoreState(s.hyperupcallState);
 }

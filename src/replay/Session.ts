@@ -13,7 +13,7 @@ import { vmcsPolicy } from '../hypervisor/vmcsPolicy.js';
 import { Hypervisor } from '../hypervisor/Hypervisor.js';
 import { DEFAULT_STRATEGY, getStrategy, type InterceptionStrategy } from '../hypervisor/interception/index.js';
 import { getWorkload, loadOptions, type Workload } from '../hypervisor/workloads.js';
-import { installHyperupcalls } from '../hypervisor/hyperupcalls/runtime.js';
+import { installHyperupcalls, type HyperupcallRuntime } from '../hypervisor/hyperupcalls/runtime.js';
 
 export interface SessionConfig {
   /**
@@ -61,6 +61,8 @@ export interface Assembled {
   costModel: CostModel;
   /** The exit handlers (hypercalls, MSR shadows, strategy hooks). */
   hypervisor: Hypervisor;
+  /** The hyperupcall runtime: HC 1 registration and the programs bound to events (docs/hyperupcalls.md). */
+  hyperupcalls: HyperupcallRuntime;
   strategy: InterceptionStrategy;
   config: Required<SessionConfig>;
 }
@@ -127,8 +129,8 @@ export function assemble(config: SessionConfig, makeEnv: (m: Machine, w: Workloa
     machine, hypervisor, vmcs, ept, costModel, symbols: loaded.symbols, reservedPhys: workload.memBytes,
     reservedBytes: RESERVED_BYTES, log: full.logSyscalls, onSyscall: (r) => machine.publishSyscall(r),
   });
-  installHyperupcalls({ machine, hypervisor, costModel, workload }); // HC 1 and the event hooks (docs/hyperupcalls.md)
-  return { machine, workload, loaded, vmcs, ept, costModel, hypervisor, strategy, config: full };
+  const hyperupcalls = installHyperupcalls({ machine, hypervisor, costModel, workload }); // HC 1 and the event hooks (docs/hyperupcalls.md)
+  return { machine, workload, loaded, vmcs, ept, costModel, hypervisor, hyperupcalls, strategy, config: full };
 }
 
 /**

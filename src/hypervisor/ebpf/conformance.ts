@@ -46,6 +46,33 @@ export interface ConformanceOutcome {
   compiled?: EngineOutcome;
 }
 
+/**
+ * What kind of error a message describes: the kind an `-- error` file expects (its text, in the words of the
+ * implementation that wrote it) must be the kind of the error this pipeline reports, at whatever stage.
+ */
+export const ErrorKind = {
+  syntax: 'syntax', encoding: 'encoding', controlFlow: 'control flow', uninitialised: 'uninitialised', memory: 'memory',
+  helper: 'helper', callDepth: 'call depth', budget: 'budget',
+} as const;
+export type ErrorKind = (typeof ErrorKind)[keyof typeof ErrorKind];
+
+/** First match wins (a read of uninitialised stack is an uninitialised read before it is a memory error). */
+const KIND_PATTERNS: ReadonlyArray<readonly [ErrorKind, RegExp]> = [
+  [ErrorKind.syntax, /assembler|syntax|parse|unknown mnemonic|expected .* operand/i],
+  [ErrorKind.uninitialised, /uninitiali[sz]ed|not initiali[sz]ed/i],
+  [ErrorKind.callDepth, /call depth|frames deep|recursi|stack overflow/i],
+  [ErrorKind.helper, /helper/i],
+  [ErrorKind.budget, /budget|exhausted|too complex|instruction limit/i],
+  [ErrorKind.memory, /out of bounds|outside (every granted region|the granted|the \d+-byte stack)|read-only|not a pointer|unbounded offset|memory (access|load|store)|invalid (load|store)/i],
+  [ErrorKind.controlFlow, /loop|back-edge|jump|target|falls off|unreachable|outside the program|no exit/i],
+  [ErrorKind.encoding, /opcode|register|reserved|lddw|not zero|must be zero|width|offset|not supported|unsupported|invalid instruction/i],
+];
+
+/** The kind of error a message describes, or undefined when none of the patterns match. */
+export function errorKind(message: string): ErrorKind | undefined {
+  return KIND_PATTERNS.find(([, re]) => re.test(message))?.[0];
+}
+
 const show = (r: RunResult): string => (r.ok ? `r0=0x${r.value.toString(16)}` : `error at ${r.pc}: ${r.error}`);
 
 /** Run one `.data` file's text through every stage. */
@@ -58,12 +85,18 @@ export function runConformance(text: string): ConformanceOutcome {
   }
   const expectError = data.error !== undefined;
   if (data.result === undefined && !expectError) return { status: 'skip', reason: 'neither result nor error', neededLoops: false };
+  const wanted = expectError ? errorKind(data.error!) : undefined;
+  if (expectError && wanted === undefined) return { status: 'fail', reason: `the expected error "${data.error}" is of no kind this runner knows`, neededLoops: false };
+  /** An error where the file expects one: a pass only if it is the expected kind. */
+  const matches = (msg: string): boolean => errorKind(msg) === wanted;
+  const mismatch = (stage: string, msg: string): string => `${stage}: ${msg} is an error of kind ${errorKind(msg) ?? 'none'}, the file expects kind ${wanted} (${data.error})`;
   let program;
   try {
     program = assemble(data.asm);
   } catch (e) {
     const msg = (e as Error).message;
-    return expectError ? { status: 'pass', reason: `assembler: ${msg}`, neededLoops: false } : { status: 'fail', reason: `assembler: ${msg}`, neededLoops: false };
+    if (expectError && matches(`assembler: ${msg}`)) return { status: 'pass', reason: `assembler: ${msg}`, neededLoops: false };
+    return { status: 'fail', reason: expectError ? mismatch('assembler', msg) : `assembler: ${msg}`, neededLoops: false };
   }
   const helpers = conformanceHelpers();
   const vopts = {
@@ -82,7 +115,7 @@ export function runConformance(text: string): ConformanceOutcome {
   }
   const out: ConformanceOutcome = { status: 'pass', neededLoops, verifier: v.ok ? 'accepted' : v.message };
   if (!v.ok) {
-    if (expectError) return { ...out, reason: `verifier: ${v.message}` };
+    if (expectError) return matches(v.message) ? { ...out, reason: `verifier: ${v.message}` } : { ...out, status: 'fail', reason: mismatch('verifier', v.message) };
     return { ...out, status: 'fail', reason: `verifier rejected: ${v.message}` };
   }
   const env = () => ({
@@ -92,7 +125,10 @@ export function runConformance(text: string): ConformanceOutcome {
     maxSteps: neededLoops ? LOOP_BUDGET : undefined,
   });
   const judge = (r: RunResult): EngineOutcome => {
-    if (expectError) return r.ok ? { ok: false, detail: `expected an error (${data.error}), got ${show(r)}` } : { ok: true, detail: show(r) };
+    if (expectError) {
+      if (r.ok) return { ok: false, detail: `expected an error (${data.error}), got ${show(r)}` };
+      return matches(r.error) ? { ok: true, detail: show(r) } : { ok: false, detail: mismatch('run', r.error) };
+    }
     if (!r.ok) return { ok: false, detail: `expected 0x${data.result!.toString(16)}, got ${show(r)}` };
     return r.value === data.result ? { ok: true, detail: show(r) } : { ok: false, detail: `expected 0x${data.result!.toString(16)}, got ${show(r)}` };
   };

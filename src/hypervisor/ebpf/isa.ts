@@ -200,6 +200,8 @@ export function insnFault(op: number, dst: number, src: number, off: number, imm
       bad = code === JmpOp.JA ? isX : code === JmpOp.CALL || code === JmpOp.EXIT || code > JmpOp.JSLE;
     }
   } else if (c === Cls.LD) {
+    const mode = op & 0xe0;
+    if (mode === Mode.ABS || mode === Mode.IND) return 'legacy packet access (ABS/IND) is not supported';
     if (op !== Op.LDDW) bad = true;
     else if (src !== 0) return `lddw with src ${src} (map/variable references) is not supported`;
     else if (!hasSecondSlot) return 'lddw without its second slot';
@@ -211,5 +213,5 @@ export function insnFault(op: number, dst: number, src: number, off: number, imm
       if (!isAtomicOp(imm)) return `unknown atomic operation 0x${(imm >>> 0).toString(16)}`;
     } else bad = mode !== Mode.MEM;
   }
-  return bad ? `unknown or unsupported opcode 0x${op.toString(16).padStart(2, '0')}` : undefined;
+  return bad ? `unknown opcode 0x${op.toString(16).padStart(2, '0')}` : undefined;
 }

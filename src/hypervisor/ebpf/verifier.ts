@@ -13,16 +13,21 @@
 // Division and modulo by zero (also by a register) are accepted: RFC 9669 section 4.1 defines their results.
 // Not proven: termination of loops under `allowLoops` (a run-time instruction budget bounds them instead).
 
-import { AluOp, CallSrc, Cls, JmpOp, Mode, Op, Src, branchTarget, cls, isAluClass, isAtomicOp, isJmpClass, lddwValue, sizeBytes, type Insn } from './isa.js';
+import { AluOp, CallSrc, Cls, JmpOp, Mode, Op, Src, branchTarget, cls, isAluClass, lddwValue, sizeBytes, type Insn } from './isa.js';
 import { disassembleInsn } from './disassembler.js';
 import { FRAME_SIZE, MAX_FRAMES } from './Memory.js';
 import type { HelperRegistry } from './helpers.js';
+import { encodingError } from './encoding.js';
+import { depthFirst, instructionStarts, successorsOf } from './cfg.js';
+import {
+  MASK32, NEGATED, U64_MAX, UNINIT, UNKNOWN, UNSIGNED_OF, bitsMax, cloneFrame, cloneState, constant, foldAlu, foldJmp, isConst, joinState,
+  newFrame, s64, scalar, stateEq, widenReg, type Reg, type RegionName, type State,
+} from './abstractState.js';
+
+export type { RegionName } from './abstractState.js';
 
 export const DEFAULT_MAX_INSNS = 4096;
-const U64_MAX = (1n << 64n) - 1n;
-const MASK32 = 0xffffffffn;
 
-export type RegionName = 'mem' | 'ctx';
 export interface RegionSpec {
   size: number;
   writable: boolean;
@@ -55,276 +60,6 @@ export class VerifyError extends Error {
     super(index >= 0 ? `instruction ${index} (${disassembleInsn(insns, index)}): ${reason}` : reason);
     this.name = 'VerifyError';
   }
-}
-
-// ---------------------------------------------------------------------------------------------- abstract state
-
-type Reg =
-  | { t: 'uninit' }
-  | { t: 'scalar'; min: bigint; max: bigint }
-  | { t: 'ptr'; region: RegionName | 'stack'; frame: number; min: number; max: number };
-
-const UNINIT: Reg = { t: 'uninit' };
-const scalar = (min: bigint, max: bigint): Reg => ({ t: 'scalar', min, max });
-const constant = (v: bigint): Reg => scalar(BigInt.asUintN(64, v), BigInt.asUintN(64, v));
-const UNKNOWN: Reg = scalar(0n, U64_MAX);
-const isConst = (r: Reg): r is { t: 'scalar'; min: bigint; max: bigint } => r.t === 'scalar' && r.min === r.max;
-
-interface Frame {
-  /** per byte of the frame's 512: 1 when written */
-  init: Uint8Array;
-  /** 8-byte aligned spilled registers, by slot (0 = fp-512) */
-  spill: Array<Reg | undefined>;
-}
-interface State {
-  regs: Reg[];
-  frames: Frame[];
-}
-
-const newFrame = (): Frame => ({ init: new Uint8Array(FRAME_SIZE), spill: new Array<Reg | undefined>(FRAME_SIZE / 8).fill(undefined) });
-const cloneFrame = (f: Frame): Frame => ({ init: f.init.slice(), spill: f.spill.slice() });
-const cloneState = (s: State): State => ({ regs: s.regs.slice(), frames: s.frames.slice() });
-
-function regEq(a: Reg, b: Reg): boolean {
-  if (a.t !== b.t) return false;
-  if (a.t === 'scalar' && b.t === 'scalar') return a.min === b.min && a.max === b.max;
-  if (a.t === 'ptr' && b.t === 'ptr') return a.region === b.region && a.frame === b.frame && a.min === b.min && a.max === b.max;
-  return true;
-}
-
-function joinReg(a: Reg, b: Reg): Reg {
-  if (a.t === 'uninit' || b.t === 'uninit') return UNINIT;
-  if (a.t === 'scalar' && b.t === 'scalar') return scalar(a.min < b.min ? a.min : b.min, a.max > b.max ? a.max : b.max);
-  if (a.t === 'ptr' && b.t === 'ptr' && a.region === b.region && a.frame === b.frame) {
-    return { ...a, min: Math.min(a.min, b.min), max: Math.max(a.max, b.max) };
-  }
-  return UNKNOWN; // pointer on one path, something else on the other: usable as a value, never dereferenced
-}
-
-/**
- * Widening with thresholds (loops only): a bound that keeps growing jumps to the next program constant (or
- * power of two) instead of straight to the type's limit, so that a loop counter checked against a constant
- * stabilises at that constant's range rather than becoming unbounded.
- */
-function widenReg(old: Reg, cur: Reg, thresholds: readonly bigint[]): Reg {
-  if (old.t === 'scalar' && cur.t === 'scalar') {
-    const up = cur.max > old.max ? thresholds.find((t) => t >= cur.max) ?? U64_MAX : cur.max;
-    let down = cur.min;
-    if (cur.min < old.min) {
-      down = 0n;
-      for (const t of thresholds) if (t <= cur.min) down = t;
-    }
-    return scalar(down, up);
-  }
-  if (old.t === 'ptr' && cur.t === 'ptr') {
-    // offsets: the same thresholds, mirrored for negative offsets (stack pointers)
-    const up = cur.max > old.max ? thresholds.find((t) => t >= cur.max && t <= 0x7fffffffn) : undefined;
-    const dn = cur.min < old.min ? thresholds.find((t) => -t <= cur.min && t <= 0x7fffffffn) : undefined;
-    return {
-      ...cur,
-      max: cur.max > old.max ? (up === undefined ? Infinity : Number(up)) : cur.max,
-      min: cur.min < old.min ? (cur.min >= 0 ? 0 : dn === undefined ? -Infinity : -Number(dn)) : cur.min,
-    };
-  }
-  return cur;
-}
-
-function joinFrame(a: Frame, b: Frame): Frame {
-  if (a === b) return a;
-  const f = newFrame();
-  for (let i = 0; i < FRAME_SIZE; i++) f.init[i] = a.init[i]! & b.init[i]!;
-  for (let k = 0; k < f.spill.length; k++) {
-    const x = a.spill[k], y = b.spill[k];
-    f.spill[k] = x !== undefined && y !== undefined ? joinReg(x, y) : undefined;
-  }
-  return f;
-}
-
-function frameEq(a: Frame, b: Frame): boolean {
-  if (a === b) return true;
-  for (let i = 0; i < FRAME_SIZE; i++) if (a.init[i] !== b.init[i]) return false;
-  for (let k = 0; k < a.spill.length; k++) {
-    const x = a.spill[k], y = b.spill[k];
-    if (x === undefined ? y !== undefined : y === undefined || !regEq(x, y)) return false;
-  }
-  return true;
-}
-
-function joinState(a: State, b: State): State {
-  return { regs: a.regs.map((r, i) => joinReg(r, b.regs[i]!)), frames: a.frames.map((f, i) => joinFrame(f, b.frames[i]!)) };
-}
-
-function stateEq(a: State, b: State): boolean {
-  return a.regs.every((r, i) => regEq(r, b.regs[i]!)) && a.frames.every((f, i) => frameEq(f, b.frames[i]!));
-}
-
-// ------------------------------------------------------------------------------------------ constant folding
-
-const s64 = (v: bigint): bigint => BigInt.asIntN(64, v);
-const bswap = (v: bigint, bytes: number): bigint => {
-  let r = 0n;
-  for (let i = 0; i < bytes; i++) r = (r << 8n) | ((v >> BigInt(8 * i)) & 0xffn);
-  return r;
-};
-
-/** RFC 9669 section 4 semantics on u64 BigInts (an implementation independent of the interpreter's). */
-function foldAlu(op: number, off: number, imm: number, a: bigint, b: bigint): bigint {
-  const w64 = cls(op) === Cls.ALU64;
-  const code = op & 0xf0;
-  if (code === AluOp.END) {
-    const w = BigInt(imm);
-    if (op === Op.LE) return w === 64n ? a : a & ((1n << w) - 1n);
-    return bswap(a, imm / 8);
-  }
-  if (!w64) {
-    const x = a & MASK32, y = b & MASK32;
-    let r: bigint;
-    switch (code) {
-      case AluOp.ADD: r = x + y; break;
-      case AluOp.SUB: r = x - y; break;
-      case AluOp.MUL: r = x * y; break;
-      case AluOp.DIV: r = y === 0n ? 0n : off === 1 ? BigInt.asIntN(32, x) / BigInt.asIntN(32, y) : x / y; break;
-      case AluOp.MOD: r = y === 0n ? x : off === 1 ? BigInt.asIntN(32, x) % BigInt.asIntN(32, y) : x % y; break;
-      case AluOp.OR: r = x | y; break;
-      case AluOp.AND: r = x & y; break;
-      case AluOp.XOR: r = x ^ y; break;
-      case AluOp.LSH: r = x << (y & 31n); break;
-      case AluOp.RSH: r = x >> (y & 31n); break;
-      case AluOp.ARSH: r = BigInt.asIntN(32, x) >> (y & 31n); break;
-      case AluOp.NEG: r = -x; break;
-      default: // MOV / MOVSX
-        r = off === 8 ? BigInt.asIntN(8, y) : off === 16 ? BigInt.asIntN(16, y) : y;
-    }
-    return r & MASK32;
-  }
-  let r: bigint;
-  switch (code) {
-    case AluOp.ADD: r = a + b; break;
-    case AluOp.SUB: r = a - b; break;
-    case AluOp.MUL: r = a * b; break;
-    case AluOp.DIV: r = b === 0n ? 0n : off === 1 ? s64(a) / s64(b) : a / b; break;
-    case AluOp.MOD: r = b === 0n ? a : off === 1 ? s64(a) % s64(b) : a % b; break;
-    case AluOp.OR: r = a | b; break;
-    case AluOp.AND: r = a & b; break;
-    case AluOp.XOR: r = a ^ b; break;
-    case AluOp.LSH: r = a << (b & 63n); break;
-    case AluOp.RSH: r = a >> (b & 63n); break;
-    case AluOp.ARSH: r = s64(a) >> (b & 63n); break;
-    case AluOp.NEG: r = -a; break;
-    default:
-      r = off === 8 ? BigInt.asIntN(8, b) : off === 16 ? BigInt.asIntN(16, b) : off === 32 ? BigInt.asIntN(32, b) : b;
-  }
-  return BigInt.asUintN(64, r);
-}
-
-/** Does the jump go? (constant operands) */
-function foldJmp(op: number, a: bigint, b: bigint): boolean {
-  const w32 = cls(op) === Cls.JMP32;
-  const x = w32 ? a & MASK32 : a, y = w32 ? b & MASK32 : b;
-  const sxv = (v: bigint): bigint => (w32 ? BigInt.asIntN(32, v) : s64(v));
-  switch (op & 0xf0) {
-    case JmpOp.JEQ: return x === y;
-    case JmpOp.JNE: return x !== y;
-    case JmpOp.JSET: return (x & y) !== 0n;
-    case JmpOp.JGT: return x > y;
-    case JmpOp.JGE: return x >= y;
-    case JmpOp.JLT: return x < y;
-    case JmpOp.JLE: return x <= y;
-    case JmpOp.JSGT: return sxv(x) > sxv(y);
-    case JmpOp.JSGE: return sxv(x) >= sxv(y);
-    case JmpOp.JSLT: return sxv(x) < sxv(y);
-    default: return sxv(x) <= sxv(y); // JSLE
-  }
-}
-
-const bitsMax = (v: bigint): bigint => {
-  let m = 0n;
-  while (m < v) m = (m << 1n) | 1n;
-  return m;
-};
-
-/** A signed compare and the unsigned one it equals when both operands are non-negative. */
-const UNSIGNED_OF: Readonly<Record<number, number>> = { [JmpOp.JSGT]: JmpOp.JGT, [JmpOp.JSGE]: JmpOp.JGE, [JmpOp.JSLT]: JmpOp.JLT, [JmpOp.JSLE]: JmpOp.JLE };
-/** The condition that holds on the fall-through edge (JSET: no refinement either way). */
-const NEGATED: Readonly<Record<number, number>> = {
-  [JmpOp.JEQ]: JmpOp.JNE, [JmpOp.JNE]: JmpOp.JEQ, [JmpOp.JGT]: JmpOp.JLE, [JmpOp.JLE]: JmpOp.JGT,
-  [JmpOp.JGE]: JmpOp.JLT, [JmpOp.JLT]: JmpOp.JGE, [JmpOp.JSET]: JmpOp.JSET,
-};
-
-// ----------------------------------------------------------------------------------------- structural checks
-
-/** Why instruction i is not a valid encoding, or undefined. */
-function encodingError(insns: readonly Insn[], i: number): string | undefined {
-  const x = insns[i]!;
-  const { opcode: op, dst, src, off, imm } = x;
-  const c = cls(op);
-  if (dst > 10) return `invalid destination register r${dst}`;
-  if (src > 10) return `invalid source register r${src}`;
-  const writesDst = (): string | undefined => (dst === 10 ? 'writes r10, the read-only frame pointer' : undefined);
-  if (isAluClass(c)) {
-    const code = op & 0xf0;
-    const isX = (op & Src.X) !== 0;
-    if (code === AluOp.END) {
-      if (c === Cls.ALU64 && isX) return `unknown opcode 0x${op.toString(16)}`;
-      if (imm !== 16 && imm !== 32 && imm !== 64) return `byte swap width ${imm} (must be 16, 32 or 64)`;
-      if (src !== 0 || off !== 0) return 'reserved fields of a byte swap are not zero';
-      return writesDst();
-    }
-    if (code > AluOp.ARSH) return `unknown opcode 0x${op.toString(16)}`;
-    if (code === AluOp.NEG && (isX || src !== 0 || imm !== 0)) return 'neg takes no source operand';
-    if (isX && imm !== 0) return 'imm must be zero for a register source';
-    if (!isX && src !== 0) return 'src must be zero for an immediate source';
-    if (code === AluOp.DIV || code === AluOp.MOD) {
-      if (off !== 0 && off !== 1) return `offset ${off} of div/mod must be 0 (unsigned) or 1 (signed)`;
-    } else if (code === AluOp.MOV && isX) {
-      const ok = off === 0 || off === 8 || off === 16 || (off === 32 && c === Cls.ALU64);
-      if (!ok) return `movsx offset ${off} invalid (RFC 9669 section 4.1)`;
-    } else if (off !== 0) return 'offset must be zero for this arithmetic instruction';
-    return writesDst();
-  }
-  if (isJmpClass(c)) {
-    const code = op & 0xf0;
-    if (op === Op.EXIT) return dst | src | off | imm ? 'reserved fields of exit are not zero' : undefined;
-    if (op === Op.JA) return dst | src | imm ? 'reserved fields of ja are not zero' : undefined;
-    if (op === Op.JA32) return dst | src | off ? 'reserved fields of ja32 are not zero' : undefined;
-    if (op === Op.CALL) {
-      if (src === 2) return 'call by BTF id is not supported';
-      if (src > 2) return `call with invalid src ${src}`;
-      return dst | off ? 'reserved fields of call are not zero' : undefined;
-    }
-    if (op === Op.CALLX) return src | off | imm ? 'reserved fields of callx are not zero' : undefined;
-    if (code === JmpOp.CALL || code === JmpOp.EXIT || code > JmpOp.JSLE || code === JmpOp.JA) return `unknown opcode 0x${op.toString(16)}`;
-    if (op & Src.X ? imm !== 0 : src !== 0) return 'unused operand field of a conditional jump is not zero';
-    return undefined;
-  }
-  const mode = op & 0xe0;
-  const size = sizeBytes(op);
-  if (c === Cls.LD) {
-    if (mode === Mode.ABS || mode === Mode.IND) return 'legacy packet access (ABS/IND) is not supported';
-    if (op !== Op.LDDW) return `unknown opcode 0x${op.toString(16)}`;
-    if (src !== 0) return `lddw with src ${src} (map or variable reference) is not supported`;
-    if (off !== 0) return 'offset of lddw is not zero';
-    const next = insns[i + 1];
-    if (next === undefined) return 'lddw needs a second slot but the program ends';
-    if (next.opcode !== 0 || next.dst !== 0 || next.src !== 0 || next.off !== 0) return 'the second slot of lddw is malformed';
-    return writesDst();
-  }
-  if (c === Cls.LDX) {
-    if (mode === Mode.MEM || (mode === Mode.MEMSX && size !== 8)) return imm !== 0 ? 'imm of a load is not zero' : writesDst();
-    return `unknown opcode 0x${op.toString(16)}`;
-  }
-  if (c === Cls.ST) {
-    if (mode !== Mode.MEM) return `unknown opcode 0x${op.toString(16)}`;
-    return src !== 0 ? 'src of st is not zero' : undefined;
-  }
-  // STX
-  if (mode === Mode.MEM) return imm !== 0 ? 'imm of stx is not zero' : undefined;
-  if (mode === Mode.ATOMIC) {
-    if (size !== 4 && size !== 8) return 'atomic operations are 32 or 64 bits';
-    if (!isAtomicOp(imm)) return `unknown atomic operation 0x${(imm >>> 0).toString(16)}`;
-    return undefined;
-  }
-  return `unknown opcode 0x${op.toString(16)}`;
 }
 
 // -------------------------------------------------------------------------------------------------- verifier
@@ -365,51 +100,49 @@ class Verifier {
     return { processed: this.processed, hasLoops: this.loopHeads.size > 0 };
   }
 
-  private isSecondSlot: Uint8Array = new Uint8Array(0);
+  /** 1 where a slot starts an instruction (0: an lddw's second slot) */
+  private isInsn: Uint8Array = new Uint8Array(0);
 
   private structure(): void {
     const { insns, n } = this;
     const max = this.opts.maxInsns ?? DEFAULT_MAX_INSNS;
     if (n === 0) this.fail(-1, 'empty program');
     if (n > max) this.fail(max, `program has ${n} instructions, more than the limit of ${max}`);
-    this.isSecondSlot = new Uint8Array(n);
+    this.isInsn = instructionStarts(insns);
     for (let i = 0; i < n; i++) {
+      if (!this.isInsn[i]) continue;
       const err = encodingError(insns, i);
       if (err !== undefined) this.fail(i, err);
-      if (insns[i]!.opcode === Op.LDDW) this.isSecondSlot[++i] = 1;
     }
   }
 
   private target(i: number, t: number, what: string): number {
     if (t < 0 || t >= this.n) this.fail(i, `${what} target ${t} is outside the program (0..${this.n - 1})`);
-    if (this.isSecondSlot[t]) this.fail(i, `${what} target ${t} is the second half of an lddw`);
+    if (!this.isInsn[t]) this.fail(i, `${what} target ${t} is the second half of an lddw`);
     return t;
   }
 
-  /** Successors, function entries, reachability, back-edges, recursion. */
+  /** Successors (cfg.ts, checked), function entries, reachability, back-edges, recursion. */
   private flow(): void {
     const { insns, n } = this;
     const calls = new Map<number, number>(); // call insn -> callee entry
     for (let i = 0; i < n; i++) {
-      if (this.isSecondSlot[i]) {
+      if (!this.isInsn[i]) {
         this.succ.push([]);
         continue;
       }
-      const x = insns[i]!;
-      const next = i + (x.opcode === Op.LDDW ? 2 : 1);
+      const { next, target, callee } = successorsOf(insns, i);
       const fall = (): number => {
-        if (next >= n) this.fail(i, 'execution falls off the end of the program');
-        return next;
+        if (next! >= n) this.fail(i, 'execution falls off the end of the program');
+        return next!;
       };
-      const t = branchTarget(x, i);
       let s: number[];
-      if (x.opcode === Op.EXIT) s = [];
-      else if (x.opcode === Op.JA || x.opcode === Op.JA32) s = [this.target(i, t!, 'jump')];
-      else if (x.opcode === Op.CALL && x.src === CallSrc.LOCAL) {
-        calls.set(i, this.target(i, t!, 'call'));
+      if (next === undefined) s = target === undefined ? [] : [this.target(i, target, 'jump')]; // exit, ja
+      else if (callee !== undefined) {
+        calls.set(i, this.target(i, callee, 'call'));
         s = [fall()];
-      } else if (t !== undefined) {
-        const taken = this.target(i, t, 'jump');
+      } else if (target !== undefined) {
+        const taken = this.target(i, target, 'jump');
         s = [fall(), taken];
       } else s = [fall()];
       this.succ.push(s);
@@ -421,49 +154,29 @@ class Verifier {
     const callGraph = new Map<number, Set<number>>();
     for (let e = 0; e < entries.length; e++) {
       const entry = entries[e]!;
-      const color = new Uint8Array(n); // 0 white, 1 on stack, 2 done
-      const post: number[] = [];
       const callees = new Set<number>();
       callGraph.set(entry, callees);
-      // iterative DFS
-      const stack: Array<[number, number]> = [[entry, 0]];
-      color[entry] = 1;
-      while (stack.length > 0) {
-        const top = stack[stack.length - 1]!;
-        const [v, k] = top;
-        if (k === 0) {
+      const order = depthFirst(entry, n, (v) => this.succ[v]!, {
+        visit: (v) => {
           if (owner[v] !== -1 && owner[v] !== entry) this.fail(v, `instruction ${v} is reached from two subprograms (entries ${owner[v]} and ${entry})`);
           owner[v] = entry;
           const callee = calls.get(v);
-          if (callee !== undefined) {
-            callees.add(callee);
-            if (!seenEntry.has(callee)) {
-              seenEntry.add(callee);
-              entries.push(callee);
-            }
+          if (callee === undefined) return;
+          callees.add(callee);
+          if (!seenEntry.has(callee)) {
+            seenEntry.add(callee);
+            entries.push(callee);
           }
-        }
-        const s = this.succ[v]!;
-        if (k < s.length) {
-          top[1]++;
-          const w = s[k]!;
-          if (color[w] === 1) {
-            if (!this.opts.allowLoops) this.fail(v, `back-edge to instruction ${w}: loops are not allowed`);
-            this.loopHeads.add(w);
-          } else if (color[w] === 0) {
-            color[w] = 1;
-            stack.push([w, 0]);
-          }
-        } else {
-          color[v] = 2;
-          post.push(v);
-          stack.pop();
-        }
-      }
-      this.rpo.set(entry, post.reverse());
+        },
+        backEdge: (v, w) => {
+          if (!this.opts.allowLoops) this.fail(v, `back-edge to instruction ${w}: loops are not allowed`);
+          this.loopHeads.add(w);
+        },
+      });
+      this.rpo.set(entry, order);
     }
     for (let i = 0; i < n; i++) {
-      if (!this.isSecondSlot[i] && owner[i] === -1) this.fail(i, 'unreachable instruction');
+      if (this.isInsn[i] && owner[i] === -1) this.fail(i, 'unreachable instruction');
     }
     // No recursion; depth of the call graph within MAX_FRAMES.
     const depthOf = new Map<number, number>();
