@@ -91,7 +91,7 @@ const manifest = {
   package: { name: 'linux-image-6.1.0-57-amd64', version: '6.1.192-3', sha256: '14d219d01e1283261817d961dbb3895cb5b4288d0de10e0ba0632a0d993e15bf' },
   kernel: {
     path: KERNEL,
-    format: 'bzImage as shipped in the package (boot protocol 2.15, xz-compressed vmlinux payload)',
+    format: 'bzImage as shipped in the package (boot protocol 2.15; payload: the vmlinux as an xz stream, then its size as le32)',
     sha256: sha256(kernel),
     bytes: kernel.length,
     version: 'Linux version 6.1.0-57-amd64 (debian-kernel@lists.debian.org) (gcc-12 (Debian 12.2.0-14+deb12u1) 12.2.0, GNU ld (GNU Binutils for Debian) 2.40) #1 SMP PREEMPT_DYNAMIC Debian 6.1.192-3 (2026-11-26)',
