@@ -2,113 +2,57 @@
 // PRNG, so every run sees the same programs). Every program the verifier accepts runs under the interpreter in
 // strict mode, which checks each access against the granted regions, the current stack frame and the bytes
 // written so far; a verified program must finish without any fault, and the compiled code must give the same
-// r0, step count and final memory. Rejected programs still run (with a budget) in both engines: nothing may
-// escape as a host exception.
-import { readFileSync, readdirSync } from 'node:fs';
+// r0, step count and final memory. The soundness oracle: the verifier records each abstract state it checks an
+// instruction in, and at every instruction a concrete run executes, its registers must lie inside one of the
+// states recorded there. Rejected programs still run (with a budget) in both engines, which must agree on the
+// result or the fault (message, pc, steps) and the final memory: nothing may escape as a host exception.
 import { describe, expect, it } from 'vitest';
 import { assemble } from '../src/hypervisor/ebpf/assembler.js';
 import { compile } from '../src/hypervisor/ebpf/compiler.js';
 import { disassemble } from '../src/hypervisor/ebpf/disassembler.js';
 import { HelperId, hyperupcallHelpers } from '../src/hypervisor/ebpf/helpers.js';
-import { interpret, type RunResult } from '../src/hypervisor/ebpf/interpreter.js';
-import type { Insn } from '../src/hypervisor/ebpf/isa.js';
-import { Memory, RegionTag, address } from '../src/hypervisor/ebpf/Memory.js';
-import { parseDataFile } from '../src/hypervisor/ebpf/parseDataFile.js';
+import { interpret, type RunOptions, type RunResult } from '../src/hypervisor/ebpf/interpreter.js';
+import { AluOp, Cls, Src, type Insn } from '../src/hypervisor/ebpf/isa.js';
+import { Memory, RegionTag, address, framePointer } from '../src/hypervisor/ebpf/Memory.js';
 import { OUT, mul64, toBig } from '../src/hypervisor/ebpf/u64.js';
-import { verify, type VerifierOptions } from '../src/hypervisor/ebpf/verifier.js';
+import { verify, type AbstractReg, type VerifierOptions } from '../src/hypervisor/ebpf/verifier.js';
+import { FUZZ_N, FUZZ_SEED, INTERESTING, fuzzCases, prng } from './ebpf-corpus.js';
 
-/** xorshift32 */
-function prng(seed: number): () => number {
-  let s = seed | 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return s >>> 0;
-  };
+const TAG = { mem: RegionTag.MEM, ctx: RegionTag.CTX, stack: RegionTag.STACK } as const;
+
+/** Is the concrete register (lo, hi) inside the abstract one? Pointers: region tag and offset, as 64-bit values. */
+function covers(r: AbstractReg, lo: number, hi: number): boolean {
+  if (r.t === 'uninit') return true;
+  const v = toBig(lo, hi);
+  if (r.t === 'scalar') return r.min <= v && v <= r.max;
+  const off = BigInt.asIntN(64, v - address(TAG[r.region], r.region === 'stack' ? framePointer(r.frame) : 0));
+  return (r.min === -Infinity || off >= BigInt(r.min)) && (r.max === Infinity || off <= BigInt(r.max));
 }
+const showReg = (r: AbstractReg): string => (r.t === 'uninit' ? 'uninit' : r.t === 'scalar' ? `[${r.min.toString(16)}, ${r.max.toString(16)}]` : `${r.region}${r.t === 'ptr' && r.region === 'stack' ? r.frame : ''}+[${r.min}, ${r.max}]`);
 
-const INTERESTING = [0, 1, 2, 3, 7, 8, 15, 16, 31, 32, 63, 64, 100, 255, 256, 0x7fff, 0x8000, 0xffff, 0x7fffffff, -1, -2, -8, -64, -0x80000000, 0x12345678];
-
-function genProgram(rnd: () => number, memLen: number): string {
-  const pick = <T,>(a: readonly T[]): T => a[rnd() % a.length]!;
-  const imm = (): number => (rnd() % 3 === 0 ? (rnd() | 0) : pick(INTERESTING));
-  // r6 keeps the memory pointer (restored into r1 after helper calls); random instructions never write it
-  const DSTS = [0, 2, 3, 4, 5, 7, 8, 9];
-  const reg = (): number => DSTS[rnd() % DSTS.length]!;
-  const lines: string[] = ['mov r6, r1'];
-  const n = 4 + (rnd() % 40);
-  const sloppy = rnd() % 8 === 0; // sometimes leave registers and the stack uninitialised
-  for (const r of DSTS) if (r !== 2 && (!sloppy || rnd() % 2)) lines.push(`mov r${r}, ${imm()}`);
-  if (!sloppy) for (let k = 8; k <= 48; k += 8) lines.push(`stdw [r10-${k}], ${imm()}`);
-  const jumps: Array<{ at: number; to: number }> = [];
-  for (let k = 0; k < n; k++) {
-    const kind = rnd() % 16;
-    const w = rnd() % 2 === 0 ? '' : '32';
-    const sz = pick(['b', 'h', 'w', 'dw']);
-    const memOff = (rnd() % (memLen + 8)) - 2;
-    const stackOff = -1 - (rnd() % 40);
-    if (kind < 6) {
-      const op = pick(['add', 'sub', 'mul', 'div', 'sdiv', 'or', 'and', 'lsh', 'rsh', 'mod', 'smod', 'xor', 'mov', 'arsh']);
-      lines.push(rnd() % 2 ? `${op}${w} r${reg()}, r${reg()}` : `${op}${w} r${reg()}, ${imm()}`);
-    } else if (kind === 6) {
-      const u = pick(['neg', 'neg32', 'be16', 'be32', 'be64', 'le16', 'le32', 'bswap16', 'bswap64', 'movsx832', 'movsx1664', 'movsx3264']);
-      lines.push(u.startsWith('movsx') ? `${u} r${reg()}, r${reg()}` : `${u} r${reg()}`);
-    }
-    else if (kind === 7) lines.push(`ldx${pick(['', 's'])}${pick(['b', 'h', 'w'])} r${reg()}, [r1${memOff < 0 ? memOff : `+${memOff}`}]`);
-    else if (kind === 8) lines.push(`ldx${sz} r${reg()}, [r10${stackOff}]`);
-    else if (kind === 9) lines.push(rnd() % 2 ? `st${sz} [r1+${Math.abs(memOff)}], ${imm()}` : `stx${sz} [r1+${Math.abs(memOff)}], r${reg()}`);
-    else if (kind === 10) lines.push(rnd() % 2 ? `st${sz} [r10${stackOff}], ${imm()}` : `stx${sz} [r10${stackOff}], r${reg()}`);
-    else if (kind === 11) lines.push(`lock ${pick(['', 'fetch '])}${pick(['add', 'or', 'and', 'xor'])}${w} [r10-8], r${reg()}`, '');
-    else if (kind === 12) {
-      // pointer arithmetic on a copy of r1 with a masked index
-      const r = pick([3, 4, 5, 7, 8]);
-      lines.push(`ldxb r${r}, [r1]`, `and r${r}, ${pick([7, 15, 31, 63])}`, `mov r9, r1`, `add r9, r${r}`, `ldxb r0, [r9]`);
-    } else if (kind === 13) {
-      // helper call: memset/memcpy/cmpxchg into mem or the stack
-      const h = pick([HelperId.MEMSET, HelperId.MEMCPY, HelperId.CMPXCHG]);
-      const src = h === HelperId.MEMCPY ? ['mov r2, r10', `add r2, ${-16 - (rnd() % 16)}`] : [`mov r2, ${rnd() % 4}`];
-      lines.push(rnd() % 3 ? 'mov r1, r10' : 'mov r1, r6', `add r1, ${rnd() % 3 ? -8 - (rnd() % 16) : rnd() % 8}`, ...src, `mov r3, ${rnd() % 12}`, `call ${h}`,
-        'mov r1, r6', `mov r2, ${imm()}`, `mov r3, ${imm()}`, `mov r4, ${imm()}`, `mov r5, ${imm()}`);
-    } else if (kind === 14) {
-      jumps.push({ at: lines.length, to: 0 });
-      lines.push(rnd() % 2 ? `j${pick(['eq', 'ne', 'gt', 'ge', 'lt', 'le', 'sgt', 'sge', 'slt', 'sle', 'set'])}${w} r${reg()}, ${imm()}, @` : `jgt r${reg()}, r${reg()}, @`);
-    } else lines.push(`lddw r${reg()}, ${BigInt.asUintN(64, BigInt(rnd()) << 32n | BigInt(rnd()))}`);
-  }
-  const body = lines.filter((l) => l !== '');
-  const end = body.length;
-  body.push('mov r0, r0', 'exit');
-  // forward jumps to random later instructions (labels)
-  const out = body.map((l, i) => ({ l, label: '' }));
-  let lab = 0;
-  for (let i = 0; i < body.length; i++) {
-    if (!body[i]!.endsWith('@')) continue;
-    const t = i + 1 + (rnd() % Math.max(1, end + 1 - i));
-    const name = `L${lab++}`;
-    out[i]!.l = body[i]!.replace('@', name);
-    out[t]!.label += `${name}:\n`;
-  }
-  return out.map((o) => o.label + o.l).join('\n');
-}
-
-function mutate(rnd: () => number, p: readonly Insn[]): Insn[] {
-  const q = p.map((x) => ({ ...x }));
-  const muts = 1 + (rnd() % 3);
-  for (let m = 0; m < muts && q.length > 0; m++) {
-    const i = rnd() % q.length;
-    const x = q[i]!;
-    switch (rnd() % 8) {
-      case 0: x.dst = rnd() % 11; break;
-      case 1: x.src = rnd() % 11; break;
-      case 2: x.off = rnd() % 2 ? x.off + (rnd() % 9) - 4 : ((rnd() % 1040) - 520); break;
-      case 3: x.imm = rnd() % 2 ? x.imm + (rnd() % 9) - 4 : INTERESTING[rnd() % INTERESTING.length]!; break;
-      case 4: x.opcode = p[rnd() % p.length]!.opcode; break;
-      case 5: x.opcode = rnd() & 0xff; break;
-      case 6: q.splice(i, 1); break;
-      default: q.splice(i, 0, { ...q[rnd() % q.length]! }); break;
-    }
-  }
-  return q;
+/**
+ * Verify with recording, then run the interpreter and check every executed instruction's registers against the
+ * states recorded there. Returns the verification and the first violation (undefined: none, or rejected).
+ */
+function soundness(prog: Insn[], vopts: VerifierOptions, run: RunOptions): { ok: boolean; violation?: string } {
+  const states = new Map<number, AbstractReg[][]>();
+  const v = verify(prog, { ...vopts, onState: (pc, regs) => {
+    const list = states.get(pc) ?? [];
+    list.push(regs.slice());
+    states.set(pc, list);
+  } });
+  if (!v.ok) return { ok: false };
+  let violation: string | undefined;
+  interpret(prog, { ...run, onStep: (pc, lo, hi) => {
+    if (violation !== undefined) return;
+    const list = states.get(pc) ?? [];
+    if (list.some((s) => s.every((r, k) => covers(r, lo[k]!, hi[k]!)))) return;
+    const s = list[list.length - 1];
+    const k = s === undefined ? -1 : s.findIndex((r, j) => !covers(r, lo[j]!, hi[j]!));
+    violation = s === undefined ? `pc ${pc} executed but never analysed`
+      : `pc ${pc}: r${k} = 0x${toBig(lo[k]!, hi[k]!).toString(16)} outside ${showReg(s[k]!)} (${list.length} states)`;
+  } });
+  return { ok: true, violation };
 }
 
 interface Env { memory: Memory; args: bigint[] }
@@ -144,33 +88,55 @@ describe('eBPF fuzz: verifier vs strict interpreter vs compiler', () => {
     }
   });
 
-  it('no verified program violates a granted region, and both engines agree', () => {
-    // EBPF_FUZZ_SEED / EBPF_FUZZ_N run other (still deterministic) programs for a longer soak
-    const rnd = prng(Number(process.env.EBPF_FUZZ_SEED ?? 0x9e3779b9));
+  it('every ALU operation on a pointer is modelled exactly or gives an unknown number (issue 20, class 1)', () => {
+    // r3 = a pointer (program memory, the context, the stack at fp-8), then one ALU operation with an immediate
+    // or with r4 (a number, or a pointer): the verifier's type for r3 afterwards must contain the concrete value
     const helpers = hyperupcallHelpers();
-    const allowed = [HelperId.MEMSET, HelperId.MEMCPY, HelperId.CMPXCHG];
-    const corpus = readdirSync('../shared/bpf_conformance/tests').filter((f) => f.endsWith('.data')).sort()
-      .map((f) => parseDataFile(readFileSync(`../shared/bpf_conformance/tests/${f}`, 'utf8')))
-      .map((d) => ({ prog: assemble(d.asm), mem: d.mem }));
+    const vopts: VerifierOptions = {
+      helpers, regions: { mem: { size: 64, writable: true }, ctx: { size: 64, writable: false } },
+      args: [{ kind: 'ptr', region: 'mem' }, { kind: 'ptr', region: 'ctx' }],
+    };
+    const ptrs = ['mov r3, r1', 'mov r3, r2', 'mov r3, r10\nadd r3, -8'];
+    const r4s = ['mov r4, 3', 'mov r4, r2', 'mov r4, r10', 'mov r4, -1'];
     const problems: string[] = [];
-    let programs = 0, verified = 0, rejected = 0, faultsInRejected = 0;
-    const TOTAL = Number(process.env.EBPF_FUZZ_N ?? 6000); // a fixed count (no wall clock): about 5 s here
-    for (let k = 0; k < TOTAL; k++) {
-      let prog: Insn[];
-      let mem: Uint8Array;
-      if (k % 2 === 0) {
-        const c = corpus[rnd() % corpus.length]!;
-        prog = mutate(rnd, c.prog);
-        mem = c.mem.length > 0 ? c.mem : new Uint8Array(rnd() % 3 === 0 ? 0 : 16);
-      } else {
-        mem = Uint8Array.from({ length: 1 + (rnd() % 64) }, () => rnd() & 0xff);
-        try {
-          prog = assemble(genProgram(rnd, mem.length));
-        } catch (e) {
-          problems.push(`generator produced bad assembly: ${(e as Error).message}`);
-          continue;
+    let checked = 0;
+    for (const cls of [Cls.ALU, Cls.ALU64]) {
+      for (let code = AluOp.ADD; code <= AluOp.END; code += 0x10) {
+        for (const x of [Src.K, Src.X]) {
+          const offs = code === AluOp.DIV || code === AluOp.MOD ? [0, 1] : code === AluOp.MOV && x === Src.X ? [0, 8, 16, 32] : [0];
+          const imms = code === AluOp.END ? [16, 32, 64] : x === Src.X ? [0] : [0, 5, 32, -1];
+          for (const off of offs) for (const imm of imms) for (const p of ptrs) for (const r4 of r4s) {
+            const op: Insn = { opcode: cls | code | x, dst: 3, src: x === Src.X && code !== AluOp.END && code !== AluOp.NEG ? 4 : 0, off, imm };
+            if (code === AluOp.NEG && x === Src.X) continue;
+            if (code === AluOp.END && cls === Cls.ALU64 && x === Src.X) continue;
+            const prog = [...assemble(`${p}\n${r4}`), op, ...assemble('mov r0, 0\nexit')];
+            const memory = Memory.standard({ mem: new Uint8Array(64), ctx: new Uint8Array(64) });
+            const s = soundness(prog, vopts, { memory, args: [address(RegionTag.MEM, 0), address(RegionTag.CTX, 0)], helpers });
+            if (!s.ok) continue;
+            checked++;
+            if (s.violation !== undefined) problems.push(`${s.violation}\n${disassemble(prog)}`);
+          }
         }
       }
+    }
+    expect(checked).toBeGreaterThan(1000);
+    expect(problems.slice(0, 3)).toEqual([]);
+  });
+
+  it('no verified program violates a granted region, and both engines agree', () => {
+    // EBPF_FUZZ_SEED / EBPF_FUZZ_N run other (still deterministic) programs for a longer soak
+    const rnd = prng(FUZZ_SEED ^ 0x5bd1e995); // budgets for the rejected programs (the corpus has its own)
+    const helpers = hyperupcallHelpers();
+    const allowed = [HelperId.MEMSET, HelperId.MEMCPY, HelperId.CMPXCHG];
+    const problems: string[] = [];
+    let programs = 0, verified = 0, rejected = 0, faultsInRejected = 0;
+    const TOTAL = FUZZ_N; // a fixed count (no wall clock)
+    for (const c of fuzzCases(FUZZ_SEED, TOTAL)) {
+      if (c.prog === undefined) {
+        problems.push(`generator produced bad assembly: ${c.error}`);
+        continue;
+      }
+      const prog = c.prog, mem = c.mem;
       programs++;
       const vopts: VerifierOptions = {
         helpers,
@@ -190,6 +156,9 @@ describe('eBPF fuzz: verifier vs strict interpreter vs compiler', () => {
       try {
         if (v.ok) {
           verified++;
+          const e0 = env(mem);
+          const sound = soundness(prog, vopts, { ...e0, helpers });
+          if (sound.violation !== undefined) problems.push(`unsound: ${sound.violation}\n${disassemble(prog)}`);
           a = interpret(prog, { ...e1, helpers, strict: true });
           const compiled = compile(prog);
           b = compiled.run({ ...e2, helpers });
@@ -200,12 +169,16 @@ describe('eBPF fuzz: verifier vs strict interpreter vs compiler', () => {
           else if (Buffer.compare(Buffer.from(e1.memory.bytes[RegionTag.MEM]!), Buffer.from(e2.memory.bytes[RegionTag.MEM]!)) !== 0) problems.push(`final memory differs\n${disassemble(prog)}`);
         } else {
           rejected++;
-          a = interpret(prog, { ...e1, helpers, maxSteps: 5000 });
-          b = compile(prog).run({ ...e2, helpers, maxSteps: 5000 });
+          // budgets that often end inside a block
+          const budget = rnd() % 2 === 0 ? 5000 : 5 + (rnd() % 60);
+          a = interpret(prog, { ...e1, helpers, maxSteps: budget });
+          b = compile(prog).run({ ...e2, helpers, maxSteps: budget });
           if (!a.ok) faultsInRejected++;
-          if (a.ok !== b.ok || (a.ok && b.ok && a.value !== b.value)) problems.push(`engines differ on a rejected program: ${a.ok ? a.value : a.error} vs ${b.ok ? b.value : b.error}\n${disassemble(prog)}`);
-          // a fault is the same fault: message and instruction
-          else if (!a.ok && !b.ok && (a.error !== b.error || a.pc !== b.pc)) problems.push(`engines fault differently: ${a.error} at ${a.pc} vs ${b.error} at ${b.pc}\n${disassemble(prog)}`);
+          if (a.ok !== b.ok || (a.ok && b.ok && (a.value !== b.value || a.steps !== b.steps))) problems.push(`engines differ on a rejected program: ${a.ok ? a.value : a.error} vs ${b.ok ? b.value : b.error}\n${disassemble(prog)}`);
+          // a fault is the same fault: message, instruction and steps so far
+          else if (!a.ok && !b.ok && (a.error !== b.error || a.pc !== b.pc || a.steps !== b.steps)) problems.push(`engines fault differently: ${a.error} at ${a.pc} (${a.steps} steps) vs ${b.error} at ${b.pc} (${b.steps} steps)\n${disassemble(prog)}`);
+          // and leave the same guest memory (the budget may run out inside a block: issue 20, class 5)
+          else if (Buffer.compare(Buffer.from(e1.memory.bytes[RegionTag.MEM]!), Buffer.from(e2.memory.bytes[RegionTag.MEM]!)) !== 0) problems.push(`final memory differs on a rejected program\n${disassemble(prog)}`);
           if (a.ok === false && a.error.startsWith('internal error')) problems.push(`interpreter internal error ${a.error}\n${disassemble(prog)}`);
           if (b.ok === false && b.error.startsWith('internal error')) problems.push(`compiled internal error ${b.error}\n${disassemble(prog)}`);
         }

@@ -22,6 +22,8 @@ export interface RegionInit {
 
 /** A run-time fault: becomes an error result, never an exception out of run(). */
 export class EbpfFault extends Error {
+  /** Steps of the run up to the fault (set by the engine that raised it; -1 until then). */
+  steps = -1;
   constructor(message: string, public pc = -1) {
     super(message);
     this.name = 'EbpfFault';

@@ -23,8 +23,8 @@ export const UNKNOWN: Reg = scalar(0n, U64_MAX);
 export const isConst = (r: Reg): r is { t: 'scalar'; min: bigint; max: bigint } => r.t === 'scalar' && r.min === r.max;
 
 export interface Frame {
-  /** per byte of the frame's 512: 1 when written */
-  init: Uint8Array;
+  /** which of the frame's 512 bytes are written: bit k of word k >> 5 (a bitmask, so joins and compares are 16 words) */
+  init: Uint32Array;
   /** 8-byte aligned spilled registers, by slot (0 = fp-512) */
   spill: Array<Reg | undefined>;
 }
@@ -33,7 +33,13 @@ export interface State {
   frames: Frame[];
 }
 
-export const newFrame = (): Frame => ({ init: new Uint8Array(FRAME_SIZE), spill: new Array<Reg | undefined>(FRAME_SIZE / 8).fill(undefined) });
+export const newFrame = (): Frame => ({ init: new Uint32Array(FRAME_SIZE / 32), spill: new Array<Reg | undefined>(FRAME_SIZE / 8).fill(undefined) });
+/** Is byte k of the frame written? */
+export const initAt = (f: Frame, k: number): boolean => ((f.init[k >> 5]! >>> (k & 31)) & 1) !== 0;
+/** Mark bytes [a, b) of the frame written. */
+export function markInit(f: Frame, a: number, b: number): void {
+  for (let k = a; k < b; k++) f.init[k >> 5] |= 1 << (k & 31);
+}
 export const cloneFrame = (f: Frame): Frame => ({ init: f.init.slice(), spill: f.spill.slice() });
 export const cloneState = (s: State): State => ({ regs: s.regs.slice(), frames: s.frames.slice() });
 
@@ -44,10 +50,16 @@ export function regEq(a: Reg, b: Reg): boolean {
   return true;
 }
 
+/** The join of two registers; `a` itself when it already contains `b` (so an unchanged state stays the same object). */
 export function joinReg(a: Reg, b: Reg): Reg {
-  if (a.t === 'uninit' || b.t === 'uninit') return UNINIT;
-  if (a.t === 'scalar' && b.t === 'scalar') return scalar(a.min < b.min ? a.min : b.min, a.max > b.max ? a.max : b.max);
+  if (a === b || a.t === 'uninit') return a;
+  if (b.t === 'uninit') return UNINIT;
+  if (a.t === 'scalar' && b.t === 'scalar') {
+    if (b.min >= a.min && b.max <= a.max) return a;
+    return scalar(a.min < b.min ? a.min : b.min, a.max > b.max ? a.max : b.max);
+  }
   if (a.t === 'ptr' && b.t === 'ptr' && a.region === b.region && a.frame === b.frame) {
+    if (b.min >= a.min && b.max <= a.max) return a;
     return { ...a, min: Math.min(a.min, b.min), max: Math.max(a.max, b.max) };
   }
   return UNKNOWN; // pointer on one path, something else on the other: usable as a value, never dereferenced
@@ -59,19 +71,21 @@ export function joinReg(a: Reg, b: Reg): Reg {
  * stabilises at that constant's range rather than becoming unbounded.
  */
 export function widenReg(old: Reg, cur: Reg, thresholds: readonly bigint[]): Reg {
+  if (thresholds.length === 0) return widenHard(old, cur);
   if (old.t === 'scalar' && cur.t === 'scalar') {
-    const up = cur.max > old.max ? thresholds.find((t) => t >= cur.max) ?? U64_MAX : cur.max;
+    const up = cur.max > old.max ? thresholds[atLeast(thresholds, cur.max)] ?? U64_MAX : cur.max;
     let down = cur.min;
     if (cur.min < old.min) {
-      down = 0n;
-      for (const t of thresholds) if (t <= cur.min) down = t;
+      const k = atLeast(thresholds, cur.min + 1n) - 1; // the last threshold <= cur.min
+      down = k >= 0 ? thresholds[k]! : 0n;
     }
     return scalar(down, up);
   }
   if (old.t === 'ptr' && cur.t === 'ptr') {
     // offsets: the same thresholds, mirrored for negative offsets (stack pointers)
-    const up = cur.max > old.max ? thresholds.find((t) => t >= cur.max && t <= 0x7fffffffn) : undefined;
-    const dn = cur.min < old.min ? thresholds.find((t) => -t <= cur.min && t <= 0x7fffffffn) : undefined;
+    const small = (t: bigint | undefined): bigint | undefined => (t !== undefined && t <= 0x7fffffffn ? t : undefined);
+    const up = cur.max > old.max && Number.isFinite(cur.max) ? small(thresholds[atLeast(thresholds, BigInt(Math.ceil(cur.max)))]) : undefined;
+    const dn = cur.min < old.min && Number.isFinite(cur.min) ? small(thresholds[atLeast(thresholds, BigInt(Math.ceil(-cur.min)))]) : undefined;
     return {
       ...cur,
       max: cur.max > old.max ? (up === undefined ? Infinity : Number(up)) : cur.max,
@@ -81,20 +95,71 @@ export function widenReg(old: Reg, cur: Reg, thresholds: readonly bigint[]): Reg
   return cur;
 }
 
+/** Index of the first of the sorted `ts` that is >= v (ts.length: none). */
+function atLeast(ts: readonly bigint[], v: bigint): number {
+  let lo = 0, hi = ts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (ts[mid]! < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Widening without thresholds: a bound that moved goes to its limit (after many rounds at a loop head). */
+function widenHard(old: Reg, cur: Reg): Reg {
+  if (old.t === 'scalar' && cur.t === 'scalar') return scalar(cur.min < old.min ? 0n : cur.min, cur.max > old.max ? U64_MAX : cur.max);
+  if (old.t === 'ptr' && cur.t === 'ptr') return { ...cur, min: cur.min < old.min ? -Infinity : cur.min, max: cur.max > old.max ? Infinity : cur.max };
+  return cur;
+}
+
+/**
+ * Widen a loop head's state: the registers and the spilled registers of every frame (a counter kept on the
+ * stack must stabilise like one kept in a register). `thresholds` empty: widen to the limits.
+ */
+export function widenState(old: State, cur: State, thresholds: readonly bigint[]): State {
+  return {
+    regs: cur.regs.map((r, j) => widenReg(old.regs[j]!, r, thresholds)),
+    frames: cur.frames.map((f, k) => {
+      const o = old.frames[k]!;
+      if (f === o) return f;
+      let g: Frame | undefined;
+      for (let s = 0; s < f.spill.length; s++) {
+        const x = o.spill[s], y = f.spill[s];
+        if (x === undefined || y === undefined || regEq(x, y)) continue;
+        g ??= cloneFrame(f);
+        g.spill[s] = widenReg(x, y, thresholds);
+      }
+      return g ?? f;
+    }),
+  };
+}
+
+/** The join of two frames; `a` itself when it already contains `b` (nothing allocated). */
 export function joinFrame(a: Frame, b: Frame): Frame {
   if (a === b) return a;
-  const f = newFrame();
-  for (let i = 0; i < FRAME_SIZE; i++) f.init[i] = a.init[i]! & b.init[i]!;
-  for (let k = 0; k < f.spill.length; k++) {
-    const x = a.spill[k], y = b.spill[k];
-    f.spill[k] = x !== undefined && y !== undefined ? joinReg(x, y) : undefined;
+  let f: Frame | undefined;
+  for (let i = 0; i < a.init.length; i++) {
+    const w = a.init[i]! & b.init[i]!;
+    if (w === a.init[i]) continue;
+    f ??= cloneFrame(a);
+    f.init[i] = w;
   }
-  return f;
+  for (let k = 0; k < a.spill.length; k++) {
+    const x = a.spill[k];
+    if (x === undefined) continue;
+    const y = b.spill[k];
+    const j = y === undefined ? undefined : joinReg(x, y);
+    if (j === x) continue;
+    f ??= cloneFrame(a);
+    f.spill[k] = j;
+  }
+  return f ?? a;
 }
 
 export function frameEq(a: Frame, b: Frame): boolean {
   if (a === b) return true;
-  for (let i = 0; i < FRAME_SIZE; i++) if (a.init[i] !== b.init[i]) return false;
+  for (let i = 0; i < a.init.length; i++) if (a.init[i] !== b.init[i]) return false;
   for (let k = 0; k < a.spill.length; k++) {
     const x = a.spill[k], y = b.spill[k];
     if (x === undefined ? y !== undefined : y === undefined || !regEq(x, y)) return false;
@@ -102,8 +167,22 @@ export function frameEq(a: Frame, b: Frame): boolean {
   return true;
 }
 
+/** The join of two states; `a` itself when it already contains `b` (the fixpoint test is then free). */
 export function joinState(a: State, b: State): State {
-  return { regs: a.regs.map((r, i) => joinReg(r, b.regs[i]!)), frames: a.frames.map((f, i) => joinFrame(f, b.frames[i]!)) };
+  let regs: Reg[] | undefined, frames: Frame[] | undefined;
+  for (let i = 0; i < a.regs.length; i++) {
+    const r = joinReg(a.regs[i]!, b.regs[i]!);
+    if (r === a.regs[i]) continue;
+    regs ??= a.regs.slice();
+    regs[i] = r;
+  }
+  for (let i = 0; i < a.frames.length; i++) {
+    const f = joinFrame(a.frames[i]!, b.frames[i]!);
+    if (f === a.frames[i]) continue;
+    frames ??= a.frames.slice();
+    frames[i] = f;
+  }
+  return regs === undefined && frames === undefined ? a : { regs: regs ?? a.regs, frames: frames ?? a.frames };
 }
 
 export function stateEq(a: State, b: State): boolean {

@@ -238,3 +238,12 @@ export function jumpCond(x: Insn, srcKnown?: Const): string | undefined {
   }
   return undefined;
 }
+
+/** r0-r10 as lo/hi locals, in order (handed to the slow path). */
+export const REGS = Array.from({ length: 11 }, (_, r) => `r${r}l, r${r}h`).join(', ');
+/** Generated statements filling the AF table from (pc, count) pairs. */
+export const afterInit = (pairs: readonly number[]): string => {
+  let out = '';
+  for (let k = 0; k < pairs.length; k += 2) out += `AF[${pairs[k]}] = ${pairs[k + 1]}; `;
+  return out;
+};

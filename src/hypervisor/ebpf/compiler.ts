@@ -24,7 +24,7 @@
 import { outsideProgram, type Insn } from './isa.js';
 import { EbpfFault, type Memory } from './Memory.js';
 import { callHelper, type HelperRegistry } from './helpers.js';
-import { DEFAULT_MAX_STEPS, type RunOptions, type RunResult } from './interpreter.js';
+import { DEFAULT_MAX_STEPS, predecode, resume, type RunOptions, type RunResult } from './interpreter.js';
 import { generalSource } from './generalShape.js';
 import { structuredSource } from './structuredShape.js';
 import * as U from './u64.js';
@@ -42,11 +42,25 @@ const NO_ARGS: readonly bigint[] = [];
 
 // ---- compile ----
 
-export function compile(insns: readonly Insn[]): CompiledProgram {
+export function compile(program: readonly Insn[]): CompiledProgram {
+  // Every field the generated source inlines is an integer of its encoding's type, whatever the caller built
+  // the instructions from (a field that is not becomes what the interpreter's typed arrays make of it): no
+  // field can inject code, and both engines run the same instructions.
+  const decoded = predecode(program);
+  const insns: Insn[] = Array.from({ length: decoded.length }, (_, i) => ({
+    opcode: decoded.op[i]!, dst: decoded.dst[i]!, src: decoded.src[i]!, off: decoded.off[i]!, imm: decoded.imm[i]!,
+  }));
   const structured = structuredSource(insns);
   const source = structured ?? generalSource(insns);
-  const factory = new Function('U', 'O', 'F', 'C', 'H', 'P', source) as (...a: unknown[]) => CompiledFn;
-  const fn = factory(U, U.OUT, EbpfFault, checkSlow, callHelper, outsideProgram);
+  const factory = new Function('U', 'O', 'F', 'C', 'H', 'P', 'S', source) as (...a: unknown[]) => CompiledFn;
+  /** The slow path when the budget runs out inside a block: the interpreter from there (interpreter.resume). */
+  const slow = (pc: number, steps: number, depth: number, regs: ArrayLike<number>, memory: Memory, helpers: HelperRegistry | undefined, maxSteps: number): EbpfFault => {
+    const r = resume(decoded, { memory, helpers, maxSteps }, pc, steps, depth, regs);
+    const e = new EbpfFault(r.ok ? `internal error: the budget did not run out in the block at ${pc}` : r.error, r.ok ? pc : r.pc);
+    e.steps = r.steps;
+    return e;
+  };
+  const fn = factory(U, U.OUT, EbpfFault, checkSlow, callHelper, outsideProgram, slow);
   // r1-r5 in and r0 out, shared by every run: the code reads init before any helper can start a nested run,
   // and a nested run's r0 is read before the outer run writes its own
   const init = new Int32Array(10);
@@ -60,7 +74,7 @@ export function compile(insns: readonly Insn[]): CompiledProgram {
         const steps = fn(opts.memory, init, opts.maxSteps ?? DEFAULT_MAX_STEPS, res, opts.helpers);
         return { ok: true, value: U.toBig(res[0]!, res[1]!), steps };
       } catch (e) {
-        if (e instanceof EbpfFault) return { ok: false, error: e.message, pc: e.pc, steps: -1 };
+        if (e instanceof EbpfFault) return { ok: false, error: e.message, pc: e.pc, steps: e.steps };
         return { ok: false, error: `internal error: ${(e as Error)?.message ?? String(e)}`, pc: -1, steps: -1 };
       }
     },

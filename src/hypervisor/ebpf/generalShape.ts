@@ -5,7 +5,7 @@
 
 import { CallSrc, Op, branchTarget, cls, insnFault, isJmpClass, type Insn } from './isa.js';
 import { FRAME_SIZE, MAX_FRAMES, RegionTag, STACK_SIZE, framePointer } from './Memory.js';
-import { R, fault, faultCode, insnCode, jumpCond, outside } from './codegen.js';
+import { R, REGS, afterInit, fault, faultCode, insnCode, jumpCond, outside } from './codegen.js';
 
 const FP0 = framePointer(0);
 
@@ -47,6 +47,7 @@ const CHUNK = 128;
 export function generalSource(insns: readonly Insn[]): string {
   const n = insns.length;
   const lead = leaders(insns);
+  const after: number[] = []; // pairs (pc, instructions of its block after it): exact steps at a fault
   // chunk starts: leaders, at least CHUNK instructions apart
   const chunkOf = new Int32Array(Math.max(n, 1));
   const starts: number[] = [0];
@@ -108,9 +109,10 @@ export function generalSource(insns: readonly Insn[]): string {
         if (insns[j]!.opcode === Op.LDDW) j++;
       }
       const len = pcs.length;
-      // the budget fault names the instruction that exceeds it, the (len - (steps - maxSteps))-th of the block
-      const at = pcs[len - 1] === i + len - 1 ? `${i + len} - (steps - maxSteps)` : `[${pcs.join(', ')}][${len} - (steps - maxSteps)]`;
-      emit(`${looping[cur] ? `case ${i}: ` : ''}steps += ${len}; if (steps > maxSteps) throw new F("instruction budget of " + maxSteps + " exhausted", ${at});`);
+      pcs.forEach((pc, j) => { if (j < len - 1) after.push(pc, len - 1 - j); });
+      // the budget running out inside the block: the interpreter runs the instructions it still allows, then
+      // raises the budget fault at the exact instruction (structuredShape.ts, SL)
+      emit(`${looping[cur] ? `case ${i}: ` : ''}steps += ${len}; if (steps > maxSteps) throw S(${i}, steps - ${len}, depth, [${REGS}], mem, helpers, maxSteps);`);
     }
     const { opcode: op, imm } = x;
     if (x.dst > 10 || x.src > 10) {
@@ -124,18 +126,19 @@ export function generalSource(insns: readonly Insn[]): string {
       if (op === Op.JA || op === Op.JA32) { emit(goto(target!, i)); continue; }
       if (op === Op.EXIT) {
         const restore = [6, 7, 8, 9].map((r, k) => `r${r}l = SV[depth * 8 + ${k}]; r${r}h = SV[depth * 8 + ${4 + k}];`).join(' ');
-        emit(`if (depth === 0) { out[0] = r0l; out[1] = r0h; pc = -2; break L; } depth--; ${restore} r10l = ${FP0} - depth * ${FRAME_SIZE}; pc = RP[depth]; ${dispatch()}`);
+        emit(`if (depth === 0) { out[0] = r0l; out[1] = r0h; pc = -2; break L; } depth--; ${restore} r10l = ${FP0} - depth * ${FRAME_SIZE}; r10h = ${RegionTag.STACK}; pc = RP[depth]; ${dispatch()}`);
         continue;
       }
       if (op === Op.CALL && x.src === CallSrc.LOCAL) {
         const save = [6, 7, 8, 9].map((r, k) => `SV[depth * 8 + ${k}] = r${r}l; SV[depth * 8 + ${4 + k}] = r${r}h;`).join(' ');
-        emit(`if (depth + 1 >= ${MAX_FRAMES}) throw new F("call depth exceeds ${MAX_FRAMES} frames", ${i}); RP[depth] = ${i + 1}; ${save} depth++; r10l = ${FP0} - depth * ${FRAME_SIZE}; ${goto(target!, i)}`);
+        emit(`if (depth + 1 >= ${MAX_FRAMES}) throw new F("call depth exceeds ${MAX_FRAMES} frames", ${i}); RP[depth] = ${i + 1}; ${save} depth++; r10l = ${FP0} - depth * ${FRAME_SIZE}; r10h = ${RegionTag.STACK}; ${goto(target!, i)}`);
         continue;
       }
       if ((op === Op.CALL && x.src === CallSrc.HELPER) || op === Op.CALLX) {
         const id = op === Op.CALL ? `${imm}` : dl;
         const guard = op === Op.CALLX ? `if (${dh} !== 0) throw new F("callx target is not a helper id", ${i}); ` : '';
-        emit(`${guard}H(helpers, mem, ${id}, r1l, r1h, r2l, r2h, r3l, r3h, r4l, r4h, r5l, r5h, ${i}); r0l = O[0]; r0h = O[1];`);
+        emit(`${guard}t = H(helpers, mem, ${id}, r1l, r1h, r2l, r2h, r3l, r3h, r4l, r4h, r5l, r5h, ${i}); r0l = O[0]; r0h = O[1]; ` +
+          `if (t !== 0 && (steps += t) > maxSteps) { const e = new F("instruction budget of " + maxSteps + " exhausted", ${i}); e.steps = steps; throw e; }`);
         continue;
       }
       const cond = jumpCond(x);
@@ -162,6 +165,7 @@ export function generalSource(insns: readonly Insn[]): string {
   const V2 = V[${RegionTag.STACK}];
   let ${load};
   let steps = ST[0], depth = ST[1], t = 0, t2 = 0, o = 0, ol = 0, oh = 0, nl = 0, nh = 0, m = 0, x = 0, v;
+  try {
 ${looping[k] ? `  L: for (;;) {
     switch (pc) {
 ${body.join('\n')}
@@ -171,6 +175,11 @@ ${k === chunks.length - 1 ? `      case -1: ${outside(n, n)} // falling off the 
   }` : `  L: {
 ${body.join('\n')}
   }`}
+  } catch (e) {
+    // a fault's steps: the block's count less its instructions after the faulting one
+    if (e instanceof F && e.steps < 0) e.steps = steps - (AF[e.pc] | 0);
+    throw e;
+  }
   ${store} ST[0] = steps; ST[1] = depth;
   return pc;
 }`).join('\n');
@@ -178,6 +187,8 @@ ${body.join('\n')}
 ${chunkSrc}
 const C_ = [${chunks.map((_, k) => `c${k}`).join(', ')}];
 const chunkOf = new Int32Array([${Array.from(chunkOf).join(',')}]);
+const AF = new Int32Array(${n});
+${afterInit(after)}
 const isLead = new Uint8Array(${n});
 ${[...lead].filter((l) => l < n).map((l) => `isLead[${l}] = 1;`).join(' ')}
 // Per-program scratch, reused by every run that is not nested inside another run of the same program.
@@ -201,7 +212,11 @@ function go(mem, init, maxSteps, out, helpers, R, ST, RP, SV) {
   R[20] = ${FP0}; R[21] = ${RegionTag.STACK}; ST[0] = 0; ST[1] = 0;
   let pc = 0;
   for (;;) {
-    if (pc < 0 || pc >= ${n} || isLead[pc] === 0) throw new F(pc < 0 || pc >= ${n} ? P(pc, ${n}) : "internal error: return to " + pc + ", not a block", pc);
+    if (pc < 0 || pc >= ${n} || isLead[pc] === 0) {
+      const e = new F(pc < 0 || pc >= ${n} ? P(pc, ${n}) : "internal error: return to " + pc + ", not a block", pc);
+      e.steps = ST[0];
+      throw e;
+    }
     pc = C_[chunkOf[pc]](pc, R, ST, RP, SV, mem, maxSteps, out, helpers);
     if (pc === -2) return ST[0];
   }

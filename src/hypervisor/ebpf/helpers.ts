@@ -22,7 +22,17 @@ export interface HelperCall {
   /** r1..r5 as u64 */
   readonly args: readonly [bigint, bigint, bigint, bigint, bigint];
   readonly memory: Memory;
+  /**
+   * Instructions' worth of host work the call costs beyond its own instruction (0 unless the helper sets it):
+   * both engines add it to the run's steps and check the budget after the call, so a guest pays for (and its
+   * budget bounds) the copying and formatting it makes the host do.
+   */
+  work: number;
 }
+
+/** Bytes of helper work (copy, fill, format) that cost one instruction: a 64-byte cache line. */
+export const WORK_BYTES_PER_STEP = 64;
+const workOf = (bytes: number): number => Math.floor(bytes / WORK_BYTES_PER_STEP);
 
 /** Returns r0 (taken modulo 2^64); throw EbpfFault for a run-time error. */
 export type HelperImpl = (call: HelperCall) => bigint;
@@ -73,16 +83,19 @@ export class HelperRegistry {
 }
 
 /**
- * A helper call from either engine: r1-r5 as lo/hi word pairs in, r0 out in u64.OUT; a fault (no registry,
- * unknown helper, or the helper's own) carries the calling instruction's pc.
+ * A helper call from either engine: r1-r5 as lo/hi word pairs in, r0 out in u64.OUT; returns the call's extra
+ * work (HelperCall.work). A fault (no registry, unknown helper, or the helper's own) carries the calling
+ * instruction's pc.
  */
 export function callHelper(
   helpers: HelperRegistry | undefined, mem: Memory, id: number,
   a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number, i: number, j: number, pc: number,
-): void {
+): number {
   try {
     if (helpers === undefined) throw new EbpfFault(`call to helper ${id} but no helpers are available`);
-    fromBig(helpers.call(id, { args: [toBig(a, b), toBig(c, d), toBig(e, f), toBig(g, h), toBig(i, j)], memory: mem }));
+    const call: HelperCall = { args: [toBig(a, b), toBig(c, d), toBig(e, f), toBig(g, h), toBig(i, j)], memory: mem, work: 0 };
+    fromBig(helpers.call(id, call));
+    return call.work;
   } catch (err) {
     if (err instanceof EbpfFault) err.pc = pc;
     throw err;
@@ -108,9 +121,11 @@ export type HelperId = (typeof HelperId)[keyof typeof HelperId];
 export const MAX_HELPER_BYTES = 1 << 20;
 
 /** memcpy(dst, src, n): copy within granted memory (overlap allowed, like memmove); returns dst. */
-export const memcpyImpl: HelperImpl = ({ args, memory }) => {
+export const memcpyImpl: HelperImpl = (call) => {
+  const { args, memory } = call;
   const n = Number(args[2]);
   if (args[2] > BigInt(MAX_HELPER_BYTES)) throw new EbpfFault(`memcpy of ${args[2]} bytes exceeds ${MAX_HELPER_BYTES}`);
+  call.work = workOf(n);
   const src = memory.span(args[1], n, false);
   const dst = memory.span(args[0], n, true);
   dst.set(src.slice());
@@ -118,8 +133,10 @@ export const memcpyImpl: HelperImpl = ({ args, memory }) => {
 };
 
 /** memset(dst, c, n): fill with the low byte of c; returns dst. */
-export const memsetImpl: HelperImpl = ({ args, memory }) => {
+export const memsetImpl: HelperImpl = (call) => {
+  const { args, memory } = call;
   if (args[2] > BigInt(MAX_HELPER_BYTES)) throw new EbpfFault(`memset of ${args[2]} bytes exceeds ${MAX_HELPER_BYTES}`);
+  call.work = workOf(Number(args[2]));
   memory.span(args[0], Number(args[2]), true).fill(Number(args[1] & 0xffn));
   return args[0];
 };
@@ -138,8 +155,10 @@ export const cmpxchgImpl: HelperImpl = ({ args, memory }) => {
  * %llu %llx %p %%, at most three conversions) and append the line to `log`; returns the line's length.
  */
 export function tracePrintkImpl(log: string[]): HelperImpl {
-  return ({ args, memory }) => {
+  return (call) => {
+    const { args, memory } = call;
     if (args[1] > 1024n) throw new EbpfFault('trace_printk format longer than 1024 bytes');
+    call.work = workOf(Number(args[1]));
     const raw = memory.span(args[0], Number(args[1]), false);
     const nul = raw.indexOf(0);
     const fmt = Buffer.from(nul < 0 ? raw : raw.subarray(0, nul)).toString('latin1');

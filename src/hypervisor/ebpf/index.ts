@@ -9,7 +9,7 @@ export {
 export { interpret, predecode, DEFAULT_MAX_STEPS, type RunOptions, type RunResult, type Decoded } from './interpreter.js';
 export { compile, type CompiledProgram } from './compiler.js';
 export {
-  verify, VerifyError, DEFAULT_MAX_INSNS, type VerifierOptions, type Verification, type EntryArg, type RegionSpec, type RegionName,
+  verify, VerifyError, DEFAULT_MAX_INSNS, DEFAULT_MAX_PROCESSED, type VerifierOptions, type AbstractReg, type Verification, type EntryArg, type RegionSpec, type RegionName,
 } from './verifier.js';
 export {
   HelperRegistry, HelperId, hyperupcallHelpers, conformanceHelpers, memcpyImpl, memsetImpl, cmpxchgImpl, tracePrintkImpl,

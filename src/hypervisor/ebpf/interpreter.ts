@@ -10,6 +10,10 @@ import {
   OUT, argWords, arsh64, bswap16, bswap32, lsh64, mul64, rsh64, sdiv32, sdiv64, slt64, smod32, smod64, toBig, udiv64, ult64, umod64,
 } from './u64.js';
 
+/**
+ * `steps`: instructions executed plus the helpers' host work (helpers.ts), the same in both engines; for a
+ * fault, up to and including the faulting instruction (maxSteps + 1 when the budget ran out).
+ */
 export type RunResult =
   | { ok: true; value: bigint; steps: number }
   | { ok: false; error: string; pc: number; steps: number };
@@ -23,6 +27,11 @@ export interface RunOptions {
   maxSteps?: number;
   /** Check every access against the verifier's granted regions in detail (Memory strict mode). */
   strict?: boolean;
+  /**
+   * Interpreter only: called before each instruction with its pc, the registers (lo/hi words) and the call
+   * depth (the fuzz test's soundness oracle compares them with the verifier's abstract states).
+   */
+  onStep?: (pc: number, lo: Int32Array, hi: Int32Array, depth: number) => void;
 }
 
 export const DEFAULT_MAX_STEPS = 10_000_000;
@@ -80,9 +89,20 @@ export function interpret(program: readonly Insn[] | Decoded, opts: RunOptions):
   }
 }
 
-function run(p: Decoded, opts: RunOptions, scratch: Scratch): RunResult {
+/**
+ * Continue a run in the middle of straight-line code: the compiled code's slow path when its budget runs out
+ * inside a block (so that the instructions before the budget fault take effect exactly as here). `regs` holds
+ * r0-r10 as lo/hi word pairs, `steps` the count so far; the run must end before any exit (it does: the budget
+ * runs out inside the block).
+ */
+export function resume(p: Decoded, opts: RunOptions, pc: number, steps: number, depth: number, regs: ArrayLike<number>): RunResult {
+  return run(p, opts, newScratch(), { pc, steps, depth, regs });
+}
+
+function run(p: Decoded, opts: RunOptions, scratch: Scratch, from?: { pc: number; steps: number; depth: number; regs: ArrayLike<number> }): RunResult {
   const mem = opts.memory;
   if (opts.strict) mem.enableStrict();
+  const onStep = opts.onStep;
   const { lo, hi, w, retPc, saved } = scratch;
   lo.fill(0);
   hi.fill(0);
@@ -98,11 +118,19 @@ function run(p: Decoded, opts: RunOptions, scratch: Scratch): RunResult {
   let depth = 0;
   let pc = 0;
   let steps = 0;
+  if (from !== undefined) {
+    for (let r = 0; r <= 10; r++) {
+      lo[r] = from.regs[2 * r]! | 0;
+      hi[r] = from.regs[2 * r + 1]! | 0;
+    }
+    ({ pc, steps, depth } = from);
+  }
   const { op: ops, dst: dsts, src: srcs, off: offs, imm: imms, length: n } = p;
   try {
     for (;;) {
       if (pc < 0 || pc >= n) throw new EbpfFault(outsideProgram(pc, n), pc);
-      if (++steps > maxSteps) throw new EbpfFault(`instruction budget of ${maxSteps} exhausted`, pc);
+      if (++steps > maxSteps) throw budgetFault(maxSteps, pc);
+      if (onStep !== undefined) onStep(pc, lo, hi, depth);
       const op = ops[pc]!;
       const d = regIndex(dsts[pc]!, p, pc);
       const s = regIndex(srcs[pc]!, p, pc);
@@ -251,7 +279,9 @@ function run(p: Decoded, opts: RunOptions, scratch: Scratch): RunResult {
               saved[depth * 8 + 4 + r] = hi[6 + r]!;
             }
             depth++;
+            // r10 is the new frame's pointer, both words (a program that wrote r10 must not move the callee's frame)
             lo[10] = framePointer(depth);
+            hi[10] = RegionTag.STACK;
             mem.enterFrame(depth);
             pc += imm;
             break;
@@ -259,9 +289,11 @@ function run(p: Decoded, opts: RunOptions, scratch: Scratch): RunResult {
           if (op === 0x85 && s !== 0) throw malformed(p, pc);
           const id = op === 0x85 ? imm : alo; // callx: helper id in dst (not in RFC 9669)
           if (op === 0x8d && ahi !== 0) throw new EbpfFault('callx target is not a helper id', pc);
-          callHelper(opts.helpers, mem, id, lo[1]!, hi[1]!, lo[2]!, hi[2]!, lo[3]!, hi[3]!, lo[4]!, hi[4]!, lo[5]!, hi[5]!, pc);
+          const work = callHelper(opts.helpers, mem, id, lo[1]!, hi[1]!, lo[2]!, hi[2]!, lo[3]!, hi[3]!, lo[4]!, hi[4]!, lo[5]!, hi[5]!, pc);
           lo[0] = OUT[0]!;
           hi[0] = OUT[1]!;
+          // the helper's host work counts against the budget, after the call (helpers.ts)
+          if (work !== 0 && (steps += work) > maxSteps) throw budgetFault(maxSteps, pc);
           break;
         }
         case 0x95:
@@ -272,6 +304,7 @@ function run(p: Decoded, opts: RunOptions, scratch: Scratch): RunResult {
             hi[6 + r] = saved[depth * 8 + 4 + r]!;
           }
           lo[10] = framePointer(depth);
+          hi[10] = RegionTag.STACK;
           mem.leaveFrame(depth);
           pc = retPc[depth]! - 1;
           break;
@@ -337,6 +370,9 @@ function run(p: Decoded, opts: RunOptions, scratch: Scratch): RunResult {
     return { ok: false, error: `internal error: ${(e as Error)?.message ?? String(e)}`, pc, steps };
   }
 }
+
+/** The fault when the budget runs out at pc (both engines raise this one). */
+export const budgetFault = (maxSteps: number, pc: number): EbpfFault => new EbpfFault(`instruction budget of ${maxSteps} exhausted`, pc);
 
 /** Atomic read-modify-write (single-threaded, so plain loads and stores are atomic). RFC 9669 section 5.3. */
 function atomic(v: DataView, o: number, size: number, imm: number, s: number, lo: Int32Array, hi: Int32Array): void {

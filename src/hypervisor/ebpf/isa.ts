@@ -149,11 +149,14 @@ export function decode(bytes: Uint8Array): Insn[] {
   return out;
 }
 
-/** The 64-bit immediate of an LDDW (from imm64, or assembled from the two slots). */
+/**
+ * The 64-bit immediate of an LDDW: its two slots' imm fields, which is what the engines load (imm64, kept by
+ * decode and the assembler, may disagree with the slots in an instruction array built by other code).
+ */
 export function lddwValue(insns: readonly Insn[], i: number): bigint {
   const a = insns[i]!;
-  if (a.imm64 !== undefined) return a.imm64;
   const b = insns[i + 1];
+  if (b === undefined && a.imm64 !== undefined) return a.imm64;
   return (BigInt((b?.imm ?? 0) >>> 0) << 32n) | BigInt(a.imm >>> 0);
 }
 

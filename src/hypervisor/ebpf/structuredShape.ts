@@ -4,10 +4,11 @@
 
 import { CallSrc, Cls, Mode, Op, branchTarget, cls, insnFault, isAluClass, isJmpClass, type Insn } from './isa.js';
 import { FRAME_SIZE, MAX_FRAMES, RegionTag, STACK_SIZE, framePointer } from './Memory.js';
-import { insnCode, jumpCond, type Const } from './codegen.js';
+import { REGS, afterInit, insnCode, jumpCond, type Const } from './codegen.js';
 import { basicBlocks, dominates, dominators, fallsThrough, instructionStarts, isLocalCall, subprogramEntries, type Block } from './cfg.js';
 
 const FP0 = framePointer(0);
+const isHelperCall = (x: Insn): boolean => x.opcode === Op.CALLX || (x.opcode === Op.CALL && x.src === CallSrc.HELPER);
 
 /** The largest function (instructions) given the structured shape; larger ones make the whole program general. */
 const MAX_FN_INSNS = 512;
@@ -187,7 +188,7 @@ export function structuredSource(insns: readonly Insn[]): string | undefined {
     return at;
   });
   // 7. code
-  const budget: number[][] = []; // per block (global id): the pcs of its counted instructions
+  const after: number[] = []; // pairs (pc, instructions of its segment after it): exact steps at a fault
   const regList = (mask: number): string[] => {
     const out: string[] = [];
     for (let r = 0; r < 10; r++) if ((mask >> r) & 1) out.push(`r${r}l`, `r${r}h`);
@@ -214,21 +215,26 @@ export function structuredSource(insns: readonly Insn[]): string | undefined {
         else header[s] = 1;
       }
     }
-    /** The budget check for the counted instructions `pcs` (a budget fault names the exact instruction). */
+    /**
+     * The budget check for the counted instructions `pcs`, straight-line code: if the budget runs out among
+     * them, the slow path (SL) runs the ones it still allows in the interpreter, which then raises the budget
+     * fault at the exact instruction, so that their effects are the interpreter's.
+     */
     const count = (pcs: number[]): string => {
-      budget.push(pcs);
-      return `if ((rem -= ${pcs.length}) < 0) throw BF(rem + ${pcs.length}, ${budget.length - 1});`;
+      pcs.forEach((pc, j) => { if (j < pcs.length - 1) after.push(pc, pcs.length - 1 - j); });
+      return `if ((rem -= ${pcs.length}) < 0) throw SL(rem + ${pcs.length}, ${pcs[0]}, depth, ${REGS});`;
     };
     const blockCode = (bi: number): string => {
       const b = blocks[bi]!;
       const s = consts[k]![bi]!.slice();
       const out: string[] = [];
-      // a local call does not end the block, but it does end a budget segment: the steps before the call are
-      // checked before it (like the interpreter, whose budget and call-depth faults come in that order)
+      // a call does not end the block, but it does end a budget segment: the steps before a local call are
+      // checked before it (like the interpreter, whose budget and call-depth faults come in that order), and a
+      // helper's work is counted right after it
       let seg: number[] = [];
       for (const i of b.pcs) {
         seg.push(i);
-        if (isLocalCall(insns[i]!) || i === b.pcs[b.pcs.length - 1]) {
+        if (isLocalCall(insns[i]!) || isHelperCall(insns[i]!) || i === b.pcs[b.pcs.length - 1]) {
           out.push(count(seg));
           for (const j of seg) out.push(insnJs(j, s));
           seg = [];
@@ -249,7 +255,7 @@ export function structuredSource(insns: readonly Insn[]): string | undefined {
       } else if (op === Op.CALL || op === Op.CALLX) {
         const id = op === Op.CALL ? `${x.imm}` : `r${x.dst}l`;
         const guard = op === Op.CALLX ? `if (r${x.dst}h !== 0) throw new F("callx target is not a helper id", ${i}); ` : '';
-        js = `${guard}H(helpers, mem, ${id}, r1l, r1h, r2l, r2h, r3l, r3h, r4l, r4h, r5l, r5h, ${i}); r0l = O[0]; r0h = O[1];`;
+        js = `${guard}t = H(helpers, mem, ${id}, r1l, r1h, r2l, r2h, r3l, r3h, r4l, r4h, r5l, r5h, ${i}); r0l = O[0]; r0h = O[1]; if (t !== 0 && (rem -= t) < 0) throw BW(rem, ${i});`;
       } else if (!isJmpClass(cls(op))) js = insnCode(x, i, (op & 8) !== 0 ? s[x.src] : undefined, true)!;
       transfer(s, i);
       return js;
@@ -291,7 +297,9 @@ export function structuredSource(insns: readonly Insn[]): string | undefined {
     return `function f${k}(${['rem', 'depth', ...ps].join(', ')}) {
   let ${[...locals, `r10l = ${FP0} - depth * ${FRAME_SIZE}, r10h = ${RegionTag.STACK}`].join(', ')};
   let t = 0, t2 = 0, o = 0, ol = 0, oh = 0, nl = 0, nh = 0, m = 0, x = 0, v;
+  try {
 ${body}
+  } catch (e) { throw FS(e, rem); }
 }`;
   });
   const initArg = (r: number): string[] => (r >= 1 && r <= 5 ? [`init[${2 * r - 2}]`, `init[${2 * r - 1}]`] : ['0', '0']);
@@ -303,26 +311,31 @@ let mem, helpers, out, MS = 0, V, LN, WR, V1, M1 = -1, M1W = -1, V2;
 let busy = false;
 // registers a callee passes back (written just before its return, read just after)
 const RV = new Int32Array(12);
-// per block: the pc of each counted instruction (the exact pc of a budget fault)
-const BP = ${JSON.stringify(budget)};
-function BF(k, b) {
-  const p = BP[b];
-  return new F("instruction budget of " + MS + " exhausted", p[k < 0 ? 0 : k >= p.length ? p.length - 1 : k]);
-}
+let BUD = 0;
+// per pc: the instructions counted with it but after it (a fault's steps exclude them, as the interpreter's do)
+const AF = new Int32Array(${n});
+${afterInit(after)}
+/** The budget ran out k instructions into the segment at pc: the interpreter runs those k, then faults. */
+function SL(k, pc, depth, ...regs) { return S(pc, MS - k, depth, regs, mem, helpers, MS); }
+/** A helper's work exhausted the budget: the fault at its call, with the steps so far. */
+function BW(rem, pc) { const e = new F("instruction budget of " + MS + " exhausted", pc); e.steps = BUD - rem; return e; }
+/** A fault on its way out of a function: its steps, from the remaining budget there. */
+function FS(e, rem) { if (e instanceof F && e.steps < 0) e.steps = BUD - rem - (AF[e.pc] | 0); return e; }
 ${fnSrc.join('\n')}
 return function run(mem_, init, maxSteps, out_, helpers_) {
   if (mem_.views[${RegionTag.STACK}] === undefined || mem_.lens[${RegionTag.STACK}] !== ${STACK_SIZE}) throw new F("the memory has no stack region", 0);
-  const outer = busy ? [mem, helpers, out, MS, V, LN, WR, V1, M1, M1W, V2] : undefined;
+  const outer = busy ? [mem, helpers, out, MS, V, LN, WR, V1, M1, M1W, V2, BUD] : undefined;
   busy = true;
   mem = mem_; helpers = helpers_; out = out_; MS = maxSteps;
   V = mem.views; LN = mem.lens; WR = mem.writable;
   V1 = V[${RegionTag.MEM}]; M1 = V1 === undefined ? -1 : LN[${RegionTag.MEM}]; M1W = WR[${RegionTag.MEM}] ? M1 : -1; V2 = V[${RegionTag.STACK}];
   // the budget counts down (one variable per block check); beyond 2^52 steps nothing is exact anyway
   const budget = maxSteps < 4503599627370496 ? maxSteps : 4503599627370496;
+  BUD = budget;
   try {
     return budget - f0(${['budget', '0', ...entryArgs].join(', ')});
   } finally {
-    if (outer !== undefined) [mem, helpers, out, MS, V, LN, WR, V1, M1, M1W, V2] = outer;
+    if (outer !== undefined) [mem, helpers, out, MS, V, LN, WR, V1, M1, M1W, V2, BUD] = outer;
     else mem = helpers = out = V = LN = WR = V1 = V2 = undefined;
     busy = outer !== undefined;
   }

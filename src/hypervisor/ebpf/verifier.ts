@@ -16,17 +16,21 @@
 import { AluOp, CallSrc, Cls, JmpOp, Mode, Op, Src, branchTarget, cls, isAluClass, lddwValue, sizeBytes, type Insn } from './isa.js';
 import { disassembleInsn } from './disassembler.js';
 import { FRAME_SIZE, MAX_FRAMES } from './Memory.js';
-import type { HelperRegistry } from './helpers.js';
+import type { ArgSpec, HelperRegistry } from './helpers.js';
 import { encodingError } from './encoding.js';
 import { depthFirst, instructionStarts, successorsOf } from './cfg.js';
 import {
   MASK32, NEGATED, U64_MAX, UNINIT, UNKNOWN, UNSIGNED_OF, bitsMax, cloneFrame, cloneState, constant, foldAlu, foldJmp, isConst, joinState,
-  newFrame, s64, scalar, stateEq, widenReg, type Reg, type RegionName, type State,
+  initAt, markInit, newFrame, s64, scalar, stateEq, widenState, type Reg, type RegionName, type State,
 } from './abstractState.js';
 
-export type { RegionName } from './abstractState.js';
+export type { RegionName, Reg as AbstractReg } from './abstractState.js';
 
 export const DEFAULT_MAX_INSNS = 4096;
+/** Most instructions the analysis processes before it rejects the program (Linux's BPF_COMPLEXITY_LIMIT_INSNS). */
+export const DEFAULT_MAX_PROCESSED = 1_000_000;
+/** Rounds at a loop head after which widening ignores the thresholds. */
+const WIDEN_HARD = 40;
 
 export interface RegionSpec {
   size: number;
@@ -47,12 +51,19 @@ export interface VerifierOptions {
   regions?: Partial<Record<RegionName, RegionSpec>>;
   /** r1..r5 at entry (default: nothing initialised). */
   args?: readonly EntryArg[];
-  /** Bound on analysis work (instructions processed, counting every call-site and loop revisit). */
+  /** Bound on analysis work (instructions processed, counting every call-site and loop revisit; default 1M, Linux's). */
   maxProcessed?: number;
+  /**
+   * Called with each abstract state the analysis checks an instruction in (the registers as it types them):
+   * every concrete run of an accepted program must be inside one of the states recorded at each instruction it
+   * executes (the fuzz test's soundness oracle).
+   */
+  onState?: (pc: number, regs: readonly Reg[]) => void;
 }
 
 export type Verification =
-  | { ok: true; processed: number; hasLoops: boolean }
+  /** `frames`: the deepest call chain, in stack frames (1: no local calls) */
+  | { ok: true; processed: number; hasLoops: boolean; frames: number }
   | { ok: false; index: number; message: string };
 
 export class VerifyError extends Error {
@@ -90,14 +101,17 @@ class Verifier {
     this.fail = (i, msg) => {
       throw new VerifyError(i, msg, insns);
     };
-    this.maxProcessed = opts.maxProcessed ?? 1_000_000;
+    this.maxProcessed = opts.maxProcessed ?? DEFAULT_MAX_PROCESSED;
   }
 
-  run(): { processed: number; hasLoops: boolean } {
+  /** the deepest call chain in frames (flow) */
+  private frames = 1;
+
+  run(): { processed: number; hasLoops: boolean; frames: number } {
     this.structure();
     this.flow();
     this.analyze();
-    return { processed: this.processed, hasLoops: this.loopHeads.size > 0 };
+    return { processed: this.processed, hasLoops: this.loopHeads.size > 0, frames: this.frames };
   }
 
   /** 1 where a slot starts an instruction (0: an lddw's second slot) */
@@ -196,6 +210,7 @@ class Verifier {
       return d;
     };
     const depth = dfs(0, 0);
+    this.frames = depth;
     if (depth > MAX_FRAMES) {
       const deepest = [...calls.keys()][0] ?? 0;
       this.fail(deepest, `call chain ${depth} frames deep, more than ${MAX_FRAMES}`);
@@ -237,6 +252,7 @@ class Verifier {
         const i = order[k]!;
         const st = inState.get(i)!;
         if (++this.processed > this.maxProcessed) this.fail(i, `program too complex to verify (more than ${this.maxProcessed} instructions processed)`);
+        this.opts.onState?.(i, st.regs);
         const outs = this.step(i, st, depth);
         for (const [t, s] of outs) {
           if (t === -1) {
@@ -248,8 +264,9 @@ class Verifier {
           if (old !== undefined) {
             const v = (visits.get(t) ?? 0) + 1;
             visits.set(t, v);
-            if (v > 8 && this.loopHeads.has(t)) next = { regs: next.regs.map((r, j) => widenReg(old.regs[j]!, r, this.thresholds())), frames: next.frames };
-            if (stateEq(old, next)) continue;
+            // widen at loop heads: with thresholds after a few rounds, to the limits after many (bounded work)
+            if (v > 8 && this.loopHeads.has(t)) next = widenState(old, next, v > WIDEN_HARD ? [] : this.thresholds());
+            if (next === old || stateEq(old, next)) continue;
           }
           inState.set(t, next);
           const pt = pos.get(t)!;
@@ -354,7 +371,9 @@ class Verifier {
     const w64 = cls(op) === Cls.ALU64;
     const code = op & 0xf0;
     const isX = (op & Src.X) !== 0;
-    const src: Reg = isX ? this.readReg(i, st, x.src) : constant(w64 || code === AluOp.MOV ? BigInt(x.imm) : BigInt(x.imm) & MASK32);
+    // a byte swap has no source operand: its source bit selects big-endian (RFC 9669 section 4.2)
+    const src: Reg = code === AluOp.END ? constant(0n)
+      : isX ? this.readReg(i, st, x.src) : constant(w64 || code === AluOp.MOV ? BigInt(x.imm) : BigInt(x.imm) & MASK32);
     const dst: Reg = code === AluOp.MOV ? UNINIT : this.readReg(i, st, x.dst);
     if (code === AluOp.MOV && !isX) return constant(w64 ? BigInt(x.imm) : BigInt(x.imm) & MASK32);
     if (code === AluOp.MOV && x.off === 0 && w64) return src; // plain 64-bit copy keeps pointer types
@@ -376,7 +395,13 @@ class Verifier {
       if (code === AluOp.SUB) [lo, hi] = [-hi, -lo];
       return { ...p, min: p.min + lo, max: p.max + hi };
     }
-    if (dst.t === 'ptr' || src.t === 'ptr') return w64 ? UNKNOWN : scalar(0n, MASK32);
+    // Any other operation on a pointer: a plain number, unknown except for the result's width (a 32-bit
+    // operation zero-extends its result, section 4.1; a byte swap of width 16 or 32 zero-extends too, one of
+    // width 64 keeps every bit, the region tag included). Never usable as a pointer again.
+    if (dst.t === 'ptr' || src.t === 'ptr') {
+      const width = code === AluOp.END ? x.imm : w64 ? 64 : 32;
+      return width >= 64 ? UNKNOWN : scalar(0n, (1n << BigInt(width)) - 1n);
+    }
     const a = dst as Extract<Reg, { t: 'scalar' }>;
     const b = src as Extract<Reg, { t: 'scalar' }>;
     if ((code === AluOp.MOV || isConst(a)) && isConst(b)) return constant(foldAlu(op, x.off, x.imm, code === AluOp.MOV ? 0n : a.min, b.min));
@@ -449,7 +474,7 @@ class Verifier {
    * Check an access through pointer `base` (+ insn offset) of `size` bytes; for stack reads returns a spilled
    * register when one is restored exactly. `value` is what a write stores (for spill tracking).
    */
-  private access(i: number, st: State, base: Reg, baseReg: number, off: number, size: number, kind: 'read' | 'write' | 'atomic', value?: Reg, markInit = true): Reg | undefined {
+  private access(i: number, st: State, base: Reg, baseReg: number, off: number, size: number, kind: 'read' | 'write' | 'atomic', value?: Reg, mark = true): Reg | undefined {
     if (base.t !== 'ptr') {
       this.fail(i, `r${baseReg} is ${base.t === 'scalar' ? (isConst(base) ? `the number 0x${base.min.toString(16)}` : 'a number') : 'uninitialised'}, not a pointer into a granted region`);
     }
@@ -464,7 +489,7 @@ class Verifier {
       const fr = st.frames[frameIdx]!;
       const a = lo + FRAME_SIZE, b = hi + FRAME_SIZE; // byte range in the frame
       if (kind !== 'write') {
-        for (let k = a; k < b; k++) if (fr.init[k] === 0) this.fail(i, `${size}-byte ${kind} at ${span} reads uninitialised stack byte fp${k - FRAME_SIZE}`);
+        for (let k = a; k < b; k++) if (!initAt(fr, k)) this.fail(i, `${size}-byte ${kind} at ${span} reads uninitialised stack byte fp${k - FRAME_SIZE}`);
       }
       const exact = lo === hi - size;
       if (kind === 'read') {
@@ -474,8 +499,8 @@ class Verifier {
       const f = cloneFrame(fr);
       st.frames[frameIdx] = f;
       for (let s = Math.floor(a / 8); s * 8 < b; s++) f.spill[s] = undefined;
-      if (exact && kind === 'write' && markInit) {
-        f.init.fill(1, a, b);
+      if (exact && kind === 'write' && mark) {
+        markInit(f, a, b);
         if (size === 8 && a % 8 === 0 && value !== undefined && value.t !== 'uninit') f.spill[a / 8] = value;
       }
       return undefined;
@@ -496,7 +521,10 @@ class Verifier {
     if (spec === undefined) this.fail(i, `unknown helper id ${id}`);
     if (this.opts.allowedHelpers !== undefined && !this.opts.allowedHelpers.includes(id)) this.fail(i, `helper ${spec!.name} (${id}) is not allowed for this program`);
     // sizes and plain values first, so that a pointer's extent is known when it is checked
-    const order = spec!.args.map((a, k) => [a, k] as const).sort(([a], [b]) => Number(a.kind === 'ptr') - Number(b.kind === 'ptr'));
+    // and the pointers read before those written, so that a write never makes its own source initialised
+    // (memcpy(fp-16, fp-16, 8) reads fp-16 before anything writes it)
+    const rank = (a: ArgSpec): number => (a.kind !== 'ptr' ? 0 : a.access === 'read' ? 1 : a.access === 'readwrite' ? 2 : 3);
+    const order = spec!.args.map((a, k) => [a, k] as const).sort(([a], [b]) => rank(a) - rank(b));
     order.forEach(([a, k]) => {
       const r = k + 1;
       const v = this.readReg(i, st, r);

@@ -5,7 +5,7 @@
 import type { Machine } from '../../emulator/machine.js';
 import { ExitWord, type ExitEvent } from '../events.js';
 import { EbpfFault } from '../ebpf/Memory.js';
-import { HelperId, hyperupcallHelpers, type HelperRegistry } from '../ebpf/helpers.js';
+import { HelperId, hyperupcallHelpers, tracePrintkImpl, type HelperRegistry } from '../ebpf/helpers.js';
 import { toBig } from '../ebpf/u64.js';
 import { ExitInfo, ExtraHelperId, VcpuReg } from './abi.js';
 import type { Boost, Ipi } from './program.js';
@@ -14,9 +14,12 @@ import type { Boost, Ipi } from './program.js';
 export interface HelperHost {
   readonly machine: Machine;
   readonly memBytes: number;
-  readonly traceLog: string[];
-  readonly ipis: Ipi[];
-  readonly boosts: Boost[];
+  /** Add a record for the running program, within its per-run limit (false: over it, nothing recorded). */
+  record(log: 'traceLog', item: string): boolean;
+  record(log: 'ipis', item: Ipi): boolean;
+  record(log: 'boosts', item: Boost): boolean;
+  /** Is the running program still within its per-run limit for `log`? */
+  allows(log: 'traceLog' | 'ipis' | 'boosts'): boolean;
   /** The exit being handled (for get_exit_info), or null outside a VM-exit event. */
   readonly currentExit: ExitEvent | null;
   /** The program now running (for the records). */
@@ -32,7 +35,15 @@ const ripOf = (e: ExitEvent): number => e.words[ExitWord.rip]! + e.words[ExitWor
 
 /** The hyperupcall helper table with every helper implemented against `h`. */
 export function machineHelpers(h: HelperHost): HelperRegistry {
-  const reg = hyperupcallHelpers({ traceLog: h.traceLog });
+  // trace_printk formats into a scratch log; its line is kept only within the limits
+  const scratch: string[] = [];
+  const reg = hyperupcallHelpers({ traceLog: scratch });
+  const printk = tracePrintkImpl(scratch);
+  reg.implement(HelperId.TRACE_PRINTK, (call) => {
+    const n = printk(call);
+    const line = scratch.pop()!;
+    return h.record('traceLog', line) ? n : MINUS1;
+  });
   const cpu = () => h.machine.cpu;
   reg.implement(HelperId.GET_VCPU_REGISTER, ({ args }) => {
     if (args[1] !== 0n) return MINUS1;
@@ -62,8 +73,8 @@ export function machineHelpers(h: HelperHost): HelperRegistry {
     // can take an interrupt (Machine.queueInterrupt; visible in interrupts.arrow like every injection).
     if (args[1] !== 0n || args[2] < 32n || args[2] > 255n) return MINUS1;
     const vector = Number(args[2]);
-    if (!h.machine.queueInterrupt(vector)) return MINUS1;
-    h.ipis.push({ vector, icount: cpu().icount, program: h.running });
+    if (!h.allows('ipis') || !h.machine.queueInterrupt(vector)) return MINUS1;
+    h.record('ipis', { vector, icount: cpu().icount, program: h.running });
     return 0n;
   });
   reg.implement(HelperId.FLUSH_TLB_VCPU, ({ args }) => {
@@ -90,8 +101,7 @@ export function machineHelpers(h: HelperHost): HelperRegistry {
   reg.implement(HelperId.PRIORITY_BOOST, ({ args }) => {
     const weight = Number(args[1] > 10000n ? 10000n : args[1]);
     const us = Number(args[2] > 10_000_000n ? 10_000_000n : args[2]);
-    h.boosts.push({ icount: cpu().icount, weight, durationUs: us });
-    return 0n;
+    return h.record('boosts', { icount: cpu().icount, weight, durationUs: us }) ? 0n : MINUS1;
   });
   reg.register({
     id: ExtraHelperId.HINT_FREE_PAGE, name: 'hint_free_page', args: [{ kind: 'ctx' }, { kind: 'scalar' }],
@@ -100,6 +110,7 @@ export function machineHelpers(h: HelperHost): HelperRegistry {
       const free = h.currentFree;
       if (free === null) throw new EbpfFault('hint_free_page outside a memory-pressure event');
       if ((args[1] & 0xfffn) !== 0n || args[1] >= BigInt(h.memBytes)) return MINUS1;
+      if (free.length >= h.memBytes / 4096) return MINUS1; // no more reports than guest pages per event
       free.push(Number(args[1]));
       return 0n;
     },

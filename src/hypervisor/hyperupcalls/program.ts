@@ -6,7 +6,7 @@ import type { Insn } from '../ebpf/isa.js';
 import type { VerifierOptions } from '../ebpf/verifier.js';
 import type { CompiledProgram } from '../ebpf/compiler.js';
 import { interpret, type Decoded, type RunResult } from '../ebpf/interpreter.js';
-import { RegionTag, address, type Memory } from '../ebpf/Memory.js';
+import { FRAME_SIZE, RegionTag, STACK_SIZE, address, type Memory } from '../ebpf/Memory.js';
 import type { HelperRegistry } from '../ebpf/helpers.js';
 
 export type Engine = 'compiled' | 'interpreter';
@@ -25,6 +25,16 @@ export interface HyperupcallOptions {
   /** Fire the memory-pressure event when the guest writes the power-off port. */
   pressureAtPowerOff: boolean;
 }
+
+/**
+ * Bounds on what guest programs make the host keep (docs/hyperupcalls.md "Limits"): records per invocation of
+ * one program (beyond them the helper returns -1 and records nothing), and the newest records kept in all
+ * (older ones are dropped and counted).
+ */
+export const LIMITS = {
+  traceLinesPerRun: 16, ipisPerRun: 16, boostsPerRun: 16,
+  traceLines: 1024, ipis: 65_536, boosts: 65_536, skips: 65_536, rejections: 4096,
+} as const;
 
 export const DEFAULT_OPTIONS: HyperupcallOptions = {
   share: 0.02, engine: 'compiled', maxPrograms: 16, localBudget: 4_000_000, globalBudget: 100_000, pressureAtPowerOff: true,
@@ -60,6 +70,8 @@ export interface HyperupcallProgram extends Registration {
   id: number;
   insns: Insn[];
   verifyProcessed: number;
+  /** Stack frames the program can use (its deepest call chain): zeroed before every invocation. */
+  stackFrames: number;
   /** The options it was verified with (the analysis re-verifies to time the verifier). */
   verifierOptions: VerifierOptions;
   compiled: CompiledProgram;
@@ -129,6 +141,8 @@ export interface HyperupcallState {
   traceLog: string[];
   /** Observer kinds attached, in attachment order. */
   observers: string[];
+  /** Records dropped by the limits (LIMITS), by log; absent when none were. */
+  dropped?: Record<string, number>;
 }
 
 /** Modelled cycles of one invocation (docs/hyperupcalls.md): the instructions as native code plus the published overhead. */
@@ -139,7 +153,18 @@ export function modelledCycles(model: CostModel, steps: number): number {
 /** Run a registered program with its context and memory as they are now. */
 export function runProgram(p: HyperupcallProgram, helpers: HelperRegistry, engine: Engine, maxSteps: number): RunResult {
   const args = [address(RegionTag.CTX, 0), address(RegionTag.MEM, 0)];
+  // Each invocation starts with a zeroed stack: nothing one invocation leaves there reaches the next, even
+  // if the verifier missed an uninitialised read (the stack region is the program's, reused across runs).
+  p.memory.bytes[RegionTag.STACK]!.fill(0, STACK_SIZE - p.stackFrames * FRAME_SIZE);
   return engine === 'compiled'
     ? p.compiled.run({ memory: p.memory, args, helpers, maxSteps })
     : interpret(p.decoded, { memory: p.memory, args, helpers, maxSteps });
+}
+
+/** Append to a bounded log: keeps the newest `limit` entries; returns how many were dropped (0 or 1). */
+export function appendBounded<T>(log: T[], item: T, limit: number): number {
+  log.push(item);
+  if (log.length <= limit) return 0;
+  log.shift();
+  return 1;
 }

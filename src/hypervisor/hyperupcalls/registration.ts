@@ -5,7 +5,7 @@
 
 import type { Machine } from '../../emulator/machine.js';
 import { decode, type Insn } from '../ebpf/isa.js';
-import { verify, type VerifierOptions } from '../ebpf/verifier.js';
+import { DEFAULT_MAX_INSNS, verify, type VerifierOptions } from '../ebpf/verifier.js';
 import { compile } from '../ebpf/compiler.js';
 import { predecode } from '../ebpf/interpreter.js';
 import { Memory } from '../ebpf/Memory.js';
@@ -65,6 +65,10 @@ export function readRegistration(h: RegistrationHost, blockGpa: bigint): Block |
   const codeGpa = q(Reg.codeGpa);
   const codeLen = q(Reg.codeLen);
   if (codeLen === 0 || codeLen % 8 !== 0) return refuse(HuError.invalid, `bytecode length ${codeLen} is not a positive multiple of 8`);
+  // the length before anything is copied or decoded: a guest may claim a program as large as its memory
+  if (codeLen > DEFAULT_MAX_INSNS * 8) {
+    return refuse(HuError.tooBig, `bytecode of ${codeLen} bytes exceeds the limit of ${DEFAULT_MAX_INSNS} instructions (${DEFAULT_MAX_INSNS * 8} bytes)`);
+  }
   if (codeGpa + codeLen > h.memBytes) return refuse(HuError.fault, `bytecode at 0x${codeGpa.toString(16)}+${codeLen} is outside guest memory`);
   const local = (flags & RegFlag.local) !== 0;
   let memGpa = q(Reg.memGpa);
@@ -120,7 +124,7 @@ export function buildProgram(h: RegistrationHost, r: Registration, id: number, r
   const ctx = new Uint8Array(CTX_BYTES);
   const memory = Memory.standard({ mem: u8.subarray(memGpa, memGpa + memLen), memWritable: !local, ctx, ctxWritable: false });
   const p: HyperupcallProgram = {
-    id, event, exitReason, flags, memGpa, memLen, env, insns, bytes, verifyProcessed: v.processed, verifierOptions: vopts,
+    id, event, exitReason, flags, memGpa, memLen, env, insns, bytes, verifyProcessed: v.processed, verifierOptions: vopts, stackFrames: v.frames,
     compiled: compile(insns), decoded: predecode(insns), memory, ctx, ctxView: new DataView(ctx.buffer),
     stats: { invocations: 0, steps: 0, cycles: 0, faults: 0, lastFault: '', lastValue: 0n, lastRunOk: false }, registeredAt,
     firstExit,

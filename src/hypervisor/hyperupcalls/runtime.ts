@@ -26,7 +26,7 @@ import { ANY_EXIT, Ctx, ExitVerdict, HuError, HuEvent, NIC_VECTOR, RegFlag, TIME
 import { buildProgram, maxRegionBytes, readRegistration, writeRefusal, type Refusal } from './registration.js';
 import { machineHelpers } from './machineHelpers.js';
 import {
-  DEFAULT_OPTIONS, modelledCycles, runProgram, type Boost, type Engine, type HyperupcallOptions, type HyperupcallProgram,
+  DEFAULT_OPTIONS, LIMITS, appendBounded, modelledCycles, runProgram, type Boost, type Engine, type HyperupcallOptions, type HyperupcallProgram,
   type HyperupcallState, type Ipi, type Rejection, type Skip,
 } from './program.js';
 
@@ -44,6 +44,10 @@ export class HyperupcallRuntime {
   /** Instructions VM-exit programs skipped by their verdict. */
   readonly skips: Skip[] = [];
   readonly traceLog: string[] = [];
+  /** Records dropped by the limits (LIMITS), by log name. */
+  readonly dropped: Record<string, number> = {};
+  /** Records the running program made in this invocation (the per-run limits). */
+  private readonly perRun = { trace: 0, ipi: 0, boost: 0 };
   readonly helpers: HelperRegistry;
   /** The exit being handled (for get_exit_info), or null outside a VM-exit event. */
   private exit: ExitEvent | null = null;
@@ -67,6 +71,28 @@ export class HyperupcallRuntime {
     if (kind === 'exit') this.machine.addExitHook((e) => this.onExit(e));
     else if (kind === 'interrupt') this.machine.subscribe({ onInterrupt: (e) => this.onInterrupt(e) });
     else this.machine.subscribe({ onIo: (e) => this.onIo(e) });
+  }
+
+  private drop(log: string, n: number): void {
+    if (n > 0) this.dropped[log] = (this.dropped[log] ?? 0) + n;
+  }
+
+  /**
+   * May the running program add one more record to `log` (the per-run limit)? Appends it, bounded (the
+   * helpers in machineHelpers.ts call this; false: the helper returns -1 and records nothing).
+   */
+  record<K extends 'traceLog' | 'ipis' | 'boosts'>(log: K, item: HyperupcallRuntime[K][number]): boolean {
+    if (!this.allows(log)) return false;
+    this.perRun[log === 'traceLog' ? 'trace' : log === 'ipis' ? 'ipi' : 'boost']++;
+    const total = log === 'traceLog' ? LIMITS.traceLines : log === 'ipis' ? LIMITS.ipis : LIMITS.boosts;
+    this.drop(log, appendBounded(this[log] as Array<typeof item>, item, total));
+    return true;
+  }
+
+  /** Is the running program still within its per-run limit for `log`? */
+  allows(log: 'traceLog' | 'ipis' | 'boosts'): boolean {
+    if (log === 'traceLog') return this.perRun.trace < LIMITS.traceLinesPerRun;
+    return log === 'ipis' ? this.perRun.ipi < LIMITS.ipisPerRun : this.perRun.boost < LIMITS.boostsPerRun;
   }
 
   /** Largest granted region in bytes under the configured share. */
@@ -106,7 +132,7 @@ export class HyperupcallRuntime {
       }
       refusal = { code: HuError.rejected, message: built, errGpa: block.errGpa, errLen: block.errLen };
     }
-    this.rejections.push({ icount: this.machine.cpu.icount, code: refusal.code, message: refusal.message });
+    this.drop('rejections', appendBounded(this.rejections, { icount: this.machine.cpu.icount, code: refusal.code, message: refusal.message }, LIMITS.rejections));
     writeRefusal(this, refusal);
     return refusal.code;
   }
@@ -145,6 +171,7 @@ export class HyperupcallRuntime {
       skips: this.skips.map((x) => ({ ...x })),
       traceLog: this.traceLog.slice(),
       observers: [...this.subscribed],
+      ...(Object.keys(this.dropped).length > 0 ? { dropped: { ...this.dropped } } : {}),
     };
   }
 
@@ -178,6 +205,7 @@ export class HyperupcallRuntime {
     this.ipis.push(...s.ipis.map((x) => ({ ...x })));
     this.skips.push(...s.skips.map((x) => ({ ...x })));
     this.traceLog.push(...s.traceLog);
+    Object.assign(this.dropped, s.dropped ?? {});
   }
 
   // ---- events ----------------------------------------------------------------------------------------------
@@ -201,7 +229,7 @@ export class HyperupcallRuntime {
         // The verdict (docs/hyperupcalls.md "Verdicts"): r0 = 1 on an instruction's exit completes the
         // instruction without its effect; the first program that skips decides, later ones still run.
         if (p.stats.lastRunOk && p.stats.lastValue === BigInt(ExitVerdict.skip) && (this.skips.length === 0 || this.skips.at(-1)!.seq !== e.seq)) {
-          if (this.machine.skipInstruction()) this.skips.push({ icount: e.icount, seq: e.seq, reason: e.reason, program: p.id });
+          if (this.machine.skipInstruction()) this.drop('skips', appendBounded(this.skips, { icount: e.icount, seq: e.seq, reason: e.reason, program: p.id }, LIMITS.skips));
         }
       }
     } finally {
@@ -254,20 +282,22 @@ export class HyperupcallRuntime {
     cv.setBigUint64(Ctx.arg0, BigInt(arg0 >>> 0 === arg0 ? arg0 : Math.max(0, Math.floor(arg0))), true);
     cv.setBigUint64(Ctx.arg1, BigInt(arg1 >>> 0 === arg1 ? arg1 : Math.max(0, Math.floor(arg1))), true);
     this.running = p.id;
+    this.perRun.trace = this.perRun.ipi = this.perRun.boost = 0;
+    const budget = (p.flags & RegFlag.local) !== 0 ? this.options.localBudget : this.options.globalBudget;
     let r: RunResult;
     try {
-      r = runProgram(p, this.helpers, this.options.engine, (p.flags & RegFlag.local) !== 0 ? this.options.localBudget : this.options.globalBudget);
+      r = runProgram(p, this.helpers, this.options.engine, budget);
     } finally {
       this.running = -1;
     }
     const s = p.stats;
     s.lastRunOk = r.ok;
     s.invocations++;
-    let steps = 0;
-    if (r.ok) {
-      steps = r.steps;
-      s.lastValue = r.value;
-    } else {
+    // A faulted run is charged what it executed up to the fault (helper work included), like one that ends:
+    // the guest pays for the host work it causes whichever way its program ends.
+    const steps = Math.min(Math.max(r.steps, 0), budget);
+    if (r.ok) s.lastValue = r.value;
+    else {
       s.faults++;
       s.lastFault = r.error;
     }
