@@ -31,7 +31,7 @@ import { EXIT_WORDS, ExitWord, InterruptType, IoDirection, type ExitEvent, type 
 /** Basic exit reasons this machine produces (SDM appendix C). */
 export const Reason = {
   exceptionOrNmi: 0, externalInterrupt: 1, tripleFault: 2, interruptWindow: 7, cpuid: 10, hlt: 12, invlpg: 14,
-  rdtsc: 16, vmcall: 18, crAccess: 28, ioInstruction: 30, rdmsr: 31, wrmsr: 32, monitorTrapFlag: 37,
+  rdtsc: 16, vmcall: 18, crAccess: 28, movDr: 29, ioInstruction: 30, rdmsr: 31, wrmsr: 32, monitorTrapFlag: 37,
   gdtrIdtrAccess: 46, ldtrTrAccess: 47, eptViolation: 48, rdtscp: 51, preemptionTimer: 52, wbinvd: 54,
 } as const;
 
@@ -122,6 +122,8 @@ export interface MachineOptions {
   handler?: ExitHandler;
   maxInstructions?: number;
   maxExits?: number;
+  /** CPUID table (Cpu's default when absent; cpuModel.ts has the Linux guest's). */
+  cpuid?: Map<number, [number, number, number, number]>;
 }
 
 const TWO32 = 4294967296;
@@ -170,7 +172,7 @@ export class Machine {
   private stopDetail = '';
 
   constructor(env: Environment, opts: MachineOptions) {
-    this.cpu = new Cpu({ memoryBytes: opts.memoryBytes, cyclesPerInstruction: opts.cyclesPerInstruction });
+    this.cpu = new Cpu({ memoryBytes: opts.memoryBytes, cyclesPerInstruction: opts.cyclesPerInstruction, cpuid: opts.cpuid });
     this.env = env;
     this.policy = opts.policy;
     this.costModel = opts.costModel;
@@ -726,6 +728,8 @@ function exitInfoFor(kind: Exitable, cpu: Cpu, op: Op): [number, number, number]
       // Table 28-3: op.aux holds CR number, access type and GPR in their qualification positions.
       return [Reason.crAccess, op.aux | ((op.aux >> 4 & 3) === 3 ? (op.imm & 0xffff) << 16 : 0), 0];
     case Exitable.invlpg: return [Reason.invlpg, cpu.eaLo >>> 0, cpu.eaHi >>> 0];
+    // Table 28-4: op.aux holds the DR number, direction and GPR in their qualification positions.
+    case Exitable.movDr: return [Reason.movDr, op.aux, 0];
     case Exitable.lgdt: case Exitable.lidt: case Exitable.sgdt: case Exitable.sidt: return [Reason.gdtrIdtrAccess, 0, 0];
     case Exitable.ltr: return [Reason.ldtrTrAccess, 0, 0];
     default: return [Reason.monitorTrapFlag, 0, 0];

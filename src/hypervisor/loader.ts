@@ -84,7 +84,7 @@ export interface ParsedElf {
 }
 
 /** Parses an ELF64 little-endian x86-64 executable's program headers (and symbols, if any). */
-export function parseElf64(bytes: Uint8Array, what: string): ParsedElf {
+export function parseElf64(bytes: Uint8Array, what: string, opts: { physicalEntry?: boolean } = {}): ParsedElf {
   const fail = (msg: string): never => {
     throw new GuestLoadError(`${what}: ${msg}`);
   };
@@ -124,7 +124,9 @@ export function parseElf64(bytes: Uint8Array, what: string): ParsedElf {
     segments.push(seg);
   }
   if (segments.length === 0) fail('no PT_LOAD segment');
-  if (!segments.some((s) => entry >= s.vaddr && entry < s.vaddr + BigInt(s.memsz))) {
+  // A Linux vmlinux's e_entry is physical (phys_startup_64: the 64-bit boot protocol enters there).
+  const base = (s: Segment): bigint => (opts.physicalEntry === true ? BigInt(s.paddr) : s.vaddr);
+  if (!segments.some((s) => entry >= base(s) && entry < base(s) + BigInt(s.memsz))) {
     fail(`entry point 0x${entry.toString(16)} is not inside a loaded segment`);
   }
   return { entry, segments, symbols: readSymbols(bytes, dv, shoff, shentsize, shnum) };

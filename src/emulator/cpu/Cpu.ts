@@ -117,6 +117,20 @@ export class Cpu implements LazyFlags {
   fmask = 0;
   tscAux = 0;
   apicBase: Pair = { lo: 0xfee00900 | 0, hi: 0 };
+  /** Debug registers DR0-DR3 (lo/hi words), DR6, DR7 (ops/debugRegisters.ts; reset values SDM 17.2). */
+  readonly drLo = new Int32Array(4);
+  readonly drHi = new Int32Array(4);
+  dr6 = 0xffff0ff0 | 0;
+  dr7 = 0x400;
+
+  // Model-specific registers of the Linux CPU model (cpuModel.ts; SDM vol. 4 table 2-2 and 2-20).
+  /** IA32_FEATURE_CONTROL (0x3a): bit 0 locks it until reset. */
+  featureControl = 0;
+  /** IA32_MISC_ENABLE (0x1a0): bit 0 fast strings enabled (QEMU's default for an Intel vCPU). */
+  miscEnable = 1;
+  sysenterCs = 0;
+  sysenterEsp: Pair = { lo: 0, hi: 0 };
+  sysenterEip: Pair = { lo: 0, hi: 0 };
   /** TSC = icount * cyclesPerInstruction + tscOffset (a WRMSR to IA32_TSC moves the offset). */
   tscOffset = 0;
   readonly cyclesPerInstruction: number;
@@ -445,6 +459,15 @@ export class Cpu implements LazyFlags {
       case Msr.KERNEL_GS_BASE: return { lo: this.kernelGsBaseLo, hi: this.kernelGsBaseHi };
       case Msr.TSC_AUX: return { lo: this.tscAux, hi: 0 };
       case Msr.APIC_BASE: return { ...this.apicBase };
+      case Msr.PLATFORM_ID: case Msr.SMI_COUNT: case Msr.PLATFORM_INFO: case Msr.MCG_CAP: case Msr.MISC_FEATURES_ENABLES:
+        return { lo: 0, hi: 0 };
+      // Microcode update signature in bits 63:32 (QEMU reports revision 1 for its vCPUs).
+      case Msr.BIOS_SIGN_ID: return { lo: 0, hi: 1 };
+      case Msr.FEATURE_CONTROL: return { lo: this.featureControl, hi: 0 };
+      case Msr.MISC_ENABLE: return { lo: this.miscEnable, hi: 0 };
+      case Msr.SYSENTER_CS: return { lo: this.sysenterCs, hi: 0 };
+      case Msr.SYSENTER_ESP: return { ...this.sysenterEsp };
+      case Msr.SYSENTER_EIP: return { ...this.sysenterEip };
       case Msr.TSC: {
         const t = this.tsc(this.icount);
         return { lo: t % 4294967296 | 0, hi: Math.floor(t / 4294967296) | 0 };
@@ -474,6 +497,18 @@ export class Cpu implements LazyFlags {
       case Msr.KERNEL_GS_BASE: if (!isCanonical(hi)) return false; this.kernelGsBaseLo = lo; this.kernelGsBaseHi = hi; return true;
       case Msr.TSC_AUX: this.tscAux = lo; return true;
       case Msr.APIC_BASE: this.apicBase = { lo, hi }; return true;
+      // Writing IA32_BIOS_SIGN_ID arms the next CPUID to load the signature: no effect to model here.
+      case Msr.BIOS_SIGN_ID: return true;
+      case Msr.FEATURE_CONTROL:
+        // Locked (bit 0): writes #GP until reset (SDM vol. 3 23.7).
+        if ((this.featureControl & 1) !== 0 || hi !== 0) return false;
+        this.featureControl = lo;
+        return true;
+      case Msr.MISC_ENABLE: if (hi !== 0) return false; this.miscEnable = lo; return true;
+      case Msr.MISC_FEATURES_ENABLES: return lo === 0 && hi === 0;
+      case Msr.SYSENTER_CS: this.sysenterCs = lo & 0xffff; return true;
+      case Msr.SYSENTER_ESP: if (!isCanonical(hi)) return false; this.sysenterEsp = { lo, hi }; return true;
+      case Msr.SYSENTER_EIP: if (!isCanonical(hi)) return false; this.sysenterEip = { lo, hi }; return true;
       case Msr.TSC: {
         const want = (hi >>> 0) * 4294967296 + (lo >>> 0);
         this.tscOffset = want - this.icount * this.cyclesPerInstruction;

@@ -13,6 +13,9 @@ const FIELDS = [
   'fmask', 'tscAux', 'tscOffset', 'icount', 'shadowUntil',
 ] as const;
 
+/** Fields added later: optional in a checkpoint, their reset value when absent. */
+const LATER_FIELDS = { dr6: 0xffff0ff0 | 0, dr7: 0x400 } as const;
+
 export interface CpuState {
   regs: number[];
   fields: Record<string, number>;
@@ -24,11 +27,15 @@ export interface CpuState {
   irqPending: boolean;
   /** x87 and SSE registers (absent in checkpoints from before the FPU: reset state). */
   fpu?: FpuState;
+  /** MSRs of the Linux CPU model (absent in older checkpoints: their reset values). */
+  msrs?: { featureControl: number; miscEnable: number; sysenterCs: number; sysenterEsp: [number, number]; sysenterEip: [number, number] };
 }
 
 export function saveCpuState(cpu: Cpu): CpuState {
   const fields: Record<string, number> = {};
   for (const f of FIELDS) fields[f] = cpu[f];
+  for (const f of Object.keys(LATER_FIELDS) as Array<keyof typeof LATER_FIELDS>) fields[f] = cpu[f];
+  for (let i = 0; i < 4; i++) (fields[`dr${i}lo`] = cpu.drLo[i]!, fields[`dr${i}hi`] = cpu.drHi[i]!);
   return {
     regs: [...cpu.lo, ...cpu.hi],
     fields,
@@ -39,6 +46,10 @@ export function saveCpuState(cpu: Cpu): CpuState {
     halted: cpu.halted,
     irqPending: cpu.irqPending,
     fpu: saveFpu(cpu),
+    msrs: {
+      featureControl: cpu.featureControl, miscEnable: cpu.miscEnable, sysenterCs: cpu.sysenterCs,
+      sysenterEsp: [cpu.sysenterEsp.lo, cpu.sysenterEsp.hi], sysenterEip: [cpu.sysenterEip.lo, cpu.sysenterEip.hi],
+    },
   };
 }
 
@@ -53,6 +64,8 @@ export function loadCpuState(cpu: Cpu, s: CpuState): void {
     if (typeof v !== 'number') throw new Error(`checkpoint: CPU field ${f} missing`);
     (cpu as unknown as Record<string, number>)[f] = v;
   }
+  for (const [f, reset] of Object.entries(LATER_FIELDS)) (cpu as unknown as Record<string, number>)[f] = s.fields[f] ?? reset;
+  for (let i = 0; i < 4; i++) (cpu.drLo[i] = s.fields[`dr${i}lo`] ?? 0, cpu.drHi[i] = s.fields[`dr${i}hi`] ?? 0);
   cpu.star = { lo: s.star[0], hi: s.star[1] };
   cpu.lstar = { lo: s.lstar[0], hi: s.lstar[1] };
   cpu.cstar = { lo: s.cstar[0], hi: s.cstar[1] };
@@ -60,6 +73,12 @@ export function loadCpuState(cpu: Cpu, s: CpuState): void {
   cpu.halted = s.halted;
   cpu.irqPending = s.irqPending;
   loadFpu(cpu, s.fpu);
+  const r = s.msrs ?? { featureControl: 0, miscEnable: 1, sysenterCs: 0, sysenterEsp: [0, 0], sysenterEip: [0, 0] };
+  cpu.featureControl = r.featureControl;
+  cpu.miscEnable = r.miscEnable;
+  cpu.sysenterCs = r.sysenterCs;
+  cpu.sysenterEsp = { lo: r.sysenterEsp[0], hi: r.sysenterEsp[1] };
+  cpu.sysenterEip = { lo: r.sysenterEip[0], hi: r.sysenterEip[1] };
   cpu.syncPaging();
   cpu.mmu.setUser(cpu.cpl === 3);
   cpu.mmu.flushTlb();

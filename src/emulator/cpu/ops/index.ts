@@ -13,6 +13,7 @@ import { decodeData } from './data.js';
 import { decodeFpuControl } from './fpuControl.js';
 import { decodeSseFloat } from './sseFloat.js';
 import { decodeSseInt } from './sseInt.js';
+import { decodeDebugRegisters } from './debugRegisters.js';
 import { decodeMulDiv } from './muldiv.js';
 import { decodeShift } from './shift.js';
 import { decodeString } from './string.js';
@@ -39,7 +40,7 @@ export function decodeInstruction(ins: Instruction, op: Op): boolean {
   try {
     const str = decodeString(ins, op);
     if (str !== null) return str;
-    const sys = decodeSystem(ins, op);
+    const sys = decodeSystem(ins, op) ?? decodeDebugRegisters(ins, op);
     if (sys !== null) return sys;
     const fpu = decodeFpuControl(ins, op);
     if (fpu !== null) return fpu;
