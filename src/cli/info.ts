@@ -53,6 +53,11 @@ export async function traceInfo(dir: string, opts: InfoOptions = {}): Promise<st
   }
   const params = kv(m.workload.params);
   out.push(`workload   ${m.workload.name}${m.workload.description ? ` - ${m.workload.description}` : ''}${params ? ` [${params}]` : ''}`);
+  const linux = (m as unknown as { extra?: { boot?: { linux?: { version: string; cmdline: string } } } }).extra?.boot?.linux;
+  if (linux !== undefined) {
+    out.push(`kernel     Linux ${linux.version}`);
+    out.push(`cmdline    ${linux.cmdline}`);
+  }
   out.push(`seed       ${m.seed}`);
   const ep = kv(m.exit_preset, ['name']);
   out.push(`exits      preset ${m.exit_preset.name}${ep ? ` (${ep})` : ''}`);

@@ -21,11 +21,11 @@ export function register(program: Command): void {
     .option('--max-instructions <n>', 'stop after this many guest instructions', String(SESSION_DEFAULTS.maxInstructions))
     .option('--max-exits <n>', 'stop after this many exits', String(SESSION_DEFAULTS.maxExits))
     .option('--overwrite', 'replace an existing trace at the output directory')
-    .option('--intercept <strategy>', 'syscall interception: none, double-swap, fill-the-gap, handler-injection, selective, nitro', SESSION_DEFAULTS.intercept)
+    .option('--intercept <strategy>', `syscall interception: none, double-swap, fill-the-gap, handler-injection, selective, nitro (default ${SESSION_DEFAULTS.intercept}; none for the linux workload, the only one it supports yet)`)
     .option('--syscalls <list>', 'for --intercept selective: syscall names or numbers, comma-separated')
     .option('--no-log-syscalls', 'do not charge logging work per intercepted syscall (seed 004 "nolog")')
     .option('--checkpoint-every <n>', 'write a checkpoint for trace replay --from every this many instructions (0: none)', String(DEFAULT_CHECKPOINT_EVERY))
-    .action(async (workload: string, o: { out?: string; exits: string; costModel: string; seed?: string; maxInstructions: string; maxExits: string; overwrite?: boolean; intercept: string; syscalls?: string; logSyscalls: boolean; checkpointEvery: string }) => {
+    .action(async (workload: string, o: { out?: string; exits: string; costModel: string; seed?: string; maxInstructions: string; maxExits: string; overwrite?: boolean; intercept?: string; syscalls?: string; logSyscalls: boolean; checkpointEvery: string }) => {
       const base = workload.replace(/\.json$/, '').replace(/[:/\\].*$/, '').replace(/[^A-Za-z0-9_.-]/g, '_') || 'trace';
       const dir = resolve(o.out ?? `traces/${base}`);
       const progress = progressLine(`record ${workload}`);
@@ -39,7 +39,7 @@ export function register(program: Command): void {
           intercept: o.intercept,
           syscalls: o.syscalls === undefined ? undefined : o.syscalls.split(',').filter((x) => x.length > 0),
           logSyscalls: o.logSyscalls,
-        }, dir, { overwrite: o.overwrite === true, onProgress: (x) => progress.update(x), handleSignals: true, checkpointEvery: parseCount('--checkpoint-every', o.checkpointEvery) });
+        }, dir, { overwrite: o.overwrite === true, onProgress: (x, line) => progress.update(x, line), handleSignals: true, checkpointEvery: parseCount('--checkpoint-every', o.checkpointEvery) });
       } catch (e) {
         progress.done();
         if (e instanceof TraceError) throw new UserError(e.message);

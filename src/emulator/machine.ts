@@ -234,6 +234,16 @@ export class Machine {
     for (const f of this.onConsole) f(bytes);
   }
 
+  /** The last non-empty console line (complete or not), without control characters; '' if none. */
+  lastConsoleLine(): string {
+    const c = this.console;
+    let end = c.length;
+    while (end > 0 && (c[end - 1] === 10 || c[end - 1] === 13)) end--;
+    let start = end;
+    while (start > 0 && c[start - 1] !== 10 && end - start < 400) start--;
+    return Buffer.from(c.slice(start, end)).toString('latin1').replace(/[\x00-\x1f\x7f]/g, '');
+  }
+
   consoleText(): string {
     return Buffer.from(this.console).toString('latin1');
   }

@@ -44,6 +44,20 @@ export interface Workload {
   expect: string[];
   /** Where the description came from. */
   source: string;
+  /** A Linux guest (description field "linux"): booted by src/hypervisor/linux instead of kernel.elf. */
+  linux?: LinuxWorkload;
+}
+
+/** What a Linux workload boots: Debian's bzImage, the initramfs and the kernel command line. */
+export interface LinuxWorkload {
+  vmlinuz: Uint8Array;
+  initramfs: Uint8Array;
+  /** Command line; `tsc_early_khz` is set from the cost model's TSC frequency when the machine is assembled. */
+  cmdline: string;
+  /** The program /init runs (run=NAME on the command line). */
+  run: string;
+  /** The unpacked vmlinux (filled by prepareWorkload before a session assembles the machine). */
+  vmlinux?: Uint8Array;
 }
 
 export interface WorkloadInfo {
@@ -103,6 +117,34 @@ interface Description {
   disk?: unknown;
   packets?: unknown;
   expect?: unknown;
+  linux?: unknown;
+}
+
+/** guest/images/linux/manifest.json as linux-guest writes it (the fields used here). */
+interface LinuxImageManifest {
+  kernel: { path: string };
+  initramfs: { path: string };
+  cmdline: string;
+  workloads: Record<string, { expect?: string[] }>;
+}
+
+/** The Linux workload of description `d` (its "linux" object names the run; images from guest/images/linux). */
+function expandLinux(where: string, run: string): { linux: LinuxWorkload; expect: string[] } {
+  const dir = join(guestDir(), 'images', 'linux');
+  const mpath = join(dir, 'manifest.json');
+  if (!existsSync(mpath)) throw new UserError(`${where}: no Linux guest images (${mpath} is missing: make -C guest linux)`);
+  const m = JSON.parse(readFileSync(mpath, 'utf8')) as LinuxImageManifest;
+  const runs = Object.keys(m.workloads);
+  if (!runs.includes(run)) throw new UserError(`${where}: no program "${run}" in the Linux initramfs (run= one of: ${runs.join(', ')})`);
+  return {
+    linux: {
+      vmlinuz: new Uint8Array(readFileSync(join(dir, m.kernel.path))),
+      initramfs: new Uint8Array(readFileSync(join(dir, m.initramfs.path))),
+      cmdline: `${m.cmdline} run=${run}`,
+      run,
+    },
+    expect: m.workloads[run]!.expect ?? [],
+  };
 }
 
 function parseDescription(text: string, source: string): Description {
@@ -178,6 +220,15 @@ function expand(d: Description, source: string, extra: Record<string, string>): 
   };
 
   const memMiB = d.memMiB === undefined ? 64 : num(d.memMiB, 'memMiB');
+  if (d.linux !== undefined) {
+    const l = d.linux as { run?: unknown };
+    const { linux, expect } = expandLinux(where, subst(String(l.run ?? '')));
+    return {
+      name: String(d.name), description: String(d.description ?? ''), seed, memBytes: memMiB * 1024 * 1024, params,
+      kernel: linux.vmlinuz, programs: [], script: `run=${linux.run}\n`, packets: [], disk: new Uint8Array(0), diskSectors: 0,
+      expect, source, linux,
+    };
+  }
   let script: string;
   if (Array.isArray(d.script)) script = d.script.map((l) => subst(String(l))).join('\n') + '\n';
   else if (typeof d.script === 'string') script = subst(d.script);

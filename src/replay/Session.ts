@@ -14,6 +14,10 @@ import { Hypervisor } from '../hypervisor/Hypervisor.js';
 import { DEFAULT_STRATEGY, getStrategy, type InterceptionStrategy } from '../hypervisor/interception/index.js';
 import { getWorkload, loadOptions, type Workload } from '../hypervisor/workloads.js';
 import { installHyperupcalls, type HyperupcallRuntime } from '../hypervisor/hyperupcalls/runtime.js';
+import { linuxCpuid } from '../emulator/cpu/cpuModel.js';
+import { loadLinuxWorkload, prepareWorkload } from '../hypervisor/linux/linuxGuest.js';
+import { enterLinux } from '../hypervisor/linux/loadLinux.js';
+import { UserError } from '../errors.js';
 
 export interface SessionConfig {
   /**
@@ -76,6 +80,11 @@ export function assemble(config: SessionConfig, makeEnv: (m: Machine, w: Workloa
   const overrides: Record<string, number> = config.seed !== undefined ? { seed: config.seed } : {};
   const workload = typeof config.workload === 'string' ? getWorkload(config.workload, overrides) : config.workload;
   if (config.seed !== undefined) workload.seed = config.seed;
+  const linux = workload.linux !== undefined;
+  if (linux && config.intercept !== undefined && config.intercept !== 'none') {
+    // Interception strategies patch or watch our kernel's SYSCALL entry; Linux's is the introspection issue's.
+    throw new UserError(`--intercept ${config.intercept}: syscall interception on Linux's entry code is not supported yet; the linux workload runs with --intercept none`);
+  }
   getExitPreset(config.exitPreset); // clear error for an unknown name
   const costModel = typeof config.costModel === 'string' ? getCostModel(config.costModel) : config.costModel;
   const vmcs = new Vmcs();
@@ -88,7 +97,7 @@ export function assemble(config: SessionConfig, makeEnv: (m: Machine, w: Workloa
     seed: workload.seed,
     maxInstructions: config.maxInstructions ?? SESSION_DEFAULTS.maxInstructions,
     maxExits: config.maxExits ?? SESSION_DEFAULTS.maxExits,
-    intercept: config.intercept ?? SESSION_DEFAULTS.intercept,
+    intercept: config.intercept ?? (linux ? 'none' : SESSION_DEFAULTS.intercept),
     syscalls: config.syscalls ?? [],
     logSyscalls: config.logSyscalls ?? true,
   };
@@ -115,14 +124,23 @@ export function assemble(config: SessionConfig, makeEnv: (m: Machine, w: Workloa
     handler: hypervisor,
     maxInstructions: full.maxInstructions,
     maxExits: full.maxExits,
+    // A Linux guest sees the documented CPU model (cpuModel.ts); our own guest keeps the CPU's default table.
+    cpuid: linux ? linuxCpuid() : undefined,
   });
   const ept = new Ept((workload.memBytes + RESERVED_BYTES) / 4096);
   machine.cpu.hypervisorFrom = workload.memBytes;
   // With EPT enabled every guest access is checked against the VMM's per-page permissions (SDM 29.3);
   // they start as RWX everywhere, so nothing exits until a strategy restricts a page.
   if (vmcs.eptEnabled()) machine.cpu.mmu.eptPerm = ept.perm;
-  const loaded = loadGuest(machine.cpu.mmu.u8, loadOptions(workload, costModel.tscHz));
-  enterGuest(machine.cpu, loaded);
+  let loaded: LoadedGuest;
+  if (linux) {
+    const l = loadLinuxWorkload(machine.cpu.mmu.u8, workload, costModel.tscHz);
+    enterLinux(machine.cpu, l);
+    loaded = l;
+  } else {
+    loaded = loadGuest(machine.cpu.mmu.u8, loadOptions(workload, costModel.tscHz));
+    enterGuest(machine.cpu, loaded);
+  }
   env = makeEnv(machine, workload);
   machine.env = env;
   strategy.install({
@@ -131,6 +149,17 @@ export function assemble(config: SessionConfig, makeEnv: (m: Machine, w: Workloa
   });
   const hyperupcalls = installHyperupcalls({ machine, hypervisor, costModel, workload }); // HC 1 and the event hooks (docs/hyperupcalls.md)
   return { machine, workload, loaded, vmcs, ept, costModel, hypervisor, hyperupcalls, strategy, config: full };
+}
+
+/**
+ * The configuration with its workload expanded and ready for assemble(): a Linux workload's kernel is
+ * unpacked here (asynchronously, cached on disk), which assemble cannot do.
+ */
+export async function resolveWorkload(config: SessionConfig): Promise<SessionConfig> {
+  const overrides: Record<string, number> = config.seed !== undefined ? { seed: config.seed } : {};
+  const workload = typeof config.workload === 'string' ? getWorkload(config.workload, overrides) : config.workload;
+  await prepareWorkload(workload);
+  return { ...config, workload };
 }
 
 /**

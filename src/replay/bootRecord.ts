@@ -4,6 +4,7 @@
 import { UserError } from '../errors.js';
 import type { Workload } from '../hypervisor/workloads.js';
 import type { TraceReader } from '../record/TraceReader.js';
+import { kernelVersion } from '../hypervisor/linux/linuxGuest.js';
 
 /** What the recorder stores in the manifest's `extra.boot` so replay needs nothing outside the trace. */
 export interface BootRecord {
@@ -16,11 +17,18 @@ export interface BootRecord {
   /** Device names by port range, for the io table's `device` column. */
   devices: Array<[first: number, last: number, name: string]>;
   params: Record<string, string>;
+  /** A Linux guest: its images are LINUX_IMAGES; the command line as the workload gave it (before tsc_early_khz). */
+  linux?: { cmdline: string; run: string; version: string };
 }
+
+/** Image names of a Linux guest in a trace. */
+export const LINUX_IMAGES = { vmlinuz: 'vmlinuz', initramfs: 'initramfs.cpio' } as const;
 
 /** The boot record of a workload about to be recorded, with the live environment's device map. */
 export function bootRecordOf(w: Workload, devices: BootRecord['devices']): BootRecord {
-  return { memBytes: w.memBytes, seed: w.seed, diskSectors: w.diskSectors, script: w.script, programs: w.programs.map((p) => p.name), devices, params: w.params };
+  const b: BootRecord = { memBytes: w.memBytes, seed: w.seed, diskSectors: w.diskSectors, script: w.script, programs: w.programs.map((p) => p.name), devices, params: w.params };
+  if (w.linux !== undefined) b.linux = { cmdline: w.linux.cmdline, run: w.linux.run, version: kernelVersion(w.linux.vmlinuz) };
+  return b;
 }
 
 /** Rebuild the workload a trace was recorded with from its manifest and images. */
@@ -34,7 +42,7 @@ export function workloadFromTrace(reader: TraceReader): { workload: Workload; bo
     seed: boot.seed,
     memBytes: boot.memBytes,
     params: boot.params,
-    kernel: reader.readImage('kernel.elf'),
+    kernel: reader.readImage(boot.linux !== undefined ? LINUX_IMAGES.vmlinuz : 'kernel.elf'),
     programs: boot.programs.map((name) => ({ name, bytes: reader.readImage(name) })),
     script: boot.script,
     packets: [],
@@ -43,5 +51,8 @@ export function workloadFromTrace(reader: TraceReader): { workload: Workload; bo
     expect: [],
     source: `trace ${reader.dir}`,
   };
+  if (boot.linux !== undefined) {
+    workload.linux = { vmlinuz: workload.kernel, initramfs: reader.readImage(LINUX_IMAGES.initramfs), cmdline: boot.linux.cmdline, run: boot.linux.run };
+  }
   return { workload, boot };
 }

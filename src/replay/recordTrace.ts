@@ -14,13 +14,14 @@ import { RecordingEnvironment } from './RecordingEnvironment.js';
 import { checkpointName, takeCheckpoint } from './checkpoint.js';
 import { bootRecordOf } from './bootRecord.js';
 import { LiveEnvironment } from './LiveEnvironment.js';
-import { assemble, runSliced, type Assembled, type SessionConfig } from './Session.js';
+import { assemble, resolveWorkload, runSliced, type Assembled, type SessionConfig } from './Session.js';
+import { LINUX_IMAGES } from './bootRecord.js';
 import { saveHypervisorState } from '../hypervisor/hypervisorState.js';
 
 export interface RecordOptions {
   overwrite?: boolean;
-  /** Called between slices (progress line). */
-  onProgress?: (r: RunResult) => void;
+  /** Called between slices (progress line), with the guest's last console line. */
+  onProgress?: (r: RunResult, consoleLine: string) => void;
   /** Install SIGINT/SIGTERM handlers that stop the run and close the trace as incomplete (CLI). */
   handleSignals?: boolean;
   /** Instructions per slice between event-loop turns. */
@@ -50,7 +51,7 @@ export async function recordTrace(config: SessionConfig, dir: string, opts: Reco
   let writer: TraceWriter | null = null;
   let log: InputLogWriter | null = null;
   let live: LiveEnvironment | null = null;
-  const a = assemble(config, (m, w) => {
+  const a = assemble(await resolveWorkload(config), (m, w) => {
     live = new LiveEnvironment(m, w);
     return live;
   });
@@ -72,7 +73,10 @@ export async function recordTrace(config: SessionConfig, dir: string, opts: Reco
       intercept: { strategy: a.config.intercept, syscalls: a.config.syscalls, log: a.config.logSyscalls },
     },
   });
-  writer.addImage('kernel.elf', w.kernel);
+  if (w.linux !== undefined) {
+    writer.addImage(LINUX_IMAGES.vmlinuz, w.linux.vmlinuz);
+    writer.addImage(LINUX_IMAGES.initramfs, w.linux.initramfs);
+  } else writer.addImage('kernel.elf', w.kernel);
   for (const p of w.programs) writer.addImage(p.name, p.bytes);
   if (w.disk.length > 0) writer.addImage('disk.img', w.disk);
   log = new InputLogWriter(writer.filePath(INPUT_LOG_FILE));
@@ -92,7 +96,7 @@ export async function recordTrace(config: SessionConfig, dir: string, opts: Reco
   const initial = every > 0 ? m.cpu.mmu.u8.slice() : new Uint8Array(0);
   let nextCheckpoint = every;
   const onSlice = (r: RunResult): void => {
-    opts.onProgress?.(r);
+    opts.onProgress?.(r, m.lastConsoleLine());
     if (every > 0 && r.reason === StopReason.paused && m.cpu.icount >= nextCheckpoint) {
       (writer as TraceWriter).writeFile(checkpointName(m.cpu.icount), takeCheckpoint(m, initial, (log as InputLogWriter).entries, saveHypervisorState(a)));
       nextCheckpoint = (Math.floor(m.cpu.icount / every) + 1) * every;

@@ -7,6 +7,7 @@ import type { ExitEvent } from '../hypervisor/events.js';
 import { assemble, runSliced, type Assembled } from './Session.js';
 import { loadHypervisorState } from '../hypervisor/hypervisorState.js';
 import { workloadFromTrace } from './bootRecord.js';
+import { prepareWorkload } from '../hypervisor/linux/linuxGuest.js';
 import type { CostModel } from '../emulator/costModel.js';
 import { TraceReader } from '../record/TraceReader.js';
 import { newExitEvent } from '../record/ExitCursor.js';
@@ -75,6 +76,7 @@ export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promis
   const reader = TraceReader.open(dir);
   const manifest = reader.manifest;
   const { workload, boot } = workloadFromTrace(reader);
+  await prepareWorkload(workload);
   if (!reader.hasFile(INPUT_LOG_FILE)) throw new UserError(`${dir}: no ${INPUT_LOG_FILE} (the input log replay needs)`);
   const log = readInputLog(reader.filePath(INPUT_LOG_FILE));
   const exitPreset = opts.exitPreset ?? manifest.exit_preset.name;
