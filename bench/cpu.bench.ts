@@ -3,7 +3,7 @@
 // 4-level paging, as guest user code does.
 
 import { Bench } from 'tinybench';
-import { Stop } from '../src/emulator/cpu/Cpu.js';
+import { Cr4, Stop } from '../src/emulator/cpu/Cpu.js';
 import { asm } from '../test/helpers/asm.js';
 import { BareMachine, Sel } from '../test/helpers/bareMachine.js';
 import { figure } from './figure.js';
@@ -57,6 +57,35 @@ helper:
   pop rbp
   ret`;
 
+// Scalar and packed double arithmetic with loads and stores (a daxpy/dot-product shaped loop): values stay
+// normal and MXCSR is the default, as compiled C leaves it.
+const SSE = `
+top:
+  mov r8, ${DATA}
+  mov ecx, 1024
+  mov rax, 0x3ff0000000000001
+  movq xmm7, rax
+  movlhps xmm7, xmm7
+  movapd xmm6, xmm7
+loop3:
+  movsd xmm0, [r8 + rcx*8]
+  mulsd xmm0, xmm7
+  addsd xmm0, xmm6
+  movsd [r8 + rcx*8], xmm0
+  movapd xmm1, [r8]
+  mulpd xmm1, xmm7
+  addpd xmm1, xmm6
+  subpd xmm1, xmm7
+  movapd [r8 + 16], xmm1
+  divsd xmm6, xmm7
+  addsd xmm6, xmm7
+  cvtsi2sd xmm2, ecx
+  addsd xmm2, xmm0
+  ucomisd xmm2, xmm6
+  dec ecx
+  jnz loop3
+  jmp top`;
+
 function machine(source: string): BareMachine {
   const m = new BareMachine(64 << 20);
   for (let p = 0; p < 4; p++) m.map4k(CODE + BigInt(p * 4096), 0x1000000 + p * 4096, 1 | 4);
@@ -69,6 +98,7 @@ function machine(source: string): BareMachine {
   cpu.ss = Sel.udata;
   cpu.setReg(4, DATA + 9n * 4096n - 16n);
   cpu.setRip(CODE);
+  cpu.cr4 |= Cr4.OSFXSR | Cr4.OSXMMEXCPT;
   return m;
 }
 
@@ -86,11 +116,16 @@ export async function run(): Promise<void> {
   const N = 20_000_000;
   const tight = machine(TIGHT);
   const mixed = machine(MIXED);
+  const sse = machine(SSE);
+  // The data area holds doubles near 1 (so the loop's values stay normal).
+  for (let i = 0; i < 1032; i++) sse.cpu.mmu.writeVirt(DATA + BigInt(i * 8), new Uint8Array(new Float64Array([1 + i / 4096]).buffer));
   runFor(tight, 2_000_000); // warm up: decode, JIT
   runFor(mixed, 2_000_000);
+  runFor(sse, 2_000_000);
   const bench = new Bench({ iterations: 5, warmupIterations: 1, time: 0 });
   bench.add('cpu tight integer loop', () => runFor(tight, N));
   bench.add('cpu mixed loop', () => runFor(mixed, N));
+  bench.add('cpu sse double loop', () => runFor(sse, N));
   await bench.run();
   console.table(bench.table());
   const mips = (name: string): number => {
@@ -101,4 +136,5 @@ export async function run(): Promise<void> {
   };
   figure('cpu.mips.int', mips('cpu tight integer loop'), 'MIPS');
   figure('cpu.mips.mixed', mips('cpu mixed loop'), 'MIPS');
+  figure('cpu.mips.sse', mips('cpu sse double loop'), 'MIPS');
 }

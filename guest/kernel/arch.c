@@ -58,7 +58,20 @@ void timer_set_hz(uint32_t hz) {
   outl(0x40, (uint32_t)period);
 }
 
+/* The FXSAVE image of the initial x87/SSE state: FCW 0x37f (FNINIT), MXCSR 0x1f80, all else zero. */
+void fpu_init_image(uint8_t *fx) {
+  memset(fx, 0, 512);
+  fx[0] = 0x7f;
+  fx[1] = 0x03;
+  fx[24] = 0x80;
+  fx[25] = 0x1f;
+}
+
 void arch_init(void) {
+  /* SSE for user programs (CR4.OSFXSR, OSXMMEXCPT: SDM vol. 3 13.1.3), x87 and MXCSR in their initial state. */
+  write_cr4(read_cr4() | (1UL << 9) | (1UL << 10));
+  uint32_t mxcsr = 0x1f80;
+  __asm__ volatile("fninit\n ldmxcsr %0" : : "m"(mxcsr));
   uint64_t base = (uint64_t)&tss;
   tss.iomap_base = sizeof(tss); /* no I/O bitmap: user IN/OUT fault (IOPL 0) */
   gdt[6] = (sizeof(tss) - 1) | ((base & 0xffffff) << 16) | (0x89UL << 40) | (((base >> 24) & 0xff) << 56);

@@ -167,6 +167,9 @@ long do_execve(struct trapframe *tf, const char *path, char *const *argv, int ar
   memset(tf, 0, sizeof *tf);
   tf->rip = eh->entry;
   tf->rsp = sp;
+  /* A new program starts with the initial x87/SSE state. */
+  fpu_init_image(cur->fx);
+  fxrstor64(cur->fx);
   tf->cs = UCODE;
   tf->ss = UDATA;
   tf->rflags = 0x202;

@@ -114,6 +114,8 @@ struct proc {
 };
 
 struct thread {
+  /* x87/SSE state while not running (FXSAVE64 layout); switched eagerly in schedule(). */
+  uint8_t fx[512] __attribute__((aligned(16)));
   int state, tid, slot;
   struct proc *proc;
   uint64_t ksp;            /* saved kernel RSP (swtch) */
@@ -149,6 +151,11 @@ static inline uint64_t read_cr3(void) { uint64_t v; __asm__ volatile("mov %%cr3,
 static inline uint64_t read_cr2(void) { uint64_t v; __asm__ volatile("mov %%cr2, %0" : "=r"(v)); return v; }
 static inline uint64_t read_cr0(void) { uint64_t v; __asm__ volatile("mov %%cr0, %0" : "=r"(v)); return v; }
 static inline void write_cr0(uint64_t v) { __asm__ volatile("mov %0, %%cr0" : : "r"(v) : "memory"); }
+static inline uint64_t read_cr4(void) { uint64_t v; __asm__ volatile("mov %%cr4, %0" : "=r"(v)); return v; }
+static inline void write_cr4(uint64_t v) { __asm__ volatile("mov %0, %%cr4" : : "r"(v) : "memory"); }
+static inline void fxsave64(void *a) { __asm__ volatile("fxsave64 (%0)" : : "r"(a) : "memory"); }
+static inline void fxrstor64(const void *a) { __asm__ volatile("fxrstor64 (%0)" : : "r"(a) : "memory"); }
+void fpu_init_image(uint8_t *fx);
 static inline void invlpg(uint64_t va) { __asm__ volatile("invlpg (%0)" : : "r"(va) : "memory"); }
 
 void arch_init(void);

@@ -70,6 +70,8 @@ void schedule(void) {
   tss_set_rsp0(next->kstack_top);
   if (read_cr3() != next->proc->pml4) write_cr3(next->proc->pml4);
   gt_emit(GT_CONTEXT_SWITCH, next->proc, next->tid, next->ustack_lo, next->ustack_hi, 0);
+  fxsave64(prev->fx);
+  fxrstor64(next->fx);
   swtch(&prev->ksp, next->ksp);
 }
 
@@ -151,6 +153,8 @@ struct thread *thread_alloc(struct proc *p, int tid) {
     t->tid = tid;
     t->state = T_BLOCKED; /* not yet on the run queue */
     t->kstack_top = (uint64_t)&kstacks[i][KSTACK_SIZE];
+    /* A forked or cloned thread inherits the caller's live x87/SSE state; others start from the initial one. */
+    fpu_init_image(t->fx);
     p->nthreads++;
     p->nlive++;
     return t;
@@ -234,6 +238,7 @@ void sched_start(void) {
 static struct thread *new_user_thread(struct proc *p, int tid, struct trapframe *tf, uint64_t lo, uint64_t hi) {
   struct thread *t = thread_alloc(p, tid);
   if (!t) return 0;
+  fxsave64(t->fx); /* fork/clone: the new thread starts with the caller's live x87/SSE state */
   t->ustack_lo = lo;
   t->ustack_hi = hi;
   thread_start_user(t, tf);

@@ -322,8 +322,9 @@ function fastS(kind: number, a: number, b: number): number {
 // ---- arithmetic handlers ---------------------------------------------------------------------------------
 
 /** ADDSD/SUBSD/MULSD/DIVSD/SQRTSD/MINSD/MAXSD/CMPSD and the PD forms (op.size = 64 scalar, 128 packed). */
-const arithD: H = (cpu, op) => {
-  const s = src(cpu, op);
+const arithD: H = (cpu, op) => arithGeneric(cpu, op, src(cpu, op));
+
+function arithGeneric(cpu: Cpu, op: Op, s: number): void {
   const lanes = op.size === 128 ? 2 : 1;
   const mx = cpu.mxcsr;
   if ((mx & 0xffc0) === FAST_CTRL && op.t <= K.SQRT && op.t !== K.MIN && op.t !== K.MAX) {
@@ -345,10 +346,105 @@ const arithD: H = (cpu, op) => {
     }
   }
   slowArith(cpu, op, F64, lanes, s);
+}
+
+/** Scalar double ADD/SUB/MUL/DIV with PE already set (the steady state of FP code): no flag can change. */
+const scalarD: H = (cpu, op) => {
+  const s = src(cpu, op);
+  if ((cpu.mxcsr & 0xffe0) === 0x1fa0) {
+    const D = cpu.xmmD, d = op.d * 2;
+    const a = D[d], b = D[s * 2];
+    const aa = Math.abs(a), ab = Math.abs(b);
+    if ((aa >= MIN_D || a === 0) && aa < Infinity && (ab >= MIN_D || b === 0) && ab < Infinity) {
+      let r: number;
+      switch (op.t) {
+        case 0: r = a + b; break;
+        case 1: r = a - b; break;
+        case 2: r = a * b; if (r === 0 && a !== 0 && b !== 0) r = NaN; break;
+        default: r = b === 0 ? NaN : a / b; if (r === 0 && a !== 0) r = NaN;
+      }
+      const ar = Math.abs(r);
+      if ((ar >= MIN_D && ar < Infinity) || r === 0) {
+        D[d] = r;
+        return;
+      }
+    }
+  }
+  arithGeneric(cpu, op, s);
 };
 
-const arithS: H = (cpu, op) => {
+/** Packed double ADD/SUB/MUL/DIV with PE already set: both lanes on the fast path or the general one. */
+const packedD: H = (cpu, op) => {
   const s = src(cpu, op);
+  if ((cpu.mxcsr & 0xffe0) === 0x1fa0) {
+    const D = cpu.xmmD, d = op.d * 2, b = s * 2;
+    const r0 = laneD(op.t, D[d], D[b]);
+    const r1 = laneD(op.t, D[d + 1], D[b + 1]);
+    if (r0 === r0 && r1 === r1) {
+      D[d] = r0;
+      D[d + 1] = r1;
+      return;
+    }
+  }
+  arithGeneric(cpu, op, s);
+};
+
+/** One double lane when no flag can change (PE set), or NaN. */
+function laneD(kind: number, a: number, b: number): number {
+  const aa = Math.abs(a), ab = Math.abs(b);
+  if (!((aa >= MIN_D || a === 0) && aa < Infinity && (ab >= MIN_D || b === 0) && ab < Infinity)) return NaN;
+  let r: number;
+  switch (kind) {
+    case 0: r = a + b; break;
+    case 1: r = a - b; break;
+    case 2: r = a * b; if (r === 0 && a !== 0 && b !== 0) return NaN; break;
+    default: if (b === 0) return NaN; r = a / b; if (r === 0 && a !== 0) return NaN;
+  }
+  const ar = Math.abs(r);
+  return (ar >= MIN_D && ar < Infinity) || r === 0 ? r : NaN;
+}
+
+/** Single lanes (1 or 4) ADD/SUB/MUL/DIV with PE already set. */
+const fastSingle: H = (cpu, op) => {
+  const s = src(cpu, op);
+  if ((cpu.mxcsr & 0xffe0) === 0x1fa0) {
+    const S = cpu.xmmS, d = op.d * 4, b = s * 4, t = TMP * 4;
+    const n = op.size === 128 ? 4 : 1;
+    let ok = true;
+    for (let i = 0; i < n; i++) {
+      const r = laneS(op.t, S[d + i], S[b + i]);
+      if (r !== r) {
+        ok = false;
+        break;
+      }
+      S[t + i] = r;
+    }
+    if (ok) {
+      const x = cpu.xmm;
+      for (let i = 0; i < n; i++) x[d + i] = x[t + i];
+      return;
+    }
+  }
+  arithSGeneric(cpu, op, s);
+};
+
+function laneS(kind: number, a: number, b: number): number {
+  const aa = Math.abs(a), ab = Math.abs(b);
+  if (!((aa >= MIN_F || a === 0) && aa < Infinity && (ab >= MIN_F || b === 0) && ab < Infinity)) return NaN;
+  let r: number;
+  switch (kind) {
+    case 0: r = Math.fround(a + b); break;
+    case 1: r = Math.fround(a - b); break;
+    case 2: r = Math.fround(a * b); if (r === 0 && a !== 0 && b !== 0) return NaN; break;
+    default: if (b === 0) return NaN; r = Math.fround(a / b); if (r === 0 && a !== 0) return NaN;
+  }
+  const ar = Math.abs(r);
+  return (ar >= MIN_F && ar < Infinity) || r === 0 ? r : NaN;
+}
+
+const arithS: H = (cpu, op) => arithSGeneric(cpu, op, src(cpu, op));
+
+function arithSGeneric(cpu: Cpu, op: Op, s: number): void {
   const lanes = op.size === 128 ? 4 : 1;
   const mx = cpu.mxcsr;
   if ((mx & 0xffc0) === FAST_CTRL && op.t <= K.SQRT && op.t !== K.MIN && op.t !== K.MAX) {
@@ -369,13 +465,22 @@ const arithS: H = (cpu, op) => {
     }
   }
   slowArith(cpu, op, F32, lanes, s);
-};
+}
 
 /** COMISS/COMISD/UCOMISS/UCOMISD: ZF PF CF = unordered 111, > 000, < 001, = 100; OF SF AF cleared. */
 const comis: H = (cpu, op) => {
   const s = src(cpu, op);
-  const f = op.size === 32 ? F32 : F64;
   const mx = cpu.mxcsr;
+  // Fast: neither operand NaN or denormal (no flags possible).
+  const a0 = op.size === 32 ? cpu.xmmS[op.d * 4] : cpu.xmmD[op.d * 2];
+  const b0 = op.size === 32 ? cpu.xmmS[s * 4] : cpu.xmmD[s * 2];
+  const min = op.size === 32 ? MIN_F : MIN_D;
+  if ((Math.abs(a0) >= min || a0 === 0) && (Math.abs(b0) >= min || b0 === 0)) {
+    cpu.fk = K_EAGER;
+    cpu.fx = a0 === b0 ? F.ZF : a0 < b0 ? F.CF : 0;
+    return;
+  }
+  const f = op.size === 32 ? F32 : F64;
   setupEnv(mx);
   const a = unpack(laneRaw(cpu.xmm, op.d, 0, f), f, env);
   const b = unpack(laneRaw(cpu.xmm, s, 0, f), f, env);
@@ -586,7 +691,9 @@ export function decodeSseFloat(ins: Instruction, op: Op): boolean {
     if (!regXmm(ins, 0, op, 'd') || !rmXmm(ins, 1, op, bits, a.packed)) return false;
     op.t = a.kind;
     if (a.kind === K.CMP) op.imm = ins.immediate8;
-    return use(op, Mnemonic[m].toLowerCase(), a.single ? arithS : arithD);
+    const basic = a.kind <= K.DIV;
+    const fn = a.single ? (basic ? fastSingle : arithS) : !basic ? arithD : a.packed ? packedD : scalarD;
+    return use(op, Mnemonic[m].toLowerCase(), fn);
   }
   switch (m) {
     case Mnemonic.Comiss: case Mnemonic.Ucomiss: case Mnemonic.Comisd: case Mnemonic.Ucomisd: {
