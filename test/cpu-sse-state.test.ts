@@ -4,6 +4,9 @@
 // (as the host's FXSAVE64 reports it) must match.
 
 import { describe, expect, it } from 'vitest';
+import { Cr0, Cr4 } from '../src/emulator/cpu/Cpu.js';
+import { asm } from './helpers/asm.js';
+import { BareMachine, KCODE } from './helpers/bareMachine.js';
 import { fxRandom, prepareFp, runFp, type FpSpec } from './diff/fp.js';
 import { nativeAvailable } from './diff/native.js';
 import { Rng } from './diff/prng.js';
@@ -62,5 +65,39 @@ suite(why === null ? 'x87/SSE state vs host CPU' : `x87/SSE state vs host CPU (s
     specs.push({ name: 'clflush', asm: 'clflush [rdi + 0x80]; clflush [rdi + 0x1000]', fx: fxRandom(rng) });
     const { fails } = runFp(prepareFp(specs));
     expect(fails.length, `${fails.length} of ${specs.length} differ:\n\n${fails.slice(0, 10).join('\n\n')}`).toBe(0);
+  });
+});
+
+// Availability of x87/SSE per CR0.EM/MP/TS and CR4.OSFXSR/OSXMMEXCPT (SDM vol. 3 table 2-2 and 13.x, the
+// instruction pages' exception tables): these bits are kernel-only, so the host cannot be the oracle here.
+describe('x87/SSE availability (CR0.EM/MP/TS, CR4.OSFXSR/OSXMMEXCPT)', () => {
+  const NM = 7, UD = 6, XM = 19;
+  const run = (code: string, cr0Set: number, cr4Set: number, cr4Clear = 0): number => {
+    const m = new BareMachine();
+    m.cpu.cr0 |= cr0Set;
+    if ((cr0Set & Cr0.MP) === 0) m.cpu.cr0 &= ~Cr0.MP;
+    m.cpu.cr4 = (m.cpu.cr4 | cr4Set) & ~cr4Clear;
+    m.load(KCODE, asm(`lea rdi, [rip + area]\n${code}\nhlt\n.balign 16\narea: .fill 1024, 1, 0`, KCODE));
+    m.runToHalt();
+    return m.haltedVector();
+  };
+  const SSE = Cr4.OSFXSR | Cr4.OSXMMEXCPT;
+  it('raises #NM, #UD and #XM as the SDM tables say', () => {
+    expect(run('movaps xmm0, xmm1', 0, SSE)).toBe(-1);
+    expect(run('movaps xmm0, xmm1', Cr0.TS, SSE)).toBe(NM);
+    expect(run('movaps xmm0, xmm1', Cr0.EM, SSE)).toBe(UD);
+    expect(run('movaps xmm0, xmm1', 0, 0, SSE)).toBe(UD); // CR4.OSFXSR clear
+    expect(run('addsd xmm0, xmm1', Cr0.EM | Cr0.TS, SSE)).toBe(UD); // EM wins over TS
+    expect(run('ldmxcsr [rdi]', Cr0.TS, SSE)).toBe(NM);
+    expect(run('fxsave64 [rdi]', Cr0.TS, 0, SSE)).toBe(NM); // FXSAVE does not need OSFXSR
+    expect(run('fxsave64 [rdi]', Cr0.EM, SSE)).toBe(UD);
+    expect(run('fninit', Cr0.EM, SSE)).toBe(NM); // x87: EM or TS -> #NM
+    expect(run('fninit', Cr0.TS, SSE)).toBe(NM);
+    expect(run('fwait', Cr0.TS, SSE)).toBe(-1); // WAIT: #NM only with MP and TS
+    expect(run('fwait', Cr0.TS | Cr0.MP, SSE)).toBe(NM);
+    // An unmasked divide-by-zero: #XM with OSXMMEXCPT, #UD without it.
+    const xm = 'mov dword ptr [rdi], 0x1d80\nldmxcsr [rdi]\nmov rax, 1\ncvtsi2sd xmm0, rax\nxorpd xmm1, xmm1\ndivsd xmm0, xmm1';
+    expect(run(xm, 0, SSE)).toBe(XM);
+    expect(run(xm, 0, Cr4.OSFXSR, Cr4.OSXMMEXCPT)).toBe(UD);
   });
 });
