@@ -65,7 +65,7 @@ suite(why === null ? 'x87/SSE state vs host CPU' : `x87/SSE state vs host CPU (s
     specs.push({ name: 'clflush', asm: 'clflush [rdi + 0x80]; clflush [rdi + 0x1000]', fx: fxRandom(rng) });
     const { fails } = runFp(prepareFp(specs));
     expect(fails.length, `${fails.length} of ${specs.length} differ:\n\n${fails.slice(0, 10).join('\n\n')}`).toBe(0);
-  });
+  }, 600_000);
 });
 
 // Availability of x87/SSE per CR0.EM/MP/TS and CR4.OSFXSR/OSXMMEXCPT (SDM vol. 3 table 2-2 and 13.x, the

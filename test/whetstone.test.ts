@@ -41,7 +41,7 @@ suite(native !== null ? 'whetstone vs host CPU' : 'whetstone vs host CPU (skippe
     const lines = (s: string): string[] => s.split('\n').filter((l) => /^whet: (r\d+ |\d+ loops)/.test(l));
     expect(lines(r.console)).toEqual(lines(native as string));
     expect(lines(r.console)).toHaveLength(13);
-  });
+  }, 600_000);
 
   it('three whetstone processes preempted at 20 kHz each keep their XMM state (FXSAVE/FXRSTOR switch)', () => {
     const base = getWorkload('whetstone');
@@ -51,5 +51,5 @@ suite(native !== null ? 'whetstone vs host CPU' : 'whetstone vs host CPU (skippe
     const want = (nativeWhet(3) as string).split('\n').find((l) => l.includes('loops, hash')) as string;
     const got = r.console.split('\n').filter((l) => l.includes('loops, hash'));
     expect(got, r.console.slice(-1500)).toEqual([want, want, want]);
-  });
+  }, 600_000);
 });
