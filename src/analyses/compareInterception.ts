@@ -15,19 +15,17 @@
 // A directory that holds several traces (one per workload, e.g. `traces/suite/{syscall,pipe,...}`) is
 // analysed trace by trace: the rows carry the workload, which gives seed 004's per-benchmark charts.
 
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { getCostModel, type CostModel } from '../emulator/costModel.js';
 import { ExitReason } from '../emulator/vmx/exitReasons.js';
 import { GroundTruthType } from '../hypervisor/events.js';
 import { syscallNumber } from '../hypervisor/interception/syscalls.js';
 import { TraceReader } from '../record/TraceReader.js';
-import { TraceFile } from '../record/schema.js';
 import { replayTrace, type ReplayReport } from '../replay/replayTrace.js';
 import { scanColumns } from '../record/scanColumns.js';
+import { traceDirs } from './traceDirs.js';
 import { boolOption, countListOption, stringOption } from './options.js';
-import type { Analysis, Cell, OptionValues, ResultColumn, ResultTable, AnalysisResult } from './result.js';
+import type { Analysis, AnalysisContext, Cell, OptionValues, ProgressSink, ResultColumn, ResultTable, AnalysisResult } from './result.js';
 
 /** One configuration to replay under. */
 export interface Variant {
@@ -71,12 +69,13 @@ export interface Measured {
 }
 
 /** Replay `dir` under a variant and measure it. */
-export async function measure(dir: string, v: Variant, exitPreset?: string, costModel?: CostModel): Promise<Measured> {
+export async function measure(dir: string, v: Variant, exitPreset?: string, costModel?: CostModel, onProgress?: (icount: number) => void): Promise<Measured> {
   const getpidGaps: number[] = [];
   const lastGetpid = new Map<string, number>();
   const getpid = syscallNumber('getpid');
   const rep = await replayTrace(dir, {
     intercept: v.strategy, syscalls: v.syscalls, logSyscalls: v.log, exitPreset, costModel,
+    onProgress: onProgress === undefined ? undefined : (r) => onProgress(r.icount),
     attach: (a) => a.machine.subscribe({
       onSyscall: (s) => {
         if (s.number !== getpid) return;
@@ -168,15 +167,6 @@ const GETPID_COLUMNS: readonly ResultColumn[] = [
   col('latency_us', 'float64', 'us', 'latency_cycles at the model\'s TSC frequency. GEARS measured 4.26 us in the guest and 4.51 us with interception (Palacios, 2011 hardware).'),
 ];
 
-function traceDirs(dir: string): string[] {
-  if (!existsSync(dir)) throw new UserError(`${dir}: no such trace directory`);
-  if (existsSync(join(dir, TraceFile.manifest)) || existsSync(join(dir, TraceFile.incomplete))) return [dir];
-  const subs = readdirSync(dir).sort().map((d) => join(dir, d))
-    .filter((d) => statSync(d).isDirectory() && existsSync(join(d, TraceFile.manifest)));
-  if (subs.length === 0) throw new UserError(`${dir}: not a trace directory, and holds no finished traces`);
-  return subs;
-}
-
 export interface CompareOptions {
   variants?: readonly Variant[];
   /** Round trips of the sensitivity sweep. */
@@ -184,6 +174,8 @@ export interface CompareOptions {
   exceptions?: boolean;
   /** Replay under this cost model instead of the recording's. */
   costModel?: CostModel;
+  /** Progress over the replays (one stage per trace, in guest instructions). */
+  progress?: ProgressSink;
 }
 
 export const DEFAULT_ROUND_TRIPS = [500, 1000, 2000, 4000, 8000, 16000];
@@ -199,7 +191,11 @@ export async function compareTrace(dir: string, o: CompareOptions = {}): Promise
   const variants = o.variants ?? VARIANTS;
   if (!variants.some((v) => v.strategy === 'none')) throw new UserError('compare-interception: the variants must include none (the Trunk baseline)');
   const runs: Measured[] = [];
-  for (const v of variants) runs.push(await measure(dir, v, undefined, o.costModel));
+  const replays = variants.length + (o.exceptions ?? true ? 1 : 0);
+  const perReplay = reader.manifest.totals.icount;
+  o.progress?.stage(`compare-interception ${workload}: ${replays} replays`, replays * perReplay, 'instructions');
+  const onProgress = (k: number) => (o.progress === undefined ? undefined : (icount: number) => o.progress!.update(k * perReplay + Math.min(icount, perReplay)));
+  for (const v of variants) runs.push(await measure(dir, v, undefined, o.costModel, onProgress(runs.length)));
   const trunk = runs.find((r) => r.variant.strategy === 'none')!;
   const notes: string[] = [];
   const strategies: Cell[][] = [];
@@ -246,7 +242,7 @@ export async function compareTrace(dir: string, o: CompareOptions = {}): Promise
 
   const exceptions: Cell[][] = [];
   if (o.exceptions ?? true) {
-    const full = await measure(dir, { name: 'ExcpFull', strategy: 'none', log: false }, 'exceptions-full', o.costModel);
+    const full = await measure(dir, { name: 'ExcpFull', strategy: 'none', log: false }, 'exceptions-full', o.costModel, onProgress(runs.length));
     const logged = (r: Measured): number => r.cycles + (r.exceptionExits + r.interruptExits) * model.work.logRecord;
     const rows: Array<[string, string, boolean, Measured, number]> = [
       ['Trunk', reader.manifest.exit_preset.name, false, trunk, trunk.cycles],
@@ -289,7 +285,7 @@ export const compareInterception: Analysis = {
     { flags: '--no-exceptions', description: 'leave out the exception configurations of seed 004 section 7.3' },
     { flags: '--cost-model <preset>', description: 'replay under another cost-model preset', defaultText: 'the recording\'s' },
   ],
-  async run(dir: string, o: OptionValues): Promise<AnalysisResult> {
+  async run(dir: string, o: OptionValues, context: AnalysisContext = {}): Promise<AnalysisResult> {
     const variants = parseVariants(o);
     const roundTrips = countListOption(o, 'roundTrips', '--round-trips', DEFAULT_ROUND_TRIPS);
     const exceptions = boolOption(o, 'exceptions', true);
@@ -298,7 +294,7 @@ export const compareInterception: Analysis = {
     const acc: Record<string, Cell[][]> = { strategies: [], sweep: [], getpid: [], exceptions: [] };
     const notes: string[] = [];
     for (const d of traceDirs(dir)) {
-      const r = await compareTrace(d, { variants, roundTrips, exceptions, costModel });
+      const r = await compareTrace(d, { variants, roundTrips, exceptions, costModel, progress: context.progress });
       for (const k of Object.keys(acc)) acc[k]!.push(...r.tables[k]!);
       notes.push(...r.notes);
     }

@@ -9,7 +9,7 @@ import { proctrackAnalysis } from './proctrack.js';
 import { compareInterception } from './compareInterception.js';
 import { hyperupcallsAnalysis } from './hyperupcalls.js';
 
-export type { Analysis, AnalysisResult, AnalysisOption, ResultTable, ResultColumn, Cell, OptionValues } from './result.js';
+export type { Analysis, AnalysisContext, ProgressSink, AnalysisResult, AnalysisOption, ResultTable, ResultColumn, Cell, OptionValues } from './result.js';
 
 export const ANALYSES: Readonly<Record<string, Analysis>> = {
   exits: exitsAnalysis,

@@ -49,6 +49,20 @@ export interface AnalysisOption {
   readonly choices?: readonly string[];
 }
 
+/**
+ * Progress of a long computation (replays, exports), drawn by the CLI on a terminal (src/cli/progress.ts)
+ * and ignored elsewhere: a stage has a label, a total and a unit; update gives the amount done so far.
+ */
+export interface ProgressSink {
+  stage(label: string, total: number, unit: string): void;
+  update(done: number): void;
+}
+
+/** What the caller gives an analysis besides its options. */
+export interface AnalysisContext {
+  readonly progress?: ProgressSink;
+}
+
 /** Option values as commander parsed them: strings for `<value>` options, booleans for flags. */
 export type OptionValues = Readonly<Record<string, string | boolean | undefined>>;
 
@@ -58,7 +72,7 @@ export interface Analysis {
   readonly description: string;
   readonly options: readonly AnalysisOption[];
   /** Run over a trace directory. Throws UserError for bad options, TraceError for a missing/damaged trace. */
-  run(dir: string, options: OptionValues): Promise<AnalysisResult>;
+  run(dir: string, options: OptionValues, context?: AnalysisContext): Promise<AnalysisResult>;
 }
 
 /** The camelCase key commander uses for a flags string (`--max-stack-pages <n>` -> maxStackPages). */

@@ -7,7 +7,8 @@ import { Command, Option } from 'commander';
 import { TraceError, UserError } from '../errors.js';
 import { ANALYSES, analysisNames } from '../analyses/index.js';
 import { formatJson, formatResult, writeArrowTables } from '../analyses/output.js';
-import { optionKey, type AnalysisResult, type OptionValues } from '../analyses/result.js';
+import { optionKey, type AnalysisContext, type AnalysisResult, type OptionValues } from '../analyses/result.js';
+import { stageProgress } from './progress.js';
 
 const FORMATS = ['table', 'json'] as const;
 
@@ -17,11 +18,11 @@ export interface AnalyzeOutput {
 }
 
 /** Run an analysis by name (the CLI's path, also for tests): UserError for unknown analyses and bad traces. */
-export async function runAnalysis(dir: string, name: string, options: OptionValues = {}): Promise<AnalysisResult> {
+export async function runAnalysis(dir: string, name: string, options: OptionValues = {}, context: AnalysisContext = {}): Promise<AnalysisResult> {
   const a = ANALYSES[name];
   if (!a) throw new UserError(`unknown analysis "${name}" (analyses: ${analysisNames().join(', ')})`);
   try {
-    return await a.run(dir, options);
+    return await a.run(dir, options, context);
   } catch (e) {
     if (e instanceof TraceError) throw new UserError(e.message);
     throw e;
@@ -68,7 +69,13 @@ export function register(program: Command): void {
       if (!o.owners.includes(name)) throw new UserError(`option ${o.flags.split(/[ ,]/)[0]} is for ${o.owners.join(', ')}, not ${name}`);
       values[key] = raw[key] as string | boolean;
     }
-    const result = await runAnalysis(dir, name, values);
+    const progress = stageProgress();
+    let result: AnalysisResult;
+    try {
+      result = await runAnalysis(dir, name, values, { progress });
+    } finally {
+      progress.done();
+    }
     if (typeof raw.out === 'string') {
       const paths = writeArrowTables(result, name, raw.out);
       if (!raw.quiet) process.stderr.write(`wrote ${paths.join(', ')}\n`);

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { UserError } from '../errors.js';
 import { register as analyze } from './analyze.js';
 import { register as ebpf } from './ebpf.js';
+import { register as exportCmd } from './export.js';
 import { register as info } from './info.js';
 import { register as record } from './record.js';
 import { register as replay } from './replay.js';
@@ -10,7 +11,7 @@ import { register as workloads } from './workloads.js';
 
 
 // One line per subcommand module; each exports `register(program: Command): void`.
-const subcommands: Array<(program: Command) => void> = [record, replay, info, workloads, analyze, ebpf];
+const subcommands: Array<(program: Command) => void> = [record, replay, info, workloads, analyze, exportCmd, ebpf];
 
 export function buildProgram(): Command {
   const program = new Command('trace')

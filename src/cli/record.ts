@@ -3,7 +3,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { TraceError, UserError } from '../errors.js';
-import { progressLine } from './progress.js';
+import { runProgress } from './progress.js';
 import { parseCount } from '../parseCount.js';
 import { DEFAULT_WORKLOAD } from '../hypervisor/workloads.js';
 import { DEFAULT_CHECKPOINT_EVERY, recordTrace } from '../replay/recordTrace.js';
@@ -28,7 +28,7 @@ export function register(program: Command): void {
     .action(async (workload: string, o: { out?: string; exits: string; costModel: string; seed?: string; maxInstructions: string; maxExits: string; overwrite?: boolean; intercept?: string; syscalls?: string; logSyscalls: boolean; checkpointEvery: string }) => {
       const base = workload.replace(/\.json$/, '').replace(/[:/\\].*$/, '').replace(/[^A-Za-z0-9_.-]/g, '_') || 'trace';
       const dir = resolve(o.out ?? `traces/${base}`);
-      const progress = progressLine(`record ${workload}`);
+      const progress = runProgress(`record ${workload}`);
       let r;
       try {
         r = await recordTrace({

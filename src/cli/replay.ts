@@ -2,10 +2,20 @@
 
 import type { Command } from 'commander';
 import { TraceError, UserError } from '../errors.js';
-import { progressLine } from './progress.js';
+import { runProgress } from './progress.js';
 import { parseCount } from '../parseCount.js';
 import { replayTrace } from '../replay/replayTrace.js';
+import { TraceReader } from '../record/TraceReader.js';
 import { exitReasonSdmName } from '../record/exitReasonNames.js';
+
+/** The recording's instruction count (the replay's progress total); undefined when the trace cannot be read (replay reports why). */
+function recordedIcount(dir: string): number | undefined {
+  try {
+    return TraceReader.open(dir).manifest.totals.icount;
+  } catch {
+    return undefined;
+  }
+}
 
 export function register(program: Command): void {
   program
@@ -18,7 +28,7 @@ export function register(program: Command): void {
     .option('--syscalls <list>', 'for --intercept selective: syscall names or numbers, comma-separated')
     .action(async (dir: string, o: { exits?: string; from?: string; intercept?: string; syscalls?: string }) => {
       const from = o.from === undefined ? undefined : parseCount('--from', o.from);
-      const progress = progressLine(`replay ${dir}`);
+      const progress = runProgress(`replay ${dir}`, recordedIcount(dir));
       let rep;
       try {
         rep = await replayTrace(dir, {

@@ -84,11 +84,26 @@ export class TableFileReader {
     return this.blocks.length;
   }
 
+  /**
+   * Record batches [from, to) as a self-contained Arrow IPC stream (schema, dictionaries, the batches,
+   * end-of-stream), copied from the file without decoding: for readers in other runtimes (the Parquet
+   * writer's WebAssembly Arrow) that decode it themselves.
+   */
+  ipcStream(from: number, to: number): Uint8Array {
+    if (from < 0 || to > this.blocks.length || from > to) throw new RangeError(`${this.file}: no batches [${from}, ${to})`);
+    const parts = [this.prefix];
+    if (from < to) {
+      const first = this.blocks[from]!;
+      const last = this.blocks[to - 1]!;
+      parts.push(this.read(first.offset, last.offset + last.length - first.offset)); // batches are contiguous
+    }
+    parts.push(EOS);
+    return concat(parts);
+  }
+
   /** Decode record batch i (its buffers are views of a fresh buffer: keep the batch as long as needed). */
   batch(i: number): RecordBatch {
-    const b = this.blocks[i];
-    if (!b) throw new RangeError(`${this.file}: no batch ${i}`);
-    const bytes = concat([this.prefix, this.read(b.offset, b.length), EOS]);
+    const bytes = this.ipcStream(i, i + 1);
     try {
       const reader = RecordBatchReader.from(bytes);
       const r = reader.next();
