@@ -7,11 +7,12 @@ import { register as exportCmd } from './export.js';
 import { register as info } from './info.js';
 import { register as record } from './record.js';
 import { register as replay } from './replay.js';
+import { register as report } from './report.js';
 import { register as workloads } from './workloads.js';
 
 
 // One line per subcommand module; each exports `register(program: Command): void`.
-const subcommands: Array<(program: Command) => void> = [record, replay, info, workloads, analyze, exportCmd, ebpf];
+const subcommands: Array<(program: Command) => void> = [record, replay, info, workloads, analyze, report, exportCmd, ebpf];
 
 export function buildProgram(): Command {
   const program = new Command('trace')
