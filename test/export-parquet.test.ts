@@ -15,7 +15,7 @@ import { runAnalysis } from '../src/cli/analyze.js';
 import { runCli } from '../src/cli/main.js';
 import { TraceReader } from '../src/record/TraceReader.js';
 import { TraceWriter } from '../src/record/TraceWriter.js';
-import { emitSynthetic } from '../src/record/syntheticEvents.js';
+import { emitSynthetic } from './helpers/syntheticEvents.js';
 import { TABLE_NAMES } from '../src/record/schema.js';
 
 const GOLDEN = resolve('traces/golden/bigstacks');
