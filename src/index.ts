@@ -28,3 +28,9 @@ export { TABLES, TABLE_NAMES, FORMAT_VERSION, type TableName, type TableSpec, ty
 // Analyses
 export { ANALYSES, analysisNames, type Analysis, type AnalysisResult, type ResultTable } from './analyses/index.js';
 export { compareTrace, VARIANTS as INTERCEPTION_VARIANTS } from './analyses/compareInterception.js';
+
+// Outputs for other tools: Parquet, Perfetto, the HTML report
+export { exportParquet, type ParquetExport } from './export/parquet.js';
+export { exportPerfetto, type PerfettoExport } from './export/perfetto.js';
+export { buildReport, type ReportModel, type ReportOptions } from './report/reportModel.js';
+export { reportHtml } from './report/reportHtml.js';
