@@ -13,7 +13,15 @@
 
 import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import * as pw from 'parquet-wasm/node';
+import type * as PW from 'parquet-wasm/node';
+
+type ParquetWasm = typeof PW;
+/** parquet-wasm, loaded on first use (instantiating its 3 MB module costs every `trace` command otherwise). */
+let wasm: ParquetWasm | null = null;
+async function parquetWasm(): Promise<ParquetWasm> {
+  wasm ??= await import('parquet-wasm/node');
+  return wasm;
+}
 import { traceDirs } from '../analyses/traceDirs.js';
 import type { ProgressSink } from '../analyses/result.js';
 import { TraceReader } from '../record/TraceReader.js';
@@ -37,7 +45,7 @@ export interface ParquetExport {
 }
 
 /** Writer settings: zstd; dictionary encoding only for the columns that are dictionaries in the trace. */
-function writerProperties(table: TableName, workload: string): pw.WriterProperties {
+function writerProperties(pw: ParquetWasm, table: TableName, workload: string): PW.WriterProperties {
   let b = new pw.WriterPropertiesBuilder()
     .setCompression(pw.Compression.ZSTD)
     .setDictionaryEnabled(false) // registers and addresses: dictionary pages cost time and grow the file
@@ -62,12 +70,13 @@ function partitionNames(dirs: string[]): string[] {
 /** Write one table of one trace; returns its row count. */
 async function writeTable(reader: TraceReader, table: TableName, workload: string, path: string,
   onRows: (rows: number) => void): Promise<number> {
+  const pw = await parquetWasm();
   const file = reader.openTable(table);
   try {
     const n = file.numBatches;
     let next = 0;
     let rows = 0;
-    const batches = new ReadableStream<pw.RecordBatch>({
+    const batches = new ReadableStream<PW.RecordBatch>({
       pull(ctl): void {
         if (next >= n) {
           ctl.close();
@@ -87,9 +96,9 @@ async function writeTable(reader: TraceReader, table: TableName, workload: strin
     try {
       if (n === 0) {
         // No record batch: the schema alone (a Parquet file with no row group).
-        writeSync(fd, pw.writeParquet(pw.Table.fromIPCStream(file.ipcStream(0, 0)), writerProperties(table, workload)));
+        writeSync(fd, pw.writeParquet(pw.Table.fromIPCStream(file.ipcStream(0, 0)), writerProperties(pw, table, workload)));
       } else {
-        const out = await pw.transformParquetStream(batches, writerProperties(table, workload));
+        const out = await pw.transformParquetStream(batches, writerProperties(pw, table, workload));
         for await (const chunk of out as unknown as AsyncIterable<Uint8Array>) writeSync(fd, chunk);
       }
     } finally {
