@@ -112,9 +112,12 @@ export async function exportPerfetto(dir: string, file: string, progress?: Progr
     for (const p of gt.procs) {
       track({ uuid: I.trueProcBase + p.id, process: { pid: I.truePidBase + p.id, process_name: `truth pid ${p.pid} ${p.name}${p.kernel ? ' [kernel]' : ''}` } });
     }
+    // A thread the kernel reported for a process it never announced: its own pseudo-process.
+    const orphanPid = I.truePidBase + gt.procs.length;
+    if (gt.threads.some((th) => th.proc < 0)) track({ uuid: I.trueProcBase + gt.procs.length, process: { pid: orphanPid, process_name: 'truth: threads of unknown processes' } });
     for (const th of gt.threads) {
-      const pid = th.proc >= 0 ? I.truePidBase + th.proc : I.truePidBase;
-      track({ uuid: I.trueThreadBase + th.id, parent_uuid: th.proc >= 0 ? I.trueProcBase + th.proc : undefined,
+      const pid = th.proc >= 0 ? I.truePidBase + th.proc : orphanPid;
+      track({ uuid: I.trueThreadBase + th.id, parent_uuid: I.trueProcBase + (th.proc >= 0 ? th.proc : gt.procs.length),
         thread: { pid, tid: I.trueTidBase + th.id, thread_name: `truth tid ${th.tid}` } });
     }
 
