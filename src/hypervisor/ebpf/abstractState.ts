@@ -282,3 +282,26 @@ export const NEGATED: Readonly<Record<number, number>> = {
   [JmpOp.JGE]: JmpOp.JLT, [JmpOp.JLT]: JmpOp.JGE, [JmpOp.JSET]: JmpOp.JSET,
 };
 
+type Range = { min: bigint; max: bigint };
+/**
+ * Refine the unsigned ranges (p, q) of the operands of a compare under "p OP q" holding (OP: JEQ, JNE, JGT, JGE,
+ * JLT, JLE; JSET refines nothing); undefined when it cannot hold.
+ */
+export function refineCompare(op: number, p: Range, q: Range): [Range, Range] | undefined {
+  let [pl, ph, ql, qh] = [p.min, p.max, q.min, q.max];
+  switch (op) {
+    case JmpOp.JEQ: pl = ql = pl > ql ? pl : ql; ph = qh = ph < qh ? ph : qh; break;
+    case JmpOp.JNE:
+      if (pl === ph && ql === qh && pl === ql) return undefined;
+      if (ql === qh) { if (pl === ql) pl++; if (ph === ql) ph--; }
+      if (pl === ph) { if (ql === pl) ql++; if (qh === pl) qh--; }
+      break;
+    case JmpOp.JGT: if (pl <= ql) pl = ql + 1n; if (qh >= ph) qh = ph - 1n; break;
+    case JmpOp.JGE: if (pl < ql) pl = ql; if (qh > ph) qh = ph; break;
+    case JmpOp.JLT: if (ph >= qh) ph = qh - 1n; if (ql <= pl) ql = pl + 1n; break;
+    case JmpOp.JLE: if (ph > qh) ph = qh; if (ql < pl) ql = pl; break;
+    default: return [p, q]; // JSET: no refinement
+  }
+  if (pl > ph || ql > qh || ph < 0n || qh < 0n) return undefined;
+  return [{ min: pl, max: ph }, { min: ql, max: qh }];
+}

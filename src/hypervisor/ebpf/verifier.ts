@@ -13,14 +13,14 @@
 // Division and modulo by zero (also by a register) are accepted: RFC 9669 section 4.1 defines their results.
 // Not proven: termination of loops under `allowLoops` (a run-time instruction budget bounds them instead).
 
-import { AluOp, CallSrc, Cls, JmpOp, Mode, Op, Src, branchTarget, cls, isAluClass, lddwValue, sizeBytes, type Insn } from './isa.js';
+import { AluOp, CallSrc, Cls, Mode, Op, Src, branchTarget, cls, isAluClass, lddwValue, sizeBytes, type Insn } from './isa.js';
 import { disassembleInsn } from './disassembler.js';
 import { FRAME_SIZE, MAX_FRAMES } from './Memory.js';
 import type { ArgSpec, HelperRegistry } from './helpers.js';
 import { encodingError } from './encoding.js';
 import { depthFirst, instructionStarts, successorsOf } from './cfg.js';
 import {
-  MASK32, NEGATED, U64_MAX, UNINIT, UNKNOWN, UNSIGNED_OF, bitsMax, cloneFrame, cloneState, constant, foldAlu, foldJmp, isConst, joinState,
+  MASK32, NEGATED, refineCompare, U64_MAX, UNINIT, UNKNOWN, UNSIGNED_OF, bitsMax, cloneFrame, cloneState, constant, foldAlu, foldJmp, isConst, joinState,
   initAt, markInit, newFrame, s64, scalar, stateEq, widenState, type Reg, type RegionName, type State,
 } from './abstractState.js';
 
@@ -95,6 +95,8 @@ class Verifier {
   private readonly maxProcessed: number;
   /** targets of back-edges: where the analysis widens (none: the program has no loops) */
   private readonly loopHeads = new Set<number>();
+  /** control-flow edges into each instruction within its subprogram (flow) */
+  private edgesIn = new Uint32Array(0);
 
   constructor(private readonly insns: readonly Insn[], private readonly opts: VerifierOptions) {
     this.n = insns.length;
@@ -189,6 +191,8 @@ class Verifier {
       });
       this.rpo.set(entry, order);
     }
+    this.edgesIn = new Uint32Array(n);
+    for (let i = 0; i < n; i++) for (const t of this.succ[i]!) this.edgesIn[t]++;
     for (let i = 0; i < n; i++) {
       if (this.isInsn[i] && owner[i] === -1) this.fail(i, 'unreachable instruction');
     }
@@ -260,8 +264,9 @@ class Verifier {
             continue;
           }
           const old = inState.get(t);
-          let next = old === undefined ? s : joinState(old, s);
-          if (old !== undefined) {
+          // an instruction with one way in (not a loop head) has its predecessor's out-state: no join needed
+          let next = old === undefined || (this.edgesIn[t] === 1 && !this.loopHeads.has(t)) ? s : joinState(old, s);
+          if (old !== undefined && next !== s) {
             const v = (visits.get(t) ?? 0) + 1;
             visits.set(t, v);
             // widen at loop heads: with thresholds after a few rounds, to the limits after many (bounded work)
@@ -591,28 +596,9 @@ class Verifier {
       code = unsigned;
     }
     // refine (a, b) under "a OP b" holding (t) or not (f); undefined: impossible
-    type R = { min: bigint; max: bigint };
-    const refine = (c2: number, p: R, q: R): [R, R] | undefined => {
-      let [pl, ph, ql, qh] = [p.min, p.max, q.min, q.max];
-      switch (c2) {
-        case JmpOp.JEQ: pl = ql = pl > ql ? pl : ql; ph = qh = ph < qh ? ph : qh; break;
-        case JmpOp.JNE:
-          if (pl === ph && ql === qh && pl === ql) return undefined;
-          if (ql === qh) { if (pl === ql) pl++; if (ph === ql) ph--; }
-          if (pl === ph) { if (ql === pl) ql++; if (qh === pl) qh--; }
-          break;
-        case JmpOp.JGT: if (pl <= ql) pl = ql + 1n; if (qh >= ph) qh = ph - 1n; break;
-        case JmpOp.JGE: if (pl < ql) pl = ql; if (qh > ph) qh = ph; break;
-        case JmpOp.JLT: if (ph >= qh) ph = qh - 1n; if (ql <= pl) ql = pl + 1n; break;
-        case JmpOp.JLE: if (ph > qh) ph = qh; if (ql < pl) ql = pl; break;
-        default: return [p, q]; // JSET: no refinement
-      }
-      if (pl > ph || ql > qh || ph < 0n || qh < 0n) return undefined;
-      return [{ min: pl, max: ph }, { min: ql, max: qh }];
-    };
     const out: Array<[number, State]> = [];
     const apply = (c2: number, target: number): void => {
-      const r = refine(c2, a, b);
+      const r = refineCompare(c2, a, b);
       if (r === undefined) return;
       const s = cloneState(st);
       s.regs[x.dst] = scalar(r[0].min, r[0].max);
