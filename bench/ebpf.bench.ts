@@ -193,7 +193,7 @@ export async function run(): Promise<void> {
 /**
  * The verifier's worst time per program over the fuzz corpus (the test's programs, with and without loops
  * allowed), generated programs of 1,000 to 4,096 instructions, and the issue's loops over stack-kept
- * counters. Each program is verified once, after a warm-up pass over the first 500.
+ * counters. Each program's time is the least of 3 verifications, after a warm-up pass over the first 500.
  */
 function verifyWorst(): void {
   const helpers = hyperupcallHelpers();
@@ -221,9 +221,13 @@ function verifyWorst(): void {
   let worst = 0, worstName = '', worstLen = 0, total = 0, count = 0, maxLen = 0;
   for (const p of progs) {
     for (const loops of [false, true]) {
-      const t0 = performance.now();
-      verify(p.prog, options(p.mem, loops));
-      const ms = performance.now() - t0;
+      // the least of 3 runs: a preemption or GC pause on the shared machine is not the verifier's cost
+      let ms = Infinity;
+      for (let rep = 0; rep < 3; rep++) {
+        const t0 = performance.now();
+        verify(p.prog, options(p.mem, loops));
+        ms = Math.min(ms, performance.now() - t0);
+      }
       total += ms;
       count++;
       maxLen = Math.max(maxLen, p.prog.length);
