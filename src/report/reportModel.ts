@@ -330,7 +330,12 @@ export async function buildReport(dir: string, o: ReportOptions = {}): Promise<R
   const m = reader.manifest;
   const tscHz = typeof m.machine.tsc_hz === 'number' ? m.machine.tsc_hz : 1e9;
   const msPerInsn = (m.machine.cycles_per_instruction * 1e3) / tscHz;
-  const sections = [...exitSections(reader, msPerInsn), ...await proctrackSections(dir, reader, msPerInsn)];
+  // Progress by step (exits, proctrack with the timeline); compare-interception draws its own replays' bar.
+  o.progress?.stage(`report ${m.workload.name}`, 2, 'steps');
+  const sections = exitSections(reader, msPerInsn);
+  o.progress?.update(1);
+  sections.push(...await proctrackSections(dir, reader, msPerInsn));
+  o.progress?.update(2);
   if (o.compareInterception) sections.push(...await compareSections(dir, o));
   if (o.hyperupcalls ?? m.workload.name.startsWith('hyperupcall')) sections.push(...await hyperupcallSections(dir));
   const params = Object.entries(m.workload.params ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
