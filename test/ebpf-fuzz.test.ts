@@ -101,7 +101,7 @@ describe('eBPF fuzz: verifier vs strict interpreter vs compiler', () => {
     const problems: string[] = [];
     let checked = 0;
     for (const cls of [Cls.ALU, Cls.ALU64]) {
-      for (let code = AluOp.ADD; code <= AluOp.END; code += 0x10) {
+      for (let code: number = AluOp.ADD; code <= AluOp.END; code += 0x10) {
         for (const x of [Src.K, Src.X]) {
           const offs = code === AluOp.DIV || code === AluOp.MOD ? [0, 1] : code === AluOp.MOV && x === Src.X ? [0, 8, 16, 32] : [0];
           const imms = code === AluOp.END ? [16, 32, 64] : x === Src.X ? [0] : [0, 5, 32, -1];

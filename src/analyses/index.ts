@@ -8,6 +8,7 @@ import { exitsAnalysis } from './exitsAnalysis.js';
 import { proctrackAnalysis } from './proctrack.js';
 import { compareInterception } from './compareInterception.js';
 import { hyperupcallsAnalysis } from './hyperupcalls.js';
+import { pslistAnalysis } from './pslist.js';
 
 export type { Analysis, AnalysisContext, ProgressSink, AnalysisResult, AnalysisOption, ResultTable, ResultColumn, Cell, OptionValues } from './result.js';
 
@@ -16,6 +17,7 @@ export const ANALYSES: Readonly<Record<string, Analysis>> = {
   proctrack: proctrackAnalysis,
   'compare-interception': compareInterception,
   hyperupcalls: hyperupcallsAnalysis,
+  pslist: pslistAnalysis,
 };
 
 export function analysisNames(): string[] {

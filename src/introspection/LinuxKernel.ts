@@ -64,6 +64,18 @@ export class LinuxKernel {
     readonly sym: KernelSymbols,
   ) {}
 
+  private static readonly cache = new WeakMap<Uint8Array, LinuxKernel>();
+
+  /** The model of this vmlinux, parsed once per process (BTF and kallsyms take about a second). */
+  static of(vmlinux: Uint8Array): LinuxKernel {
+    let k = LinuxKernel.cache.get(vmlinux);
+    if (k === undefined) {
+      k = LinuxKernel.fromVmlinux(vmlinux);
+      LinuxKernel.cache.set(vmlinux, k);
+    }
+    return k;
+  }
+
   /** From the vmlinux ELF the bzImage carries. */
   static fromVmlinux(bytes: Uint8Array): LinuxKernel {
     const elf = KernelElf.parse(bytes, 'vmlinux');

@@ -18,6 +18,8 @@ import { linuxCpuid } from '../emulator/cpu/cpuModel.js';
 import { loadLinuxWorkload, prepareWorkload } from '../hypervisor/linux/linuxGuest.js';
 import { enterLinux } from '../hypervisor/linux/loadLinux.js';
 import { UserError } from '../errors.js';
+import { LinuxKernel } from '../introspection/LinuxKernel.js';
+import { attachLinuxProbes } from '../introspection/linuxProbes.js';
 
 export interface SessionConfig {
   /**
@@ -41,6 +43,11 @@ export interface SessionConfig {
   syscalls?: string[];
   /** Charge the hypervisor's logging work for each intercepted syscall (seed 004 "log" vs "nolog"). */
   logSyscalls?: boolean;
+  /**
+   * Linux guests: ground truth from probes on the kernel's own functions (src/introspection/linuxProbes.ts;
+   * invisible to the guest). Off only to measure what they cost the host.
+   */
+  groundTruthProbes?: boolean;
 }
 
 export const SESSION_DEFAULTS = {
@@ -100,6 +107,7 @@ export function assemble(config: SessionConfig, makeEnv: (m: Machine, w: Workloa
     intercept: config.intercept ?? (linux ? 'none' : SESSION_DEFAULTS.intercept),
     syscalls: config.syscalls ?? [],
     logSyscalls: config.logSyscalls ?? true,
+    groundTruthProbes: config.groundTruthProbes ?? true,
   };
   const strategy = getStrategy(full.intercept, { syscalls: full.syscalls });
   let env: Environment | null = null;
@@ -148,6 +156,9 @@ export function assemble(config: SessionConfig, makeEnv: (m: Machine, w: Workloa
     reservedBytes: RESERVED_BYTES, log: full.logSyscalls, onSyscall: (r) => machine.publishSyscall(r),
   });
   const hyperupcalls = installHyperupcalls({ machine, hypervisor, costModel, workload }); // HC 1 and the event hooks (docs/hyperupcalls.md)
+  // An unmodified Linux kernel reports nothing about itself: its ground truth comes from probes on its own
+  // functions, found and decoded from the image's kallsyms and BTF (src/introspection), no exit, no cost.
+  if (linux && full.groundTruthProbes) attachLinuxProbes(machine, LinuxKernel.of(workload.linux!.vmlinux!));
   return { machine, workload, loaded, vmcs, ept, costModel, hypervisor, hyperupcalls, strategy, config: full };
 }
 

@@ -12,10 +12,11 @@ const ADDR_MASK_HI = 0x000fffff; // bits 51:32 (MAXPHYADDR 52)
  */
 export function peekTranslate(mem: Uint8Array, cr3: number, va: number): number {
   const dv = new DataView(mem.buffer, mem.byteOffset, mem.byteLength);
-  const u = va < 0 ? va + 18446744073709551616 : va;
-  // Indices from the 48-bit linear address (bits 47:12), computed without 64-bit integers.
-  const hi = Math.floor(u / TWO32) % 65536;
-  const lo = u % TWO32;
+  // Indices from the 48-bit linear address (bits 47:12), computed without 64-bit integers: the signed value
+  // splits exactly into a (signed) high word and a low word (going through 2^64 + va would round).
+  const hi32 = Math.floor(va / TWO32);
+  const lo = va - hi32 * TWO32;
+  const hi = hi32 & 0xffff;
   const idx = [((hi >>> 7) & 0x1ff), (((hi & 0x7f) << 2) | (lo >>> 30)) & 0x1ff, (lo >>> 21) & 0x1ff, (lo >>> 12) & 0x1ff];
   let table = Math.floor(cr3 / 4096) * 4096;
   for (let level = 0; level < 4; level++) {
