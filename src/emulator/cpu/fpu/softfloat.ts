@@ -131,10 +131,11 @@ export function quiet(raw: bigint, f: Fmt): bigint {
   return raw | (1n << BigInt(f.p - 2));
 }
 
-function largest(sign: number, f: Fmt): bigint {
+/** The largest finite value with a p-bit significand (x87 precision control keeps the 80-bit exponent). */
+function largest(sign: number, f: Fmt, p = f.p): bigint {
   const fracBits = f.explicit ? f.p : f.p - 1;
   const exp = BigInt((1 << f.ebits) - 2) << BigInt(fracBits);
-  return (BigInt(sign) << BigInt(f.width - 1)) | exp | mask(fracBits);
+  return (BigInt(sign) << BigInt(f.width - 1)) | exp | (mask(fracBits) & ~mask(f.p - p));
 }
 
 /** Round m / 2^s (s > 0) to an integer per env.rc and sign; sets env.roundedUp. Returns [q, inexact]. */
@@ -194,8 +195,10 @@ export function roundPack(sign: number, m: bigint, e: number, f: Fmt, env: Env, 
       env.roundedUp = false;
       return packZero(sign, f);
     }
-    // Denormal: the significand's last bit has weight 2^(emin - (f.p - 1)).
-    [q, inexact] = roundShift(m, f.emin - (f.p - 1) - e, sign, env.rc, env);
+    // Denormal: the significand's last bit has weight 2^(emin - (p - 1)) (with x87 precision control the
+    // reduced significand keeps its place: the low f.p - p bits stay zero, as measured on the host).
+    [q, inexact] = roundShift(m, f.emin - (p - 1) - e, sign, env.rc, env);
+    q <<= BigInt(f.p - p);
     if (inexact) env.flags |= UE | PE;
     const fracBits = f.explicit ? f.p : f.p - 1;
     // q may have rounded up into the smallest normal: its bit p-1 then is the exponent field's 1.
@@ -210,7 +213,7 @@ export function roundPack(sign: number, m: bigint, e: number, f: Fmt, env: Env, 
     const rc = env.rc;
     const toInf = rc === RNE || (rc === RUP && sign === 0) || (rc === RDN && sign === 1);
     env.roundedUp = toInf;
-    return toInf ? packInf(sign, f) : largest(sign, f);
+    return toInf ? packInf(sign, f) : largest(sign, f, p);
   }
   if (inexact) env.flags |= PE;
   // Reduced precision (x87 PC): q has p bits; place it at the top of the format's significand.

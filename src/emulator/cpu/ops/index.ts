@@ -13,6 +13,7 @@ import { decodeData } from './data.js';
 import { decodeFpuControl } from './fpuControl.js';
 import { decodeSseFloat } from './sseFloat.js';
 import { decodeSseInt } from './sseInt.js';
+import { decodeX87 } from './x87.js';
 import { decodeDebugRegisters } from './debugRegisters.js';
 import { decodeMulDiv } from './muldiv.js';
 import { decodeShift } from './shift.js';
@@ -46,7 +47,7 @@ export function decodeInstruction(ins: Instruction, op: Op): boolean {
     if (fpu !== null) return fpu;
     if (decodeControl(ins, op) || decodeData(ins, op) || decodeAlu(ins, op) || decodeShift(ins, op) ||
       decodeMulDiv(ins, op) || decodeBit(ins, op) || decodeSseInt(ins, op) ||
-      decodeSseFloat(ins, op)) return false;
+      decodeSseFloat(ins, op) || decodeX87(ins, op)) return false;
   } catch {
     // An operand form a family does not support (e.g. a register class we do not model): #UD.
   }
