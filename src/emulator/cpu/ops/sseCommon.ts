@@ -73,6 +73,16 @@ export function readMem(cpu: Cpu, op: Op, slot: number): void {
   const lo = cpu.eaLo, hi = cpu.eaHi;
   switch (op.size) {
     case 128: {
+      if ((lo & 0xfff) <= 0xff0) {
+        // Within one page: one translation for all 16 bytes.
+        const p = m.translateRead(lo, hi);
+        const dv = m.dv;
+        x[b] = dv.getInt32(p, true);
+        x[b + 1] = dv.getInt32(p + 4, true);
+        x[b + 2] = dv.getInt32(p + 8, true);
+        x[b + 3] = dv.getInt32(p + 12, true);
+        return;
+      }
       x[b] = m.read64(lo, hi);
       x[b + 1] = m.hiOut;
       const l2 = (lo + 8) | 0;
@@ -117,7 +127,16 @@ export function writeMem(cpu: Cpu, op: Op, slot: number, bits: number): void {
   const lo = cpu.eaLo, hi = cpu.eaHi;
   switch (bits) {
     case 128: {
-      if ((lo & 0xfff) > 0xff0) m.probeWrite(lo, hi, 16);
+      if ((lo & 0xfff) <= 0xff0) {
+        const p = m.translateWrite(lo, hi);
+        const dv = m.dv;
+        dv.setInt32(p, x[b], true);
+        dv.setInt32(p + 4, x[b + 1], true);
+        dv.setInt32(p + 8, x[b + 2], true);
+        dv.setInt32(p + 12, x[b + 3], true);
+        return;
+      }
+      m.probeWrite(lo, hi, 16);
       m.write64(lo, hi, x[b], x[b + 1]);
       const l2 = (lo + 8) | 0;
       m.write64(l2, (l2 >>> 0) < (lo >>> 0) ? (hi + 1) | 0 : hi, x[b + 2], x[b + 3]);
