@@ -24,7 +24,7 @@
 import { Cpu, type CpuHooks } from './cpu/Cpu.js';
 import { Exitable, Stop } from './cpu/arch.js';
 import type { Op } from './cpu/Op.js';
-import { IoQual } from './cpu/ops/system.js';
+import { IoQual } from './vmx/qualification.js';
 import { EXIT_WORDS, ExitWord, InterruptType, IoDirection, type ExitEvent, type GroundTruthEvent, type SyscallEvent,
   type InterruptEvent, type IoEvent, type MachineObserver } from '../hypervisor/events.js';
 
@@ -420,9 +420,9 @@ export class Machine {
 
   private instructionHook(cpu: Cpu, kind: Exitable, op: Op): boolean {
     this.currentExit = -1;
-    if (kind === Exitable.io && (op.aux & IoQual.string) === 0) {
+    if (kind === Exitable.io && (op.aux & IoQual.STRING) === 0) {
       // The ground-truth port never exits and costs nothing (docs/machine.md).
-      const port = (op.aux & IoQual.immediate) !== 0 ? op.imm : cpu.lo[2] & 0xffff;
+      const port = (op.aux & IoQual.IMMEDIATE) !== 0 ? op.imm : cpu.lo[2] & 0xffff;
       if (port === GROUND_TRUTH_PORT) return false;
     }
     if (kind !== Exitable.vmcall && !this.policy.instructionExits(kind, cpu, op)) return false;
@@ -731,7 +731,7 @@ function exitInfoFor(kind: Exitable, cpu: Cpu, op: Op): [number, number, number]
     case Exitable.wbinvd: return [Reason.wbinvd, 0, 0];
     case Exitable.io: {
       // Table 28-5: size-1, direction, string, REP, operand encoding in op.aux; port in bits 31:16.
-      const port = (op.aux & IoQual.immediate) !== 0 ? op.imm : cpu.lo[2] & 0xffff;
+      const port = (op.aux & IoQual.IMMEDIATE) !== 0 ? op.imm : cpu.lo[2] & 0xffff;
       return [Reason.ioInstruction, ((op.aux & 0x7f) | (port << 16)) >>> 0, 0];
     }
     case Exitable.movToCr: case Exitable.movFromCr:

@@ -4,7 +4,7 @@
 import type { Cpu } from '../emulator/cpu/Cpu.js';
 import { Exitable } from '../emulator/cpu/arch.js';
 import type { Op } from '../emulator/cpu/Op.js';
-import { IoQual } from '../emulator/cpu/ops/system.js';
+import { IoQual } from '../emulator/vmx/qualification.js';
 import type { ExitPolicy } from '../emulator/machine.js';
 import type { Vmcs } from '../emulator/vmx/Vmcs.js';
 import { CrAccessType } from '../emulator/vmx/qualification.js';
@@ -17,8 +17,8 @@ export function vmcsPolicy(vmcs: Vmcs, cyclesPerInstruction = 1): ExitPolicy {
     instructionExits(kind: Exitable, cpu: Cpu, op: Op): boolean {
       switch (kind) {
         case Exitable.io: {
-          const port = (op.aux & IoQual.immediate) !== 0 ? op.imm : cpu.lo[2] & 0xffff;
-          return vmcs.ioCausesExit(port, (op.aux & IoQual.sizeMask) + 1);
+          const port = (op.aux & IoQual.IMMEDIATE) !== 0 ? op.imm : cpu.lo[2] & 0xffff;
+          return vmcs.ioCausesExit(port, (op.aux & IoQual.SIZE_MASK) + 1);
         }
         case Exitable.rdmsr:
           return vmcs.msrCausesExit(cpu.lo[1] >>> 0, false);

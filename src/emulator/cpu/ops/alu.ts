@@ -4,7 +4,7 @@
 import { type Instruction, MemorySize, Mnemonic } from 'iced-x86';
 import type { Op } from '../Op.js';
 import { type Size, type Template, handler, immv, mget, mset, norm, rget, rset, setFlags, setFlags64 } from './template.js';
-import { isImm, isMem, setImm, setMem, setReg } from './operands.js';
+import { UnsupportedForm, isImm, isMem, setImm, setMem, setReg } from './operands.js';
 
 type Binary = 'add' | 'or' | 'adc' | 'sbb' | 'and' | 'sub' | 'xor' | 'cmp' | 'test';
 type Form = 'rr' | 'ri' | 'rm' | 'mr' | 'mi';
@@ -196,7 +196,7 @@ export function decodeAlu(ins: Instruction, op: Op): boolean {
 export function memBits(ins: Instruction): Size {
   const ms = ins.memorySize;
   const bytes = MEM_BYTES.get(ms);
-  if (bytes === undefined) throw new Error(`unsupported memory operand size ${ms}`);
+  if (bytes === undefined) throw new UnsupportedForm(`unsupported memory operand size ${ms}`);
   return (bytes * 8) as Size;
 }
 

@@ -183,6 +183,48 @@ function cmpxchg16b(cpu: Cpu, op: Op): void {
   }
 }
 
+/** ENTER imm16, imm8 with 64-bit operand size (SDM ENTER; nesting level taken modulo 32). */
+function enter(cpu: Cpu, op: Op): void {
+  const L = cpu.lo;
+  const H = cpu.hi;
+  const m = cpu.mmu;
+  const alloc = op.imm & 0xffff;
+  const level = op.immh & 31;
+  let sl = L[4];
+  let sh = H[4];
+  const push = (vl: number, vh: number): void => {
+    const nl = (sl - 8) | 0;
+    sh = (sl >>> 0) < 8 ? (sh - 1) | 0 : sh;
+    sl = nl;
+    m.write64(sl, sh, vl, vh);
+  };
+  push(L[5], H[5]);
+  const frameLo = sl;
+  const frameHi = sh;
+  if (level > 0) {
+    let bl = L[5];
+    let bh = H[5];
+    for (let i = 1; i < level; i++) {
+      const nl = (bl - 8) | 0;
+      bh = (bl >>> 0) < 8 ? (bh - 1) | 0 : bh;
+      bl = nl;
+      const vl = m.read64(bl, bh);
+      push(vl, m.hiOut);
+    }
+    push(frameLo, frameHi);
+  }
+  const s = (sl >>> 0) - alloc;
+  const nl = s | 0;
+  const nh = s < 0 ? (sh - 1) | 0 : sh;
+  // The new stack top must be writable (SDM ENTER: #SS/#PF if the allocation faults).
+  if (alloc > 0) m.probeWrite(nl, nh, 1);
+  L[5] = frameLo;
+  H[5] = frameHi;
+  L[4] = nl;
+  H[4] = nh;
+}
+
+
 export function decodeData(ins: Instruction, op: Op): boolean {
   const m = ins.mnemonic;
   const k0 = ins.op0Kind;
@@ -347,6 +389,12 @@ export function decodeData(ins: Instruction, op: Op): boolean {
       }
       return false;
     }
+    case Mnemonic.Enter:
+      op.imm = ins.immediate16;
+      op.immh = ins.immediate8_2nd;
+      op.fn = enter;
+      op.name = 'enter';
+      return true;
     case Mnemonic.Leave: {
       // LEAVE with a 66h prefix (16-bit pop of BP) is not something gcc emits: #UD rather than a wrong result.
       if (ins.code !== Code.Leaveq) return false;

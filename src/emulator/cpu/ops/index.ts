@@ -9,21 +9,39 @@ import { Vector } from '../faults.js';
 import { decodeAlu } from './alu.js';
 import { decodeBit } from './bit.js';
 import { decodeControl } from './control.js';
+import { decodeControlRegisters } from './controlRegisters.js';
+import { decodeCpuidMsr } from './cpuidMsr.js';
 import { decodeData } from './data.js';
+import { decodeDescriptorTables } from './descriptorTables.js';
 import { decodeFpuControl } from './fpuControl.js';
 import { decodeSseFloat } from './sseFloat.js';
 import { decodeSseInt } from './sseInt.js';
 import { decodeX87 } from './x87.js';
 import { decodeDebugRegisters } from './debugRegisters.js';
 import { decodeMulDiv } from './muldiv.js';
+import { UnsupportedForm } from './operands.js';
+import { decodePortIo } from './portIo.js';
+import { decodePrivilegeTransfer } from './privilegeTransfer.js';
+import { decodeRflags } from './rflags.js';
+import { decodeSegments } from './segments.js';
 import { decodeShift } from './shift.js';
 import { decodeString } from './string.js';
-import { decodeSystem } from './system.js';
 
 /** Handler of instructions we do not implement: #UD at execution (decoding never faults). */
 export function undefinedOp(cpu: Cpu): void {
   throw cpu.fault.set(Vector.UD, 0);
 }
+
+/**
+ * The families that decide per instruction whether it ends its block (it can exit, change paging, CPL or
+ * IF, or leave RIP on itself, as REP string ops do): string, the system families, x87/SSE control. Each
+ * returns null if `ins` is not one of its forms, else whether the instruction ends its block. They run
+ * before the general families (MOV CR / MOV Sreg / PUSH Sreg are MOV and PUSH mnemonics).
+ */
+const ENDING_FAMILIES: ReadonlyArray<(ins: Instruction, op: Op) => boolean | null> = [
+  decodeString, decodeCpuidMsr, decodePortIo, decodeRflags, decodePrivilegeTransfer, decodeControlRegisters,
+  decodeDescriptorTables, decodeSegments, decodeDebugRegisters, decodeFpuControl,
+];
 
 /**
  * Fill `op` for `ins`. Returns true when the instruction must end its block (beyond what iced-x86's flow
@@ -39,17 +57,18 @@ export function decodeInstruction(ins: Instruction, op: Op): boolean {
   op.usesStack = ins.stackPointerIncrement !== 0 || base === Register.RSP || base === Register.RBP ||
     base === Register.ESP || base === Register.EBP;
   try {
-    const str = decodeString(ins, op);
-    if (str !== null) return str;
-    const sys = decodeSystem(ins, op) ?? decodeDebugRegisters(ins, op);
-    if (sys !== null) return sys;
-    const fpu = decodeFpuControl(ins, op);
-    if (fpu !== null) return fpu;
+    for (const family of ENDING_FAMILIES) {
+      const ends = family(ins, op);
+      if (ends !== null) return ends;
+    }
     if (decodeControl(ins, op) || decodeData(ins, op) || decodeAlu(ins, op) || decodeShift(ins, op) ||
       decodeMulDiv(ins, op) || decodeBit(ins, op) || decodeSseInt(ins, op) ||
       decodeSseFloat(ins, op) || decodeX87(ins, op)) return false;
-  } catch {
-    // An operand form a family does not support (e.g. a register class we do not model): #UD.
+  } catch (e) {
+    // Only a family's own "operand form we do not model" (a register class, a memory size) is a #UD; any
+    // other exception (iced-x86 only throws on an invalid operand index or a non-immediate operand, i.e. on
+    // our misuse) is a bug and propagates.
+    if (!(e instanceof UnsupportedForm)) throw e;
   }
   op.fn = undefinedOp;
   op.name = '(unsupported)';

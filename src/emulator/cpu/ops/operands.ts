@@ -5,6 +5,15 @@ import type { EaFn, Op } from '../Op.js';
 import { eaAbs, eaBase, eaBaseDisp, eaBaseIndex, eaIndex, eaWithSegment } from '../ea.js';
 import type { Size } from './template.js';
 
+/**
+ * A family's decoder met an operand form we do not model (a register class such as a debug or vector
+ * register, a memory operand size): the instruction executes as #UD. The only exception decodeInstruction
+ * turns into #UD; anything else thrown while decoding is a bug and propagates.
+ */
+export class UnsupportedForm extends Error {
+  override readonly name = 'UnsupportedForm';
+}
+
 export interface GprRef {
   index: number;
   /** 8 for AH/CH/DH/BH, else 0. */
@@ -30,7 +39,7 @@ export const isMem = (k: OpKind): boolean => k === OpKind.Memory;
 /** Put register operand `n` of `ins` into op.d/dsh, op.s/ssh or op.t. Returns its size. */
 export function setReg(ins: Instruction, n: number, op: Op, field: 'd' | 's' | 't'): Size {
   const g = gpr(ins.opRegister(n));
-  if (g === null) throw new Error(`operand ${n} is not a general-purpose register`);
+  if (g === null) throw new UnsupportedForm(`operand ${n} is not a general-purpose register`);
   if (field === 'd') {
     op.d = g.index;
     op.dsh = g.shift;
@@ -65,7 +74,7 @@ export function setMem(ins: Instruction, op: Op): void {
   const reg = (r: Register): number => {
     if (r === Register.None) return -1;
     const g = gpr(r);
-    if (g === null) throw new Error(`unsupported address register ${r}`);
+    if (g === null) throw new UnsupportedForm(`unsupported address register ${r}`);
     if (g.size === 32) addr32 = true;
     return g.index;
   };

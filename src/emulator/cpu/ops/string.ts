@@ -1,4 +1,4 @@
-// String instructions: MOVS STOS LODS CMPS SCAS (and INS/OUTS in system.ts) of all widths, with REP /
+// String instructions: MOVS STOS LODS CMPS SCAS (and INS/OUTS in portIo.ts) of all widths, with REP /
 // REPE / REPNE (SDM vol. 2, "REP/REPE/REPZ/REPNE/REPNZ"). RSI/RDI step by the element size, backwards
 // when RFLAGS.DF is set. Registers are updated after every element, so a fault in the middle leaves the
 // instruction restartable exactly as hardware does (SDM 7.3.9.1: "the registers are updated ... so the
