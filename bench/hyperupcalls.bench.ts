@@ -11,7 +11,7 @@ import { Bench } from 'tinybench';
 import { recordTrace } from '../src/replay/recordTrace.js';
 import { replayTrace } from '../src/replay/replayTrace.js';
 import { ANY_EXIT, EVENT_NAMES, type HyperupcallProgram } from '../src/hypervisor/hyperupcalls/index.js';
-import { EXIT_REASON_KEYS } from '../src/record/exitReasonNames.js';
+import { EXIT_REASON_KEYS } from '../src/emulator/vmx/exitReasons.js';
 import { verify } from '../src/hypervisor/ebpf/verifier.js';
 import { figure } from './figure.js';
 

@@ -36,7 +36,7 @@ function run(workload: string, intercept: string, syscalls: string[] = [], overr
   m.subscribe({
     onExit: (e) => {
       if (e.reason === ExitReason.VMCALL) out.vmcallExits++;
-      if (e.reason === ExitReason.EXCEPTION_OR_NMI && (e.interruptionInfo & 0xff) === 6) out.udExits++;
+      if (e.reason === ExitReason.EXCEPTION_NMI && (e.interruptionInfo & 0xff) === 6) out.udExits++;
     },
     onGroundTruth: (e) => {
       if (e.type === GroundTruthType.syscall) out.gtSyscalls.push({ number: e.a0, cr3: e.cr3 });

@@ -4,7 +4,8 @@
 
 import { describe, expect, it } from 'vitest';
 import { Exitable } from '../src/emulator/cpu/arch.js';
-import { Machine, Reason, type Environment, type ExitPolicy } from '../src/emulator/machine.js';
+import { Machine, type Environment, type ExitPolicy } from '../src/emulator/machine.js';
+import { ExitReason } from '../src/emulator/vmx/exitReasons.js';
 import { enterGuest } from '../src/hypervisor/boot.js';
 import { loadGuest } from '../src/hypervisor/loader.js';
 import { getWorkload, loadOptions } from '../src/hypervisor/workloads.js';
@@ -45,8 +46,8 @@ describe('machine on the guest kernel (stub devices)', () => {
     expect(r.status).toBe(0);
     for (const line of getWorkload('syscall').expect) expect(m.consoleText()).toContain(line);
     // Port I/O to the console and WRMSRs of the kernel's setup are there; the ground-truth port never exits.
-    expect(m.exitsByReason.get(Reason.ioInstruction) ?? 0).toBeGreaterThan(50);
-    expect(m.exitsByReason.get(Reason.wrmsr) ?? 0).toBeGreaterThan(0);
+    expect(m.exitsByReason.get(ExitReason.IO_INSTRUCTION) ?? 0).toBeGreaterThan(50);
+    expect(m.exitsByReason.get(ExitReason.MSR_WRITE) ?? 0).toBeGreaterThan(0);
     expect(r.cycles).toBe(r.icount + [...m.exitsByReason].reduce((s, [reason, n]) => s + n * (1000 + reason), 0));
   });
 
@@ -62,8 +63,8 @@ describe('machine on the guest kernel (stub devices)', () => {
     const rc = c.m.run();
     expect(rc.icount).toBe(ra.icount);
     expect(c.m.consoleText()).toBe(a.m.consoleText());
-    expect(new Set(c.exits.map((e) => e[1]))).toEqual(new Set([Reason.ioInstruction]));
-    expect(c.exits).toEqual(a.exits.filter((e) => e[1] === Reason.ioInstruction));
+    expect(new Set(c.exits.map((e) => e[1]))).toEqual(new Set([ExitReason.IO_INSTRUCTION]));
+    expect(c.exits).toEqual(a.exits.filter((e) => e[1] === ExitReason.IO_INSTRUCTION));
   });
 
   it('queueInterrupt: a VMM-chosen vector is injected when the guest can take it, and the guest handles it', () => {
@@ -94,7 +95,7 @@ describe('machine on the guest kernel (stub devices)', () => {
     const [at] = a.injected.find(([, v]) => v === 48)!;
     expect(at).toBeGreaterThan(a.queuedAt);
     // an interrupt-window exit (reason 7) at the injection's icount: the guest could not take it when queued
-    expect(a.exits.some(([ic, reason]) => reason === Reason.interruptWindow && ic === at)).toBe(true);
+    expect(a.exits.some(([ic, reason]) => reason === ExitReason.INTERRUPT_WINDOW && ic === at)).toBe(true);
     // the guest kernel's vector-48 handler ran (guest-visible), and the workload still completed
     expect(a.m.consoleText()).toMatch(/kernel: hypervisor notification 1 \(vector 48\)/);
     for (const line of getWorkload('syscall').expect) expect(a.m.consoleText()).toContain(line);

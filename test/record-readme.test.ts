@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { EXIT_REASON_KEYS } from '../src/record/exitReasonNames.js';
+import { EXIT_REASON_KEYS } from '../src/emulator/vmx/exitReasons.js';
 import { FORMAT_VERSION, TABLES, TABLE_NAMES } from '../src/record/schema.js';
 
 const readme = readFileSync(new URL('../traces/README.md', import.meta.url), 'utf8');

@@ -16,7 +16,7 @@ import { newExitEvent } from '../src/record/ExitCursor.js';
 import { TraceError } from '../src/errors.js';
 import { closeOnSignal } from '../src/record/closeOnSignal.js';
 import { emitSynthetic, SYNTHETIC_DEVICES, type SyntheticOptions } from './helpers/syntheticEvents.js';
-import { EXIT_REASON_KEYS, MAX_EXIT_REASON, exitReasonKey } from '../src/record/exitReasonNames.js';
+import { EXIT_REASON_KEYS, MAX_EXIT_REASON, exitReasonKey } from '../src/emulator/vmx/exitReasons.js';
 import { GROUND_TRUTH_TYPE_NAMES, INTERRUPT_TYPE_NAMES, TABLES, TABLE_NAMES, type TableName } from '../src/record/schema.js';
 
 const CPI = 2;

@@ -10,7 +10,7 @@ import { traceInfo } from '../src/cli/info.js';
 import { runCli } from '../src/cli/main.js';
 import { TraceWriter, type TraceWriterOptions } from '../src/record/TraceWriter.js';
 import { emitSynthetic } from './helpers/syntheticEvents.js';
-import { exitReasonKey } from '../src/record/exitReasonNames.js';
+import { exitReasonKey } from '../src/emulator/vmx/exitReasons.js';
 
 let root: string;
 const opts: TraceWriterOptions = {

@@ -2,7 +2,8 @@
 // qualification and interruption information; interrupt injection and the interrupt window.
 
 import { describe, expect, it } from 'vitest';
-import { Machine, Reason, type Environment } from '../src/emulator/machine.js';
+import { Machine, type Environment } from '../src/emulator/machine.js';
+import { ExitReason } from '../src/emulator/vmx/exitReasons.js';
 import { Vmcs } from '../src/emulator/vmx/Vmcs.js';
 import { PinBased, ProcBased } from '../src/emulator/vmx/controls.js';
 import { vmcsPolicy } from '../src/hypervisor/vmcsPolicy.js';
@@ -62,7 +63,7 @@ const reasons = (x: { exits: Exit[] }): number[] => x.exits.map((e) => e.reason)
 suite('VM exits under VMCS controls (SDM 26.1-26.2, 28.2)', () => {
   it('CPUID and VMCALL exit unconditionally', () => {
     const r = run('cpuid\nvmcall\ncli\nhlt', () => {});
-    expect(reasons(r)).toEqual([Reason.cpuid, Reason.vmcall]);
+    expect(reasons(r)).toEqual([ExitReason.CPUID, ExitReason.VMCALL]);
     expect(r.exits[0].len).toBe(2);
     expect(r.exits[1].len).toBe(3);
     expect(r.exits[0].rip).toBe(BigInt(KCODE));
@@ -70,21 +71,21 @@ suite('VM exits under VMCS controls (SDM 26.1-26.2, 28.2)', () => {
 
   it('HLT exits only with HLT exiting', () => {
     expect(reasons(run('cli\nhlt', () => {}))).toEqual([]);
-    expect(reasons(run('cli\nhlt', (v) => { v.primaryProcessorBasedControls |= ProcBased.HLT_EXITING; }))).toEqual([Reason.hlt]);
+    expect(reasons(run('cli\nhlt', (v) => { v.primaryProcessorBasedControls |= ProcBased.HLT_EXITING; }))).toEqual([ExitReason.HLT]);
   });
 
   it('RDTSC exits only with RDTSC exiting, and returns icount x CPI either way', () => {
     const off = run('nop\nnop\nrdtsc\ncli\nhlt', () => {});
     const on = run('nop\nnop\nrdtsc\ncli\nhlt', (v) => { v.primaryProcessorBasedControls |= ProcBased.RDTSC_EXITING; });
     expect(reasons(off)).toEqual([]);
-    expect(reasons(on)).toEqual([Reason.rdtsc]);
+    expect(reasons(on)).toEqual([ExitReason.RDTSC]);
     expect(on.exits[0].icount).toBe(2);
     for (const x of [off, on]) expect(x.m.cpu.getReg(0)).toBe(2n);
   });
 
   it('INVLPG exits with the linear address as qualification', () => {
     const r = run('mov rax, 0x123456789\ninvlpg [rax + 0x10]\ncli\nhlt', (v) => { v.primaryProcessorBasedControls |= ProcBased.INVLPG_EXITING; });
-    expect(reasons(r)).toEqual([Reason.invlpg]);
+    expect(reasons(r)).toEqual([ExitReason.INVLPG]);
     expect(r.exits[0].qual).toBe(0x123456799n);
   });
 
@@ -106,14 +107,14 @@ suite('VM exits under VMCS controls (SDM 26.1-26.2, 28.2)', () => {
     expect(reasons(run(code, () => {}))).toEqual([]);
     const r = run(code, (v) => { v.primaryProcessorBasedControls |= ProcBased.CR3_LOAD_EXITING | ProcBased.CR3_STORE_EXITING; });
     // mov rbx, cr3: CR 3, access type 1 (from CR), GPR 3; mov cr3, rbx: access type 0.
-    expect(r.exits.map((e) => [e.reason, e.qual])).toEqual([[Reason.crAccess, 0x313n], [Reason.crAccess, 0x303n]]);
+    expect(r.exits.map((e) => [e.reason, e.qual])).toEqual([[ExitReason.CR_ACCESS, 0x313n], [ExitReason.CR_ACCESS, 0x303n]]);
     const t = run(code, (v) => { v.primaryProcessorBasedControls |= ProcBased.CR3_LOAD_EXITING; v.cr3TargetCount = 1; v.cr3TargetValuesLo[0] = 0x1000; });
     expect(reasons(t)).toEqual([]);
   });
 
   it('exceptions exit through the exception bitmap with interruption information, and are then delivered', () => {
     const r = run('ud2', (v) => { v.exceptionBitmap = 1 << 6; });
-    expect(reasons(r)).toEqual([Reason.exceptionOrNmi]);
+    expect(reasons(r)).toEqual([ExitReason.EXCEPTION_NMI]);
     expect(r.exits[0].info).toBe(0x80000306); // valid, hardware exception, vector 6
     expect(r.bare.haltedVector()).toBe(6); // re-injected: the guest's handler ran
     const bp = run('int3', (v) => { v.exceptionBitmap = 1 << 3; });
@@ -125,13 +126,13 @@ suite('VM exits under VMCS controls (SDM 26.1-26.2, 28.2)', () => {
     const code = 'mov ecx, 100\n1: dec ecx\njnz 1b\nsti\nmov ecx, 100\n2: dec ecx\njnz 2b\ncli\nhlt';
     const r = run(code, (v) => { v.pinBasedControls |= PinBased.EXTERNAL_INTERRUPT_EXITING; }, [[50, 0x20]]);
     // At icount 50 IF is clear: exit 1, then the window opens after STI and the instruction after it.
-    expect(reasons(r)).toEqual([Reason.externalInterrupt, Reason.interruptWindow]);
+    expect(reasons(r)).toEqual([ExitReason.EXTERNAL_INTERRUPT, ExitReason.INTERRUPT_WINDOW]);
     expect(r.exits[0].icount).toBe(50);
     expect(r.exits[0].info).toBe(0x80000020);
     expect(r.exits[1].icount).toBe(1 + 200 + 1 + 1); // after STI and the one instruction its shadow covers
     expect(r.bare.haltedVector()).toBe(0x20);
     const noExit = run(code, () => {}, [[50, 0x20]]);
-    expect(reasons(noExit)).toEqual([Reason.interruptWindow]);
+    expect(reasons(noExit)).toEqual([ExitReason.INTERRUPT_WINDOW]);
     expect(noExit.bare.haltedVector()).toBe(0x20);
   });
 });
@@ -162,7 +163,7 @@ suite('EPT permission traps (SDM 29.3.3.2, exit reason 48)', () => {
     };
     m.run();
     expect(violations).toBe(1);
-    expect(exits.map((e) => e.reason)).toEqual([Reason.eptViolation]);
+    expect(exits.map((e) => e.reason)).toEqual([ExitReason.EPT_VIOLATION]);
     // Qualification: bit 1 (data write), bits 3-5 = the page's R.X permissions, bits 7-8 linear address valid and translated.
     expect(exits[0].qual).toBe(0b10 | (0b101 << 3) | (1 << 7) | (1 << 8));
     expect(exits[0].gpa).toBe(0x600008);
@@ -175,12 +176,12 @@ suite('EPT permission traps (SDM 29.3.3.2, exit reason 48)', () => {
 suite('monitor trap flag, preemption timer, hypercalls, MSR shadows', () => {
   it('MTF exits after every instruction (reason 37)', () => {
     const r = run('nop\nnop\nnop\ncli\nhlt', (v) => { v.primaryProcessorBasedControls |= ProcBased.MONITOR_TRAP_FLAG; });
-    expect(r.exits.filter((e) => e.reason === Reason.monitorTrapFlag).map((e) => e.icount)).toEqual([1, 2, 3, 4, 5]);
+    expect(r.exits.filter((e) => e.reason === ExitReason.MONITOR_TRAP_FLAG).map((e) => e.icount)).toEqual([1, 2, 3, 4, 5]);
   });
 
   it('the preemption timer exits every value x 32 instructions (reason 52)', () => {
     const r = run('mov ecx, 1000\n1: dec ecx\njnz 1b\ncli\nhlt', (v) => { v.pinBasedControls |= PinBased.ACTIVATE_PREEMPTION_TIMER; v.preemptionTimerValue = 10; });
-    const at = r.exits.filter((e) => e.reason === Reason.preemptionTimer).map((e) => e.icount);
+    const at = r.exits.filter((e) => e.reason === ExitReason.PREEMPTION_TIMER).map((e) => e.icount);
     expect(at.slice(0, 3)).toEqual([320, 640, 960]);
   });
 
@@ -214,7 +215,7 @@ suite('monitor trap flag, preemption timer, hypercalls, MSR shadows', () => {
     expect(m.cpu.lstar.lo).toBe(0xabcd);
     expect(m.cpu.getReg(0)).toBe(0x11223344n);
     expect(m.cpu.getReg(2)).toBe(0xffffffffn);
-    expect(m.exitsByReason.get(Reason.rdmsr)).toBe(1);
-    expect(m.exitsByReason.get(Reason.wrmsr)).toBeUndefined();
+    expect(m.exitsByReason.get(ExitReason.MSR_READ)).toBe(1);
+    expect(m.exitsByReason.get(ExitReason.MSR_WRITE)).toBeUndefined();
   });
 });

@@ -52,7 +52,7 @@ describe('kvm-default', () => {
     expect(v.instructionExitReason(Exitable.hlt)).toBe(ExitReason.HLT);
     expect(v.instructionExitReason(Exitable.invlpg)).toBe(NO_EXIT);
     expect(v.instructionExitReason(Exitable.rdtsc)).toBe(NO_EXIT);
-    expect(v.instructionExitReason(Exitable.movDr)).toBe(ExitReason.MOV_DR);
+    expect(v.instructionExitReason(Exitable.movDr)).toBe(ExitReason.DR_ACCESS);
     expect(v.instructionExitReason(Exitable.wbinvd)).toBe(ExitReason.WBINVD);
     expect(v.crAccessCausesExit(3, CrAccessType.movToCr, 0x1000)).toBe(false);
     expect(v.crAccessCausesExit(3, CrAccessType.movFromCr)).toBe(false);

@@ -16,13 +16,13 @@ import { Vmcs } from '../src/emulator/vmx/Vmcs.js';
 describe('exit reasons (SDM appendix C)', () => {
   it('have the SDM numbers', () => {
     const expected: [keyof typeof ExitReason, number][] = [
-      ['EXCEPTION_OR_NMI', 0], ['EXTERNAL_INTERRUPT', 1], ['TRIPLE_FAULT', 2], ['INIT_SIGNAL', 3], ['SIPI', 4],
+      ['EXCEPTION_NMI', 0], ['EXTERNAL_INTERRUPT', 1], ['TRIPLE_FAULT', 2], ['INIT_SIGNAL', 3], ['SIPI_SIGNAL', 4],
       ['INTERRUPT_WINDOW', 7], ['NMI_WINDOW', 8], ['TASK_SWITCH', 9], ['CPUID', 10], ['GETSEC', 11], ['HLT', 12],
-      ['INVD', 13], ['INVLPG', 14], ['RDPMC', 15], ['RDTSC', 16], ['RSM', 17], ['VMCALL', 18], ['VMXON', 27],
-      ['CR_ACCESS', 28], ['MOV_DR', 29], ['IO_INSTRUCTION', 30], ['RDMSR', 31], ['WRMSR', 32],
-      ['ENTRY_FAILURE_GUEST_STATE', 33], ['ENTRY_FAILURE_MSR_LOADING', 34], ['MWAIT', 36], ['MONITOR_TRAP_FLAG', 37],
-      ['MONITOR', 39], ['PAUSE', 40], ['ENTRY_FAILURE_MACHINE_CHECK', 41], ['TPR_BELOW_THRESHOLD', 43],
-      ['APIC_ACCESS', 44], ['GDTR_IDTR_ACCESS', 46], ['LDTR_TR_ACCESS', 47], ['EPT_VIOLATION', 48],
+      ['INVD', 13], ['INVLPG', 14], ['RDPMC', 15], ['RDTSC', 16], ['RSM', 17], ['VMCALL', 18], ['VMON', 27],
+      ['CR_ACCESS', 28], ['DR_ACCESS', 29], ['IO_INSTRUCTION', 30], ['MSR_READ', 31], ['MSR_WRITE', 32],
+      ['INVALID_STATE', 33], ['MSR_LOAD_FAIL', 34], ['MWAIT_INSTRUCTION', 36], ['MONITOR_TRAP_FLAG', 37],
+      ['MONITOR_INSTRUCTION', 39], ['PAUSE_INSTRUCTION', 40], ['MCE_DURING_VMENTRY', 41], ['TPR_BELOW_THRESHOLD', 43],
+      ['APIC_ACCESS', 44], ['GDTR_IDTR', 46], ['LDTR_TR', 47], ['EPT_VIOLATION', 48],
       ['EPT_MISCONFIG', 49], ['INVEPT', 50], ['RDTSCP', 51], ['PREEMPTION_TIMER', 52], ['INVVPID', 53],
       ['WBINVD', 54], ['XSETBV', 55], ['APIC_WRITE', 56], ['RDRAND', 57], ['INVPCID', 58], ['VMFUNC', 59],
       ['ENCLS', 60], ['RDSEED', 61], ['PML_FULL', 62], ['XSAVES', 63], ['XRSTORS', 64], ['UMWAIT', 67],

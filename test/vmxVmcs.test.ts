@@ -288,8 +288,8 @@ describe('instruction exits that depend on controls only (SDM 26.1.2, 26.1.3)', 
       [Exitable.invlpg, ProcBased.INVLPG_EXITING, ExitReason.INVLPG],
       [Exitable.rdtsc, ProcBased.RDTSC_EXITING, ExitReason.RDTSC],
       [Exitable.rdpmc, ProcBased.RDPMC_EXITING, ExitReason.RDPMC],
-      [Exitable.pause, ProcBased.PAUSE_EXITING, ExitReason.PAUSE],
-      [Exitable.movDr, ProcBased.MOV_DR_EXITING, ExitReason.MOV_DR],
+      [Exitable.pause, ProcBased.PAUSE_EXITING, ExitReason.PAUSE_INSTRUCTION],
+      [Exitable.movDr, ProcBased.MOV_DR_EXITING, ExitReason.DR_ACCESS],
     ] as const;
     for (const [kind, bit, reason] of cases) {
       v.primaryProcessorBasedControls = 0;
@@ -308,9 +308,9 @@ describe('instruction exits that depend on controls only (SDM 26.1.2, 26.1.3)', 
     expect(v.instructionExitReason(Exitable.rdtscp)).toBe(INVALID_OPCODE);
     expect(v.eptEnabled()).toBe(false);
     v.primaryProcessorBasedControls |= ProcBased.ACTIVATE_SECONDARY_CONTROLS;
-    expect(v.instructionExitReason(Exitable.lgdt)).toBe(ExitReason.GDTR_IDTR_ACCESS);
-    expect(v.instructionExitReason(Exitable.sidt)).toBe(ExitReason.GDTR_IDTR_ACCESS);
-    expect(v.instructionExitReason(Exitable.ltr)).toBe(ExitReason.LDTR_TR_ACCESS);
+    expect(v.instructionExitReason(Exitable.lgdt)).toBe(ExitReason.GDTR_IDTR);
+    expect(v.instructionExitReason(Exitable.sidt)).toBe(ExitReason.GDTR_IDTR);
+    expect(v.instructionExitReason(Exitable.ltr)).toBe(ExitReason.LDTR_TR);
     expect(v.instructionExitReason(Exitable.wbinvd)).toBe(ExitReason.WBINVD);
     expect(v.instructionExitReason(Exitable.rdtscp)).toBe(ExitReason.RDTSCP);
     expect(v.eptEnabled()).toBe(true);

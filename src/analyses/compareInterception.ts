@@ -90,7 +90,7 @@ export async function measure(dir: string, v: Variant, exitPreset?: string, cost
   const byReason = new Map(rep.assembled.machine.saveCounters().exitsByReason);
   return {
     variant: v, clean: rep.clean, icount: rep.icount, exits: rep.result.exits, cycles: rep.result.cycles, syscalls: rep.syscalls,
-    exceptionExits: byReason.get(ExitReason.EXCEPTION_OR_NMI) ?? 0, interruptExits: byReason.get(ExitReason.EXTERNAL_INTERRUPT) ?? 0,
+    exceptionExits: byReason.get(ExitReason.EXCEPTION_NMI) ?? 0, interruptExits: byReason.get(ExitReason.EXTERNAL_INTERRUPT) ?? 0,
     footprint: rep.assembled.strategy.footprint(), getpidGaps,
   };
 }

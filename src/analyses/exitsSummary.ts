@@ -3,7 +3,7 @@
 // modelled cost. Time is the cost model's `cost` column (modelled cycles per exit: round trip + handler +
 // hypervisor work), the analogue of perf's per-exit handling time.
 
-import { exitReasonKey } from '../record/exitReasonNames.js';
+import { exitReasonKey } from '../emulator/vmx/exitReasons.js';
 import { scanColumns } from '../record/scanColumns.js';
 import type { ResultColumn, ResultTable, Cell } from './result.js';
 import type { TraceReader } from '../record/TraceReader.js';

@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { TraceError, UserError } from '../errors.js';
 import { TraceReader } from '../record/TraceReader.js';
-import { exitReasonSdmName } from '../record/exitReasonNames.js';
+import { exitReasonName } from '../emulator/vmx/exitReasons.js';
 import { TABLES, TABLE_NAMES } from '../record/schema.js';
 
 export interface InfoOptions {
@@ -106,7 +106,7 @@ export async function traceInfo(dir: string, opts: InfoOptions = {}): Promise<st
     const s = cost.get(e.reason);
     const costCells = !withCosts ? [] : [s ? pct(s.sum, costTotal) : '-', s ? String(s.min) : '-', s ? String(s.max) : '-',
       s ? (s.sum / e.count).toFixed(1) : '-'];
-    return [e.name, String(e.reason), String(e.count), pct(e.count, total), ...costCells, exitReasonSdmName(e.reason)];
+    return [e.name, String(e.reason), String(e.count), pct(e.count, total), ...costCells, exitReasonName(e.reason)];
   });
   if (rows.length === 0) out.push('(no exits)');
   else {

@@ -6,7 +6,7 @@ import { runProgress } from './progress.js';
 import { parseCount } from '../parseCount.js';
 import { replayTrace } from '../replay/replayTrace.js';
 import { TraceReader } from '../record/TraceReader.js';
-import { exitReasonSdmName } from '../record/exitReasonNames.js';
+import { exitReasonName } from '../emulator/vmx/exitReasons.js';
 
 /** The recording's instruction count (the replay's progress total); undefined when the trace cannot be read (replay reports why). */
 function recordedIcount(dir: string): number | undefined {
@@ -48,7 +48,7 @@ export function register(program: Command): void {
         out.push(`replay clean${start}: ${rep.matched} of ${rep.recordedExits} recorded exits matched${rep.subsequence ? ` as a subsequence under ${under}` : ''}, ${rep.icount} guest instructions`);
         if (rep.skippedStrategyExits > 0) out.push(`  ${rep.skippedStrategyExits} recorded exits were the recording's interception (${rep.recordedIntercept}), not expected under ${rep.intercept}`);
         if (rep.subsequence) {
-          const extra = [...rep.additional].sort((a, b) => a[0] - b[0]).map(([r, n]) => `${exitReasonSdmName(r)} (${r}): ${n}`);
+          const extra = [...rep.additional].sort((a, b) => a[0] - b[0]).map(([r, n]) => `${exitReasonName(r)} (${r}): ${n}`);
           out.push(`  additional exits under ${under}: ${extra.length === 0 ? 'none' : extra.join(', ')}`);
         }
         out.push(`  ${rep.syscalls} syscalls intercepted (${rep.intercept})`);

@@ -159,18 +159,18 @@ const HANDLER_CLASS: Readonly<Record<ExitReason, HandlerClass>> = (() => {
     'dispatch',
     ExitReason.CPUID, ExitReason.HLT, ExitReason.RDTSC, ExitReason.RDTSCP, ExitReason.RDPMC, ExitReason.VMCALL,
     ExitReason.INTERRUPT_WINDOW, ExitReason.NMI_WINDOW, ExitReason.MONITOR_TRAP_FLAG, ExitReason.PREEMPTION_TIMER,
-    ExitReason.PAUSE, ExitReason.MWAIT, ExitReason.MONITOR, ExitReason.INVD, ExitReason.WBINVD, ExitReason.XSETBV,
-    ExitReason.RDRAND, ExitReason.RDSEED, ExitReason.TPR_BELOW_THRESHOLD, ExitReason.VIRTUALIZED_EOI,
-    ExitReason.UMWAIT, ExitReason.TPAUSE, ExitReason.BUS_LOCK, ExitReason.INSTRUCTION_TIMEOUT,
+    ExitReason.PAUSE_INSTRUCTION, ExitReason.MWAIT_INSTRUCTION, ExitReason.MONITOR_INSTRUCTION, ExitReason.INVD, ExitReason.WBINVD, ExitReason.XSETBV,
+    ExitReason.RDRAND, ExitReason.RDSEED, ExitReason.TPR_BELOW_THRESHOLD, ExitReason.EOI_INDUCED,
+    ExitReason.UMWAIT, ExitReason.TPAUSE, ExitReason.BUS_LOCK, ExitReason.NOTIFY,
   );
-  set('msr', ExitReason.RDMSR, ExitReason.WRMSR, ExitReason.RDMSRLIST, ExitReason.WRMSRLIST, ExitReason.RDMSR_IMMEDIATE, ExitReason.WRMSRNS_IMMEDIATE);
-  set('cr', ExitReason.CR_ACCESS, ExitReason.MOV_DR);
-  set('exception', ExitReason.EXCEPTION_OR_NMI);
+  set('msr', ExitReason.MSR_READ, ExitReason.MSR_WRITE, ExitReason.RDMSRLIST, ExitReason.WRMSRLIST, ExitReason.MSR_READ_IMM, ExitReason.MSR_WRITE_IMM);
+  set('cr', ExitReason.CR_ACCESS, ExitReason.DR_ACCESS);
+  set('exception', ExitReason.EXCEPTION_NMI);
   set('io', ExitReason.IO_INSTRUCTION, ExitReason.APIC_ACCESS, ExitReason.APIC_WRITE);
-  set('interrupt', ExitReason.EXTERNAL_INTERRUPT, ExitReason.INIT_SIGNAL, ExitReason.SIPI, ExitReason.IO_SMI, ExitReason.OTHER_SMI);
+  set('interrupt', ExitReason.EXTERNAL_INTERRUPT, ExitReason.INIT_SIGNAL, ExitReason.SIPI_SIGNAL, ExitReason.IO_SMI, ExitReason.OTHER_SMI);
   set('shadowPaging', ExitReason.INVLPG, ExitReason.INVPCID, ExitReason.INVEPT, ExitReason.INVVPID, ExitReason.PML_FULL);
   set('ept', ExitReason.EPT_VIOLATION, ExitReason.EPT_MISCONFIG, ExitReason.SPP_EVENT, ExitReason.TASK_SWITCH);
-  set('fatal', ExitReason.TRIPLE_FAULT, ExitReason.ENTRY_FAILURE_GUEST_STATE, ExitReason.ENTRY_FAILURE_MSR_LOADING, ExitReason.ENTRY_FAILURE_MACHINE_CHECK);
+  set('fatal', ExitReason.TRIPLE_FAULT, ExitReason.INVALID_STATE, ExitReason.MSR_LOAD_FAIL, ExitReason.MCE_DURING_VMENTRY);
   return c;
 })();
 

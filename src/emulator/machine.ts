@@ -24,16 +24,10 @@
 import { Cpu, type CpuHooks } from './cpu/Cpu.js';
 import { Exitable, Stop } from './cpu/arch.js';
 import type { Op } from './cpu/Op.js';
+import { ExitReason } from './vmx/exitReasons.js';
 import { IoQual } from './vmx/qualification.js';
 import { EXIT_WORDS, ExitWord, InterruptType, IoDirection, type ExitEvent, type GroundTruthEvent, type SyscallEvent,
   type InterruptEvent, type IoEvent, type MachineObserver } from '../hypervisor/events.js';
-
-/** Basic exit reasons this machine produces (SDM appendix C). */
-export const Reason = {
-  exceptionOrNmi: 0, externalInterrupt: 1, tripleFault: 2, interruptWindow: 7, cpuid: 10, hlt: 12, invlpg: 14,
-  rdtsc: 16, vmcall: 18, crAccess: 28, movDr: 29, ioInstruction: 30, rdmsr: 31, wrmsr: 32, monitorTrapFlag: 37,
-  gdtrIdtrAccess: 46, ldtrTrAccess: 47, eptViolation: 48, rdtscp: 51, preemptionTimer: 52, wbinvd: 54,
-} as const;
 
 /**
  * The outside world as the machine sees it: port input values, device events in time, and the interrupt
@@ -463,7 +457,7 @@ export class Machine {
     const cpu = this.cpu;
     // Exit qualification for #PF is the faulting linear address (SDM 28.2.1).
     const pf = vector === 14;
-    this.exit(Reason.exceptionOrNmi, pf ? cpu.fault.addrLo : 0, pf ? cpu.fault.addrHi : 0, op, info, hasError ? errorCode : 0, null, null, true);
+    this.exit(ExitReason.EXCEPTION_NMI, pf ? cpu.fault.addrLo : 0, pf ? cpu.fault.addrHi : 0, op, info, hasError ? errorCode : 0, null, null, true);
     try {
       // Otherwise re-inject (what KVM does for exceptions it only watches): delivery proceeds as without the exit.
       return this.handler.handleException !== undefined && this.handler.handleException(this, vector, errorCode, op);
@@ -478,7 +472,7 @@ export class Machine {
     // R/W/X permissions, bit 7 guest-linear address valid, bit 8 translation of that address.
     const access = v.access === 1 ? 1 : v.access === 2 ? 2 : 4;
     const qual = access | ((v.perm & 7) << 3) | (1 << 7) | (1 << 8);
-    this.exit(Reason.eptViolation, qual, 0, op, 0, 0, [v.linearLo, v.linearHi], v.gpa, true);
+    this.exit(ExitReason.EPT_VIOLATION, qual, 0, op, 0, 0, [v.linearLo, v.linearHi], v.gpa, true);
     let handled: boolean;
     try {
       handled = this.handler.handleEptViolation !== undefined && this.handler.handleEptViolation(this, op);
@@ -548,7 +542,7 @@ export class Machine {
     if (v < 0) return;
     if (asynchronous && this.policy.externalInterruptExiting) {
       const info = (v | (InterruptType.external << 8) | (1 << 31)) >>> 0;
-      this.exit(Reason.externalInterrupt, 0, 0, null, info);
+      this.exit(ExitReason.EXTERNAL_INTERRUPT, 0, 0, null, info);
     }
     this.tryInject(false);
   }
@@ -613,7 +607,7 @@ export class Machine {
       this.windowArmed = true;
       return;
     }
-    if (fromWindowExit) this.exit(Reason.interruptWindow, 0, 0, null);
+    if (fromWindowExit) this.exit(ExitReason.INTERRUPT_WINDOW, 0, 0, null);
     this.windowArmed = false;
     const vector = fromPic ? this.env.acknowledge() : this.takeQueued();
     cpu.irqPending = this.queuedCount > 0 || this.env.pendingVector() >= 0;
@@ -654,9 +648,9 @@ export class Machine {
       const s = cpu.run(limit);
       switch (s) {
         case Stop.limit:
-          if (mtf && cpu.icount === before + 1) this.exit(Reason.monitorTrapFlag, 0, 0, null);
+          if (mtf && cpu.icount === before + 1) this.exit(ExitReason.MONITOR_TRAP_FLAG, 0, 0, null);
           if (preemption > 0 && cpu.icount >= this.preemptionDeadline) {
-            this.exit(Reason.preemptionTimer, 0, 0, null);
+            this.exit(ExitReason.PREEMPTION_TIMER, 0, 0, null);
             this.preemptionDeadline = cpu.icount + preemption;
           }
           if (cpu.icount >= until && cpu.icount < this.maxInstructions && cpu.icount < this.env.nextEventAt()) {
@@ -670,7 +664,7 @@ export class Machine {
           break;
         case Stop.halt: {
           // MTF also traps after HLT (SDM 26.5.2: the exit happens after the instruction completes).
-          if (mtf && cpu.icount === before + 1) this.exit(Reason.monitorTrapFlag, 0, 0, null);
+          if (mtf && cpu.icount === before + 1) this.exit(ExitReason.MONITOR_TRAP_FLAG, 0, 0, null);
           if (cpu.canTakeInterrupt() && (this.queuedCount > 0 || this.env.pendingVector() >= 0)) {
             this.tryInject(false);
             break;
@@ -691,7 +685,7 @@ export class Machine {
           break;
         }
         case Stop.tripleFault:
-          this.exit(Reason.tripleFault, 0, 0, null);
+          this.exit(ExitReason.TRIPLE_FAULT, 0, 0, null);
           this.stop(StopReason.tripleFault, 0, `triple fault at rip 0x${cpu.getRip().toString(16)}`);
           break;
         case Stop.requested:
@@ -721,27 +715,27 @@ export class Machine {
 /** Exit reason and qualification (lo, hi) for an intercepted instruction (SDM 28.2.1). */
 function exitInfoFor(kind: Exitable, cpu: Cpu, op: Op): [number, number, number] {
   switch (kind) {
-    case Exitable.cpuid: return [Reason.cpuid, 0, 0];
-    case Exitable.hlt: return [Reason.hlt, 0, 0];
-    case Exitable.rdtsc: return [Reason.rdtsc, 0, 0];
-    case Exitable.rdtscp: return [Reason.rdtscp, 0, 0];
-    case Exitable.rdmsr: return [Reason.rdmsr, 0, 0];
-    case Exitable.wrmsr: return [Reason.wrmsr, 0, 0];
-    case Exitable.vmcall: return [Reason.vmcall, 0, 0];
-    case Exitable.wbinvd: return [Reason.wbinvd, 0, 0];
+    case Exitable.cpuid: return [ExitReason.CPUID, 0, 0];
+    case Exitable.hlt: return [ExitReason.HLT, 0, 0];
+    case Exitable.rdtsc: return [ExitReason.RDTSC, 0, 0];
+    case Exitable.rdtscp: return [ExitReason.RDTSCP, 0, 0];
+    case Exitable.rdmsr: return [ExitReason.MSR_READ, 0, 0];
+    case Exitable.wrmsr: return [ExitReason.MSR_WRITE, 0, 0];
+    case Exitable.vmcall: return [ExitReason.VMCALL, 0, 0];
+    case Exitable.wbinvd: return [ExitReason.WBINVD, 0, 0];
     case Exitable.io: {
       // Table 28-5: size-1, direction, string, REP, operand encoding in op.aux; port in bits 31:16.
       const port = (op.aux & IoQual.IMMEDIATE) !== 0 ? op.imm : cpu.lo[2] & 0xffff;
-      return [Reason.ioInstruction, ((op.aux & 0x7f) | (port << 16)) >>> 0, 0];
+      return [ExitReason.IO_INSTRUCTION, ((op.aux & 0x7f) | (port << 16)) >>> 0, 0];
     }
     case Exitable.movToCr: case Exitable.movFromCr:
       // Table 28-3: op.aux holds CR number, access type and GPR in their qualification positions.
-      return [Reason.crAccess, op.aux | ((op.aux >> 4 & 3) === 3 ? (op.imm & 0xffff) << 16 : 0), 0];
-    case Exitable.invlpg: return [Reason.invlpg, cpu.eaLo >>> 0, cpu.eaHi >>> 0];
+      return [ExitReason.CR_ACCESS, op.aux | ((op.aux >> 4 & 3) === 3 ? (op.imm & 0xffff) << 16 : 0), 0];
+    case Exitable.invlpg: return [ExitReason.INVLPG, cpu.eaLo >>> 0, cpu.eaHi >>> 0];
     // Table 28-4: op.aux holds the DR number, direction and GPR in their qualification positions.
-    case Exitable.movDr: return [Reason.movDr, op.aux, 0];
-    case Exitable.lgdt: case Exitable.lidt: case Exitable.sgdt: case Exitable.sidt: return [Reason.gdtrIdtrAccess, 0, 0];
-    case Exitable.ltr: return [Reason.ldtrTrAccess, 0, 0];
-    default: return [Reason.monitorTrapFlag, 0, 0];
+    case Exitable.movDr: return [ExitReason.DR_ACCESS, op.aux, 0];
+    case Exitable.lgdt: case Exitable.lidt: case Exitable.sgdt: case Exitable.sidt: return [ExitReason.GDTR_IDTR, 0, 0];
+    case Exitable.ltr: return [ExitReason.LDTR_TR, 0, 0];
+    default: return [ExitReason.MONITOR_TRAP_FLAG, 0, 0];
   }
 }

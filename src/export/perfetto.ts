@@ -22,7 +22,7 @@ import type { GroundTruth } from '../analyses/truth.js';
 import { UserError } from '../errors.js';
 import { GroundTruthType } from '../hypervisor/events.js';
 import { syscallName } from '../hypervisor/interception/syscalls.js';
-import { exitReasonKey } from '../record/exitReasonNames.js';
+import { exitReasonKey } from '../emulator/vmx/exitReasons.js';
 import { TraceReader, type ScanBatch } from '../record/TraceReader.js';
 import type { ProgressSink } from '../analyses/result.js';
 import { isTraceDir } from '../analyses/traceDirs.js';

@@ -12,7 +12,7 @@
 
 import { ExitWord, type ExitEvent, type GroundTruthEvent, type InterruptEvent, type IoEvent,
   type MachineObserver, type SyscallEvent } from '../hypervisor/events.js';
-import { MAX_EXIT_REASON, exitReasonKey } from './exitReasonNames.js';
+import { MAX_EXIT_REASON, exitReasonKey } from '../emulator/vmx/exitReasons.js';
 import { FileSink } from './FileSink.js';
 import { canonical, manifestText, type FileRef, type ImageRef, type Manifest, type StopInfo, type TableRef } from './manifest.js';
 import { TraceDirectory, type FileDigest } from './TraceDirectory.js';

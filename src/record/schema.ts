@@ -11,7 +11,7 @@
 // SDM section numbers follow the current Intel SDM vol. 3C numbering (chapter 25 VMCS, 28 VM exits).
 
 import { Binary, Dictionary, Field, Int8, Int64, Schema, Uint16, Uint32, Uint64, Uint8, Utf8, type DataType } from 'apache-arrow';
-import { EXIT_REASON_KEYS } from './exitReasonNames.js';
+import { EXIT_REASON_KEYS } from '../emulator/vmx/exitReasons.js';
 import { ExitWord } from '../hypervisor/events.js';
 
 /** Version of the directory layout, manifest and table schemas. Bump on any incompatible change. */
@@ -90,7 +90,7 @@ export const EXITS: TableSpec = {
     c('cost', ColType.uint32, 'modelled cycles', 'Modelled cost of this exit: VM-exit/entry round trip + handler + hypervisor work.', 'cost model (manifest.cost_model)'),
     c('cpu', ColType.uint16, '', 'vCPU index.'),
     c('exit_reason', ColType.uint16, '', 'Basic exit reason (bits 15:0 of the exit-reason field).', 'SDM 25.9.1, appendix C'),
-    c('exit_reason_name', ColType.dict, '', 'Name of the basic exit reason (dictionary index = exit_reason; see src/record/exitReasonNames.ts). Null past the table.', 'SDM appendix C table C-1; Linux VMX_EXIT_REASONS', true, EXIT_REASON_KEYS),
+    c('exit_reason_name', ColType.dict, '', 'Name of the basic exit reason (dictionary index = exit_reason; see src/emulator/vmx/exitReasons.ts). Null past the table.', 'SDM appendix C table C-1; Linux VMX_EXIT_REASONS', true, EXIT_REASON_KEYS),
     c('qualification', ColType.uint64, '', 'Exit qualification (meaning depends on the reason).', 'SDM 28.2.1'),
     c('instruction_length', ColType.uint8, 'bytes', 'VM-exit instruction length; 0 when not defined for the reason.', 'SDM 28.2.4'),
     c('interruption_info', ColType.uint32, '', 'VM-exit interruption information (bit 31 valid; vector 7:0, type 10:8, error code valid 11); 0 when invalid.', 'SDM 25.9.2'),

@@ -10,7 +10,7 @@ import { runProctrack } from '../analyses/proctrack.js';
 import { reconstruct } from '../analyses/reconstruction.js';
 import type { AnalysisResult, Cell, ProgressSink, ResultTable } from '../analyses/result.js';
 import { isTraceDir, traceDirs } from '../analyses/traceDirs.js';
-import { exitReasonKey } from '../record/exitReasonNames.js';
+import { exitReasonKey } from '../emulator/vmx/exitReasons.js';
 import { TraceReader } from '../record/TraceReader.js';
 
 /** Time bins of the exits-over-time and timeline plots. */

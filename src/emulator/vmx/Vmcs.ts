@@ -257,9 +257,9 @@ export class Vmcs {
       case Exitable.rdpmc:
         return (p & ProcBased.RDPMC_EXITING) !== 0 ? ExitReason.RDPMC : NO_EXIT;
       case Exitable.pause:
-        return (p & ProcBased.PAUSE_EXITING) !== 0 ? ExitReason.PAUSE : NO_EXIT;
+        return (p & ProcBased.PAUSE_EXITING) !== 0 ? ExitReason.PAUSE_INSTRUCTION : NO_EXIT;
       case Exitable.movDr:
-        return (p & ProcBased.MOV_DR_EXITING) !== 0 ? ExitReason.MOV_DR : NO_EXIT;
+        return (p & ProcBased.MOV_DR_EXITING) !== 0 ? ExitReason.DR_ACCESS : NO_EXIT;
       case Exitable.wbinvd:
         return (this.effectiveSecondaryControls() & SecondaryBased.WBINVD_EXITING) !== 0 ? ExitReason.WBINVD : NO_EXIT;
       case Exitable.lgdt:
@@ -267,11 +267,11 @@ export class Vmcs {
       case Exitable.sgdt:
       case Exitable.sidt:
         return (this.effectiveSecondaryControls() & SecondaryBased.DESCRIPTOR_TABLE_EXITING) !== 0
-          ? ExitReason.GDTR_IDTR_ACCESS
+          ? ExitReason.GDTR_IDTR
           : NO_EXIT;
       case Exitable.ltr:
         return (this.effectiveSecondaryControls() & SecondaryBased.DESCRIPTOR_TABLE_EXITING) !== 0
-          ? ExitReason.LDTR_TR_ACCESS
+          ? ExitReason.LDTR_TR
           : NO_EXIT;
       case Exitable.rdmsr:
       case Exitable.wrmsr:

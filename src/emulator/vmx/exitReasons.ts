@@ -1,4 +1,13 @@
-// Basic VM-exit reasons, Intel SDM vol. 3 appendix C ("VMX Basic Exit Reasons").
+// The basic VM-exit reasons, Intel SDM vol. 3 appendix C ("VMX Basic Exit Reasons", Table C-1): for each, its
+// number, its key and its SDM wording. This is the one table of exit reasons: the machine exits with these
+// numbers, the cost model's figures are named `handler.<key>`, and the keys are the dictionary of
+// `exits.arrow`'s `exit_reason_name` column (dictionary index == basic exit reason, so the name column never
+// needs a lookup to be joined) and the names in a manifest's `exits_by_reason`.
+//
+// Keys: where Linux names the reason (VMX_EXIT_REASONS in arch/x86/include/uapi/asm/vmx.h, what the kvm_exit
+// tracepoint and `perf kvm stat` print) the key is that spelling (EXCEPTION_NMI, IO_INSTRUCTION, MSR_READ,
+// EPT_VIOLATION, ...); reasons Linux does not name get a key in the same style. Numbers the SDM leaves unused
+// (35, 38, 42, 71, 80-83) are `RESERVED_<n>` in the dictionary so it stays dense.
 //
 // Section numbers in src/emulator/vmx follow the current SDM (vol. 3C, 2023 and later editions), where
 // chapter 25 is "Virtual Machine Control Structures", 26 "VMX Non-Root Operation", 27 "VM Entries",
@@ -6,16 +15,15 @@
 // mirrored at xem.github.io/minix86) number the same chapters one lower (24-28); the content is the same.
 //
 // The exit-reason field (SDM 25.9.1, Table 25-18) holds the basic exit reason in bits 15:0; bit 31 is set
-// for VM-entry failures. The numbers below are the basic reasons; gaps (35, 38, 42, 71, 80-83) are unused
-// in the SDM. 72-79 are recent additions and 84-85 the newest (RDMSR/WRMSRNS with an immediate operand), as
-// listed in Linux's arch/x86/include/uapi/asm/vmx.h; no guest of this project can cause those.
+// for VM-entry failures. 72-79 are recent additions and 84-85 the newest (RDMSR/WRMSRNS with an immediate
+// operand), as listed in Linux's vmx.h; no guest of this project can cause those.
 
 export const ExitReason = {
-  EXCEPTION_OR_NMI: 0,
+  EXCEPTION_NMI: 0,
   EXTERNAL_INTERRUPT: 1,
   TRIPLE_FAULT: 2,
   INIT_SIGNAL: 3,
-  SIPI: 4,
+  SIPI_SIGNAL: 4,
   IO_SMI: 5,
   OTHER_SMI: 6,
   INTERRUPT_WINDOW: 7,
@@ -37,25 +45,25 @@ export const ExitReason = {
   VMREAD: 23,
   VMRESUME: 24,
   VMWRITE: 25,
-  VMXOFF: 26,
-  VMXON: 27,
+  VMOFF: 26,
+  VMON: 27,
   CR_ACCESS: 28,
-  MOV_DR: 29,
+  DR_ACCESS: 29,
   IO_INSTRUCTION: 30,
-  RDMSR: 31,
-  WRMSR: 32,
-  ENTRY_FAILURE_GUEST_STATE: 33,
-  ENTRY_FAILURE_MSR_LOADING: 34,
-  MWAIT: 36,
+  MSR_READ: 31,
+  MSR_WRITE: 32,
+  INVALID_STATE: 33,
+  MSR_LOAD_FAIL: 34,
+  MWAIT_INSTRUCTION: 36,
   MONITOR_TRAP_FLAG: 37,
-  MONITOR: 39,
-  PAUSE: 40,
-  ENTRY_FAILURE_MACHINE_CHECK: 41,
+  MONITOR_INSTRUCTION: 39,
+  PAUSE_INSTRUCTION: 40,
+  MCE_DURING_VMENTRY: 41,
   TPR_BELOW_THRESHOLD: 43,
   APIC_ACCESS: 44,
-  VIRTUALIZED_EOI: 45,
-  GDTR_IDTR_ACCESS: 46,
-  LDTR_TR_ACCESS: 47,
+  EOI_INDUCED: 45,
+  GDTR_IDTR: 46,
+  LDTR_TR: 47,
   EPT_VIOLATION: 48,
   EPT_MISCONFIG: 49,
   INVEPT: 50,
@@ -79,18 +87,19 @@ export const ExitReason = {
   TPAUSE: 68,
   LOADIWKEY: 69,
   ENCLV: 70,
-  ENQCMD_PASID_FAILURE: 72,
-  ENQCMDS_PASID_FAILURE: 73,
+  ENQCMD_PASID_FAIL: 72,
+  ENQCMDS_PASID_FAIL: 73,
   BUS_LOCK: 74,
-  INSTRUCTION_TIMEOUT: 75,
+  NOTIFY: 75,
   SEAMCALL: 76,
   TDCALL: 77,
   RDMSRLIST: 78,
   WRMSRLIST: 79,
-  RDMSR_IMMEDIATE: 84,
-  WRMSRNS_IMMEDIATE: 85,
+  MSR_READ_IMM: 84,
+  MSR_WRITE_IMM: 85,
 } as const;
 export type ExitReason = (typeof ExitReason)[keyof typeof ExitReason];
+export type ExitReasonKey = keyof typeof ExitReason;
 
 /** Bit 31 of the exit-reason field: the VM entry failed (SDM 25.9.1). */
 export const EXIT_REASON_ENTRY_FAILURE = 0x8000_0000;
@@ -168,7 +177,7 @@ export const EXIT_REASON_NAMES: Readonly<Record<ExitReason, string>> = {
   72: 'ENQCMD PASID translation failure',
   73: 'ENQCMDS PASID translation failure',
   74: 'Bus lock',
-  75: 'Instruction timeout',
+  75: 'Instruction timeout', // Linux: NOTIFY (the "notify VM exit" control)
   76: 'SEAMCALL',
   77: 'TDCALL',
   78: 'RDMSRLIST',
@@ -180,22 +189,30 @@ export const EXIT_REASON_NAMES: Readonly<Record<ExitReason, string>> = {
 /** Every basic exit reason number, ascending. */
 export const ALL_EXIT_REASONS: readonly ExitReason[] = Object.values(ExitReason).sort((a, b) => a - b);
 
-const KNOWN = new Set<number>(ALL_EXIT_REASONS);
+/** Highest basic exit reason the table names; the key dictionary has MAX_EXIT_REASON + 1 entries. */
+export const MAX_EXIT_REASON = ALL_EXIT_REASONS[ALL_EXIT_REASONS.length - 1]!;
+
+/** The dictionary of `exit_reason_name`: EXIT_REASON_KEYS[n] is reason n's key, `RESERVED_<n>` for a gap. */
+export const EXIT_REASON_KEYS: readonly string[] = (() => {
+  const t: string[] = [];
+  for (let n = 0; n <= MAX_EXIT_REASON; n++) t.push(`RESERVED_${n}`);
+  for (const [key, n] of Object.entries(ExitReason)) t[n] = key;
+  return t;
+})();
 
 /** True if `n` is a basic exit reason the SDM defines. */
 export function isExitReason(n: number): n is ExitReason {
-  return KNOWN.has(n);
+  return Number.isInteger(n) && n >= 0 && n <= MAX_EXIT_REASON && !EXIT_REASON_KEYS[n]!.startsWith('RESERVED_');
 }
 
-/** SDM name of a basic exit reason (bits 15:0 of the exit-reason field are used). */
+/** SDM wording of a basic exit reason (bits 15:0 of the exit-reason field are used). */
 export function exitReasonName(reason: number): string {
   const basic = reason & 0xffff;
   return isExitReason(basic) ? EXIT_REASON_NAMES[basic] : `unknown exit reason ${basic}`;
 }
 
-/** Symbolic key (`EPT_VIOLATION`, ...) of a basic exit reason, for compact displays and column values. */
+/** Key of a basic exit reason (bits 15:0 of the exit-reason field): `RESERVED_<n>` for a gap, `UNKNOWN_<n>` past the table. */
 export function exitReasonKey(reason: number): string {
   const basic = reason & 0xffff;
-  for (const [k, v] of Object.entries(ExitReason)) if (v === basic) return k;
-  return `UNKNOWN_${basic}`;
+  return basic <= MAX_EXIT_REASON ? EXIT_REASON_KEYS[basic]! : `UNKNOWN_${basic}`;
 }
