@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Bench } from 'tinybench';
-import type { ExitEvent } from '../src/hypervisor/events.js';
+import type { ExitEvent } from '../src/emulator/events.js';
 import { TraceWriter, type TraceWriterOptions } from '../src/record/TraceWriter.js';
 import { emitSynthetic } from '../test/helpers/syntheticEvents.js';
 import { figure } from './figure.js';

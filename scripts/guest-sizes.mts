@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { recordTrace } from '../src/replay/recordTrace.js';
 import { TraceReader } from '../src/record/TraceReader.js';
-import { GroundTruthType } from '../src/hypervisor/events.js';
+import { GroundTruthType } from '../src/emulator/events.js';
 const root = mkdtempSync(join(tmpdir(), 'sizes-'));
 const names = process.argv.slice(2);
 const fmt = (n: number) => n.toLocaleString('en-US');

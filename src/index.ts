@@ -13,7 +13,7 @@ export { Hypervisor, Hypercall } from './hypervisor/Hypervisor.js';
 export { getWorkload, listWorkloads, DEFAULT_WORKLOAD, type Workload } from './hypervisor/workloads.js';
 export { EXIT_PRESET_NAMES, getExitPreset } from './hypervisor/exitPresets.js';
 export { STRATEGIES, STRATEGY_NAMES, DEFAULT_STRATEGY, getStrategy, listStrategies, type InterceptionStrategy, type Footprint } from './hypervisor/interception/index.js';
-export type { ExitEvent, IoEvent, InterruptEvent, GroundTruthEvent, SyscallEvent, MachineEvent, MachineObserver } from './hypervisor/events.js';
+export type { ExitEvent, IoEvent, InterruptEvent, GroundTruthEvent, SyscallEvent, MachineEvent, MachineObserver } from './emulator/events.js';
 
 // Record and replay: one session (assembly, run loop) with a live, recording or replaying environment
 export { assemble, runSliced, SESSION_DEFAULTS, type SessionConfig, type Assembled } from './replay/Session.js';

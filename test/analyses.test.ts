@@ -19,7 +19,7 @@ import { scanColumns } from '../src/record/scanColumns.js';
 import { importTrace, type RowObserver } from '../src/analyses/importer.js';
 import { DEFAULT_TRACKER, EXEC_LINK_WINDOW, ProcessTracker } from '../src/analyses/ProcessTracker.js';
 import type { AnalysisResult, Cell } from '../src/analyses/result.js';
-import { ExitWord, GroundTruthType, type MachineObserver } from '../src/hypervisor/events.js';
+import { ExitWord, GroundTruthType, type MachineObserver } from '../src/emulator/events.js';
 import { recordTrace } from '../src/replay/recordTrace.js';
 import { replayTrace } from '../src/replay/replayTrace.js';
 import { TraceReader } from '../src/record/TraceReader.js';

@@ -13,7 +13,7 @@ import { Nic } from '../src/emulator/devices/Nic.js';
 import { PowerOff } from '../src/emulator/devices/PowerOff.js';
 import { GroundTruthPort, parseGroundTruth } from '../src/emulator/devices/GroundTruthPort.js';
 import { StandardDevices } from '../src/emulator/devices/StandardDevices.js';
-import type { GroundTruthEvent } from '../src/hypervisor/events.js';
+import type { GroundTruthEvent } from '../src/emulator/events.js';
 
 /** A host for devices: memory, a clock and a PIC, with a log of interrupt requests and DMA writes. */
 class Host {

@@ -4,8 +4,8 @@
 // system goes on. Result lines are checked against oracles computed here independently of the guest
 // (Dhrystone's against the "should be" values of the original source).
 import { describe, expect, it } from 'vitest';
-import { GroundTruthType as GT } from '../src/hypervisor/events.js';
-import type { GroundTruthEvent } from '../src/hypervisor/events.js';
+import { GroundTruthType as GT } from '../src/emulator/events.js';
+import type { GroundTruthEvent } from '../src/emulator/events.js';
 import { assemble } from '../src/replay/Session.js';
 import { LiveEnvironment } from '../src/replay/LiveEnvironment.js';
 import { diskFileBytes, fnv1a, getWorkload, xorshift32, type Workload } from '../src/hypervisor/workloads.js';

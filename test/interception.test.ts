@@ -4,7 +4,7 @@
 // guest executes: same instruction count, same console output, same ground truth as with `none`.
 
 import { describe, expect, it } from 'vitest';
-import { GroundTruthType, type SyscallEvent } from '../src/hypervisor/events.js';
+import { GroundTruthType, type SyscallEvent } from '../src/emulator/events.js';
 import { assemble } from '../src/replay/Session.js';
 import { LiveEnvironment } from '../src/replay/LiveEnvironment.js';
 import { getWorkload } from '../src/hypervisor/workloads.js';

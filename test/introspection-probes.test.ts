@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { assemble } from '../src/replay/Session.js';
 import { LiveEnvironment } from '../src/replay/LiveEnvironment.js';
-import { GroundTruthType } from '../src/hypervisor/events.js';
+import { GroundTruthType } from '../src/emulator/events.js';
 
 function run(probe: boolean) {
   const a = assemble({ workload: 'pipe', exitPreset: 'kvm-default', costModel: 'modern', maxInstructions: 400_000_000 },

@@ -9,7 +9,7 @@ import { ExitReason } from '../src/emulator/vmx/exitReasons.js';
 import { enterGuest } from '../src/hypervisor/boot.js';
 import { loadGuest } from '../src/hypervisor/loader.js';
 import { getWorkload, loadOptions } from '../src/hypervisor/workloads.js';
-import type { ExitEvent } from '../src/hypervisor/events.js';
+import type { ExitEvent } from '../src/emulator/events.js';
 
 function stubMachine(workload: string, policy: ExitPolicy): { m: Machine; exits: Array<[number, number, number]> } {
   const w = getWorkload(workload);

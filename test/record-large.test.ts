@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ExitWord } from '../src/hypervisor/events.js';
+import { ExitWord } from '../src/emulator/events.js';
 import { TraceWriter } from '../src/record/TraceWriter.js';
 import { TraceReader } from '../src/record/TraceReader.js';
 import { emitSynthetic } from './helpers/syntheticEvents.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pl from 'nodejs-polars';
 import { ExitWord, type ExitEvent, type GroundTruthEvent, type InterruptEvent, type IoEvent,
-  type MachineObserver, type SyscallEvent } from '../src/hypervisor/events.js';
+  type MachineObserver, type SyscallEvent } from '../src/emulator/events.js';
 import { TraceWriter, type TraceWriterOptions } from '../src/record/TraceWriter.js';
 import { TraceReader } from '../src/record/TraceReader.js';
 import { newExitEvent } from '../src/record/ExitCursor.js';

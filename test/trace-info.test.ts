@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ExitEvent } from '../src/hypervisor/events.js';
+import type { ExitEvent } from '../src/emulator/events.js';
 import { traceInfo } from '../src/cli/info.js';
 import { runCli } from '../src/cli/main.js';
 import { TraceWriter, type TraceWriterOptions } from '../src/record/TraceWriter.js';

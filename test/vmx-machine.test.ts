@@ -7,7 +7,7 @@ import { ExitReason } from '../src/emulator/vmx/exitReasons.js';
 import { Vmcs } from '../src/emulator/vmx/Vmcs.js';
 import { PinBased, ProcBased } from '../src/emulator/vmx/controls.js';
 import { vmcsPolicy } from '../src/hypervisor/vmcsPolicy.js';
-import type { ExitEvent } from '../src/hypervisor/events.js';
+import type { ExitEvent } from '../src/emulator/events.js';
 import { asm, assemblerMissing } from './helpers/asm.js';
 import { BareMachine, KCODE, STUBS } from './helpers/bareMachine.js';
 

@@ -1,8 +1,8 @@
 // Basic exit reasons against SDM vol. 3C appendix C (Table C-1), and the copy of exit information into the
-// ExitEvent word layout of src/hypervisor/events.ts.
+// ExitEvent word layout of src/emulator/events.ts.
 
 import { describe, expect, it } from 'vitest';
-import { EXIT_WORDS, ExitWord } from '../src/hypervisor/events.js';
+import { EXIT_WORDS, ExitWord } from '../src/emulator/events.js';
 import {
   ALL_EXIT_REASONS,
   EXIT_REASON_NAMES,

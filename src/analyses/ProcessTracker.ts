@@ -21,7 +21,7 @@
 //
 // Hot path: no allocation per exit (a one-entry cache of the last thread; typed arrays for the logs).
 
-import { ExitWord, type ExitEvent, type IoEvent, type MachineObserver, type SyscallEvent } from '../hypervisor/events.js';
+import { ExitWord, type ExitEvent, type IoEvent, type MachineObserver, type SyscallEvent } from '../emulator/events.js';
 import { SYSCALLS } from '../hypervisor/interception/syscalls.js';
 import type { RowObserver } from './importer.js';
 

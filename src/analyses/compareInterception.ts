@@ -18,7 +18,7 @@
 import { UserError } from '../errors.js';
 import { getCostModel, type CostModel } from '../emulator/costModel.js';
 import { ExitReason } from '../emulator/vmx/exitReasons.js';
-import { GroundTruthType } from '../hypervisor/events.js';
+import { GroundTruthType } from '../emulator/events.js';
 import { syscallNumber } from '../hypervisor/interception/syscalls.js';
 import { TraceReader } from '../record/TraceReader.js';
 import { replayTrace, type ReplayReport } from '../replay/replayTrace.js';

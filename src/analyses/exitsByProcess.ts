@@ -4,7 +4,7 @@
 // so a reused CR3 starts a new upid; execve links the new address space to the process, so an exec keeps its
 // upid). The syscall-reporting VMCALL goes to the caller.
 
-import type { ExitEvent, MachineObserver } from '../hypervisor/events.js';
+import type { ExitEvent, MachineObserver } from '../emulator/events.js';
 import type { TraceReader } from '../record/TraceReader.js';
 import { EXIT_STATS_COLUMNS, ExitStats } from './exitsSummary.js';
 import { importTrace } from './importer.js';

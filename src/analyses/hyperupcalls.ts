@@ -17,7 +17,7 @@ import { DEFAULT_SCHED_PARAMS, schedulerSeries, type SchedRequest } from '../hyp
 import type { CostModel } from '../emulator/costModel.js';
 import { ExitReason } from '../emulator/vmx/exitReasons.js';
 import type { Assembled } from '../replay/Session.js';
-import { IoDirection } from '../hypervisor/events.js';
+import { IoDirection } from '../emulator/events.js';
 import type { Analysis, Cell, ResultColumn, ResultTable } from './result.js';
 
 /** Estimate (not in the cost model): an eBPF interpreter runs ~10 host instructions per eBPF instruction. */

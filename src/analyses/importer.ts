@@ -7,12 +7,12 @@
 // exit is handled). Accesses that caused no exit (exit_seq -1) and ground-truth events come in icount
 // order before the first exit at a later icount.
 //
-// Events are the machine's own reused objects (src/hypervisor/events.ts). Exits carry only the fields
+// Events are the machine's own reused objects (src/emulator/events.ts). Exits carry only the fields
 // analyses of process/thread identity read: seq, icount, tsc, cycles, cost, reason, cpl, cs, ss and the
 // words of rsp, rip, cr3 (the other words stay 0).
 
 import { EXIT_WORDS, ExitWord, IoDirection, type ExitEvent, type GroundTruthEvent, type IoEvent, type MachineObserver,
-  type SyscallEvent } from '../hypervisor/events.js';
+  type SyscallEvent } from '../emulator/events.js';
 import type { ColumnView } from '../record/ColumnView.js';
 import type { ScanBatch, TraceReader } from '../record/TraceReader.js';
 import { INTERCEPT_STRATEGY_NAMES } from '../record/schema.js';

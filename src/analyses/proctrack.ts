@@ -8,7 +8,7 @@
 
 import { UserError } from '../errors.js';
 import { TraceReader } from '../record/TraceReader.js';
-import type { MachineObserver } from '../hypervisor/events.js';
+import type { MachineObserver } from '../emulator/events.js';
 import { importTrace } from './importer.js';
 import { syscallName } from '../hypervisor/interception/syscalls.js';
 import { boolOption, choiceListOption, countListOption, countOption, stringOption } from './options.js';

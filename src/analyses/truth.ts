@@ -5,7 +5,7 @@
 // reused, guest/README.md). "Running at icount t" is the thread of the last context switch before t (a
 // ground-truth OUT at icount t happens after an exit at icount t).
 
-import { GroundTruthType, type GroundTruthEvent, type MachineObserver } from '../hypervisor/events.js';
+import { GroundTruthType, type GroundTruthEvent, type MachineObserver } from '../emulator/events.js';
 import { Log, type ProcessTracker } from './ProcessTracker.js';
 
 export interface TrueProc {

@@ -27,7 +27,7 @@ import type { Op } from './cpu/Op.js';
 import { ExitReason } from './vmx/exitReasons.js';
 import { IoQual } from './vmx/qualification.js';
 import { EXIT_WORDS, ExitWord, InterruptType, IoDirection, type ExitEvent, type GroundTruthEvent, type SyscallEvent,
-  type InterruptEvent, type IoEvent, type MachineObserver } from '../hypervisor/events.js';
+  type InterruptEvent, type IoEvent, type MachineObserver } from './events.js';
 
 /**
  * The outside world as the machine sees it: port input values, device events in time, and the interrupt

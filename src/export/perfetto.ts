@@ -20,7 +20,7 @@ import { reconstruct } from '../analyses/reconstruction.js';
 import type { ProcessTracker } from '../analyses/ProcessTracker.js';
 import type { GroundTruth } from '../analyses/truth.js';
 import { UserError } from '../errors.js';
-import { GroundTruthType } from '../hypervisor/events.js';
+import { GroundTruthType } from '../emulator/events.js';
 import { syscallName } from '../hypervisor/interception/syscalls.js';
 import { exitReasonKey } from '../emulator/vmx/exitReasons.js';
 import { TraceReader, type ScanBatch } from '../record/TraceReader.js';

@@ -13,7 +13,7 @@
 
 import type { Cpu } from '../emulator/cpu/Cpu.js';
 import type { Machine } from '../emulator/machine.js';
-import { GroundTruthType, type GroundTruthEvent } from '../hypervisor/events.js';
+import { GroundTruthType, type GroundTruthEvent } from '../emulator/events.js';
 import type { LinuxKernel } from './LinuxKernel.js';
 import { peekVirt } from '../emulator/cpu/peek.js';
 import { readPointer, readTask, type GuestView, type TaskInfo } from './tasks.js';

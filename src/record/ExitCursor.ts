@@ -2,7 +2,7 @@
 // its own exits against, field by field, from inside the machine's synchronous onExit callback.
 // Allocation-free per exit (one batch is decoded every 32768 exits).
 
-import { EXIT_WORDS, ExitWord, type ExitEvent } from '../hypervisor/events.js';
+import { EXIT_WORDS, ExitWord, type ExitEvent } from '../emulator/events.js';
 import { ColumnView } from './ColumnView.js';
 import { EXITS, EXIT_WORD_COLUMNS } from './schema.js';
 import type { TableFileReader } from './TableFileReader.js';

@@ -11,7 +11,7 @@
 // Hot paths (onExit, onIo) write straight into preallocated typed arrays: no allocation, no BigInt.
 
 import { ExitWord, type ExitEvent, type GroundTruthEvent, type InterruptEvent, type IoEvent,
-  type MachineObserver, type SyscallEvent } from '../hypervisor/events.js';
+  type MachineObserver, type SyscallEvent } from '../emulator/events.js';
 import { MAX_EXIT_REASON, exitReasonKey } from '../emulator/vmx/exitReasons.js';
 import { FileSink } from './FileSink.js';
 import { canonical, manifestText, type FileRef, type ImageRef, type Manifest, type StopInfo, type TableRef } from './manifest.js';

@@ -12,7 +12,7 @@
 
 import { Binary, Dictionary, Field, Int8, Int64, Schema, Uint16, Uint32, Uint64, Uint8, Utf8, type DataType } from 'apache-arrow';
 import { EXIT_REASON_KEYS } from '../emulator/vmx/exitReasons.js';
-import { ExitWord } from '../hypervisor/events.js';
+import { ExitWord } from '../emulator/events.js';
 
 /** Version of the directory layout, manifest and table schemas. Bump on any incompatible change. */
 export const FORMAT_VERSION = 1;

@@ -6,7 +6,7 @@
 // unchanged, among the replayed ones; the others are counted as additional exits by reason. Guest time
 // derives from icount, so the guest executes the same instructions either way.
 
-import { EXIT_WORDS, ExitWord, GPR_NAMES, type ExitEvent } from '../hypervisor/events.js';
+import { EXIT_WORDS, ExitWord, GPR_NAMES, type ExitEvent } from '../emulator/events.js';
 
 /** A recorded exit as the trace stores it (the subset the checker compares). */
 export interface RecordedExit {

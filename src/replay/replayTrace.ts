@@ -3,7 +3,7 @@
 // recording (exact), or check the recorded exits as a subsequence under another exit configuration.
 
 import { StopReason, type RunResult } from '../emulator/machine.js';
-import type { ExitEvent } from '../hypervisor/events.js';
+import type { ExitEvent } from '../emulator/events.js';
 import { assemble, runSliced, type Assembled } from './Session.js';
 import { loadHypervisorState } from '../hypervisor/hypervisorState.js';
 import { workloadFromTrace } from './bootRecord.js';

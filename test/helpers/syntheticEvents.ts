@@ -3,7 +3,7 @@
 // reused `words` array), so a subscriber that keeps a reference instead of copying is caught.
 
 import { EXIT_WORDS, ExitWord, InterruptType, IoDirection, type ExitEvent, type GroundTruthEvent, type InterruptEvent,
-  type IoEvent, type MachineObserver, type SyscallEvent } from '../../src/hypervisor/events.js';
+  type IoEvent, type MachineObserver, type SyscallEvent } from '../../src/emulator/events.js';
 
 /** xorshift128 (Marsaglia 2003): a small deterministic PRNG; Math.random is not allowed in vmtrace. */
 export class Prng {

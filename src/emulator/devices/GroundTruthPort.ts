@@ -15,7 +15,7 @@
 // a GuestProtocolError naming the address.
 
 import { GuestProtocolError, StateReader, type AccessSize, type Device, type DeviceContext, type PortRange } from './Device.js';
-import type { GroundTruthEvent } from '../../hypervisor/events.js';
+import type { GroundTruthEvent } from '../events.js';
 
 export const GROUND_TRUTH_PORT = 0x510;
 export const GT_EVENT_BYTES = 64;

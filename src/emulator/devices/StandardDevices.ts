@@ -12,7 +12,7 @@ import { BlockDevice } from './BlockDevice.js';
 import { Nic, type ScheduledPacket } from './Nic.js';
 import { PowerOff } from './PowerOff.js';
 import { GroundTruthPort } from './GroundTruthPort.js';
-import type { GroundTruthEvent } from '../../hypervisor/events.js';
+import type { GroundTruthEvent } from '../events.js';
 
 export interface StandardDevicesOptions {
   /** Current icount (at an IN/OUT: that instruction's icount). */

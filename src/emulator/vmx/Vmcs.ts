@@ -8,7 +8,7 @@
 // physical addresses (EPT pointer, guest-physical address) are plain numbers (MAXPHYADDR <= 52, so exact).
 // The decision methods read the fields only: no allocation, no BigInt, safe on the per-instruction path.
 
-import { ExitWord } from '../../hypervisor/events.js';
+import { ExitWord } from '../events.js';
 import { Exitable } from '../cpu/arch.js';
 import { ExitReason } from './exitReasons.js';
 import { PinBased, ProcBased, SecondaryBased } from './controls.js';
@@ -510,7 +510,7 @@ export class Vmcs {
   }
 
   /**
-   * Copy the 64-bit exit-information fields into an ExitEvent's `words` (src/hypervisor/events.ts): the
+   * Copy the 64-bit exit-information fields into an ExitEvent's `words` (src/emulator/events.ts): the
    * qualification, guest-linear and guest-physical address, each as (lo, hi). No allocation.
    */
   copyExitInformation(words: Uint32Array): void {

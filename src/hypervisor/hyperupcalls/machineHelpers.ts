@@ -3,7 +3,7 @@
 // declares their ids and argument kinds, which the verifier checks).
 
 import type { Machine } from '../../emulator/machine.js';
-import { ExitWord, type ExitEvent } from '../events.js';
+import { ExitWord, type ExitEvent } from '../../emulator/events.js';
 import { EbpfFault } from '../ebpf/Memory.js';
 import { HelperId, hyperupcallHelpers, tracePrintkImpl, type HelperRegistry } from '../ebpf/helpers.js';
 import { toBig } from '../ebpf/u64.js';

@@ -18,7 +18,7 @@ import type { Machine } from '../../emulator/machine.js';
 import type { CostModel } from '../../emulator/costModel.js';
 import type { Hypervisor } from '../Hypervisor.js';
 import { Hypercall } from '../Hypervisor.js';
-import { ExitWord, IoDirection, type ExitEvent, type InterruptEvent, type IoEvent } from '../events.js';
+import { ExitWord, IoDirection, type ExitEvent, type InterruptEvent, type IoEvent } from '../../emulator/events.js';
 import type { RunResult } from '../ebpf/interpreter.js';
 import type { HelperRegistry } from '../ebpf/helpers.js';
 import { toBig } from '../ebpf/u64.js';

@@ -10,7 +10,7 @@ import type { Vmcs } from '../../emulator/vmx/Vmcs.js';
 import type { Ept } from '../../emulator/vmx/Ept.js';
 import type { Hypervisor } from '../Hypervisor.js';
 import { Exitable } from '../../emulator/cpu/arch.js';
-import type { SyscallEvent } from '../events.js';
+import type { SyscallEvent } from '../../emulator/events.js';
 import { UserError } from '../../errors.js';
 import { ProcBased } from '../../emulator/vmx/controls.js';
 
