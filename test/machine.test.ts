@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { Exitable } from '../src/emulator/cpu/arch.js';
 import { Machine, type Environment, type ExitPolicy } from '../src/emulator/machine.js';
-import { ExitReason } from '../src/emulator/vmx/exitReasons.js';
+import { NO_EXIT } from '../src/emulator/vmx/Vmcs.js';
+import { ExitReason, INSTRUCTION_EXIT_REASON } from '../src/emulator/vmx/exitReasons.js';
 import { enterGuest } from '../src/hypervisor/boot.js';
 import { loadGuest } from '../src/hypervisor/loader.js';
 import { getWorkload, loadOptions } from '../src/hypervisor/workloads.js';
@@ -36,7 +37,7 @@ function stubMachine(workload: string, policy: ExitPolicy): { m: Machine; exits:
   return { m, exits };
 }
 
-const all: ExitPolicy = { instructionExits: () => true, exceptionExits: () => false, externalInterruptExiting: true };
+const all: ExitPolicy = { instructionExitReason: (k) => INSTRUCTION_EXIT_REASON[k], exceptionExits: () => false, externalInterruptExiting: true };
 
 describe('machine on the guest kernel (stub devices)', () => {
   it('runs the syscall workload to power-off with the expected console output', () => {
@@ -58,7 +59,7 @@ describe('machine on the guest kernel (stub devices)', () => {
     const rb = b.m.run();
     expect(rb.icount).toBe(ra.icount);
     expect(b.exits).toEqual(a.exits);
-    const onlyIo: ExitPolicy = { instructionExits: (k) => k === Exitable.io, exceptionExits: () => false, externalInterruptExiting: true };
+    const onlyIo: ExitPolicy = { instructionExitReason: (k) => (k === Exitable.io ? INSTRUCTION_EXIT_REASON[k] : NO_EXIT), exceptionExits: () => false, externalInterruptExiting: true };
     const c = stubMachine('syscall', onlyIo);
     const rc = c.m.run();
     expect(rc.icount).toBe(ra.icount);

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Machine, type Environment, type ExitPolicy } from '../src/emulator/machine.js';
+import { INSTRUCTION_EXIT_REASON } from '../src/emulator/vmx/exitReasons.js';
 import { enterGuest } from '../src/hypervisor/boot.js';
 import { loadGuest } from '../src/hypervisor/loader.js';
 import { getWorkload, loadOptions } from '../src/hypervisor/workloads.js';
@@ -13,7 +14,7 @@ import { InputKind, InputLogWriter, readInputLog, type InputEntry } from '../src
 import { RecordingEnvironment } from '../src/replay/RecordingEnvironment.js';
 import { InputDivergence, ReplayEnvironment } from '../src/replay/ReplayEnvironment.js';
 
-const policy: ExitPolicy = { instructionExits: () => true, exceptionExits: () => false, externalInterruptExiting: true };
+const policy: ExitPolicy = { instructionExitReason: (k) => INSTRUCTION_EXIT_REASON[k], exceptionExits: () => false, externalInterruptExiting: true };
 
 function build(make: (m: () => Machine) => Environment): { m: Machine; exits: number[][] } {
   const w = getWorkload('syscall');

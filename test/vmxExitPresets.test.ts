@@ -1,5 +1,8 @@
-// Exit presets, checked through the VMCS decision functions: what exits and what does not under each.
+// Exit presets, checked through the VMCS decision functions: what exits and what does not under each. The
+// ground-truth port is taken from the guest kernel that writes it (guest/kernel/lib.c: `outl(port, ...)`, a
+// 32-bit OUT), not from the presets' own constant, so a preset that passed the wrong port or width fails.
 
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../src/errors.js';
 import { Exitable, Msr } from '../src/emulator/cpu/arch.js';
@@ -10,11 +13,18 @@ import {
   BOOT_CR0,
   BOOT_CR4,
   EXIT_PRESET_NAMES,
-  GROUND_TRUTH_PORT,
   applyExitPreset,
   getExitPreset,
   listExitPresets,
 } from '../src/hypervisor/exitPresets.js';
+
+/** The port and width of the guest kernel's ground-truth write: `outl(0x510, (uint32_t)V2P(&gtev))`. */
+const GUEST_GT = (() => {
+  const src = readFileSync(new URL('../guest/kernel/lib.c', import.meta.url), 'utf8');
+  const m = /\bout([bwl])\((0x[0-9a-fA-F]+),\s*\(uint32_t\)V2P\(&gtev\)\)/.exec(src);
+  if (m === null) throw new Error('guest/kernel/lib.c: no ground-truth OUT found');
+  return { port: Number(m[2]), bytes: { b: 1, w: 2, l: 4 }[m[1] as 'b' | 'w' | 'l'] };
+})();
 
 function preset(name: string, ept = true): Vmcs {
   const v = new Vmcs();
@@ -34,7 +44,7 @@ describe('every preset', () => {
         const v = preset(name, ept);
         expect(v.instructionExitReason(Exitable.cpuid)).toBe(ExitReason.CPUID);
         expect(v.instructionExitReason(Exitable.vmcall)).toBe(ExitReason.VMCALL);
-        expect(v.ioCausesExit(GROUND_TRUTH_PORT, 4)).toBe(false);
+        expect(v.ioCausesExit(GUEST_GT.port, GUEST_GT.bytes)).toBe(false);
         expect(v.crAccessCausesExit(0, CrAccessType.movToCr, BOOT_CR0)).toBe(false);
         expect(v.crAccessCausesExit(4, CrAccessType.movToCr, BOOT_CR4)).toBe(false);
         expect(v.cr0ReadValue(BOOT_CR0)).toBe(BOOT_CR0);
@@ -59,7 +69,8 @@ describe('kvm-default', () => {
     expect(v.ioCausesExit(0x3f8, 1)).toBe(true);
     expect(v.ioCausesExit(0xc00c, 4)).toBe(true);
     expect(v.ioCausesExit(0x80, 1)).toBe(false);
-    expect(v.ioCausesExit(GROUND_TRUTH_PORT - 1, 4)).toBe(true); // touches 0x50f, which exits
+    expect(v.ioCausesExit(GUEST_GT.port - 1, GUEST_GT.bytes)).toBe(true); // touches 0x50f, which exits
+    expect(v.ioCausesExit(GUEST_GT.port + GUEST_GT.bytes, 1)).toBe(true); // 0x514: past the ground-truth access
     expect(v.ioCausesExit(0x500, 4)).toBe(true); // power-off port
     for (const vector of [1, 6, 17, 18]) expect(v.exceptionCausesExit(vector, 0)).toBe(true);
     for (const vector of [0, 3, 7, 13, 14]) expect(v.exceptionCausesExit(vector, 0)).toBe(false);

@@ -329,8 +329,14 @@ export function costModelFigures(model: CostModel): Record<string, number> {
   return sorted;
 }
 
-/** The `{ exitCost(reason) }` view the machine's run loop takes: round trip + handler, no extra work. */
-export function exitCostFunction(model: CostModel): { readonly name: string; exitCost(reason: number): number } {
+/** What the machine's run loop needs of a cost model: the modelled cycles of one exit with a basic reason. */
+export interface ExitCosts {
+  /** Modelled cost in cycles of one exit with this basic reason (round trip + handler). */
+  exitCost(reason: number): number;
+}
+
+/** The ExitCosts view of `model` the machine takes: round trip + handler per reason, no extra work. */
+export function exitCostFunction(model: CostModel): ExitCosts & { readonly name: string } {
   const costs = new Float64Array(128).fill(NaN);
   for (const r of ALL_EXIT_REASONS) costs[r] = model.roundTrip + model.handler[r];
   return {

@@ -5,6 +5,8 @@
 // allocation-free on the hot path. 64-bit register-like values travel as (lo, hi) uint32 word pairs in
 // `words`, never as BigInt; counters (icount, tsc, cycles) are plain numbers, exact below 2^53.
 
+import type { InterruptionType } from './vmx/qualification.js';
+
 /** Word offsets into `ExitEvent.words`: each 64-bit value is two uint32 words, low word first. */
 export const ExitWord = {
   rax: 0, rcx: 2, rdx: 4, rbx: 6, rsp: 8, rbp: 10, rsi: 12, rdi: 14,
@@ -73,22 +75,13 @@ export interface IoEvent {
   device: string;
 }
 
-export const InterruptType = {
-  external: 0,
-  nmi: 2,
-  hardwareException: 3,
-  softwareInterrupt: 4,
-  privilegedSoftwareException: 5,
-  softwareException: 6,
-} as const;
-export type InterruptType = (typeof InterruptType)[keyof typeof InterruptType];
-
 /** An event injected into the guest (SDM 26.6 event injection, or a delivered external interrupt). */
 export interface InterruptEvent {
   kind: 'interrupt';
   icount: number;
   vector: number;
-  type: InterruptType;
+  /** Interruption type (SDM 25.8.3: vmx/qualification.ts InterruptionType). */
+  type: InterruptionType;
   /** -1 when the event has no error code. */
   errorCode: number;
 }

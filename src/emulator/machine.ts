@@ -24,10 +24,14 @@
 import { Cpu, type CpuHooks } from './cpu/Cpu.js';
 import { Exitable, Stop } from './cpu/arch.js';
 import type { Op } from './cpu/Op.js';
-import { ExitReason } from './vmx/exitReasons.js';
-import { IoQual } from './vmx/qualification.js';
-import { EXIT_WORDS, ExitWord, InterruptType, IoDirection, type ExitEvent, type GroundTruthEvent, type SyscallEvent,
+import type { ExitCosts } from './costModel.js';
+import { GROUND_TRUTH_PORT } from './devices/GroundTruthPort.js';
+import { EXIT_WORDS, ExitWord, IoDirection, type ExitEvent, type GroundTruthEvent, type SyscallEvent,
   type InterruptEvent, type IoEvent, type MachineObserver } from './events.js';
+import { ExitReason } from './vmx/exitReasons.js';
+import { NO_EXIT, Vmcs } from './vmx/Vmcs.js';
+import { CrAccessType, InterruptionType, IoQual, LmswOperand, crAccessQualification, encodeInterruptionInfo,
+  eptViolationQualification, exceptionInterruptionType, ioQualification, movDrQualification } from './vmx/qualification.js';
 
 /**
  * The outside world as the machine sees it: port input values, device events in time, and the interrupt
@@ -54,8 +58,11 @@ export interface Environment {
 
 /** What the hypervisor decides for each exit-capable event (src/hypervisor programs it from a VMCS). */
 export interface ExitPolicy {
-  /** Does this instruction exit? (op carries its operands; for I/O op.aux is the SDM qualification.) */
-  instructionExits(kind: Exitable, cpu: Cpu, op: Op): boolean;
+  /**
+   * The basic exit reason this instruction exits with, or NO_EXIT (op carries its operands; op.aux holds
+   * the low bits of its qualification for I/O and CR accesses). VMCALL always exits and is not asked.
+   */
+  instructionExitReason(kind: Exitable, cpu: Cpu, op: Op): number;
   /** Exception bitmap and #PF error-code mask/match (SDM 25.2). */
   exceptionExits(vector: number, errorCode: number): boolean;
   /** Pin-based "external-interrupt exiting". */
@@ -85,11 +92,6 @@ export interface ExitHandler {
   handleEptViolation?(m: Machine, op: Op): boolean;
 }
 
-export interface CostModel {
-  /** Modelled cost in cycles of one exit with this basic reason (round trip + handler). */
-  exitCost(reason: number): number;
-}
-
 export const StopReason = {
   guestExit: 'guest-exit', tripleFault: 'triple-fault', instructionLimit: 'instruction-limit',
   exitLimit: 'exit-limit', haltedForever: 'halted-forever', interrupted: 'interrupted', hypervisorError: 'hypervisor-error',
@@ -112,7 +114,9 @@ export interface MachineOptions {
   memoryBytes: number;
   cyclesPerInstruction: number;
   policy: ExitPolicy;
-  costModel: CostModel;
+  costModel: ExitCosts;
+  /** The VMCS whose VM-exit information fields each exit fills (SDM 25.9, 27.2); default: the machine's own. */
+  vmcs?: Vmcs;
   handler?: ExitHandler;
   maxInstructions?: number;
   maxExits?: number;
@@ -121,14 +125,14 @@ export interface MachineOptions {
 }
 
 const TWO32 = 4294967296;
-const GROUND_TRUTH_PORT = 0x510;
-const POWER_OFF_PORT = 0x500;
 
 export class Machine {
   readonly cpu: Cpu;
   env: Environment;
   policy: ExitPolicy;
-  costModel: CostModel;
+  costModel: ExitCosts;
+  /** VM-exit information of the last exit (reason, qualification, addresses, interruption information). */
+  readonly vmcs: Vmcs;
   handler: ExitHandler;
   maxInstructions: number;
   maxExits: number;
@@ -170,6 +174,7 @@ export class Machine {
     this.env = env;
     this.policy = opts.policy;
     this.costModel = opts.costModel;
+    this.vmcs = opts.vmcs ?? new Vmcs();
     this.handler = opts.handler ?? {};
     this.maxInstructions = opts.maxInstructions ?? Infinity;
     this.maxExits = opts.maxExits ?? Infinity;
@@ -179,7 +184,7 @@ export class Machine {
       cs: 0, ss: 0, cpl: 0, words: new Uint32Array(EXIT_WORDS),
     };
     this.ioEvent = { kind: 'io', icount: 0, exitSeq: -1, port: 0, size: 0, direction: IoDirection.out, value: 0, data: null, device: '' };
-    this.interruptEvent = { kind: 'interrupt', icount: 0, vector: 0, type: InterruptType.external, errorCode: -1 };
+    this.interruptEvent = { kind: 'interrupt', icount: 0, vector: 0, type: InterruptionType.externalInterrupt, errorCode: -1 };
     this.cpu.hooks = this.hooks;
     this.cpu.io = {
       portIn: (port, size) => this.portIn(port, size),
@@ -344,12 +349,17 @@ export class Machine {
   // ---- VM exits ---------------------------------------------------------------------------------------------
 
   /**
-   * Record one VM exit: the exit-information fields and the guest-state snapshot (SDM 27.2-27.3), its
-   * modelled cost, and publish it. Returns its sequence number.
+   * Take the VM exit whose exit-information fields are in this.vmcs (beginExit and the setters, with the
+   * encoders of vmx/qualification.ts): its modelled cost, the guest-state snapshot (SDM 27.3) and the exit
+   * information copied into the ExitEvent, published (or deferred until its handler ran). `op` is the
+   * instruction that caused it (null for asynchronous exits). Returns its sequence number.
    */
-  exit(reason: number, qualLo: number, qualHi: number, op: Op | null, info = 0, errorCode = 0,
-    linear: [number, number] | null = null, physical: number | null = null, deferPublish = false): number {
+  private exit(op: Op | null, deferPublish = false): number {
     const cpu = this.cpu;
+    const v = this.vmcs;
+    const reason = v.exitReason;
+    // VM-exit instruction length (SDM 28.2.4), for the exits an instruction or a fault caused.
+    if (op !== null) v.exitInstructionLength = op.len;
     const seq = this.exitCount++;
     const cost = this.costModel.exitCost(reason);
     this.exitCycles += cost;
@@ -366,11 +376,11 @@ export class Machine {
       e.cycles = icount * cpu.cyclesPerInstruction + this.exitCycles;
       e.cost = cost;
       e.reason = reason;
-      e.instructionLength = op !== null ? op.len : 0;
-      e.interruptionInfo = info;
-      e.interruptionErrorCode = errorCode;
-      e.hasGuestLinear = linear !== null;
-      e.hasGuestPhysical = physical !== null;
+      e.instructionLength = v.exitInstructionLength;
+      e.interruptionInfo = v.exitInterruptionInfo;
+      e.interruptionErrorCode = v.exitInterruptionErrorCode;
+      e.hasGuestLinear = v.guestLinearAddressValid;
+      e.hasGuestPhysical = v.guestPhysicalAddressValid;
       e.cs = cpu.cs;
       e.ss = cpu.ss;
       e.cpl = cpu.cpl;
@@ -391,12 +401,7 @@ export class Machine {
       w[ExitWord.cr3 + 1] = 0;
       w[ExitWord.cr4] = cpu.cr4;
       w[ExitWord.cr4 + 1] = 0;
-      w[ExitWord.qualification] = qualLo;
-      w[ExitWord.qualification + 1] = qualHi;
-      w[ExitWord.guestLinear] = linear !== null ? linear[0] : 0;
-      w[ExitWord.guestLinear + 1] = linear !== null ? linear[1] : 0;
-      w[ExitWord.guestPhysical] = physical !== null ? physical % TWO32 : 0;
-      w[ExitWord.guestPhysical + 1] = physical !== null ? Math.floor(physical / TWO32) : 0;
+      v.copyExitInformation(w);
       this.cyclesAtExit = this.exitCycles;
       for (const f of this.exitHooks) f(e);
       if (deferPublish) this.deferred = true;
@@ -406,9 +411,15 @@ export class Machine {
     return seq;
   }
 
+  /** An exit with a reason only (interrupt window, MTF, preemption timer, triple fault). */
+  private exitFor(reason: ExitReason): void {
+    this.vmcs.beginExit(reason);
+    this.exit(null);
+  }
+
   private readonly hooks: CpuHooks = {
     instruction: (cpu, kind, op) => this.instructionHook(cpu, kind, op),
-    exception: (_cpu, vector, errorCode, hasError, op) => this.exceptionHook(vector, errorCode, hasError, op),
+    exception: (_cpu, vector, errorCode, hasError, op, fromInstruction) => this.exceptionHook(vector, errorCode, hasError, op, fromInstruction),
     eptViolation: (_cpu, op) => this.eptHook(op),
   };
 
@@ -419,12 +430,14 @@ export class Machine {
       const port = (op.aux & IoQual.IMMEDIATE) !== 0 ? op.imm : cpu.lo[2] & 0xffff;
       if (port === GROUND_TRUTH_PORT) return false;
     }
-    if (kind !== Exitable.vmcall && !this.policy.instructionExits(kind, cpu, op)) return false;
-    const [reason, qlo, qhi] = exitInfoFor(kind, cpu, op);
+    const reason = kind === Exitable.vmcall ? ExitReason.VMCALL : this.policy.instructionExitReason(kind, cpu, op);
+    if (reason === NO_EXIT) return false;
+    this.vmcs.beginExit(reason as ExitReason);
+    instructionExitInformation(this.vmcs, kind, cpu, op);
     this.skipRequested = false;
     this.inInstructionExit = kind !== Exitable.vmcall;
     try {
-      this.currentExit = this.exit(reason, qlo, qhi, op, 0, 0, kind === Exitable.invlpg ? [cpu.eaLo, cpu.eaHi] : null, null, true);
+      this.currentExit = this.exit(op, true);
     } finally {
       this.inInstructionExit = false;
     }
@@ -448,16 +461,17 @@ export class Machine {
     }
   }
 
-  private exceptionHook(vector: number, errorCode: number, hasError: boolean, op: Op | null): boolean {
+  private exceptionHook(vector: number, errorCode: number, hasError: boolean, op: Op | null, fromInstruction: boolean): boolean {
     if (!this.policy.exceptionExits(vector, hasError ? errorCode : 0)) return false;
-    // VM-exit interruption information (SDM 25.9.2): vector, type (3 hardware exception, 6 software
-    // exception for INT3/INTO), error-code valid, valid.
-    const type = vector === 3 || vector === 4 ? InterruptType.softwareException : InterruptType.hardwareException;
-    const info = (vector | (type << 8) | (hasError ? 1 << 11 : 0) | (1 << 31)) >>> 0;
-    const cpu = this.cpu;
+    const v = this.vmcs;
+    v.beginExit(ExitReason.EXCEPTION_NMI);
+    // VM-exit interruption information (SDM 25.9.2, 28.2.2): vector, type (hardware exception; software
+    // exception for INT3, privileged software exception for INT1), error-code valid, valid.
+    v.setExitInterruption(encodeInterruptionInfo(vector, exceptionInterruptionType(vector, fromInstruction), hasError),
+      hasError ? errorCode : 0);
     // Exit qualification for #PF is the faulting linear address (SDM 28.2.1).
-    const pf = vector === 14;
-    this.exit(ExitReason.EXCEPTION_NMI, pf ? cpu.fault.addrLo : 0, pf ? cpu.fault.addrHi : 0, op, info, hasError ? errorCode : 0, null, null, true);
+    if (vector === 14) v.setExitQualification(this.cpu.fault.addrLo, this.cpu.fault.addrHi);
+    this.exit(op, true);
     try {
       // Otherwise re-inject (what KVM does for exceptions it only watches): delivery proceeds as without the exit.
       return this.handler.handleException !== undefined && this.handler.handleException(this, vector, errorCode, op);
@@ -468,11 +482,14 @@ export class Machine {
 
   private eptHook(op: Op): void {
     const v = this.cpu.mmu.eptViolation;
-    // EPT-violation qualification (SDM 28.2.1 table 28-7): bits 0-2 access R/W/X, bits 3-5 the page's
-    // R/W/X permissions, bit 7 guest-linear address valid, bit 8 translation of that address.
-    const access = v.access === 1 ? 1 : v.access === 2 ? 2 : 4;
-    const qual = access | ((v.perm & 7) << 3) | (1 << 7) | (1 << 8);
-    this.exit(ExitReason.EPT_VIOLATION, qual, 0, op, 0, 0, [v.linearLo, v.linearHi], v.gpa, true);
+    const x = this.vmcs;
+    x.beginExit(ExitReason.EPT_VIOLATION);
+    // EPT-violation qualification (SDM 28.2.1 table 28-7): the access (R/W/X), the page's permissions, and
+    // the guest-linear address valid and translated (this machine's violations are all on final translations).
+    x.setExitQualification(eptViolationQualification(v.access === 1 ? 1 : v.access === 2 ? 2 : 4, v.perm, true, true));
+    x.setGuestLinearAddress(v.linearLo, v.linearHi);
+    x.setGuestPhysicalAddress(v.gpa);
+    this.exit(op, true);
     let handled: boolean;
     try {
       handled = this.handler.handleEptViolation !== undefined && this.handler.handleEptViolation(this, op);
@@ -541,8 +558,10 @@ export class Machine {
     const v = this.env.pendingVector();
     if (v < 0) return;
     if (asynchronous && this.policy.externalInterruptExiting) {
-      const info = (v | (InterruptType.external << 8) | (1 << 31)) >>> 0;
-      this.exit(ExitReason.EXTERNAL_INTERRUPT, 0, 0, null, info);
+      // VM-exit interruption information (SDM 25.9.2): the vector, external interrupt, valid.
+      this.vmcs.beginExit(ExitReason.EXTERNAL_INTERRUPT);
+      this.vmcs.setExitInterruption(encodeInterruptionInfo(v, InterruptionType.externalInterrupt, false), 0);
+      this.exit(null);
     }
     this.tryInject(false);
   }
@@ -607,7 +626,7 @@ export class Machine {
       this.windowArmed = true;
       return;
     }
-    if (fromWindowExit) this.exit(ExitReason.INTERRUPT_WINDOW, 0, 0, null);
+    if (fromWindowExit) this.exitFor(ExitReason.INTERRUPT_WINDOW);
     this.windowArmed = false;
     const vector = fromPic ? this.env.acknowledge() : this.takeQueued();
     cpu.irqPending = this.queuedCount > 0 || this.env.pendingVector() >= 0;
@@ -615,7 +634,7 @@ export class Machine {
       const e = this.interruptEvent;
       e.icount = cpu.icount;
       e.vector = vector;
-      e.type = InterruptType.external;
+      e.type = InterruptionType.externalInterrupt;
       e.errorCode = -1;
       for (const f of this.onInterrupt) f(e);
     }
@@ -648,9 +667,9 @@ export class Machine {
       const s = cpu.run(limit);
       switch (s) {
         case Stop.limit:
-          if (mtf && cpu.icount === before + 1) this.exit(ExitReason.MONITOR_TRAP_FLAG, 0, 0, null);
+          if (mtf && cpu.icount === before + 1) this.exitFor(ExitReason.MONITOR_TRAP_FLAG);
           if (preemption > 0 && cpu.icount >= this.preemptionDeadline) {
-            this.exit(ExitReason.PREEMPTION_TIMER, 0, 0, null);
+            this.exitFor(ExitReason.PREEMPTION_TIMER);
             this.preemptionDeadline = cpu.icount + preemption;
           }
           if (cpu.icount >= until && cpu.icount < this.maxInstructions && cpu.icount < this.env.nextEventAt()) {
@@ -664,7 +683,7 @@ export class Machine {
           break;
         case Stop.halt: {
           // MTF also traps after HLT (SDM 26.5.2: the exit happens after the instruction completes).
-          if (mtf && cpu.icount === before + 1) this.exit(ExitReason.MONITOR_TRAP_FLAG, 0, 0, null);
+          if (mtf && cpu.icount === before + 1) this.exitFor(ExitReason.MONITOR_TRAP_FLAG);
           if (cpu.canTakeInterrupt() && (this.queuedCount > 0 || this.env.pendingVector() >= 0)) {
             this.tryInject(false);
             break;
@@ -685,7 +704,7 @@ export class Machine {
           break;
         }
         case Stop.tripleFault:
-          this.exit(ExitReason.TRIPLE_FAULT, 0, 0, null);
+          this.exitFor(ExitReason.TRIPLE_FAULT);
           this.stop(StopReason.tripleFault, 0, `triple fault at rip 0x${cpu.getRip().toString(16)}`);
           break;
         case Stop.requested:
@@ -712,30 +731,38 @@ export class Machine {
   }
 }
 
-/** Exit reason and qualification (lo, hi) for an intercepted instruction (SDM 28.2.1). */
-function exitInfoFor(kind: Exitable, cpu: Cpu, op: Op): [number, number, number] {
+/**
+ * The exit qualification (and guest-linear address) of an intercepted instruction (SDM 28.2.1), encoded by
+ * vmx/qualification.ts from the operands the decoder left in the Op: op.aux holds the I/O and CR-access
+ * qualification's low bits (IoQual, table 28-5; CR number, access type, LMSW operand type and GPR, table 28-3).
+ */
+function instructionExitInformation(v: Vmcs, kind: Exitable, cpu: Cpu, op: Op): void {
+  const a = op.aux;
   switch (kind) {
-    case Exitable.cpuid: return [ExitReason.CPUID, 0, 0];
-    case Exitable.hlt: return [ExitReason.HLT, 0, 0];
-    case Exitable.rdtsc: return [ExitReason.RDTSC, 0, 0];
-    case Exitable.rdtscp: return [ExitReason.RDTSCP, 0, 0];
-    case Exitable.rdmsr: return [ExitReason.MSR_READ, 0, 0];
-    case Exitable.wrmsr: return [ExitReason.MSR_WRITE, 0, 0];
-    case Exitable.vmcall: return [ExitReason.VMCALL, 0, 0];
-    case Exitable.wbinvd: return [ExitReason.WBINVD, 0, 0];
     case Exitable.io: {
-      // Table 28-5: size-1, direction, string, REP, operand encoding in op.aux; port in bits 31:16.
-      const port = (op.aux & IoQual.IMMEDIATE) !== 0 ? op.imm : cpu.lo[2] & 0xffff;
-      return [ExitReason.IO_INSTRUCTION, ((op.aux & 0x7f) | (port << 16)) >>> 0, 0];
+      const immediate = (a & IoQual.IMMEDIATE) !== 0;
+      v.setExitQualification(ioQualification(immediate ? op.imm : cpu.lo[2] & 0xffff, (a & IoQual.SIZE_MASK) + 1,
+        (a & IoQual.DIRECTION_IN) !== 0, (a & IoQual.STRING) !== 0, (a & IoQual.REP) !== 0, immediate));
+      return;
     }
-    case Exitable.movToCr: case Exitable.movFromCr:
-      // Table 28-3: op.aux holds CR number, access type and GPR in their qualification positions.
-      return [ExitReason.CR_ACCESS, op.aux | ((op.aux >> 4 & 3) === 3 ? (op.imm & 0xffff) << 16 : 0), 0];
-    case Exitable.invlpg: return [ExitReason.INVLPG, cpu.eaLo >>> 0, cpu.eaHi >>> 0];
-    // Table 28-4: op.aux holds the DR number, direction and GPR in their qualification positions.
-    case Exitable.movDr: return [ExitReason.DR_ACCESS, op.aux, 0];
-    case Exitable.lgdt: case Exitable.lidt: case Exitable.sgdt: case Exitable.sidt: return [ExitReason.GDTR_IDTR, 0, 0];
-    case Exitable.ltr: return [ExitReason.LDTR_TR, 0, 0];
-    default: return [ExitReason.MONITOR_TRAP_FLAG, 0, 0];
+    case Exitable.movToCr: case Exitable.movFromCr: {
+      const access = ((a >> 4) & 3) as CrAccessType;
+      v.setExitQualification(access === CrAccessType.lmsw
+        ? crAccessQualification(0, access, 0, (a & 64) !== 0 ? LmswOperand.memory : LmswOperand.register, op.imm)
+        : crAccessQualification(a & 15, access, (a >> 8) & 15));
+      return;
+    }
+    case Exitable.invlpg:
+      // The qualification is the linear-address operand (28.2.1), also reported as the guest-linear address.
+      v.setExitQualification(cpu.eaLo, cpu.eaHi);
+      v.setGuestLinearAddress(cpu.eaLo, cpu.eaHi);
+      return;
+    case Exitable.movDr:
+      // Table 28-4: op.aux holds the DR number (2:0), the direction (bit 4) and the GPR (11:8).
+      v.setExitQualification(movDrQualification(a & 7, (a & 16) !== 0, (a >> 8) & 15));
+      return;
+    default:
+      // CPUID, HLT, RDTSC(P), RDMSR, WRMSR, VMCALL, WBINVD, descriptor-table accesses: qualification 0.
+      return;
   }
 }

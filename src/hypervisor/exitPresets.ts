@@ -16,10 +16,8 @@ import {
   vectorMask,
 } from '../emulator/vmx/controls.js';
 import { Vmcs } from '../emulator/vmx/Vmcs.js';
+import { GROUND_TRUTH_ACCESS_BYTES, GROUND_TRUTH_PORT } from '../emulator/devices/GroundTruthPort.js';
 
-/** The ground-truth port and its width (docs/machine.md). */
-export const GROUND_TRUTH_PORT = 0x510;
-const GROUND_TRUTH_PORT_BYTES = 4;
 
 /** Guest CR0/CR4 at entry (docs/machine.md, "CPU state at entry"): the initial read shadows. */
 export const BOOT_CR0 = 0x80010033;
@@ -182,7 +180,7 @@ function applyMinimal(v: Vmcs, o: ExitPresetOptions): void {
   v.cr4ReadShadow = 0;
 }
 function passGroundTruthPort(v: Vmcs): void {
-  v.setIoRangeIntercept(GROUND_TRUTH_PORT, GROUND_TRUTH_PORT + GROUND_TRUTH_PORT_BYTES - 1, false);
+  v.setIoRangeIntercept(GROUND_TRUTH_PORT, GROUND_TRUTH_PORT + GROUND_TRUTH_ACCESS_BYTES - 1, false);
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -4,40 +4,34 @@
 import type { Cpu } from '../emulator/cpu/Cpu.js';
 import { Exitable } from '../emulator/cpu/arch.js';
 import type { Op } from '../emulator/cpu/Op.js';
-import { IoQual } from '../emulator/vmx/qualification.js';
 import type { ExitPolicy } from '../emulator/machine.js';
-import type { Vmcs } from '../emulator/vmx/Vmcs.js';
-import { CrAccessType } from '../emulator/vmx/qualification.js';
+import { INSTRUCTION_EXIT_REASON } from '../emulator/vmx/exitReasons.js';
+import { CrAccessType, IoQual } from '../emulator/vmx/qualification.js';
+import { NO_EXIT, type Vmcs } from '../emulator/vmx/Vmcs.js';
 
 /** 2^X, the TSC-to-preemption-timer ratio this machine reports in IA32_VMX_MISC bits 4:0 (X = 5). */
 export const PREEMPTION_TIMER_RATE = 32;
 
 export function vmcsPolicy(vmcs: Vmcs, cyclesPerInstruction = 1): ExitPolicy {
   return {
-    instructionExits(kind: Exitable, cpu: Cpu, op: Op): boolean {
+    instructionExitReason(kind: Exitable, cpu: Cpu, op: Op): number {
       switch (kind) {
         case Exitable.io: {
           const port = (op.aux & IoQual.IMMEDIATE) !== 0 ? op.imm : cpu.lo[2] & 0xffff;
-          return vmcs.ioCausesExit(port, (op.aux & IoQual.SIZE_MASK) + 1);
+          return vmcs.ioCausesExit(port, (op.aux & IoQual.SIZE_MASK) + 1) ? INSTRUCTION_EXIT_REASON[kind] : NO_EXIT;
         }
         case Exitable.rdmsr:
-          return vmcs.msrCausesExit(cpu.lo[1] >>> 0, false);
+          return vmcs.msrCausesExit(cpu.lo[1] >>> 0, false) ? INSTRUCTION_EXIT_REASON[kind] : NO_EXIT;
         case Exitable.wrmsr:
-          return vmcs.msrCausesExit(cpu.lo[1] >>> 0, true);
+          return vmcs.msrCausesExit(cpu.lo[1] >>> 0, true) ? INSTRUCTION_EXIT_REASON[kind] : NO_EXIT;
         case Exitable.movToCr:
-        case Exitable.movFromCr: {
-          // op.aux: CR number in bits 3:0, access type in 5:4, GPR in 11:8 (SDM table 28-3 layout).
-          const cr = op.aux & 15;
-          const access = ((op.aux >> 4) & 3) as CrAccessType;
-          if (access === CrAccessType.lmsw) return vmcs.crAccessCausesExit(0, access, op.imm);
-          if (access === CrAccessType.clts) return vmcs.crAccessCausesExit(0, access);
-          if (cr === 2) return false; // CR2 accesses never exit
-          const g = (op.aux >> 8) & 15;
-          return vmcs.crAccessCausesExit(cr, access, cpu.lo[g], cpu.hi[g]);
-        }
-        default:
+        case Exitable.movFromCr:
+          return crAccessExits(vmcs, cpu, op) ? INSTRUCTION_EXIT_REASON[kind] : NO_EXIT;
+        default: {
           // INVALID_OPCODE (RDTSCP disabled) is not an exit; the guest then sees #UD from the CPU model.
-          return vmcs.instructionExitReason(kind) >= 0;
+          const r = vmcs.instructionExitReason(kind);
+          return r >= 0 ? r : NO_EXIT;
+        }
       }
     },
     exceptionExits(vector: number, errorCode: number): boolean {
@@ -56,4 +50,15 @@ export function vmcsPolicy(vmcs: Vmcs, cyclesPerInstruction = 1): ExitPolicy {
       return Math.max(1, vmcs.preemptionTimerValue * PREEMPTION_TIMER_RATE / cyclesPerInstruction);
     },
   };
+}
+
+/** MOV CR / CLTS / LMSW (op.aux: CR number in bits 3:0, access type in 5:4, GPR in 11:8; SDM table 28-3). */
+function crAccessExits(vmcs: Vmcs, cpu: Cpu, op: Op): boolean {
+  const cr = op.aux & 15;
+  const access = ((op.aux >> 4) & 3) as CrAccessType;
+  if (access === CrAccessType.lmsw) return vmcs.crAccessCausesExit(0, access, op.imm);
+  if (access === CrAccessType.clts) return vmcs.crAccessCausesExit(0, access);
+  if (cr === 2) return false; // CR2 accesses never exit
+  const g = (op.aux >> 8) & 15;
+  return vmcs.crAccessCausesExit(cr, access, cpu.lo[g], cpu.hi[g]);
 }

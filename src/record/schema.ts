@@ -12,6 +12,7 @@
 
 import { Binary, Dictionary, Field, Int8, Int64, Schema, Uint16, Uint32, Uint64, Uint8, Utf8, type DataType } from 'apache-arrow';
 import { EXIT_REASON_KEYS } from '../emulator/vmx/exitReasons.js';
+import { INTERRUPTION_TYPE_NAMES } from '../emulator/vmx/qualification.js';
 import { ExitWord } from '../emulator/events.js';
 
 /** Version of the directory layout, manifest and table schemas. Bump on any incompatible change. */
@@ -53,10 +54,7 @@ export interface TableSpec {
 }
 
 /** SDM 25.8.3 (VM-entry interruption-information field, bits 10:8): interruption types by number. */
-export const INTERRUPT_TYPE_NAMES: readonly string[] = [
-  'external_interrupt', 'reserved_1', 'nmi', 'hardware_exception', 'software_interrupt',
-  'privileged_software_exception', 'software_exception', 'other_event',
-];
+export const INTERRUPT_TYPE_NAMES: readonly string[] = INTERRUPTION_TYPE_NAMES;
 
 /** docs/machine.md "Ground truth": GT_* event types by number (0 is not a type). */
 export const GROUND_TRUTH_TYPE_NAMES: readonly string[] = [

@@ -2,7 +2,8 @@
 // emulator. Events are published the way the machine publishes them: one reused object per kind (and one
 // reused `words` array), so a subscriber that keeps a reference instead of copying is caught.
 
-import { EXIT_WORDS, ExitWord, InterruptType, IoDirection, type ExitEvent, type GroundTruthEvent, type InterruptEvent,
+import { InterruptionType } from '../../src/emulator/vmx/qualification.js';
+import { EXIT_WORDS, ExitWord, IoDirection, type ExitEvent, type GroundTruthEvent, type InterruptEvent,
   type IoEvent, type MachineObserver, type SyscallEvent } from '../../src/emulator/events.js';
 
 /** xorshift128 (Marsaglia 2003): a small deterministic PRNG; Math.random is not allowed in vmtrace. */
@@ -57,7 +58,7 @@ export function emitSynthetic(obs: MachineObserver, o: SyntheticOptions): number
     cs: 0, ss: 0, cpl: 0, words,
   };
   const io: IoEvent = { kind: 'io', icount: 0, exitSeq: -1, port: 0, size: 1, direction: IoDirection.out, value: 0, data: null, device: 'none' };
-  const intr: InterruptEvent = { kind: 'interrupt', icount: 0, vector: 0, type: InterruptType.external, errorCode: -1 };
+  const intr: InterruptEvent = { kind: 'interrupt', icount: 0, vector: 0, type: InterruptionType.externalInterrupt, errorCode: -1 };
   const gt: GroundTruthEvent = { kind: 'groundTruth', icount: 0, type: 1, pid: 0, tid: 0, ppid: 0, cr3: 0, a0: 0, a1: 0, a2: 0, name: '' };
   const sc: SyscallEvent = {
     kind: 'syscall', icount: 0, exitSeq: 0, strategy: 'none', number: 0, args: new Array<number>(12).fill(0),

@@ -29,8 +29,11 @@ export { Cr0, Cr4, Efer, Exitable, Msr, Stop, isCanonical } from './arch.js';
  */
 export interface CpuHooks {
   instruction(cpu: Cpu, kind: Exitable, op: Op): boolean;
-  /** Before an exception is delivered; true if the VMM took it (exception-bitmap exit). */
-  exception(cpu: Cpu, vector: number, errorCode: number, hasError: boolean, op: Op | null): boolean;
+  /**
+   * Before an exception is delivered; true if the VMM took it (exception-bitmap exit). `fromInstruction`:
+   * raised by INT3 or INT1 themselves (their exit interruption type is a software exception, SDM 28.2.2).
+   */
+  exception(cpu: Cpu, vector: number, errorCode: number, hasError: boolean, op: Op | null, fromInstruction: boolean): boolean;
   /** An access violated EPT permissions (info in cpu.mmu.eptViolation). The instruction will be retried. */
   eptViolation(cpu: Cpu, op: Op): void;
 }
@@ -420,7 +423,7 @@ export class Cpu implements LazyFlags {
    */
   exception(vector: number, errorCode: number, op: Op | null): void {
     const withError = hasErrorCode(vector);
-    if (this.hooks !== null && this.hooks.exception(this, vector, errorCode, withError, op)) return;
+    if (this.hooks !== null && this.hooks.exception(this, vector, errorCode, withError, op, false)) return;
     deliverEvent(this, vector, withError ? errorCode : -1, false, false);
   }
 

@@ -18,6 +18,8 @@ import { GuestProtocolError, StateReader, type AccessSize, type Device, type Dev
 import type { GroundTruthEvent } from '../events.js';
 
 export const GROUND_TRUTH_PORT = 0x510;
+/** The one access the port takes: a 32-bit OUT (it touches ports 0x510-0x513, which an I/O bitmap must pass). */
+export const GROUND_TRUTH_ACCESS_BYTES = 4;
 export const GT_EVENT_BYTES = 64;
 const PAGE = 4096;
 const TWO32 = 4294967296;
@@ -49,7 +51,7 @@ export class GroundTruthPort implements Device {
   }
 
   out(_port: number, size: AccessSize, value: number): void {
-    if (size !== 4) {
+    if (size !== GROUND_TRUTH_ACCESS_BYTES) {
       this.onError(`${size * 8}-bit write of 0x${value.toString(16)}; the port takes a 32-bit physical address`);
       return;
     }

@@ -97,6 +97,12 @@ export class Vmcs {
   guestLinearAddressHi = 0;
   /** Guest-physical address (EPT violations and misconfigurations). */
   guestPhysicalAddress = 0;
+  /**
+   * Whether this exit defined the guest-linear / guest-physical address fields (the SDM leaves them undefined
+   * for most reasons; ExitEvent.hasGuestLinear / hasGuestPhysical). Set by the setters, cleared by beginExit.
+   */
+  guestLinearAddressValid = false;
+  guestPhysicalAddressValid = false;
   /** VM-exit instruction length (28.2.4), for exits caused by instructions. */
   exitInstructionLength = 0;
   /** VM-exit interruption information and error code (25.9.2, Table 25-19). */
@@ -481,6 +487,8 @@ export class Vmcs {
     this.guestLinearAddressLo = 0;
     this.guestLinearAddressHi = 0;
     this.guestPhysicalAddress = 0;
+    this.guestLinearAddressValid = false;
+    this.guestPhysicalAddressValid = false;
     this.exitInstructionLength = 0;
     this.exitInterruptionInfo = 0;
     this.exitInterruptionErrorCode = 0;
@@ -497,6 +505,18 @@ export class Vmcs {
   setGuestLinearAddress(lo: number, hi: number): void {
     this.guestLinearAddressLo = lo >>> 0;
     this.guestLinearAddressHi = hi >>> 0;
+    this.guestLinearAddressValid = true;
+  }
+
+  setGuestPhysicalAddress(gpa: number): void {
+    this.guestPhysicalAddress = gpa;
+    this.guestPhysicalAddressValid = true;
+  }
+
+  /** Exit interruption information and error code (25.9.2): encodeInterruptionInfo's word, 0 if none. */
+  setExitInterruption(info: number, errorCode: number): void {
+    this.exitInterruptionInfo = info;
+    this.exitInterruptionErrorCode = errorCode;
   }
 
   /** The exit qualification as a number; throws if it is not exactly representable (>= 2^53). */

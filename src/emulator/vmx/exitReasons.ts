@@ -18,6 +18,8 @@
 // for VM-entry failures. 72-79 are recent additions and 84-85 the newest (RDMSR/WRMSRNS with an immediate
 // operand), as listed in Linux's vmx.h; no guest of this project can cause those.
 
+import { Exitable } from '../cpu/arch.js';
+
 export const ExitReason = {
   EXCEPTION_NMI: 0,
   EXTERNAL_INTERRUPT: 1,
@@ -216,3 +218,30 @@ export function exitReasonKey(reason: number): string {
   const basic = reason & 0xffff;
   return basic <= MAX_EXIT_REASON ? EXIT_REASON_KEYS[basic]! : `UNKNOWN_${basic}`;
 }
+
+/**
+ * The basic exit reason of each instruction the CPU offers the VMM (cpu/arch.ts Exitable; SDM appendix C,
+ * exit conditions 26.1.2-26.1.3): whether it exits is the policy's decision, this is the reason it exits with.
+ */
+export const INSTRUCTION_EXIT_REASON: Readonly<Record<Exitable, ExitReason>> = {
+  [Exitable.cpuid]: ExitReason.CPUID,
+  [Exitable.hlt]: ExitReason.HLT,
+  [Exitable.rdtsc]: ExitReason.RDTSC,
+  [Exitable.rdmsr]: ExitReason.MSR_READ,
+  [Exitable.wrmsr]: ExitReason.MSR_WRITE,
+  [Exitable.io]: ExitReason.IO_INSTRUCTION,
+  [Exitable.movToCr]: ExitReason.CR_ACCESS,
+  [Exitable.movFromCr]: ExitReason.CR_ACCESS,
+  [Exitable.invlpg]: ExitReason.INVLPG,
+  [Exitable.vmcall]: ExitReason.VMCALL,
+  [Exitable.rdtscp]: ExitReason.RDTSCP,
+  [Exitable.lgdt]: ExitReason.GDTR_IDTR,
+  [Exitable.lidt]: ExitReason.GDTR_IDTR,
+  [Exitable.ltr]: ExitReason.LDTR_TR,
+  [Exitable.sgdt]: ExitReason.GDTR_IDTR,
+  [Exitable.sidt]: ExitReason.GDTR_IDTR,
+  [Exitable.wbinvd]: ExitReason.WBINVD,
+  [Exitable.movDr]: ExitReason.DR_ACCESS,
+  [Exitable.rdpmc]: ExitReason.RDPMC,
+  [Exitable.pause]: ExitReason.PAUSE_INSTRUCTION,
+};

@@ -238,9 +238,10 @@ export function decodeEptViolationQualification(q: number): DecodedEptViolationQ
 // Interruption information (VM-exit interruption info, IDT-vectoring info, VM-entry interruption info)
 
 /**
- * Interruption type, bits 10:8 (SDM Tables 25-17, 25-19, 25-20). Same numbering as InterruptType in
- * src/hypervisor/events.ts. Exit interruption info never uses 1, 4 and 7; IDT-vectoring info never uses 1
- * and 7; `otherEvent` (7) is only for VM entry (a pending MTF VM exit, vector 0).
+ * Interruption type, bits 10:8 (SDM Tables 25-17, 25-19, 25-20): the one table of interruption types (the
+ * machine's InterruptEvent.type and interrupts.arrow's type column use it). Exit interruption info never
+ * uses 1, 4 and 7; IDT-vectoring info never uses 1 and 7; `otherEvent` (7) is only for VM entry (a pending
+ * MTF VM exit, vector 0).
  */
 export const InterruptionType = {
   externalInterrupt: 0,
@@ -252,6 +253,16 @@ export const InterruptionType = {
   otherEvent: 7,
 } as const;
 export type InterruptionType = (typeof InterruptionType)[keyof typeof InterruptionType];
+
+/**
+ * Names by type number, snake_case of the keys above ('reserved_1' for the unused 1): the dictionary of
+ * interrupts.arrow's type_name column (index = type).
+ */
+export const INTERRUPTION_TYPE_NAMES: readonly string[] = (() => {
+  const names = Array.from({ length: 8 }, (_, n) => `reserved_${n}`);
+  for (const [key, n] of Object.entries(InterruptionType)) names[n] = key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  return names;
+})();
 
 export const InterruptionInfo = {
   VECTOR_MASK: 0xff,

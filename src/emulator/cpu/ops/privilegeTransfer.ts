@@ -154,14 +154,14 @@ const intN: H = (cpu, op) => {
   cpu.rip = op.next;
   const v = op.imm & 255;
   cpu.eventIcount = cpu.icount + op.idx;
-  if (v === Vector.BP && cpu.hooks !== null && cpu.hooks.exception(cpu, v, 0, false, op)) return;
+  if (v === Vector.BP && cpu.hooks !== null && cpu.hooks.exception(cpu, v, 0, false, op, true)) return;
   deliverEvent(cpu, v, -1, true, false);
 };
 
 const int1: H = (cpu, op) => {
   cpu.rip = op.next;
   cpu.eventIcount = cpu.icount + op.idx;
-  if (cpu.hooks !== null && cpu.hooks.exception(cpu, Vector.DB, 0, false, op)) return;
+  if (cpu.hooks !== null && cpu.hooks.exception(cpu, Vector.DB, 0, false, op, true)) return;
   deliverEvent(cpu, Vector.DB, -1, false, false);
 };
 
