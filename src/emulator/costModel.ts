@@ -287,11 +287,6 @@ export function costOfExit(model: CostModel, reason: number, extraWork = 0): num
   return model.roundTrip + h + extraWork;
 }
 
-/** Guest TSC after `icount` retired instructions (exact below 2^53). */
-export function guestTsc(model: CostModel, icount: number): number {
-  return icount * model.cyclesPerInstruction;
-}
-
 /**
  * A copy of `model` with another round-trip figure (for sensitivity sweeps over the exit cost). The copy's
  * name records the change, and its roundTrip source says it is a sweep value.
