@@ -688,6 +688,12 @@ export class Machine {
             this.tryInject(false);
             break;
           }
+          // HLT with RFLAGS.IF clear: no maskable interrupt can resume the CPU and this machine has no NMI
+          // source, so the guest has stopped for good (Linux's halt and panic paths end here).
+          if ((cpu.flagsOther & 0x200) === 0 && this.queuedCount === 0) {
+            this.stop(StopReason.haltedForever, 0, 'HLT with interrupts disabled');
+            break;
+          }
           // HLT: nothing to do until the next device event; guest time skips there (SDM HLT; KVM blocks
           // the vCPU). icount counts the skipped slots so guest time stays a function of icount alone.
           const next = Math.min(this.env.nextEventAt(), this.maxInstructions);
