@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { Cpu, Stop } from '../src/emulator/cpu/Cpu.js';
 import { linuxCpuid } from '../src/emulator/cpu/cpuModel.js';
 import { asm, assemblerMissing } from './helpers/asm.js';
-import { BareMachine, KCODE } from './helpers/bareMachine.js';
+import { BareMachine, KCODE, Sel, TSS } from './helpers/bareMachine.js';
 
 const missing = assemblerMissing();
 const suite = missing === null ? describe : describe.skip;
@@ -98,5 +98,41 @@ suite('MSRs of the Linux CPU model (SDM vol. 4)', () => {
     expect(edx).toBe(0x0700a179);
     expect(t.get(1 * 65536)![2]).toBe(0); // no SSE3, no hypervisor bit
     expect(t.get(0x80000001 * 65536)![3] >>> 0).toBe(((1 << 11) | (1 << 20) | (1 << 29)) >>> 0);
+  });
+});
+
+suite('I/O permission bit map (SDM vol. 1 19.5.2)', () => {
+  /** CPL 3 code doing `code`, with a TSS whose I/O map at 0x68 allows exactly ports 0x80 and 0x3f8-0x3ff (of 0-0x407). */
+  function userIo(code: string, limit = 0x68 + 0x80): BareMachine {
+    const m = new BareMachine();
+    const cpu = m.cpu;
+    m.dv.setUint16(TSS + 0x66, 0x68, true);
+    m.cpu.mmu.u8.fill(0xff, TSS + 0x68, TSS + 0x68 + 0x81); // ports 0-0x407: the map ends with the limit
+    m.cpu.mmu.u8[TSS + 0x68 + 0x10] = 0xfe; // port 0x80
+    m.cpu.mmu.u8[TSS + 0x68 + 0x7f] = 0x00; // ports 0x3f8-0x3ff
+    cpu.trLimit = limit;
+    m.map4k(0x400000n, 0x300000, 1 | 4);
+    m.map4k(0x401000n, 0x301000, 1 | 2 | 4, true);
+    m.load(0x300000, asm(`${code}\nud2`, 0x400000));
+    cpu.setCpl(3);
+    cpu.cs = Sel.ucode;
+    cpu.ss = Sel.udata;
+    cpu.setReg(4, 0x401ff0n);
+    cpu.setRip(0x400000n);
+    return m;
+  }
+
+  it('allows the ports whose bits are clear, at CPL 3 with IOPL 0', () => {
+    const m = userIo('mov al, 1\nout 0x80, al\nmov dx, 0x3f8\nout dx, al\nin al, dx');
+    m.runToHalt();
+    expect(m.haltedVector()).toBe(6); // reached the ud2
+  });
+
+  it('faults on a port whose bit is set, on an access that spans into one, and on a map past the TSS limit', () => {
+    for (const [code, limit] of [['out 0x81, al', undefined], ['mov dx, 0x3fe\nout dx, eax', undefined], ['mov dx, 0x7f\nout dx, ax', undefined], ['out 0x80, al', 0x68 + 0x10]] as const) {
+      const m = userIo(code, limit);
+      m.runToHalt();
+      expect(m.haltedVector(), code).toBe(13);
+    }
   });
 });

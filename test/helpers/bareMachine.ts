@@ -47,6 +47,8 @@ export class BareMachine {
     // TSS: RSP0 at +4, IST1 at +36.
     this.set64(TSS + 4, RSP0);
     this.set64(TSS + 36, IST1);
+    // I/O map base past the limit: no I/O permission bit map, so user IN/OUT fault while IOPL is 0.
+    dv.setUint16(TSS + 0x66, 0x68, true);
     for (let v = 0; v < 256; v++) {
       this.setGate(v, STUBS + v * 16, 0, 0, 0xe);
       cpu.mmu.u8[STUBS + v * 16] = 0xf4; // hlt

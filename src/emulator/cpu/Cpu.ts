@@ -450,6 +450,36 @@ export class Cpu implements LazyFlags {
     if (this.cpl > ((this.flagsOther >> 12) & 3)) throw this.fault.set(Vector.GP, 0);
   }
 
+  /**
+   * I/O instructions (SDM vol. 1 19.5): allowed when CPL <= IOPL; otherwise every bit of the TSS I/O
+   * permission bit map for the accessed ports must be 0. The map starts at the 16-bit offset at TSS byte
+   * 0x66; the processor reads the two map bytes holding the first port's bit, and both must lie within the
+   * TSS limit, else #GP(0) (Linux's iopl(3) emulation grants ports this way, with IOPL left at 0).
+   */
+  requireIoPermission(port: number, bytes: number): void {
+    if (this.cpl <= ((this.flagsOther >> 12) & 3)) return;
+    if (this.trLimit < 0x67) throw this.fault.set(Vector.GP, 0);
+    const base = this.readSystemByte(0x66) | (this.readSystemByte(0x67) << 8);
+    const at = base + (port >>> 3);
+    if (at + 1 > this.trLimit) throw this.fault.set(Vector.GP, 0);
+    const map = this.readSystemByte(at) | (this.readSystemByte(at + 1) << 8);
+    if ((map & (((1 << bytes) - 1) << (port & 7))) !== 0) throw this.fault.set(Vector.GP, 0);
+  }
+
+  /** A byte of the current TSS, read with supervisor privileges. */
+  private readSystemByte(offset: number): number {
+    const s = (this.trBaseLo >>> 0) + offset;
+    const lo = s | 0;
+    const hi = (this.trBaseHi + (s >= 4294967296 ? 1 : 0)) | 0;
+    const wasUser = this.mmu.user;
+    if (wasUser) this.mmu.setUser(false);
+    try {
+      return this.mmu.read8(lo, hi);
+    } finally {
+      if (wasUser) this.mmu.setUser(true);
+    }
+  }
+
   readMsr(index: number): Pair | null {
     switch (index) {
       case Msr.EFER: return { lo: this.efer, hi: 0 };

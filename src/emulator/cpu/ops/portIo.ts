@@ -27,7 +27,7 @@ function portOut(cpu: Cpu, port: number, bytes: number, v: number): void {
 }
 
 const inHandler: H = (cpu, op) => {
-  cpu.requireIopl();
+  cpu.requireIoPermission(portOf(cpu, op), (op.aux & IoQual.SIZE_MASK) + 1);
   if (hooked(cpu, Exitable.io, op)) return;
   const bytes = (op.aux & IoQual.SIZE_MASK) + 1;
   cpu.ioIcount = cpu.icount + op.idx;
@@ -39,7 +39,7 @@ const inHandler: H = (cpu, op) => {
 };
 
 const outHandler: H = (cpu, op) => {
-  cpu.requireIopl();
+  cpu.requireIoPermission(portOf(cpu, op), (op.aux & IoQual.SIZE_MASK) + 1);
   if (hooked(cpu, Exitable.io, op)) return;
   const bytes = (op.aux & IoQual.SIZE_MASK) + 1;
   cpu.ioIcount = cpu.icount + op.idx;
@@ -56,7 +56,7 @@ function stepReg(cpu: Cpu, r: number, d: number): void {
 
 /** INS/OUTS (SDM: "INS/INSB/INSW/INSD", "OUTS"): one element, or REP in chunks like the other string ops. */
 const stringIo: H = (cpu, op) => {
-  cpu.requireIopl();
+  cpu.requireIoPermission(cpu.lo[2] & 0xffff, (op.aux & IoQual.SIZE_MASK) + 1);
   if (hooked(cpu, Exitable.io, op)) return;
   const bytes = (op.aux & IoQual.SIZE_MASK) + 1;
   const isIn = (op.aux & IoQual.DIRECTION_IN) !== 0;
