@@ -48,6 +48,8 @@ class Rig {
     this.devs = new StandardDevices({
       now: () => this.icount,
       cyclesPerInstruction: 3,
+      // A slow TSC so the PIT (1.193182 MHz) and RTC (32.768 kHz) clocks tick within a script's span.
+      tscHz: 50_000_000,
       disk, packets, serialInput,
       dmaWrite: (p, b) => { this.log.push(`dma ${p} ${fnv(b)}`); this.mem.set(b, p); },
       dmaRead: (p, n) => this.mem.slice(p, p + n),
@@ -57,6 +59,12 @@ class Rig {
       onPowerOff: (s) => this.log.push(`poweroff ${s}`),
       onGroundTruth: (e) => this.log.push(`gt ${JSON.stringify(e)}`),
     });
+    if (mem === undefined) {
+      // The guest kernel's ICW sequence (vectors 0x20-0x2f), every line masked.
+      for (const [p, v] of [[0x20, 0x11], [0xa0, 0x11], [0x21, 0x20], [0xa1, 0x28], [0x21, 4], [0xa1, 2], [0x21, 1], [0xa1, 1]]) {
+        this.devs.bus.out(p, 1, v);
+      }
+    }
   }
 
   in(port: number, size: AccessSize): void {
@@ -74,12 +82,27 @@ class Rig {
       this.icount += 1 + (y % 40);
       // Time passes: run device events that fell due (the machine does this between instructions).
       if (this.devs.nextEventAt() <= this.icount) this.devs.advanceTo(this.icount);
-      switch (x % 24) {
-        case 0: bus.out(0x21, 2, y & 0xffff & ~0x4811); break; // mostly unmasked
+      switch (x % 30) {
+        case 0: bus.out(0x21, 1, y & 0xff & ~0x11); bus.out(0xa1, 1, (y >>> 8) & 0xff & ~0x48); break; // mostly unmasked
         case 1: if (pic.pendingVector() >= 0) this.log.push(`ack ${pic.acknowledge()}`); break;
-        case 2: bus.out(0x20, 1, 0x20); break;
-        case 3: bus.out(0x40, 4, y % 7 === 0 ? 0 : 30 + (y % 900)); break;
-        case 4: this.in(0x40, 4); break;
+        case 2: if (y & 1) bus.out(0xa0, 1, 0x20); bus.out(0x20, 1, 0x20); break;
+        case 3: { // PIT: a channel, an access mode and an operating mode, then the count
+          const ch = [0, 0, 2][y % 3];
+          const access = 1 + ((y >>> 2) % 3);
+          bus.out(0x43, 1, (ch << 6) | (access << 4) | ([0, 2, 3, 4, 1, 5][(y >>> 4) % 6] << 1) | ((y >>> 7) % 5 === 0 ? 1 : 0));
+          const count = 2 + ((y >>> 8) % 400);
+          if (access !== 2) bus.out(0x40 + ch, 1, count & 0xff);
+          if (access !== 1) bus.out(0x40 + ch, 1, count >> 8);
+          break;
+        }
+        case 4: { // PIT reads: plain, after a latch, after a read-back of count and status
+          const ch = [0, 2][y % 2];
+          if ((y >>> 1) % 3 === 1) bus.out(0x43, 1, ch << 6);
+          if ((y >>> 1) % 3 === 2) bus.out(0x43, 1, 0xc0 | ((y >>> 3) & 0x30) | (2 << ch));
+          this.in(0x40 + ch, 1);
+          this.in(0x40 + ch, 1);
+          break;
+        }
         case 5: bus.out(0x3f8, 1, y & 0xff); break;
         case 6: bus.out(0x3f9, 1, y & 3); break;
         case 7: this.in(0x3f8 + (y % 8), 1); break;
@@ -123,6 +146,27 @@ class Rig {
         case 21: bus.out(0x3fa, 1, y & 7); break;
         case 22: this.in(0x20, 2); this.in(0x21, 1); break;
         case 23: bus.out(0x3fb, 1, y % 3 === 0 ? 0x83 : 0x03); break;
+        case 24: bus.out(0x61, 1, y & 3); this.in(0x61, 1); break;
+        case 25: { // RTC: a register read (time, A-D, RAM)
+          bus.out(0x70, 1, [0, 2, 4, 6, 7, 8, 9, 0x0a, 0x0b, 0x0c, 0x0c, 0x0c, 0x0c, 0x0d, 0x20, 0x32][y % 16] | (y & 0x80));
+          this.in(0x71, 1);
+          break;
+        }
+        case 26: { // RTC: interrupt enables and periodic rate, alarms, RAM
+          const reg = [0x0a, 0x0b, 0x01, 0x03, 0x05, 0x20][y % 6];
+          const v = reg === 0x0a ? 0x20 | ((y >>> 8) % 5 === 0 ? (y >>> 12) % 16 : 3 + ((y >>> 12) % 4)) : reg === 0x0b ? ((y >>> 8) & 0x76) : (y >>> 8) & 0xff;
+          bus.out(0x70, 1, reg);
+          bus.out(0x71, 1, v);
+          break;
+        }
+        case 27: { // RTC: set the clock (SET, write, clear SET)
+          bus.out(0x70, 1, 0x0b); bus.out(0x71, 1, 0x82);
+          bus.out(0x70, 1, y % 3 === 0 ? 0 : 4); bus.out(0x71, 1, ((y >>> 8) % 6) << 4 | ((y >>> 12) % 10));
+          bus.out(0x70, 1, 0x0b); bus.out(0x71, 1, 0x02 | ((y >>> 16) & 0x50));
+          break;
+        }
+        case 28: bus.out(0x80, 1, y & 0xff); break;
+        case 29: bus.out(0x4d0 + (y & 1), 1, (y >>> 8) & 0xff); this.in(0x4d0, 2); break;
       }
     }
   }
@@ -164,7 +208,7 @@ describe('device state round trip', () => {
     a.script(6, 900);
     const kinds = new Set(a.log.map((l) => l.split(' ')[0]));
     for (const k of ['dma', 'raise', 'lower', 'console', 'tx', 'gt', 'ack', 'in', 'insw']) expect(kinds).toContain(k);
-    expect(a.log.some((l) => /^raise (0|4|11|14) /.test(l))).toBe(true);
+    for (const irq of [0, 4, 8, 11, 14]) expect(a.log.some((l) => l.startsWith(`raise ${irq} `)), `IRQ ${irq}`).toBe(true);
     // Negative control: same memory and time, devices at reset instead of restored.
     const fresh = new Rig(cp.mem.slice());
     fresh.icount = cp.icount;

@@ -5,8 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { IoBus } from '../src/emulator/devices/IoBus.js';
 import { DeviceStateError, GuestProtocolError, type AccessSize, type Device, type DeviceContext } from '../src/emulator/devices/Device.js';
-import { Pic, PIC_SPURIOUS_VECTOR } from '../src/emulator/devices/Pic.js';
-import { Timer } from '../src/emulator/devices/Timer.js';
+import { Pic } from '../src/emulator/devices/Pic.js';
 import { Uart } from '../src/emulator/devices/Uart.js';
 import { BlockDevice, SECTOR } from '../src/emulator/devices/BlockDevice.js';
 import { Nic } from '../src/emulator/devices/Nic.js';
@@ -24,21 +23,36 @@ class Host {
   readonly log: string[] = [];
   readonly ctx: DeviceContext;
 
-  constructor(cpi = 1) {
+  constructor(cpi = 1, tscHz = 2_000_000_000) {
     this.ctx = {
       now: () => this.icount,
       cyclesPerInstruction: cpi,
+      tscHz,
       raiseIrq: (irq) => { this.log.push(`raise ${irq} @${this.icount}`); this.pic.raiseIrq(irq); },
       lowerIrq: (irq) => { this.log.push(`lower ${irq} @${this.icount}`); this.pic.lowerIrq(irq); },
       dmaWrite: (phys, bytes) => { this.log.push(`dma ${phys.toString(16)} ${bytes.length}`); this.mem.set(bytes, phys); },
       dmaRead: (phys, length) => this.mem.slice(phys, phys + length),
     };
     this.bus.register(this.pic);
+    initPic(this.bus);
   }
 
   take(): string[] {
     return this.log.splice(0);
   }
+}
+
+/** The guest kernel's ICW sequence (guest/kernel/arch.c): IRQ n = vector 0x20 + n, every line masked. */
+function initPic(bus: IoBus): void {
+  for (const [port, v] of [[0x20, 0x11], [0xa0, 0x11], [0x21, 0x20], [0xa1, 0x28], [0x21, 4], [0xa1, 2], [0x21, 1], [0xa1, 1],
+    [0x21, 0xff], [0xa1, 0xff]]) bus.out(port, 1, v);
+}
+
+/** Unmask IRQs (bit n = IRQ n) on the pair, the cascade line too when a slave IRQ is unmasked. */
+function unmask(bus: IoBus, irqs: number): void {
+  const m = ~(irqs | (irqs & 0xff00 ? 4 : 0)) & 0xffff;
+  bus.out(0x21, 1, m & 0xff);
+  bus.out(0xa1, 1, m >> 8);
 }
 
 /** A deterministic PRNG for test inputs (xorshift32). */
@@ -109,158 +123,6 @@ describe('IoBus', () => {
     bus.outsString(0x80, 4, new Uint8Array([1, 2, 3, 0x84]));
     expect(seen).toEqual([0x0201, 0x0403, 0x84030201]);
     expect(() => bus.outsString(0x80, 4, new Uint8Array(3))).toThrow(/whole number/);
-  });
-});
-
-describe('Pic', () => {
-  it('delivers the lowest unmasked IRQ first, vector 0x20 + irq, and masks per bit', () => {
-    const h = new Host();
-    const { bus, pic } = h;
-    expect(bus.in(0x21, 2)).toBe(0xffff); // all masked at reset
-    pic.raiseIrq(4);
-    pic.raiseIrq(11);
-    pic.raiseIrq(14);
-    expect(pic.pendingVector()).toBe(-1);
-    bus.out(0x21, 2, ~((1 << 11) | (1 << 14)) & 0xffff);
-    expect(pic.pendingVector()).toBe(0x2b);
-    bus.out(0x21, 1, 0xef); // low byte only: unmask IRQ 4, the high byte (11, 14 unmasked) stays
-    expect(bus.in(0x21, 2)).toBe(0xb7ef);
-    expect(bus.in(0x21, 1)).toBe(0xef);
-    expect(pic.pendingVector()).toBe(0x24);
-    expect(bus.in(0x20, 1)).toBe(((1 << 4) | (1 << 11) | (1 << 14)) & 0xff); // IRR, 8-bit view
-    expect(bus.in(0x20, 2)).toBe((1 << 4) | (1 << 11) | (1 << 14));
-    expect(pic.acknowledge()).toBe(0x24);
-    // IRQ 4 in service: 11 and 14 have lower priority and wait (fully nested mode).
-    expect(pic.pendingVector()).toBe(-1);
-    pic.raiseIrq(0);
-    bus.out(0x21, 2, 0xb7ee);
-    expect(pic.pendingVector()).toBe(0x20); // higher priority than the one in service
-    expect(pic.acknowledge()).toBe(0x20);
-    expect(pic.isr).toBe(0x11);
-    bus.out(0x20, 1, 0x0b); // OCW3: read ISR
-    expect(bus.in(0x20, 2)).toBe(0x11);
-    bus.out(0x20, 1, 0x20); // EOI ends IRQ 0 (the highest in service), IRQ 4 still in service
-    expect(bus.in(0x20, 2)).toBe(0x10);
-    expect(pic.pendingVector()).toBe(-1);
-    bus.out(0x20, 1, 0x20);
-    bus.out(0x20, 1, 0x0a); // back to IRR
-    expect(pic.pendingVector()).toBe(0x2b);
-    expect(pic.acknowledge()).toBe(0x2b);
-    expect(pic.pendingVector()).toBe(-1);
-    bus.out(0x20, 1, 0x63 + 8); // specific EOI 0x6b is IRQ 3 (3 bits): IRQ 11 stays in service
-    expect(pic.isr).toBe(1 << 11);
-    bus.out(0x20, 1, 0x20);
-    expect(pic.acknowledge()).toBe(0x2e);
-    expect(pic.acknowledge()).toBe(PIC_SPURIOUS_VECTOR); // nothing left: the 8259A answers IRQ 7
-    expect(pic.isr).toBe(1 << 14);
-  });
-
-  it('a lowered request is withdrawn; a raised one stays until acknowledged', () => {
-    const pic = new Pic();
-    pic.mask = 0;
-    pic.raiseIrq(14);
-    pic.lowerIrq(14);
-    expect(pic.pendingVector()).toBe(-1);
-    pic.raiseIrq(14);
-    pic.raiseIrq(14); // edges coalesce in the one IRR bit
-    expect(pic.acknowledge()).toBe(0x2e);
-    expect(pic.pendingVector()).toBe(-1);
-  });
-
-  it('matches a bit-by-bit model of fully nested priority on random operation sequences', () => {
-    const next = rng(7);
-    const pic = new Pic();
-    let irr = 0, isr = 0, mask = 0xffff;
-    // Reference: scan IRQs from 0 (highest priority); an in-service IRQ blocks itself and everything below.
-    const model = (): number => {
-      for (let i = 0; i < 16; i++) {
-        if (isr & (1 << i)) return -1;
-        if (irr & ~mask & (1 << i)) return 0x20 + i;
-      }
-      return -1;
-    };
-    for (let step = 0; step < 4000; step++) {
-      const r = next();
-      const irq = (r >>> 8) & 15;
-      switch (r % 6) {
-        case 0: case 1: pic.raiseIrq(irq); irr |= 1 << irq; break;
-        case 2: pic.lowerIrq(irq); irr &= ~(1 << irq); break;
-        case 3: pic.out(0x21, 2, r >>> 16); mask = r >>> 16; break;
-        case 4: {
-          const v = model();
-          expect(pic.acknowledge()).toBe(v < 0 ? PIC_SPURIOUS_VECTOR : v);
-          if (v >= 0) { irr &= ~(1 << (v - 0x20)); isr |= 1 << (v - 0x20); }
-          break;
-        }
-        case 5: {
-          pic.out(0x20, 1, 0x20);
-          for (let i = 0; i < 16; i++) if (isr & (1 << i)) { isr &= ~(1 << i); break; }
-          break;
-        }
-      }
-      expect(pic.pendingVector()).toBe(model());
-      expect([pic.irr, pic.isr, pic.mask]).toEqual([irr, isr, mask]);
-    }
-  });
-});
-
-describe('Timer', () => {
-  it('ticks every ceil(period / CPI) instructions from the programming instruction; reads cycles left', () => {
-    const h = new Host(3);
-    const t = new Timer(h.ctx);
-    h.bus.register(t);
-    expect(t.nextEventAt()).toBe(Infinity);
-    expect(h.bus.in(0x40, 4)).toBe(0);
-    h.icount = 100;
-    h.bus.out(0x40, 4, 10); // 10 cycles at 3 CPI: 4 instructions
-    expect(t.nextEventAt()).toBe(104);
-    h.icount = 101;
-    expect(h.bus.in(0x40, 4)).toBe(9); // 3 instructions x 3 cycles
-    t.advanceTo(103);
-    expect(h.take()).toEqual([]);
-    h.icount = 104;
-    t.advanceTo(104);
-    expect(h.take()).toEqual(['raise 0 @104']);
-    expect(t.nextEventAt()).toBe(108);
-    // Skipping past several ticks (a HLT): one request, all ticks counted, next on the original grid.
-    h.icount = 117;
-    t.advanceTo(117);
-    expect(h.take()).toEqual(['raise 0 @117']);
-    expect(t.ticks).toBe(4);
-    expect(t.nextEventAt()).toBe(120);
-    // Reprogramming restarts from the writing instruction.
-    h.icount = 118;
-    h.bus.out(0x40, 4, 30);
-    expect(t.nextEventAt()).toBe(128);
-    expect(h.bus.in(0x40, 4)).toBe(30);
-    // Narrow writes are not part of the subset.
-    h.bus.out(0x40, 2, 5);
-    h.bus.out(0x41, 4, 5);
-    expect(t.nextEventAt()).toBe(128);
-    h.bus.out(0x40, 4, 0);
-    expect(t.nextEventAt()).toBe(Infinity);
-    expect(h.bus.in(0x40, 4)).toBe(0);
-  });
-
-  it('a run loop that advances to nextEventAt sees floor(N / period) ticks, each at its exact icount', () => {
-    const h = new Host(2);
-    const t = new Timer(h.ctx);
-    h.bus.register(t);
-    h.icount = 5;
-    h.bus.out(0x40, 4, 2001); // ceil(2001 / 2) = 1001 instructions
-    const at: number[] = [];
-    while (t.nextEventAt() <= 1_000_005) {
-      h.icount = t.nextEventAt();
-      t.advanceTo(h.icount);
-      at.push(h.icount);
-    }
-    expect(at.length).toBe(Math.floor(1_000_000 / 1001));
-    expect(at.every((x, i) => x === 5 + 1001 * (i + 1))).toBe(true);
-    // The largest period: 2^32 - 1 cycles at 1 CPI; the read saturates at 32 bits.
-    const h1 = new Host(1);
-    const t1 = new Timer(h1.ctx);
-    t1.out(0x40, 4, 0xffffffff);
-    expect(t1.in(0x40, 4)).toBe(0xffffffff);
   });
 });
 
@@ -438,11 +300,12 @@ describe('BlockDevice (ATA PIO)', () => {
 
   it('follows guest/kernel/ata.c: IRQ handler reads status, then REP INSW; writes poll status then REP OUTSW', () => {
     const { h, bus, ata } = setup(8);
-    h.pic.mask = ~(1 << 14) & 0xffff;
+    unmask(bus, 1 << 14);
     ataCommand(bus, 3, 1, 0x20);
     expect(h.pic.acknowledge()).toBe(0x2e);
     const st = bus.in(0x1f7, 1);
     expect(st & 0x09).toBe(0x08);
+    bus.out(0xa0, 1, 0x20);
     bus.out(0x20, 1, 0x20);
     expect(new DataView(bus.insString(0x1f0, 2, 256).buffer).getUint32(0, true)).toBe(3);
     ataCommand(bus, 4, 1, 0x30);
@@ -595,10 +458,13 @@ describe('ground-truth and power-off ports', () => {
 
 describe('StandardDevices', () => {
   it('claims the ports of docs/machine.md with the right owners', () => {
-    const d = new StandardDevices({ now: () => 0, cyclesPerInstruction: 1, dmaWrite: () => {}, dmaRead: (_p, n) => new Uint8Array(n) });
-    const owners: Array<[number, string]> = [[0x20, 'pic'], [0x21, 'pic'], [0x40, 'timer'], [0x43, 'timer'], [0x1f0, 'ata'],
+    const d = new StandardDevices({ now: () => 0, cyclesPerInstruction: 1, tscHz: 2_000_000_000, dmaWrite: () => {}, dmaRead: (_p, n) => new Uint8Array(n) });
+    const owners: Array<[number, string]> = [[0x20, 'pic'], [0x21, 'pic'], [0xa0, 'pic'], [0xa1, 'pic'], [0x4d0, 'pic'], [0x4d1, 'pic'],
+      [0x40, 'pit'], [0x43, 'pit'], [0x61, 'port61'], [0x70, 'rtc'], [0x71, 'rtc'], [0x80, 'post'], [0x1f0, 'ata'],
       [0x1f7, 'ata'], [0x3f8, 'uart'], [0x3ff, 'uart'], [0x500, 'poweroff'], [0x510, 'groundtruth'], [0xc000, 'nic'],
-      [0xc01f, 'nic'], [0x22, 'none'], [0x1f8, 'none'], [0x501, 'none'], [0xc020, 'none'], [0x3f6, 'none']];
+      [0xc01f, 'nic'], [0x22, 'none'], [0x1f8, 'none'], [0x501, 'none'], [0xc020, 'none'], [0x3f6, 'none'],
+      // Absent on this PC (docs/machine.md): the 8042, PCI configuration, Super I/O, DMA page registers.
+      [0x60, 'none'], [0x64, 'none'], [0xcf8, 'none'], [0xcfc, 'none'], [0x2e, 'none'], [0x4e, 'none'], [0x87, 'none']];
     expect(owners.map(([p]) => [p, d.bus.deviceNameAt(p)])).toEqual(owners);
     expect(d.bus.devices.filter((x) => x.silent).map((x) => x.name)).toEqual(['groundtruth']);
   });
@@ -607,12 +473,16 @@ describe('StandardDevices', () => {
     let now = 0;
     const irqs: string[] = [];
     const mem = new Uint8Array(0x10000);
-    const d = new StandardDevices({ now: () => now, cyclesPerInstruction: 1, dmaWrite: (p, b) => mem.set(b, p),
+    const d = new StandardDevices({ now: () => now, cyclesPerInstruction: 1, tscHz: 1_193_182, dmaWrite: (p, b) => mem.set(b, p),
       dmaRead: (p, n) => mem.slice(p, p + n), disk: new Uint8Array(SECTOR), packets: [{ icount: 5, bytes: new Uint8Array(3) }],
       onIrq: (irq, up) => irqs.push(`${up ? '+' : '-'}${irq}`) });
     const bus = d.bus;
-    bus.out(0x21, 2, 0);
-    bus.out(0x40, 4, 10);
+    initPic(bus);
+    unmask(bus, 0xffff);
+    // PIT channel 0, mode 0, count 8: at 1 instruction per PIT clock, OUT rises 9 clocks after the write.
+    bus.out(0x43, 1, 0x30);
+    bus.out(0x40, 1, 8);
+    bus.out(0x40, 1, 0);
     bus.out(0x3f9, 1, 2);
     ataCommand(bus, 0, 1, 0x20);
     bus.out(0xc008, 4, 64);
@@ -623,19 +493,22 @@ describe('StandardDevices', () => {
     expect(irqs).toEqual(['+4', '+14', '+0', '+11']); // OUT order, then events in registration order
     const vectors: number[] = [];
     while (d.pic.pendingVector() >= 0) {
-      vectors.push(d.pic.acknowledge());
+      const v = d.pic.acknowledge();
+      vectors.push(v);
+      if (v >= 0x28) bus.out(0xa0, 1, 0x20);
       bus.out(0x20, 1, 0x20);
     }
-    expect(vectors).toEqual([0x20, 0x24, 0x2b, 0x2e]);
+    // PC priority order: IRQ 0, 1, then the slave's 8-15 (on the master's IR2), then 3-7.
+    expect(vectors).toEqual([0x20, 0x2b, 0x2e, 0x24]);
   });
 });
 
 describe('bad saved state', () => {
   it('is refused with a DeviceStateError naming the device and field', () => {
     const h = new Host();
-    expect(() => new Timer(h.ctx).loadState({ periodCycles: 'x' })).toThrow(DeviceStateError);
-    expect(() => new Timer(h.ctx).loadState(null)).toThrow(/'timer' state: not an object/);
-    expect(() => new Timer(h.ctx).loadState({ periodCycles: 5, periodIcount: 0, nextTick: 10, ticks: 0 })).toThrow(/period of 0/);
+    expect(() => new Pic().loadState({ 'm.irr': 'x' })).toThrow(DeviceStateError);
+    expect(() => new Pic().loadState(null)).toThrow(/'pic' state: not an object/);
+    expect(() => new Pic().loadState({ ...(new Pic().saveState() as object), 'm.elcr': 1 })).toThrow(/m.elcr sets reserved bits/);
     const ata = new BlockDevice(h.ctx, new Uint8Array(SECTOR * 2));
     const s = ata.saveState() as Record<string, unknown>;
     expect(() => new BlockDevice(h.ctx, new Uint8Array(SECTOR)).loadState(s)).toThrow(/disk of 2 sectors/);

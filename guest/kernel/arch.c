@@ -1,4 +1,4 @@
-/* GDT, TSS, IDT, the 8259-subset PIC, the interval timer and the SYSCALL MSRs. */
+/* GDT, TSS, IDT, the 8259A interrupt controllers, the 8254 timer and the SYSCALL MSRs. */
 #include "kernel.h"
 
 #define MSR_EFER 0xc0000080
@@ -37,25 +37,66 @@ struct dtr { uint16_t limit; uint64_t base; } __attribute__((packed));
 
 uint64_t jiffies, tsc_hz;
 uint32_t timer_hz;
+uint64_t timer_tick_ns;
 static uint16_t pic_mask = 0xffff;
 
 void tss_set_rsp0(uint64_t rsp0) { tss.rsp0 = rsp0; }
 
-void pic_eoi(void) { outb(0x20, 0x20); }
+/* The 8259A pair (Intel 8259A datasheet, "Initialization command words"; docs/machine.md): master at
+ * 0x20/0x21, slave at 0xa0/0xa1 on the master's IR2. ICW1 0x11: edge triggered, cascade, ICW4 follows.
+ * ICW2: vector bases 0x20 and 0x28, so IRQ n is vector 0x20 + n. ICW3: the slave on IR2 / slave id 2.
+ * ICW4 0x01: 8086 mode, normal (not automatic) EOI. Then every line masked (OCW1). */
+static void pic_init(void) {
+  outb(0x20, 0x11); outb(0xa0, 0x11);
+  outb(0x21, 0x20); outb(0xa1, 0x28);
+  outb(0x21, 0x04); outb(0xa1, 0x02);
+  outb(0x21, 0x01); outb(0xa1, 0x01);
+  outb(0x21, 0xff); outb(0xa1, 0xff);
+}
+
+static void pic_write_mask(void) {
+  outb(0x21, (uint8_t)pic_mask);
+  outb(0xa1, (uint8_t)(pic_mask >> 8));
+}
+
+/* Non-specific EOI (OCW2 0x20): to the slave first for IRQ 8-15, then to the master for its IR2. */
+void pic_eoi(int irq) {
+  if (irq >= 8) outb(0xa0, 0x20);
+  outb(0x20, 0x20);
+}
+
+/* A spurious IRQ 7 / 15 (the request went away before INTA) has no ISR bit: read the ISR (OCW3 0x0b). */
+int pic_spurious(int irq) {
+  if (irq != 7 && irq != 15) return 0;
+  uint16_t port = irq == 7 ? 0x20 : 0xa0;
+  outb(port, 0x0b);
+  int in_service = inb(port) & 0x80;
+  outb(port, 0x0a);
+  if (in_service) return 0;
+  if (irq == 15) outb(0x20, 0x20); /* the master did take IR2 */
+  return 1;
+}
 
 void pic_unmask(int irq) {
   pic_mask &= (uint16_t)~(1u << irq);
-  /* docs/machine.md: port 0x21 holds the 16-bit mask, bit n masks IRQ n. */
-  outw(0x21, pic_mask);
+  if (irq >= 8) pic_mask &= (uint16_t)~(1u << 2); /* the cascade input */
+  pic_write_mask();
 }
 
+/* The 8254 (Intel 82C54 datasheet, "Mode 2: rate generator"): channel 0 counts a 1.193182 MHz clock and
+ * raises IRQ 0 every `divisor` counts. Control word 0x34: channel 0, LSB then MSB, mode 2, binary. The
+ * divisor is the nearest to the asked rate in 2..65536 (0 = 65536), so the real rate is 1193182 / divisor. */
+#define PIT_HZ 1193182UL
 void timer_set_hz(uint32_t hz) {
   if (hz == 0) hz = 1;
-  uint64_t period = tsc_hz / hz;
-  if (period == 0) period = 1;
-  if (period > 0xffffffffUL) period = 0xffffffffUL;
-  timer_hz = hz;
-  outl(0x40, (uint32_t)period);
+  uint64_t divisor = (PIT_HZ + hz / 2) / hz;
+  if (divisor < 2) divisor = 2;
+  if (divisor > 65536) divisor = 65536;
+  timer_hz = (uint32_t)((PIT_HZ + divisor / 2) / divisor);
+  timer_tick_ns = (divisor * 1000000000UL + PIT_HZ / 2) / PIT_HZ;
+  outb(0x43, 0x34);
+  outb(0x40, (uint8_t)divisor);
+  outb(0x40, (uint8_t)(divisor >> 8));
 }
 
 /* The FXSAVE image of the initial x87/SSE state: FCW 0x37f (FNINIT), MXCSR 0x1f80, all else zero. */
@@ -115,5 +156,5 @@ void arch_init(void) {
   wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
   wrmsr(MSR_FMASK, 0x47700);
 
-  outw(0x21, pic_mask);
+  pic_init();
 }

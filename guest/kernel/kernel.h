@@ -160,11 +160,13 @@ static inline void invlpg(uint64_t va) { __asm__ volatile("invlpg (%0)" : : "r"(
 
 void arch_init(void);
 void tss_set_rsp0(uint64_t rsp0);
-void pic_eoi(void);
+void pic_eoi(int irq);
+int pic_spurious(int irq);
 void pic_unmask(int irq);
 void timer_set_hz(uint32_t hz);
 extern uint64_t jiffies, tsc_hz;
 extern uint32_t timer_hz;
+extern uint64_t timer_tick_ns;
 
 /* entry.S */
 void swtch(uint64_t *save_sp, uint64_t new_sp);

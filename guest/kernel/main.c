@@ -29,10 +29,12 @@ void trap(struct trapframe *tf) {
   }
   if (v >= 32 && v < 48) {
     int irq = (int)v - 32;
-    if (irq == 0) timer_tick();
-    else if (irq == 11) nic_irq();
-    else if (irq == 14) ata_irq();
-    pic_eoi();
+    if (!pic_spurious(irq)) {
+      if (irq == 0) timer_tick();
+      else if (irq == 11) nic_irq();
+      else if (irq == 14) ata_irq();
+      pic_eoi(irq);
+    }
   }
   /* A vector the hypervisor injected (a hyperupcall's send_vcpu_ipi): no interrupt controller, no EOI. */
   if (v == HV_NOTIFY_VECTOR) hyperupcall_notify();

@@ -428,7 +428,7 @@ long do_nanosleep(uint64_t req) {
   if (copyin(ts, req, sizeof ts)) return -EFAULT;
   if (ts[0] < 0 || ts[1] < 0 || ts[1] >= 1000000000) return -EINVAL;
   uint64_t ns = (uint64_t)ts[0] * 1000000000UL + (uint64_t)ts[1];
-  uint64_t tick_ns = 1000000000UL / timer_hz;
+  uint64_t tick_ns = timer_tick_ns;
   uint64_t ticks = (ns + tick_ns - 1) / tick_ns;
   if (ticks == 0) { yield(); return 0; }
   sleep_ticks(ticks);

@@ -113,6 +113,8 @@ export interface RunResult {
 export interface MachineOptions {
   memoryBytes: number;
   cyclesPerInstruction: number;
+  /** Guest TSC frequency (Hz): guest seconds = icount x cyclesPerInstruction / tscHz (the PIT and RTC count it). */
+  tscHz?: number;
   policy: ExitPolicy;
   costModel: ExitCosts;
   /** The VMCS whose VM-exit information fields each exit fills (SDM 25.9, 27.2); default: the machine's own. */
@@ -128,6 +130,8 @@ const TWO32 = 4294967296;
 
 export class Machine {
   readonly cpu: Cpu;
+  /** Guest TSC frequency in Hz, 0 if the machine was built without one (then it has no device clocks). */
+  readonly tscHz: number;
   env: Environment;
   policy: ExitPolicy;
   costModel: ExitCosts;
@@ -171,6 +175,7 @@ export class Machine {
 
   constructor(env: Environment, opts: MachineOptions) {
     this.cpu = new Cpu({ memoryBytes: opts.memoryBytes, cyclesPerInstruction: opts.cyclesPerInstruction, cpuid: opts.cpuid });
+    this.tscHz = opts.tscHz ?? 0;
     this.env = env;
     this.policy = opts.policy;
     this.costModel = opts.costModel;

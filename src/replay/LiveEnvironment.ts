@@ -1,25 +1,21 @@
-// The live environment: the machine's devices (docs/machine.md) on one I/O bus, simulated. Device outputs
-// that are functions of guest state (console, power-off, ground truth, transmitted packets) go to the
-// machine; inputs (IN values, DMA, interrupt requests) reach the machine through the Environment calls,
-// where the recorder logs them.
+// The live environment: the machine's devices (docs/machine.md, src/emulator/devices/StandardDevices.ts) on
+// one I/O bus, simulated. Device outputs that are functions of guest state (console, power-off, ground truth,
+// transmitted packets) go to the machine; inputs (IN values, DMA, interrupt requests) reach the machine
+// through the Environment calls, where the recorder logs them.
 
 import type { Environment, Machine } from '../emulator/machine.js';
 import { StopReason } from '../emulator/machine.js';
-import type { AccessSize, Device, DeviceContext } from '../emulator/devices/Device.js';
-import { IoBus } from '../emulator/devices/IoBus.js';
-import { Pic } from '../emulator/devices/Pic.js';
-import { Timer } from '../emulator/devices/Timer.js';
-import { Uart } from '../emulator/devices/Uart.js';
-import { BlockDevice } from '../emulator/devices/BlockDevice.js';
-import { Nic } from '../emulator/devices/Nic.js';
-import { PowerOff } from '../emulator/devices/PowerOff.js';
-import { GroundTruthPort } from '../emulator/devices/GroundTruthPort.js';
+import type { AccessSize, Device } from '../emulator/devices/Device.js';
+import type { IoBus } from '../emulator/devices/IoBus.js';
+import type { Pic } from '../emulator/devices/Pic.js';
+import { StandardDevices } from '../emulator/devices/StandardDevices.js';
 import type { Workload } from '../hypervisor/workloads.js';
 
 export class LiveEnvironment implements Environment {
-  readonly bus = new IoBus();
+  readonly standard: StandardDevices;
+  readonly bus: IoBus;
   readonly pic: Pic;
-  readonly devices: Device[];
+  readonly devices: readonly Device[];
   /** Packets the guest transmitted (the server workload's replies). */
   readonly transmitted: Uint8Array[] = [];
   /** Called for every DMA write (the recorder logs it). */
@@ -30,32 +26,30 @@ export class LiveEnvironment implements Environment {
 
   constructor(private readonly machine: Machine, workload: Workload) {
     const cpu = machine.cpu;
-    const ctx: DeviceContext = {
+    if (!(machine.tscHz > 0)) throw new Error('live environment: the machine has no TSC frequency (MachineOptions.tscHz), which the PIT and RTC count in');
+    const disk = workload.disk.length > 0 ? workload.disk : new Uint8Array(workload.diskSectors * 512);
+    this.standard = new StandardDevices({
       now: () => (this.inIo ? cpu.ioIcount : cpu.icount),
       cyclesPerInstruction: cpu.cyclesPerInstruction,
-      raiseIrq: (irq) => {
-        this.pic.raiseIrq(irq);
-        this.irqRaised = true;
-      },
-      lowerIrq: (irq) => this.pic.lowerIrq(irq),
+      tscHz: machine.tscHz,
       dmaWrite: (phys, bytes) => {
         cpu.mmu.writePhys(phys, bytes);
         this.onDma(phys, bytes);
       },
       dmaRead: (phys, length) => cpu.mmu.readPhys(phys, length),
-    };
-    this.pic = new Pic();
-    const disk = workload.disk.length > 0 ? workload.disk : new Uint8Array(workload.diskSectors * 512);
-    this.devices = [
-      this.pic,
-      new Timer(ctx),
-      new Uart(ctx, { onOutput: (b) => machine.publishConsole(b.slice()) }),
-      new BlockDevice(ctx, disk),
-      new Nic(ctx, { schedule: workload.packets, onTransmit: (b) => this.transmitted.push(b) }),
-      new PowerOff((status) => machine.stop(StopReason.guestExit, status)),
-      new GroundTruthPort(ctx, { onGroundTruth: (e) => machine.publishGroundTruth(e) }),
-    ];
-    for (const d of this.devices) this.bus.register(d);
+      disk,
+      packets: workload.packets,
+      onConsole: (b) => machine.publishConsole(b.slice()),
+      onTransmit: (b) => this.transmitted.push(b),
+      onPowerOff: (status) => machine.stop(StopReason.guestExit, status),
+      onGroundTruth: (e) => machine.publishGroundTruth(e),
+      onIrq: (_irq, raised) => {
+        if (raised) this.irqRaised = true;
+      },
+    });
+    this.bus = this.standard.bus;
+    this.pic = this.standard.pic;
+    this.devices = this.bus.devices;
   }
 
   /** Device names with their port ranges (the trace records them for the io table). */
@@ -94,8 +88,8 @@ export class LiveEnvironment implements Environment {
     } finally {
       this.inIo = false;
     }
-    // A new request, or an EOI / unmask that lets a waiting one through.
-    return this.irqRaised || (port >= 0x20 && port <= 0x21 && this.pic.pendingVector() >= 0);
+    // A new request, or an EOI / unmask / ELCR change that lets a waiting one through.
+    return this.irqRaised || (this.bus.deviceAt(port) === this.pic && this.pic.pendingVector() >= 0);
   }
 
   deviceAt(port: number): string {

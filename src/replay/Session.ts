@@ -127,6 +127,7 @@ export function assemble(config: SessionConfig, makeEnv: (m: Machine, w: Workloa
     // The guest is told memBytes (boot info); the hypervisor keeps RESERVED_BYTES above it for itself.
     memoryBytes: workload.memBytes + RESERVED_BYTES,
     cyclesPerInstruction: costModel.cyclesPerInstruction,
+    tscHz: costModel.tscHz,
     policy: vmcsPolicy(vmcs, costModel.cyclesPerInstruction),
     costModel: exitCostFunction(costModel),
     handler: hypervisor,

@@ -109,6 +109,7 @@ export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promis
     const groundTruth = new GroundTruthPort({
       now: () => machine.cpu.ioIcount,
       cyclesPerInstruction: machine.cpu.cyclesPerInstruction,
+      tscHz: machine.tscHz,
       raiseIrq: () => {}, lowerIrq: () => {}, dmaWrite: () => {},
       dmaRead: (phys, length) => machine.cpu.mmu.readPhys(phys, length),
     }, { onGroundTruth: (e) => machine.publishGroundTruth(e) });

@@ -32,6 +32,8 @@ export interface DeviceContext {
   now(): number;
   /** Guest TSC cycles per retired instruction (TSC = icount x cyclesPerInstruction, docs/machine.md). */
   readonly cyclesPerInstruction: number;
+  /** Guest TSC frequency in Hz: guest seconds = icount x cyclesPerInstruction / tscHz (device clocks). */
+  readonly tscHz: number;
   /** Edge: sets the interrupt controller's request bit for irq (Pic.raiseIrq). */
   raiseIrq(irq: number): void;
   /** Withdraw a request not yet acknowledged (Pic.lowerIrq): "reading status acknowledges it". */
