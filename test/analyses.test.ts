@@ -71,9 +71,10 @@ describe('golden outputs on traces/golden/bigstacks', () => {
     const r = await runAnalysis(GOLDEN, 'proctrack');
     golden('bigstacks.proctrack.json', r);
     const d = strategy(r, 'declared');
-    // 12 worker threads recurse through half of a 512 KiB stack: measured 23 reconstructed threads for 14 true.
+    // 12 worker threads recurse through half of a 512 KiB stack: measured 18 reconstructed threads for 14 true
+    // (25 on the trace recorded before the 8254 replaced the simplified timer: the ticks land elsewhere).
     expect(num(d.true_threads)).toBe(14);
-    expect(num(d.recon_threads)).toBeGreaterThanOrEqual(20);
+    expect(num(d.recon_threads)).toBeGreaterThanOrEqual(16);
     expect(num(d.thread_splits)).toBeGreaterThanOrEqual(4);
     const wide = await runAnalysis(GOLDEN, 'proctrack', { death: 'declared', maxStackPages: '129' });
     // A 129-page window holds each stack: measured 15 threads (the exec split of the main thread remains).
