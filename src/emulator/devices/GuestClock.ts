@@ -5,7 +5,8 @@
 // Edge k (k >= 1) of a clock of f Hz is at guest time k / f; it has happened at instruction i when
 // i x CPI x f / tscHz >= k. Both directions are exact integer arithmetic on doubles: the ratio is reduced
 // (P / Q with P = CPI x f / g, Q = tscHz / g) and the products are split so no intermediate exceeds 2^53.
-// Not per instruction: devices call it at an IN/OUT or when an event falls due.
+// Exact while edge numbers and instruction counts stay below 2^53. Not per instruction: devices call it at
+// an IN/OUT or when an event falls due.
 
 export class GuestClock {
   /** Edges per Q instructions. */
