@@ -163,6 +163,9 @@ describe('a guest that moves its syscall entry', () => {
   const MSR_LSTAR = 0xc0000082;
   function guestWritesLstar(a: ReturnType<typeof assemble>, lo: number, hi: number): void {
     const c = a.machine.cpu;
+    // WRMSR is privileged: the exit only happens at CPL 0, so step to the next kernel-mode instruction
+    // (a pause point can fall in user mode, where the kernel's text is not accessible).
+    while (c.cpl !== 0) a.machine.run(c.icount + 1);
     const saved = [c.lo[0], c.hi[0], c.lo[1], c.hi[1], c.lo[2], c.hi[2]];
     const rip = c.rip;
     c.lo[1] = MSR_LSTAR; c.hi[1] = 0; c.lo[0] = lo; c.hi[0] = 0; c.lo[2] = hi; c.hi[2] = 0;
