@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Machine, StopReason } from '../src/emulator/machine.js';
-import { NO_EXIT } from '../src/emulator/vmx/Vmcs.js';
 import { linuxCpuid } from '../src/emulator/cpu/cpuModel.js';
 import { parseBzImage } from '../src/hypervisor/linux/bzImage.js';
 import { unpackVmlinux } from '../src/hypervisor/linux/unpack.js';
@@ -63,8 +62,9 @@ describeImage('Linux boot on the emulated machine', () => {
     const vmlinux = await unpackVmlinux(bz);
     const mem = 256 << 20;
     const m = new Machine(null as never, {
-      memoryBytes: mem, cyclesPerInstruction: 1, cpuid: linuxCpuid(),
-      policy: { instructionExitReason: () => NO_EXIT, exceptionExits: () => false, externalInterruptExiting: false },
+      // tscHz: the guest time the PIT and RTC count (1 GHz, as the command line's tsc_early_khz says).
+      memoryBytes: mem, cyclesPerInstruction: 1, tscHz: 1_000_000_000, cpuid: linuxCpuid(),
+      policy: { instructionExits: () => false, exceptionExits: () => false, externalInterruptExiting: false },
       costModel: { exitCost: () => 0 },
       maxInstructions: 60_000_000,
     });
