@@ -10,7 +10,7 @@ import { BlockDevice } from '../src/emulator/devices/BlockDevice.js';
 import { Nic } from '../src/emulator/devices/Nic.js';
 import { Pit } from '../src/emulator/devices/Pit.js';
 import { getCostModel } from '../src/emulator/costModel.js';
-import { IoDirection, type InterruptEvent, type IoEvent } from '../src/hypervisor/events.js';
+import { IoDirection, type InterruptEvent, type IoEvent } from '../src/emulator/events.js';
 import { Uart } from '../src/emulator/devices/Uart.js';
 
 function runWorkload(name: string, watch?: { io: IoEvent[]; irq: InterruptEvent[] }) {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Machine, StopReason } from '../src/emulator/machine.js';
+import { NO_EXIT } from '../src/emulator/vmx/Vmcs.js';
 import { linuxCpuid } from '../src/emulator/cpu/cpuModel.js';
 import { parseBzImage } from '../src/hypervisor/linux/bzImage.js';
 import { unpackVmlinux } from '../src/hypervisor/linux/unpack.js';
@@ -64,7 +65,7 @@ describeImage('Linux boot on the emulated machine', () => {
     const m = new Machine(null as never, {
       // tscHz: the guest time the PIT and RTC count (1 GHz, as the command line's tsc_early_khz says).
       memoryBytes: mem, cyclesPerInstruction: 1, tscHz: 1_000_000_000, cpuid: linuxCpuid(),
-      policy: { instructionExits: () => false, exceptionExits: () => false, externalInterruptExiting: false },
+      policy: { instructionExitReason: () => NO_EXIT, exceptionExits: () => false, externalInterruptExiting: false },
       costModel: { exitCost: () => 0 },
       maxInstructions: 60_000_000,
     });
