@@ -8,6 +8,7 @@ import { parseCount } from '../parseCount.js';
 import { DEFAULT_WORKLOAD } from '../hypervisor/workloads.js';
 import { DEFAULT_CHECKPOINT_EVERY, recordTrace } from '../replay/recordTrace.js';
 import { SESSION_DEFAULTS } from '../replay/Session.js';
+import { DEFAULT_COMPRESSION, parseCompression, TRACE_COMPRESSIONS } from '../record/compression.js';
 
 export function register(program: Command): void {
   program
@@ -25,7 +26,8 @@ export function register(program: Command): void {
     .option('--syscalls <list>', 'for --intercept selective: syscall names or numbers, comma-separated')
     .option('--no-log-syscalls', 'do not charge logging work per intercepted syscall (seed 004 "nolog")')
     .option('--checkpoint-every <n>', 'write a checkpoint for trace replay --from every this many instructions (0: none)', String(DEFAULT_CHECKPOINT_EVERY))
-    .action(async (workload: string, o: { out?: string; exits: string; costModel: string; seed?: string; maxInstructions: string; maxExits: string; overwrite?: boolean; intercept?: string; syscalls?: string; logSyscalls: boolean; checkpointEvery: string }) => {
+    .option('--compression <codec>', `compression of the tables, input log and checkpoints: ${TRACE_COMPRESSIONS.join(', ')}`, DEFAULT_COMPRESSION)
+    .action(async (workload: string, o: { compression: string; out?: string; exits: string; costModel: string; seed?: string; maxInstructions: string; maxExits: string; overwrite?: boolean; intercept?: string; syscalls?: string; logSyscalls: boolean; checkpointEvery: string }) => {
       const base = workload.replace(/\.json$/, '').replace(/[:/\\].*$/, '').replace(/[^A-Za-z0-9_.-]/g, '_') || 'trace';
       const dir = resolve(o.out ?? `traces/${base}`);
       const progress = runProgress(`record ${workload}`);
@@ -39,7 +41,8 @@ export function register(program: Command): void {
           intercept: o.intercept,
           syscalls: o.syscalls === undefined ? undefined : o.syscalls.split(',').filter((x) => x.length > 0),
           logSyscalls: o.logSyscalls,
-        }, dir, { overwrite: o.overwrite === true, onProgress: (x, line) => progress.update(x, line), handleSignals: true, checkpointEvery: parseCount('--checkpoint-every', o.checkpointEvery) });
+        }, dir, { overwrite: o.overwrite === true, onProgress: (x, line) => progress.update(x, line), handleSignals: true, checkpointEvery: parseCount('--checkpoint-every', o.checkpointEvery),
+          compression: parseCompression(o.compression) });
       } catch (e) {
         progress.done();
         if (e instanceof TraceError) throw new UserError(e.message);

@@ -6,9 +6,10 @@
 // 64-bit columns are exposed as Uint32Array views of their BigInt64Array/BigUint64Array, two words per
 // row, low word first (little-endian, which is how Arrow lays out int64 on every platform Node runs on).
 
-import { Dictionary, makeData, RecordBatch, RecordBatchFileWriter, Struct, Utf8, vectorFromArray,
+import { Dictionary, makeData, RecordBatch, type RecordBatchFileWriter, Struct, Utf8, vectorFromArray,
   type Data, type DataType, type Schema, type Vector } from 'apache-arrow';
 import { ArrowFileSink, FileSink } from './FileSink.js';
+import { CompressedFileWriter, TraceCompression } from './compression.js';
 import { arrowSchema, type ColumnSpec, type TableSpec } from './schema.js';
 
 type Fixed = BigInt64Array | BigUint64Array | Uint32Array | Uint16Array | Uint8Array | Int8Array;
@@ -130,7 +131,8 @@ export class TableBuffer {
   batches = 0;
   private closed = false;
 
-  constructor(readonly spec: TableSpec, path: string, readonly batchRows: number) {
+  constructor(readonly spec: TableSpec, path: string, readonly batchRows: number,
+    compression: TraceCompression = TraceCompression.none) {
     this.schema = arrowSchema(spec);
     this.columns = spec.columns.map((col, i) => {
       const b = new ColumnBuffer(col, batchRows, this.schema.fields[i]!.type);
@@ -139,7 +141,7 @@ export class TableBuffer {
     });
     this.struct = new Struct(this.schema.fields);
     this.file = new FileSink(path);
-    this.writer = new RecordBatchFileWriter();
+    this.writer = new CompressedFileWriter(compression);
     // reset(sink, schema) writes the file's leading magic now; batches follow as they fill.
     this.writer.reset(new ArrowFileSink(this.file), this.schema);
   }

@@ -14,6 +14,8 @@ import { MessageHeader, RecordBatchReader, RecordBatchStreamWriter, type RecordB
 import { Footer } from 'apache-arrow/ipc/metadata/file';
 import { Message, type RecordBatch as RecordBatchHeader } from 'apache-arrow/ipc/metadata/message';
 import { TraceError } from '../errors.js';
+// Registers the LZ4_FRAME codec apache-arrow's reader decodes compressed record batches with.
+import './compression.js';
 
 const MAGIC = 'ARROW1';
 /** Leading magic + padding; trailing int32 footer length + magic. */

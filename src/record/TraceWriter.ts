@@ -19,6 +19,7 @@ import { TraceDirectory, type FileDigest } from './TraceDirectory.js';
 import { EXIT_WORD_COLUMNS, FORMAT_NAME, FORMAT_VERSION, columnSpec, GROUND_TRUTH_TYPE_NAMES, INTERCEPT_STRATEGY_NAMES, TABLES, TABLE_NAMES, TraceFile,
   type TableName } from './schema.js';
 import { TableBuffer, type ColumnBuffer } from './TableBuffer.js';
+import { DEFAULT_COMPRESSION, TRACE_COMPRESSIONS, type TraceCompression } from './compression.js';
 import { TraceError } from '../errors.js';
 
 export interface TraceWriterOptions {
@@ -37,6 +38,8 @@ export interface TraceWriterOptions {
   devices?: readonly string[];
   /** Rows per record batch (default 32768). */
   batchRows?: number;
+  /** Arrow IPC body compression of the tables (default lz4: LZ4_FRAME per buffer; none = uncompressed). */
+  compression?: TraceCompression;
   /** Replace an existing trace (a directory holding manifest.json or `incomplete`) at `dir`. */
   overwrite?: boolean;
   /** Free-form, JSON-serializable additions to the manifest (`extra`). */
@@ -74,6 +77,7 @@ export class TraceWriter implements MachineObserver {
   private readonly images: ImageRef[] = [];
   private readonly cpi: number;
   private readonly batchRows: number;
+  readonly compression: TraceCompression;
   private isClosed = false;
   private manifest: Manifest | null = null;
 
@@ -121,11 +125,13 @@ export class TraceWriter implements MachineObserver {
     this.cpi = opts.cyclesPerInstruction;
     this.batchRows = opts.batchRows ?? DEFAULT_BATCH_ROWS;
     if (!Number.isInteger(this.batchRows) || this.batchRows < 1) throw new TraceError(`batchRows must be a positive integer, got ${opts.batchRows}`);
+    this.compression = opts.compression ?? DEFAULT_COMPRESSION;
+    if (!TRACE_COMPRESSIONS.includes(this.compression)) throw new TraceError(`unknown compression "${opts.compression}"`);
     if (!(this.cpi > 0)) throw new TraceError(`cyclesPerInstruction must be positive, got ${opts.cyclesPerInstruction}`);
     const d = (this.directory = new TraceDirectory(dir, opts.overwrite ?? false));
 
     try {
-      const t = (name: TableName): TableBuffer => new TableBuffer(TABLES[name], d.formatFile(TABLES[name].file), this.batchRows);
+      const t = (name: TableName): TableBuffer => new TableBuffer(TABLES[name], d.formatFile(TABLES[name].file), this.batchRows, this.compression);
       this.tables = { exits: t('exits'), io: t('io'), interrupts: t('interrupts'), ground_truth: t('ground_truth'), syscalls: t('syscalls') };
       this.console = new FileSink(d.formatFile(TraceFile.console));
     } catch (e) {
@@ -481,6 +487,7 @@ export class TraceWriter implements MachineObserver {
       exits_by_reason: byReason,
       tables,
       files,
+      compression: this.compression,
       extra: canonical(o.extra ?? {}, 'extra') as Record<string, unknown>,
     };
   }

@@ -77,6 +77,8 @@ export interface Manifest {
   tables: Record<TableName, TableRef>;
   /** Every file of the directory except manifest.json, sorted by path (empty in `incomplete`). */
   files: FileRef[];
+  /** Arrow body compression of the tables, input log and checkpoints (`lz4`, `none`); absent before it existed = none. */
+  compression?: string;
   extra: Record<string, unknown>;
 }
 

@@ -10,6 +10,7 @@
 import type { TraceReader } from './TraceReader.js';
 import { TABLES, type TableName } from './schema.js';
 import { TraceError } from '../errors.js';
+import { lz4Decompress } from './compression.js';
 
 /** Bytes per value of a fixed-width column type; 0 for variable-width. */
 function width(type: string): number {
@@ -35,6 +36,8 @@ interface BatchRef {
   length: number;
   /** Per requested column: [offset in body, length in bytes, null count]. */
   regions: Array<[number, number, number]>;
+  /** Buffers are compressed (BodyCompression, LZ4_FRAME): each is an int64 uncompressed length + a frame. */
+  compressed: boolean;
 }
 
 /**
@@ -68,7 +71,7 @@ export function* scanColumns(reader: TraceReader, table: TableName, columns: rea
         const b = h.buffers[firstBuffer[k]! + 1]!;
         return [Number(b.offset), Number(b.length), Number(h.nodes[k]!.nullCount)];
       });
-      batches.push({ bodyStart, length: Number(h.length), regions });
+      batches.push({ bodyStart, length: Number(h.length), regions, compressed: h.compression != null });
     }
     const widths = idx.map((i) => width(spec.columns[i]!.type));
     const types = idx.map((i) => spec.columns[i]!.type);
@@ -76,6 +79,7 @@ export function* scanColumns(reader: TraceReader, table: TableName, columns: rea
     let bufs: Uint8Array[] = [];
     let cols: ProjectedBatch['cols'] = [];
     let start = 0;
+    let packed = new Uint8Array(0);
     for (const b of batches) {
       if (b.length > cap) {
         cap = b.length;
@@ -88,8 +92,26 @@ export function* scanColumns(reader: TraceReader, table: TableName, columns: rea
       b.regions.forEach(([off, len, nulls], k) => {
         if (nulls > 0 && types[k] !== 'dict') throw new Error(`scanColumns: ${columns[k]} has nulls`);
         const want = b.length * widths[k]!;
-        if (len < want) throw new TraceError(`${spec.file} is corrupt: column ${columns[k]} has ${len} bytes for ${b.length} rows`, file.path);
-        file.readInto(bufs[k]!, want, b.bodyStart + off);
+        const corrupt = (have: number): TraceError =>
+          new TraceError(`${spec.file} is corrupt: column ${columns[k]} has ${have} bytes for ${b.length} rows`, file.path);
+        if (!b.compressed) {
+          if (len < want) throw corrupt(len);
+          file.readInto(bufs[k]!, want, b.bodyStart + off);
+          return;
+        }
+        if (want === 0) return;
+        if (len < 8) throw corrupt(len);
+        if (packed.byteLength < len) packed = new Uint8Array(Math.max(len, packed.byteLength * 2));
+        file.readInto(packed, len, b.bodyStart + off);
+        const raw = Number(new DataView(packed.buffer).getBigInt64(0, true));
+        let plain: Uint8Array;
+        try {
+          plain = raw === -1 ? packed.subarray(8, len) : lz4Decompress(packed.subarray(8, len));
+        } catch (e) {
+          throw new TraceError(`${spec.file} is corrupt: column ${columns[k]} does not decompress (${(e as Error).message})`, file.path);
+        }
+        if (plain.byteLength < want || (raw !== -1 && plain.byteLength !== raw)) throw corrupt(plain.byteLength);
+        bufs[k]!.set(plain.subarray(0, want));
       });
       yield { start, length: b.length, cols };
       start += b.length;

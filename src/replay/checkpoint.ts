@@ -8,6 +8,7 @@ import { Packr, Unpackr } from 'msgpackr';
 import { loadCpuState, saveCpuState, type CpuState } from '../emulator/cpu/cpuState.js';
 import type { Machine } from '../emulator/machine.js';
 import type { HypervisorState } from '../hypervisor/hypervisorState.js';
+import { isLz4Frame, lz4Compress, lz4Decompress, TraceCompression } from '../record/compression.js';
 
 export const CHECKPOINT_DIR = 'checkpoints';
 export const CHECKPOINT_FORMAT = 2;
@@ -33,12 +34,15 @@ export function checkpointName(icount: number): string {
   return `${CHECKPOINT_DIR}/${String(icount).padStart(12, '0')}.msgpack`;
 }
 
-export function takeCheckpoint(m: Machine, initial: Uint8Array, inputPos: number, hypervisor: HypervisorState): Uint8Array {
+/** A checkpoint's bytes: msgpack, as one LZ4 frame when `compression` is lz4 (readCheckpoint takes both). */
+export function takeCheckpoint(m: Machine, initial: Uint8Array, inputPos: number, hypervisor: HypervisorState,
+  compression: TraceCompression = TraceCompression.none): Uint8Array {
   const cp: Checkpoint = {
     format: CHECKPOINT_FORMAT, icount: m.cpu.icount, cpu: saveCpuState(m.cpu), machine: m.saveCounters(),
     console: Uint8Array.from(m.console), inputPos, runs: memoryRuns(m.cpu.mmu.u8, initial), hypervisor,
   };
-  return packr.pack(cp);
+  const packed = packr.pack(cp);
+  return compression === TraceCompression.lz4 ? lz4Compress(packed) : packed;
 }
 
 /**
@@ -71,7 +75,7 @@ export function memoryRuns(ram: Uint8Array, initial: Uint8Array): Array<[number,
 export function readCheckpoint(bytes: Uint8Array, what: string): Checkpoint {
   let cp: Checkpoint;
   try {
-    cp = new Unpackr({ useRecords: false }).unpack(bytes) as Checkpoint;
+    cp = new Unpackr({ useRecords: false }).unpack(isLz4Frame(bytes) ? lz4Decompress(bytes) : bytes) as Checkpoint;
   } catch (e) {
     throw new Error(`${what}: damaged checkpoint (${(e as Error).message})`);
   }

@@ -6,9 +6,12 @@
 // (a chunk) of entries; an entry is an array `[kind, icount, ...]` as listed in InputKind. Chunks keep
 // memory bounded while recording. What is *not* logged, because it is a function of guest state alone:
 // RDTSC (icount x CPI), port writes' values (checked, not replayed), console output, ground truth.
+// Compressed recordings write each chunk as one LZ4 frame (the file is then an .lz4 stream of the same
+// msgpack sequence; `lz4 -dc` decodes it); the reader tells the two apart by the LZ4 frame magic.
 
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { Packr, Unpackr } from 'msgpackr';
+import { isLz4Frame, lz4Compress, lz4DecompressFrames, TraceCompression } from '../record/compression.js';
 
 export const InputKind = {
   /** [1, icount, port, size, value, irq]: the value an IN (or one element of INS) returned; irq = 1 if it made an interrupt deliverable. */
@@ -39,7 +42,7 @@ export class InputLogWriter {
   entries = 0;
   bytes = 0;
 
-  constructor(path: string) {
+  constructor(path: string, readonly compression: TraceCompression = TraceCompression.none) {
     this.fd = openSync(path, 'w');
   }
 
@@ -51,7 +54,8 @@ export class InputLogWriter {
 
   flush(): void {
     if (this.chunk.length === 0 || this.fd < 0) return;
-    const buf = packr.pack(this.chunk);
+    const packed = packr.pack(this.chunk);
+    const buf = this.compression === TraceCompression.lz4 ? lz4Compress(packed) : packed;
     writeSync(this.fd, buf);
     this.bytes += buf.length;
     this.chunk = [];
@@ -67,9 +71,10 @@ export class InputLogWriter {
 
 /** Read a whole log; throws with a clear message on a corrupt file. */
 export function readInputLog(path: string): InputEntry[] {
-  const data = readFileSync(path);
+  const raw = readFileSync(path);
   const out: InputEntry[] = [];
   try {
+    const data = isLz4Frame(raw) ? lz4DecompressFrames(raw) : raw;
     new Unpackr({ useRecords: false }).unpackMultiple(data, (chunk: unknown) => {
       if (!Array.isArray(chunk)) throw new Error('a chunk is not an array');
       for (const e of chunk) {

@@ -7,6 +7,7 @@
 import { StopReason, type RunResult } from '../emulator/machine.js';
 import { costModelFigures } from '../emulator/costModel.js';
 import { TraceWriter } from '../record/TraceWriter.js';
+import type { TraceCompression } from '../record/compression.js';
 import { closeOnSignal } from '../record/closeOnSignal.js';
 import type { Manifest } from '../record/manifest.js';
 import { InputLogWriter, INPUT_LOG_FILE } from './inputLog.js';
@@ -28,6 +29,8 @@ export interface RecordOptions {
   slice?: number;
   /** Write a checkpoint (for `trace replay --from`) about every this many instructions; 0 = none. */
   checkpointEvery?: number;
+  /** Compression of the tables, input log and checkpoints (default lz4). */
+  compression?: TraceCompression;
 }
 
 /**
@@ -68,6 +71,7 @@ export async function recordTrace(config: SessionConfig, dir: string, opts: Reco
     machine: { mem_bytes: w.memBytes, tsc_hz: a.costModel.tscHz, vcpus: 1, max_instructions: a.config.maxInstructions, max_exits: a.config.maxExits },
     devices: [...new Set(liveEnv.devices.map((d) => d.name)), 'none'],
     overwrite: opts.overwrite ?? false,
+    compression: opts.compression,
     extra: {
       boot,
       intercept: { strategy: a.config.intercept, syscalls: a.config.syscalls, log: a.config.logSyscalls },
@@ -79,7 +83,7 @@ export async function recordTrace(config: SessionConfig, dir: string, opts: Reco
   } else writer.addImage('kernel.elf', w.kernel);
   for (const p of w.programs) writer.addImage(p.name, p.bytes);
   if (w.disk.length > 0) writer.addImage('disk.img', w.disk);
-  log = new InputLogWriter(writer.filePath(INPUT_LOG_FILE));
+  log = new InputLogWriter(writer.filePath(INPUT_LOG_FILE), writer.compression);
   const rec = new RecordingEnvironment(liveEnv, log, () => m.cpu.ioIcount);
   liveEnv.onDma = (phys, bytes) => rec.dma(phys, bytes);
   // DMA and interrupt-controller calls outside an instruction are stamped with the current icount.
@@ -98,7 +102,7 @@ export async function recordTrace(config: SessionConfig, dir: string, opts: Reco
   const onSlice = (r: RunResult): void => {
     opts.onProgress?.(r, m.lastConsoleLine());
     if (every > 0 && r.reason === StopReason.paused && m.cpu.icount >= nextCheckpoint) {
-      (writer as TraceWriter).writeFile(checkpointName(m.cpu.icount), takeCheckpoint(m, initial, (log as InputLogWriter).entries, saveHypervisorState(a)));
+      (writer as TraceWriter).writeFile(checkpointName(m.cpu.icount), takeCheckpoint(m, initial, (log as InputLogWriter).entries, saveHypervisorState(a), (writer as TraceWriter).compression));
       nextCheckpoint = (Math.floor(m.cpu.icount / every) + 1) * every;
     }
   };
