@@ -111,6 +111,11 @@ export class TraceWriter implements MachineObserver {
   // ground_truth.arrow
   private readonly gt: TableBuffer;
   private readonly encoder = new TextEncoder();
+  /** The last ground-truth name and its encoding (a task's comm repeats from event to event). */
+  private lastName = '';
+  private lastNameBytes = new Uint8Array(0);
+  /** syscalls.arrow's argument columns (arg0..arg5), looked up once instead of per row. */
+  private readonly sArgs: Uint32Array[];
 
   // Totals as seen in the events.
   private exitCount = 0;
@@ -161,6 +166,7 @@ export class TraceWriter implements MachineObserver {
 
     this.intr = this.tables.interrupts;
     this.gt = this.tables.ground_truth;
+    this.sArgs = [0, 1, 2, 3, 4, 5].map((i) => this.tables.syscalls.words(`arg${i}`));
     this.writeIncomplete();
   }
 
@@ -316,7 +322,11 @@ export class TraceWriter implements MachineObserver {
     put64(t.words('a0'), r2, e.a0);
     put64(t.words('a1'), r2, e.a1);
     put64(t.words('a2'), r2, e.a2);
-    t.col('name').setBytes(r, this.encoder.encode(e.name.replace(/\0+$/, '')));
+    if (e.name !== this.lastName) {
+      this.lastName = e.name;
+      this.lastNameBytes = this.encoder.encode(e.name.replace(/\0+$/, ''));
+    }
+    t.col('name').setBytes(r, this.lastNameBytes);
     this.counts.ground_truth++;
     if (e.icount > this.maxIcount) this.maxIcount = e.icount;
     t.rows = r + 1;
@@ -338,7 +348,7 @@ export class TraceWriter implements MachineObserver {
     t.fixed<Int8Array>('strategy')[r] = code;
     t.fixed<Uint32Array>('number')[r] = e.number;
     for (let i = 0; i < 6; i++) {
-      const w = t.words(`arg${i}`);
+      const w = this.sArgs[i]!;
       w[r2] = e.args[2 * i]!;
       w[r2 + 1] = e.args[2 * i + 1]!;
     }

@@ -1,0 +1,111 @@
+// Exits and recording at scale (issue 17), one run of each step (this is minutes of work, not a test):
+//
+//   vmx.exit_host_ns          host ns per exit without the recorder, by difference: syscall:n=200000 under
+//                             handler-injection (one VMCALL exit per syscall) minus the same workload with
+//                             interception none (no exits but the timer's), scaled to the same instruction
+//                             count, divided by the exit difference.
+//   record.overhead_exit_dense  record / same run without recorder, syscall:n=2000000
+//   record.scaling            host time per exit recording 2M exits / recording 200k exits
+//   record.bytes_per_exit_dir the whole trace directory (images included) / exits, syscall:n=2000000
+//   replay.speed_exit_dense   record time / replay time of that trace
+//   scale.*                   `trace record`, `trace replay`, `trace analyze proctrack` of a trace of
+//                             SCALE_EXITS (default 10M) syscalls as child processes: wall time and peak RSS
+//                             (GNU time's %M) of each step
+//   analyze.peak_rss_10m      proctrack's peak RSS on the SCALE_EXITS trace, and analyze.peak_rss_2m on the 2M
+//                             one (memory must not grow with the trace)
+//
+// Needs the CLI built (npx tsc -p tsconfig.json). SCALE_EXITS=0 skips the child-process part.
+
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LiveEnvironment } from '../src/replay/LiveEnvironment.js';
+import { assemble, runSliced, type SessionConfig } from '../src/replay/Session.js';
+import { recordTrace } from '../src/replay/recordTrace.js';
+import { replayTrace } from '../src/replay/replayTrace.js';
+import { figure } from './figure.js';
+
+const base = { exitPreset: 'kvm-default', costModel: 'modern', maxInstructions: 50_000_000_000, maxExits: 1e9 };
+
+function dirBytes(dir: string): number {
+  let n = 0;
+  for (const f of readdirSync(dir, { recursive: true }) as string[]) {
+    const st = statSync(join(dir, f));
+    if (st.isFile()) n += st.size;
+  }
+  return n;
+}
+
+async function plain(config: SessionConfig): Promise<{ ms: number; icount: number; exits: number }> {
+  const a = assemble(config, (m, w) => new LiveEnvironment(m, w));
+  const t0 = performance.now();
+  const r = await runSliced(a.machine, 10_000_000);
+  return { ms: performance.now() - t0, icount: r.icount, exits: r.exits };
+}
+
+async function record(config: SessionConfig, dir: string): Promise<{ ms: number; exits: number }> {
+  const t0 = performance.now();
+  const r = await recordTrace(config, dir, { overwrite: true });
+  return { ms: performance.now() - t0, exits: r.manifest.totals.exits };
+}
+
+/** Run the CLI under GNU time (it reports on stderr): wall seconds and peak RSS (MB). */
+function cli(args: string[]): { s: number; rssMb: number } {
+  const r = spawnSync('/usr/bin/time', ['-f', 'TIME %e %M', process.execPath, 'bin/trace.js', ...args],
+    { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const m = /TIME ([\d.]+) (\d+)/.exec(r.stderr ?? '');
+  if (r.status !== 0 || !m) throw new Error(`trace ${args.join(' ')} failed (${r.status}): ${(r.stderr ?? '').slice(-2000)}`);
+  return { s: Number(m[1]), rssMb: Number(m[2]) / 1024 };
+}
+
+export async function run(): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), 'vmtrace-scale-'));
+  try {
+    // The exit path without the recorder.
+    const hi = await plain({ ...base, workload: 'syscall:n=200000', intercept: 'handler-injection' });
+    const none = await plain({ ...base, workload: 'syscall:n=200000', intercept: 'none' });
+    const exitNs = ((hi.ms - none.ms * (hi.icount / none.icount)) * 1e6) / (hi.exits - none.exits);
+    console.log(`syscall:n=200000 handler-injection ${hi.ms.toFixed(0)} ms, ${hi.icount} instr, ${hi.exits} exits; none ${none.ms.toFixed(0)} ms, ${none.icount} instr, ${none.exits} exits`);
+    figure('vmx.exit_host_ns', exitNs, 'ns');
+
+    // Recording, exit-dense, at two lengths.
+    const small = await record({ ...base, workload: 'syscall:n=200000' }, join(root, 's200k'));
+    rmSync(join(root, 's200k'), { recursive: true, force: true });
+    const p2m = await plain({ ...base, workload: 'syscall:n=2000000' });
+    const d2m = join(root, 's2m');
+    const big = await record({ ...base, workload: 'syscall:n=2000000' }, d2m);
+    const t0 = performance.now();
+    const rep = await replayTrace(d2m);
+    const repMs = performance.now() - t0;
+    if (!rep.clean) throw new Error('replay of the 2M-exit trace diverged');
+    const bytes = dirBytes(d2m);
+    console.log(`syscall:n=2000000: run ${p2m.ms.toFixed(0)} ms, record ${big.ms.toFixed(0)} ms, replay ${repMs.toFixed(0)} ms, ${big.exits} exits, ${bytes} bytes; syscall:n=200000 record ${small.ms.toFixed(0)} ms, ${small.exits} exits`);
+    figure('record.overhead_exit_dense', big.ms / p2m.ms, 'x');
+    figure('record.scaling', (big.ms / big.exits) / (small.ms / small.exits), 'x');
+    figure('record.bytes_per_exit_dir', bytes / big.exits, 'B');
+    figure('replay.speed_exit_dense', big.ms / repMs, 'x');
+    const a2m = cli(['analyze', d2m, 'proctrack', '--format', 'json']);
+    console.log(`analyze proctrack (2M exits): ${a2m.s} s, peak RSS ${a2m.rssMb.toFixed(0)} MB`);
+    figure('analyze.peak_rss_2m', a2m.rssMb, 'MB');
+    rmSync(d2m, { recursive: true, force: true });
+
+    const n = Number(process.env.SCALE_EXITS ?? 10_000_000);
+    if (n > 0) {
+      const d = join(root, 'big');
+      const rec = cli(['record', `syscall:n=${n}`, '--out', d, '--max-instructions', String(n * 250), '--max-exits', String(n * 2)]);
+      const exits = (JSON.parse(readFileSync(join(d, 'manifest.json'), 'utf8')) as { totals: { exits: number } }).totals.exits;
+      console.log(`record syscall:n=${n}: ${exits} exits, ${rec.s} s, peak RSS ${rec.rssMb.toFixed(0)} MB, ${dirBytes(d)} bytes`);
+      figure('scale.record_s', rec.s, 's');
+      figure('scale.record_peak_rss', rec.rssMb, 'MB');
+      const rp = cli(['replay', d]);
+      figure('scale.replay_s', rp.s, 's');
+      figure('scale.replay_peak_rss', rp.rssMb, 'MB');
+      const an = cli(['analyze', d, 'proctrack', '--format', 'json']);
+      figure('scale.analyze_proctrack_s', an.s, 's');
+      figure('analyze.peak_rss_10m', an.rssMb, 'MB');
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
