@@ -4,6 +4,10 @@
 
 import { cpSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { Packr, Unpackr } from 'msgpackr';
+import { isLz4Frame, lz4Decompress } from '../src/record/compression.js';
+
+/** A checkpoint file's msgpack bytes (recordings compress each checkpoint as one LZ4 frame by default). */
+const plainCheckpoint = (b: Uint8Array): Uint8Array => (isLz4Frame(b) ? lz4Decompress(b) : b);
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -444,7 +448,7 @@ describe('checkpoints carry the hyperupcall registry', async () => {
     cpSync(guardDir, dir, { recursive: true });
     const name = readdirSync(join(dir, 'checkpoints')).find((n) => Number(n.slice(0, -'.msgpack'.length)) === 204_000)!;
     const file = join(dir, 'checkpoints', name);
-    const cp = new Unpackr({ useRecords: false }).unpack(readFileSync(file)) as { hypervisor: Record<string, unknown> };
+    const cp = new Unpackr({ useRecords: false }).unpack(plainCheckpoint(readFileSync(file))) as { hypervisor: Record<string, unknown> };
     expect(cp.hypervisor.hyperupcalls).toBe(2);
     expect(cp.hypervisor.hyperupcallState).toBeDefined();
     delete cp.hypervisor.hyperupcallState;

@@ -12,6 +12,10 @@ import { recordTrace } from '../src/replay/recordTrace.js';
 import { replayTrace } from '../src/replay/replayTrace.js';
 import { INPUT_LOG_FILE, InputKind, readInputLog } from '../src/replay/inputLog.js';
 import { Packr, Unpackr } from 'msgpackr';
+import { isLz4Frame, lz4Decompress } from '../src/record/compression.js';
+
+/** A checkpoint file's msgpack bytes (recordings compress each checkpoint as one LZ4 frame by default). */
+const plainCheckpoint = (b: Uint8Array): Uint8Array => (isLz4Frame(b) ? lz4Decompress(b) : b);
 import { TraceReader } from '../src/record/TraceReader.js';
 import { cpSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -173,7 +177,7 @@ describe('checkpoints', async () => {
     const old = join(root, 'cp-mixed-old');
     cpSync(dir, old, { recursive: true });
     const name = readdirSync(join(old, 'checkpoints')).sort().at(-2)!;
-    const cp = new Unpackr({ useRecords: false }).unpack(readFileSync(join(old, 'checkpoints', name))) as {
+    const cp = new Unpackr({ useRecords: false }).unpack(plainCheckpoint(readFileSync(join(old, 'checkpoints', name)))) as {
       icount: number; hypervisor: Record<string, unknown>; machine: Record<string, unknown>;
     };
     // nothing registered: the new checkpoint carries no hyperupcall state either
