@@ -53,9 +53,11 @@ async function record(config: SessionConfig, dir: string): Promise<{ ms: number;
 /** Run the CLI under GNU time (it reports on stderr): wall seconds and peak RSS (MB). */
 function cli(args: string[]): { s: number; rssMb: number } {
   const r = spawnSync('/usr/bin/time', ['-f', 'TIME %e %M', process.execPath, 'bin/trace.js', ...args],
-    { encoding: 'utf8', maxBuffer: 1 << 26 });
+    { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 26 });
   const m = /TIME ([\d.]+) (\d+)/.exec(r.stderr ?? '');
-  if (r.status !== 0 || !m) throw new Error(`trace ${args.join(' ')} failed (${r.status}): ${(r.stderr ?? '').slice(-2000)}`);
+  if (r.status !== 0 || !m) {
+    throw new Error(`trace ${args.join(' ')} failed (status ${r.status}, signal ${r.signal}, ${r.error?.message ?? ''}): ${(r.stderr ?? '').slice(-2000)}`);
+  }
   return { s: Number(m[1]), rssMb: Number(m[2]) / 1024 };
 }
 
