@@ -280,8 +280,8 @@ describe('8254 PIT', () => {
     a.out(0x43, 0x00); // a latched count pending
     a.inb(0x40);
     const b = new Rig(2_930_000_000);
+    b.pit.loadState(structuredClone(a.pit.saveState())); // loaded before the clock reaches the checkpoint
     b.icount = a.icount;
-    b.pit.loadState(structuredClone(a.pit.saveState()));
     expect(b.inb(0x40)).toBe(a.inb(0x40));
     a.irqs.length = 0;
     a.runTo(5_000_000);

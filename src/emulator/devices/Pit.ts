@@ -417,7 +417,7 @@ export class Pit implements Device {
   }
 
   saveState(): unknown {
-    const s: Record<string, number | boolean> = { ticks: this.ticks };
+    const s: Record<string, number | boolean> = { ticks: this.ticks, nextIrqTick: this.nextIrqTick === Infinity ? -1 : this.nextIrqTick };
     this.channels.forEach((c, n) => { for (const [k, v] of Object.entries(c.save())) s[`${n}.${k}`] = v; });
     return s;
   }
@@ -426,7 +426,10 @@ export class Pit implements Device {
     const r = new StateReader(this.name, state);
     this.channels.forEach((c, n) => c.load_(r, `${n}.`));
     this.ticks = r.uint('ticks');
-    this.reschedule(this.tick());
+    // The deadline as saved: the restoring machine's clock may not be at the checkpoint's instruction yet.
+    const next = r.num('nextIrqTick');
+    this.nextIrqTick = next === -1 ? Infinity : r.uint('nextIrqTick');
+    this.nextIrqIcount = this.nextIrqTick === Infinity ? Infinity : this.clock.icountOf(this.nextIrqTick);
   }
 }
 

@@ -284,6 +284,7 @@ export class Rtc implements Device {
       index: this.index, nmiDisabled: this.nmiDisabled, regA: this.regA, regB: this.regB, flags: this.flags,
       collected: this.collected, baseSeconds: this.baseSeconds, baseTick: this.baseTick, dividerReset: this.dividerReset,
       frozen: f === null ? null : [f.sec, f.min, f.hour, f.dom, f.month, f.year], ram: this.ram.slice(), irqLine: this.irqLine,
+      nextEvent: this.nextEvent === Infinity ? -1 : this.nextEvent,
     };
   }
 
@@ -308,7 +309,10 @@ export class Rtc implements Device {
     }
     this.ram.set(r.bytes('ram', 128));
     this.irqLine = r.bool('irqLine');
-    this.reschedule(this.tick());
+    // The deadline as saved: the restoring machine's clock may not be at the checkpoint's instruction yet.
+    const next = r.num('nextEvent');
+    this.nextEvent = next === -1 ? Infinity : r.uint('nextEvent');
+    this.nextEventIcount = this.nextEvent === Infinity ? Infinity : this.clock.icountOf(this.nextEvent);
   }
 }
 
