@@ -11,12 +11,8 @@
 // guest's vector at VM entry if the guest can take it (RFLAGS.IF and no STI/MOV-SS shadow), or arms
 // interrupt-window exiting and injects on the exit with reason 7 (SDM 26.7.5).
 //
-// The VMM may also queue a vector of its own choosing (queueInterrupt: a hyperupcall's send_vcpu_ipi, as
-// KVM's kvm_apic_set_irq sets a bit of the virtual LAPIC's IRR): it is injected the same way, at the next
-// VM entry at which the guest can take it (SDM 26.6: VM-entry event injection, external interrupt type),
-// else after an interrupt-window exit, the highest queued vector first, after any pending interrupt of the
-// interrupt controller (KVM's order: ExtINT before the LAPIC). Queued vectors never consult the
-// Environment: they are a consequence of guest state, so a replay re-derives them.
+// The VMM may also queue a vector of its own choosing (queueInterrupt); InterruptInjector.ts holds the
+// injection: the window, the queue, the order.
 //
 // The outside world (device inputs) is reached only through an Environment, so recording and replay share
 // this loop and differ only in where the inputs come from (rr's design).
@@ -26,6 +22,7 @@ import { Exitable, Stop } from './cpu/arch.js';
 import type { Op } from './cpu/Op.js';
 import type { ExitCosts } from './costModel.js';
 import { GROUND_TRUTH_PORT } from './devices/GroundTruthPort.js';
+import { InterruptInjector } from './InterruptInjector.js';
 import { EXIT_WORDS, ExitWord, IoDirection, type ExitEvent, type GroundTruthEvent, type SyscallEvent,
   type InterruptEvent, type IoEvent, type MachineObserver } from './events.js';
 import { ExitReason } from './vmx/exitReasons.js';
@@ -157,18 +154,12 @@ export class Machine {
   private readonly onConsole: Array<(b: Uint8Array) => void> = [];
   private readonly exitEvent: ExitEvent;
   private readonly ioEvent: IoEvent;
-  private readonly interruptEvent: InterruptEvent;
   /** Sequence number of the exit the instruction now executing caused (for its I/O rows), or -1. */
   private currentExit = -1;
   /** icount at which the VMX-preemption timer reaches zero (when active). */
   private preemptionDeadline = 0;
-  /** Interrupt-window exiting is armed: the injection that follows is preceded by exit reason 7. */
-  private windowArmed = false;
-  /** Vectors the VMM queued for injection (queueInterrupt), a 256-bit request register like a LAPIC IRR. */
-  private readonly queuedIrr = new Uint32Array(8);
-  private queuedCount = 0;
-  /** queueInterrupt calls accepted so far. */
-  queuedInterrupts = 0;
+  /** Interrupt injection at VM entry: the interrupt window and the VMM's queued vectors. */
+  private readonly interrupts: InterruptInjector;
   private stopReason: StopReason | null = null;
   private stopStatus = 0;
   private stopDetail = '';
@@ -189,7 +180,12 @@ export class Machine {
       cs: 0, ss: 0, cpl: 0, words: new Uint32Array(EXIT_WORDS),
     };
     this.ioEvent = { kind: 'io', icount: 0, exitSeq: -1, port: 0, size: 0, direction: IoDirection.out, value: 0, data: null, device: '' };
-    this.interruptEvent = { kind: 'interrupt', icount: 0, vector: 0, type: InterruptionType.externalInterrupt, errorCode: -1 };
+    this.interrupts = new InterruptInjector(this.cpu, {
+      pendingVector: () => this.env.pendingVector(),
+      acknowledge: () => this.env.acknowledge(),
+      windowExit: () => this.exitFor(ExitReason.INTERRUPT_WINDOW),
+      onInterrupt: this.onInterrupt,
+    });
     this.cpu.hooks = this.hooks;
     this.cpu.io = {
       portIn: (port, size) => this.portIn(port, size),
@@ -325,8 +321,8 @@ export class Machine {
   } {
     return {
       exitCount: this.exitCount, exitCycles: this.exitCycles, exitsByReason: [...this.exitsByReason],
-      windowArmed: this.windowArmed, consoleBytes: this.console.length, queuedVectors: this.queuedVectors(),
-      queuedInterrupts: this.queuedInterrupts, skippedInstructions: this.skippedInstructions, haltedInstructions: this.haltedInstructions,
+      windowArmed: this.interrupts.windowArmed, consoleBytes: this.console.length, queuedVectors: this.queuedVectors(),
+      queuedInterrupts: this.interrupts.queuedInterrupts, skippedInstructions: this.skippedInstructions, haltedInstructions: this.haltedInstructions,
     };
   }
 
@@ -335,11 +331,7 @@ export class Machine {
     this.exitCycles = c.exitCycles;
     this.exitsByReason.clear();
     for (const [r, n] of c.exitsByReason) this.exitsByReason.set(r, n);
-    this.windowArmed = c.windowArmed;
-    this.queuedIrr.fill(0);
-    this.queuedCount = 0;
-    for (const v of c.queuedVectors ?? []) this.setQueued(v);
-    this.queuedInterrupts = c.queuedInterrupts ?? 0;
+    this.interrupts.load(c.windowArmed, c.queuedVectors ?? [], c.queuedInterrupts ?? 0);
     this.skippedInstructions = c.skippedInstructions ?? 0;
     this.haltedInstructions = c.haltedInstructions ?? 0;
     this.console.length = 0;
@@ -510,7 +502,7 @@ export class Machine {
   private portIn(port: number, size: number): number {
     const v = this.env.portIn(port, size);
     this.publishIo(port, size, IoDirection.in, v);
-    if (this.env.inRaisedIrq) this.syncInterrupt();
+    if (this.env.inRaisedIrq) this.interrupts.raisedDuringInstruction();
     this.syncLimit();
     return v;
   }
@@ -522,20 +514,9 @@ export class Machine {
     if (next < cpu.runLimit) cpu.runLimit = Math.max(next, cpu.ioIcount + 1);
   }
 
-  /**
-   * An interrupt became deliverable inside an instruction's emulation: no host interrupt; the VMM injects
-   * at the next VM entry, or arms the interrupt window if the guest cannot take it then. The CPU stops
-   * after this instruction (I/O ends its block) and the run loop does the injection.
-   */
-  private syncInterrupt(): void {
-    const cpu = this.cpu;
-    cpu.irqPending = true;
-    if (!cpu.interruptsEnabled) this.windowArmed = true;
-  }
-
   private portOut(port: number, size: number, value: number): void {
     if (port !== GROUND_TRUTH_PORT) this.publishIo(port, size, IoDirection.out, value);
-    if (this.env.portOut(port, size, value)) this.syncInterrupt();
+    if (this.env.portOut(port, size, value)) this.interrupts.raisedDuringInstruction();
     this.syncLimit();
   }
 
@@ -568,82 +549,26 @@ export class Machine {
       this.vmcs.setExitInterruption(encodeInterruptionInfo(v, InterruptionType.externalInterrupt, false), 0);
       this.exit(null);
     }
-    this.tryInject(false);
+    this.interrupts.tryInject(false);
   }
 
   /**
-   * Queue external-interrupt `vector` (32-255) for injection by the VMM (SDM 26.6 event injection): it is
-   * delivered at the next VM entry at which the guest can take it (RFLAGS.IF and no interrupt shadow), else
-   * interrupt-window exiting is armed and it is injected on the exit with reason 7. A vector already queued
-   * stays queued once (an IRR bit). Returns false for a vector outside 32-255.
+   * Queue external-interrupt `vector` (32-255) for injection by the VMM (InterruptInjector.queue): injected
+   * at the next VM entry at which the guest can take it, else after an interrupt-window exit. Returns false
+   * for a vector outside 32-255.
    */
   queueInterrupt(vector: number): boolean {
-    if (!Number.isInteger(vector) || vector < 32 || vector > 255) return false;
-    this.setQueued(vector);
-    this.queuedInterrupts++;
-    const cpu = this.cpu;
-    // The CPU looks at irqPending at its next block boundary (exits end their block).
-    cpu.irqPending = true;
-    if (!cpu.canTakeInterrupt()) this.windowArmed = true;
-    return true;
+    return this.interrupts.queue(vector);
+  }
+
+  /** queueInterrupt calls accepted so far. */
+  get queuedInterrupts(): number {
+    return this.interrupts.queuedInterrupts;
   }
 
   /** The vectors queued by the VMM and not yet injected, ascending. */
   queuedVectors(): number[] {
-    const out: number[] = [];
-    for (let v = 32; v < 256; v++) if ((this.queuedIrr[v >> 5]! & (1 << (v & 31))) !== 0) out.push(v);
-    return out;
-  }
-
-  private setQueued(v: number): void {
-    const bit = 1 << (v & 31);
-    if ((this.queuedIrr[v >> 5]! & bit) !== 0) return;
-    this.queuedIrr[v >> 5]! |= bit;
-    this.queuedCount++;
-  }
-
-  /** Take the highest queued vector (LAPIC priority order), or -1. */
-  private takeQueued(): number {
-    if (this.queuedCount === 0) return -1;
-    for (let w = 7; w >= 0; w--) {
-      const x = this.queuedIrr[w]!;
-      if (x === 0) continue;
-      const b = 31 - Math.clz32(x);
-      this.queuedIrr[w] = x & ~(1 << b);
-      this.queuedCount--;
-      return w * 32 + b;
-    }
-    return -1;
-  }
-
-  /** Inject the pending vector at this VM entry if the guest can take it; else arm the interrupt window. */
-  private tryInject(fromWindowExit: boolean): void {
-    const cpu = this.cpu;
-    // The interrupt controller first (KVM: ExtINT before the LAPIC), then the VMM's queued vectors. A run
-    // that never queues one asks the Environment exactly what it asked before queueInterrupt existed.
-    const fromPic = this.env.pendingVector() >= 0;
-    if (!fromPic && this.queuedCount === 0) {
-      cpu.irqPending = false;
-      return;
-    }
-    if (!cpu.canTakeInterrupt()) {
-      cpu.irqPending = true; // interrupt-window exiting (SDM 25.2): the CPU stops when IF opens
-      this.windowArmed = true;
-      return;
-    }
-    if (fromWindowExit) this.exitFor(ExitReason.INTERRUPT_WINDOW);
-    this.windowArmed = false;
-    const vector = fromPic ? this.env.acknowledge() : this.takeQueued();
-    cpu.irqPending = this.queuedCount > 0 || this.env.pendingVector() >= 0;
-    if (this.onInterrupt.length > 0) {
-      const e = this.interruptEvent;
-      e.icount = cpu.icount;
-      e.vector = vector;
-      e.type = InterruptionType.externalInterrupt;
-      e.errorCode = -1;
-      for (const f of this.onInterrupt) f(e);
-    }
-    cpu.deliverInterrupt(vector);
+    return this.interrupts.queuedVectors();
   }
 
   // ---- the run loop -----------------------------------------------------------------------------------------
@@ -684,18 +609,18 @@ export class Machine {
           this.timeReached();
           break;
         case Stop.interrupt:
-          this.tryInject(this.windowArmed);
+          this.interrupts.tryInject(this.interrupts.windowArmed);
           break;
         case Stop.halt: {
           // MTF also traps after HLT (SDM 26.5.2: the exit happens after the instruction completes).
           if (mtf && cpu.icount === before + 1) this.exitFor(ExitReason.MONITOR_TRAP_FLAG);
-          if (cpu.canTakeInterrupt() && (this.queuedCount > 0 || this.env.pendingVector() >= 0)) {
-            this.tryInject(false);
+          if (cpu.canTakeInterrupt() && this.interrupts.pending()) {
+            this.interrupts.tryInject(false);
             break;
           }
           // HLT with RFLAGS.IF clear: no maskable interrupt can resume the CPU and this machine has no NMI
           // source, so the guest has stopped for good (Linux's halt and panic paths end here).
-          if ((cpu.flagsOther & 0x200) === 0 && this.queuedCount === 0) {
+          if ((cpu.flagsOther & 0x200) === 0 && !this.interrupts.hasQueued()) {
             this.stop(StopReason.haltedForever, 0, 'HLT with interrupts disabled');
             break;
           }
