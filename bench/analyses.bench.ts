@@ -10,6 +10,8 @@
 //   proctrack.exits_per_s    reconstruction: importer + one tracker (the best strategy: declared death,
 //                            execve linked), all exits
 //   proctrack.full_exits_per_s  the whole `proctrack` analysis with its default 12 strategies and the scoring
+//   trace.verify_mb_per_s    verification on open (XXH64 of every file the manifest lists), MB (1e6 bytes)/s
+//   trace.verify_cost_exits  the `exits` analysis (open + summary) with verification / without, minus 1
 // Times are medians of several runs, after a warm-up.
 
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -19,6 +21,7 @@ import pl from 'nodejs-polars';
 import { recordTrace } from '../src/replay/recordTrace.js';
 import { TraceReader } from '../src/record/TraceReader.js';
 import { exitStats } from '../src/analyses/exitsSummary.js';
+import { exitsAnalysis } from '../src/analyses/exitsAnalysis.js';
 import { importTrace } from '../src/analyses/importer.js';
 import { runProctrack } from '../src/analyses/proctrack.js';
 import { DEFAULT_TRACKER, ProcessTracker } from '../src/analyses/ProcessTracker.js';
@@ -90,4 +93,14 @@ export async function run(): Promise<void> {
   figure('exits.time_vs_polars', tExits / tPolars, 'x');
   figure('proctrack.exits_per_s', exits / tTrack, 'exits/s');
   figure('proctrack.full_exits_per_s', exits / tFull, 'exits/s');
+
+  // Verification on open (issue 21): every file of the manifest checked against its XXH64.
+  const bytes = reader.manifest.files.reduce((n, f) => n + f.bytes, 0);
+  const tVerify = await time(5, () => reader.verify());
+  const tWith = await time(5, () => exitsAnalysis.run(dir, {}));
+  const tWithout = await time(5, () => exitsAnalysis.run(dir, { verify: false }));
+  process.stdout.write(`verify ${(bytes / 1e6).toFixed(0)} MB in ${(tVerify * 1e3).toFixed(1)} ms; exits analysis ${(tWith * 1e3).toFixed(1)} ms verified, ` +
+    `${(tWithout * 1e3).toFixed(1)} ms with --no-verify\n`);
+  figure('trace.verify_mb_per_s', bytes / 1e6 / tVerify, 'MB/s');
+  figure('trace.verify_cost_exits', tWith / tWithout - 1, 'x');
 }

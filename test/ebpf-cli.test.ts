@@ -1,5 +1,5 @@
 // `trace ebpf test|asm|disasm` through the real command parser.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -40,6 +40,20 @@ describe('trace ebpf', () => {
     expect(ko.out).toContain(`FAIL ${join(dir, 'missing.data')}: no such file`);
     expect(ko.out.trimEnd().split('\n').at(-1)).toBe('1 passed, 2 failed');
     expect(ko.code).toBe(1);
+  });
+
+  it('test: nothing to test is a failure, not a pass', async () => {
+    const empty = join(dir, 'empty');
+    mkdirSync(empty);
+    const none = await trace('ebpf', 'test', empty);
+    expect(none.out).toBe('0 passed, 0 failed\nno .data files to test\n');
+    expect(none.code).toBe(1);
+    const noResult = join(dir, 'noresult.data');
+    writeFileSync(noResult, '-- asm\nmov %r0, 3\nexit\n');
+    const skipped = await trace('ebpf', 'test', noResult);
+    expect(skipped.out).toContain(`SKIP ${noResult}: neither result nor error`);
+    expect(skipped.out).toContain('0 passed, 0 failed, 1 skipped\nnothing was tested');
+    expect(skipped.code).toBe(1);
   });
 
   it('asm/disasm round trip, errors as one line', async () => {

@@ -120,6 +120,7 @@ describe('registration (HC 1)', () => {
 
 // A workload description for the rejection test (a file: workloads accept any description path).
 import { writeFileSync } from 'node:fs';
+import { resealFile } from './helpers/reseal.js';
 writeFileSync(join(root, 'bad.json'), JSON.stringify({
   name: 'hyperupcall-bad', description: 'rejections', script: ['#hyperupcall bad-unsafe bad-helper trace-big', 'run true'],
 }));
@@ -361,13 +362,7 @@ describe('the guard (ATC\'18 protection use case) on hyperupcall-guard', async (
 
 /** Replace a checkpoint of a trace and re-seal the manifest (its size/hash check would reject the edit). */
 function resealCheckpoint(dir: string, name: string, bytes: Uint8Array): void {
-  writeFileSync(join(dir, 'checkpoints', name), bytes);
-  const manifestPath = join(dir, 'manifest.json');
-  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { files: Array<{ path: string; bytes: number; sha256: string }> };
-  const entry = manifest.files.find((f) => f.path === `checkpoints/${name}`)!;
-  entry.bytes = bytes.length;
-  entry.sha256 = createHash('sha256').update(bytes).digest('hex');
-  writeFileSync(manifestPath, JSON.stringify(manifest, null, 2));
+  resealFile(dir, `checkpoints/${name}`, bytes);
 }
 
 describe('checkpoints carry the hyperupcall registry', async () => {

@@ -19,6 +19,7 @@ const plainCheckpoint = (b: Uint8Array): Uint8Array => (isLz4Frame(b) ? lz4Decom
 import { TraceReader } from '../src/record/TraceReader.js';
 import { cpSync } from 'node:fs';
 import { createHash } from 'node:crypto';
+import { resealFile } from './helpers/reseal.js';
 
 const root = mkdtempSync(join(tmpdir(), 'vmtrace-rr-'));
 
@@ -93,16 +94,8 @@ describe('record and replay on the guest (live devices)', async () => {
     expect(i).toBeGreaterThanOrEqual(0);
     log[i] = [log[i][0], log[i][1], log[i][2], log[i][3], (log[i][4] as number) - 1];
     const bytes = new Packr({ useRecords: false }).pack(log);
-    writeFileSync(join(dir, INPUT_LOG_FILE), bytes);
     // Re-seal the manifest (its size/hash check would otherwise reject the edited log before replay starts).
-    const manifestPath = join(dir, 'manifest.json');
-    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { files: Array<{ path: string; bytes: number; sha256: string }> };
-    const entry = manifest.files.find((f) => f.path === INPUT_LOG_FILE);
-    if (entry !== undefined) {
-      entry.bytes = bytes.length;
-      entry.sha256 = createHash('sha256').update(bytes).digest('hex');
-    }
-    writeFileSync(manifestPath, JSON.stringify(manifest, null, 2));
+    resealFile(dir, INPUT_LOG_FILE, bytes);
     const r = await replayTrace(dir);
     expect(r.clean).toBe(false);
     // The first exit after the changed input (or an input mismatch right there) is where it shows.
@@ -187,13 +180,7 @@ describe('checkpoints', async () => {
     delete cp.machine.skippedInstructions;
     delete cp.machine.haltedInstructions;
     const bytes = new Packr({ useRecords: false }).pack(cp);
-    writeFileSync(join(old, 'checkpoints', name), bytes);
-    const manifestPath = join(old, 'manifest.json');
-    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { files: Array<{ path: string; bytes: number; sha256: string }> };
-    const entry = manifest.files.find((f) => f.path === `checkpoints/${name}`)!;
-    entry.bytes = bytes.length;
-    entry.sha256 = createHash('sha256').update(bytes).digest('hex');
-    writeFileSync(manifestPath, JSON.stringify(manifest, null, 2));
+    resealFile(old, `checkpoints/${name}`, bytes);
     const full = await replayTrace(dir);
     const fromOld = await replayTrace(old, { from: cp.icount });
     expect(fromOld.startIcount).toBe(cp.icount);

@@ -69,12 +69,12 @@ export interface Measured {
 }
 
 /** Replay `dir` under a variant and measure it. */
-export async function measure(dir: string, v: Variant, exitPreset?: string, costModel?: CostModel, onProgress?: (icount: number) => void): Promise<Measured> {
+export async function measure(dir: string, v: Variant, exitPreset?: string, costModel?: CostModel, onProgress?: (icount: number) => void, verify = true): Promise<Measured> {
   const getpidGaps: number[] = [];
   const lastGetpid = new Map<string, number>();
   const getpid = syscallNumber('getpid');
   const rep = await replayTrace(dir, {
-    intercept: v.strategy, syscalls: v.syscalls, logSyscalls: v.log, exitPreset, costModel,
+    intercept: v.strategy, syscalls: v.syscalls, logSyscalls: v.log, exitPreset, costModel, verify,
     onProgress: onProgress === undefined ? undefined : (r) => onProgress(r.icount),
     attach: (a) => a.machine.subscribe({
       onSyscall: (s) => {
@@ -176,13 +176,15 @@ export interface CompareOptions {
   costModel?: CostModel;
   /** Progress over the replays (one stage per trace, in guest instructions). */
   progress?: ProgressSink;
+  /** Verify the trace's checksums when it is opened (default true); its replays then skip it. */
+  verify?: boolean;
 }
 
 export const DEFAULT_ROUND_TRIPS = [500, 1000, 2000, 4000, 8000, 16000];
 
 /** Compare the strategies on one trace. */
 export async function compareTrace(dir: string, o: CompareOptions = {}): Promise<{ tables: Record<string, Cell[][]>; notes: string[] }> {
-  const reader = TraceReader.open(dir);
+  const reader = TraceReader.open(dir, { verify: o.verify });
   const params = Object.entries(reader.manifest.workload.params ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
   const workload = params === '' ? reader.manifest.workload.name : `${reader.manifest.workload.name}:${params}`;
   const model = o.costModel ?? getCostModel(reader.manifest.cost_model.name);
@@ -195,7 +197,7 @@ export async function compareTrace(dir: string, o: CompareOptions = {}): Promise
   const perReplay = reader.manifest.totals.icount;
   o.progress?.stage(`compare-interception ${workload}: ${replays} replays`, replays * perReplay, 'instructions');
   const onProgress = (k: number) => (o.progress === undefined ? undefined : (icount: number) => o.progress!.update(k * perReplay + Math.min(icount, perReplay)));
-  for (const v of variants) runs.push(await measure(dir, v, undefined, o.costModel, onProgress(runs.length)));
+  for (const v of variants) runs.push(await measure(dir, v, undefined, o.costModel, onProgress(runs.length), false));
   const trunk = runs.find((r) => r.variant.strategy === 'none')!;
   const notes: string[] = [];
   const strategies: Cell[][] = [];
@@ -242,7 +244,7 @@ export async function compareTrace(dir: string, o: CompareOptions = {}): Promise
 
   const exceptions: Cell[][] = [];
   if (o.exceptions ?? true) {
-    const full = await measure(dir, { name: 'ExcpFull', strategy: 'none', log: false }, 'exceptions-full', o.costModel, onProgress(runs.length));
+    const full = await measure(dir, { name: 'ExcpFull', strategy: 'none', log: false }, 'exceptions-full', o.costModel, onProgress(runs.length), false);
     const logged = (r: Measured): number => r.cycles + (r.exceptionExits + r.interruptExits) * model.work.logRecord;
     const rows: Array<[string, string, boolean, Measured, number]> = [
       ['Trunk', reader.manifest.exit_preset.name, false, trunk, trunk.cycles],
@@ -294,7 +296,7 @@ export const compareInterception: Analysis = {
     const acc: Record<string, Cell[][]> = { strategies: [], sweep: [], getpid: [], exceptions: [] };
     const notes: string[] = [];
     for (const d of traceDirs(dir)) {
-      const r = await compareTrace(d, { variants, roundTrips, exceptions, costModel, progress: context.progress });
+      const r = await compareTrace(d, { variants, roundTrips, exceptions, costModel, progress: context.progress, verify: o.verify !== false });
       for (const k of Object.keys(acc)) acc[k]!.push(...r.tables[k]!);
       notes.push(...r.notes);
     }

@@ -1,8 +1,7 @@
 // The `exits` entry of the analysis registry.
 
-import { TraceReader } from '../record/TraceReader.js';
 import { exitStats, exitStatsTable } from './exitsSummary.js';
-import { stringOption } from './options.js';
+import { openTrace, stringOption } from './options.js';
 import type { Analysis, AnalysisResult, OptionValues } from './result.js';
 
 export const EXITS_BY = ['reason', 'process'] as const;
@@ -15,7 +14,7 @@ export const exitsAnalysis: Analysis = {
   ],
   async run(dir: string, o: OptionValues): Promise<AnalysisResult> {
     const by = stringOption(o, 'by', '--by', 'reason', EXITS_BY);
-    const reader = TraceReader.open(dir);
+    const reader = openTrace(dir, o);
     const m = reader.manifest;
     const title = `exits: ${dir} (workload ${m.workload.name}, ${m.totals.exits} exits, cost model ${m.cost_model.name})`;
     if (by === 'reason') {

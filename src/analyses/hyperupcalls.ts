@@ -107,10 +107,10 @@ export const hyperupcallsAnalysis: Analysis = {
   name: 'hyperupcalls',
   description: 'hyperupcalls the guest registered (seed 003): invocations, eBPF instructions, modelled cycles native vs interpreted vs compiled vs upcall vs hypercall, free pages vs balloon, guard per-exit overhead and blocks, scheduler activation (a host-scheduler model on the trace requests and boosts)',
   options: [],
-  async run(dir) {
+  async run(dir, o) {
     if (!existsSync(dir)) throw new UserError(`${dir}: no such trace directory`);
     let watched: { requests: TraceRequest[] } = { requests: [] };
-    const rep = await replayTrace(dir, { attach: (a) => { watched = watchRequests(a); } });
+    const rep = await replayTrace(dir, { verify: o.verify !== false, attach: (a) => { watched = watchRequests(a); } });
     const rt = rep.assembled.hyperupcalls;
     const m = rep.assembled.costModel;
     const notes: string[] = [`replay ${rep.clean ? 'clean' : 'NOT clean'}: ${rep.matched} of ${rep.recordedExits} exits matched`];

@@ -17,6 +17,7 @@ import type { ColumnView } from '../record/ColumnView.js';
 import type { ScanBatch, TraceReader } from '../record/TraceReader.js';
 import { INTERCEPT_STRATEGY_NAMES } from '../record/schema.js';
 import { scanColumns, type ProjectedBatch } from '../record/scanColumns.js';
+import { TraceError } from '../errors.js';
 
 const TWO32 = 4294967296;
 
@@ -133,6 +134,7 @@ export function importTrace(reader: TraceReader, observers: readonly MachineObse
       if (!tail) {
         seq = start + i;
         ic = icount[2 * i]! + icount[2 * i + 1]! * TWO32;
+        if (ic > sum.icount) beyondEnd('exits.arrow', seq, ic, sum.icount);
         seqIo = seq;
         icIo = ic;
         seqSys = seq;
@@ -257,6 +259,7 @@ class SyscallCursor {
   emit(): void {
     const i = this.i, j = 2 * i;
     const ic = this.icount[j]! + this.icount[j + 1]! * TWO32, cr3 = this.cr3[j]! + this.cr3[j + 1]! * TWO32;
+    if (ic > this.sum.icount) beyondEnd('syscalls.arrow', this.sum.syscalls, ic, this.sum.icount);
     const rsp = this.rsp, rip = this.rip;
     for (let k = 0; k < this.nRows; k++) this.rows[k]!.syscallRow(ic, this.nextSeq, this.number[i]!, cr3, rsp[j]! | 0, rsp[j + 1]! | 0, rip[j]! | 0, rip[j + 1]! | 0);
     if (this.nEvents > 0) {
@@ -339,6 +342,7 @@ class IoCursor {
     const j = 2 * this.i;
     this.nextSeq = this.seq[j]! + (this.seq[j + 1]! | 0) * TWO32;
     this.nextIcount = this.icount[j]! + this.icount[j + 1]! * TWO32;
+    if (this.nextIcount > this.sum.icount) beyondEnd('io.arrow', this.sum.io, this.nextIcount, this.sum.icount);
   }
 
   /** Emit the current row and advance. */
@@ -385,6 +389,7 @@ class GroundTruthCursor {
   emit(): number {
     const c = this.b!.columns, i = this.i, ge = this.ev;
     ge.icount = c.icount.number(i);
+    if (ge.icount > this.sum.icount) beyondEnd('ground_truth.arrow', this.sum.groundTruth, ge.icount, this.sum.icount);
     ge.type = c.type.number(i);
     ge.pid = c.pid.number(i);
     ge.tid = c.tid.number(i);
@@ -421,4 +426,12 @@ class GroundTruthCursor {
     } else this.nameLen = -1;
     return this.lastName;
   }
+}
+
+/**
+ * A row whose icount lies past the end of the run cannot be recorded: the file is damaged. (Trackers size
+ * their sampling by icount, so such a value must stop the import before it sizes anything.)
+ */
+function beyondEnd(file: string, row: number, icount: number, end: number): never {
+  throw new TraceError(`${file} row ${row}: icount ${icount} lies beyond the end of the recording (totals.icount ${end}): the file is damaged`);
 }

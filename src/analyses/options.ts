@@ -4,6 +4,7 @@
 import { UserError } from '../errors.js';
 import { parseCount } from '../parseCount.js';
 import type { OptionValues } from './result.js';
+import { TraceReader } from '../record/TraceReader.js';
 
 export function stringOption(o: OptionValues, key: string, flag: string, def: string, choices?: readonly string[]): string {
   const v = o[key];
@@ -11,6 +12,11 @@ export function stringOption(o: OptionValues, key: string, flag: string, def: st
   if (typeof v !== 'string') throw new UserError(`${flag} needs a value`);
   if (choices && !choices.includes(v)) throw new UserError(`${flag} ${v}: expected one of ${choices.join(', ')}`);
   return v;
+}
+
+/** Open the trace an analysis reads; `--no-verify` (verify: false) skips the checksums (TraceReader.open). */
+export function openTrace(dir: string, o: OptionValues): TraceReader {
+  return TraceReader.open(dir, { verify: o.verify !== false });
 }
 
 export function boolOption(o: OptionValues, key: string, def: boolean): boolean {

@@ -3,7 +3,9 @@
 // pyarrow/pandas, polars and DuckDB-through-pyarrow: int64/float64/utf8/bool/uint64 only, uncompressed, one
 // record batch; ../shared/notes/arrow.md).
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirParents } from '../record/TraceDirectory.js';
+import { UserError } from '../errors.js';
 import { join } from 'node:path';
 import { Bool, Field, Float64, Int64, RecordBatch, Schema, Struct, Table, Uint64, Utf8, makeData, tableToIPC,
   vectorFromArray, type DataType } from 'apache-arrow';
@@ -122,11 +124,20 @@ export function tableToArrow(t: ResultTable, analysis: string): Uint8Array {
 
 /** Write every table as `<dir>/<table>.arrow`; returns the paths. */
 export function writeArrowTables(r: AnalysisResult, analysis: string, dir: string): string[] {
-  mkdirSync(dir, { recursive: true });
+  try {
+    if (!existsSync(dir)) mkdirParents(dir);
+  } catch (e) {
+    throw new UserError(`--out ${dir}: cannot create the directory (${(e as Error).message})`);
+  }
+  if (!statSync(dir).isDirectory()) throw new UserError(`--out ${dir}: exists and is not a directory`);
   const paths: string[] = [];
   for (const t of r.tables) {
     const p = join(dir, `${t.name}.arrow`);
-    writeFileSync(p, tableToArrow(t, analysis));
+    try {
+      writeFileSync(p, tableToArrow(t, analysis));
+    } catch (e) {
+      throw new UserError(`--out ${dir}: cannot write ${t.name}.arrow (${(e as Error).message})`);
+    }
     paths.push(p);
   }
   return paths;

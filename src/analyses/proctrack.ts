@@ -7,11 +7,10 @@
 // ground truth is collected by a separate observer and used only for scoring (./truth.ts).
 
 import { UserError } from '../errors.js';
-import { TraceReader } from '../record/TraceReader.js';
 import type { MachineObserver } from '../emulator/events.js';
 import { importTrace } from './importer.js';
 import { syscallName } from '../hypervisor/interception/syscalls.js';
-import { boolOption, choiceListOption, countListOption, countOption, stringOption } from './options.js';
+import { boolOption, choiceListOption, countListOption, countOption, openTrace, stringOption } from './options.js';
 import type { Analysis, AnalysisResult, Cell, OptionValues, ResultColumn, ResultTable } from './result.js';
 import { DEATH_NAMES, DEATH_STRATEGIES, DEFAULT_TRACKER, ProcessTracker, THREAD_IDS, type DeathStrategy, type TrackerConfig } from './ProcessTracker.js';
 import { GroundTruth, score, type Scores } from './truth.js';
@@ -258,9 +257,18 @@ export function proctrackResult(title: string, run: ProctrackRun, scores: Scores
   return { title, tables, notes };
 }
 
+/** Live-count samples one tracker may take (memory: 3 numbers each). */
+const MAX_SAMPLES = 1_000_000;
+
 export async function runProctrack(dir: string, o: OptionValues): Promise<AnalysisResult> {
   const p = parseProctrackOptions(o);
-  const reader = TraceReader.open(dir);
+  const reader = openTrace(dir, o);
+  // Each tracker keeps one live-count sample per --sample-every instructions of the run: bound their number.
+  const samples = reader.manifest.totals.icount / p.base.sampleEvery;
+  if (samples > MAX_SAMPLES) {
+    throw new UserError(`--sample-every ${p.base.sampleEvery}: the trace's ${reader.manifest.totals.icount} instructions would give ` +
+      `${Math.ceil(samples)} samples per strategy (at most ${MAX_SAMPLES}); use at least ${Math.ceil(reader.manifest.totals.icount / MAX_SAMPLES)}`);
+  }
   const run = new ProctrackRun(configsOf(p));
   for (const t of run.trackers) t.reserve(reader.rowCount('exits'), reader.rowCount('syscalls'), reader.rowCount('io'));
   const sum = importTrace(reader, run.observers, { syscallArgs: false });

@@ -54,7 +54,8 @@ export function register(program: Command): void {
     .argument('<analysis>', `one of: ${analysisNames().join(', ')}`)
     .addOption(new Option('--format <format>', 'stdout format').choices(FORMATS).default('table'))
     .option('--out <dir>', 'also write every result table as <dir>/<table>.arrow (Arrow IPC file)')
-    .option('--quiet', 'print nothing on stdout (with --out)');
+    .option('--quiet', 'print nothing on stdout (with --out)')
+    .option('--no-verify', 'do not check the trace files against the checksums in its manifest (faster; damage may go unnoticed)');
   for (const [, o] of opts) {
     const opt = new Option(o.flags, `[${o.owners.join(', ')}] ${o.description}${o.defaultText !== undefined ? ` (default: ${o.defaultText})` : ''}`);
     if (o.choices) opt.choices(o.choices);
@@ -69,6 +70,7 @@ export function register(program: Command): void {
       if (!o.owners.includes(name)) throw new UserError(`option ${o.flags.split(/[ ,]/)[0]} is for ${o.owners.join(', ')}, not ${name}`);
       values[key] = raw[key] as string | boolean;
     }
+    if (raw.verify === false) values.verify = false;
     const progress = stageProgress();
     let result: AnalysisResult;
     try {

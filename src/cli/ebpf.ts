@@ -39,8 +39,9 @@ function expand(files: string[]): string[] {
 /** The report of `trace ebpf test`; returns the text and whether everything passed. */
 export function ebpfTest(files: string[]): { text: string; ok: boolean } {
   const lines: string[] = [];
-  let passed = 0, failed = 0;
-  for (const f of expand(files)) {
+  let passed = 0, failed = 0, skipped = 0;
+  const all = expand(files);
+  for (const f of all) {
     let text: string;
     try {
       text = read(f, 'utf8') as string;
@@ -53,14 +54,19 @@ export function ebpfTest(files: string[]): { text: string; ok: boolean } {
     if (r.status === 'pass') {
       passed++;
       lines.push(`PASS ${f}${r.neededLoops ? ` (has loops: verified with allowLoops, run-time budget ${LOOP_BUDGET} instructions)` : ''}`);
-    } else if (r.status === 'skip') lines.push(`SKIP ${f}: ${r.reason}`);
+    } else if (r.status === 'skip') {
+      skipped++;
+      lines.push(`SKIP ${f}: ${r.reason}`);
+    }
     else {
       failed++;
       lines.push(`FAIL ${f}: ${r.reason}`);
     }
   }
-  lines.push(`${passed} passed, ${failed} failed`);
-  return { text: `${lines.join('\n')}\n`, ok: failed === 0 };
+  lines.push(`${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`);
+  // Nothing tested is not a pass: an empty directory, or files with neither a result nor an error section.
+  if (passed + failed === 0) lines.push(all.length === 0 ? 'no .data files to test' : 'nothing was tested: no file has a result or an error section');
+  return { text: `${lines.join('\n')}\n`, ok: failed === 0 && passed > 0 };
 }
 
 function sourceOf(file: string): string {

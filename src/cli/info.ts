@@ -11,6 +11,8 @@ import { TABLES, TABLE_NAMES } from '../record/schema.js';
 export interface InfoOptions {
   /** Scan exits.arrow for per-reason modelled cost (Time%, Min, Max, Avg); default true. */
   costs?: boolean;
+  /** Check the files against their checksums (TraceReader.open); default true. */
+  verify?: boolean;
 }
 
 function bytes(n: number): string {
@@ -37,7 +39,7 @@ const kv = (o: Record<string, unknown>, skip: string[] = []): string =>
 
 /** The report `trace info` prints. Throws TraceError for a missing or damaged trace. */
 export async function traceInfo(dir: string, opts: InfoOptions = {}): Promise<string> {
-  const r = TraceReader.open(dir);
+  const r = TraceReader.open(dir, { verify: opts.verify });
   const m = r.manifest;
   const out: string[] = [];
   const state = r.state === 'complete' ? 'complete'
@@ -124,9 +126,10 @@ export function register(program: Command): void {
     .description('show what a trace directory holds: workload, presets, completeness, sizes, exits by reason')
     .argument('<dir>', 'trace directory')
     .option('--no-costs', 'do not scan exits.arrow for per-reason costs (faster on huge traces)')
-    .action(async (dir: string, o: { costs: boolean }) => {
+    .option('--no-verify', 'do not check the trace files against the checksums in its manifest (faster; damage may go unnoticed)')
+    .action(async (dir: string, o: { costs: boolean; verify: boolean }) => {
       try {
-        process.stdout.write(await traceInfo(dir, { costs: o.costs }));
+        process.stdout.write(await traceInfo(dir, { costs: o.costs, verify: o.verify }));
       } catch (e) {
         if (e instanceof TraceError) throw new UserError(e.message);
         throw e;

@@ -10,6 +10,8 @@ import { DEFAULT_CHECKPOINT_EVERY, recordTrace } from '../replay/recordTrace.js'
 import { SESSION_DEFAULTS } from '../replay/Session.js';
 import { DEFAULT_COMPRESSION, parseCompression, TRACE_COMPRESSIONS } from '../record/compression.js';
 
+const MIN_CHECKPOINT_EVERY = 1_000_000;
+
 export function register(program: Command): void {
   program
     .command('record')
@@ -30,18 +32,24 @@ export function register(program: Command): void {
     .action(async (workload: string, o: { compression: string; out?: string; exits: string; costModel: string; seed?: string; maxInstructions: string; maxExits: string; overwrite?: boolean; intercept?: string; syscalls?: string; logSyscalls: boolean; checkpointEvery: string }) => {
       const base = workload.replace(/\.json$/, '').replace(/[:/\\].*$/, '').replace(/[^A-Za-z0-9_.-]/g, '_') || 'trace';
       const dir = resolve(o.out ?? `traces/${base}`);
+      // A checkpoint compares all of guest memory with the image (tens of ms): not more often than every 1M instructions.
+      const checkpointEvery = parseCount('--checkpoint-every', o.checkpointEvery);
+      if (checkpointEvery > 0 && checkpointEvery < MIN_CHECKPOINT_EVERY) {
+        throw new UserError(`--checkpoint-every ${o.checkpointEvery}: expected 0 (no checkpoints) or at least ${MIN_CHECKPOINT_EVERY}`);
+      }
+      if (o.syscalls !== undefined && o.intercept !== 'selective') throw new UserError('--syscalls needs --intercept selective');
       const progress = runProgress(`record ${workload}`);
       let r;
       try {
         r = await recordTrace({
           workload, exitPreset: o.exits, costModel: o.costModel,
           seed: o.seed === undefined ? undefined : parseCount('--seed', o.seed),
-          maxInstructions: parseCount('--max-instructions', o.maxInstructions),
-          maxExits: parseCount('--max-exits', o.maxExits),
+          maxInstructions: parseCount('--max-instructions', o.maxInstructions, { min: 1 }),
+          maxExits: parseCount('--max-exits', o.maxExits, { min: 1 }),
           intercept: o.intercept,
           syscalls: o.syscalls === undefined ? undefined : o.syscalls.split(',').filter((x) => x.length > 0),
           logSyscalls: o.logSyscalls,
-        }, dir, { overwrite: o.overwrite === true, onProgress: (x, line) => progress.update(x, line), handleSignals: true, checkpointEvery: parseCount('--checkpoint-every', o.checkpointEvery),
+        }, dir, { overwrite: o.overwrite === true, onProgress: (x, line) => progress.update(x, line), handleSignals: true, checkpointEvery,
           compression: parseCompression(o.compression) });
       } catch (e) {
         progress.done();

@@ -11,7 +11,7 @@ import { exitReasonName } from '../emulator/vmx/exitReasons.js';
 /** The recording's instruction count (the replay's progress total); undefined when the trace cannot be read (replay reports why). */
 function recordedIcount(dir: string): number | undefined {
   try {
-    return TraceReader.open(dir).manifest.totals.icount;
+    return TraceReader.open(dir, { verify: false }).manifest.totals.icount; // for the progress bar; replay verifies
   } catch {
     return undefined;
   }
@@ -26,12 +26,15 @@ export function register(program: Command): void {
     .option('--from <icount>', 'start from the latest checkpoint at or before this instruction count')
     .option('--intercept <strategy>', 'replay under another syscall-interception strategy (exits it does not cause checked as a subsequence)')
     .option('--syscalls <list>', 'for --intercept selective: syscall names or numbers, comma-separated')
-    .action(async (dir: string, o: { exits?: string; from?: string; intercept?: string; syscalls?: string }) => {
+    .option('--no-verify', 'do not check the trace files against the checksums in its manifest (faster; damage may go unnoticed)')
+    .action(async (dir: string, o: { exits?: string; from?: string; intercept?: string; syscalls?: string; verify: boolean }) => {
       const from = o.from === undefined ? undefined : parseCount('--from', o.from);
+      if (o.syscalls !== undefined && o.intercept !== undefined && o.intercept !== 'selective') throw new UserError(`--syscalls is for --intercept selective, not ${o.intercept}`);
       const progress = runProgress(`replay ${dir}`, recordedIcount(dir));
       let rep;
       try {
         rep = await replayTrace(dir, {
+          verify: o.verify,
           exitPreset: o.exits, from, onProgress: (r) => progress.update(r), intercept: o.intercept,
           syscalls: o.syscalls?.split(',').filter((x) => x.length > 0),
         });

@@ -1,10 +1,11 @@
 // A synchronous, hashed, staged file writer. Every byte of a trace file goes through one of these, so the
-// writer knows each file's size and SHA-256 at close without reading it back, and the file on disk always
+// writer knows each file's size, SHA-256 and XXH64 at close without reading it back, and the file on disk always
 // ends at a point the caller chose (flush() after whole record batches).
 
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
 import { AsyncByteQueue } from 'apache-arrow';
+import { Xxh64Hash, type FileDigest } from './fileHash.js';
 
 const STAGING_BYTES = 1 << 18;
 
@@ -13,6 +14,7 @@ export class FileSink {
   private readonly staging = new Uint8Array(STAGING_BYTES);
   private staged = 0;
   private readonly hash: Hash = createHash('sha256');
+  private readonly xxh = new Xxh64Hash();
   /** Bytes accepted so far (written or staged). */
   bytes = 0;
   /** Bytes on disk (everything before the last flush). */
@@ -26,6 +28,7 @@ export class FileSink {
     const n = chunk.byteLength;
     if (n === 0) return;
     this.hash.update(chunk);
+    this.xxh.update(chunk);
     this.bytes += n;
     if (this.staged + n <= STAGING_BYTES) {
       this.staging.set(chunk, this.staged);
@@ -45,17 +48,18 @@ export class FileSink {
     this.flushedBytes = this.bytes;
   }
 
-  /** Flushes, closes, and returns the file's size and SHA-256 (hex). */
-  close(): { bytes: number; sha256: string } {
+  /** Flushes, closes, and returns the file's size, SHA-256 and XXH64 (hex). */
+  close(): FileDigest {
     if (this.fd >= 0) {
       this.flush();
       closeSync(this.fd);
       this.fd = -1;
     }
-    return { bytes: this.bytes, sha256: this.digest ??= this.hash.digest('hex') };
+    this.digest ??= { bytes: this.bytes, sha256: this.hash.digest('hex'), xxh64: this.xxh.digest() };
+    return this.digest;
   }
 
-  private digest: string | undefined;
+  private digest: FileDigest | undefined;
 
   private flushStaging(): void {
     if (this.staged === 0) return;

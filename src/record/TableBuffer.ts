@@ -10,6 +10,7 @@ import { Dictionary, makeData, RecordBatch, type RecordBatchFileWriter, Struct, 
   type Data, type DataType, type Schema, type Vector } from 'apache-arrow';
 import { ArrowFileSink, FileSink } from './FileSink.js';
 import { CompressedFileWriter, TraceCompression } from './compression.js';
+import type { FileDigest } from './fileHash.js';
 import { arrowSchema, type ColumnSpec, type TableSpec } from './schema.js';
 
 type Fixed = BigInt64Array | BigUint64Array | Uint32Array | Uint16Array | Uint8Array | Int8Array;
@@ -183,7 +184,7 @@ export class TableBuffer {
 
   /** Flush and finish the file (footer). A table that never got a row gets one empty batch, so its
    *  dictionaries are in the file (readers expect every dictionary a schema declares). */
-  close(): { bytes: number; sha256: string } {
+  close(): FileDigest {
     if (!this.closed) {
       this.flush();
       if (this.batches === 0) {

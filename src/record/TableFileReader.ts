@@ -28,6 +28,8 @@ interface Block {
   length: number;
   /** Bytes of the message's flatbuffer metadata (after the 8-byte prefix). */
   metaLength: number;
+  /** Rows of a record batch (its header's length). */
+  rows: number;
 }
 
 function schemaMessage(schema: Schema): Uint8Array {
@@ -101,6 +103,13 @@ export class TableFileReader {
     }
     parts.push(EOS);
     return concat(parts);
+  }
+
+  /** Rows of all record batches, as their headers state them (each bounded by its body's size). */
+  get numRows(): number {
+    let n = 0;
+    for (const b of this.blocks) n += b.rows;
+    return n;
   }
 
   /** Decode record batch i (its buffers are views of a fresh buffer: keep the batch as long as needed). */
@@ -190,10 +199,18 @@ export class TableFileReader {
         if (strict) bad('a message body runs past the end of the file');
         return;
       }
-      if (msg.headerType === MessageHeader.RecordBatch) this.blocks.push({ offset: pos, length, metaLength: metaLen });
-      else if (msg.headerType === MessageHeader.DictionaryBatch) {
+      if (msg.headerType === MessageHeader.RecordBatch) {
+        // Every column of every table has a fixed-width buffer of at least one byte per row, and LZ4 (the one
+        // body compression) expands at most 255-fold, so a batch's row count is bounded by its body: a damaged
+        // length cannot size an allocation beyond a fixed multiple of the file.
+        const rows = Number((msg.header() as RecordBatchHeader).length);
+        if (!Number.isSafeInteger(rows) || rows < 0 || rows > 255 * Number(msg.bodyLength) + 4096) {
+          bad(`a record batch claims ${rows} rows in a body of ${Number(msg.bodyLength)} bytes`);
+        }
+        this.blocks.push({ offset: pos, length, metaLength: metaLen, rows });
+      } else if (msg.headerType === MessageHeader.DictionaryBatch) {
         if (this.blocks.length > 0) bad('a dictionary batch after the first record batch (delta or replacement)');
-        dicts.push({ offset: pos, length, metaLength: metaLen });
+        dicts.push({ offset: pos, length, metaLength: metaLen, rows: 0 });
       } else bad(`unexpected message type ${msg.headerType}`);
       pos += length;
     }

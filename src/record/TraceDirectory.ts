@@ -4,18 +4,13 @@
 // renamed into place, guest images are stored once by content, and finish() lists and hashes every file,
 // writes manifest.json and removes the marker.
 
-import { closeSync, existsSync, mkdirSync, openSync, readSync, readdirSync, renameSync, rmSync, statSync, unlinkSync,
-  writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, join, posix } from 'node:path';
 import { TraceError } from '../errors.js';
 import type { FileRef } from './manifest.js';
+import { hashFile, type FileDigest } from './fileHash.js';
 import { RESERVED_FILES, TraceFile } from './schema.js';
-
-export interface FileDigest {
-  bytes: number;
-  sha256: string;
-}
 
 export class TraceDirectory {
   constructor(readonly dir: string, overwrite: boolean) {
@@ -43,7 +38,7 @@ export class TraceDirectory {
   }
 
   /** Store a guest image as `images/<sha256>` (the same bytes are stored once). */
-  addImage(bytes: Uint8Array): FileDigest & { path: string } {
+  addImage(bytes: Uint8Array): { sha256: string; bytes: number; path: string } {
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     const path = `${TraceFile.images}/${sha256}`;
     const abs = join(this.dir, path);
@@ -60,13 +55,13 @@ export class TraceDirectory {
   }
 
   /**
-   * Every file of the trace (relative, sorted) with its size and SHA-256: `known` gives the digests of the
+   * Every file of the trace (relative, sorted) with its size, SHA-256 and XXH64: `known` gives the digests of the
    * files their writers hashed while writing; the others are read and hashed here.
    */
   listFiles(known: ReadonlyMap<string, FileDigest>): FileRef[] {
     return listFiles(this.dir).map((path): FileRef => {
       const h = known.get(path) ?? hashFile(join(this.dir, path));
-      return { path, bytes: h.bytes, sha256: h.sha256 };
+      return { path, bytes: h.bytes, sha256: h.sha256, xxh64: h.xxh64 };
     });
   }
 
@@ -89,24 +84,6 @@ function checkRelPath(rel: string): string {
     throw new TraceError(`trace file name "${rel}" is reserved by the trace format`);
   }
   return norm;
-}
-
-function hashFile(path: string): FileDigest {
-  const h = createHash('sha256');
-  const buf = new Uint8Array(1 << 20);
-  const fd = openSync(path, 'r');
-  let bytes = 0;
-  try {
-    for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) break;
-      h.update(buf.subarray(0, n));
-      bytes += n;
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return { bytes, sha256: h.digest('hex') };
 }
 
 function writeAtomic(path: string, data: string | Uint8Array): void {
@@ -142,7 +119,7 @@ function prepareDirectory(dir: string, overwrite: boolean): void {
  * systems (seen with /proc here: it keeps retrying ENOENT), so an unwritable target must fail with a clear
  * error instead.
  */
-function mkdirParents(dir: string): void {
+export function mkdirParents(dir: string): void {
   const missing: string[] = [];
   let d = dir;
   while (!existsSync(d)) {

@@ -9,7 +9,7 @@
 //
 // Reading is synchronous and holds one record batch at a time.
 
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, posix } from 'node:path';
 import type { RecordBatch, Schema } from 'apache-arrow';
@@ -19,6 +19,16 @@ import { TableFileReader } from './TableFileReader.js';
 import { parseManifest, type ImageRef, type Manifest } from './manifest.js';
 import { arrowSchema, FORMAT_VERSION, TABLES, TABLE_NAMES, TraceFile, type ColumnSpec, type TableName } from './schema.js';
 import { TraceError } from '../errors.js';
+import { checksumFile } from './fileHash.js';
+
+export interface OpenOptions {
+  /**
+   * Check every file the manifest lists against its checksum (XXH64; SHA-256 in older traces) before
+   * anything is read (default true; `--no-verify` on the command line). Sizes, schemas and row counts are
+   * checked either way.
+   */
+  verify?: boolean;
+}
 
 export const TraceState = { complete: 'complete', stopped: 'stopped', recording: 'recording' } as const;
 export type TraceState = (typeof TraceState)[keyof typeof TraceState];
@@ -39,8 +49,8 @@ export class TraceReader {
     this.state = !finished ? TraceState.recording : manifest.complete ? TraceState.complete : TraceState.stopped;
   }
 
-  /** Open and validate a trace directory (manifest, and sizes of every file the manifest lists). */
-  static open(dir: string): TraceReader {
+  /** Open and validate a trace directory (manifest, sizes and checksums of every file the manifest lists). */
+  static open(dir: string, opts: OpenOptions = {}): TraceReader {
     if (!existsSync(dir)) throw new TraceError(`no trace directory at ${dir}`, dir);
     if (!statSync(dir).isDirectory()) throw new TraceError(`${dir} is not a directory`, dir);
     const manifestPath = join(dir, TraceFile.manifest);
@@ -56,9 +66,10 @@ export class TraceReader {
     } else {
       throw new TraceError(`${dir} is not a vmtrace trace (no ${TraceFile.manifest} or ${TraceFile.incomplete} marker)`, dir);
     }
-    const manifest = parseManifest(readFileSync(path, 'utf8'), `${dir}/${finished ? TraceFile.manifest : TraceFile.incomplete}`);
+    const manifest = parseManifest(readText(path), `${dir}/${finished ? TraceFile.manifest : TraceFile.incomplete}`);
     const r = new TraceReader(dir, manifest, finished);
     r.checkSizes();
+    if (opts.verify !== false) r.verify();
     return r;
   }
 
@@ -90,9 +101,15 @@ export class TraceReader {
     const file = TABLES[table].file;
     const path = this.tablePath(table);
     if (!existsSync(path)) throw new TraceError(`${this.dir}: ${file} is missing`, path);
-    const r = new TableFileReader(path, file, this.schema(table), this.finished ? null : this.manifest.tables[table].bytes);
+    const ref = this.manifest.tables[table];
+    const r = guard(path, () => new TableFileReader(path, file, this.schema(table), this.finished ? null : ref.bytes));
     try {
       if (r.fileSchema) this.checkSchema(table, r.fileSchema);
+      // The manifest's counts are what analyses print and size their work by: the file must hold exactly those.
+      if (r.numRows !== ref.rows || (this.finished && ref.batches !== undefined && r.numBatches !== ref.batches)) {
+        throw new TraceError(`${this.dir}: ${file} holds ${r.numRows} rows in ${r.numBatches} record batches, the ` +
+          `manifest records ${ref.rows} rows${this.finished ? ` in ${ref.batches} batches` : ''}: the file is damaged`, path);
+      }
     } catch (e) {
       r.close();
       throw e;
@@ -140,7 +157,7 @@ export class TraceReader {
   /** The guest's console output. */
   console(): string {
     const p = join(this.dir, TraceFile.console);
-    return existsSync(p) ? readFileSync(p, 'utf8') : '';
+    return existsSync(p) ? readText(p) : '';
   }
 
   images(): readonly ImageRef[] {
@@ -153,7 +170,7 @@ export class TraceReader {
     if (!ref) throw new TraceError(`trace has no image "${name}" (images: ${this.manifest.images.map((i) => i.name).join(', ') || 'none'})`);
     const p = join(this.dir, ref.path);
     if (!existsSync(p)) throw new TraceError(`image ${name} (${ref.path}) is missing from the trace`, p);
-    const bytes = readFileSync(p);
+    const bytes = guard(p, () => readFileSync(p));
     if (createHash('sha256').update(bytes).digest('hex') !== ref.sha256) {
       throw new TraceError(`image ${name} (${ref.path}) does not match its SHA-256: the trace is corrupt`, p);
     }
@@ -171,23 +188,20 @@ export class TraceReader {
     return existsSync(this.filePath(rel));
   }
 
-  /** Recompute the SHA-256 of every file the manifest lists; throws TraceError naming the first mismatch. */
+  /**
+   * Recompute the checksum of every file the manifest lists (XXH64, or SHA-256 where the manifest has no
+   * XXH64); throws TraceError naming the first file that does not match. A trace still `recording` lists no
+   * files yet (its tables are checked batch by batch as they are read).
+   */
   verify(): void {
     for (const f of this.manifest.files) {
       const p = join(this.dir, f.path);
-      const h = createHash('sha256');
-      const fd = openSync(p, 'r');
-      const buf = new Uint8Array(1 << 20);
-      try {
-        for (;;) {
-          const n = readSync(fd, buf, 0, buf.length, null);
-          if (n === 0) break;
-          h.update(buf.subarray(0, n));
-        }
-      } finally {
-        closeSync(fd);
+      const algorithm = f.xxh64 !== undefined ? 'xxh64' : 'sha256';
+      const got = guard(p, () => checksumFile(p, algorithm));
+      if (got !== (f.xxh64 ?? f.sha256)) {
+        throw new TraceError(`${this.dir}: ${f.path} does not match its ${algorithm === 'xxh64' ? 'XXH64' : 'SHA-256'} checksum in the manifest: the file is damaged ` +
+          '(--no-verify reads it anyway)', p);
       }
-      if (h.digest('hex') !== f.sha256) throw new TraceError(`${f.path} does not match the SHA-256 in the manifest: the trace is corrupt`, p);
     }
   }
 
@@ -196,7 +210,9 @@ export class TraceReader {
       for (const f of this.manifest.files) {
         const p = join(this.dir, f.path);
         if (!existsSync(p)) throw new TraceError(`${this.dir}: ${f.path} is listed in the manifest but missing`, p);
-        const size = statSync(p).size;
+        const st = statSync(p);
+        if (!st.isFile()) throw new TraceError(`${this.dir}: ${f.path} is not a regular file`, p);
+        const size = st.size;
         if (size !== f.bytes) {
           throw new TraceError(`${this.dir}: ${f.path} is ${size} bytes but the manifest records ${f.bytes}: ` +
             `the file is ${size < f.bytes ? 'truncated' : 'modified'}`, p);
@@ -232,4 +248,20 @@ export class TraceReader {
       }
     });
   }
+}
+
+/** Run a file operation, turning the file system's errors (EACCES, EISDIR, ...) into a TraceError naming the file. */
+function guard<T>(path: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof TraceError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string') throw new TraceError(`${path}: cannot read (${code}: ${(e as Error).message.replace(/^[A-Z]+: /, '')})`, path);
+    throw e;
+  }
+}
+
+function readText(path: string): string {
+  return guard(path, () => readFileSync(path, 'utf8'));
 }

@@ -15,7 +15,8 @@ import { ExitWord, type ExitEvent, type GroundTruthEvent, type InterruptEvent, t
 import { MAX_EXIT_REASON, exitReasonKey } from '../emulator/vmx/exitReasons.js';
 import { FileSink } from './FileSink.js';
 import { canonical, manifestText, type FileRef, type ImageRef, type Manifest, type StopInfo, type TableRef } from './manifest.js';
-import { TraceDirectory, type FileDigest } from './TraceDirectory.js';
+import { TraceDirectory } from './TraceDirectory.js';
+import type { FileDigest } from './fileHash.js';
 import { EXIT_WORD_COLUMNS, FORMAT_NAME, FORMAT_VERSION, columnSpec, GROUND_TRUTH_TYPE_NAMES, INTERCEPT_STRATEGY_NAMES, TABLES, TABLE_NAMES, TraceFile,
   type TableName } from './schema.js';
 import { TableBuffer, type ColumnBuffer } from './TableBuffer.js';

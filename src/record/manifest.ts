@@ -18,6 +18,8 @@ export interface FileRef {
   path: string;
   bytes: number;
   sha256: string;
+  /** XXH64 (seed 0, hex), what readers verify on open (src/record/fileHash.ts); absent in older traces. */
+  xxh64?: string;
 }
 
 export interface TableRef {
@@ -106,6 +108,11 @@ export function manifestText(m: Manifest): string {
   return `${JSON.stringify(m, null, 2)}\n`;
 }
 
+/** A count or size: a non-negative safe integer. */
+function isCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -131,15 +138,49 @@ export function parseManifest(text: string, what: string): Manifest {
     ['exits_by_reason', Array.isArray], ['tables', isObject], ['files', Array.isArray],
   ];
   for (const [k, ok] of need) if (!ok(m[k])) throw new TraceError(`${what} is corrupt: field "${k}" is missing or has the wrong type`);
+  // Values a reader sizes loops and allocations from, or prints: counts are non-negative safe integers.
+  if (!Number.isSafeInteger(m.seed)) throw new TraceError(`${what} is corrupt: seed ${String(m.seed)} is not an integer`);
+  const totals = m.totals as Record<string, unknown>;
+  for (const k of ['icount', 'cycles', 'exits', 'io', 'interrupts', 'ground_truth', 'syscalls', 'console_bytes']) {
+    if (totals[k] !== undefined && !isCount(totals[k])) throw new TraceError(`${what} is corrupt: totals.${k} is ${JSON.stringify(totals[k])}, not a count`);
+  }
+  if (m.stop !== null && m.stop !== undefined) {
+    const st = m.stop;
+    if (!isObject(st) || typeof st.reason !== 'string' || typeof st.detail !== 'string' || !isCount(st.icount) ||
+      !Number.isSafeInteger(st.status) || !Number.isSafeInteger(st.last_exit_seq) || (st.last_exit_seq as number) < -1) {
+      throw new TraceError(`${what} is corrupt: "stop" is malformed`);
+    }
+  }
+  const wl = m.workload as Record<string, unknown>;
+  if (typeof wl.name !== 'string' || (wl.description !== undefined && typeof wl.description !== 'string') || !isObject(wl.params)) {
+    throw new TraceError(`${what} is corrupt: "workload" is malformed`);
+  }
+  if (typeof (m.exit_preset as Record<string, unknown>).name !== 'string') throw new TraceError(`${what} is corrupt: exit_preset.name is missing`);
+  const cm = m.cost_model as Record<string, unknown>;
+  if (typeof cm.name !== 'string' || !isObject(cm.figures)) throw new TraceError(`${what} is corrupt: "cost_model" is malformed`);
+  const mc = m.machine as Record<string, unknown>;
+  if (typeof mc.cycles_per_instruction !== 'number' || !(mc.cycles_per_instruction > 0) || !Number.isFinite(mc.cycles_per_instruction)) {
+    throw new TraceError(`${what} is corrupt: machine.cycles_per_instruction is missing or not positive`);
+  }
   const tables = m.tables as Record<string, unknown>;
   for (const t of TABLE_NAMES) {
     const r = tables[t];
-    if (!isObject(r) || typeof r.file !== 'string' || typeof r.rows !== 'number' || typeof r.bytes !== 'number') {
+    if (!isObject(r) || typeof r.file !== 'string' || !isCount(r.rows) || !isCount(r.bytes) || (r.batches !== undefined && !isCount(r.batches))) {
       throw new TraceError(`${what} is corrupt: tables.${t} is missing or malformed`);
     }
   }
+  for (const i of m.images as unknown[]) {
+    if (!isObject(i) || typeof i.name !== 'string' || typeof i.path !== 'string' || typeof i.sha256 !== 'string' || !isCount(i.bytes)) {
+      throw new TraceError(`${what} is corrupt: an entry of "images" is malformed`);
+    }
+  }
+  for (const e of m.exits_by_reason as unknown[]) {
+    if (!isObject(e) || !isCount(e.reason) || !isCount(e.count)) throw new TraceError(`${what} is corrupt: an entry of "exits_by_reason" is malformed`);
+  }
+  if (m.extra !== undefined && !isObject(m.extra)) throw new TraceError(`${what} is corrupt: "extra" is not an object`);
   for (const f of m.files as unknown[]) {
-    if (!isObject(f) || typeof f.path !== 'string' || typeof f.bytes !== 'number' || typeof f.sha256 !== 'string') {
+    if (!isObject(f) || typeof f.path !== 'string' || !isCount(f.bytes) || typeof f.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(f.sha256) ||
+      (f.xxh64 !== undefined && (typeof f.xxh64 !== 'string' || !/^[0-9a-f]{16}$/.test(f.xxh64)))) {
       throw new TraceError(`${what} is corrupt: an entry of "files" is malformed`);
     }
   }

@@ -5,6 +5,7 @@
 // Devices need no state: replay does not simulate them (their effects come from the log).
 
 import { Packr, Unpackr } from 'msgpackr';
+import { TraceError } from '../errors.js';
 import { loadCpuState, saveCpuState, type CpuState } from '../emulator/cpu/cpuState.js';
 import type { Machine } from '../emulator/machine.js';
 import type { HypervisorState } from '../hypervisor/hypervisorState.js';
@@ -77,15 +78,24 @@ export function readCheckpoint(bytes: Uint8Array, what: string): Checkpoint {
   try {
     cp = new Unpackr({ useRecords: false }).unpack(isLz4Frame(bytes) ? lz4Decompress(bytes) : bytes) as Checkpoint;
   } catch (e) {
-    throw new Error(`${what}: damaged checkpoint (${(e as Error).message})`);
+    throw new TraceError(`${what}: damaged checkpoint (${(e as Error).message})`);
   }
-  if (cp === null || typeof cp !== 'object' || cp.format !== CHECKPOINT_FORMAT) throw new Error(`${what}: not a checkpoint of format ${CHECKPOINT_FORMAT}`);
+  if (cp === null || typeof cp !== 'object' || cp.format !== CHECKPOINT_FORMAT) throw new TraceError(`${what}: not a checkpoint of format ${CHECKPOINT_FORMAT}`);
+  const count = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+  if (!count(cp.icount) || !count(cp.inputPos) || !Array.isArray(cp.runs) || typeof cp.cpu !== 'object' || cp.cpu === null ||
+    typeof cp.machine !== 'object' || cp.machine === null || !(cp.console instanceof Uint8Array) || typeof cp.hypervisor !== 'object' ||
+    !cp.runs.every((r) => Array.isArray(r) && count(r[0]) && r[1] instanceof Uint8Array)) {
+    throw new TraceError(`${what}: damaged checkpoint (malformed fields)`);
+  }
   return cp;
 }
 
 /** Bring a freshly assembled machine (initial image loaded) to the checkpoint's state. */
 export function applyCheckpoint(m: Machine, cp: Checkpoint): void {
   const mmu = m.cpu.mmu;
+  for (const [at, bytes] of cp.runs) {
+    if (at + bytes.length > mmu.u8.length) throw new TraceError(`checkpoint at icount ${cp.icount}: memory range 0x${at.toString(16)}+${bytes.length} lies outside guest memory (damaged checkpoint)`);
+  }
   for (const [at, bytes] of cp.runs) mmu.writePhys(at, bytes);
   loadCpuState(m.cpu, cp.cpu);
   m.loadCounters(cp.machine, cp.console);

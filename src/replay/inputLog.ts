@@ -12,6 +12,7 @@
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { Packr, Unpackr } from 'msgpackr';
 import { isLz4Frame, lz4Compress, lz4DecompressFrames, TraceCompression } from '../record/compression.js';
+import { TraceError } from '../errors.js';
 
 export const InputKind = {
   /** [1, icount, port, size, value, irq]: the value an IN (or one element of INS) returned; irq = 1 if it made an interrupt deliverable. */
@@ -83,7 +84,7 @@ export function readInputLog(path: string): InputEntry[] {
       }
     });
   } catch (e) {
-    throw new Error(`${path}: corrupt input log (${(e as Error).message})`);
+    throw new TraceError(`${path}: corrupt input log (${(e as Error).message})`, path);
   }
   return out;
 }

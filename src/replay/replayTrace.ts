@@ -16,7 +16,7 @@ import { INPUT_LOG_FILE, readInputLog } from './inputLog.js';
 import { InputDivergence, ReplayEnvironment } from './ReplayEnvironment.js';
 import { GROUND_TRUTH_PORT, GroundTruthPort } from '../emulator/devices/GroundTruthPort.js';
 import type { AccessSize } from '../emulator/devices/Device.js';
-import { UserError } from '../errors.js';
+import { TraceError, UserError } from '../errors.js';
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { saveCpuState } from '../emulator/cpu/cpuState.js';
@@ -38,6 +38,8 @@ export interface ReplayOptions {
   logSyscalls?: boolean;
   /** Replay under another cost model (modelled cycles change; the guest's execution does not). */
   costModel?: CostModel;
+  /** Verify the trace's files against their checksums on open (default true; TraceReader.open). */
+  verify?: boolean;
   /** Subscribe to the replay (analyses attached to a replay); called once the machine exists. */
   attach?: (a: Assembled) => void;
 }
@@ -73,7 +75,7 @@ export interface ReplayReport {
 }
 
 export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promise<ReplayReport> {
-  const reader = TraceReader.open(dir);
+  const reader = TraceReader.open(dir, { verify: opts.verify });
   const manifest = reader.manifest;
   const { workload, boot } = workloadFromTrace(reader);
   await prepareWorkload(workload);
@@ -134,6 +136,9 @@ export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promis
     const best = cps.at(-1);
     if (best !== undefined) {
       const cp = readCheckpoint(readFileSync(reader.filePath(best.p)), best.p);
+      if (cp.icount !== best.icount || cp.icount > recordedIcount) {
+        throw new TraceError(`${dir}: ${best.p} holds the state at icount ${cp.icount}, not ${best.icount} within the recording (${recordedIcount} instructions): damaged checkpoint`);
+      }
       applyCheckpoint(m, cp);
       checkpoint = cp;
       (m.env as ReplayEnvironment).seek(cp.inputPos);
