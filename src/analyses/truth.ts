@@ -54,8 +54,16 @@ export class GroundTruth implements MachineObserver {
       case GroundTruthType.exec: {
         const p = this.procOfPid.get(e.pid);
         if (p !== undefined) {
-          this.procs[p]!.name = e.name;
-          this.procs[p]!.cr3s.push(e.cr3);
+          const tp = this.procs[p]!;
+          tp.name = e.name;
+          tp.cr3s.push(e.cr3);
+          // Linux starts init (pid 1) as a kernel thread that execs /init: from then on it is a user process
+          // (and its thread a user thread) with an address space.
+          if (tp.kernel && e.cr3 !== 0 && tp.exited < 0) {
+            tp.kernel = false;
+            this.changes.push(e.icount, 1, 0);
+            for (const t of this.threads) if (t.proc === p && t.exited < 0) this.changes.push(e.icount, 0, 1);
+          }
         }
         break;
       }

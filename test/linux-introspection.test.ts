@@ -1,0 +1,94 @@
+// Linux ground truth from probes (src/introspection/linuxProbes.ts) on a whole boot of Debian's kernel running
+// the syscall program: the kernel's own lifecycle as the probes report it (pid 1 a kernel thread until it
+// execs /init, the program forked by init, exec'd, ended by exit_group), invisible to the guest (the same
+// instructions, exits and console with the probes off), agreeing with the task list walked out of guest
+// memory at the end of the run (pslist: a different reader at a different moment), and proctrack scored
+// against it.
+
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { recordTrace } from '../src/replay/recordTrace.js';
+import { TraceReader } from '../src/record/TraceReader.js';
+import { pslistAt } from '../src/analyses/pslist.js';
+import { ANALYSES } from '../src/analyses/index.js';
+
+const haveImage = existsSync(join(import.meta.dirname, '..', 'guest', 'images', 'linux', 'manifest.json'));
+if (!haveImage) console.warn('linux-introspection tests skipped: no Linux guest image under guest/images/linux');
+
+interface Gt { icount: number; type: string; pid: number; tid: number; ppid: number; cr3: number; a0: bigint; a1: bigint; name: string }
+
+async function groundTruth(dir: string): Promise<Gt[]> {
+  const out: Gt[] = [];
+  for await (const b of TraceReader.open(dir).scan('ground_truth', ['icount', 'type_name', 'pid', 'tid', 'ppid', 'cr3', 'a0', 'a1', 'name'])) {
+    const c = b.columns;
+    for (let i = 0; i < b.length; i++) {
+      out.push({ icount: c.icount!.number(i), type: c.type_name!.string(i)!, pid: c.pid!.number(i), tid: c.tid!.number(i), ppid: c.ppid!.number(i),
+        cr3: c.cr3!.number(i), a0: c.a0!.bigint(i), a1: c.a1!.bigint(i), name: c.name!.string(i) ?? '' });
+    }
+  }
+  return out;
+}
+
+describe.skipIf(!haveImage)('Linux introspection on a whole boot', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'vmtrace-linux-gt-'));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  const config = { workload: 'linux:run=syscall', exitPreset: 'kvm-default', costModel: 'modern' };
+  const probed = await recordTrace(config, join(root, 'probed'));
+  const plain = await recordTrace({ ...config, groundTruthProbes: false }, join(root, 'plain'));
+  const gt = await groundTruth(join(root, 'probed'));
+
+  it('the probes change nothing the guest can see', async () => {
+    expect(probed.result.reason).toBe('guest-exit');
+    expect(plain.result.icount).toBe(probed.result.icount);
+    expect(plain.result.exits).toBe(probed.result.exits);
+    for (const f of ['exits.arrow', 'io.arrow', 'interrupts.arrow', 'console.txt']) {
+      expect(readFileSync(join(root, 'plain', f)).equals(readFileSync(join(root, 'probed', f))), f).toBe(true);
+    }
+    expect(TraceReader.open(join(root, 'plain')).rowCount('ground_truth')).toBe(0);
+    expect(gt.length).toBeGreaterThan(100);
+  });
+
+  it('reports the kernel\'s lifecycle: init a kernel thread until it execs, the program forked, exec\'d and ended', () => {
+    const init = gt.find((e) => e.type === 'proc_create' && e.pid === 1)!;
+    expect(init.a0 & 1n).toBe(1n); // a kernel thread (no mm) at creation
+    const initExec = gt.find((e) => e.type === 'exec' && e.pid === 1)!;
+    expect(initExec.name).toBe('init');
+    expect(initExec.cr3).toBeGreaterThan(0);
+    const prog = gt.find((e) => e.type === 'exec' && e.name === 'syscall')!;
+    const created = gt.find((e) => e.type === 'proc_create' && e.pid === prog.pid)!;
+    expect(created.ppid).toBe(1);
+    expect(created.a0 & 1n).toBe(0n);
+    expect(prog.cr3).not.toBe(created.cr3); // exec replaces the address space
+    const exit = gt.find((e) => e.type === 'proc_exit' && e.pid === prog.pid)!;
+    expect(exit.a1).toBe(1n); // exit_group
+    expect(exit.icount).toBeGreaterThan(prog.icount);
+    // Context switches name tasks that exist: every switched-to pid was created (or is the idle task, pid 0).
+    const known = new Set(gt.filter((e) => e.type === 'thread_create').map((e) => e.tid));
+    known.add(0);
+    for (const e of gt.filter((x) => x.type === 'context_switch')) expect(known.has(e.tid), `switch to ${e.tid}`).toBe(true);
+  });
+
+  it('agrees with the task list walked from guest memory at the end of the run', async () => {
+    const list = await pslistAt(join(root, 'probed'), Infinity);
+    const init = list.tasks.find((t) => t.pid === 1)!;
+    expect(init.comm).toBe('init');
+    expect(init.cr3).toBe(gt.find((e) => e.type === 'exec' && e.pid === 1)!.cr3);
+    // Every task alive in memory was created and not reaped per the probes (the idle task excepted).
+    const dead = new Set(gt.filter((e) => e.type === 'thread_exit').map((e) => e.tid));
+    const created = new Set(gt.filter((e) => e.type === 'thread_create').map((e) => e.tid));
+    for (const t of list.tasks) if (t.pid !== 0) expect(created.has(t.pid) && !dead.has(t.pid), `task ${t.pid} ${t.comm}`).toBe(true);
+    expect(list.tasks.some((t) => t.pid === 2 && t.comm === 'kthreadd')).toBe(true);
+  });
+
+  it('scores proctrack against it: both user processes found, none invented', async () => {
+    const res = await ANALYSES.proctrack!.run(join(root, 'probed'), {});
+    const t = res.tables.find((x) => x.name === 'strategies')!;
+    const col = (n: string) => t.columns.findIndex((c) => c.name === n);
+    const declared = t.rows.find((r) => r[0] === 'declared')!;
+    expect(declared[col('true_procs')]).toBe(2);
+    expect(declared[col('proc_precision')]).toBe(1);
+    expect(declared[col('proc_recall')]).toBe(1);
+  });
+});
