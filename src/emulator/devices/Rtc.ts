@@ -316,20 +316,45 @@ export class Rtc implements Device {
   }
 }
 
+// Calendar arithmetic in integers (proleptic Gregorian, H. Hinnant's days_from_civil / civil_from_days), so
+// the clock depends on guest time alone and on no host facility.
+function daysFromCivil(y: number, m: number, d: number): number {
+  y -= m <= 2 ? 1 : 0;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
+
 function fieldsOf(seconds: number): Fields {
-  const d = new Date(seconds * 1000);
-  return { sec: d.getUTCSeconds(), min: d.getUTCMinutes(), hour: d.getUTCHours(), dom: d.getUTCDate(), month: d.getUTCMonth() + 1, year: d.getUTCFullYear() };
+  const days = Math.floor(seconds / 86400);
+  const rem = seconds - days * 86400;
+  const z = days + 719468;
+  const era = Math.floor(z / 146097);
+  const doe = z - era * 146097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const dom = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  return { sec: rem % 60, min: Math.floor(rem / 60) % 60, hour: Math.floor(rem / 3600), dom, month, year };
 }
 
-/** Epoch seconds of a written time (out-of-range fields roll over as Date.UTC does). */
+/** Epoch seconds of a written time (out-of-range fields roll over, months into years, the rest linearly). */
 function toSeconds(f: Fields): number {
-  const ms = Date.UTC(f.year, f.month - 1, f.dom, f.hour, f.min, f.sec);
-  return Number.isFinite(ms) ? Math.floor(ms / 1000) : RTC_EPOCH;
+  const m0 = f.month - 1;
+  const year = f.year + Math.floor(m0 / 12);
+  const month = m0 - Math.floor(m0 / 12) * 12 + 1;
+  const s = (daysFromCivil(year, month, 1) + f.dom - 1) * 86400 + f.hour * 3600 + f.min * 60 + f.sec;
+  return Number.isFinite(s) ? s : RTC_EPOCH;
 }
 
-/** 0 = Sunday. */
+/** 0 = Sunday (1970-01-01 was a Thursday). */
 function dayOfWeek(f: Fields): number {
-  return new Date(Date.UTC(f.year, f.month - 1, f.dom)).getUTCDay();
+  const d = daysFromCivil(f.year, f.month, f.dom);
+  return (((d + 4) % 7) + 7) % 7;
 }
 
 function toBcd(v: number): number {
