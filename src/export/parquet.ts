@@ -83,7 +83,7 @@ async function writeTable(reader: TraceReader, table: TableName, workload: strin
           return;
         }
         const to = Math.min(n, next + BATCHES_PER_CHUNK);
-        const t = pw.Table.fromIPCStream(file.ipcStream(next, to));
+        const t = pw.Table.fromIPCStream(file.plainIpcStream(next, to));
         next = to;
         for (const b of t.recordBatches()) {
           rows += b.numRows;
@@ -96,7 +96,7 @@ async function writeTable(reader: TraceReader, table: TableName, workload: strin
     try {
       if (n === 0) {
         // No record batch: the schema alone (a Parquet file with no row group).
-        writeSync(fd, pw.writeParquet(pw.Table.fromIPCStream(file.ipcStream(0, 0)), writerProperties(pw, table, workload)));
+        writeSync(fd, pw.writeParquet(pw.Table.fromIPCStream(file.plainIpcStream(0, 0)), writerProperties(pw, table, workload)));
       } else {
         const out = await pw.transformParquetStream(batches, writerProperties(pw, table, workload));
         for await (const chunk of out as unknown as AsyncIterable<Uint8Array>) writeSync(fd, chunk);

@@ -46,6 +46,8 @@ export class TableFileReader {
   /** The schema in the file's footer (null for a footer-less file). */
   readonly fileSchema: Schema | null;
   private footerBatches = -1;
+  /** Whether any record batch's body is compressed (its message's BodyCompression is set). */
+  private compressedBodies = false;
 
   /**
    * @param path the .arrow file; `file` its name for messages
@@ -103,6 +105,22 @@ export class TableFileReader {
     }
     parts.push(EOS);
     return concat(parts);
+  }
+
+  /**
+   * Like ipcStream, but with uncompressed bodies: readers whose Arrow build has no IPC body codecs (the
+   * Parquet writer's WebAssembly arrow-rs is built without `ipc_compression`) cannot decode LZ4_FRAME
+   * buffers, so compressed batches are decoded here and written again without compression.
+   */
+  plainIpcStream(from: number, to: number): Uint8Array {
+    if (!this.compressedBodies) return this.ipcStream(from, to);
+    if (from < 0 || to > this.blocks.length || from > to) throw new RangeError(`${this.file}: no batches [${from}, ${to})`);
+    const batches: RecordBatch[] = [];
+    for (let i = from; i < to; i++) batches.push(this.batch(i));
+    const w = new RecordBatchStreamWriter(); // no compressionType: uncompressed bodies
+    if (batches.length === 0) return this.ipcStream(0, 0); // schema + dictionaries only: nothing compressed
+    for (const b of batches) w.write(b);
+    return w.toUint8Array(true);
   }
 
   /** Rows of all record batches, as their headers state them (each bounded by its body's size). */
@@ -207,6 +225,7 @@ export class TableFileReader {
         if (!Number.isSafeInteger(rows) || rows < 0 || rows > 255 * Number(msg.bodyLength) + 4096) {
           bad(`a record batch claims ${rows} rows in a body of ${Number(msg.bodyLength)} bytes`);
         }
+        if ((msg.header() as RecordBatchHeader).compression !== null) this.compressedBodies = true;
         this.blocks.push({ offset: pos, length, metaLength: metaLen, rows });
       } else if (msg.headerType === MessageHeader.DictionaryBatch) {
         if (this.blocks.length > 0) bad('a dictionary batch after the first record batch (delta or replacement)');
