@@ -3,10 +3,10 @@
 // forms, FIxxx integer forms), FSQRT, FRNDINT, FCOM/FCOMP/FCOMPP/FUCOM*/FCOMI*/FUCOMI*/FICOM*, FTST,
 // FINCSTP/FDECSTP/FFREE. Exact in 80 bits through fpu/softfloat.ts (never JavaScript doubles), with precision
 // and rounding control, the stack fault rules (IE+SF, C1), masked responses, and deferred #MF for unmasked
-// exceptions (SDM vol. 1 chapter 8). Not implemented: transcendentals, FSCALE, FPREM, FXAM, FSAVE/FRSTOR,
-// FLDENV/FSTENV, FBLD/FBSTP, FCMOV (#UD).
+// exceptions (SDM vol. 1 chapter 8). Every non-control instruction records FOP, FIP and (with a memory
+// operand) FDP. FXAM, FSCALE, FPREM*, FXTRACT, FCMOVcc, FBLD/FBSTP are in x87Special.ts.
 
-import { type Instruction, Code, Mnemonic, OpKind, Register } from 'iced-x86';
+import { type Instruction, Code, CodeExt, Mnemonic, OpKind, Register } from 'iced-x86';
 import type { Cpu } from '../Cpu.js';
 import type { Op } from '../Op.js';
 import { F, K_EAGER } from '../flags.js';
@@ -15,24 +15,24 @@ import {
   DE, Env, F32, F64, F80, type Fmt, IE, INF, NAN, PE, RTZ, type Val, ZE, ZERO, addVals, compareVals, defaultNaN, divVals,
   fromInt, mulVals, packInf, packZero, quiet, roundPack, sqrtVal, toInt, unpack,
 } from '../fpu/softfloat.js';
-import { setMem } from './operands.js';
+import { gpr, setMem } from './operands.js';
 
-type H = (cpu: Cpu, op: Op) => void;
+export type H = (cpu: Cpu, op: Op) => void;
 const SF = Fsw.SF;
 const C1 = Fsw.C1;
 
-const env = new Env();
-const INDEF = defaultNaN(F80);
+export const env = new Env();
+export const INDEF = defaultNaN(F80);
 
-function beginX87(cpu: Cpu, op: Op): void {
+export function beginX87(cpu: Cpu, op: Op): void {
   checkX87(cpu);
   checkPendingX87(cpu);
-  cpu.fop = 0; // FOP is not modelled (the host stores it only with an exception pending)
+  cpu.fop = op.aux;
   cpu.fipLo = op.addr % 4294967296 | 0;
   cpu.fipHi = Math.floor(op.addr / 4294967296) | 0;
 }
 
-function setupEnv(cpu: Cpu): void {
+export function setupEnv(cpu: Cpu): void {
   env.rc = (cpu.fcw >> 10) & 3;
   env.ftz = false;
   env.daz = false;
@@ -43,25 +43,25 @@ function setupEnv(cpu: Cpu): void {
 }
 
 /** Precision control bits of the significand (PC 0: 24, 2: 53, 3: 64; 1 is reserved and acts as 64). */
-function precision(cpu: Cpu): number {
+export function precision(cpu: Cpu): number {
   const pc = (cpu.fcw >> 8) & 3;
   return pc === 0 ? 24 : pc === 2 ? 53 : 64;
 }
 
-function phys(cpu: Cpu, i: number): number {
+export function phys(cpu: Cpu, i: number): number {
   return (cpu.fpTop + i) & 7;
 }
 
-function isEmpty(cpu: Cpu, i: number): boolean {
+export function isEmpty(cpu: Cpu, i: number): boolean {
   return (cpu.ftw & (1 << phys(cpu, i))) === 0;
 }
 
-function getRaw(cpu: Cpu, i: number): bigint {
+export function getRaw(cpu: Cpu, i: number): bigint {
   const r = phys(cpu, i);
   return (BigInt(cpu.fpe[r] & 0xffff) << 64n) | (BigInt(cpu.fpm[2 * r + 1] >>> 0) << 32n) | BigInt(cpu.fpm[2 * r] >>> 0);
 }
 
-function setRaw(cpu: Cpu, i: number, v: bigint): void {
+export function setRaw(cpu: Cpu, i: number, v: bigint): void {
   const r = phys(cpu, i);
   cpu.fpm[2 * r] = Number(v & 0xffffffffn) | 0;
   cpu.fpm[2 * r + 1] = Number((v >> 32n) & 0xffffffffn) | 0;
@@ -69,7 +69,7 @@ function setRaw(cpu: Cpu, i: number, v: bigint): void {
   cpu.ftw |= 1 << r;
 }
 
-function pop(cpu: Cpu): void {
+export function pop(cpu: Cpu): void {
   cpu.ftw &= ~(1 << cpu.fpTop);
   cpu.fpTop = (cpu.fpTop + 1) & 7;
 }
@@ -78,7 +78,7 @@ function pop(cpu: Cpu): void {
  * Merge exception flags into FSW. Returns false when an unmasked exception must suppress the result
  * (invalid, zero divide, denormal are reported before any store; SDM 8.5).
  */
-function report(cpu: Cpu, flags: number): boolean {
+export function report(cpu: Cpu, flags: number): boolean {
   if (flags === 0) return true;
   // An unmasked pre-computation exception stops the operation: the post-computation flags (OE, UE, PE)
   // are not reported (as measured on the host).
@@ -90,13 +90,13 @@ function report(cpu: Cpu, flags: number): boolean {
 }
 
 /** Stack underflow (reading an empty register): IE + SF, C1 = 0. Returns true if the masked response applies. */
-function underflow(cpu: Cpu): boolean {
+export function underflow(cpu: Cpu): boolean {
   cpu.fsw &= ~C1;
   return report(cpu, IE | SF);
 }
 
 /** Push a value (stack overflow when ST7 is not empty: IE + SF, C1 = 1, masked response pushes indefinite). */
-function push(cpu: Cpu, v: bigint): void {
+export function push(cpu: Cpu, v: bigint): void {
   const r = (cpu.fpTop - 1) & 7;
   if ((cpu.ftw & (1 << r)) !== 0) {
     cpu.fsw |= C1;
@@ -108,7 +108,7 @@ function push(cpu: Cpu, v: bigint): void {
 }
 
 /** Read a memory operand of op.size bits as an 80-bit value (exact); floating formats raise IE (SNaN) / DE. */
-function loadMem(cpu: Cpu, op: Op, int: boolean): bigint {
+export function loadMem(cpu: Cpu, op: Op, int: boolean): bigint {
   op.ea(cpu, op);
   cpu.fdpLo = cpu.eaLo;
   cpu.fdpHi = cpu.eaHi;
@@ -146,7 +146,7 @@ function loadMem(cpu: Cpu, op: Op, int: boolean): bigint {
 }
 
 /** m32/m64 -> 80 bits, exactly; SNaN -> IE and quieted, denormal -> DE (SDM FLD). */
-function widen(raw: bigint, f: Fmt): bigint {
+export function widen(raw: bigint, f: Fmt): bigint {
   const a = unpack(raw, f, null);
   if (a.kind === NAN) {
     if (a.snan) env.flags |= IE;
@@ -160,7 +160,7 @@ function widen(raw: bigint, f: Fmt): bigint {
 }
 
 /** x87 rule for two NaN operands (SDM table 4-7): QNaN over SNaN, else the larger significand; quieted. */
-function nanPick(a: Val, b: Val): bigint {
+export function nanPick(a: Val, b: Val): bigint {
   if (a.snan || b.snan) env.flags |= IE;
   if (a.kind !== NAN) return quiet(b.raw, F80);
   if (b.kind !== NAN) return quiet(a.raw, F80);
@@ -228,13 +228,13 @@ function arith(kind: number, dr: bigint, sr: bigint, p: number): bigint {
 }
 
 /** Unnormal (exponent nonzero, integer bit clear) or pseudo-infinity/NaN: not a supported operand. */
-function unsupported(raw: bigint): boolean {
+export function unsupported(raw: bigint): boolean {
   const e = Number((raw >> 64n) & 0x7fffn);
   return e !== 0 && (raw & (1n << 63n)) === 0n;
 }
 
 /** Finish an operation that rounded: C1 = rounded up (when inexact), flags, then store if allowed. */
-function finish(cpu: Cpu, i: number, v: bigint): boolean {
+export function finish(cpu: Cpu, i: number, v: bigint): boolean {
   cpu.fsw &= ~C1;
   const up = (env.flags & PE) !== 0 && env.roundedUp;
   if (!report(cpu, env.flags)) return false;
@@ -335,7 +335,7 @@ const fstMem: H = (cpu, op) => {
 };
 
 /** 80 bits -> m32/m64 with RC rounding (no PC), NaN payload truncated, SNaN -> IE. */
-function narrow(raw: bigint, f: Fmt): bigint {
+export function narrow(raw: bigint, f: Fmt): bigint {
   const a = unpack(raw, F80, null);
   if (a.kind === NAN) {
     if (a.snan) env.flags |= IE;
@@ -555,7 +555,57 @@ function sizeOf(code: Code): { bits: number; int: boolean } {
   return { bits: Number(m[1]), int: m[2] === 'int' };
 }
 
+const fopCache = new Map<number, number>();
+
+/**
+ * FOP of an x87 instruction (SDM vol. 1 8.1.8): bits 10:8 the low 3 bits of the first opcode byte, 7:0 the
+ * ModR/M byte. Register forms from iced-x86's opcode (D8 C0+i: i is the ST(i) operand), memory forms with the
+ * ModR/M byte rebuilt from the decoded operand (mod from the displacement size, rm 100 with a SIB byte, 101
+ * RIP-relative), which is how the instruction was encoded.
+ */
+export function x87Fop(ins: Instruction): number {
+  const code = ins.code;
+  let base = fopCache.get(code);
+  if (base === undefined) {
+    const info = CodeExt.opCode(code);
+    const oc = info.opCode;
+    base = info.opCodeLength === 2 ? (((oc >> 8) & 7) << 8) | (oc & 0xff) : ((oc & 7) << 8) | (Math.max(info.groupIndex, 0) << 3);
+    info.free();
+    fopCache.set(code, base);
+  }
+  const name = Code[code] ?? '';
+  if (ins.opCount > 0 && ins.op0Kind === OpKind.Memory) {
+    const b = ins.memoryBase;
+    const x = ins.memoryIndex;
+    const ds = ins.memoryDisplSize;
+    let mod: number, rm: number;
+    if (b === Register.RIP || b === Register.EIP) {
+      mod = 0;
+      rm = 5;
+    } else if (b === Register.None) {
+      mod = 0;
+      rm = 4; // SIB with no base (disp32)
+    } else {
+      mod = ds === 0 ? 0 : ds === 1 ? 1 : 2;
+      const bn = gpr(b)?.index ?? 0;
+      rm = x !== Register.None || (bn & 7) === 4 ? 4 : bn & 7;
+    }
+    return base | (mod << 6) | rm;
+  }
+  if (/_sti(_|$)/.test(name)) {
+    const n = /_sti_st0$/.test(name) || ins.opCount === 1 ? 0 : 1;
+    return base + (ins.opRegister(n) - Register.ST0);
+  }
+  return base;
+}
+
 export function decodeX87(ins: Instruction, op: Op): boolean {
+  if (!decodeX87Forms(ins, op)) return false;
+  op.aux = x87Fop(ins);
+  return true;
+}
+
+function decodeX87Forms(ins: Instruction, op: Op): boolean {
   const m = ins.mnemonic;
   const code = ins.code;
   const mem = ins.opCount > 0 && ins.op0Kind === OpKind.Memory;
