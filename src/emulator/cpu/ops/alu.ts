@@ -1,13 +1,13 @@
 // Integer ALU family: ADD OR ADC SBB AND SUB XOR CMP TEST, INC DEC NEG NOT (SDM vol. 2; flags per
 // appendix A of vol. 1). Each (operation, operand form, size) is one handler built from the template text.
 
-import { type Instruction, MemorySize, Mnemonic } from 'iced-x86';
+import { type Instruction, Mnemonic } from 'iced-x86';
 import type { Op } from '../Op.js';
-import { type Size, type Template, handler, immv, mget, mset, norm, rget, rset, setFlags, setFlags64 } from './template.js';
-import { UnsupportedForm, isImm, isMem, setImm, setMem, setReg } from './operands.js';
+import { type Size, type Template, immv, mget, mset, norm, rget, rset, setFlags, setFlags64, useTemplate } from './template.js';
+import { type BinaryForm as Form, decodeBinary, decodeRm } from './operands.js';
+import { AUX_MEM } from './operandAccess.js';
 
 type Binary = 'add' | 'or' | 'adc' | 'sbb' | 'and' | 'sub' | 'xor' | 'cmp' | 'test';
-type Form = 'rr' | 'ri' | 'rm' | 'mr' | 'mi';
 
 const KIND: Record<Binary, string> = {
   add: 'X.K_ADD', adc: 'X.K_ADD', sub: 'X.K_SUB', sbb: 'X.K_SUB', cmp: 'X.K_SUB',
@@ -142,65 +142,13 @@ export function decodeAlu(ins: Instruction, op: Op): boolean {
   const m = ins.mnemonic;
   const bin = BINARY[m];
   if (bin !== undefined) {
-    const k0 = ins.op0Kind;
-    const k1 = ins.op1Kind;
-    let form: Form;
-    let size: Size;
-    if (isMem(k0)) {
-      setMem(ins, op);
-      size = memBits(ins);
-      if (isImm(k1)) {
-        form = 'mi';
-        setImm(ins, 1, op);
-      } else {
-        form = 'mr';
-        size = setReg(ins, 1, op, 's');
-      }
-    } else {
-      size = setReg(ins, 0, op, 'd');
-      if (isImm(k1)) {
-        form = 'ri';
-        setImm(ins, 1, op);
-      } else if (isMem(k1)) {
-        form = 'rm';
-        setMem(ins, op);
-      } else {
-        form = 'rr';
-        setReg(ins, 1, op, 's');
-      }
-    }
-    op.size = size;
-    op.fn = handler(binaryTemplate(bin, form, size));
-    op.name = `${bin}_${form}${size}`;
-    return true;
+    const form = decodeBinary(ins, op);
+    return useTemplate(op, binaryTemplate(bin, form, op.size as Size));
   }
   const un = UNARY[m];
   if (un !== undefined) {
-    let size: Size;
-    const mem = isMem(ins.op0Kind);
-    if (mem) {
-      setMem(ins, op);
-      size = memBits(ins);
-    } else {
-      size = setReg(ins, 0, op, 'd');
-    }
-    op.size = size;
-    op.fn = handler(unaryTemplate(un, mem, size));
-    op.name = `${un}_${mem ? 'm' : 'r'}${size}`;
-    return true;
+    op.size = decodeRm(ins, 0, op, 'd');
+    return useTemplate(op, unaryTemplate(un, (op.aux & AUX_MEM) !== 0, op.size as Size));
   }
   return false;
 }
-
-/** Operand size in bits of the memory operand (from iced-x86's MemorySize: byte/word/dword/qword). */
-export function memBits(ins: Instruction): Size {
-  const ms = ins.memorySize;
-  const bytes = MEM_BYTES.get(ms);
-  if (bytes === undefined) throw new UnsupportedForm(`unsupported memory operand size ${ms}`);
-  return (bytes * 8) as Size;
-}
-
-const MEM_BYTES = new Map<number, number>([
-  [MemorySize.UInt8, 1], [MemorySize.Int8, 1], [MemorySize.UInt16, 2], [MemorySize.Int16, 2],
-  [MemorySize.UInt32, 4], [MemorySize.Int32, 4], [MemorySize.UInt64, 8], [MemorySize.Int64, 8],
-]);

@@ -6,9 +6,8 @@ import { type Instruction, Mnemonic } from 'iced-x86';
 import type { Cpu } from '../Cpu.js';
 import type { Op } from '../Op.js';
 import { F, K_EAGER, getArith } from '../flags.js';
-import { isImm, isMem, setMem, setReg } from './operands.js';
-import { AUX_MEM, readDst, writeDst, readSource } from './operandAccess.js';
-import { memBits } from './alu.js';
+import { decodeRegRm, decodeRm, isImm, setReg } from './operands.js';
+import { AUX_MEM, readAtEa, readDst, readSource, writeDst, writeReg } from './operandAccess.js';
 
 const BitOp = { bt: 0, bts: 1, btr: 2, btc: 3 } as const;
 type BitOp = (typeof BitOp)[keyof typeof BitOp];
@@ -40,23 +39,19 @@ function bitHandler(kind: BitOp) {
         const carry = Math.floor(s / 4294967296);
         cpu.eaLo = lo | 0;
         cpu.eaHi = (cpu.eaHi + carry) | 0;
-        const m = cpu.mmu;
-        switch (size) {
-          case 16: cpu.t0 = m.read16(cpu.eaLo, cpu.eaHi); break;
-          case 32: cpu.t0 = m.read32(cpu.eaLo, cpu.eaHi); break;
-          default: cpu.t0 = m.read64(cpu.eaLo, cpu.eaHi); cpu.t1 = m.hiOut; break;
-        }
-        apply(cpu, op, kind, bit, true);
+        readAtEa(cpu, size);
+        apply(cpu, op, kind, bit);
         return;
       }
       bit = offLo & (size - 1);
       readDst(cpu, op);
     }
-    apply(cpu, op, kind, bit, false);
+    apply(cpu, op, kind, bit);
   };
 }
 
-function apply(cpu: Cpu, op: Op, kind: BitOp, bit: number, memAlreadyAddressed: boolean): void {
+/** Test (and set, reset, complement) `bit` of the operand read into cpu.t0/t1; written back to where it was read. */
+function apply(cpu: Cpu, op: Op, kind: BitOp, bit: number): void {
   let lo = cpu.t0;
   let hi = op.size === 64 ? cpu.t1 : 0;
   const inHi = bit >= 32;
@@ -67,24 +62,11 @@ function apply(cpu: Cpu, op: Op, kind: BitOp, bit: number, memAlreadyAddressed: 
     const nw = kind === BitOp.bts ? w | mask : kind === BitOp.btr ? w & ~mask : w ^ mask;
     if (inHi) hi = nw;
     else lo = nw;
-    if (memAlreadyAddressed || (op.aux & AUX_MEM) !== 0) {
-      const m = cpu.mmu;
-      switch (op.size) {
-        case 16: m.write16(cpu.eaLo, cpu.eaHi, lo); break;
-        case 32: m.write32(cpu.eaLo, cpu.eaHi, lo); break;
-        default: m.write64(cpu.eaLo, cpu.eaHi, lo, hi); break;
-      }
-    } else {
-      writeDst(cpu, op, lo, hi);
-    }
+    writeDst(cpu, op, lo, hi);
   }
   const f = getArith(cpu);
   cpu.fk = K_EAGER;
   cpu.fx = (f & ~F.CF) | cf;
-}
-
-function clz32(v: number): number {
-  return Math.clz32(v);
 }
 
 function bsfBsr(reverse: boolean) {
@@ -101,15 +83,10 @@ function bsfBsr(reverse: boolean) {
       return;
     }
     let idx: number;
-    if (reverse) idx = hi !== 0 ? 63 - clz32(hi) : 31 - clz32(lo);
-    else idx = lo !== 0 ? 31 - clz32(lo & -lo) : 32 + 31 - clz32(hi & -hi);
+    if (reverse) idx = hi !== 0 ? 63 - Math.clz32(hi) : 31 - Math.clz32(lo);
+    else idx = lo !== 0 ? 31 - Math.clz32(lo & -lo) : 63 - Math.clz32(hi & -hi);
     cpu.fx = f;
-    const d = op.d;
-    if (size === 16) cpu.lo[d] = (cpu.lo[d] & -65536) | idx;
-    else {
-      cpu.lo[d] = idx;
-      cpu.hi[d] = 0;
-    }
+    writeReg(cpu, op.d, 0, size, idx, 0);
   };
 }
 
@@ -140,12 +117,7 @@ function bitCount(kind: 'popcnt' | 'lzcnt' | 'tzcnt') {
       const keep = getArith(cpu) & (F.OF | F.SF | F.AF | F.PF);
       cpu.fx = keep | ((lo | hi) === 0 ? F.CF : 0) | (r === 0 ? F.ZF : 0);
     }
-    const d = op.d;
-    if (size === 16) cpu.lo[d] = (cpu.lo[d] & -65536) | r;
-    else {
-      cpu.lo[d] = r;
-      cpu.hi[d] = 0;
-    }
+    writeReg(cpu, op.d, 0, size, r, 0);
   };
 }
 
@@ -170,13 +142,7 @@ export function decodeBit(ins: Instruction, op: Op): boolean {
   const m = ins.mnemonic;
   const kind = KINDS[m];
   if (kind !== undefined) {
-    if (isMem(ins.op0Kind)) {
-      setMem(ins, op);
-      op.aux |= AUX_MEM;
-      op.size = memBits(ins);
-    } else {
-      op.size = setReg(ins, 0, op, 'd');
-    }
+    op.size = decodeRm(ins, 0, op, 'd');
     if (isImm(ins.op1Kind)) {
       op.aux |= AUX_IMM;
       op.imm = ins.immediate8;
@@ -189,25 +155,13 @@ export function decodeBit(ins: Instruction, op: Op): boolean {
   }
   const count = COUNT[m];
   if (count !== undefined) {
-    op.size = setReg(ins, 0, op, 'd');
-    if (isMem(ins.op1Kind)) {
-      setMem(ins, op);
-      op.aux |= AUX_MEM;
-    } else {
-      setReg(ins, 1, op, 's');
-    }
+    decodeRegRm(ins, op);
     op.fn = count;
     op.name = Mnemonic[m].toLowerCase();
     return true;
   }
   if (m === Mnemonic.Bsf || m === Mnemonic.Bsr) {
-    op.size = setReg(ins, 0, op, 'd');
-    if (isMem(ins.op1Kind)) {
-      setMem(ins, op);
-      op.aux |= AUX_MEM;
-    } else {
-      setReg(ins, 1, op, 's');
-    }
+    decodeRegRm(ins, op);
     op.fn = m === Mnemonic.Bsf ? BSF : BSR;
     op.name = m === Mnemonic.Bsf ? 'bsf' : 'bsr';
     return true;

@@ -5,9 +5,9 @@ import { type Instruction, Code, Mnemonic, OpKind, Register } from 'iced-x86';
 import type { Cpu } from '../Cpu.js';
 import type { Op } from '../Op.js';
 import { F, K_EAGER, getArith } from '../flags.js';
-import { type Size, type Template, handler, mget, mset, norm, rget, rset, setFlags, setFlags64, immv } from './template.js';
-import { gpr, isImm, isMem, setImm, setMem, setReg } from './operands.js';
-import { memBits } from './alu.js';
+import { type Size, type Template, mget, mset, norm, rget, rset, setFlags, setFlags64, immv, useTemplate } from './template.js';
+import { type BinaryForm, decodeBinary, decodeRegRm, decodeRm, gpr, isImm, isMem, setImm, setMem, setReg } from './operands.js';
+import { AUX_MEM } from './operandAccess.js';
 
 /** 64-bit push of (vl, vh): write first, then move RSP, so a faulting push changes nothing. */
 export const PUSH64 = (vl: string, vh: string): string =>
@@ -19,13 +19,7 @@ function t(name: string, body: string): Template {
   return { name, body };
 }
 
-function use(op: Op, tpl: Template): true {
-  op.fn = handler(tpl);
-  op.name = tpl.name;
-  return true;
-}
-
-function movTemplate(form: 'rr' | 'ri' | 'rm' | 'mr' | 'mi', size: Size): Template {
+function movTemplate(form: BinaryForm, size: Size): Template {
   const name = `mov_${form}${size}`;
   if (size === 64) {
     switch (form) {
@@ -183,6 +177,16 @@ function cmpxchg16b(cpu: Cpu, op: Op): void {
   }
 }
 
+/** ENTER's frame pointer walk pushes below its own stack pointer, moved into RSP only at the end. */
+const enterSp = new Int32Array(2);
+
+function enterPush(cpu: Cpu, vl: number, vh: number): void {
+  const sl = enterSp[0];
+  enterSp[1] = (sl >>> 0) < 8 ? (enterSp[1] - 1) | 0 : enterSp[1];
+  enterSp[0] = (sl - 8) | 0;
+  cpu.mmu.write64(enterSp[0], enterSp[1], vl, vh);
+}
+
 /** ENTER imm16, imm8 with 64-bit operand size (SDM ENTER; nesting level taken modulo 32). */
 function enter(cpu: Cpu, op: Op): void {
   const L = cpu.lo;
@@ -190,17 +194,11 @@ function enter(cpu: Cpu, op: Op): void {
   const m = cpu.mmu;
   const alloc = op.imm & 0xffff;
   const level = op.immh & 31;
-  let sl = L[4];
-  let sh = H[4];
-  const push = (vl: number, vh: number): void => {
-    const nl = (sl - 8) | 0;
-    sh = (sl >>> 0) < 8 ? (sh - 1) | 0 : sh;
-    sl = nl;
-    m.write64(sl, sh, vl, vh);
-  };
-  push(L[5], H[5]);
-  const frameLo = sl;
-  const frameHi = sh;
+  enterSp[0] = L[4];
+  enterSp[1] = H[4];
+  enterPush(cpu, L[5], H[5]);
+  const frameLo = enterSp[0];
+  const frameHi = enterSp[1];
   if (level > 0) {
     let bl = L[5];
     let bh = H[5];
@@ -209,10 +207,12 @@ function enter(cpu: Cpu, op: Op): void {
       bh = (bl >>> 0) < 8 ? (bh - 1) | 0 : bh;
       bl = nl;
       const vl = m.read64(bl, bh);
-      push(vl, m.hiOut);
+      enterPush(cpu, vl, m.hiOut);
     }
-    push(frameLo, frameHi);
+    enterPush(cpu, frameLo, frameHi);
   }
+  const sl = enterSp[0];
+  const sh = enterSp[1];
   const s = (sl >>> 0) - alloc;
   const nl = s | 0;
   const nh = s < 0 ? (sh - 1) | 0 : sh;
@@ -224,7 +224,6 @@ function enter(cpu: Cpu, op: Op): void {
   H[4] = nh;
 }
 
-
 export function decodeData(ins: Instruction, op: Op): boolean {
   const m = ins.mnemonic;
   const k0 = ins.op0Kind;
@@ -234,77 +233,46 @@ export function decodeData(ins: Instruction, op: Op): boolean {
       if (k0 !== OpKind.Register && k0 !== OpKind.Memory) return false;
       if (k0 === OpKind.Register && gpr(ins.op0Register) === null) return false; // MOV CR/DR/Sreg: system
       if (k1 === OpKind.Register && gpr(ins.op1Register) === null) return false;
-      let size: Size;
-      let form: 'rr' | 'ri' | 'rm' | 'mr' | 'mi';
-      if (isMem(k0)) {
-        setMem(ins, op);
-        if (isImm(k1)) {
-          form = 'mi';
-          size = memBits(ins);
-          setImm(ins, 1, op);
-        } else {
-          form = 'mr';
-          size = setReg(ins, 1, op, 's');
-        }
-      } else {
-        size = setReg(ins, 0, op, 'd');
-        if (isImm(k1)) {
-          form = 'ri';
-          setImm(ins, 1, op);
-        } else if (isMem(k1)) {
-          form = 'rm';
-          setMem(ins, op);
-        } else {
-          form = 'rr';
-          setReg(ins, 1, op, 's');
-        }
-      }
-      op.size = size;
-      return use(op, movTemplate(form, size));
+      const form = decodeBinary(ins, op);
+      return useTemplate(op, movTemplate(form, op.size as Size));
     }
     case Mnemonic.Movzx:
     case Mnemonic.Movsx:
     case Mnemonic.Movsxd: {
       const to = setReg(ins, 0, op, 'd');
-      let from: Size;
-      const mem = isMem(k1);
-      if (mem) {
-        setMem(ins, op);
-        from = memBits(ins);
-      } else {
-        from = setReg(ins, 1, op, 's');
-      }
+      const from = decodeRm(ins, 1, op, 's');
+      const mem = (op.aux & AUX_MEM) !== 0;
       op.size = to;
       if (m === Mnemonic.Movsxd && from === 32 && to === 64) {
-        return use(op, extendTemplate(true, mem, 32, 64));
+        return useTemplate(op, extendTemplate(true, mem, 32, 64));
       }
       if (from === 32 || from === to) {
         // MOVSXD r32, r/m32 (and 16-bit forms): a plain move.
-        return use(op, movTemplate(mem ? 'rm' : 'rr', to));
+        return useTemplate(op, movTemplate(mem ? 'rm' : 'rr', to));
       }
-      return use(op, extendTemplate(m !== Mnemonic.Movzx, mem, from, to));
+      return useTemplate(op, extendTemplate(m !== Mnemonic.Movzx, mem, from, to));
     }
     case Mnemonic.Lea: {
       const size = setReg(ins, 0, op, 'd');
       setMem(ins, op);
       op.size = size;
-      if (size === 64) return use(op, t('lea64', 'EA L[$d] = eal; H[$d] = eah;'));
-      return use(op, t(`lea${size}`, `EA ${rset(size, 'd', norm(size, 'eal'))}`));
+      if (size === 64) return useTemplate(op, t('lea64', 'EA L[$d] = eal; H[$d] = eah;'));
+      return useTemplate(op, t(`lea${size}`, `EA ${rset(size, 'd', norm(size, 'eal'))}`));
     }
     case Mnemonic.Xchg: {
       if (isMem(k0) || isMem(k1)) {
         setMem(ins, op);
         const size = setReg(ins, isMem(k0) ? 1 : 0, op, 's');
         op.size = size;
-        if (size === 64) return use(op, t('xchg_m64', 'EA M.probeWrite(eal, eah, 8); const vl = M.read64(eal, eah), vh = M.hiOut; M.write64(eal, eah, L[$s], H[$s]); L[$s] = vl; H[$s] = vh;'));
-        return use(op, t(`xchg_m${size}`, `EA M.probeWrite(eal, eah, ${size / 8}); const v = ${mget(size)}; ${mset(size, rget(size, 's'))} ${rset(size, 's', 'v')}`));
+        if (size === 64) return useTemplate(op, t('xchg_m64', 'EA M.probeWrite(eal, eah, 8); const vl = M.read64(eal, eah), vh = M.hiOut; M.write64(eal, eah, L[$s], H[$s]); L[$s] = vl; H[$s] = vh;'));
+        return useTemplate(op, t(`xchg_m${size}`, `EA M.probeWrite(eal, eah, ${size / 8}); const v = ${mget(size)}; ${mset(size, rget(size, 's'))} ${rset(size, 's', 'v')}`));
       }
       const size = setReg(ins, 0, op, 'd');
       setReg(ins, 1, op, 's');
       op.size = size;
-      if (size === 64) return use(op, t('xchg_rr64', 'const vl = L[$d], vh = H[$d]; L[$d] = L[$s]; H[$d] = H[$s]; L[$s] = vl; H[$s] = vh;'));
+      if (size === 64) return useTemplate(op, t('xchg_rr64', 'const vl = L[$d], vh = H[$d]; L[$d] = L[$s]; H[$d] = H[$s]; L[$s] = vl; H[$s] = vh;'));
       // Note: xchg eax, eax (90 is NOP; 87 C0 zero-extends) is handled by iced as NOP or this form.
-      return use(op, t(`xchg_rr${size}`, `const a = ${rget(size, 'd')}, b = ${rget(size, 's')}; ${rset(size, 'd', 'b')} ${rset(size, 's', 'a')}`));
+      return useTemplate(op, t(`xchg_rr${size}`, `const a = ${rget(size, 'd')}, b = ${rget(size, 's')}; ${rset(size, 'd', 'b')} ${rset(size, 's', 'a')}`));
     }
     case Mnemonic.Xlatb: {
       // XLAT: AL = [RBX + zero-extended AL] (SDM XLAT/XLATB), DS (flat) or an FS/GS override.
@@ -345,17 +313,17 @@ export function decodeData(ins: Instruction, op: Op): boolean {
         if (g === null) return false; // PUSH FS/GS: system
         if (g.size !== 64) return false;
         op.d = g.index;
-        return use(op, t('push_r64', PUSH64('L[$d]', 'H[$d]')));
+        return useTemplate(op, t('push_r64', PUSH64('L[$d]', 'H[$d]')));
       }
       if (isImm(k0)) {
         if (ins.stackPointerIncrement !== -8) return false;
         setImm(ins, 0, op);
-        return use(op, t('push_i64', PUSH64('$imm', '$immh')));
+        return useTemplate(op, t('push_i64', PUSH64('$imm', '$immh')));
       }
       if (isMem(k0)) {
         if (ins.stackPointerIncrement !== -8) return false;
         setMem(ins, op);
-        return use(op, t('push_m64', `EA const vl = M.read64(eal, eah), vh = M.hiOut; ${PUSH64('vl', 'vh')}`));
+        return useTemplate(op, t('push_m64', `EA const vl = M.read64(eal, eah), vh = M.hiOut; ${PUSH64('vl', 'vh')}`));
       }
       return false;
     }
@@ -379,13 +347,13 @@ export function decodeData(ins: Instruction, op: Op): boolean {
         const g = gpr(ins.op0Register);
         if (g === null) return false;
         op.d = g.index;
-        return use(op, t('pop_r64', `${POP64} L[$d] = vl; H[$d] = vh;`));
+        return useTemplate(op, t('pop_r64', `${POP64} L[$d] = vl; H[$d] = vh;`));
       }
       if (isMem(k0)) {
         // POP m64: the address is computed after RSP is incremented (SDM POP: "If the destination operand
         // uses RSP as a base register, its value is computed after the POP increments RSP").
         setMem(ins, op);
-        return use(op, t('pop_m64', `const sl0 = L[4], sh0 = H[4]; ${POP64} try { EA M.write64(eal, eah, vl, vh); } catch (e) { L[4] = sl0; H[4] = sh0; throw e; }`));
+        return useTemplate(op, t('pop_m64', `const sl0 = L[4], sh0 = H[4]; ${POP64} try { EA M.write64(eal, eah, vl, vh); } catch (e) { L[4] = sl0; H[4] = sh0; throw e; }`));
       }
       return false;
     }
@@ -398,37 +366,25 @@ export function decodeData(ins: Instruction, op: Op): boolean {
     case Mnemonic.Leave: {
       // LEAVE with a 66h prefix (16-bit pop of BP) is not something gcc emits: #UD rather than a wrong result.
       if (ins.code !== Code.Leaveq) return false;
-      return use(op, t('leave64', 'const vl = M.read64(L[5], H[5]), vh = M.hiOut; { const sl = (L[5] + 8) | 0; H[4] = (sl >>> 0) < 8 ? (H[5] + 1) | 0 : H[5]; L[4] = sl; } L[5] = vl; H[5] = vh;'));
+      return useTemplate(op, t('leave64', 'const vl = M.read64(L[5], H[5]), vh = M.hiOut; { const sl = (L[5] + 8) | 0; H[4] = (sl >>> 0) < 8 ? (H[5] + 1) | 0 : H[5]; L[4] = sl; } L[5] = vl; H[5] = vh;'));
     }
-    case Mnemonic.Cbw: return use(op, t('cbw', 'L[0] = (L[0] & -65536) | (((L[0] << 24) >> 24) & 65535);'));
-    case Mnemonic.Cwde: return use(op, t('cwde', 'L[0] = (L[0] << 16) >> 16; H[0] = 0;'));
-    case Mnemonic.Cdqe: return use(op, t('cdqe', 'H[0] = L[0] >> 31;'));
-    case Mnemonic.Cwd: return use(op, t('cwd', 'L[2] = (L[2] & -65536) | (((L[0] << 16) >> 31) & 65535);'));
-    case Mnemonic.Cdq: return use(op, t('cdq', 'L[2] = L[0] >> 31; H[2] = 0;'));
-    case Mnemonic.Cqo: return use(op, t('cqo', 'L[2] = H[0] >> 31; H[2] = H[0] >> 31;'));
+    case Mnemonic.Cbw: return useTemplate(op, t('cbw', 'L[0] = (L[0] & -65536) | (((L[0] << 24) >> 24) & 65535);'));
+    case Mnemonic.Cwde: return useTemplate(op, t('cwde', 'L[0] = (L[0] << 16) >> 16; H[0] = 0;'));
+    case Mnemonic.Cdqe: return useTemplate(op, t('cdqe', 'H[0] = L[0] >> 31;'));
+    case Mnemonic.Cwd: return useTemplate(op, t('cwd', 'L[2] = (L[2] & -65536) | (((L[0] << 16) >> 31) & 65535);'));
+    case Mnemonic.Cdq: return useTemplate(op, t('cdq', 'L[2] = L[0] >> 31; H[2] = 0;'));
+    case Mnemonic.Cqo: return useTemplate(op, t('cqo', 'L[2] = H[0] >> 31; H[2] = H[0] >> 31;'));
     case Mnemonic.Bswap: {
       const size = setReg(ins, 0, op, 'd');
-      if (size === 64) return use(op, t('bswap64', 'const a = L[$d], b = H[$d]; L[$d] = ((b >>> 24) | ((b >>> 8) & 0xff00) | ((b << 8) & 0xff0000) | (b << 24)); H[$d] = ((a >>> 24) | ((a >>> 8) & 0xff00) | ((a << 8) & 0xff0000) | (a << 24));'));
-      if (size === 32) return use(op, t('bswap32', 'const a = L[$d]; L[$d] = ((a >>> 24) | ((a >>> 8) & 0xff00) | ((a << 8) & 0xff0000) | (a << 24)); H[$d] = 0;'));
+      if (size === 64) return useTemplate(op, t('bswap64', 'const a = L[$d], b = H[$d]; L[$d] = ((b >>> 24) | ((b >>> 8) & 0xff00) | ((b << 8) & 0xff0000) | (b << 24)); H[$d] = ((a >>> 24) | ((a >>> 8) & 0xff00) | ((a << 8) & 0xff0000) | (a << 24));'));
+      if (size === 32) return useTemplate(op, t('bswap32', 'const a = L[$d]; L[$d] = ((a >>> 24) | ((a >>> 8) & 0xff00) | ((a << 8) & 0xff0000) | (a << 24)); H[$d] = 0;'));
       // BSWAP r16 is undefined (SDM); real CPUs write 0 to the low word.
-      return use(op, t('bswap16', 'L[$d] = L[$d] & -65536;'));
+      return useTemplate(op, t('bswap16', 'L[$d] = L[$d] & -65536;'));
     }
-    case Mnemonic.Cmpxchg: {
-      const mem = isMem(k0);
-      if (mem) setMem(ins, op);
-      else setReg(ins, 0, op, 'd');
-      const size = setReg(ins, 1, op, 's');
-      op.size = size;
-      return use(op, cmpxchgTemplate(mem, size));
-    }
-    case Mnemonic.Xadd: {
-      const mem = isMem(k0);
-      if (mem) setMem(ins, op);
-      else setReg(ins, 0, op, 'd');
-      const size = setReg(ins, 1, op, 's');
-      op.size = size;
-      return use(op, xaddTemplate(mem, size));
-    }
+    case Mnemonic.Cmpxchg:
+      return useTemplate(op, cmpxchgTemplate(decodeBinary(ins, op) === 'mr', op.size as Size));
+    case Mnemonic.Xadd:
+      return useTemplate(op, xaddTemplate(decodeBinary(ins, op) === 'mr', op.size as Size));
     case Mnemonic.Nop:
     case Mnemonic.Pause:
     case Mnemonic.Endbr64:
@@ -440,28 +396,20 @@ export function decodeData(ins: Instruction, op: Op): boolean {
     case Mnemonic.Prefetcht1:
     case Mnemonic.Prefetcht2:
     case Mnemonic.Prefetchw:
-      return use(op, t('nop', ''));
+      return useTemplate(op, t('nop', ''));
     default: {
       const cc = CONDITIONAL[m];
       if (cc !== undefined) {
         op.cc = cc;
-        const size = setReg(ins, 0, op, 'd');
-        op.size = size;
-        const mem = isMem(k1);
-        if (mem) setMem(ins, op);
-        else setReg(ins, 1, op, 's');
-        return use(op, cmovTemplate(mem, size));
+        decodeRegRm(ins, op);
+        return useTemplate(op, cmovTemplate((op.aux & AUX_MEM) !== 0, op.size as Size));
       }
       const sc = SETCC[m];
       if (sc !== undefined) {
         op.cc = sc;
-        op.size = 8;
-        if (isMem(k0)) {
-          setMem(ins, op);
-          return use(op, t('setcc_m', 'EA M.write8(eal, eah, X.testCondition(cpu, $cc) ? 1 : 0);'));
-        }
-        setReg(ins, 0, op, 'd');
-        return use(op, t('setcc_r', rset(8, 'd', 'X.testCondition(cpu, $cc) ? 1 : 0')));
+        op.size = decodeRm(ins, 0, op, 'd');
+        if ((op.aux & AUX_MEM) !== 0) return useTemplate(op, t('setcc_m', 'EA M.write8(eal, eah, X.testCondition(cpu, $cc) ? 1 : 0);'));
+        return useTemplate(op, t('setcc_r', rset(8, 'd', 'X.testCondition(cpu, $cc) ? 1 : 0')));
       }
       return false;
     }
@@ -519,4 +467,3 @@ ${rset(size, 's', 'a')} ${store}
 ${setFlags('X.K_ADD', size, 'a', 'b', 'r', '0')}`);
 }
 
-void Register;

@@ -4,12 +4,14 @@
 
 import { type Instruction, Mnemonic } from 'iced-x86';
 import type { Cpu } from '../Cpu.js';
-import type { Op } from '../Op.js';
+import type { Handler, Op } from '../Op.js';
 import { K_EAGER, PARITY } from '../flags.js';
 import { Vector } from '../faults.js';
-import { isImm, isMem, setImm, setMem, setReg } from './operands.js';
-import { AUX_MEM, big, readDst, readSource, writeRegBig } from './operandAccess.js';
-import { memBits } from './alu.js';
+import { decodeRegRm, decodeRm, isImm, setImm } from './operands.js';
+import { big, readDst, readSource, writeRegBig } from './operandAccess.js';
+
+/** op.aux bit of IMUL r, r/m, imm: the third operand is an immediate (op.imm/immh). */
+const AUX_IMM = 2;
 
 /** Result of mul128: four 32-bit words, little endian (as int32). */
 const W = new Int32Array(4);
@@ -155,7 +157,7 @@ function imulTwo(cpu: Cpu, op: Op): void {
   }
   let al: number;
   let ah: number;
-  if ((op.aux & 2) !== 0) {
+  if ((op.aux & AUX_IMM) !== 0) {
     // Three-operand form: multiply by the immediate (sign-extended), not by the destination.
     if (size === 64) {
       al = op.imm;
@@ -227,37 +229,26 @@ function divide(signed: boolean) {
   };
 }
 
-const MUL = mulOne(false);
-const IMUL1 = mulOne(true);
-const DIV = divide(false);
-const IDIV = divide(true);
+/** The one-operand forms (r/m source, implicit rAX/rDX): handler and name. */
+const ONE_OPERAND: Partial<Record<Mnemonic, readonly [Handler, string]>> = {
+  [Mnemonic.Mul]: [mulOne(false), 'mul'], [Mnemonic.Imul]: [mulOne(true), 'imul'],
+  [Mnemonic.Div]: [divide(false), 'div'], [Mnemonic.Idiv]: [divide(true), 'idiv'],
+};
 
 export function decodeMulDiv(ins: Instruction, op: Op): boolean {
   const m = ins.mnemonic;
-  if (m !== Mnemonic.Mul && m !== Mnemonic.Imul && m !== Mnemonic.Div && m !== Mnemonic.Idiv) return false;
+  const one = ONE_OPERAND[m];
+  if (one === undefined) return false;
   if (ins.opCount === 1) {
-    if (isMem(ins.op0Kind)) {
-      setMem(ins, op);
-      op.aux |= AUX_MEM;
-      op.size = memBits(ins);
-    } else {
-      op.size = setReg(ins, 0, op, 'd');
-    }
-    op.fn = m === Mnemonic.Mul ? MUL : m === Mnemonic.Imul ? IMUL1 : m === Mnemonic.Div ? DIV : IDIV;
-    op.name = ['mul', 'imul', 'div', 'idiv'][[Mnemonic.Mul, Mnemonic.Imul, Mnemonic.Div, Mnemonic.Idiv].indexOf(m)];
+    op.size = decodeRm(ins, 0, op, 'd');
+    [op.fn, op.name] = one;
     return true;
   }
   if (m !== Mnemonic.Imul) return false;
-  op.size = setReg(ins, 0, op, 'd');
-  if (isMem(ins.op1Kind)) {
-    setMem(ins, op);
-    op.aux |= AUX_MEM;
-  } else {
-    setReg(ins, 1, op, 's');
-  }
+  decodeRegRm(ins, op);
   if (ins.opCount === 3 && isImm(ins.op2Kind)) {
     setImm(ins, 2, op);
-    op.aux |= 2;
+    op.aux |= AUX_IMM;
   }
   op.fn = imulTwo;
   op.name = 'imul_n';

@@ -6,10 +6,9 @@ import { type Instruction, Mnemonic, OpKind } from 'iced-x86';
 import type { Cpu } from '../Cpu.js';
 import type { Op } from '../Op.js';
 import { F, K_EAGER, K_RES, getArith, getCF } from '../flags.js';
-import { gpr, isImm, isMem, setMem, setReg } from './operands.js';
+import { decodeRm, isImm, setReg } from './operands.js';
 import { AUX_MEM, big, readDst, readReg, writeDst } from './operandAccess.js';
-import { memBits } from './alu.js';
-import { type Template, handler } from './template.js';
+import { type Template, useTemplate } from './template.js';
 
 const Kind = { shl: 0, shr: 1, sar: 2, rol: 3, ror: 4, rcl: 5, rcr: 6 } as const;
 type Kind = (typeof Kind)[keyof typeof Kind];
@@ -149,11 +148,22 @@ function shift64(cpu: Cpu, op: Op, kind: Kind, n: number): void {
       break;
     case Kind.rol:
     case Kind.ror: {
-      const k = kind === Kind.rol ? n : 64 - n;
-      const v = big(al, ah);
-      const r = BigInt.asUintN(64, (v << BigInt(k)) | (v >> BigInt(64 - k)));
-      rl = Number(r & 0xffffffffn) | 0;
-      rh = Number(r >> 32n) | 0;
+      // Rotate left by k (ROR by n = ROL by 64 - n) in 32-bit words: by 32 or more swaps the words first.
+      let k = kind === Kind.rol ? n : 64 - n;
+      let xl = al;
+      let xh = ah;
+      if (k >= 32) {
+        xl = ah;
+        xh = al;
+        k -= 32;
+      }
+      if (k === 0) {
+        rl = xl;
+        rh = xh;
+      } else {
+        rl = (xl << k) | (xh >>> (32 - k));
+        rh = (xh << k) | (xl >>> (32 - k));
+      }
       if (kind === Kind.rol) {
         cf = rl & 1;
         of = (rh >>> 31) ^ cf;
@@ -181,7 +191,6 @@ function rotateCarry(cpu: Cpu, op: Op, kind: Kind, masked: number): void {
   let cf = BigInt(getCF(cpu));
   const top = BigInt(size - 1);
   const mask = (1n << BigInt(size)) - 1n;
-  const oldCf = cf;
   for (let i = 0; i < n; i++) {
     if (kind === Kind.rcl) {
       const out = (v >> top) & 1n;
@@ -195,11 +204,8 @@ function rotateCarry(cpu: Cpu, op: Op, kind: Kind, masked: number): void {
   }
   const rl = Number(v & 0xffffffffn) | 0;
   const rh = Number((v >> 32n) & 0xffffffffn) | 0;
+  // A masked count that is a multiple of size+1 (n = 0) leaves value and CF unchanged; OF per the 1-bit rule.
   writeDst(cpu, op, rl, rh);
-  if (n === 0) {
-    // Masked count non-zero but a multiple of size+1: value and CF unchanged; OF per the 1-bit rule.
-    void oldCf;
-  }
   const msb = Number((v >> top) & 1n);
   const of = kind === Kind.rcl ? msb ^ Number(cf) : msb ^ Number((v >> (top - 1n)) & 1n);
   setRotateFlags(cpu, Number(cf), of);
@@ -245,28 +251,10 @@ const SHIFTS: Partial<Record<Mnemonic, Kind>> = {
   [Mnemonic.Shl]: Kind.shl, [Mnemonic.Sal]: Kind.shl, [Mnemonic.Shr]: Kind.shr, [Mnemonic.Sar]: Kind.sar,
   [Mnemonic.Rol]: Kind.rol, [Mnemonic.Ror]: Kind.ror, [Mnemonic.Rcl]: Kind.rcl, [Mnemonic.Rcr]: Kind.rcr,
 };
-const handlers = new Map<number, (cpu: Cpu, op: Op) => void>();
-function shiftFn(kind: Kind): (cpu: Cpu, op: Op) => void {
-  let h = handlers.get(kind);
-  if (h === undefined) {
-    h = shiftHandler(kind);
-    handlers.set(kind, h);
-  }
-  return h;
-}
+const SHIFT_HANDLERS = [Kind.shl, Kind.shr, Kind.sar, Kind.rol, Kind.ror, Kind.rcl, Kind.rcr].map(shiftHandler);
 const SHLD = doubleShiftHandler(true);
 const SHRD = doubleShiftHandler(false);
 const NAMES = ['shl', 'shr', 'sar', 'rol', 'ror', 'rcl', 'rcr'];
-
-function setDst(ins: Instruction, op: Op): void {
-  if (isMem(ins.op0Kind)) {
-    setMem(ins, op);
-    op.aux |= AUX_MEM;
-    op.size = memBits(ins);
-  } else {
-    op.size = setReg(ins, 0, op, 'd');
-  }
-}
 
 /**
  * SHL/SHR of a register by a constant, non-zero count (the count is $imm, masked at decode). Same results
@@ -299,7 +287,7 @@ export function decodeShift(ins: Instruction, op: Op): boolean {
   const m = ins.mnemonic;
   const kind = SHIFTS[m];
   if (kind !== undefined) {
-    setDst(ins, op);
+    op.size = decodeRm(ins, 0, op, 'd');
     if (ins.opCount < 2) {
       op.imm = 1;
     } else if (isImm(ins.op1Kind)) {
@@ -307,23 +295,18 @@ export function decodeShift(ins: Instruction, op: Op): boolean {
     } else if (ins.op1Kind === OpKind.Register) {
       op.aux |= COUNT_CL;
     }
-    op.fn = shiftFn(kind);
+    op.fn = SHIFT_HANDLERS[kind];
     op.name = NAMES[kind];
     // The common forms (register, constant count, SHL/SHR) as templates, so compiled blocks inline them.
     const n = op.imm & (op.size === 64 ? 63 : 31);
     if ((op.aux & (AUX_MEM | COUNT_CL)) === 0 && n !== 0 && (kind === Kind.shl || kind === Kind.shr) && (op.size === 32 || op.size === 64)) {
-      const tpl = constShiftTemplate(kind, op.size);
-      op.fn = handler(tpl);
-      op.name = tpl.name;
+      useTemplate(op, constShiftTemplate(kind, op.size));
     }
     return true;
   }
   if (m === Mnemonic.Shld || m === Mnemonic.Shrd) {
-    setDst(ins, op);
-    const g = gpr(ins.op1Register);
-    if (g === null) return false;
-    op.s = g.index;
-    op.ssh = g.shift;
+    op.size = decodeRm(ins, 0, op, 'd');
+    setReg(ins, 1, op, 's');
     if (isImm(ins.op2Kind)) op.imm = ins.immediate8;
     else op.aux |= COUNT_CL;
     op.fn = m === Mnemonic.Shld ? SHLD : SHRD;

@@ -10,7 +10,7 @@
 // In scope: `cpu` (the Cpu), `op` (the Op), `L` / `H` (low / high words of the 16 GPRs), `M` (the Mmu),
 // and the helper namespace `X` (flag kinds and shared helpers, see below).
 
-import type { Handler } from '../Op.js';
+import type { Handler, Op } from '../Op.js';
 import { K_ADD, K_EAGER, K_RES, K_SUB, PARITY, F, getArith, getCF, testCondition, setArith } from '../flags.js';
 
 /** Helpers reachable from templates as `X.name`. */
@@ -49,6 +49,13 @@ export function handler(t: Template): Handler {
   handlers.set(t.name, fn);
   templates.set(fn, t);
   return fn;
+}
+
+/** Give `op` the handler built from `tpl`, and its name. */
+export function useTemplate(op: Op, tpl: Template): true {
+  op.fn = handler(tpl);
+  op.name = tpl.name;
+  return true;
 }
 
 function sanitize(name: string): string {
