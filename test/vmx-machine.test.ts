@@ -219,3 +219,33 @@ suite('monitor trap flag, preemption timer, hypercalls, MSR shadows', () => {
     expect(m.exitsByReason.get(ExitReason.MSR_WRITE)).toBeUndefined();
   });
 });
+
+suite('one VMCS: the controls that decide an exit and the exit information it reports (SDM 25.9, 28.2)', () => {
+  it('an I/O exit fills the exit-information fields of the VMCS whose controls made it exit', () => {
+    let programmed: Vmcs | null = null;
+    const r = run('mov dx, 0x80\nmov al, 1\nout dx, al\ncli\nhlt', (v) => {
+      programmed = v;
+      v.primaryProcessorBasedControls |= ProcBased.UNCONDITIONAL_IO_EXITING;
+    });
+    const v = programmed as unknown as Vmcs;
+    expect(r.m.vmcs).toBe(v);
+    expect(reasons(r)).toEqual([ExitReason.IO_INSTRUCTION]);
+    // SDM table 28-5: port in bits 31:16, size - 1 in 2:0, direction (0 = OUT) in bit 3, DX operand (bit 6 clear).
+    expect(v.basicExitReason()).toBe(ExitReason.IO_INSTRUCTION);
+    expect(v.exitQualificationValue()).toBe(0x80 << 16);
+    expect(r.exits[0].qual).toBe(BigInt(0x80 << 16));
+  });
+
+  it('an assembled session gives its machine the VMCS the exit preset programmed', async () => {
+    const { assemble } = await import('../src/replay/Session.js');
+    const { LiveEnvironment } = await import('../src/replay/LiveEnvironment.js');
+    const s = assemble({ workload: 'syscall', exitPreset: 'kvm-default', costModel: 'modern', maxExits: 20 },
+      (m, w) => new LiveEnvironment(m, w));
+    expect(s.machine.vmcs).toBe(s.vmcs);
+    let last = -1;
+    s.machine.subscribe({ onExit: (e) => { last = e.reason; } });
+    s.machine.run();
+    expect(s.machine.exitCount).toBe(20);
+    expect(s.vmcs.basicExitReason()).toBe(last);
+  });
+});

@@ -72,6 +72,12 @@ export interface ExitPolicy {
    * instructions. The VMM reloads it after each such exit (as a periodic watchdog does).
    */
   readonly preemptionTimerInstructions?: number;
+  /**
+   * The VMCS whose controls this policy reads (vmcsPolicy). The machine fills its VM-exit information fields
+   * at each exit (SDM 25.9, 28.2), so the controls that decided an exit and the information it reports are
+   * one VMCS, as on hardware. A policy without one (a test's stub) gets a VMCS of the machine's own.
+   */
+  readonly vmcs?: Vmcs;
 }
 
 /** The hypervisor's side of an exit: emulate or let the CPU execute the instruction natively. */
@@ -114,8 +120,6 @@ export interface MachineOptions {
   tscHz?: number;
   policy: ExitPolicy;
   costModel: ExitCosts;
-  /** The VMCS whose VM-exit information fields each exit fills (SDM 25.9, 27.2); default: the machine's own. */
-  vmcs?: Vmcs;
   handler?: ExitHandler;
   maxInstructions?: number;
   maxExits?: number;
@@ -132,7 +136,7 @@ export class Machine {
   env: Environment;
   policy: ExitPolicy;
   costModel: ExitCosts;
-  /** VM-exit information of the last exit (reason, qualification, addresses, interruption information). */
+  /** The policy's VMCS (its controls decide exits); it holds the last exit's information (reason, qualification, addresses, interruption information). */
   readonly vmcs: Vmcs;
   handler: ExitHandler;
   maxInstructions: number;
@@ -170,7 +174,7 @@ export class Machine {
     this.env = env;
     this.policy = opts.policy;
     this.costModel = opts.costModel;
-    this.vmcs = opts.vmcs ?? new Vmcs();
+    this.vmcs = opts.policy.vmcs ?? new Vmcs();
     this.handler = opts.handler ?? {};
     this.maxInstructions = opts.maxInstructions ?? Infinity;
     this.maxExits = opts.maxExits ?? Infinity;

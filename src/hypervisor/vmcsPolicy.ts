@@ -12,8 +12,10 @@ import { NO_EXIT, type Vmcs } from '../emulator/vmx/Vmcs.js';
 /** 2^X, the TSC-to-preemption-timer ratio this machine reports in IA32_VMX_MISC bits 4:0 (X = 5). */
 export const PREEMPTION_TIMER_RATE = 32;
 
+/** The exit policy of `vmcs`'s controls; the machine built with it fills the same VMCS's exit information. */
 export function vmcsPolicy(vmcs: Vmcs, cyclesPerInstruction = 1): ExitPolicy {
   return {
+    vmcs,
     instructionExitReason(kind: Exitable, cpu: Cpu, op: Op): number {
       switch (kind) {
         case Exitable.io: {
