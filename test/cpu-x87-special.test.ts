@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { prepareFp, runFp, type FpSpec } from './diff/fp.js';
 import { nativeAvailable } from './diff/native.js';
 import { Rng } from './diff/prng.js';
-import { memOf, x87State } from './diff/x87gen.js';
+import { memOf, x87State, xval } from './diff/x87gen.js';
 
 const why = nativeAvailable();
 const suite = why === null ? describe : describe.skip;
@@ -22,6 +22,22 @@ function bcdMem(rng: Rng): Uint8Array {
       m[i + j] = k === 3 && j > 2 ? 0 : d;
     }
     m[i + 9] = rng.u32() % 2 === 0 ? 0 : 0x80;
+  }
+  return m;
+}
+
+/** Scratch memory with an x87 environment and eight 80-bit registers (an FSAVE image) at offset 0x400. */
+function envMem(rng: Rng): Uint8Array {
+  const m = memOf(rng);
+  const v = new DataView(m.buffer);
+  v.setUint32(0x400, (rng.u32() & 0xffff0000) | (rng.u32() % 2 ? 0x037f : rng.u32() & 0x1f3f), true);
+  v.setUint32(0x404, rng.u32(), true);
+  v.setUint32(0x408, rng.u32() % 2 ? rng.u32() | 0xffff : rng.u32(), true);
+  for (let o = 0x40c; o < 0x41c; o += 4) v.setUint32(o, rng.u32(), true);
+  for (let i = 0; i < 8; i++) {
+    const [e, mm] = xval(rng);
+    v.setBigUint64(0x41c + 10 * i, mm, true);
+    v.setUint16(0x424 + 10 * i, e, true);
   }
   return m;
 }
@@ -45,12 +61,24 @@ export function x87SpecialSpecs(rng: Rng, rounds: number): FpSpec[] {
     // A round trip through BCD of a value just loaded from BCD, and FBSTP of integers near the limits.
     add(`fbld fbstp #${i}`, `fbld tbyte ptr [rdi + ${off()}]; fbstp tbyte ptr [rdi + ${off()}]`, bcdMem(rng));
     add(`fild fbstp #${i}`, `fild qword ptr [rdi + ${off()}]; fbstp tbyte ptr [rdi + ${off()}]`);
+    // Environment and whole-state saves; the store after an arithmetic instruction shows FOP/FIP/FDP.
+    add(`fnstenv #${i}`, `fnstenv [rdi + ${off()}]`);
+    add(`fstenv #${i}`, `fstenv [rdi + ${off()}]`);
+    add(`fnsave #${i}`, `fnsave [rdi + ${off()}]`);
+    add(`fsave #${i}`, `fsave [rdi + ${off()}]`);
+    add(`fadd fnstenv #${i}`, `fadd qword ptr [rdi + ${off()}]; fnstenv [rdi + ${off()}]`);
+    add(`fmul fnsave #${i}`, `fmul st(0), st(${st()}); fnsave [rdi + ${off()}]`);
+    add(`fldenv #${i}`, 'fldenv [rdi + 0x400]', envMem(rng));
+    add(`frstor #${i}`, 'frstor [rdi + 0x400]', envMem(rng));
+    add(`frstor fld1 #${i}`, 'frstor [rdi + 0x400]; fld1', envMem(rng));
+    add(`fnsave frstor #${i}`, 'fnsave [rdi + 0x200]; fld1; frstor [rdi + 0x200]');
+    add(`fnstenv fldenv #${i}`, 'fnstenv [rdi + 0x200]; fld1; fldenv [rdi + 0x200]');
   }
   return specs;
 }
 
 suite(why === null ? 'x87 special instructions vs host CPU' : `x87 special instructions vs host CPU (skipped: ${why})`, () => {
-  it('FXAM, FSCALE, FPREM, FPREM1, FXTRACT, FCMOVcc, FBLD, FBSTP match the host bit for bit', () => {
+  it('FXAM, FSCALE, FPREM, FPREM1, FXTRACT, FCMOVcc, FBLD, FBSTP, FSTENV, FSAVE, FLDENV, FRSTOR match the host bit for bit', () => {
     const specs = x87SpecialSpecs(new Rng(0x8701), Number(process.env.X87_ROUNDS ?? 24) * 4);
     const { fails } = runFp(prepareFp(specs));
     const byForm = new Map<string, number>();

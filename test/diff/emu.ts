@@ -82,6 +82,7 @@ export function runEmulated(tc: DiffCase): DiffResult {
   c.setCpl(3);
   c.cs = 0x33;
   c.ss = 0x2b;
+  c.ds = 0; // a 64-bit Linux process runs with DS = 0 (FNSTENV/FNSAVE store it as FDS)
   for (let r = 0; r < 16; r++) c.setReg(r, tc.regs[r] ?? 0n);
   c.setRflags(Number(tc.rflags & FLAGS_MASK) | 0x202);
   c.setRip(CODE_BASE);

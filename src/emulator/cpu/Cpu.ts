@@ -177,6 +177,9 @@ export class Cpu implements LazyFlags {
   fipHi = 0;
   fdpLo = 0;
   fdpHi = 0;
+  /** Selectors of the last x87 instruction and of its memory operand (the 32-bit FXSAVE and FSTENV formats). */
+  fcs = 0;
+  fds = 0;
 
   // Scratch outputs (to return pairs without allocating).
   eaLo = 0;

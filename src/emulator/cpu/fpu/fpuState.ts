@@ -28,6 +28,8 @@ export function fpuInit(cpu: Cpu): void {
   cpu.fipHi = 0;
   cpu.fdpLo = 0;
   cpu.fdpHi = 0;
+  cpu.fcs = 0;
+  cpu.fds = 0;
 }
 
 /** Power-on / INIT state of x87 and SSE (SDM vol. 3 table 10-1: FCW 0x40 after RESET, 0x37f after FNINIT;
@@ -107,10 +109,10 @@ export function fxImage(cpu: Cpu, img: Uint8Array, rexW: boolean): void {
   v.setUint8(4, cpu.ftw & 0xff);
   v.setUint16(6, cpu.fop & 0x7ff, true);
   v.setInt32(8, cpu.fipLo, true);
-  // FCS/FDS are deprecated and stored as zero in the 32-bit form (CPUID.7.0:EBX[13]).
-  if (rexW) v.setInt32(12, cpu.fipHi, true);
+  // The 32-bit form stores FCS and FDS where the 64-bit one has the upper halves of FIP and FDP.
+  v.setInt32(12, rexW ? cpu.fipHi : cpu.fcs & 0xffff, true);
   v.setInt32(16, cpu.fdpLo, true);
-  if (rexW) v.setInt32(20, cpu.fdpHi, true);
+  v.setInt32(20, rexW ? cpu.fdpHi : cpu.fds & 0xffff, true);
   v.setInt32(24, cpu.mxcsr, true);
   v.setInt32(28, MXCSR_MASK, true);
   for (let i = 0; i < 8; i++) {
@@ -142,6 +144,8 @@ export function loadFxImage(cpu: Cpu, img: Uint8Array, rexW: boolean): boolean {
   cpu.fipHi = rexW ? v.getInt32(12, true) : 0;
   cpu.fdpLo = v.getInt32(16, true);
   cpu.fdpHi = rexW ? v.getInt32(20, true) : 0;
+  cpu.fcs = rexW ? 0 : v.getUint16(12, true);
+  cpu.fds = rexW ? 0 : v.getUint16(20, true);
   for (let i = 0; i < 8; i++) {
     const r = (cpu.fpTop + i) & 7;
     const o = 32 + 16 * i;
@@ -207,6 +211,8 @@ export interface FpuState {
   fop: number;
   fip: [number, number];
   fdp: [number, number];
+  /** FCS, FDS (absent in checkpoints from before they were tracked: zero). */
+  fsel?: [number, number];
 }
 
 export function saveFpu(cpu: Cpu): FpuState {
@@ -214,7 +220,7 @@ export function saveFpu(cpu: Cpu): FpuState {
   for (let r = 0; r < 8; r++) st.push(cpu.fpm[2 * r], cpu.fpm[2 * r + 1], cpu.fpe[r]);
   return {
     xmm: [...cpu.xmm.subarray(0, 64)], mxcsr: cpu.mxcsr, st, top: cpu.fpTop, fcw: cpu.fcw, fsw: cpu.fsw, ftw: cpu.ftw, fop: cpu.fop,
-    fip: [cpu.fipLo, cpu.fipHi], fdp: [cpu.fdpLo, cpu.fdpHi],
+    fip: [cpu.fipLo, cpu.fipHi], fdp: [cpu.fdpLo, cpu.fdpHi], fsel: [cpu.fcs, cpu.fds],
   };
 }
 
@@ -243,4 +249,90 @@ export function loadFpu(cpu: Cpu, s: FpuState | undefined): void {
   cpu.fipHi = s.fip[1];
   cpu.fdpLo = s.fdp[0];
   cpu.fdpHi = s.fdp[1];
+  cpu.fcs = s.fsel?.[0] ?? 0;
+  cpu.fds = s.fsel?.[1] ?? 0;
+}
+
+// ---- FSTENV/FLDENV/FSAVE/FRSTOR (SDM vol. 1 8.1.10, figure 8-9: the 32-bit protected-mode format, which
+// 64-bit mode uses; FIP/FDP are stored as their low 32 bits, FOP in bits 26:16 of the fifth doubleword,
+// reserved halves as ones, FCS/FDS the selectors of the last x87 instruction and memory operand) ----
+
+/** Bytes of the x87 environment (32-bit format), and of the whole FSAVE image. */
+export const ENV_BYTES = 28;
+export const SAVE_BYTES = 108;
+
+/** The environment into img[0..28), the registers ST0-7 after it when `regs` (FSAVE's image). */
+export function envImage(cpu: Cpu, img: Uint8Array, regs: boolean): void {
+  const v = new DataView(img.buffer, img.byteOffset, img.byteLength);
+  img.fill(0, 0, regs ? SAVE_BYTES : ENV_BYTES);
+  v.setUint32(0, 0xffff0000 | cpu.fcw, true);
+  v.setUint32(4, 0xffff0000 | fswWord(cpu), true);
+  v.setUint32(8, 0xffff0000 | fullTagWord(cpu), true);
+  v.setInt32(12, cpu.fipLo, true);
+  v.setUint32(16, (((cpu.fop & 0x7ff) << 16) | (cpu.fcs & 0xffff)) >>> 0, true);
+  v.setInt32(20, cpu.fdpLo, true);
+  v.setUint32(24, (0xffff0000 | (cpu.fds & 0xffff)) >>> 0, true);
+  if (!regs) return;
+  for (let i = 0; i < 8; i++) {
+    const r = (cpu.fpTop + i) & 7;
+    const o = ENV_BYTES + 10 * i;
+    v.setInt32(o, cpu.fpm[2 * r], true);
+    v.setInt32(o + 4, cpu.fpm[2 * r + 1], true);
+    v.setUint16(o + 8, cpu.fpe[r] & 0xffff, true);
+  }
+}
+
+/** Load the environment (and the registers when `regs`) from an image (FLDENV / FRSTOR). */
+export function loadEnvImage(cpu: Cpu, img: Uint8Array, regs: boolean): void {
+  const v = new DataView(img.buffer, img.byteOffset, img.byteLength);
+  cpu.fcw = (v.getUint16(0, true) & 0x1f3f) | 0x40;
+  const fsw = v.getUint16(4, true);
+  cpu.fpTop = (fsw >> 11) & 7;
+  cpu.fsw = fsw & ~0x3800;
+  if ((cpu.fsw & ~cpu.fcw & 0x3f) !== 0) cpu.fsw |= Fsw.ES | Fsw.B;
+  else cpu.fsw &= ~(Fsw.ES | Fsw.B);
+  // The full tag word only says empty (11) or not; the other tags follow the contents (SDM FLDENV).
+  const tw = v.getUint16(8, true);
+  cpu.ftw = 0;
+  for (let r = 0; r < 8; r++) if (((tw >> (2 * r)) & 3) !== 3) cpu.ftw |= 1 << r;
+  cpu.fipLo = v.getInt32(12, true);
+  cpu.fipHi = 0;
+  cpu.fop = (v.getUint32(16, true) >>> 16) & 0x7ff;
+  cpu.fcs = v.getUint16(16, true);
+  cpu.fdpLo = v.getInt32(20, true);
+  cpu.fdpHi = 0;
+  cpu.fds = v.getUint16(24, true);
+  if (!regs) return;
+  for (let i = 0; i < 8; i++) {
+    const r = (cpu.fpTop + i) & 7;
+    const o = ENV_BYTES + 10 * i;
+    cpu.fpm[2 * r] = v.getInt32(o, true);
+    cpu.fpm[2 * r + 1] = v.getInt32(o + 4, true);
+    cpu.fpe[r] = v.getUint16(o + 8, true);
+  }
+}
+
+const envBuf = new Uint8Array(SAVE_BYTES);
+
+/** FNSTENV (regs false) / FNSAVE (true) to memory at (lo, hi); the caller then masks exceptions or reinitializes. */
+export function storeEnv(cpu: Cpu, lo: number, hi: number, regs: boolean): void {
+  const n = regs ? SAVE_BYTES : ENV_BYTES;
+  const m = cpu.mmu;
+  m.probeWrite(lo, hi, n);
+  envImage(cpu, envBuf, regs);
+  for (let o = 0; o < n; o++) {
+    const [l, h] = addrAt(lo, hi, o);
+    m.write8(l, h, envBuf[o]);
+  }
+}
+
+/** FLDENV (regs false) / FRSTOR (true) from memory at (lo, hi); everything is read before anything changes. */
+export function loadEnv(cpu: Cpu, lo: number, hi: number, regs: boolean): void {
+  const n = regs ? SAVE_BYTES : ENV_BYTES;
+  const m = cpu.mmu;
+  for (let o = 0; o < n; o++) {
+    const [l, h] = addrAt(lo, hi, o);
+    envBuf[o] = m.read8(l, h);
+  }
+  loadEnvImage(cpu, envBuf, regs);
 }

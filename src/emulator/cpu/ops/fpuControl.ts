@@ -2,13 +2,13 @@
 // FWAIT, FNCLEX, FLDCW/FNSTCW, FNSTSW, CLFLUSH/CLFLUSHOPT (no caches are modelled: only the access check).
 // Availability per CR0.EM/MP/TS and CR4.OSFXSR is in fpu/fpuState.ts.
 
-import { type Instruction, Mnemonic, OpKind, Register } from 'iced-x86';
+import { type Instruction, Code, Mnemonic, OpKind, Register } from 'iced-x86';
 import type { Cpu } from '../Cpu.js';
 import type { Op } from '../Op.js';
 import { Cr0 } from '../arch.js';
 import { Vector } from '../faults.js';
 import {
-  checkPendingX87, checkSse, checkX87, fpuInit, fswWord, fwait, fxrstor, fxsave, setMxcsr, Fsw,
+  checkPendingX87, checkSse, checkX87, fpuInit, fswWord, fwait, fxrstor, fxsave, loadEnv, setMxcsr, storeEnv, Fsw,
 } from '../fpu/fpuState.js';
 import { setMem } from './operands.js';
 
@@ -91,6 +91,33 @@ const fnstswAx: H = (cpu) => {
   cpu.lo[0] = (cpu.lo[0] & -65536) | fswWord(cpu);
 };
 
+/** FNSTENV / FSTENV (op.t 1: the waiting form), then all exceptions masked (SDM FSTENV). */
+const fstenv: H = (cpu, op) => {
+  checkX87(cpu);
+  if (op.t === 1) checkPendingX87(cpu);
+  op.ea(cpu, op);
+  storeEnv(cpu, cpu.eaLo, cpu.eaHi, false);
+  cpu.fcw |= 0x3f;
+  updateEs(cpu);
+};
+
+/** FNSAVE / FSAVE (op.t 1), then FNINIT (SDM FSAVE). */
+const fsave: H = (cpu, op) => {
+  checkX87(cpu);
+  if (op.t === 1) checkPendingX87(cpu);
+  op.ea(cpu, op);
+  storeEnv(cpu, cpu.eaLo, cpu.eaHi, true);
+  fpuInit(cpu);
+};
+
+/** FLDENV (op.t 0) / FRSTOR (1). */
+const fldenv: H = (cpu, op) => {
+  checkX87(cpu);
+  checkPendingX87(cpu); // a waiting instruction (host)
+  op.ea(cpu, op);
+  loadEnv(cpu, cpu.eaLo, cpu.eaHi, op.t === 1);
+};
+
 /** CLFLUSH: faults as a byte read would (SDM CLFLUSH: treated as a read for permission checks). */
 const clflush: H = (cpu, op) => {
   op.ea(cpu, op);
@@ -126,6 +153,20 @@ export function decodeFpuControl(ins: Instruction, op: Op): boolean | null {
       }
       if (ins.op0Register !== Register.AX) return null;
       return use(op, 'fnstsw ax', fnstswAx);
+    // The 32-bit environment formats (28 and 108 bytes); the 16-bit ones (operand-size prefix) are not modelled.
+    case Mnemonic.Fnstenv: case Mnemonic.Fstenv: case Mnemonic.Fnsave: case Mnemonic.Fsave:
+    case Mnemonic.Fldenv: case Mnemonic.Frstor: {
+      const c = ins.code;
+      if (c !== Code.Fnstenv_m28byte && c !== Code.Fstenv_m28byte && c !== Code.Fnsave_m108byte && c !== Code.Fsave_m108byte &&
+        c !== Code.Fldenv_m28byte && c !== Code.Frstor_m108byte) return null;
+      setMem(ins, op);
+      if (m === Mnemonic.Fldenv || m === Mnemonic.Frstor) {
+        op.t = m === Mnemonic.Frstor ? 1 : 0;
+        return use(op, m === Mnemonic.Frstor ? 'frstor' : 'fldenv', fldenv);
+      }
+      op.t = m === Mnemonic.Fstenv || m === Mnemonic.Fsave ? 1 : 0;
+      return m === Mnemonic.Fnstenv || m === Mnemonic.Fstenv ? use(op, 'fnstenv', fstenv) : use(op, 'fnsave', fsave);
+    }
     case Mnemonic.Clflush: case Mnemonic.Clflushopt: setMem(ins, op); return use(op, 'clflush', clflush);
     default: return null;
   }

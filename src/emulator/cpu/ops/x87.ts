@@ -28,6 +28,7 @@ export function beginX87(cpu: Cpu, op: Op): void {
   checkX87(cpu);
   checkPendingX87(cpu);
   cpu.fop = op.aux;
+  cpu.fcs = cpu.cs;
   cpu.fipLo = op.addr % 4294967296 | 0;
   cpu.fipHi = Math.floor(op.addr / 4294967296) | 0;
 }
@@ -112,6 +113,7 @@ export function loadMem(cpu: Cpu, op: Op, int: boolean): bigint {
   op.ea(cpu, op);
   cpu.fdpLo = cpu.eaLo;
   cpu.fdpHi = cpu.eaHi;
+  cpu.fds = cpu.ds;
   const m = cpu.mmu;
   const lo = cpu.eaLo, hi = cpu.eaHi;
   switch (int ? 1 : 0) {
@@ -307,6 +309,7 @@ const fstMem: H = (cpu, op) => {
   op.ea(cpu, op);
   cpu.fdpLo = cpu.eaLo;
   cpu.fdpHi = cpu.eaHi;
+  cpu.fds = cpu.ds;
   const m = cpu.mmu;
   let raw: bigint;
   if (isEmpty(cpu, 0)) {
@@ -368,6 +371,7 @@ const fist: H = (cpu, op) => {
   op.ea(cpu, op);
   cpu.fdpLo = cpu.eaLo;
   cpu.fdpHi = cpu.eaHi;
+  cpu.fds = cpu.ds;
   let v: bigint | null = null;
   cpu.fsw &= ~C1;
   if (isEmpty(cpu, 0)) {

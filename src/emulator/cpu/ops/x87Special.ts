@@ -234,6 +234,7 @@ const fbld: H = (cpu, op) => {
   op.ea(cpu, op);
   cpu.fdpLo = cpu.eaLo;
   cpu.fdpHi = cpu.eaHi;
+  cpu.fds = cpu.ds;
   const m = cpu.mmu;
   const lo = cpu.eaLo, hi = cpu.eaHi;
   let v = 0n;
@@ -255,6 +256,7 @@ const fbstp: H = (cpu, op) => {
   op.ea(cpu, op);
   cpu.fdpLo = cpu.eaLo;
   cpu.fdpHi = cpu.eaHi;
+  cpu.fds = cpu.ds;
   cpu.fsw &= ~C1;
   let v: bigint | null = null;
   let sign = 0;
