@@ -10,7 +10,7 @@ import { Bench } from 'tinybench';
 import { LiveEnvironment } from '../src/replay/LiveEnvironment.js';
 import { assemble, runSliced } from '../src/replay/Session.js';
 import { saveHypervisorState } from '../src/hypervisor/hypervisorState.js';
-import { takeCheckpoint } from '../src/replay/checkpoint.js';
+import { InitialImage, takeCheckpoint } from '../src/replay/checkpoint.js';
 import { recordTrace } from '../src/replay/recordTrace.js';
 import { replayTrace } from '../src/replay/replayTrace.js';
 import { figure } from './figure.js';
@@ -58,7 +58,7 @@ export async function run(): Promise<void> {
   // One checkpoint (src/replay/checkpoint.ts) of the machine in mid-run: its cost is per checkpoint, so it is
   // reported apart from record.overhead (whose default interval may write none on this workload).
   const cpMachine = assemble(config, (m, w) => new LiveEnvironment(m, w));
-  const initial = cpMachine.machine.cpu.mmu.u8.slice();
+  const initial = new InitialImage(cpMachine.machine.cpu.mmu.u8);
   cpMachine.machine.run(15_000_000);
   bench.add('checkpoint', () => {
     takeCheckpoint(cpMachine.machine, initial, 0, saveHypervisorState(cpMachine));

@@ -108,9 +108,26 @@ export class TraceWriter implements MachineObserver {
 
   // interrupts.arrow
   private readonly intr: TableBuffer;
+  private readonly nIcount: Uint32Array; private readonly nTs: Uint32Array; private readonly nVector: Uint8Array;
+  private readonly nType: Uint8Array; private readonly nTypeName: Int8Array; private readonly nErr: Uint32Array;
+  private readonly nErrCol: ColumnBuffer;
 
   // ground_truth.arrow
   private readonly gt: TableBuffer;
+  private readonly gIcount: Uint32Array; private readonly gTs: Uint32Array; private readonly gType: Uint32Array;
+  private readonly gTypeName: Int8Array; private readonly gPid: Uint32Array; private readonly gTid: Uint32Array;
+  private readonly gPpid: Uint32Array; private readonly gCr3: Uint32Array; private readonly gA0: Uint32Array;
+  private readonly gA1: Uint32Array; private readonly gA2: Uint32Array;
+  private readonly gTypeNameCol: ColumnBuffer; private readonly gNameCol: ColumnBuffer;
+
+  // syscalls.arrow
+  private readonly sys: TableBuffer;
+  private readonly sIcount: Uint32Array; private readonly sTs: Uint32Array; private readonly sExitSeq: Uint32Array;
+  private readonly sExits: Uint8Array; private readonly sStrategy: Int8Array; private readonly sNumber: Uint32Array;
+  private readonly sCr3: Uint32Array; private readonly sRsp: Uint32Array; private readonly sRip: Uint32Array;
+  /** The last strategy name and its dictionary code (one strategy per run). */
+  private lastStrategy = '';
+  private lastStrategyCode = -1;
   private readonly encoder = new TextEncoder();
   /** The last ground-truth name and its encoding (a task's comm repeats from event to event). */
   private lastName = '';
@@ -165,9 +182,22 @@ export class TraceWriter implements MachineObserver {
     for (const d of opts.devices ?? []) if (dev.code(d) < 0) throw new TraceError(`too many devices for io.arrow's dictionary (at most 127)`);
     dev.code('none');
 
-    this.intr = this.tables.interrupts;
-    this.gt = this.tables.ground_truth;
-    this.sArgs = [0, 1, 2, 3, 4, 5].map((i) => this.tables.syscalls.words(`arg${i}`));
+    const n = (this.intr = this.tables.interrupts);
+    this.nIcount = n.words('icount'); this.nTs = n.words('ts'); this.nVector = n.fixed('vector');
+    this.nType = n.fixed('type'); this.nTypeName = n.fixed('type_name'); this.nErr = n.fixed('error_code');
+    this.nErrCol = n.col('error_code');
+
+    const g = (this.gt = this.tables.ground_truth);
+    this.gIcount = g.words('icount'); this.gTs = g.words('ts'); this.gType = g.fixed('type');
+    this.gTypeName = g.fixed('type_name'); this.gPid = g.fixed('pid'); this.gTid = g.fixed('tid'); this.gPpid = g.fixed('ppid');
+    this.gCr3 = g.words('cr3'); this.gA0 = g.words('a0'); this.gA1 = g.words('a1'); this.gA2 = g.words('a2');
+    this.gTypeNameCol = g.col('type_name'); this.gNameCol = g.col('name');
+
+    const sy = (this.sys = this.tables.syscalls);
+    this.sIcount = sy.words('icount'); this.sTs = sy.words('ts'); this.sExitSeq = sy.words('exit_seq');
+    this.sExits = sy.fixed('exits'); this.sStrategy = sy.fixed('strategy'); this.sNumber = sy.fixed('number');
+    this.sCr3 = sy.words('cr3'); this.sRsp = sy.words('rsp'); this.sRip = sy.words('rip');
+    this.sArgs = [0, 1, 2, 3, 4, 5].map((i) => sy.words(`arg${i}`));
     this.writeIncomplete();
   }
 
@@ -281,18 +311,17 @@ export class TraceWriter implements MachineObserver {
     if (this.isClosed) return;
     const t = this.intr;
     const r = t.rows;
-    put64(t.words('icount'), r << 1, e.icount);
-    put64(t.words('ts'), r << 1, e.icount * this.cpi);
-    t.fixed<Uint8Array>('vector')[r] = e.vector;
-    t.fixed<Uint8Array>('type')[r] = e.type;
-    t.fixed<Int8Array>('type_name')[r] = e.type & 7;
-    const err = t.col('error_code');
+    put64(this.nIcount, r << 1, e.icount);
+    put64(this.nTs, r << 1, e.icount * this.cpi);
+    this.nVector[r] = e.vector;
+    this.nType[r] = e.type;
+    this.nTypeName[r] = e.type & 7;
     if (e.errorCode < 0) {
-      (err.values as Uint32Array)[r] = 0;
-      err.setNull(r);
+      this.nErr[r] = 0;
+      this.nErrCol.setNull(r);
     } else {
-      (err.values as Uint32Array)[r] = e.errorCode;
-      err.setValid(r);
+      this.nErr[r] = e.errorCode;
+      this.nErrCol.setValid(r);
     }
     this.counts.interrupts++;
     if (e.icount > this.maxIcount) this.maxIcount = e.icount;
@@ -305,29 +334,29 @@ export class TraceWriter implements MachineObserver {
     const t = this.gt;
     const r = t.rows;
     const r2 = r << 1;
-    put64(t.words('icount'), r2, e.icount);
-    put64(t.words('ts'), r2, e.icount * this.cpi);
-    t.fixed<Uint32Array>('type')[r] = e.type;
-    const tn = t.col('type_name');
+    put64(this.gIcount, r2, e.icount);
+    put64(this.gTs, r2, e.icount * this.cpi);
+    this.gType[r] = e.type;
+    const tn = this.gTypeNameCol;
     if (e.type >= 0 && e.type < GROUND_TRUTH_TYPE_NAMES.length) {
-      (tn.values as Int8Array)[r] = e.type;
+      this.gTypeName[r] = e.type;
       tn.setValid(r);
     } else {
-      (tn.values as Int8Array)[r] = 0;
+      this.gTypeName[r] = 0;
       tn.setNull(r);
     }
-    t.fixed<Uint32Array>('pid')[r] = e.pid;
-    t.fixed<Uint32Array>('tid')[r] = e.tid;
-    t.fixed<Uint32Array>('ppid')[r] = e.ppid;
-    put64(t.words('cr3'), r2, e.cr3);
-    put64(t.words('a0'), r2, e.a0);
-    put64(t.words('a1'), r2, e.a1);
-    put64(t.words('a2'), r2, e.a2);
+    this.gPid[r] = e.pid;
+    this.gTid[r] = e.tid;
+    this.gPpid[r] = e.ppid;
+    put64(this.gCr3, r2, e.cr3);
+    put64(this.gA0, r2, e.a0);
+    put64(this.gA1, r2, e.a1);
+    put64(this.gA2, r2, e.a2);
     if (e.name !== this.lastName) {
       this.lastName = e.name;
       this.lastNameBytes = this.encoder.encode(e.name.replace(/\0+$/, ''));
     }
-    t.col('name').setBytes(r, this.lastNameBytes);
+    this.gNameCol.setBytes(r, this.lastNameBytes);
     this.counts.ground_truth++;
     if (e.icount > this.maxIcount) this.maxIcount = e.icount;
     t.rows = r + 1;
@@ -337,31 +366,33 @@ export class TraceWriter implements MachineObserver {
   /** One system call seen by the interception strategy (syscalls.arrow). */
   onSyscall(e: SyscallEvent): void {
     if (this.isClosed) return;
-    const t = this.tables.syscalls;
+    const t = this.sys;
     const r = t.rows;
     const r2 = r << 1;
-    put64(t.words('icount'), r2, e.icount);
-    put64(t.words('ts'), r2, e.icount * this.cpi);
-    put64(t.words('exit_seq'), r2, e.exitSeq);
-    t.fixed<Uint8Array>('exits')[r] = e.exits;
-    const code = INTERCEPT_STRATEGY_NAMES.indexOf(e.strategy);
-    if (code < 0) throw new TraceError(`syscalls.arrow: unknown interception strategy "${e.strategy}"`);
-    t.fixed<Int8Array>('strategy')[r] = code;
-    t.fixed<Uint32Array>('number')[r] = e.number;
+    put64(this.sIcount, r2, e.icount);
+    put64(this.sTs, r2, e.icount * this.cpi);
+    put64(this.sExitSeq, r2, e.exitSeq);
+    this.sExits[r] = e.exits;
+    if (e.strategy !== this.lastStrategy || this.lastStrategyCode < 0) {
+      const code = INTERCEPT_STRATEGY_NAMES.indexOf(e.strategy);
+      if (code < 0) throw new TraceError(`syscalls.arrow: unknown interception strategy "${e.strategy}"`);
+      this.lastStrategy = e.strategy;
+      this.lastStrategyCode = code;
+    }
+    this.sStrategy[r] = this.lastStrategyCode;
+    this.sNumber[r] = e.number;
+    const args = e.args;
     for (let i = 0; i < 6; i++) {
       const w = this.sArgs[i]!;
-      w[r2] = e.args[2 * i]!;
-      w[r2 + 1] = e.args[2 * i + 1]!;
+      w[r2] = args[2 * i]!;
+      w[r2 + 1] = args[2 * i + 1]!;
     }
-    const cr3 = t.words('cr3');
-    cr3[r2] = e.cr3 >>> 0;
-    cr3[r2 + 1] = 0;
-    const rsp = t.words('rsp');
-    rsp[r2] = e.rspLo;
-    rsp[r2 + 1] = e.rspHi;
-    const rip = t.words('rip');
-    rip[r2] = e.ripLo;
-    rip[r2 + 1] = e.ripHi;
+    this.sCr3[r2] = e.cr3 >>> 0;
+    this.sCr3[r2 + 1] = 0;
+    this.sRsp[r2] = e.rspLo;
+    this.sRsp[r2 + 1] = e.rspHi;
+    this.sRip[r2] = e.ripLo;
+    this.sRip[r2 + 1] = e.ripHi;
     this.counts.syscalls++;
     if (e.icount > this.maxIcount) this.maxIcount = e.icount;
     t.rows = r + 1;

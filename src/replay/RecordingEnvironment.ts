@@ -18,26 +18,27 @@ export class RecordingEnvironment implements Environment {
     else this.log.add(e);
   }
 
-  private call<T>(fn: () => T): T {
-    this.depth++;
-    try {
-      return fn();
-    } finally {
-      this.depth--;
-    }
-  }
-
+  /** Log the DMA a call caused, after the call's own entry (replay applies them as it consumes the call). */
   private flushEffects(): void {
-    for (const e of this.effects) this.log.add(e);
-    this.effects.length = 0;
+    const fx = this.effects;
+    if (fx.length === 0) return;
+    for (let i = 0; i < fx.length; i++) this.log.add(fx[i]!);
+    fx.length = 0;
   }
 
   nextEventAt(): number {
     return this.inner.nextEventAt();
   }
 
+  // The calls count their depth by hand (no closure per port access): DMA inside a call is an effect of it.
   advanceTo(icount: number): boolean {
-    const irq = this.call(() => this.inner.advanceTo(icount));
+    this.depth++;
+    let irq: boolean;
+    try {
+      irq = this.inner.advanceTo(icount);
+    } finally {
+      this.depth--;
+    }
     // Only events with an effect are logged: replay need not stop where nothing happened.
     if (irq || this.effects.length > 0) this.log.add([InputKind.advance, icount, irq ? 1 : 0]);
     this.flushEffects();
@@ -49,14 +50,26 @@ export class RecordingEnvironment implements Environment {
   }
 
   portIn(port: number, size: number): number {
-    const v = this.call(() => this.inner.portIn(port, size));
+    this.depth++;
+    let v: number;
+    try {
+      v = this.inner.portIn(port, size);
+    } finally {
+      this.depth--;
+    }
     this.log.add([InputKind.portIn, this.now(), port, size, v >>> 0, this.inner.inRaisedIrq ? 1 : 0]);
     this.flushEffects();
     return v;
   }
 
   portOut(port: number, size: number, value: number): boolean {
-    const irq = this.call(() => this.inner.portOut(port, size, value));
+    this.depth++;
+    let irq: boolean;
+    try {
+      irq = this.inner.portOut(port, size, value);
+    } finally {
+      this.depth--;
+    }
     this.log.add([InputKind.portOut, this.now(), port, size, value >>> 0, irq ? 1 : 0]);
     this.flushEffects();
     return irq;

@@ -12,7 +12,7 @@ import { closeOnSignal } from '../record/closeOnSignal.js';
 import type { Manifest } from '../record/manifest.js';
 import { InputLogWriter, INPUT_LOG_FILE } from './inputLog.js';
 import { RecordingEnvironment } from './RecordingEnvironment.js';
-import { checkpointName, takeCheckpoint } from './checkpoint.js';
+import { checkpointName, InitialImage, takeCheckpoint } from './checkpoint.js';
 import { bootRecordOf } from './bootRecord.js';
 import { LiveEnvironment } from './LiveEnvironment.js';
 import { assemble, resolveWorkload, runSliced, type Assembled, type SessionConfig } from './Session.js';
@@ -31,6 +31,8 @@ export interface RecordOptions {
   checkpointEvery?: number;
   /** Compression of the tables, input log and checkpoints (default lz4). */
   compression?: TraceCompression;
+  /** Rows per record batch of every table (default DEFAULT_BATCH_ROWS; traces/README.md "Batch size"). */
+  batchRows?: number;
 }
 
 /**
@@ -72,6 +74,7 @@ export async function recordTrace(config: SessionConfig, dir: string, opts: Reco
     devices: [...new Set(liveEnv.devices.map((d) => d.name)), 'none'],
     overwrite: opts.overwrite ?? false,
     compression: opts.compression,
+    batchRows: opts.batchRows,
     extra: {
       boot,
       intercept: { strategy: a.config.intercept, syscalls: a.config.syscalls, log: a.config.logSyscalls },
@@ -97,7 +100,7 @@ export async function recordTrace(config: SessionConfig, dir: string, opts: Reco
   }
   // Checkpoints store the pages that differ from the freshly loaded image.
   const every = opts.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
-  const initial = every > 0 ? m.cpu.mmu.u8.slice() : new Uint8Array(0);
+  const initial = new InitialImage(every > 0 ? m.cpu.mmu.u8 : new Uint8Array(0));
   let nextCheckpoint = every;
   const onSlice = (r: RunResult): void => {
     opts.onProgress?.(r, m.lastConsoleLine());

@@ -13,6 +13,8 @@ export class IoBus {
   readonly devices: Device[] = [];
   /** Port -> device index + 1 (0 = unclaimed). */
   private readonly table = new Uint8Array(PORTS);
+  /** The devices that have internal events (nextEventAt is asked after every port access: only these answer). */
+  private readonly timed: Device[] = [];
 
   /** Claim the device's ports; throws if a range is invalid, overlaps a claimed port, or the name is taken. */
   register(device: Device): void {
@@ -31,6 +33,7 @@ export class IoBus {
     }
     // Ranges of one device may overlap each other; claim only after every check passed.
     this.devices.push(device);
+    if (device.nextEventAt !== undefined) this.timed.push(device);
     const idx = this.devices.length;
     for (const [first, last] of device.ports) this.table.fill(idx, first, last + 1);
   }
@@ -104,11 +107,10 @@ export class IoBus {
   /** Earliest internal event of any device (icount), Infinity if none. */
   nextEventAt(): number {
     let t = Infinity;
-    for (const d of this.devices) {
-      if (d.nextEventAt !== undefined) {
-        const n = d.nextEventAt();
-        if (n < t) t = n;
-      }
+    const timed = this.timed;
+    for (let k = 0; k < timed.length; k++) {
+      const n = timed[k]!.nextEventAt!();
+      if (n < t) t = n;
     }
     return t;
   }

@@ -55,22 +55,39 @@ export const MSR_EFER = 0xc0000080;
 /** VMCALL: 0F 01 C1. */
 export const VMCALL = new Uint8Array([0x0f, 0x01, 0xc1]);
 
-/** Build the record from the registers at the syscall entry (before the guest's handler ran). */
 /**
- * `atSyscall`: the exit is at the SYSCALL instruction itself (nitro's #UD), not at the first instruction
- * of the handler path after the SYSCALL retired (the VMCALL strategies).
+ * The record, built from the registers at the syscall entry (before the guest's handler ran), in one event
+ * object reused by every call (events.ts: observers copy what they keep), so an intercepted syscall
+ * allocates nothing. `atSyscall`: the exit is at the SYSCALL instruction itself (nitro's #UD), not at the
+ * first instruction of the handler path after the SYSCALL retired (the VMCALL strategies).
  */
 export function syscallRecord(m: Machine, strategy: string, exits: number, atSyscall = false): SyscallEvent {
   const c = m.cpu;
   const L = c.lo;
   const H = c.hi;
-  return {
-    kind: 'syscall',
-    icount: atSyscall ? c.eventIcount : c.eventIcount - 1, exitSeq: m.exitCount - 1, strategy, number: L[0] >>> 0,
-    args: [L[7], H[7], L[6], H[6], L[2], H[2], L[10], H[10], L[8], H[8], L[9], H[9]].map((x) => x >>> 0),
-    cr3: c.cr3, rspLo: L[4] >>> 0, rspHi: H[4] >>> 0, ripLo: L[1] >>> 0, ripHi: H[1] >>> 0, exits,
-  };
+  const r = record;
+  r.icount = atSyscall ? c.eventIcount : c.eventIcount - 1;
+  r.exitSeq = m.exitCount - 1;
+  r.strategy = strategy;
+  r.number = L[0]! >>> 0;
+  // Linux x86-64 ABI argument registers: RDI RSI RDX R10 R8 R9.
+  const a = r.args;
+  a[0] = L[7]! >>> 0; a[1] = H[7]! >>> 0; a[2] = L[6]! >>> 0; a[3] = H[6]! >>> 0;
+  a[4] = L[2]! >>> 0; a[5] = H[2]! >>> 0; a[6] = L[10]! >>> 0; a[7] = H[10]! >>> 0;
+  a[8] = L[8]! >>> 0; a[9] = H[8]! >>> 0; a[10] = L[9]! >>> 0; a[11] = H[9]! >>> 0;
+  r.cr3 = c.cr3;
+  r.rspLo = L[4]! >>> 0;
+  r.rspHi = H[4]! >>> 0;
+  r.ripLo = L[1]! >>> 0;
+  r.ripHi = H[1]! >>> 0;
+  r.exits = exits;
+  return r;
 }
+
+const record: SyscallEvent = {
+  kind: 'syscall', icount: 0, exitSeq: -1, strategy: '', number: 0, args: new Array<number>(12).fill(0),
+  cr3: 0, rspLo: 0, rspHi: 0, ripLo: 0, ripHi: 0, exits: 0,
+};
 
 /** Charge the hypervisor's logging work for one record, when logging is on. */
 export function chargeLog(ctx: InterceptionContext): void {
