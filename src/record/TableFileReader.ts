@@ -14,6 +14,7 @@ import { MessageHeader, RecordBatchReader, RecordBatchStreamWriter, type RecordB
 import { Footer } from 'apache-arrow/ipc/metadata/file';
 import { Message, type RecordBatch as RecordBatchHeader } from 'apache-arrow/ipc/metadata/message';
 import { TraceError } from '../errors.js';
+import { checkFooter, checkMessage } from './checkArrowMetadata.js';
 // Registers the LZ4_FRAME codec apache-arrow's reader decodes compressed record batches with.
 import './compression.js';
 
@@ -66,8 +67,9 @@ export class TableFileReader {
         throw new TraceError(`${file} is not an Arrow IPC file (no ARROW1 magic at its start)`, path);
       } else {
         const footer = this.readFooter(size);
-        this.fileSchema = footer?.schema ?? null;
-        this.footerBatches = footer?.numRecordBatches ?? -1;
+        if (typeof footer === 'string' && salvageEnd === null) throw new TraceError(`${file} is corrupt: its Arrow footer is damaged (${footer})`, path);
+        this.fileSchema = typeof footer === 'string' ? null : footer?.schema ?? null;
+        this.footerBatches = typeof footer === 'string' ? -1 : footer?.numRecordBatches ?? -1;
         if (this.fileSchema === null && salvageEnd === null) {
           throw new TraceError(`${file} is truncated or corrupt: no Arrow footer at its end (was the recorder killed before closing it?)`, path);
         }
@@ -177,16 +179,22 @@ export class TableFileReader {
     return new Uint8Array(buf.buffer, buf.byteOffset, length);
   }
 
-  /** The footer, or null when the file does not end with a well-formed one. */
-  private readFooter(size: number): Footer | null {
+  /**
+   * The footer; null when the file does not end with one (a file still being written), or what is wrong with
+   * a footer that is there but damaged (checked before decoding: see checkArrowMetadata).
+   */
+  private readFooter(size: number): Footer | null | string {
     if (size < HEAD + TAIL) return null;
     const tail = Buffer.from(this.read(size - TAIL, TAIL));
     const len = tail.readInt32LE(0);
-    if (tail.toString('latin1', 4, 10) !== MAGIC || len <= 0 || len > size - HEAD - TAIL) return null;
+    if (tail.toString('latin1', 4, 10) !== MAGIC) return null;
+    if (len <= 0 || len > size - HEAD - TAIL) return `footer length ${len} in a file of ${size} bytes`;
     try {
-      return Footer.decode(this.read(size - TAIL - len, len));
-    } catch {
-      return null;
+      const bytes = this.read(size - TAIL - len, len);
+      checkFooter(bytes);
+      return Footer.decode(bytes);
+    } catch (e) {
+      return (e as Error).message;
     }
   }
 
@@ -206,8 +214,12 @@ export class TableFileReader {
         return;
       }
       let msg: Message;
+      let header: RecordBatchHeader | null = null;
       try {
-        msg = Message.decode(this.read(pos + 8, metaLen));
+        const meta = this.read(pos + 8, metaLen);
+        checkMessage(meta); // bounds every count the decoder loops over (see checkArrowMetadata)
+        msg = Message.decode(meta);
+        if (msg.headerType === MessageHeader.RecordBatch) header = msg.header() as RecordBatchHeader;
       } catch (e) {
         if (strict) bad(`undecodable message (${(e as Error).message})`);
         return;
@@ -221,11 +233,11 @@ export class TableFileReader {
         // Every column of every table has a fixed-width buffer of at least one byte per row, and LZ4 (the one
         // body compression) expands at most 255-fold, so a batch's row count is bounded by its body: a damaged
         // length cannot size an allocation beyond a fixed multiple of the file.
-        const rows = Number((msg.header() as RecordBatchHeader).length);
+        const rows = Number(header!.length);
         if (!Number.isSafeInteger(rows) || rows < 0 || rows > 255 * Number(msg.bodyLength) + 4096) {
           bad(`a record batch claims ${rows} rows in a body of ${Number(msg.bodyLength)} bytes`);
         }
-        if ((msg.header() as RecordBatchHeader).compression !== null) this.compressedBodies = true;
+        if (header!.compression !== null) this.compressedBodies = true;
         this.blocks.push({ offset: pos, length, metaLength: metaLen, rows });
       } else if (msg.headerType === MessageHeader.DictionaryBatch) {
         if (this.blocks.length > 0) bad('a dictionary batch after the first record batch (delta or replacement)');
