@@ -27,8 +27,9 @@ import { EXIT_WORDS, ExitWord, IoDirection, type ExitEvent, type GroundTruthEven
   type InterruptEvent, type IoEvent, type MachineObserver } from './events.js';
 import { ExitReason } from './vmx/exitReasons.js';
 import { NO_EXIT, Vmcs } from './vmx/Vmcs.js';
-import { CrAccessType, InterruptionType, IoQual, LmswOperand, crAccessQualification, encodeInterruptionInfo,
-  eptViolationQualification, exceptionInterruptionType, ioQualification, movDrQualification } from './vmx/qualification.js';
+import { InterruptionType, IoQual, encodeInterruptionInfo, eptViolationQualification, exceptionInterruptionType } from './vmx/qualification.js';
+import { instructionExitInformation } from './vmx/instructionExitInformation.js';
+import { ioPort } from './cpu/ops/portIo.js';
 
 /**
  * The outside world as the machine sees it: port input values, device events in time, and the interrupt
@@ -428,7 +429,7 @@ export class Machine {
     this.currentExit = -1;
     if (kind === Exitable.io && (op.aux & IoQual.STRING) === 0) {
       // The ground-truth port never exits and costs nothing (docs/machine.md).
-      const port = (op.aux & IoQual.IMMEDIATE) !== 0 ? op.imm : cpu.lo[2] & 0xffff;
+      const port = ioPort(cpu, op);
       if (port === GROUND_TRUTH_PORT) return false;
     }
     const reason = kind === Exitable.vmcall ? ExitReason.VMCALL : this.policy.instructionExitReason(kind, cpu, op);
@@ -668,41 +669,5 @@ export class Machine {
       return;
     }
     if (this.env.advanceTo(cpu.icount)) this.interruptRaised(true);
-  }
-}
-
-/**
- * The exit qualification (and guest-linear address) of an intercepted instruction (SDM 28.2.1), encoded by
- * vmx/qualification.ts from the operands the decoder left in the Op: op.aux holds the I/O and CR-access
- * qualification's low bits (IoQual, table 28-5; CR number, access type, LMSW operand type and GPR, table 28-3).
- */
-function instructionExitInformation(v: Vmcs, kind: Exitable, cpu: Cpu, op: Op): void {
-  const a = op.aux;
-  switch (kind) {
-    case Exitable.io: {
-      const immediate = (a & IoQual.IMMEDIATE) !== 0;
-      v.setExitQualification(ioQualification(immediate ? op.imm : cpu.lo[2] & 0xffff, (a & IoQual.SIZE_MASK) + 1,
-        (a & IoQual.DIRECTION_IN) !== 0, (a & IoQual.STRING) !== 0, (a & IoQual.REP) !== 0, immediate));
-      return;
-    }
-    case Exitable.movToCr: case Exitable.movFromCr: {
-      const access = ((a >> 4) & 3) as CrAccessType;
-      v.setExitQualification(access === CrAccessType.lmsw
-        ? crAccessQualification(0, access, 0, (a & 64) !== 0 ? LmswOperand.memory : LmswOperand.register, op.imm)
-        : crAccessQualification(a & 15, access, (a >> 8) & 15));
-      return;
-    }
-    case Exitable.invlpg:
-      // The qualification is the linear-address operand (28.2.1), also reported as the guest-linear address.
-      v.setExitQualification(cpu.eaLo, cpu.eaHi);
-      v.setGuestLinearAddress(cpu.eaLo, cpu.eaHi);
-      return;
-    case Exitable.movDr:
-      // Table 28-4: op.aux holds the DR number (2:0), the direction (bit 4) and the GPR (11:8).
-      v.setExitQualification(movDrQualification(a & 7, (a & 16) !== 0, (a >> 8) & 15));
-      return;
-    default:
-      // CPUID, HLT, RDTSC(P), RDMSR, WRMSR, VMCALL, WBINVD, descriptor-table accesses: qualification 0.
-      return;
   }
 }

@@ -6,8 +6,9 @@ import { Exitable } from '../emulator/cpu/arch.js';
 import type { Op } from '../emulator/cpu/Op.js';
 import type { ExitPolicy } from '../emulator/machine.js';
 import { INSTRUCTION_EXIT_REASON } from '../emulator/vmx/exitReasons.js';
-import { CrAccessType, IoQual } from '../emulator/vmx/qualification.js';
+import { CrAccessType } from '../emulator/vmx/qualification.js';
 import { NO_EXIT, type Vmcs } from '../emulator/vmx/Vmcs.js';
+import { ioBytes, ioPort } from '../emulator/cpu/ops/portIo.js';
 
 /** 2^X, the TSC-to-preemption-timer ratio this machine reports in IA32_VMX_MISC bits 4:0 (X = 5). */
 export const PREEMPTION_TIMER_RATE = 32;
@@ -19,8 +20,7 @@ export function vmcsPolicy(vmcs: Vmcs, cyclesPerInstruction = 1): ExitPolicy {
     instructionExitReason(kind: Exitable, cpu: Cpu, op: Op): number {
       switch (kind) {
         case Exitable.io: {
-          const port = (op.aux & IoQual.IMMEDIATE) !== 0 ? op.imm : cpu.lo[2] & 0xffff;
-          return vmcs.ioCausesExit(port, (op.aux & IoQual.SIZE_MASK) + 1) ? INSTRUCTION_EXIT_REASON[kind] : NO_EXIT;
+          return vmcs.ioCausesExit(ioPort(cpu, op), ioBytes(op)) ? INSTRUCTION_EXIT_REASON[kind] : NO_EXIT;
         }
         case Exitable.rdmsr:
           return vmcs.msrCausesExit(cpu.lo[1] >>> 0, false) ? INSTRUCTION_EXIT_REASON[kind] : NO_EXIT;

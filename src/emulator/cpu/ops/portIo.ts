@@ -12,8 +12,14 @@ import { isImm } from './operands.js';
 import { CHUNK } from './string.js';
 import { type H, TWO32, hooked, set32, use } from './hooked.js';
 
-function portOf(cpu: Cpu, op: Op): number {
+/** The port of a decoded I/O instruction: its immediate (IN/OUT imm8) or DX. */
+export function ioPort(cpu: Cpu, op: Op): number {
   return (op.aux & IoQual.IMMEDIATE) !== 0 ? op.imm : cpu.lo[2] & 0xffff;
+}
+
+/** The access size in bytes (1, 2 or 4) of a decoded I/O instruction. */
+export function ioBytes(op: Op): number {
+  return (op.aux & IoQual.SIZE_MASK) + 1;
 }
 
 function portIn(cpu: Cpu, port: number, bytes: number): number {
@@ -27,11 +33,11 @@ function portOut(cpu: Cpu, port: number, bytes: number, v: number): void {
 }
 
 const inHandler: H = (cpu, op) => {
-  cpu.requireIoPermission(portOf(cpu, op), (op.aux & IoQual.SIZE_MASK) + 1);
+  cpu.requireIoPermission(ioPort(cpu, op), ioBytes(op));
   if (hooked(cpu, Exitable.io, op)) return;
-  const bytes = (op.aux & IoQual.SIZE_MASK) + 1;
+  const bytes = ioBytes(op);
   cpu.ioIcount = cpu.icount + op.idx;
-  const v = portIn(cpu, portOf(cpu, op), bytes);
+  const v = portIn(cpu, ioPort(cpu, op), bytes);
   const L = cpu.lo;
   if (bytes === 1) L[0] = (L[0] & -256) | (v & 255);
   else if (bytes === 2) L[0] = (L[0] & -65536) | (v & 65535);
@@ -39,12 +45,12 @@ const inHandler: H = (cpu, op) => {
 };
 
 const outHandler: H = (cpu, op) => {
-  cpu.requireIoPermission(portOf(cpu, op), (op.aux & IoQual.SIZE_MASK) + 1);
+  cpu.requireIoPermission(ioPort(cpu, op), ioBytes(op));
   if (hooked(cpu, Exitable.io, op)) return;
-  const bytes = (op.aux & IoQual.SIZE_MASK) + 1;
+  const bytes = ioBytes(op);
   cpu.ioIcount = cpu.icount + op.idx;
   const l = cpu.lo[0];
-  portOut(cpu, portOf(cpu, op), bytes, bytes === 1 ? l & 255 : bytes === 2 ? l & 65535 : l >>> 0);
+  portOut(cpu, ioPort(cpu, op), bytes, bytes === 1 ? l & 255 : bytes === 2 ? l & 65535 : l >>> 0);
 };
 
 function stepReg(cpu: Cpu, r: number, d: number): void {
@@ -56,9 +62,9 @@ function stepReg(cpu: Cpu, r: number, d: number): void {
 
 /** INS/OUTS (SDM: "INS/INSB/INSW/INSD", "OUTS"): one element, or REP in chunks like the other string ops. */
 const stringIo: H = (cpu, op) => {
-  cpu.requireIoPermission(cpu.lo[2] & 0xffff, (op.aux & IoQual.SIZE_MASK) + 1);
+  cpu.requireIoPermission(cpu.lo[2] & 0xffff, ioBytes(op));
   if (hooked(cpu, Exitable.io, op)) return;
-  const bytes = (op.aux & IoQual.SIZE_MASK) + 1;
+  const bytes = ioBytes(op);
   const isIn = (op.aux & IoQual.DIRECTION_IN) !== 0;
   const rep = (op.aux & IoQual.REP) !== 0;
   const d = (cpu.flagsOther & F.DF) !== 0 ? -bytes : bytes;
