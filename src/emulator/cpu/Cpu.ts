@@ -17,6 +17,7 @@ import { DecodeCache, type Block } from './decodeCache.js';
 import { deliverEvent } from './interrupts.js';
 import { JIT_THRESHOLD, compileBlock } from './jit.js';
 import { Cr0, Cr4, Efer, Exitable, Msr, Stop, isCanonical } from './arch.js';
+import { defaultCpuid } from './cpuModel.js';
 
 export { Cr0, Cr4, Efer, Exitable, Msr, Stop, isCanonical } from './arch.js';
 
@@ -586,26 +587,4 @@ export function addrHi(a: number): number {
 /** Join lo/hi words into a canonical address number (the caller checked canonicality). */
 export function addrOf(lo: number, hi: number): number {
   return hi * 4294967296 + (lo >>> 0);
-}
-
-function str4(s: string): number {
-  return (s.charCodeAt(0) | (s.charCodeAt(1) << 8) | (s.charCodeAt(2) << 16) | (s.charCodeAt(3) << 24)) | 0;
-}
-
-/** CPUID leaves of the emulated CPU: a 64-bit Intel-like CPU with only what we emulate. */
-export function defaultCpuid(): Map<number, [number, number, number, number]> {
-  const m = new Map<number, [number, number, number, number]>();
-  const vendor = 'GenuineIntel';
-  m.set(0, [1, str4(vendor.slice(0, 4)), str4(vendor.slice(8, 12)), str4(vendor.slice(4, 8))]);
-  // Leaf 1 EDX: FPU-less; TSC(4) MSR(5) PAE(6) CX8(8) APIC(9) SEP(11) PGE(13) CMOV(15) PSE(3).
-  // FXSR(24): FXSAVE/FXRSTOR are complete. FPU(0), MMX(23), SSE(25), SSE2(26) are not advertised yet: x87
-  // arithmetic, the MMX-register forms and RCPPS/RSQRTPS are missing (docs/machine.md "x87 and SSE").
-  const edx1 = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 9) | (1 << 13) | (1 << 15) | (1 << 24);
-  // ECX: VMX(5) as the guest sees a VT-x machine's vCPU? No: guests of a VMM do not see VMX; set the
-  // hypervisor-present bit (31), as KVM does.
-  m.set(1 * 65536, [0x000306a9, 0, 1 << 31, edx1]);
-  m.set(0x80000000 * 65536, [0x80000001 | 0, 0, 0, 0]);
-  // 0x80000001 EDX: SYSCALL(11) NX(20) Page1GB(26) LM(29).
-  m.set(0x80000001 * 65536, [0, 0, 0, (1 << 11) | (1 << 20) | (1 << 26) | (1 << 29)]);
-  return m;
 }
