@@ -15,6 +15,7 @@ import { ExitChecker, type Divergence, type RecordedExit } from './ExitChecker.j
 import { INPUT_LOG_FILE, readInputLog } from './inputLog.js';
 import { InputDivergence, ReplayEnvironment } from './ReplayEnvironment.js';
 import { GROUND_TRUTH_PORT, GroundTruthPort } from '../emulator/devices/GroundTruthPort.js';
+import { POWER_OFF_PORT } from '../emulator/devices/PowerOff.js';
 import type { AccessSize } from '../emulator/devices/Device.js';
 import { TraceError, UserError } from '../errors.js';
 import { readFileSync } from 'node:fs';
@@ -118,7 +119,7 @@ export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promis
     const portOut = env.portOut.bind(env);
     env.portOut = (port, size, value) => {
       const irq = portOut(port, size, value);
-      if (port === 0x500) machine.stop(StopReason.guestExit, value >>> 0);
+      if (port === POWER_OFF_PORT) machine.stop(StopReason.guestExit, value >>> 0);
       else if (port === GROUND_TRUTH_PORT) groundTruth.out(port, size as AccessSize, value);
       return irq;
     };

@@ -19,6 +19,7 @@ import type { CostModel } from '../../emulator/costModel.js';
 import type { Hypervisor } from '../Hypervisor.js';
 import { Hypercall } from '../Hypervisor.js';
 import { ExitWord, IoDirection, type ExitEvent, type InterruptEvent, type IoEvent } from '../../emulator/events.js';
+import { POWER_OFF_PORT } from '../../emulator/devices/PowerOff.js';
 import type { RunResult } from '../ebpf/interpreter.js';
 import type { HelperRegistry } from '../ebpf/helpers.js';
 import { toBig } from '../ebpf/u64.js';
@@ -244,7 +245,7 @@ export class HyperupcallRuntime {
   }
 
   private onIo(e: IoEvent): void {
-    if (e.direction === IoDirection.out && e.port === 0x500 && this.options.pressureAtPowerOff && this.byEvent.has(HuEvent.memoryPressure)) this.memoryPressure(0);
+    if (e.direction === IoDirection.out && e.port === POWER_OFF_PORT && this.options.pressureAtPowerOff && this.byEvent.has(HuEvent.memoryPressure)) this.memoryPressure(0);
   }
 
   /**

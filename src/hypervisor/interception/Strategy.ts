@@ -9,7 +9,7 @@ import type { CostModel } from '../../emulator/costModel.js';
 import type { Vmcs } from '../../emulator/vmx/Vmcs.js';
 import type { Ept } from '../../emulator/vmx/Ept.js';
 import type { Hypervisor } from '../Hypervisor.js';
-import { Exitable } from '../../emulator/cpu/arch.js';
+import { Exitable, Msr } from '../../emulator/cpu/arch.js';
 import type { SyscallEvent } from '../../emulator/events.js';
 import { UserError } from '../../errors.js';
 import { ProcBased } from '../../emulator/vmx/controls.js';
@@ -50,8 +50,9 @@ export interface Footprint {
   notes: string[];
 }
 
-export const MSR_LSTAR = 0xc0000082;
-export const MSR_EFER = 0xc0000080;
+/** The MSRs the strategies intercept (the numbers are arch.ts's Msr table, SDM vol. 4). */
+export const MSR_LSTAR = Msr.LSTAR;
+export const MSR_EFER = Msr.EFER;
 /** VMCALL: 0F 01 C1. */
 export const VMCALL = new Uint8Array([0x0f, 0x01, 0xc1]);
 
