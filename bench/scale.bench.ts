@@ -1,9 +1,8 @@
 // Exits and recording at scale (issue 17), one run of each step (this is minutes of work, not a test):
 //
-//   vmx.exit_host_ns          host ns per exit without the recorder, by difference: syscall:n=200000 under
-//                             handler-injection (one VMCALL exit per syscall) minus the same workload with
-//                             interception none (no exits but the timer's), scaled to the same instruction
-//                             count, divided by the exit difference.
+//   vmx.exit_host_ns          host ns per exit without the recorder: the median of paired slices of
+//                             syscall:n=200000 under handler-injection and under interception none
+//                             (bench/exitpath.bench.ts; `npm run bench -- exitpath` alone)
 //   record.overhead_exit_dense  record / same run without recorder, syscall:n=2000000
 //   record.scaling            host time per exit recording 2M exits / recording 200k exits
 //   record.bytes_per_exit_dir the whole trace directory (images included) / exits, syscall:n=2000000
@@ -25,6 +24,7 @@ import { assemble, runSliced, type SessionConfig } from '../src/replay/Session.j
 import { recordTrace } from '../src/replay/recordTrace.js';
 import { replayTrace } from '../src/replay/replayTrace.js';
 import { figure } from './figure.js';
+import { exitHostNs } from './exitpath.bench.js';
 
 const base = { exitPreset: 'kvm-default', costModel: 'modern', maxInstructions: 50_000_000_000, maxExits: 1e9 };
 
@@ -65,11 +65,7 @@ export async function run(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'vmtrace-scale-'));
   try {
     // The exit path without the recorder.
-    const hi = await plain({ ...base, workload: 'syscall:n=200000', intercept: 'handler-injection' });
-    const none = await plain({ ...base, workload: 'syscall:n=200000', intercept: 'none' });
-    const exitNs = ((hi.ms - none.ms * (hi.icount / none.icount)) * 1e6) / (hi.exits - none.exits);
-    console.log(`syscall:n=200000 handler-injection ${hi.ms.toFixed(0)} ms, ${hi.icount} instr, ${hi.exits} exits; none ${none.ms.toFixed(0)} ms, ${none.icount} instr, ${none.exits} exits`);
-    figure('vmx.exit_host_ns', exitNs, 'ns');
+    figure('vmx.exit_host_ns', await exitHostNs(), 'ns');
 
     // Recording, exit-dense, at two lengths.
     const small = await record({ ...base, workload: 'syscall:n=200000' }, join(root, 's200k'));

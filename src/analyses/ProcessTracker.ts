@@ -20,6 +20,11 @@
 //   logged kernel entry: seed 004 6.4) and, as the alternative, to the thread that ran before.
 //
 // Hot path: no allocation per exit (a one-entry cache of the last thread; typed arrays for the logs).
+//
+// Memory: by default the tracker logs every observation, syscall and I/O access (16 bytes each: the report and
+// the Perfetto export draw them). Given an ObservationSink it keeps none: each observation goes to the sink as
+// it is made (an I/O access once the thread that runs next is known), so what it holds is per process and per
+// thread, whatever the trace's length (proctrack, exits --by process).
 
 import { ExitWord, type ExitEvent, type IoEvent, type MachineObserver, type SyscallEvent } from '../emulator/events.js';
 import { SYSCALLS } from '../hypervisor/interception/syscalls.js';
@@ -135,6 +140,17 @@ export class Log {
   }
 }
 
+/** Where a tracker without logs sends its observations, in the order it makes them. */
+export interface ObservationSink {
+  /** A logged exit that reported no syscall, by thread `utid` of process `upid`. */
+  observe(icount: number, upid: number, utid: number): void;
+  /** A syscall, attributed to thread `utid` of process `upid`. */
+  syscall(icount: number, upid: number, utid: number, number: number): void;
+  /** An I/O access: the thread current before it (`prev`) and the one that ran next (`next`; -1: none);
+   *  `device` indexes the tracker's ioDevices. */
+  io(icount: number, prev: number, next: number, device: number): void;
+}
+
 export class ProcessTracker implements MachineObserver, RowObserver {
   readonly procs: Proc[] = [];
   readonly threads: Thread[] = [];
@@ -188,7 +204,8 @@ export class ProcessTracker implements MachineObserver, RowObserver {
   /** RowObserver: the user RIP is read only for program-counter thread identity. */
   readonly wantsRip: boolean;
 
-  constructor(readonly config: TrackerConfig) {
+  /** Without logs: observations go to `sink` as they are made (see the top of this file). */
+  constructor(readonly config: TrackerConfig, private readonly sink: ObservationSink | null = null) {
     this.wantsRip = config.threadId === 'pc';
     this.declared = config.death === 'declared' || config.death === 'declared+expiration';
     this.expires = config.death === 'expiration' || config.death === 'declared+expiration';
@@ -224,7 +241,8 @@ export class ProcessTracker implements MachineObserver, RowObserver {
     if (this.filter && cpl !== 3) return; // seed 004 6.1: not logged in kernel mode
     const t = this.pc ? this.enter(ic, cr3, ripLo, ripHi) : this.enter(ic, cr3, rspLo, rspHi);
     t.exits++;
-    this.obs.push(ic, t.proc.upid, t.utid);
+    if (this.sink === null) this.obs.push(ic, t.proc.upid, t.utid);
+    else this.sink.observe(ic, t.proc.upid, t.utid);
     this.observe(t);
   }
 
@@ -234,7 +252,8 @@ export class ProcessTracker implements MachineObserver, RowObserver {
     this.lastSyscallExit = exitSeq;
     const t = this.pc ? this.enter(ic, cr3, ripLo, ripHi) : this.enter(ic, cr3, rspLo, rspHi);
     t.syscalls++;
-    this.sys.push(ic, t.utid, number);
+    if (this.sink === null) this.sys.push(ic, t.utid, number);
+    else this.sink.syscall(ic, t.proc.upid, t.utid, number);
     this.observe(t);
     if (this.declared) {
       if (number === SYS_EXIT_GROUP) this.killProc(t.proc, ic, Death.exitGroup);
@@ -271,9 +290,11 @@ export class ProcessTracker implements MachineObserver, RowObserver {
     return this.ioDevices[this.ioDevCode[i]!]!;
   }
 
-  /** Close the run: samples up to `icount` (the end of the trace). */
+  /** Close the run: samples up to `icount` (the end of the trace); without logs, the accesses no logged entry
+   *  followed go to the sink (next = -1). */
   finish(icount: number): void {
     if (icount >= this.nextSample) this.sample(icount);
+    if (this.sink !== null) this.drainIo();
   }
 
   /** Every observation (logged exit or syscall) in icount order: the obs and sys logs merged. */
@@ -302,7 +323,16 @@ export class ProcessTracker implements MachineObserver, RowObserver {
       for (let i = this.pendingFrom; i < io.n; i++) io.b[i] = t.utid;
       t.ioNext += io.n - this.pendingFrom;
       this.pendingFrom = io.n;
+      if (this.sink !== null) this.drainIo();
     }
+  }
+
+  /** Without logs: hand the I/O accesses resolved so far to the sink and forget them. */
+  private drainIo(): void {
+    const io = this.io, sink = this.sink!;
+    for (let i = 0; i < io.n; i++) sink.io(io.icount[i]!, io.a[i]!, io.b[i]!, this.ioDevCode[i]!);
+    io.n = 0;
+    this.pendingFrom = 0;
   }
 
   /** A logged kernel entry: find or create the process and thread. (lo, hi) is the RSP (or the RIP) as int32

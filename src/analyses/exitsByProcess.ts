@@ -9,7 +9,10 @@ import type { TraceReader } from '../record/TraceReader.js';
 import { EXIT_STATS_COLUMNS, ExitStats } from './exitsSummary.js';
 import { importTrace } from './importer.js';
 import type { AnalysisResult, Cell, ResultColumn } from './result.js';
-import { DEFAULT_TRACKER, ProcessTracker } from './ProcessTracker.js';
+import { DEFAULT_TRACKER, ProcessTracker, type ObservationSink } from './ProcessTracker.js';
+
+/** Attribution needs only the tracker's current process: it keeps no logs (memory per process, not per exit). */
+const discard: ObservationSink = { observe() {}, syscall() {}, io() {} };
 
 const BY_PROCESS_COLUMNS: readonly ResultColumn[] = [
   { name: 'upid', type: 'int64', unit: '', doc: 'Reconstructed process (CR3 identity, declared death, execve linked, no user-mode filter).' },
@@ -18,7 +21,7 @@ const BY_PROCESS_COLUMNS: readonly ResultColumn[] = [
 ];
 
 export function exitsByProcess(reader: TraceReader, title: string): AnalysisResult {
-  const tracker = new ProcessTracker({ ...DEFAULT_TRACKER, death: 'declared', execLink: true, userFilter: false });
+  const tracker = new ProcessTracker({ ...DEFAULT_TRACKER, death: 'declared', execLink: true, userFilter: false }, discard);
   const stats: ExitStats[] = [];
   // Reasons the trace has (manifest), so per-process accumulators stay small.
   const reasons = 1 + Math.max(0, ...reader.manifest.exits_by_reason.map((r) => r.reason));

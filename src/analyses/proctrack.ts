@@ -13,7 +13,7 @@ import { syscallName } from '../hypervisor/interception/syscalls.js';
 import { boolOption, choiceListOption, countListOption, countOption, openTrace, stringOption } from './options.js';
 import type { Analysis, AnalysisResult, Cell, OptionValues, ResultColumn, ResultTable } from './result.js';
 import { DEATH_NAMES, DEATH_STRATEGIES, DEFAULT_TRACKER, ProcessTracker, THREAD_IDS, type DeathStrategy, type TrackerConfig } from './ProcessTracker.js';
-import { GroundTruth, score, type Scores } from './truth.js';
+import { DEFAULT_SYSCALL_ROWS, GroundTruth, StreamingScore, type Scores } from './truth.js';
 
 export const DEFAULT_EXPIRATIONS = [1_000_000, 2_000_000, 5_000_000, 10_000_000, 20_000_000];
 
@@ -21,6 +21,8 @@ export interface ProctrackOptions {
   deaths: DeathStrategy[];
   expirations: number[];
   base: Omit<TrackerConfig, 'death' | 'expiration'>;
+  /** Rows of the per-syscall table (the first syscalls; the scores count all of them). */
+  syscallRows: number;
 }
 
 export function parseProctrackOptions(o: OptionValues): ProctrackOptions {
@@ -29,6 +31,7 @@ export function parseProctrackOptions(o: OptionValues): ProctrackOptions {
   if (expirations.some((t) => t <= 0)) throw new UserError('--expire: every T must be > 0 instructions');
   return {
     deaths, expirations,
+    syscallRows: countOption(o, 'syscallRows', '--syscall-rows', DEFAULT_SYSCALL_ROWS, 0),
     base: {
       threadId: stringOption(o, 'threadId', '--thread-id', DEFAULT_TRACKER.threadId, THREAD_IDS) as TrackerConfig['threadId'],
       maxStackPages: countOption(o, 'maxStackPages', '--max-stack-pages', DEFAULT_TRACKER.maxStackPages, 1),
@@ -57,20 +60,28 @@ export function configsOf(p: ProctrackOptions): TrackerConfig[] {
   return out;
 }
 
-/** The trackers and the ground-truth collector of one proctrack run, as observers (offline or live). */
+/**
+ * The trackers and the ground-truth collector of one proctrack run, as observers (offline or live). The
+ * trackers keep no logs: each scores its observations as they come (truth.ts StreamingScore), so a run holds
+ * per-process and per-thread state and the first `syscallRows` syscalls, whatever the trace's length.
+ */
 export class ProctrackRun {
   readonly trackers: ProcessTracker[];
-  readonly truth = new GroundTruth();
-  constructor(readonly configs: readonly TrackerConfig[]) {
-    this.trackers = configs.map((c) => new ProcessTracker(c));
+  readonly truth = new GroundTruth({ keepSwitches: false });
+  private readonly scorers: StreamingScore[];
+  constructor(readonly configs: readonly TrackerConfig[], readonly syscallRows = DEFAULT_SYSCALL_ROWS) {
+    this.scorers = configs.map(() => new StreamingScore(this.truth, syscallRows));
+    this.trackers = configs.map((c, i) => new ProcessTracker(c, this.scorers[i]!));
+    this.trackers.forEach((t, i) => (this.scorers[i]!.tracker = t));
   }
   get observers(): MachineObserver[] {
-    return [...this.trackers, this.truth];
+    // The ground truth first: at one icount its events are before the trackers' (it only ever looks back).
+    return [this.truth, ...this.trackers];
   }
   /** Close at the end of the run and score every tracker. */
   finish(endIcount: number): Scores[] {
     for (const t of this.trackers) t.finish(endIcount);
-    return this.trackers.map((t) => score(t, this.truth, endIcount));
+    return this.trackers.map((t, i) => this.scorers[i]!.acc.finish(t, this.truth, endIcount));
   }
 }
 
@@ -236,7 +247,7 @@ export function proctrackResult(title: string, run: ProctrackRun, scores: Scores
   });
   tables.push({ name: 'live_count', doc: 'live process and thread counts over time, true and reconstructed, per strategy (for plotting)',
     columns: LIVE_COLUMNS, rows: live, print: false });
-  const sy = tr.sys;
+  const sy = s.sysRows;
   const sysRows: Cell[][] = [];
   for (let i = 0; i < sy.n; i++) {
     const t = s.sysTrue[i]!; // the true caller: the thread running at the SYSCALL
@@ -245,7 +256,8 @@ export function proctrackResult(title: string, run: ProctrackRun, scores: Scores
     sysRows.push([sy.icount[i]!, sy.b[i]!, syscallName(sy.b[i]!), tr.threads[u]!.proc.upid, u,
       tt && tt.proc >= 0 ? gt.procs[tt.proc]!.pid : null, tt ? tt.tid : null, t >= 0 && s.threads.recToTrue[u] === t]);
   }
-  tables.push({ name: 'syscalls', doc: `every syscall with its attribution (${labels[best]})`, columns: SYSCALL_COLUMNS, rows: sysRows, print: false });
+  const sysDoc = sy.n < s.syscalls ? `the first ${sy.n} of ${s.syscalls} syscalls with their attribution (--syscall-rows)` : 'every syscall with its attribution';
+  tables.push({ name: 'syscalls', doc: `${sysDoc} (${labels[best]})`, columns: SYSCALL_COLUMNS, rows: sysRows, print: false });
   const notes = [
     `best strategy by live process-count error: ${labels[best]} (mean abs error ${s.procMae.toFixed(2)}, max ${s.procMaxErr}; ` +
       `process recall ${(s.procs.matched / Math.max(1, trueProcs)).toFixed(3)}, precision ${s.procPrecision.toFixed(3)})`,
@@ -269,8 +281,7 @@ export async function runProctrack(dir: string, o: OptionValues): Promise<Analys
     throw new UserError(`--sample-every ${p.base.sampleEvery}: the trace's ${reader.manifest.totals.icount} instructions would give ` +
       `${Math.ceil(samples)} samples per strategy (at most ${MAX_SAMPLES}); use at least ${Math.ceil(reader.manifest.totals.icount / MAX_SAMPLES)}`);
   }
-  const run = new ProctrackRun(configsOf(p));
-  for (const t of run.trackers) t.reserve(reader.rowCount('exits'), reader.rowCount('syscalls'), reader.rowCount('io'));
+  const run = new ProctrackRun(configsOf(p), p.syscallRows);
   const sum = importTrace(reader, run.observers, { syscallArgs: false });
   const scores = run.finish(sum.icount);
   const m = reader.manifest;
@@ -290,6 +301,7 @@ export const proctrackAnalysis: Analysis = {
     { flags: '--exec-death', description: 'with declared death, execve also ends the calling address space' },
     { flags: '--exec-link', description: 'link the address space an execve creates to the calling process (no split at exec)' },
     { flags: '--sample-every <n>', description: 'live-count sample period in instructions', defaultText: '100k' },
+    { flags: '--syscall-rows <n>', description: 'rows of the per-syscall table: the first n syscalls (the scores count every one)', defaultText: '100k' },
   ],
   run: runProctrack,
 };

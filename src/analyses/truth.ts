@@ -6,7 +6,11 @@
 // ground-truth OUT at icount t happens after an exit at icount t).
 
 import { GroundTruthType, type GroundTruthEvent, type MachineObserver } from '../emulator/events.js';
-import { Log, type ProcessTracker } from './ProcessTracker.js';
+import { Log, type ObservationSink, type ProcessTracker } from './ProcessTracker.js';
+
+/** Context switches kept to answer "who ran at icount t" while observations stream in: they lag the ground
+ *  truth by at most the accesses between two exits (the importer's merge order), never thousands of switches. */
+const SWITCH_HISTORY = 1 << 16;
 
 export interface TrueProc {
   id: number;
@@ -36,10 +40,34 @@ export class GroundTruth implements MachineObserver {
   readonly threads: TrueThread[] = [];
   private readonly procOfPid = new Map<number, number>();
   private readonly threadOfTid = new Map<number, number>();
-  /** Context switches: (icount, true thread id, -). */
+  /** Context switches: (icount, true thread id, -); empty when not kept (streaming scoring needs only the
+   *  recent ones). */
   readonly switches = new Log();
   /** Live user process / thread count changes: (icount, +1/-1 procs, +1/-1 threads). */
   readonly changes = new Log();
+  private readonly keepSwitches: boolean;
+  private readonly recentIcount = new Float64Array(SWITCH_HISTORY);
+  private readonly recentThread = new Int32Array(SWITCH_HISTORY);
+  private nSwitches = 0;
+  /** runningAt lookups older than the switches kept (answered -1: unknown). */
+  lostLookups = 0;
+
+  /** `keepSwitches: false`: memory per process and thread only (the switches log grows with guest time). */
+  constructor(opts: { keepSwitches?: boolean } = {}) {
+    this.keepSwitches = opts.keepSwitches ?? true;
+  }
+
+  /** The true thread running at `icount`: the one of the last context switch before it; -1 before the first. */
+  runningAt(icount: number): number {
+    const n = this.nSwitches;
+    const oldest = Math.max(0, n - SWITCH_HISTORY);
+    for (let k = n - 1; k >= oldest; k--) {
+      const j = k & (SWITCH_HISTORY - 1);
+      if (this.recentIcount[j]! < icount) return this.recentThread[j]!;
+    }
+    if (oldest > 0) this.lostLookups++;
+    return -1;
+  }
 
   onGroundTruth(e: GroundTruthEvent): void {
     switch (e.type) {
@@ -95,8 +123,11 @@ export class GroundTruth implements MachineObserver {
         break;
       }
       case GroundTruthType.contextSwitch: {
-        const t = this.threadOfTid.get(e.tid);
-        this.switches.push(e.icount, t ?? -1, 0);
+        const t = this.threadOfTid.get(e.tid) ?? -1;
+        if (this.keepSwitches) this.switches.push(e.icount, t, 0);
+        const j = this.nSwitches++ & (SWITCH_HISTORY - 1);
+        this.recentIcount[j] = e.icount;
+        this.recentThread[j] = t;
         break;
       }
       default:
@@ -152,40 +183,32 @@ export interface Matching {
   matched: number;
 }
 
+/** Pair keys r * PAIR + (t + 1): exact for true ids below PAIR - 1 and recon ids below 2^31. */
+const PAIR = 2 ** 21;
+
+function pairKey(r: number, t: number): number {
+  if (t >= PAIR - 1) throw new Error(`ground truth: more than ${PAIR - 2} true entities`);
+  return r * PAIR + (t + 1);
+}
+
+function bump(m: Map<number, number>, k: number, n = 1): void {
+  m.set(k, (m.get(k) ?? 0) + n);
+}
+
 /**
- * Greedy maximum-overlap one-to-one matching: pairs (recon, true) sorted by the number of observations they
- * share (descending; ties by ids), each side used at most once. Only true entities accepted by `scored`
- * count (user processes / user threads); observations while a kernel thread ran count for the
- * reconstructed side only (which is how kernel threads "appear as processes").
+ * Greedy maximum-overlap one-to-one matching from the observation counts of (recon, true) pairs (pairKey):
+ * pairs sorted by the number of observations they share (descending; ties by ids), each side used at most
+ * once. Only true entities accepted by `scored` count (user processes / user threads); observations while a
+ * kernel thread ran count for the reconstructed side only (which is how kernel threads "appear as
+ * processes"). `seen[r]` = 1 for every recon entity with an observation.
  */
-export function matchIdentities(rec: Int32Array, tru: Int32Array, n: number, nRecTotal: number, nTrueTotal: number,
+export function matchPairs(pairs: ReadonlyMap<number, number>, seen: Uint8Array, nRecTotal: number, nTrueTotal: number,
   scored: (t: number) => boolean): Matching {
-  const pairs = new Map<number, number>();
-  const recSeen = new Uint8Array(nRecTotal);
-  const key = (r: number, t: number): number => r * (nTrueTotal + 1) + (t + 1);
-  // Observations come in long runs of one (recon, true) pair: count a run, then add it to the map once.
-  let runR = -1, runT = -1, run = 0;
-  const flush = (): void => {
-    if (run === 0) return;
-    const k = key(runR, runT);
-    pairs.set(k, (pairs.get(k) ?? 0) + run);
-  };
-  for (let i = 0; i < n; i++) {
-    const r = rec[i]!;
-    const t = tru[i]!;
-    recSeen[r] = 1;
-    if (r === runR && t === runT) {
-      run++;
-      continue;
-    }
-    if (t < 0 || !scored(t)) continue;
-    flush();
-    runR = r;
-    runT = t;
-    run = 1;
+  const list: Array<{ r: number; t: number; c: number }> = [];
+  for (const [k, c] of pairs) {
+    const r = Math.floor(k / PAIR), t = (k % PAIR) - 1;
+    if (t >= 0 && scored(t)) list.push({ r, t, c });
   }
-  flush();
-  const list = [...pairs].map(([k, c]) => ({ r: Math.floor(k / (nTrueTotal + 1)), t: (k % (nTrueTotal + 1)) - 1, c }));
   list.sort((a, b) => b.c - a.c || a.r - b.r || a.t - b.t);
   const recToTrue = new Int32Array(nRecTotal).fill(-1);
   const trueToRec = new Int32Array(nTrueTotal).fill(-1);
@@ -203,11 +226,23 @@ export function matchIdentities(rec: Int32Array, tru: Int32Array, n: number, nRe
   }
   let nRec = 0, merges = 0, splits = 0;
   for (let r = 0; r < nRecTotal; r++) {
-    if (recSeen[r]) nRec++;
+    if (r < seen.length && seen[r]) nRec++;
     if (recCover[r]! > 1) merges++;
   }
   for (let t = 0; t < nTrueTotal; t++) if (trueCover[t]! > 1) splits++;
   return { recToTrue, trueToRec, nRec, merges, splits, matched };
+}
+
+/** Greedy matching over observation arrays (rec[i], tru[i]): matchPairs of their counts. */
+export function matchIdentities(rec: Int32Array, tru: Int32Array, n: number, nRecTotal: number, nTrueTotal: number,
+  scored: (t: number) => boolean): Matching {
+  const pairs = new Map<number, number>();
+  const seen = new Uint8Array(nRecTotal);
+  for (let i = 0; i < n; i++) {
+    seen[rec[i]!] = 1;
+    if (tru[i]! >= 0) bump(pairs, pairKey(rec[i]!, tru[i]!));
+  }
+  return matchPairs(pairs, seen, nRecTotal, nTrueTotal, scored);
 }
 
 export interface LiveSeries {
@@ -268,86 +303,194 @@ export interface Scores {
   /** Per device: [device, n, next correct, prev correct]. */
   ioByDevice: Array<[string, number, number, number]>;
   series: LiveSeries;
-  /** True thread running at each syscall (-1 before the first context switch). */
+  /** The first syscalls (at most ScoreAccumulator.maxSyscallRows), in order: icount, number (b) and utid (a). */
+  sysRows: Log;
+  /** True thread running at each of sysRows (-1 before the first context switch). */
   sysTrue: Int32Array;
 }
 
 const ratio = (a: number, b: number): number => (b > 0 ? a / b : NaN);
 
-export function score(tr: ProcessTracker, gt: GroundTruth, endIcount: number): Scores {
-  const series = liveSeries(gt, tr);
-  let pa = 0, pm = 0, pb = 0, ta = 0, tm = 0, tb = 0;
-  for (let i = 0; i < series.n; i++) {
-    const dp = series.recProcs[i]! - series.trueProcs[i]!;
-    const dt = series.recThreads[i]! - series.trueThreads[i]!;
-    pa += Math.abs(dp); pb += dp; pm = Math.max(pm, Math.abs(dp));
-    ta += Math.abs(dt); tb += dt; tm = Math.max(tm, Math.abs(dt));
+/** Syscall rows proctrack's per-syscall table keeps by default (the scores count every syscall). */
+export const DEFAULT_SYSCALL_ROWS = 100_000;
+
+/**
+ * Everything the scores need, counted as observations arrive (each with the true thread running then):
+ * observation counts per (recon, true) pair, syscall and I/O attribution counts per pair, and the first
+ * `maxSyscallRows` syscalls for the per-syscall table. Memory is per pair of entities, not per event.
+ */
+export class ScoreAccumulator {
+  private readonly procPairs = new Map<number, number>();
+  private readonly threadPairs = new Map<number, number>();
+  /** Syscalls per (utid, true thread) pair. */
+  private readonly sysPairs = new Map<number, number>();
+  private procSeen = new Uint8Array(64);
+  private threadSeen = new Uint8Array(64);
+  /** I/O accesses per device and (prev, next, true thread). */
+  private readonly ioCounts = new Map<string, Map<string, number>>();
+  syscalls = 0;
+  ioAccesses = 0;
+  private readonly sysRows = new Log(64);
+  private sysTrue = new Int32Array(64);
+
+  constructor(readonly maxSyscallRows = DEFAULT_SYSCALL_ROWS) {}
+
+  /** A logged kernel entry by (upid, utid) while true thread `t` ran (its process `tp`; -1 unknown). */
+  observation(upid: number, utid: number, t: number, tp: number): void {
+    if (upid >= this.procSeen.length) this.procSeen = grown(this.procSeen, upid);
+    if (utid >= this.threadSeen.length) this.threadSeen = grown(this.threadSeen, utid);
+    this.procSeen[upid] = 1;
+    this.threadSeen[utid] = 1;
+    if (t >= 0) bump(this.threadPairs, pairKey(utid, t));
+    if (tp >= 0) bump(this.procPairs, pairKey(upid, tp));
   }
-  const ns = Math.max(1, series.n);
-  // Identity: every observation (logged exit or syscall) against the thread running then.
-  const o = tr.observations();
-  const obsTrue = runningAt(gt, o.icount, o.n);
-  const obsTrueProc = new Int32Array(o.n);
-  for (let i = 0; i < o.n; i++) obsTrueProc[i] = obsTrue[i]! >= 0 ? gt.threads[obsTrue[i]!]!.proc : -1;
-  const userProc = (p: number): boolean => p >= 0 && !gt.procs[p]!.kernel;
-  const userThread = (t: number): boolean => gt.isUserThread(t);
-  const procs = matchIdentities(o.a, obsTrueProc, o.n, tr.procs.length, gt.procs.length, userProc);
-  const threads = matchIdentities(o.b, obsTrue, o.n, tr.threads.length, gt.threads.length, userThread);
-  // Lifetimes of matched processes.
-  let sSum = 0, sMax = 0, eSum = 0, eMax = 0, nm = 0;
-  for (let r = 0; r < tr.procs.length; r++) {
-    const t = procs.recToTrue[r]!;
-    if (t < 0) continue;
-    const rp = tr.procs[r]!;
-    const tp = gt.procs[t]!;
-    const ds = Math.abs(rp.firstSeen - tp.created);
-    const recEnd = rp.deathAt >= 0 ? rp.deathAt : endIcount;
-    const trueEnd = tp.exited >= 0 ? tp.exited : endIcount;
-    const de = Math.abs(recEnd - trueEnd);
-    sSum += ds; eSum += de; sMax = Math.max(sMax, ds); eMax = Math.max(eMax, de); nm++;
+
+  syscall(icount: number, number: number, upid: number, utid: number, t: number, tp: number): void {
+    this.observation(upid, utid, t, tp);
+    this.syscalls++;
+    if (t >= 0) bump(this.sysPairs, pairKey(utid, t));
+    const r = this.sysRows;
+    if (r.n < this.maxSyscallRows) {
+      if (r.n >= this.sysTrue.length) this.sysTrue = grown(this.sysTrue, r.n);
+      this.sysTrue[r.n] = t;
+      r.push(icount, utid, number);
+    }
   }
-  // Syscalls.
-  const sy = tr.sys;
-  const syTrue = runningAt(gt, sy.icount, sy.n);
-  let sp = 0, st = 0;
-  for (let i = 0; i < sy.n; i++) {
-    const t = syTrue[i]!;
-    const u = sy.a[i]!;
-    if (t >= 0 && threads.recToTrue[u] === t) st++;
-    if (t >= 0 && procs.recToTrue[tr.threads[u]!.proc.upid] === gt.threads[t]!.proc) sp++;
+
+  io(prev: number, next: number, t: number, device: string): void {
+    this.ioAccesses++;
+    let m = this.ioCounts.get(device);
+    if (m === undefined) this.ioCounts.set(device, (m = new Map()));
+    const k = `${prev},${next},${t}`;
+    m.set(k, (m.get(k) ?? 0) + 1);
   }
-  // I/O.
+
+  /** The scores of tracker `tr` (closed) against ground truth `gt` for a run ending at `endIcount`. */
+  finish(tr: ProcessTracker, gt: GroundTruth, endIcount: number): Scores {
+    const series = liveSeries(gt, tr);
+    let pa = 0, pm = 0, pb = 0, ta = 0, tm = 0, tb = 0;
+    for (let i = 0; i < series.n; i++) {
+      const dp = series.recProcs[i]! - series.trueProcs[i]!;
+      const dt = series.recThreads[i]! - series.trueThreads[i]!;
+      pa += Math.abs(dp); pb += dp; pm = Math.max(pm, Math.abs(dp));
+      ta += Math.abs(dt); tb += dt; tm = Math.max(tm, Math.abs(dt));
+    }
+    const ns = Math.max(1, series.n);
+    const userProc = (p: number): boolean => p >= 0 && !gt.procs[p]!.kernel;
+    const userThread = (t: number): boolean => gt.isUserThread(t);
+    const procs = matchPairs(this.procPairs, this.procSeen, tr.procs.length, gt.procs.length, userProc);
+    const threads = matchPairs(this.threadPairs, this.threadSeen, tr.threads.length, gt.threads.length, userThread);
+    // Lifetimes of matched processes.
+    let sSum = 0, sMax = 0, eSum = 0, eMax = 0, nm = 0;
+    for (let r = 0; r < tr.procs.length; r++) {
+      const t = procs.recToTrue[r]!;
+      if (t < 0) continue;
+      const rp = tr.procs[r]!;
+      const tp = gt.procs[t]!;
+      const ds = Math.abs(rp.firstSeen - tp.created);
+      const recEnd = rp.deathAt >= 0 ? rp.deathAt : endIcount;
+      const trueEnd = tp.exited >= 0 ? tp.exited : endIcount;
+      const de = Math.abs(recEnd - trueEnd);
+      sSum += ds; eSum += de; sMax = Math.max(sMax, ds); eMax = Math.max(eMax, de); nm++;
+    }
+    // Syscalls: attributed right when the thread (its process) is the one matched to the true caller's.
+    let sp = 0, st = 0;
+    for (const [k, c] of this.sysPairs) {
+      const u = Math.floor(k / PAIR), t = (k % PAIR) - 1;
+      if (threads.recToTrue[u] === t) st += c;
+      if (procs.recToTrue[tr.threads[u]!.proc.upid] === gt.threads[t]!.proc) sp += c;
+    }
+    // I/O.
+    let nx = 0, pv = 0, nu = 0, nxu = 0, pvu = 0;
+    const ioByDevice: Array<[string, number, number, number]> = [];
+    for (const [d, m] of this.ioCounts) {
+      const row: [string, number, number, number] = [d, 0, 0, 0];
+      for (const [k, c] of m) {
+        const [prev, next, t] = k.split(',').map(Number) as [number, number, number];
+        const okN = t >= 0 && next >= 0 && threads.recToTrue[next] === t;
+        const okP = t >= 0 && prev >= 0 && threads.recToTrue[prev] === t;
+        if (okN) nx += c;
+        if (okP) pv += c;
+        if (userThread(t)) {
+          nu += c;
+          if (okN) nxu += c;
+          if (okP) pvu += c;
+        }
+        row[1] += c;
+        if (okN) row[2] += c;
+        if (okP) row[3] += c;
+      }
+      ioByDevice.push(row);
+    }
+    ioByDevice.sort((a, b) => (a[0] < b[0] ? -1 : 1));
+    const n = this.syscalls, io = this.ioAccesses;
+    return {
+      procMae: pa / ns, procMaxErr: pm, procBias: pb / ns, threadMae: ta / ns, threadMaxErr: tm, threadBias: tb / ns,
+      procs, threads,
+      procPrecision: ratio(procs.matched, procs.nRec), threadPrecision: ratio(threads.matched, threads.nRec),
+      startErrMean: ratio(sSum, nm), startErrMax: sMax, endErrMean: ratio(eSum, nm), endErrMax: eMax,
+      syscalls: n, syscallProcAcc: ratio(sp, n), syscallThreadAcc: ratio(st, n),
+      io, ioUser: nu, ioNextAcc: ratio(nx, io), ioPrevAcc: ratio(pv, io), ioNextAccUser: ratio(nxu, nu), ioPrevAccUser: ratio(pvu, nu),
+      ioByDevice, series, sysRows: this.sysRows, sysTrue: this.sysTrue.subarray(0, this.sysRows.n),
+    };
+  }
+}
+
+function grown<T extends Uint8Array | Int32Array>(x: T, index: number): T {
+  let n = x.length;
+  while (n <= index) n *= 2;
+  const y = new (x.constructor as new (n: number) => T)(n);
+  y.set(x);
+  return y;
+}
+
+/**
+ * A tracker's observation sink (a tracker without logs) that scores as the run goes: each observation with
+ * the true thread running at its icount (GroundTruth.runningAt), into a ScoreAccumulator.
+ */
+export class StreamingScore implements ObservationSink {
+  readonly acc: ScoreAccumulator;
+  /** Set once the tracker exists (it takes this sink in its constructor): device names of its I/O codes. */
+  tracker: ProcessTracker | null = null;
+
+  constructor(private readonly gt: GroundTruth, maxSyscallRows = DEFAULT_SYSCALL_ROWS) {
+    this.acc = new ScoreAccumulator(maxSyscallRows);
+  }
+
+  private procOf(t: number): number {
+    return t >= 0 ? this.gt.threads[t]!.proc : -1;
+  }
+
+  observe(icount: number, upid: number, utid: number): void {
+    const t = this.gt.runningAt(icount);
+    this.acc.observation(upid, utid, t, this.procOf(t));
+  }
+
+  syscall(icount: number, upid: number, utid: number, number: number): void {
+    const t = this.gt.runningAt(icount);
+    this.acc.syscall(icount, number, upid, utid, t, this.procOf(t));
+  }
+
+  io(icount: number, prev: number, next: number, device: number): void {
+    this.acc.io(prev, next, this.gt.runningAt(icount), this.tracker!.ioDevices[device]!);
+  }
+}
+
+/** The scores of a tracker that kept its logs (the observations, syscalls and I/O accesses it logged). */
+export function score(tr: ProcessTracker, gt: GroundTruth, endIcount: number, maxSyscallRows = DEFAULT_SYSCALL_ROWS): Scores {
+  const acc = new ScoreAccumulator(maxSyscallRows);
+  const procOf = (t: number): number => (t >= 0 ? gt.threads[t]!.proc : -1);
+  // Observations and syscalls merged in icount order, as they happened (the per-syscall rows keep it).
+  const o = tr.obs, sy = tr.sys, ths = tr.threads;
+  const oTrue = runningAt(gt, o.icount, o.n);
+  const sTrue = runningAt(gt, sy.icount, sy.n);
+  for (let i = 0; i < o.n; i++) acc.observation(o.a[i]!, o.b[i]!, oTrue[i]!, procOf(oTrue[i]!));
+  for (let j = 0; j < sy.n; j++) {
+    const u = sy.a[j]!;
+    acc.syscall(sy.icount[j]!, sy.b[j]!, ths[u]!.proc.upid, u, sTrue[j]!, procOf(sTrue[j]!));
+  }
   const io = tr.io;
   const ioTrue = runningAt(gt, io.icount, io.n);
-  let nx = 0, pv = 0, nu = 0, nxu = 0, pvu = 0;
-  const dev = new Map<string, [string, number, number, number]>();
-  for (let i = 0; i < io.n; i++) {
-    const t = ioTrue[i]!;
-    const prev = io.a[i]!, next = io.b[i]!;
-    const okN = t >= 0 && next >= 0 && threads.recToTrue[next] === t;
-    const okP = t >= 0 && prev >= 0 && threads.recToTrue[prev] === t;
-    if (okN) nx++;
-    if (okP) pv++;
-    if (userThread(t)) {
-      nu++;
-      if (okN) nxu++;
-      if (okP) pvu++;
-    }
-    const d = tr.ioDevice(i);
-    let row = dev.get(d);
-    if (!row) dev.set(d, (row = [d, 0, 0, 0]));
-    row[1]++;
-    if (okN) row[2]++;
-    if (okP) row[3]++;
-  }
-  return {
-    procMae: pa / ns, procMaxErr: pm, procBias: pb / ns, threadMae: ta / ns, threadMaxErr: tm, threadBias: tb / ns,
-    procs, threads,
-    procPrecision: ratio(procs.matched, procs.nRec), threadPrecision: ratio(threads.matched, threads.nRec),
-    startErrMean: ratio(sSum, nm), startErrMax: sMax, endErrMean: ratio(eSum, nm), endErrMax: eMax,
-    syscalls: sy.n, syscallProcAcc: ratio(sp, sy.n), syscallThreadAcc: ratio(st, sy.n),
-    io: io.n, ioUser: nu, ioNextAcc: ratio(nx, io.n), ioPrevAcc: ratio(pv, io.n), ioNextAccUser: ratio(nxu, nu), ioPrevAccUser: ratio(pvu, nu),
-    ioByDevice: [...dev.values()].sort((a, b) => (a[0] < b[0] ? -1 : 1)),
-    series, sysTrue: syTrue,
-  };
+  for (let i = 0; i < io.n; i++) acc.io(io.a[i]!, io.b[i]!, ioTrue[i]!, tr.ioDevice(i));
+  return acc.finish(tr, gt, endIcount);
 }
