@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { TraceError, UserError } from '../errors.js';
 import { runProgress } from './progress.js';
 import { parseCount } from '../parseCount.js';
-import { replayTrace } from '../replay/replayTrace.js';
+import { replayTrace, type CutReplay } from '../replay/replayTrace.js';
 import { TraceReader } from '../record/TraceReader.js';
 import { exitReasonName } from '../emulator/vmx/exitReasons.js';
 
@@ -15,6 +15,14 @@ function recordedIcount(dir: string): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Where a killed recording was cut and what the replay could check of it. */
+function cutNote(cut: CutReplay, endIcount: number, exitsOnDisk: number): string {
+  const cutChunk = cut.cutBytes > 0 ? `; its last chunk, cut short, left out (${cut.cutBytes} bytes)` : '';
+  return `  the recording was cut (the recorder was killed: no manifest): replayed to icount ${endIcount}, where its input ` +
+    `log's ${cut.inputEntries} whole entries end${cutChunk}; ${exitsOnDisk - cut.unchecked} of the ${exitsOnDisk} exits on disk ` +
+    `checked${cut.unchecked > 0 ? `, ${cut.unchecked} lie past that end` : ''}${cut.beyond > 0 ? `, ${cut.beyond} exits replayed after the last one on disk` : ''}`;
 }
 
 export function register(program: Command): void {
@@ -55,9 +63,12 @@ export function register(program: Command): void {
           out.push(`  additional exits under ${under}: ${extra.length === 0 ? 'none' : extra.join(', ')}`);
         }
         out.push(`  ${rep.syscalls} syscalls intercepted (${rep.intercept})`);
+        if (rep.cut !== null) out.push(cutNote(rep.cut, rep.recordedIcount, rep.recordedExits));
       } else if (rep.inputDivergence !== null) {
+        if (rep.cut !== null) out.push(cutNote(rep.cut, rep.recordedIcount, rep.recordedExits));
         out.push(`replay DIVERGED at icount ${rep.icount} (after ${rep.matched} matching exits): ${rep.inputDivergence}`);
       } else if (rep.divergence !== null) {
+        if (rep.cut !== null) out.push(cutNote(rep.cut, rep.recordedIcount, rep.recordedExits));
         out.push(`replay DIVERGED: ${rep.divergence.message}`);
       } else {
         out.push(`replay DIVERGED: ended at icount ${rep.icount}, the recording at ${rep.recordedIcount}`);

@@ -63,19 +63,39 @@ function lz4FrameLength(b: Uint8Array, at: number): number {
   return p + ((flg & 0x04) !== 0 ? 4 : 0) - at;
 }
 
-/** Decode a sequence of concatenated LZ4 frames (as `lz4 -dc` does). */
-export function lz4DecompressFrames(b: Uint8Array): Uint8Array {
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  for (let at = 0; at < b.byteLength;) {
+/**
+ * The whole LZ4 frames of a sequence of concatenated frames, decoded one by one, and where they end. With
+ * `allowCut`, a last frame that is cut short (a writer killed mid-write) ends the sequence instead of being
+ * an error: `end` then says how many bytes were whole frames.
+ */
+export function lz4Frames(b: Uint8Array, allowCut = false): { frames: Uint8Array[]; end: number } {
+  const frames: Uint8Array[] = [];
+  let at = 0;
+  while (at < b.byteLength) {
+    if (b.byteLength - at < 7 && allowCut) break; // not even a frame header
     if (!isLz4Frame(b.subarray(at))) throw new Error(`no LZ4 frame at byte ${at}`);
-    const n = lz4FrameLength(b, at);
-    if (at + n > b.byteLength) throw new Error('LZ4 frame cut short');
-    const part = lz4Decompress(b.subarray(at, at + n));
-    parts.push(part);
-    total += part.byteLength;
+    let n: number;
+    try {
+      n = lz4FrameLength(b, at);
+    } catch (e) {
+      if (allowCut) break;
+      throw e;
+    }
+    if (at + n > b.byteLength) {
+      if (allowCut) break;
+      throw new Error('LZ4 frame cut short');
+    }
+    frames.push(lz4Decompress(b.subarray(at, at + n)));
     at += n;
   }
+  return { frames, end: at };
+}
+
+/** Decode a sequence of concatenated LZ4 frames (as `lz4 -dc` does). */
+export function lz4DecompressFrames(b: Uint8Array): Uint8Array {
+  const parts = lz4Frames(b).frames;
+  let total = 0;
+  for (const p of parts) total += p.byteLength;
   if (parts.length === 1) return parts[0]!;
   const out = new Uint8Array(total);
   let o = 0;

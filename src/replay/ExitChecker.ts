@@ -81,6 +81,10 @@ export class ExitChecker {
   matched = 0;
   /** Recorded exits passed over by `skip`. */
   skipped = 0;
+  /** Cut recordings: replayed exits after the last recorded exit on disk. */
+  beyond = 0;
+  /** Cut recordings: recorded exits at or after the icount where the replay ended (past the input log's end). */
+  unchecked = 0;
   /** Exits the replay produced that the recording does not have (subsequence mode), by reason. */
   readonly additional = new Map<number, number>();
 
@@ -95,6 +99,12 @@ export class ExitChecker {
      * when replaying under another strategy): skipped and counted in `skipped`.
      */
     private readonly skip: ((rec: RecordedExit) => boolean) | null = null,
+    /**
+     * The recording was cut (its recorder killed): the exits on disk end somewhere, the run did not. Replayed
+     * exits after the last one on disk are counted in `beyond`, recorded ones the replay did not reach (it ends
+     * where the input log was cut) in `unchecked`.
+     */
+    private readonly cut = false,
   ) {
     if (EXIT_WORDS !== 48) throw new Error('exit snapshot layout changed');
     this.pos = first;
@@ -105,6 +115,10 @@ export class ExitChecker {
     if (this.divergence !== null) return false;
     const rec = this.next();
     if (rec === undefined) {
+      if (this.cut) {
+        this.beyond++;
+        return true;
+      }
       if (this.subsequence) {
         this.additional.set(e.reason, (this.additional.get(e.reason) ?? 0) + 1);
         return true;
@@ -147,9 +161,16 @@ export class ExitChecker {
     return rec;
   }
 
-  /** At the end of the replay: every recorded exit must have been seen. */
+  /**
+   * At the end of the replay: every recorded exit must have been seen (of a cut recording, every one before
+   * the icount where the replay ended: `recordedCount` bounds the count of the others).
+   */
   finish(finalIcount: number): Divergence | null {
     const rec = this.divergence === null ? this.next() : undefined;
+    if (rec !== undefined && this.cut && rec.icount >= finalIcount) {
+      this.unchecked = this.recordedCount - this.pos;
+      return null;
+    }
     if (rec !== undefined) {
       this.diverge(rec, null, [{ field: 'exit', recorded: `reason ${rec.reason} at icount ${rec.icount}`, replayed: `(none: the replay ended at icount ${finalIcount})` }]);
     }

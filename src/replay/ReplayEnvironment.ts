@@ -11,6 +11,8 @@ export class InputDivergence extends Error {
     readonly expected: InputEntry | undefined,
     readonly actual: string,
     readonly index: number,
+    /** The icount the replay asked at. */
+    readonly at: number,
   ) {
     super(`input ${index}: the log has ${expected === undefined ? 'nothing more' : describe(expected)}, the replay asked for ${actual}`);
     this.name = 'InputDivergence';
@@ -62,7 +64,7 @@ export class ReplayEnvironment implements Environment {
 
   private take(kind: InputKind, icount: number, what: string): InputEntry {
     const e = this.log[this.pos];
-    if (e === undefined || e[0] !== kind || e[1] !== icount) throw new InputDivergence(e, `${what} at icount ${icount}`, this.pos);
+    if (e === undefined || e[0] !== kind || e[1] !== icount) throw new InputDivergence(e, `${what} at icount ${icount}`, this.pos, icount);
     this.pos++;
     return e;
   }
@@ -96,7 +98,7 @@ export class ReplayEnvironment implements Environment {
 
   portIn(port: number, size: number): number {
     const e = this.take(InputKind.portIn, this.now(), `IN from port 0x${port.toString(16)}`);
-    if (e[2] !== port || e[3] !== size) throw new InputDivergence(e, `IN from port 0x${port.toString(16)} size ${size}`, this.pos - 1);
+    if (e[2] !== port || e[3] !== size) throw new InputDivergence(e, `IN from port 0x${port.toString(16)} size ${size}`, this.pos - 1, e[1] as number);
     this.inRaisedIrq = e[5] === 1;
     this.applyEffects();
     return e[4] as number;
@@ -105,7 +107,7 @@ export class ReplayEnvironment implements Environment {
   portOut(port: number, size: number, value: number): boolean {
     const e = this.take(InputKind.portOut, this.now(), `OUT to port 0x${port.toString(16)}`);
     if (e[2] !== port || e[3] !== size || e[4] !== value >>> 0) {
-      throw new InputDivergence(e, `OUT 0x${(value >>> 0).toString(16)} to port 0x${port.toString(16)} size ${size}`, this.pos - 1);
+      throw new InputDivergence(e, `OUT 0x${(value >>> 0).toString(16)} to port 0x${port.toString(16)} size ${size}`, this.pos - 1, e[1] as number);
     }
     this.applyEffects();
     return e[5] === 1;

@@ -180,13 +180,15 @@ export async function resolveWorkload(config: SessionConfig): Promise<SessionCon
 
 /**
  * Run a machine to its end in slices of `slice` instructions, yielding to the event loop between slices
- * (so SIGINT handlers and progress output run); `onSlice` sees the progress.
+ * (so SIGINT handlers and progress output run); `onSlice` sees the progress. With `end`, the run also
+ * returns (reason `paused`) once it pauses at or past icount `end`: where a recording that was stopped
+ * between two slices (Ctrl-C) paused, after taking the exits and events due at that icount, as it did.
  */
-export async function runSliced(m: Machine, slice: number, onSlice?: (r: RunResult) => void): Promise<RunResult> {
+export async function runSliced(m: Machine, slice: number, onSlice?: (r: RunResult) => void, end = Infinity): Promise<RunResult> {
   for (;;) {
-    const r = m.run(m.cpu.icount + slice);
+    const r = m.run(Math.min(m.cpu.icount + slice, end));
     onSlice?.(r);
-    if (r.reason !== StopReason.paused) return r;
+    if (r.reason !== StopReason.paused || m.cpu.icount >= end) return r;
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
 }

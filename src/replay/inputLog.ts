@@ -11,7 +11,7 @@
 
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { Packr, Unpackr } from 'msgpackr';
-import { isLz4Frame, lz4Compress, lz4DecompressFrames, TraceCompression } from '../record/compression.js';
+import { isLz4Frame, lz4Compress, lz4Frames, TraceCompression } from '../record/compression.js';
 import { TraceError } from '../errors.js';
 
 export const InputKind = {
@@ -70,21 +70,60 @@ export class InputLogWriter {
   }
 }
 
-/** Read a whole log; throws with a clear message on a corrupt file. */
+/** An input log as read: its entries, and where a cut last chunk was left out. */
+export interface InputLog {
+  entries: InputEntry[];
+  /** Bytes of whole chunks; less than `bytes` when the last chunk was cut (the recorder was killed mid-write). */
+  wholeBytes: number;
+  bytes: number;
+}
+
+function addChunk(out: InputEntry[], chunk: unknown): void {
+  if (!Array.isArray(chunk)) throw new Error('a chunk is not an array');
+  for (const e of chunk) {
+    if (!Array.isArray(e) || typeof e[0] !== 'number' || typeof e[1] !== 'number') throw new Error('malformed entry');
+    out.push(e as InputEntry);
+  }
+}
+
+/** Read a whole log; throws a TraceError naming the file on a corrupt one. */
 export function readInputLog(path: string): InputEntry[] {
+  return readLog(path, false).entries;
+}
+
+/**
+ * Read the log of a trace whose recorder never closed it (killed): a last chunk cut short is left out
+ * instead of being an error. Every chunk before it was written whole, so the entries returned are every
+ * input up to the icount of the last one.
+ */
+export function readCutInputLog(path: string): InputLog {
+  return readLog(path, true);
+}
+
+function readLog(path: string, allowCut: boolean): InputLog {
   const raw = readFileSync(path);
   const out: InputEntry[] = [];
+  let wholeBytes = raw.byteLength;
   try {
-    const data = isLz4Frame(raw) ? lz4DecompressFrames(raw) : raw;
-    new Unpackr({ useRecords: false }).unpackMultiple(data, (chunk: unknown) => {
-      if (!Array.isArray(chunk)) throw new Error('a chunk is not an array');
-      for (const e of chunk) {
-        if (!Array.isArray(e) || typeof e[0] !== 'number' || typeof e[1] !== 'number') throw new Error('malformed entry');
-        out.push(e as InputEntry);
+    if (isLz4Frame(raw)) {
+      // One chunk per frame (InputLogWriter.flush).
+      const { frames, end } = lz4Frames(raw, allowCut);
+      for (const f of frames) new Unpackr({ useRecords: false }).unpackMultiple(f, (chunk: unknown) => addChunk(out, chunk));
+      wholeBytes = end;
+    } else if (raw.byteLength > 0 || !allowCut) {
+      let end = 0;
+      try {
+        new Unpackr({ useRecords: false }).unpackMultiple(raw, (chunk: unknown, _start?: number, stop?: number) => {
+          addChunk(out, chunk);
+          end = stop ?? end;
+        });
+      } catch (e) {
+        if (!allowCut || (e as { incomplete?: boolean }).incomplete !== true) throw e;
+        wholeBytes = end;
       }
-    });
+    }
   } catch (e) {
     throw new TraceError(`${path}: corrupt input log (${(e as Error).message})`, path);
   }
-  return out;
+  return { entries: out, wholeBytes, bytes: raw.byteLength };
 }

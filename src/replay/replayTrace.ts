@@ -12,7 +12,7 @@ import type { CostModel } from '../emulator/costModel.js';
 import { TraceReader } from '../record/TraceReader.js';
 import { newExitEvent } from '../record/ExitCursor.js';
 import { ExitChecker, type Divergence, type RecordedExit } from './ExitChecker.js';
-import { INPUT_LOG_FILE, readInputLog } from './inputLog.js';
+import { INPUT_LOG_FILE, readCutInputLog, readInputLog } from './inputLog.js';
 import { InputDivergence, ReplayEnvironment } from './ReplayEnvironment.js';
 import { GROUND_TRUTH_PORT, GroundTruthPort } from '../emulator/devices/GroundTruthPort.js';
 import { POWER_OFF_PORT } from '../emulator/devices/PowerOff.js';
@@ -59,6 +59,11 @@ export interface ReplayReport {
   divergence: Divergence | null;
   /** An input-log mismatch (the replay asked the outside world for something the log does not have). */
   inputDivergence: string | null;
+  /**
+   * A recording whose recorder was killed (the trace is still `recording`: no manifest): the replay covers
+   * the input log's whole chunks and ends at the icount of its last entry (`recordedIcount`).
+   */
+  cut: CutReplay | null;
   /** icount of the checkpoint the replay started from (0: the beginning). */
   startIcount: number;
   /** SHA-256 of the final guest memory and CPU state (replays that reach the same state agree). */
@@ -75,13 +80,35 @@ export interface ReplayReport {
   subsequence: boolean;
 }
 
+export interface CutReplay {
+  /** Entries of the input log's whole chunks, and the bytes of the cut last chunk left out (0: none). */
+  inputEntries: number;
+  cutBytes: number;
+  /** Replayed exits after the last exit on disk (the recorder had not flushed them). */
+  beyond: number;
+  /** Recorded exits on disk at or past the replay's end (the input log ends before them). */
+  unchecked: number;
+}
+
+/** A positive whole number from the manifest's `machine` record, or undefined (damaged or absent). */
+function machineLimit(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : undefined;
+}
+
 export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promise<ReplayReport> {
   const reader = TraceReader.open(dir, { verify: opts.verify });
   const manifest = reader.manifest;
   const { workload, boot } = workloadFromTrace(reader);
   await prepareWorkload(workload);
   if (!reader.hasFile(INPUT_LOG_FILE)) throw new UserError(`${dir}: no ${INPUT_LOG_FILE} (the input log replay needs)`);
-  const log = readInputLog(reader.filePath(INPUT_LOG_FILE));
+  // A trace still `recording` was never closed (the recorder was killed): its input log may end in a chunk
+  // cut short, and replay can go as far as the whole chunks before it (every input up to their last icount).
+  const cut = reader.state === 'recording';
+  const inputLog = cut ? readCutInputLog(reader.filePath(INPUT_LOG_FILE)) : null;
+  const log = inputLog?.entries ?? readInputLog(reader.filePath(INPUT_LOG_FILE));
+  if (cut && log.length === 0) {
+    throw new UserError(`${dir}: the recording was cut (no manifest: the recorder was killed) before any whole chunk of ${INPUT_LOG_FILE} reached the disk: nothing to replay`);
+  }
   const exitPreset = opts.exitPreset ?? manifest.exit_preset.name;
   let subsequence = exitPreset !== manifest.exit_preset.name;
   const recordedIntercept = (manifest as unknown as { extra?: { intercept?: { strategy: string; syscalls: string[]; log: boolean } } }).extra?.intercept;
@@ -94,7 +121,7 @@ export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promis
     throw new UserError(`--from needs the recording's own interception strategy (${recordedStrategy}): checkpoints hold its patches`);
   }
   const skip = otherStrategy ? await strategyExits(reader, recordedStrategy) : null;
-  const recordedIcount = manifest.stop?.icount ?? manifest.totals.icount;
+  const recordedIcount = cut ? (log.at(-1)![1] as number) : manifest.stop?.icount ?? manifest.totals.icount;
   const deviceAt = (port: number): string => {
     for (const [a, b, name] of boot.devices) if (port >= a && port <= b) return name;
     return 'none';
@@ -102,8 +129,10 @@ export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promis
   const a = assemble({
     workload, exitPreset, costModel: opts.costModel ?? manifest.cost_model.name, seed: boot.seed,
     intercept, syscalls: opts.syscalls ?? recordedIntercept?.syscalls ?? [], logSyscalls: opts.logSyscalls ?? recordedIntercept?.log ?? true,
-    // Never run past where the recording ended (an interrupted trace replays up to its end).
-    maxInstructions: recordedIcount,
+    // The recording's own limits, so that a recording stopped by one stops the same way (its end is
+    // runSliced's `end` below). A cut recording's inputs are known up to recordedIcount only.
+    maxInstructions: cut ? recordedIcount : machineLimit(manifest.machine.max_instructions),
+    maxExits: subsequence || otherStrategy ? undefined : machineLimit(manifest.machine.max_exits),
   }, (machine) => {
     const env = new ReplayEnvironment(log, () => machine.cpu.ioIcount, (p, b) => machine.cpu.mmu.writePhys(p, b), deviceAt);
     // Guest-state effects replayed without the devices: power-off (docs/machine.md port 0x500), and ground
@@ -159,7 +188,7 @@ export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promis
     return currentIndex === i ? current : undefined;
   };
   if (otherStrategy) subsequence = true;
-  const checker = new ExitChecker(recorded, recordedExits, subsequence, firstExit, skip);
+  const checker = new ExitChecker(recorded, recordedExits, subsequence, firstExit, skip, cut);
   let replayedExits = 0;
   let syscalls = 0;
   m.subscribe({
@@ -183,21 +212,29 @@ export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promis
     }
   }
   let inputDivergence: string | null = null;
+  let cutEnd = false;
   let result: RunResult;
   try {
-    result = await runSliced(m, 5_000_000, opts.onProgress);
+    // Up to the icount where the recording stopped, taking the exits and events due there: a recording
+    // stopped by Ctrl-C paused between two slices after them (an exit at exactly the stop icount is in it).
+    result = await runSliced(m, 5_000_000, opts.onProgress, recordedIcount);
   } catch (e) {
     if (!(e instanceof InputDivergence)) throw e;
-    inputDivergence = e.message;
     result = { reason: StopReason.hypervisorError, status: 0, detail: e.message, icount: m.cpu.icount, exits: m.exitCount, cycles: m.cycles };
+    // A cut log ends at recordedIcount; what the run asks for there may have been in the cut chunk.
+    if (cut && e.expected === undefined && e.at >= recordedIcount) cutEnd = true;
+    else inputDivergence = e.message;
   } finally {
     cursor.close();
   }
   const divergence = checker.divergence ?? (inputDivergence === null ? checker.finish(m.cpu.icount) : null);
-  const clean = divergence === null && inputDivergence === null && m.cpu.icount === recordedIcount;
+  const clean = divergence === null && inputDivergence === null && (m.cpu.icount === recordedIcount || cutEnd);
   return {
     clean, matched: checker.matched, recordedExits, replayedExits, additional: checker.additional, icount: m.cpu.icount,
     recordedIcount, result, divergence, inputDivergence, exitPreset, subsequence, startIcount,
+    cut: inputLog === null ? null : {
+      inputEntries: log.length, cutBytes: inputLog.bytes - inputLog.wholeBytes, beyond: checker.beyond, unchecked: checker.unchecked,
+    },
     stateDigest: createHash('sha256').update(m.cpu.mmu.u8.subarray(0, workload.memBytes)).update(JSON.stringify(saveCpuState(m.cpu))).digest('hex'),
     intercept, recordedIntercept: recordedStrategy, skippedStrategyExits: checker.skipped, syscalls, assembled: a,
   };
