@@ -18,6 +18,7 @@ import { decodeSseFloat } from './sseFloat.js';
 import { decodeSseInt } from './sseInt.js';
 import { decodeX87 } from './x87.js';
 import { decodeX87Special } from './x87Special.js';
+import { decodeX87Transcendental } from './x87Transcendental.js';
 import { decodeDebugRegisters } from './debugRegisters.js';
 import { decodeMulDiv } from './muldiv.js';
 import { UnsupportedForm } from './operands.js';
@@ -64,7 +65,8 @@ export function decodeInstruction(ins: Instruction, op: Op): boolean {
     }
     if (decodeControl(ins, op) || decodeData(ins, op) || decodeAlu(ins, op) || decodeShift(ins, op) ||
       decodeMulDiv(ins, op) || decodeBit(ins, op) || decodeSseInt(ins, op) ||
-      decodeSseFloat(ins, op) || decodeX87(ins, op) || decodeX87Special(ins, op)) return false;
+      decodeSseFloat(ins, op) || decodeX87(ins, op) || decodeX87Special(ins, op) ||
+      decodeX87Transcendental(ins, op)) return false;
   } catch (e) {
     // Only a family's own "operand form we do not model" (a register class, a memory size) is a #UD; any
     // other exception (iced-x86 only throws on an invalid operand index or a non-immediate operand, i.e. on
