@@ -12,7 +12,8 @@
 // (Message.fbs, BodyCompressionMethod.BUFFER) wants the *uncompressed* length (-1: stored uncompressed), and
 // other readers allocate by it. CompressedFileWriter writes the spec's prefix.
 
-import { compressFrameSync, decompressFrameSync } from 'lz4-napi';
+import { compressFrameSync } from 'lz4-napi';
+import { decodeLz4Frame } from './lz4Frame.js';
 import { CompressionType, compressionRegistry, RecordBatchFileWriter } from 'apache-arrow';
 import { TraceError } from '../errors.js';
 
@@ -38,15 +39,16 @@ export function lz4Compress(b: Uint8Array): Uint8Array {
   return compressFrameSync(asBuffer(b), { contentChecksum: false });
 }
 
-/** Decode one LZ4 frame. */
-export function lz4Decompress(b: Uint8Array): Uint8Array {
-  return decompressFrameSync(asBuffer(b));
+/** Decode one LZ4 frame (lz4Frame.ts: lz4-napi's synchronous decoder leaks what it returns). `size`: the
+ *  expected content size when known (allocated once). */
+export function lz4Decompress(b: Uint8Array, size = 0): Uint8Array {
+  return decodeLz4Frame(b, 0, size).data;
 }
 
 /**
  * Byte length of the LZ4 frame at `at` (LZ4 frame format 1.6.x: magic, FLG, BD, optional content size and
  * dictionary id, header checksum; blocks of a 4-byte size, high bit = stored, optional block checksum;
- * a zero end mark; optional content checksum). lz4-napi decodes one frame per call.
+ * a zero end mark; optional content checksum), to tell a frame cut short from a damaged one.
  */
 function lz4FrameLength(b: Uint8Array, at: number): number {
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);

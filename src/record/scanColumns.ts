@@ -106,7 +106,7 @@ export function* scanColumns(reader: TraceReader, table: TableName, columns: rea
         const raw = Number(new DataView(packed.buffer).getBigInt64(0, true));
         let plain: Uint8Array;
         try {
-          plain = raw === -1 ? packed.subarray(8, len) : lz4Decompress(packed.subarray(8, len));
+          plain = raw === -1 ? packed.subarray(8, len) : lz4Decompress(packed.subarray(8, len), raw);
         } catch (e) {
           throw new TraceError(`${spec.file} is corrupt: column ${columns[k]} does not decompress (${(e as Error).message})`, file.path);
         }
