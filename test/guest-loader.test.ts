@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GuestLoadError, buildRamdisk, loadGuest, parseElf64 } from '../src/hypervisor/loader.js';
-import { getWorkload, guestDir, listWorkloads, loadOptions } from '../src/hypervisor/workloads.js';
+import { getWorkload, guestDir, listWorkloads, loadOptions, workloadParams } from '../src/hypervisor/workloads.js';
+import { UserError } from '../src/errors.js';
 
 const kernelPath = join(guestDir(), 'images', 'kernel.elf');
 const kernel = new Uint8Array(readFileSync(kernelPath));
@@ -178,6 +179,23 @@ describe('workloads', () => {
     expect(() => getWorkload('nosuch')).toThrow(/unknown workload "nosuch".*known: .*syscall/);
     expect(() => getWorkload('fcopy:bogus=1')).toThrow(/unknown parameter "bogus"/);
     expect(() => getWorkload('./does/not/exist.json')).toThrow(/does not exist/);
+  });
+
+  it('every workload declares its parameters with ranges, and a value outside them is a usage error', () => {
+    for (const w of listWorkloads()) {
+      for (const [k, p] of workloadParams(w.name)) {
+        expect(p.about.length, `${w.name}:${k}`).toBeGreaterThan(3);
+        if (p.type === 'int') expect(p.max, `${w.name}:${k}`).toBeLessThan(2 ** 31);
+      }
+    }
+    for (const bad of ['fcopy:buf=-1', 'fcopy:buf=abc', 'fcopy:buf=', 'fcopy:buf=0', 'fcopy:buf=65537', 'fcopy:buf=1e30', 'dhrystone:runs=1e30',
+      'dhrystone:runs=1.5', 'syscall:n=0x10', 'linux:run=../x', 'syscall:seed=-1', 'syscall:seed=4294967296']) {
+      expect(() => getWorkload(bad), bad).toThrow(UserError);
+    }
+    expect(() => getWorkload('fcopy:buf=-1')).toThrow('workload fcopy: parameter buf="-1": expected an integer from 1 to 65536');
+    // Counts are written as everywhere else, and substituted as plain decimals (the guest's atol reads "4k" as 4).
+    expect(getWorkload('fcopy:buf=4k').script).toContain('fcopy -b 4000 ');
+    expect(getWorkload('dhrystone:runs=1_000').script).toContain('run dhry 1000\n');
   });
 
   it('substitutes parameters and builds a VMTRFS1 disk', () => {

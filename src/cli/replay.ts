@@ -37,7 +37,6 @@ export function register(program: Command): void {
     .option('--no-verify', 'do not check the trace files against the checksums in its manifest (faster; damage may go unnoticed)')
     .action(async (dir: string, o: { exits?: string; from?: string; intercept?: string; syscalls?: string; verify: boolean }) => {
       const from = o.from === undefined ? undefined : parseCount('--from', o.from);
-      if (o.syscalls !== undefined && o.intercept !== undefined && o.intercept !== 'selective') throw new UserError(`--syscalls is for --intercept selective, not ${o.intercept}`);
       const progress = runProgress(`replay ${dir}`, recordedIcount(dir));
       let rep;
       try {

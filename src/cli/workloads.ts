@@ -1,7 +1,7 @@
-// `trace workloads`: the named workloads with one-line descriptions.
+// `trace workloads`: the named workloads with one-line descriptions and their parameters (default, range).
 
 import type { Command } from 'commander';
-import { listWorkloads } from '../hypervisor/workloads.js';
+import { listWorkloads, workloadParams } from '../hypervisor/workloads.js';
 
 export function register(program: Command): void {
   program
@@ -10,6 +10,14 @@ export function register(program: Command): void {
     .action(() => {
       const ws = listWorkloads();
       const width = Math.max(...ws.map((w) => w.name.length));
-      process.stdout.write(`${ws.map((w) => `${w.name.padEnd(width)}  ${w.description}`).join('\n')}\n`);
+      const lines: string[] = [];
+      for (const w of ws) {
+        lines.push(`${w.name.padEnd(width)}  ${w.description}`);
+        for (const [k, p] of workloadParams(w.name)) {
+          const range = p.type === 'int' ? `${p.min}..${p.max}` : 'a word';
+          lines.push(`${''.padEnd(width)}    ${w.name}:${k}=${p.default}  (${range}${p.about ? `: ${p.about}` : ''})`);
+        }
+      }
+      process.stdout.write(`${lines.join('\n')}\n`);
     });
 }

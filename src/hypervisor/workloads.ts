@@ -6,8 +6,11 @@
 //   name, description            strings
 //   seed                         uint32 (default 1)
 //   memMiB                       guest memory (default 64)
-//   params                       { key: default } substituted as ${key} in every string below
-//                                (${seed} is always available); override with "name:key=value,key=value"
+//   params                       { key: { default, min, max, about } } substituted as ${key} in every string
+//                                below (${seed} is always available); override with "name:key=value,key=value".
+//                                A number default makes an integer parameter in [min, max] (written like any
+//                                count: 4096, 4k, 1_000); a string default a word ([A-Za-z0-9_-]+). The short
+//                                form { key: default } is an integer in [0, 2^31-1] or a word
 //   script                       array of lines, or one string
 //   programs                     optional list of ramdisk program names (default: every built program)
 //   disk                         optional { sectors, files: [{ name, size, capacity? }] }: a VMTRFS1 image,
@@ -18,6 +21,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.js';
+import { parseCount } from '../parseCount.js';
 import type { GuestProgram, LoadGuestOptions } from './loader.js';
 
 export interface Packet {
@@ -177,6 +181,11 @@ export function getWorkload(nameOrPath: string, overrides: Record<string, string
     spec = spec.slice(0, colon);
   }
   for (const [k, v] of Object.entries(overrides)) extra[k] = String(v);
+  const { d, path } = findDescription(spec);
+  return expand(d, path, extra);
+}
+
+function findDescription(spec: string): { d: Description; path: string } {
   let path: string;
   if (spec.includes('/') || spec.endsWith('.json')) {
     path = resolve(spec);
@@ -188,24 +197,24 @@ export function getWorkload(nameOrPath: string, overrides: Record<string, string
       throw new UserError(`unknown workload "${spec}" (known: ${known}; or give a path to a .json description)`);
     }
   }
-  return expand(parseDescription(readFileSync(path, 'utf8'), path), path, extra);
+  return { d: parseDescription(readFileSync(path, 'utf8'), path), path };
 }
 
 function expand(d: Description, source: string, extra: Record<string, string>): Workload {
   const where = `workload ${String(d.name)}`;
-  const seedRaw = extra.seed !== undefined ? Number(extra.seed) : d.seed === undefined ? 1 : Number(d.seed);
+  const seedRaw = extra.seed !== undefined ? parseCount(`${where}: seed`, extra.seed, { max: 0xffffffff }) : d.seed === undefined ? 1 : Number(d.seed);
   if (!Number.isInteger(seedRaw) || seedRaw < 0 || seedRaw > 0xffffffff) throw new UserError(`${where}: seed must be a uint32`);
   const seed = seedRaw >>> 0;
+  const specs = paramSpecs(d.params, where);
   const params: Record<string, string> = {};
-  if (d.params !== undefined) {
-    if (typeof d.params !== 'object' || d.params === null) throw new UserError(`${where}: "params" must be an object`);
-    for (const [k, v] of Object.entries(d.params)) params[k] = String(v);
-  }
+  for (const [k, spec] of specs) params[k] = spec.default;
   for (const [k, v] of Object.entries(extra)) {
-    if (k !== 'seed' && !(k in params)) {
-      throw new UserError(`${where}: unknown parameter "${k}" (parameters: ${Object.keys(params).join(', ') || 'none'})`);
+    if (k === 'seed') continue;
+    const spec = specs.get(k);
+    if (spec === undefined) {
+      throw new UserError(`${where}: unknown parameter "${k}" (parameters: ${[...specs.keys()].join(', ') || 'none'})`);
     }
-    params[k] = v;
+    params[k] = checkParam(where, k, v, spec);
   }
   params.seed = String(seed);
   const subst = (s: string): string =>
@@ -277,6 +286,66 @@ function expand(d: Description, source: string, extra: Record<string, string>): 
     expect,
     source,
   };
+}
+
+/** A workload parameter as its description declares it (docs: the header of this file). */
+export interface ParamSpec {
+  default: string;
+  /** `int`: a whole number in [min, max] (parsed by parseCount); `word`: [A-Za-z0-9_-]+. */
+  type: 'int' | 'word';
+  min: number;
+  max: number;
+  about: string;
+}
+
+/** The largest value a short-form integer parameter takes: the guest programs parse them into C `long`s, our counts are int32. */
+const SHORT_FORM_MAX = 0x7fffffff;
+
+function paramSpecs(raw: unknown, where: string): Map<string, ParamSpec> {
+  const specs = new Map<string, ParamSpec>();
+  if (raw === undefined) return specs;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new UserError(`${where}: "params" must be an object`);
+  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+    if (!/^[A-Za-z0-9_]+$/.test(k) || k === 'seed') throw new UserError(`${where}: bad parameter name "${k}"`);
+    const o = typeof v === 'object' && v !== null && !Array.isArray(v) ? v as Record<string, unknown> : { default: v };
+    const def = o.default;
+    let spec: ParamSpec;
+    if (typeof def === 'number') {
+      const min = o.min ?? 0;
+      const max = o.max ?? SHORT_FORM_MAX;
+      if (typeof min !== 'number' || typeof max !== 'number' || !Number.isSafeInteger(min) || !Number.isSafeInteger(max) || min < 0 || min > max) {
+        throw new UserError(`${where}: parameter "${k}" needs integer bounds 0 <= min <= max`);
+      }
+      spec = { default: String(def), type: 'int', min, max, about: String(o.about ?? '') };
+    } else if (typeof def === 'string') {
+      spec = { default: def, type: 'word', min: 0, max: 0, about: String(o.about ?? '') };
+    } else throw new UserError(`${where}: parameter "${k}" needs a number or string default`);
+    // The description's own default must be a valid value.
+    spec.default = checkParam(where, k, spec.default, spec);
+    specs.set(k, spec);
+  }
+  return specs;
+}
+
+/** A parameter value checked against its declaration, as the string substituted into the script. */
+export function checkParam(where: string, key: string, text: string, spec: ParamSpec): string {
+  if (spec.type === 'word') {
+    if (!/^[A-Za-z0-9_-]+$/.test(text)) throw new UserError(`${where}: parameter ${key}="${text}": expected a word (letters, digits, _ and -)`);
+    return text;
+  }
+  try {
+    return String(parseCount(key, text, { min: spec.min, max: spec.max }));
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    throw new UserError(`${where}: parameter ${key}=${JSON.stringify(text)}: expected an integer from ${spec.min} to ${spec.max}` +
+      `${spec.about ? ` (${spec.about})` : ''}`);
+  }
+}
+
+/** The parameters a workload declares (`trace workloads` lists them). */
+export function workloadParams(nameOrPath: string): Map<string, ParamSpec> {
+  const { d, path } = findDescription(nameOrPath);
+  return paramSpecs(d.params, `workload ${String(d.name)} (${path})`);
 }
 
 /** Options for loadGuest() from a workload. */

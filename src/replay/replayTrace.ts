@@ -114,6 +114,9 @@ export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promis
   const recordedIntercept = (manifest as unknown as { extra?: { intercept?: { strategy: string; syscalls: string[]; log: boolean } } }).extra?.intercept;
   const intercept = opts.intercept ?? recordedIntercept?.strategy ?? 'none';
   const recordedStrategy = recordedIntercept?.strategy ?? 'none';
+  if (opts.syscalls !== undefined && intercept !== 'selective') {
+    throw new UserError(`--syscalls is for the selective interception strategy; this replay runs with ${intercept}${opts.intercept === undefined ? ' (the recording\'s)' : ''}`);
+  }
   // Under another interception strategy the guest executes the same instructions, so every exit the
   // recording's strategy did not cause must still appear, unchanged: checked as a subsequence.
   const otherStrategy = intercept !== recordedStrategy || (opts.syscalls !== undefined && opts.syscalls.join(',') !== (recordedIntercept?.syscalls ?? []).join(','));
