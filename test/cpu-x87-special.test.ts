@@ -73,6 +73,15 @@ export function x87SpecialSpecs(rng: Rng, rounds: number): FpSpec[] {
     add(`frstor fld1 #${i}`, 'frstor [rdi + 0x400]; fld1', envMem(rng));
     add(`fnsave frstor #${i}`, 'fnsave [rdi + 0x200]; fld1; frstor [rdi + 0x200]');
     add(`fnstenv fldenv #${i}`, 'fnstenv [rdi + 0x200]; fld1; fldenv [rdi + 0x200]');
+    // Waiting forms of the control instructions, FNOP, FSTPNCE (D9 D8+i), FNENI (DB E0, a no-op on a 387+).
+    add(`fstcw #${i}`, `fstcw [rdi + ${off()}]`);
+    add(`fstsw #${i}`, `fstsw [rdi + ${off()}]`);
+    add(`fstsw ax #${i}`, 'fstsw ax');
+    add(`fclex #${i}`, 'fclex');
+    add(`finit #${i}`, 'finit');
+    add(`fnop #${i}`, 'fnop');
+    add(`fstpnce #${i}`, `.byte 0xd9, ${0xd8 + st()}`);
+    add(`fneni #${i}`, '.byte 0xdb, 0xe0');
   }
   return specs;
 }

@@ -75,10 +75,12 @@ export function defaultCpuid(): Map<number, [number, number, number, number]> {
   const m = new Map<number, [number, number, number, number]>();
   const vendor = 'GenuineIntel';
   m.set(0, [1, str4(vendor.slice(0, 4)), str4(vendor.slice(8, 12)), str4(vendor.slice(4, 8))]);
-  // Leaf 1 EDX: FPU-less; TSC(4) MSR(5) PAE(6) CX8(8) APIC(9) SEP(11) PGE(13) CMOV(15) PSE(3).
-  // FXSR(24): FXSAVE/FXRSTOR are complete. FPU(0), MMX(23), SSE(25), SSE2(26) are not advertised yet: x87
-  // arithmetic, the MMX-register forms and RCPPS/RSQRTPS are missing (docs/machine.md "x87 and SSE").
-  const edx1 = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 9) | (1 << 13) | (1 << 15) | (1 << 24);
+  // Leaf 1 EDX: FPU(0) (the x87 instruction set, transcendentals included), PSE(3) TSC(4) MSR(5) PAE(6) CX8(8)
+  // APIC(9) SEP(11) PGE(13) CMOV(15) (with FPU: FCMOVcc, FCOMI), FXSR(24). MMX(23), SSE(25), SSE2(26) are not
+  // advertised: the MMX-register forms and RCPPS/RSQRTPS are missing (docs/machine.md "x87 and SSE";
+  // test/cpu-cpuid-features.test.ts checks every advertised feature's forms against iced-x86's feature lists).
+  const e = Cpuid1Edx;
+  const edx1 = e.FPU | e.PSE | e.TSC | e.MSR | e.PAE | e.CX8 | (1 << 9) | (1 << 11) | e.PGE | e.CMOV | e.FXSR;
   // ECX: VMX(5) as the guest sees a VT-x machine's vCPU? No: guests of a VMM do not see VMX; set the
   // hypervisor-present bit (31), as KVM does.
   m.set(1 * 65536, [IVY_BRIDGE_SIGNATURE, 0, 1 << 31, edx1]);

@@ -118,6 +118,24 @@ const fldenv: H = (cpu, op) => {
   loadEnv(cpu, cpu.eaLo, cpu.eaHi, op.t === 1);
 };
 
+/** FWAIT then `fn` (FINIT, FCLEX, FSTCW, FSTSW and the other waiting forms). */
+const waitingForms = new Map<H, H>();
+function waiting(fn: H): H {
+  let w = waitingForms.get(fn);
+  if (w === undefined) {
+    w = (cpu, op) => {
+      fwait(cpu);
+      fn(cpu, op);
+    };
+    waitingForms.set(fn, w);
+  }
+  return w;
+}
+
+const fnnop: H = (cpu) => {
+  checkX87(cpu);
+};
+
 /** CLFLUSH: faults as a byte read would (SDM CLFLUSH: treated as a read for permission checks). */
 const clflush: H = (cpu, op) => {
   op.ea(cpu, op);
@@ -142,6 +160,21 @@ export function decodeFpuControl(ins: Instruction, op: Op): boolean | null {
     case Mnemonic.Ldmxcsr: setMem(ins, op); return use(op, 'ldmxcsr', ldmxcsr);
     case Mnemonic.Stmxcsr: setMem(ins, op); return use(op, 'stmxcsr', stmxcsr);
     case Mnemonic.Fninit: return use(op, 'fninit', fninit);
+    // The waiting forms (FWAIT + the no-wait one, which iced-x86 decodes as one instruction) check for a
+    // pending exception first (op.t = 1).
+    case Mnemonic.Finit: op.t = 1; return use(op, 'finit', waiting(fninit));
+    case Mnemonic.Fclex: op.t = 1; return use(op, 'fclex', waiting(fnclex));
+    case Mnemonic.Fstcw: setMem(ins, op); return use(op, 'fstcw', waiting(fnstcw));
+    case Mnemonic.Fstsw:
+      if (mem) {
+        setMem(ins, op);
+        return use(op, 'fstsw', waiting(fnstswMem));
+      }
+      if (ins.op0Register !== Register.AX) return null;
+      return use(op, 'fstsw ax', waiting(fnstswAx));
+    // 8087/80287 instructions a 387 and later ignore (SDM vol. 1 8.x: FENI, FDISI, FSETPM are no-ops).
+    case Mnemonic.Fneni: case Mnemonic.Fndisi: case Mnemonic.Fnsetpm: return use(op, 'fneni', fnnop);
+    case Mnemonic.Feni: case Mnemonic.Fdisi: case Mnemonic.Fsetpm: return use(op, 'feni', waiting(fnnop));
     case Mnemonic.Wait: return use(op, 'fwait', fwaitOp);
     case Mnemonic.Fnclex: return use(op, 'fnclex', fnclex);
     case Mnemonic.Fldcw: setMem(ins, op); return use(op, 'fldcw', fldcw);

@@ -354,6 +354,18 @@ export function narrow(raw: bigint, f: Fmt): bigint {
   return roundPack(a.sign, a.m, a.e, f, env); // no DE for a denormal source (host)
 }
 
+/** FNOP: a non-control x87 instruction that does nothing else (FOP/FIP updated, pending exceptions taken). */
+const fnop: H = (cpu, op) => {
+  beginX87(cpu, op);
+};
+
+const fstpnce: H = (cpu, op) => {
+  beginX87(cpu, op);
+  cpu.fsw &= ~C1;
+  if (!isEmpty(cpu, 0)) setRaw(cpu, op.d, getRaw(cpu, 0));
+  pop(cpu);
+};
+
 const fstReg: H = (cpu, op) => {
   beginX87(cpu, op);
   cpu.fsw &= ~C1;
@@ -646,8 +658,13 @@ function decodeX87Forms(ins: Instruction, op: Op): boolean {
       }
       op.s = stIndex(ins.op0Register);
       return use(op, 'fld st', fldReg);
+    case Mnemonic.Fnop: return use(op, 'fnop', fnop);
+    // FSTPNCE (D9 D8+i): FSTP ST(i) with "no check for empty": with ST(0) empty it only pops (host).
+    case Mnemonic.Fstpnce:
+      op.d = stIndex(ins.op0Register);
+      return use(op, 'fstpnce', fstpnce);
     case Mnemonic.Fst: case Mnemonic.Fstp:
-      op.t = m === Mnemonic.Fstp ? 1 : 0;
+      op.t = m === Mnemonic.Fst ? 0 : 1;
       if (mem) {
         setMem(ins, op);
         op.size = sizeOf(code).bits;
