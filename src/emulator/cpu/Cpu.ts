@@ -555,13 +555,15 @@ export class Cpu implements LazyFlags {
     }
   }
 
-  /** Read a linear address as the supervisor would (for TSS/IDT/GDT accesses during delivery). */
-  readSystem64(lo: number, hi: number): Pair {
+  /**
+   * Read 64 bits at a linear address as the supervisor would (TSS/IDT/GDT accesses during delivery): the low
+   * word, the high word in mmu.hiOut (as Mmu.read64; no allocation).
+   */
+  readSystem64(lo: number, hi: number): number {
     const wasUser = this.mmu.user;
     if (wasUser) this.mmu.setUser(false);
     try {
-      const l = this.mmu.read64(lo, hi);
-      return { lo: l, hi: this.mmu.hiOut };
+      return this.mmu.read64(lo, hi);
     } finally {
       if (wasUser) this.mmu.setUser(true);
     }

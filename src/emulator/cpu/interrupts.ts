@@ -15,11 +15,6 @@ function contributory(v: number): boolean {
   return v === 0 || (v >= 10 && v <= 13);
 }
 
-/** Registers delivery may change, saved so a fault during delivery leaves the interrupted state intact. */
-interface Saved {
-  rspLo: number; rspHi: number; cpl: number; cs: number; ss: number; rip: number; flags: number;
-}
-
 /**
  * Deliver `vector` now. `errorCode` is -1 when the event pushes none. `software`: INT n / INT3 / INTO
  * (gate DPL is checked against CPL, SDM 6.12.1.1). `external`: an external interrupt (sets EXT in error
@@ -32,9 +27,13 @@ export function deliverEvent(cpu: Cpu, vector: number, errorCode: number, softwa
   let ext = external ? 1 : 0;
   // At most three attempts: the event, #DF, then triple fault.
   for (let attempt = 0; attempt < 3; attempt++) {
-    const saved: Saved = {
-      rspLo: cpu.lo[4], rspHi: cpu.hi[4], cpl: cpu.cpl, cs: cpu.cs, ss: cpu.ss, rip: cpu.rip, flags: cpu.getRflags(),
-    };
+    // Registers delivery may change, saved so a fault during delivery leaves the interrupted state intact.
+    const savedRspLo = cpu.lo[4];
+    const savedRspHi = cpu.hi[4];
+    const savedCpl = cpu.cpl;
+    const savedCs = cpu.cs;
+    const savedSs = cpu.ss;
+    const savedRip = cpu.rip;
     try {
       deliverOnce(cpu, v, err, sw, ext);
       cpu.halted = false;
@@ -42,12 +41,12 @@ export function deliverEvent(cpu: Cpu, vector: number, errorCode: number, softwa
     } catch (e) {
       if (e !== cpu.fault) throw e;
       // Undo partial delivery.
-      cpu.lo[4] = saved.rspLo;
-      cpu.hi[4] = saved.rspHi;
-      cpu.setCpl(saved.cpl);
-      cpu.cs = saved.cs;
-      cpu.ss = saved.ss;
-      cpu.rip = saved.rip;
+      cpu.lo[4] = savedRspLo;
+      cpu.hi[4] = savedRspHi;
+      cpu.setCpl(savedCpl);
+      cpu.cs = savedCs;
+      cpu.ss = savedSs;
+      cpu.rip = savedRip;
       const second = cpu.fault.vector;
       if (second === Vector.EPT_VIOLATION || second === Vector.RESTART) {
         // An EPT violation while pushing the frame: treat as a fault of delivery (no VMM re-entry here).
@@ -84,21 +83,31 @@ function hasCode(v: number): boolean {
   return v === 8 || (v >= 10 && v <= 14) || v === 17 || v === 21;
 }
 
-function readSys64(cpu: Cpu, lo: number, hi: number): [number, number] {
-  const p = cpu.readSystem64(lo, hi);
-  return [p.lo, p.hi];
+/**
+ * Read the 64-bit system-table entry at base + offset (IDT, TSS, GDT) as the supervisor would: returns the low
+ * word, the high word in cpu.mmu.hiOut.
+ */
+function readSys64(cpu: Cpu, baseLo: number, baseHi: number, offset: number): number {
+  const s = (baseLo >>> 0) + offset;
+  return cpu.readSystem64(s | 0, (baseHi + (s >= TWO32 ? 1 : 0)) | 0);
 }
 
-function addr(baseLo: number, baseHi: number, offset: number): [number, number] {
-  const s = (baseLo >>> 0) + offset;
-  return [s | 0, (baseHi + (s >= TWO32 ? 1 : 0)) | 0];
+/** The stack pointer the frame is pushed below (no closure per delivery). */
+const frameSp = new Int32Array(2);
+
+function pushFrame(cpu: Cpu, lo: number, hi: number): void {
+  const sl = frameSp[0];
+  frameSp[1] = (sl >>> 0) < 8 ? (frameSp[1] - 1) | 0 : frameSp[1];
+  frameSp[0] = (sl - 8) | 0;
+  cpu.mmu.write64(frameSp[0], frameSp[1], lo, hi);
 }
 
 function deliverOnce(cpu: Cpu, vector: number, errorCode: number, software: boolean, ext: number): void {
   const idtErr = vector * 8 + 2 + ext;
   if (vector * 16 + 15 > cpu.idtrLimit) throw cpu.fault.set(Vector.GP, idtErr);
-  const [g0lo, g0hi] = readSys64(cpu, ...addr(cpu.idtrBaseLo, cpu.idtrBaseHi, vector * 16));
-  const [g1lo] = readSys64(cpu, ...addr(cpu.idtrBaseLo, cpu.idtrBaseHi, vector * 16 + 8));
+  const g0lo = readSys64(cpu, cpu.idtrBaseLo, cpu.idtrBaseHi, vector * 16);
+  const g0hi = cpu.mmu.hiOut;
+  const g1lo = readSys64(cpu, cpu.idtrBaseLo, cpu.idtrBaseHi, vector * 16 + 8);
   const type = (g0hi >>> 8) & 15;
   const dpl = (g0hi >>> 13) & 3;
   const present = (g0hi >>> 15) & 1;
@@ -124,32 +133,26 @@ function deliverOnce(cpu: Cpu, vector: number, errorCode: number, software: bool
 
   let spLo = oldRspLo;
   let spHi = oldRspHi;
-  if (ist !== 0) {
-    [spLo, spHi] = readSys64(cpu, ...addr(cpu.trBaseLo, cpu.trBaseHi, 36 + (ist - 1) * 8));
-  } else if (newCpl < cpu.cpl) {
-    [spLo, spHi] = readSys64(cpu, ...addr(cpu.trBaseLo, cpu.trBaseHi, 4 + newCpl * 8));
+  if (ist !== 0 || newCpl < cpu.cpl) {
+    spLo = readSys64(cpu, cpu.trBaseLo, cpu.trBaseHi, ist !== 0 ? 36 + (ist - 1) * 8 : 4 + newCpl * 8);
+    spHi = cpu.mmu.hiOut;
   }
   if (spHi !== ((spHi << 16) >> 16)) throw cpu.fault.set(Vector.SS, 0);
   // SDM 6.14.2: the new stack pointer is aligned to 16 bytes before the frame is pushed.
   spLo &= ~15;
 
   cpu.setCpl(newCpl);
-  const m = cpu.mmu;
-  const push = (lo: number, hi: number): void => {
-    const nl = (spLo - 8) | 0;
-    spHi = (spLo >>> 0) < 8 ? (spHi - 1) | 0 : spHi;
-    spLo = nl;
-    m.write64(spLo, spHi, lo, hi);
-  };
-  push(oldSs, 0);
-  push(oldRspLo, oldRspHi);
-  push(oldRflags, 0);
-  push(oldCs, 0);
-  push(ripLo, ripHi);
-  if (errorCode >= 0) push(errorCode, 0);
+  frameSp[0] = spLo;
+  frameSp[1] = spHi;
+  pushFrame(cpu, oldSs, 0);
+  pushFrame(cpu, oldRspLo, oldRspHi);
+  pushFrame(cpu, oldRflags, 0);
+  pushFrame(cpu, oldCs, 0);
+  pushFrame(cpu, ripLo, ripHi);
+  if (errorCode >= 0) pushFrame(cpu, errorCode, 0);
 
-  cpu.lo[4] = spLo;
-  cpu.hi[4] = spHi;
+  cpu.lo[4] = frameSp[0];
+  cpu.hi[4] = frameSp[1];
   cpu.cs = (selector & ~3) | newCpl;
   // SDM 6.14.4: on a privilege change SS is loaded with a null selector whose RPL is the new CPL.
   if (newCpl !== oldCpl) cpu.ss = newCpl;
@@ -163,7 +166,8 @@ function deliverOnce(cpu: Cpu, vector: number, errorCode: number, software: bool
 export function codeSegmentDpl(cpu: Cpu, selector: number, ext: number): number {
   const index = selector & ~7;
   if (index === 0 || (selector & 4) !== 0 || index + 7 > cpu.gdtrLimit) throw cpu.fault.set(Vector.GP, index + ext);
-  const [, dhi] = readSys64(cpu, ...addr(cpu.gdtrBaseLo, cpu.gdtrBaseHi, index));
+  readSys64(cpu, cpu.gdtrBaseLo, cpu.gdtrBaseHi, index);
+  const dhi = cpu.mmu.hiOut;
   const isCode = ((dhi >>> 11) & 3) === 3; // S = 1 and type bit 3 (code)
   const longMode = (dhi >>> 21) & 1;
   if (!isCode || longMode === 0) throw cpu.fault.set(Vector.GP, index + ext);

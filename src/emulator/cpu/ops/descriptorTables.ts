@@ -65,20 +65,22 @@ const ltr: H = (cpu, op) => {
   const s = (cpu.gdtrBaseLo >>> 0) + index;
   const alo = s | 0;
   const ahi = (cpu.gdtrBaseHi + (s >= TWO32 ? 1 : 0)) | 0;
-  const p0 = cpu.readSystem64(alo, ahi);
-  const p1 = cpu.readSystem64((alo + 8) | 0, (alo >>> 0) + 8 >= TWO32 ? (ahi + 1) | 0 : ahi);
-  const type = (p0.hi >>> 8) & 0x1f; // S bit and type
+  // The 16-byte TSS descriptor (SDM 7.2.3): words d0 (limit, base 23:0), d1 (type, base 31:24), d2 (base 63:32).
+  const d0 = cpu.readSystem64(alo, ahi);
+  const d1 = cpu.mmu.hiOut;
+  const d2 = cpu.readSystem64((alo + 8) | 0, (alo >>> 0) + 8 >= TWO32 ? (ahi + 1) | 0 : ahi);
+  const type = (d1 >>> 8) & 0x1f; // S bit and type
   if (type !== 0x09) throw cpu.fault.set(Vector.GP, index);
-  if (((p0.hi >>> 15) & 1) === 0) throw cpu.fault.set(Vector.NP, index);
+  if (((d1 >>> 15) & 1) === 0) throw cpu.fault.set(Vector.NP, index);
   cpu.tr = sel;
-  cpu.trBaseLo = ((p0.lo >>> 16) | ((p0.hi & 0xff) << 16) | (p0.hi & 0xff000000)) | 0;
-  cpu.trBaseHi = p1.lo;
-  cpu.trLimit = (p0.lo & 0xffff) | (p0.hi & 0xf0000);
+  cpu.trBaseLo = ((d0 >>> 16) | ((d1 & 0xff) << 16) | (d1 & 0xff000000)) | 0;
+  cpu.trBaseHi = d2;
+  cpu.trLimit = (d0 & 0xffff) | (d1 & 0xf0000);
   // Mark busy (type 0xB).
   const wasUser = cpu.mmu.user;
   if (wasUser) cpu.mmu.setUser(false);
   try {
-    cpu.mmu.write8((alo + 5) | 0, (alo >>> 0) + 5 >= TWO32 ? (ahi + 1) | 0 : ahi, ((p0.hi >>> 8) & 0xff) | 2);
+    cpu.mmu.write8((alo + 5) | 0, (alo >>> 0) + 5 >= TWO32 ? (ahi + 1) | 0 : ahi, ((d1 >>> 8) & 0xff) | 2);
   } finally {
     if (wasUser) cpu.mmu.setUser(true);
   }

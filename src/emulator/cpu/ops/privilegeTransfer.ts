@@ -50,27 +50,39 @@ const swapgs: H = (cpu) => {
   cpu.kernelGsBaseHi = h;
 };
 
+/**
+ * The stack slots IRETQ and far RET read: a cursor above RSP (RSP itself moves only once every slot was read
+ * and checked). popSlot returns the low word, the high word of an 8-byte slot in cpu.mmu.hiOut.
+ */
+const slotSp = new Int32Array(2);
+
+function popSlot(cpu: Cpu, bytes: 4 | 8): number {
+  const sl = slotSp[0];
+  const v = bytes === 8 ? cpu.mmu.read64(sl, slotSp[1]) : cpu.mmu.read32(sl, slotSp[1]);
+  skipSlots(bytes);
+  return v;
+}
+
+function skipSlots(bytes: number): void {
+  const s = (slotSp[0] >>> 0) + bytes;
+  slotSp[0] = s | 0;
+  if (s >= TWO32) slotSp[1] = (slotSp[1] + 1) | 0;
+}
+
 /** IRETQ in 64-bit mode always pops RIP, CS, RFLAGS, RSP, SS (SDM IRET, IA-32e mode). */
 const iretq: H = (cpu) => {
   const m = cpu.mmu;
   const L = cpu.lo;
   const H = cpu.hi;
-  let sl = L[4];
-  let sh = H[4];
-  const pop = (): number => {
-    const v = m.read64(sl, sh);
-    const s = (sl >>> 0) + 8;
-    sl = s | 0;
-    if (s >= TWO32) sh = (sh + 1) | 0;
-    return v;
-  };
-  const ripLo = pop();
+  slotSp[0] = L[4];
+  slotSp[1] = H[4];
+  const ripLo = popSlot(cpu, 8);
   const ripHi = m.hiOut;
-  const cs = pop() & 0xffff;
-  const flags = pop();
-  const rspLo = pop();
+  const cs = popSlot(cpu, 8) & 0xffff;
+  const flags = popSlot(cpu, 8);
+  const rspLo = popSlot(cpu, 8);
   const rspHi = m.hiOut;
-  const ss = pop() & 0xffff;
+  const ss = popSlot(cpu, 8) & 0xffff;
   const rpl = cs & 3;
   if ((cs & ~3) === 0) throw cpu.fault.set(Vector.GP, 0);
   // Return to the same or an outer privilege level only (SDM IRET: "RETURN-TO-OUTER-PRIVILEGE-LEVEL").
@@ -94,11 +106,12 @@ function checkReturnCodeSegment(cpu: Cpu, cs: number): void {
   const index = cs & ~7;
   if ((cs & 4) !== 0 || index + 7 > cpu.gdtrLimit) throw cpu.fault.set(Vector.GP, index);
   const s = (cpu.gdtrBaseLo >>> 0) + index;
-  const d = cpu.readSystem64(s | 0, (cpu.gdtrBaseHi + (s >= TWO32 ? 1 : 0)) | 0);
-  const isCode = ((d.hi >>> 11) & 3) === 3;
-  const longMode = (d.hi >>> 21) & 1;
-  if (!isCode || longMode === 0 || ((d.hi >>> 13) & 3) !== (cs & 3)) throw cpu.fault.set(Vector.GP, index);
-  if (((d.hi >>> 15) & 1) === 0) throw cpu.fault.set(Vector.NP, index);
+  cpu.readSystem64(s | 0, (cpu.gdtrBaseHi + (s >= TWO32 ? 1 : 0)) | 0);
+  const dhi = cpu.mmu.hiOut;
+  const isCode = ((dhi >>> 11) & 3) === 3;
+  const longMode = (dhi >>> 21) & 1;
+  if (!isCode || longMode === 0 || ((dhi >>> 13) & 3) !== (cs & 3)) throw cpu.fault.set(Vector.GP, index);
+  if (((dhi >>> 15) & 1) === 0) throw cpu.fault.set(Vector.NP, index);
 }
 
 /**
@@ -107,44 +120,28 @@ function checkReturnCodeSegment(cpu: Cpu, cs: number): void {
  */
 const retf: H = (cpu, op) => {
   const m = cpu.mmu;
-  const bytes = op.size >> 3;
-  let sl = cpu.lo[4];
-  let sh = cpu.hi[4];
-  const pop = (): [number, number] => {
-    let lo: number;
-    let hi = 0;
-    if (bytes === 8) {
-      lo = m.read64(sl, sh);
-      hi = m.hiOut;
-    } else lo = m.read32(sl, sh);
-    const s = (sl >>> 0) + bytes;
-    sl = s | 0;
-    if (s >= TWO32) sh = (sh + 1) | 0;
-    return [lo, hi];
-  };
-  const [ripLo, ripHi0] = pop();
-  const ripHi = bytes === 8 ? ripHi0 : 0;
-  const cs = pop()[0] & 0xffff;
+  const bytes = op.size === 64 ? 8 : 4;
+  slotSp[0] = cpu.lo[4];
+  slotSp[1] = cpu.hi[4];
+  const ripLo = popSlot(cpu, bytes);
+  const ripHi = bytes === 8 ? m.hiOut : 0;
+  const cs = popSlot(cpu, bytes) & 0xffff;
   const rpl = cs & 3;
   if ((cs & ~3) === 0 || rpl < cpu.cpl) throw cpu.fault.set(Vector.GP, cs & ~3);
   checkReturnCodeSegment(cpu, cs);
   if (!isCanonical(ripHi)) gp0(cpu);
   const release = op.imm & 0xffff;
-  if (release !== 0) {
-    const s = (sl >>> 0) + release;
-    sl = s | 0;
-    if (s >= TWO32) sh = (sh + 1) | 0;
-  }
+  if (release !== 0) skipSlots(release);
   if (rpl > cpu.cpl) {
-    const [rspLo, rspHi] = pop();
-    const ss = pop()[0] & 0xffff;
-    cpu.ss = ss;
-    sl = rspLo;
-    sh = bytes === 8 ? rspHi : 0;
+    const rspLo = popSlot(cpu, bytes);
+    const rspHi = bytes === 8 ? m.hiOut : 0;
+    cpu.ss = popSlot(cpu, bytes) & 0xffff;
+    slotSp[0] = rspLo;
+    slotSp[1] = rspHi;
   }
   cpu.cs = cs;
-  cpu.lo[4] = sl;
-  cpu.hi[4] = sh;
+  cpu.lo[4] = slotSp[0];
+  cpu.hi[4] = slotSp[1];
   cpu.setCpl(rpl);
   cpu.rip = ripHi * TWO32 + (ripLo >>> 0);
 };
