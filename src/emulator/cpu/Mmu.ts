@@ -417,13 +417,16 @@ export class Mmu {
     this.dv.setInt32(p + 4, vhi, true);
   }
 
+  /** Physical addresses of the bytes of a page-crossing write (at most 8; no array per write). */
+  private readonly crossPhys = new Int32Array(8);
+
   /** A write that crosses a page: translate both pages for writing before changing anything. */
   private writeCross(lo: number, hi: number, n: number, vlo: number, vhi: number): void {
-    const phys: number[] = [];
+    const phys = this.crossPhys;
     for (let k = 0; k < n; k++) {
       const l = (lo + k) | 0;
       const h = (l >>> 0) < (lo >>> 0) ? (hi + 1) | 0 : hi;
-      phys.push(this.translateWrite(l, h));
+      phys[k] = this.translateWrite(l, h);
     }
     for (let k = 0; k < n; k++) {
       const word = k < 4 ? vlo : vhi;
