@@ -150,4 +150,13 @@ suite(why === null ? 'SSE/SSE2 floating point vs host CPU' : `SSE/SSE2 floating 
     console.log(`SSE float differential: ${specs.length} cases, ${fails.length} mismatches ${[...byForm].map(([k, n]) => `${k}:${n}`).join(' ')}`);
     expect(fails.length, `${fails.length} of ${specs.length} differ:\n\n${fails.slice(0, 12).join('\n\n')}`).toBe(0);
   }, 600_000);
+
+  // The same cases through the run loop's blocks and through JIT-compiled blocks, where the SSE templates
+  // (ops/sseTemplates.ts) are inlined: fewer rounds, each case runs 65 times.
+  it('the same in interpreted and JIT-compiled blocks', () => {
+    const specs = floatSpecs(new Rng(0xb10c), Number(process.env.SSE_FLOAT_JIT_ROUNDS ?? 6));
+    const { fails } = runFp(prepareFp(specs), { blocks: true });
+    console.log(`SSE float differential, blocks and JIT: ${specs.length} cases, ${fails.length} mismatches`);
+    expect(fails.length, `${fails.length} of ${specs.length} differ:\n\n${fails.slice(0, 12).join('\n\n')}`).toBe(0);
+  }, 600_000);
 });

@@ -123,4 +123,11 @@ suite(why === null ? 'SSE/SSE2 integer vs host CPU' : `SSE/SSE2 integer vs host 
     console.log(`SSE integer differential: ${specs.length} cases, ${fails.length} mismatches`);
     expect(fails.length, `${fails.length} of ${specs.length} differ:\n\n${fails.slice(0, 10).join('\n\n')}`).toBe(0);
   }, 600_000);
+
+  it('the same in interpreted and JIT-compiled blocks (the move templates, ops/sseTemplates.ts)', () => {
+    const specs = intSpecs(new Rng(0xb10c), 1);
+    const { fails } = runFp(prepareFp(specs), { blocks: true });
+    console.log(`SSE integer differential, blocks and JIT: ${specs.length} cases, ${fails.length} mismatches`);
+    expect(fails.length, `${fails.length} of ${specs.length} differ:\n\n${fails.slice(0, 10).join('\n\n')}`).toBe(0);
+  }, 600_000);
 });

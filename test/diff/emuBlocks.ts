@@ -7,6 +7,8 @@
 import { Cpu } from '../../src/emulator/cpu/Cpu.js';
 import type { CpuHooks } from '../../src/emulator/cpu/Cpu.js';
 import { JIT_THRESHOLD } from '../../src/emulator/cpu/jit.js';
+import { Cr4 } from '../../src/emulator/cpu/arch.js';
+import { fxImage, loadFxImage } from '../../src/emulator/cpu/fpu/fpuState.js';
 import { CODE_BASE, DATA_BASE, DATA_BYTES, FLAGS_MASK, type DiffCase, type DiffResult } from './types.js';
 
 const MEM = 4 << 20;
@@ -110,6 +112,12 @@ function once(c: Cpu, tc: DiffCase, init: Init, collect: boolean): EmuResult | n
   c.lo.set(init.lo);
   c.hi.set(init.hi);
   c.setRflags(init.rflags);
+  // FP cases: user mode as Linux sets it up (FXSAVE/SSE enabled, #XM for unmasked SIMD exceptions), state from the image.
+  if (tc.fx !== undefined) {
+    c.cr4 |= Cr4.OSFXSR | Cr4.OSXMMEXCPT;
+    c.ds = 0;
+    if (!loadFxImage(c, tc.fx, true)) throw new Error(`${tc.name}: FXSAVE image with reserved MXCSR bits`);
+  }
   c.rip = END;
   done = false;
   fault = null;
@@ -123,7 +131,12 @@ function once(c: Cpu, tc: DiffCase, init: Init, collect: boolean): EmuResult | n
   if (!collect) return null;
   const regs: bigint[] = [];
   for (let r = 0; r < 16; r++) regs.push(c.getReg(r));
-  return { regs, rflags: BigInt(c.getRflags()) & FLAGS_MASK, mem: c.mmu.u8.slice(DATA_PHYS, DATA_PHYS + DATA_BYTES), fault, errorCode, faultRip, cr2 };
+  let fx: Uint8Array | undefined;
+  if (tc.fx !== undefined) {
+    fx = new Uint8Array(512);
+    fxImage(c, fx, true);
+  }
+  return { regs, rflags: BigInt(c.getRflags()) & FLAGS_MASK, mem: c.mmu.u8.slice(DATA_PHYS, DATA_PHYS + DATA_BYTES), fault, errorCode, faultRip, cr2, fx };
 }
 
 /**

@@ -5,6 +5,7 @@
 
 import { assembleAll } from './assemble.js';
 import { runEmulated } from './emu.js';
+import { runEmulatedBlocks } from './emuBlocks.js';
 import { runNative } from './native.js';
 import { Rng } from './prng.js';
 import { DATA_BASE, DATA_BYTES, FLAGS_MASK, type DiffCase, type DiffResult } from './types.js';
@@ -120,20 +121,34 @@ export function compareFp(c: FpCase, host: DiffResult, emu: DiffResult): string 
   return `${c.name}\n  asm: ${c.spec.asm}\n  in: mxcsr ${hex(c.fx as Uint8Array, 24, 4)} xmm0-2 ${inXmm}\n  ${d.join('\n  ')}`;
 }
 
-/** Run cases on the host and in the emulator; returns the failure reports. */
-export function runFp(cases: FpCase[]): { fails: string[]; host: DiffResult[] } {
+/**
+ * Run cases on the host and in the emulator; returns the failure reports. With `blocks`, each case also runs
+ * as whole blocks, interpreted and then JIT-compiled (test/diff/emuBlocks.ts), and both must match too.
+ */
+export function runFp(cases: FpCase[], opts: { blocks?: boolean } = {}): { fails: string[]; host: DiffResult[] } {
   const host = runNative(cases);
   const fails: string[] = [];
   cases.forEach((c, i) => {
-    let emu: DiffResult;
-    try {
-      emu = runEmulated(c);
-    } catch (e) {
-      fails.push(`${c.name}\n  asm: ${c.spec.asm}\n  emulator threw: ${(e as Error).stack}`);
-      return;
+    const runs: [string, () => DiffResult][] = [['', () => runEmulated(c)]];
+    if (opts.blocks === true) {
+      let b: ReturnType<typeof runEmulatedBlocks> | null = null;
+      const get = (): ReturnType<typeof runEmulatedBlocks> => (b ??= runEmulatedBlocks(c));
+      runs.push([' [blocks]', () => get().interpreted], [' [jit]', () => get().compiled]);
     }
-    const d = compareFp(c, host[i], emu);
-    if (d !== null) fails.push(d);
+    for (const [path, run] of runs) {
+      let emu: DiffResult;
+      try {
+        emu = run();
+      } catch (e) {
+        fails.push(`${c.name}${path}\n  asm: ${c.spec.asm}\n  emulator threw: ${(e as Error).stack}`);
+        return;
+      }
+      const d = compareFp(c, host[i], emu);
+      if (d !== null) {
+        fails.push(path === '' ? d : d.replace('\n', `${path}\n`));
+        return;
+      }
+    }
   });
   return { fails, host };
 }

@@ -57,6 +57,7 @@ function opCode(op: Op, k: number): { code: string; mayStore: boolean } {
   if (t === undefined) return { code: `ops[${k}].fn(cpu, ops[${k}]);`, mayStore: true };
   const code = t.body
     .replace(/\bEA\b;?/g, () => eaCode(op, k))
+    .replace(/\bOP\b/g, `ops[${k}]`)
     .replace(/\$([a-zA-Z]+)/g, (_, f: string) => {
       const v = (op as unknown as Record<string, unknown>)[f];
       if (typeof v !== 'number') throw new Error(`template ${t.name}: field ${f} is not a number`);

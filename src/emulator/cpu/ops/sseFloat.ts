@@ -23,6 +23,8 @@ import {
 } from '../fpu/softfloat.js';
 import { AUX_MEM, TMP, type H, regGpr, regXmm, rmXmm, src, use } from './sseCommon.js';
 import { setMem } from './operands.js';
+import { comisdTemplate, cvtsi2sdTemplate, packedDoubleTemplate, scalarDoubleTemplate } from './sseTemplates.js';
+import { XS, useTemplate } from './template.js';
 
 const K = { ADD: 0, SUB: 1, MUL: 2, DIV: 3, MIN: 4, MAX: 5, SQRT: 6, CMP: 7 } as const;
 
@@ -468,8 +470,9 @@ function arithSGeneric(cpu: Cpu, op: Op, s: number): void {
 }
 
 /** COMISS/COMISD/UCOMISS/UCOMISD: ZF PF CF = unordered 111, > 000, < 001, = 100; OF SF AF cleared. */
-const comis: H = (cpu, op) => {
-  const s = src(cpu, op);
+const comis: H = (cpu, op) => comisFrom(cpu, op, src(cpu, op));
+
+function comisFrom(cpu: Cpu, op: Op, s: number): void {
   const mx = cpu.mxcsr;
   // Fast: neither operand NaN or denormal (no flags possible).
   const a0 = op.size === 32 ? cpu.xmmS[op.d * 4] : cpu.xmmD[op.d * 2];
@@ -497,7 +500,7 @@ const comis: H = (cpu, op) => {
   if ((env.flags & ~(mx >> 7) & 63) !== 0) raiseSimd(cpu);
   cpu.fk = K_EAGER;
   cpu.fx = fl;
-};
+}
 
 // ---- conversions -----------------------------------------------------------------------------------------
 
@@ -669,6 +672,11 @@ const cvtPacked: H = (cpu, op) => {
   commit(cpu, mx, op.d, 4);
 };
 
+// The general code the SSE templates (sseTemplates.ts) fall back to.
+XS.arithD = arithGeneric;
+XS.comis = comisFrom;
+XS.cvtFromInt = (cpu, op) => cvtFromInt(cpu, op);
+
 // ---- decoding --------------------------------------------------------------------------------------------
 
 interface ArithForm { kind: number; single: boolean; packed: boolean }
@@ -692,6 +700,10 @@ export function decodeSseFloat(ins: Instruction, op: Op): boolean {
     op.t = a.kind;
     if (a.kind === K.CMP) op.imm = ins.immediate8;
     const basic = a.kind <= K.DIV;
+    if (!a.single && basic) {
+      const mem = (op.aux & AUX_MEM) !== 0;
+      return useTemplate(op, a.packed ? packedDoubleTemplate(a.kind, mem) : scalarDoubleTemplate(a.kind, mem));
+    }
     const fn = a.single ? (basic ? fastSingle : arithS) : !basic ? arithD : a.packed ? packedD : scalarD;
     return use(op, Mnemonic[m].toLowerCase(), fn);
   }
@@ -700,6 +712,7 @@ export function decodeSseFloat(ins: Instruction, op: Op): boolean {
       const bits = m === Mnemonic.Comiss || m === Mnemonic.Ucomiss ? 32 : 64;
       if (!regXmm(ins, 0, op, 'd') || !rmXmm(ins, 1, op, bits, false)) return false;
       op.imm = m === Mnemonic.Comiss || m === Mnemonic.Comisd ? 1 : 0;
+      if (bits === 64) return useTemplate(op, comisdTemplate((op.aux & AUX_MEM) !== 0));
       return use(op, Mnemonic[m].toLowerCase(), comis);
     }
     case Mnemonic.Cvtsd2si: case Mnemonic.Cvttsd2si: case Mnemonic.Cvtss2si: case Mnemonic.Cvttss2si: {
@@ -719,6 +732,7 @@ export function decodeSseFloat(ins: Instruction, op: Op): boolean {
       } else {
         op.imm = regGpr(ins, 1, op, 's');
         if (op.imm === 0) return false;
+        if (m === Mnemonic.Cvtsi2sd) return useTemplate(op, cvtsi2sdTemplate(op.imm === 64 ? 64 : 32));
       }
       return use(op, Mnemonic[m].toLowerCase(), cvtFromInt);
     }

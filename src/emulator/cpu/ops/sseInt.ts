@@ -10,15 +10,10 @@ import type { Op } from '../Op.js';
 import { checkSse } from '../fpu/fpuState.js';
 import { AUX_ALIGN, AUX_MEM, SRC, TMP, type H, readMem, regGpr, regXmm, rmXmm, src, use, writeMem } from './sseCommon.js';
 import { setMem } from './operands.js';
+import { mov128LoadTemplate, mov128StoreTemplate, movsdLoadTemplate, movsdStoreTemplate } from './sseTemplates.js';
+import { useTemplate } from './template.js';
 
 // ---- moves --------------------------------------------------------------------------------------------
-
-/** xmm <- xmm/m128 (128 bits). */
-const mov128: H = (cpu, op) => {
-  const s = src(cpu, op);
-  const x = cpu.xmm, d = op.d * 4, b = s * 4;
-  x[d] = x[b]; x[d + 1] = x[b + 1]; x[d + 2] = x[b + 2]; x[d + 3] = x[b + 3];
-};
 
 /** m128 <- xmm, or xmm <- xmm for the store-form encodings (register destination in op.d). */
 const store128: H = (cpu, op) => {
@@ -470,14 +465,16 @@ export function decodeSseInt(ins: Instruction, op: Op): boolean {
       if (!regXmm(ins, 0, op, 'd')) return false;
       if (ins.op1Kind === OpKind.Register) {
         if (!regXmm(ins, 1, op, 's')) return false;
-        return use(op, 'movdqa', mov128);
+        return useTemplate(op, mov128LoadTemplate(false, false));
       }
       if (!rmXmm(ins, 1, op, 128, aligned)) return false;
-      return use(op, 'movdqa', mov128);
+      return useTemplate(op, mov128LoadTemplate(true, aligned));
     }
     if (k0 === OpKind.Memory) {
       setMem(ins, op);
       op.aux |= AUX_MEM | (aligned ? AUX_ALIGN : 0);
+      if (!regXmm(ins, 1, op, 's')) return false;
+      return useTemplate(op, mov128StoreTemplate(aligned));
     } else if (!regXmm(ins, 0, op, 'd')) return false;
     if (!regXmm(ins, 1, op, 's')) return false;
     return use(op, 'movdqa store', store128);
@@ -487,6 +484,8 @@ export function decodeSseInt(ins: Instruction, op: Op): boolean {
       const bits = code === Code.Movss_xmm_xmmm32 ? 32 : 64;
       if (!regXmm(ins, 0, op, 'd') || !rmXmm(ins, 1, op, bits, false)) return false;
       op.imm = bits === 32 ? 1 : 2;
+      const mem = (op.aux & AUX_MEM) !== 0;
+      if (code === Code.Movsd_xmm_xmmm64 || (code === Code.Movq_xmm_xmmm64 && mem)) return useTemplate(op, movsdLoadTemplate(mem));
       return use(op, 'movs load', movScalarLoad);
     }
     case Code.Movss_xmmm32_xmm: case Code.Movsd_xmmm64_xmm: case Code.Movq_xmmm64_xmm:
@@ -498,6 +497,7 @@ export function decodeSseInt(ins: Instruction, op: Op): boolean {
         op.aux |= AUX_MEM;
       } else if (!regXmm(ins, 0, op, 'd')) return false;
       op.size = bits;
+      if (k0 === OpKind.Memory && bits === 64) return useTemplate(op, movsdStoreTemplate());
       return use(op, 'movs store', movScalarStore);
     }
     case Code.Movd_xmm_rm32: case Code.Movq_xmm_rm64: {

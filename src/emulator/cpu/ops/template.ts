@@ -7,15 +7,39 @@
 // Template language (plain JavaScript plus):
 //   $name       a field of the Op (op.name in the interpreter)
 //   EA          computes the memory operand's address into the constants `eal`, `eah`
+//   OP          the Op itself (for calls into a hand-written slow path)
 // In scope: `cpu` (the Cpu), `op` (the Op), `L` / `H` (low / high words of the 16 GPRs), `M` (the Mmu),
 // and the helper namespace `X` (flag kinds and shared helpers, see below).
 
+import type { Cpu } from '../Cpu.js';
 import type { Handler, Op } from '../Op.js';
 import { K_ADD, K_EAGER, K_RES, K_SUB, PARITY, F, getArith, getCF, testCondition, setArith } from '../flags.js';
+import { checkSse } from '../fpu/fpuState.js';
+import { Vector } from '../faults.js';
+
+/** A slow path an SSE template falls back to: the handler's general code with the source in slot `s`. */
+export type SlowPath = (cpu: Cpu, op: Op, s: number) => void;
+const unset: SlowPath = () => {
+  throw new Error('SSE slow path not registered');
+};
+
+/**
+ * What the SSE templates call: availability checks and the slow paths of the SSE families, which register
+ * them when they load (they import this module, so it cannot import them).
+ */
+export const XS = {
+  checkSse,
+  gp(cpu: Cpu): never {
+    throw cpu.fault.set(Vector.GP, 0);
+  },
+  arithD: unset,
+  comis: unset,
+  cvtFromInt: unset,
+};
 
 /** Helpers reachable from templates as `X.name`. */
 export const X = {
-  K_ADD, K_SUB, K_RES, K_EAGER, PARITY, F, getArith, getCF, testCondition, setArith,
+  K_ADD, K_SUB, K_RES, K_EAGER, PARITY, F, getArith, getCF, testCondition, setArith, S: XS,
 } as const;
 
 export interface Template {
@@ -65,6 +89,7 @@ function sanitize(name: string): string {
 function expand(body: string): string {
   return body
     .replace(/\bEA\b;?/g, 'op.ea(cpu, op); const eal = cpu.eaLo, eah = cpu.eaHi;')
+    .replace(/\bOP\b/g, 'op')
     .replace(/\$([a-zA-Z]+)/g, 'op.$1');
 }
 
