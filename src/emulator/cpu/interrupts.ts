@@ -7,6 +7,7 @@
 import type { Cpu } from './Cpu.js';
 import { Vector } from './faults.js';
 import { F } from './flags.js';
+import { StackCursor } from './StackCursor.js';
 
 const TWO32 = 4294967296;
 
@@ -92,15 +93,8 @@ function readSys64(cpu: Cpu, baseLo: number, baseHi: number, offset: number): nu
   return cpu.readSystem64(s | 0, (baseHi + (s >= TWO32 ? 1 : 0)) | 0);
 }
 
-/** The stack pointer the frame is pushed below (no closure per delivery). */
-const frameSp = new Int32Array(2);
-
-function pushFrame(cpu: Cpu, lo: number, hi: number): void {
-  const sl = frameSp[0];
-  frameSp[1] = (sl >>> 0) < 8 ? (frameSp[1] - 1) | 0 : frameSp[1];
-  frameSp[0] = (sl - 8) | 0;
-  cpu.mmu.write64(frameSp[0], frameSp[1], lo, hi);
-}
+/** The stack pointer the frame is pushed below. */
+const frame = new StackCursor();
 
 function deliverOnce(cpu: Cpu, vector: number, errorCode: number, software: boolean, ext: number): void {
   const idtErr = vector * 8 + 2 + ext;
@@ -142,17 +136,17 @@ function deliverOnce(cpu: Cpu, vector: number, errorCode: number, software: bool
   spLo &= ~15;
 
   cpu.setCpl(newCpl);
-  frameSp[0] = spLo;
-  frameSp[1] = spHi;
-  pushFrame(cpu, oldSs, 0);
-  pushFrame(cpu, oldRspLo, oldRspHi);
-  pushFrame(cpu, oldRflags, 0);
-  pushFrame(cpu, oldCs, 0);
-  pushFrame(cpu, ripLo, ripHi);
-  if (errorCode >= 0) pushFrame(cpu, errorCode, 0);
+  const m = cpu.mmu;
+  frame.at(spLo, spHi);
+  frame.push64(m, oldSs, 0);
+  frame.push64(m, oldRspLo, oldRspHi);
+  frame.push64(m, oldRflags, 0);
+  frame.push64(m, oldCs, 0);
+  frame.push64(m, ripLo, ripHi);
+  if (errorCode >= 0) frame.push64(m, errorCode, 0);
 
-  cpu.lo[4] = frameSp[0];
-  cpu.hi[4] = frameSp[1];
+  cpu.lo[4] = frame.lo;
+  cpu.hi[4] = frame.hi;
   cpu.cs = (selector & ~3) | newCpl;
   // SDM 6.14.4: on a privilege change SS is loaded with a null selector whose RPL is the new CPL.
   if (newCpl !== oldCpl) cpu.ss = newCpl;

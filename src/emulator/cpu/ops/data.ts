@@ -8,6 +8,7 @@ import { F, K_EAGER, getArith } from '../flags.js';
 import { type Size, type Template, mget, mset, norm, rget, rset, setFlags, setFlags64, immv, useTemplate } from './template.js';
 import { type BinaryForm, decodeBinary, decodeRegRm, decodeRm, gpr, isImm, isMem, setImm, setMem, setReg } from './operands.js';
 import { AUX_MEM } from './operandAccess.js';
+import { StackCursor } from '../StackCursor.js';
 
 /** 64-bit push of (vl, vh): write first, then move RSP, so a faulting push changes nothing. */
 export const PUSH64 = (vl: string, vh: string): string =>
@@ -177,15 +178,8 @@ function cmpxchg16b(cpu: Cpu, op: Op): void {
   }
 }
 
-/** ENTER's frame pointer walk pushes below its own stack pointer, moved into RSP only at the end. */
-const enterSp = new Int32Array(2);
-
-function enterPush(cpu: Cpu, vl: number, vh: number): void {
-  const sl = enterSp[0];
-  enterSp[1] = (sl >>> 0) < 8 ? (enterSp[1] - 1) | 0 : enterSp[1];
-  enterSp[0] = (sl - 8) | 0;
-  cpu.mmu.write64(enterSp[0], enterSp[1], vl, vh);
-}
+/** ENTER's pushes go below this cursor; RSP is written at the end. */
+const enterSp = new StackCursor();
 
 /** ENTER imm16, imm8 with 64-bit operand size (SDM ENTER; nesting level taken modulo 32). */
 function enter(cpu: Cpu, op: Op): void {
@@ -194,11 +188,10 @@ function enter(cpu: Cpu, op: Op): void {
   const m = cpu.mmu;
   const alloc = op.imm & 0xffff;
   const level = op.immh & 31;
-  enterSp[0] = L[4];
-  enterSp[1] = H[4];
-  enterPush(cpu, L[5], H[5]);
-  const frameLo = enterSp[0];
-  const frameHi = enterSp[1];
+  enterSp.at(L[4], H[4]);
+  enterSp.push64(m, L[5], H[5]);
+  const frameLo = enterSp.lo;
+  const frameHi = enterSp.hi;
   if (level > 0) {
     let bl = L[5];
     let bh = H[5];
@@ -207,12 +200,12 @@ function enter(cpu: Cpu, op: Op): void {
       bh = (bl >>> 0) < 8 ? (bh - 1) | 0 : bh;
       bl = nl;
       const vl = m.read64(bl, bh);
-      enterPush(cpu, vl, m.hiOut);
+      enterSp.push64(m, vl, m.hiOut);
     }
-    enterPush(cpu, frameLo, frameHi);
+    enterSp.push64(m, frameLo, frameHi);
   }
-  const sl = enterSp[0];
-  const sh = enterSp[1];
+  const sl = enterSp.lo;
+  const sh = enterSp.hi;
   const s = (sl >>> 0) - alloc;
   const nl = s | 0;
   const nh = s < 0 ? (sh - 1) | 0 : sh;

@@ -6,6 +6,7 @@ import type { Cpu } from '../Cpu.js';
 import { Efer, Exitable, isCanonical } from '../arch.js';
 import type { Op } from '../Op.js';
 import { Vector } from '../faults.js';
+import { StackCursor } from '../StackCursor.js';
 import { F } from '../flags.js';
 import { deliverEvent } from '../interrupts.js';
 import { type H, TWO32, gp0, hooked, set32, ud, use } from './hooked.js';
@@ -50,39 +51,22 @@ const swapgs: H = (cpu) => {
   cpu.kernelGsBaseHi = h;
 };
 
-/**
- * The stack slots IRETQ and far RET read: a cursor above RSP (RSP itself moves only once every slot was read
- * and checked). popSlot returns the low word, the high word of an 8-byte slot in cpu.mmu.hiOut.
- */
-const slotSp = new Int32Array(2);
-
-function popSlot(cpu: Cpu, bytes: 4 | 8): number {
-  const sl = slotSp[0];
-  const v = bytes === 8 ? cpu.mmu.read64(sl, slotSp[1]) : cpu.mmu.read32(sl, slotSp[1]);
-  skipSlots(bytes);
-  return v;
-}
-
-function skipSlots(bytes: number): void {
-  const s = (slotSp[0] >>> 0) + bytes;
-  slotSp[0] = s | 0;
-  if (s >= TWO32) slotSp[1] = (slotSp[1] + 1) | 0;
-}
+/** The stack slots IRETQ and far RET read: RSP moves only once every slot was read and checked. */
+const slots = new StackCursor();
 
 /** IRETQ in 64-bit mode always pops RIP, CS, RFLAGS, RSP, SS (SDM IRET, IA-32e mode). */
 const iretq: H = (cpu) => {
   const m = cpu.mmu;
   const L = cpu.lo;
   const H = cpu.hi;
-  slotSp[0] = L[4];
-  slotSp[1] = H[4];
-  const ripLo = popSlot(cpu, 8);
+  slots.at(L[4], H[4]);
+  const ripLo = slots.pop(m, 8);
   const ripHi = m.hiOut;
-  const cs = popSlot(cpu, 8) & 0xffff;
-  const flags = popSlot(cpu, 8);
-  const rspLo = popSlot(cpu, 8);
+  const cs = slots.pop(m, 8) & 0xffff;
+  const flags = slots.pop(m, 8);
+  const rspLo = slots.pop(m, 8);
   const rspHi = m.hiOut;
-  const ss = popSlot(cpu, 8) & 0xffff;
+  const ss = slots.pop(m, 8) & 0xffff;
   const rpl = cs & 3;
   if ((cs & ~3) === 0) throw cpu.fault.set(Vector.GP, 0);
   // Return to the same or an outer privilege level only (SDM IRET: "RETURN-TO-OUTER-PRIVILEGE-LEVEL").
@@ -121,27 +105,25 @@ function checkReturnCodeSegment(cpu: Cpu, cs: number): void {
 const retf: H = (cpu, op) => {
   const m = cpu.mmu;
   const bytes = op.size === 64 ? 8 : 4;
-  slotSp[0] = cpu.lo[4];
-  slotSp[1] = cpu.hi[4];
-  const ripLo = popSlot(cpu, bytes);
+  slots.at(cpu.lo[4], cpu.hi[4]);
+  const ripLo = slots.pop(m, bytes);
   const ripHi = bytes === 8 ? m.hiOut : 0;
-  const cs = popSlot(cpu, bytes) & 0xffff;
+  const cs = slots.pop(m, bytes) & 0xffff;
   const rpl = cs & 3;
   if ((cs & ~3) === 0 || rpl < cpu.cpl) throw cpu.fault.set(Vector.GP, cs & ~3);
   checkReturnCodeSegment(cpu, cs);
   if (!isCanonical(ripHi)) gp0(cpu);
   const release = op.imm & 0xffff;
-  if (release !== 0) skipSlots(release);
+  if (release !== 0) slots.skip(release);
   if (rpl > cpu.cpl) {
-    const rspLo = popSlot(cpu, bytes);
+    const rspLo = slots.pop(m, bytes);
     const rspHi = bytes === 8 ? m.hiOut : 0;
-    cpu.ss = popSlot(cpu, bytes) & 0xffff;
-    slotSp[0] = rspLo;
-    slotSp[1] = rspHi;
+    cpu.ss = slots.pop(m, bytes) & 0xffff;
+    slots.at(rspLo, rspHi);
   }
   cpu.cs = cs;
-  cpu.lo[4] = slotSp[0];
-  cpu.hi[4] = slotSp[1];
+  cpu.lo[4] = slots.lo;
+  cpu.hi[4] = slots.hi;
   cpu.setCpl(rpl);
   cpu.rip = ripHi * TWO32 + (ripLo >>> 0);
 };

@@ -266,11 +266,30 @@ function doubleShiftHandler(left: boolean): (cpu: Cpu, op: Op) => void {
 let rl64 = 0;
 let rh64 = 0;
 function shl64(xl: number, xh: number, k: number): void {
-  if (k === 0) { rl64 = xl; rh64 = xh; } else if (k < 32) { rh64 = (xh << k) | (xl >>> (32 - k)); rl64 = xl << k; } else { rh64 = xl << (k - 32); rl64 = 0; }
+  if (k === 0) {
+    rl64 = xl;
+    rh64 = xh;
+  } else if (k < 32) {
+    rh64 = (xh << k) | (xl >>> (32 - k));
+    rl64 = xl << k;
+  } else {
+    rh64 = xl << (k - 32);
+    rl64 = 0;
+  }
 }
-/** The same shifted right (logical). */
+
+/** The same shifted right (logical), in rl64/rh64. */
 function shr64(xl: number, xh: number, k: number): void {
-  if (k === 0) { rl64 = xl; rh64 = xh; } else if (k < 32) { rl64 = (xl >>> k) | (xh << (32 - k)); rh64 = xh >>> k; } else { rl64 = xh >>> (k - 32); rh64 = 0; }
+  if (k === 0) {
+    rl64 = xl;
+    rh64 = xh;
+  } else if (k < 32) {
+    rl64 = (xl >>> k) | (xh << (32 - k));
+    rh64 = xh >>> k;
+  } else {
+    rl64 = xh >>> (k - 32);
+    rh64 = 0;
+  }
 }
 /** Bit b (0-63) of (xl, xh). */
 function bit64(xl: number, xh: number, b: number): number {
@@ -283,23 +302,15 @@ function doubleShift64(cpu: Cpu, op: Op, left: boolean, n: number): void {
   const dh = cpu.t1;
   const sl = cpu.lo[op.s];
   const sh = cpu.hi[op.s];
-  let rl: number;
-  let rh: number;
-  if (left) {
-    shr64(sl, sh, 64 - n);
-    const ol = rl64;
-    const oh = rh64;
-    shl64(dl, dh, n);
-    rl = rl64 | ol;
-    rh = rh64 | oh;
-  } else {
-    shl64(sl, sh, 64 - n);
-    const ol = rl64;
-    const oh = rh64;
-    shr64(dl, dh, n);
-    rl = rl64 | ol;
-    rh = rh64 | oh;
-  }
+  // SHLD: d << n | s >>> (64 - n); SHRD: d >>> n | s << (64 - n).
+  if (left) shr64(sl, sh, 64 - n);
+  else shl64(sl, sh, 64 - n);
+  const fromSrcLo = rl64;
+  const fromSrcHi = rh64;
+  if (left) shl64(dl, dh, n);
+  else shr64(dl, dh, n);
+  const rl = rl64 | fromSrcLo;
+  const rh = rh64 | fromSrcHi;
   const cf = left ? bit64(dl, dh, 64 - n) : bit64(dl, dh, n - 1);
   writeDst(cpu, op, rl, rh);
   setResFlags(cpu, 64, rl, rh, cf, (rh >>> 31) ^ (dh >>> 31));
