@@ -17,8 +17,8 @@ import { StopReason, type Machine } from '../src/emulator/machine.js';
 import { figure } from './figure.js';
 
 const WORKLOAD = 'syscall:n=200000';
-const SLICE = 1_000_000;
-const WARMUP = 5;
+const SLICE = 400_000;
+const WARMUP = 10;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
