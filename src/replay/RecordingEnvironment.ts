@@ -40,7 +40,7 @@ export class RecordingEnvironment implements Environment {
       this.depth--;
     }
     // Only events with an effect are logged: replay need not stop where nothing happened.
-    if (irq || this.effects.length > 0) this.log.add([InputKind.advance, icount, irq ? 1 : 0]);
+    if (irq || this.effects.length > 0) this.log.add3(InputKind.advance, icount, irq ? 1 : 0);
     this.flushEffects();
     return irq;
   }
@@ -57,7 +57,7 @@ export class RecordingEnvironment implements Environment {
     } finally {
       this.depth--;
     }
-    this.log.add([InputKind.portIn, this.now(), port, size, v >>> 0, this.inner.inRaisedIrq ? 1 : 0]);
+    this.log.add6(InputKind.portIn, this.now(), port, size, v >>> 0, this.inner.inRaisedIrq ? 1 : 0);
     this.flushEffects();
     return v;
   }
@@ -70,7 +70,7 @@ export class RecordingEnvironment implements Environment {
     } finally {
       this.depth--;
     }
-    this.log.add([InputKind.portOut, this.now(), port, size, value >>> 0, irq ? 1 : 0]);
+    this.log.add6(InputKind.portOut, this.now(), port, size, value >>> 0, irq ? 1 : 0);
     this.flushEffects();
     return irq;
   }
@@ -81,13 +81,13 @@ export class RecordingEnvironment implements Environment {
 
   pendingVector(): number {
     const v = this.inner.pendingVector();
-    this.log.add([InputKind.pending, this.now(), v]);
+    this.log.add3(InputKind.pending, this.now(), v);
     return v;
   }
 
   acknowledge(): number {
     const v = this.inner.acknowledge();
-    this.log.add([InputKind.acknowledge, this.now(), v]);
+    this.log.add3(InputKind.acknowledge, this.now(), v);
     return v;
   }
 }

@@ -37,8 +37,17 @@ const CHUNK = 4096;
 
 const packr = new Packr({ useRecords: false });
 
+/**
+ * Writes the log chunk by chunk. Entries made of numbers only (all but DMA) are encoded straight into the
+ * chunk's bytes as msgpack, the bytes msgpackr writes for them (positive fixint / uint8-32, negative fixint /
+ * int8-32, float64 beyond 32 bits; test/input-log.test.ts compares with msgpackr), with no array per entry
+ * and no packing pass; other entries go through msgpackr. A chunk is the msgpack array of its entries.
+ */
 export class InputLogWriter {
-  private chunk: InputEntry[] = [];
+  private body = new Uint8Array(1 << 16);
+  private view = new DataView(this.body.buffer);
+  private at = 0;
+  private count = 0;
   private fd: number;
   entries = 0;
   bytes = 0;
@@ -48,18 +57,108 @@ export class InputLogWriter {
   }
 
   add(entry: InputEntry): void {
-    this.chunk.push(entry);
+    if (entry.length < 16 && entry.every((x) => typeof x === 'number')) {
+      this.room(1 + 9 * entry.length);
+      this.body[this.at++] = 0x90 | entry.length; // entries are short: fixarray
+      for (const x of entry) this.num(x as number);
+    } else {
+      const packed = packr.pack(entry);
+      this.room(packed.length);
+      this.body.set(packed, this.at);
+      this.at += packed.length;
+    }
+    this.added();
+  }
+
+  /** [kind, icount, a]: advance, pending, acknowledge. */
+  add3(kind: number, icount: number, a: number): void {
+    this.room(28);
+    this.body[this.at++] = 0x93;
+    this.num(kind);
+    this.num(icount);
+    this.num(a);
+    this.added();
+  }
+
+  /** [kind, icount, port, size, value, irq]: portIn, portOut. */
+  add6(kind: number, icount: number, port: number, size: number, value: number, irq: number): void {
+    this.room(55);
+    this.body[this.at++] = 0x96;
+    this.num(kind);
+    this.num(icount);
+    this.num(port);
+    this.num(size);
+    this.num(value);
+    this.num(irq);
+    this.added();
+  }
+
+  private added(): void {
     this.entries++;
-    if (this.chunk.length >= CHUNK) this.flush();
+    if (++this.count >= CHUNK) this.flush();
+  }
+
+  private room(n: number): void {
+    if (this.at + n <= this.body.length) return;
+    const b = new Uint8Array(Math.max(this.body.length * 2, this.at + n));
+    b.set(this.body.subarray(0, this.at));
+    this.body = b;
+    this.view = new DataView(b.buffer);
+  }
+
+  /** One number as msgpackr encodes it (pack.js, useRecords false, no float32). */
+  private num(v: number): void {
+    const b = this.body;
+    let p = this.at;
+    if (v >>> 0 === v) {
+      if (v < 0x80) b[p++] = v;
+      else if (v < 0x100) {
+        b[p++] = 0xcc;
+        b[p++] = v;
+      } else if (v < 0x10000) {
+        b[p++] = 0xcd;
+        b[p++] = v >> 8;
+        b[p++] = v & 0xff;
+      } else {
+        b[p++] = 0xce;
+        this.view.setUint32(p, v);
+        p += 4;
+      }
+    } else if (v >> 0 === v) {
+      if (v >= -0x20) b[p++] = 0x100 + v;
+      else if (v >= -0x80) {
+        b[p++] = 0xd0;
+        b[p++] = v + 0x100;
+      } else if (v >= -0x8000) {
+        b[p++] = 0xd1;
+        this.view.setInt16(p, v);
+        p += 2;
+      } else {
+        b[p++] = 0xd2;
+        this.view.setInt32(p, v);
+        p += 4;
+      }
+    } else {
+      b[p++] = 0xcb;
+      this.view.setFloat64(p, v);
+      p += 8;
+    }
+    this.at = p;
   }
 
   flush(): void {
-    if (this.chunk.length === 0 || this.fd < 0) return;
-    const packed = packr.pack(this.chunk);
+    if (this.count === 0 || this.fd < 0) return;
+    const n = this.count;
+    const head = n < 16 ? Uint8Array.of(0x90 | n) : n < 0x10000 ? Uint8Array.of(0xdc, n >> 8, n & 0xff)
+      : Uint8Array.of(0xdd, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff);
+    const packed = new Uint8Array(head.length + this.at);
+    packed.set(head);
+    packed.set(this.body.subarray(0, this.at), head.length);
     const buf = this.compression === TraceCompression.lz4 ? lz4Compress(packed) : packed;
     writeSync(this.fd, buf);
     this.bytes += buf.length;
-    this.chunk = [];
+    this.at = 0;
+    this.count = 0;
   }
 
   close(): void {
