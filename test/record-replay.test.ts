@@ -20,6 +20,8 @@ import { TraceReader } from '../src/record/TraceReader.js';
 import { cpSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { resealFile } from './helpers/reseal.js';
+import { EXITS } from '../src/record/schema.js';
+import { CompressedFileWriter, type TraceCompression } from '../src/record/compression.js';
 
 const root = mkdtempSync(join(tmpdir(), 'vmtrace-rr-'));
 
@@ -115,6 +117,38 @@ describe('record and replay on the guest (live devices)', async () => {
     const rep = await replayTrace(dir);
     expect(rep.clean).toBe(true);
     expect(rep.icount).toBe(1_000_000);
+  });
+
+  it('replay checks each exit\'s recorded seq, ts, cycles and cost too, and names the field that differs', async () => {
+    // One exit's recorded values changed and the file re-sealed (as a damaged recorder or a bad edit would leave
+    // it): the execution replays identically, so only the comparison of these columns can catch it.
+    const exitIndex = 100;
+    for (const [column, delta] of [['cost', 1], ['cycles', -7], ['ts', 3], ['seq', 1]] as const) {
+      const dir = join(root, `edited-${column}`);
+      cpSync(join(root, 'a'), dir, { recursive: true });
+      const reader = TraceReader.open(dir);
+      const col = EXITS.columns.findIndex((c) => c.name === column);
+      const w = new CompressedFileWriter(reader.manifest.compression as TraceCompression);
+      let row = 0;
+      let recorded = 0n;
+      for (const batch of reader.batches('exits')) {
+        if (exitIndex >= row && exitIndex < row + batch.numRows) {
+          const values = batch.getChildAt(col)!.data[0]!.values as BigInt64Array | Uint32Array;
+          recorded = BigInt(values[exitIndex - row]!);
+          if (values instanceof BigInt64Array) values[exitIndex - row] = recorded + BigInt(delta);
+          else values[exitIndex - row] = Number(recorded) + delta;
+        }
+        w.write(batch);
+        row += batch.numRows;
+      }
+      w.finish();
+      resealFile(dir, 'exits.arrow', w.toUint8Array(true));
+      const r = await replayTrace(dir);
+      expect(r.clean, column).toBe(false);
+      expect(r.divergence?.seq, column).toBe(column === 'seq' ? exitIndex + 1 : exitIndex);
+      expect(r.divergence?.diffs, column).toEqual([{ field: column, recorded: String(recorded + BigInt(delta)), replayed: String(recorded) }]);
+      expect(r.divergence?.message, column).toMatch(new RegExp(`^divergence at exit \\d+ .*\\n  ${column} +recorded`));
+    }
   });
 
   it('a truncated table gives a clear error, not a crash', async () => {

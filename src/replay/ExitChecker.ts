@@ -1,7 +1,8 @@
 // Exit-by-exit checking of a replay against the recording, with rr's field-by-field register comparison.
 //
-// Exact mode: every replayed exit must equal the next recorded exit (icount, reason, qualification,
-// instruction length, interruption info, addresses, selectors, CPL and the full register snapshot).
+// Exact mode: every replayed exit must equal the next recorded exit (seq, icount, guest TSC, modelled cycles
+// and cost, vCPU, reason, qualification, instruction length, interruption info, which addresses are valid and
+// their values, selectors, CPL and the full register snapshot), reported field by field as rr does.
 // Subsequence mode (replay under another exit configuration): the recorded exits must appear, in order and
 // unchanged, among the replayed ones; the others are counted as additional exits by reason. Guest time
 // derives from icount, so the guest executes the same instructions either way.
@@ -12,6 +13,12 @@ import { EXIT_WORDS, ExitWord, GPR_NAMES, type ExitEvent } from '../emulator/eve
 export interface RecordedExit {
   seq: number;
   icount: number;
+  tsc: number;
+  cycles: number;
+  cost: number;
+  vcpu: number;
+  hasGuestLinear: boolean;
+  hasGuestPhysical: boolean;
   reason: number;
   instructionLength: number;
   interruptionInfo: number;
@@ -52,13 +59,32 @@ function hex64(w: Uint32Array, at: number): string {
   return `0x${((BigInt(w[at + 1]) << 32n) | BigInt(w[at])).toString(16)}`;
 }
 
+/** What of an exit a replay can reproduce besides the guest's execution (both true in an exact replay). */
+export interface Accounting {
+  /** The exit's sequence number: the same exits before it (not under another exit configuration). */
+  seq: boolean;
+  /** Modelled `cycles` and `cost`: the recording's cost model, exit configuration and interception strategy. */
+  cost: boolean;
+}
+
+const EXACT: Accounting = { seq: true, cost: true };
+
 /** Field-by-field differences between a recorded and a replayed exit (empty when equal). */
-export function diffExit(rec: RecordedExit, rep: ExitEvent): FieldDiff[] {
+export function diffExit(rec: RecordedExit, rep: ExitEvent, accounting: Accounting = EXACT): FieldDiff[] {
   const d: FieldDiff[] = [];
-  const scalar = (field: string, a: number, b: number): void => {
+  const scalar = (field: string, a: number | boolean, b: number | boolean): void => {
     if (a !== b) d.push({ field, recorded: String(a), replayed: String(b) });
   };
+  if (accounting.seq) scalar('seq', rec.seq, rep.seq);
   scalar('icount', rec.icount, rep.icount);
+  scalar('ts', rec.tsc, rep.tsc);
+  if (accounting.cost) {
+    scalar('cycles', rec.cycles, rep.cycles);
+    scalar('cost', rec.cost, rep.cost);
+  }
+  scalar('cpu', rec.vcpu, rep.vcpu);
+  scalar('guest_linear valid', rec.hasGuestLinear, rep.hasGuestLinear);
+  scalar('guest_physical valid', rec.hasGuestPhysical, rep.hasGuestPhysical);
   scalar('exit_reason', rec.reason, rep.reason);
   scalar('instruction_length', rec.instructionLength, rep.instructionLength);
   scalar('interruption_info', rec.interruptionInfo >>> 0, rep.interruptionInfo >>> 0);
@@ -105,6 +131,8 @@ export class ExitChecker {
      * where the input log was cut) in `unchecked`.
      */
     private readonly cut = false,
+    /** What besides the execution is compared (default: everything, an exact replay). */
+    private readonly accounting: Accounting = subsequence ? { seq: false, cost: false } : EXACT,
   ) {
     if (EXIT_WORDS !== 48) throw new Error('exit snapshot layout changed');
     this.pos = first;
@@ -126,7 +154,7 @@ export class ExitChecker {
       this.diverge(null, e, [{ field: 'exit', recorded: '(none: the recording ends here)', replayed: `reason ${e.reason} at icount ${e.icount}` }]);
       return false;
     }
-    const diffs = diffExit(rec, e);
+    const diffs = diffExit(rec, e, this.accounting);
     if (diffs.length === 0) {
       this.pos++;
       this.matched++;

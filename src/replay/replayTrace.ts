@@ -191,7 +191,10 @@ export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promis
     return currentIndex === i ? current : undefined;
   };
   if (otherStrategy) subsequence = true;
-  const checker = new ExitChecker(recorded, recordedExits, subsequence, firstExit, skip, cut);
+  // Modelled cycles and cost are the recording's only under its cost model, exit configuration and strategy
+  // (with its logging work: seed 004's "nolog" variants charge none).
+  const checker = new ExitChecker(recorded, recordedExits, subsequence, firstExit, skip, cut,
+    { seq: !subsequence, cost: !subsequence && opts.costModel === undefined && (opts.logSyscalls ?? recordedIntercept?.log ?? true) === (recordedIntercept?.log ?? true) });
   let replayedExits = 0;
   let syscalls = 0;
   m.subscribe({
