@@ -24,7 +24,7 @@ export function register(program: Command): void {
     .option('--max-instructions <n>', 'stop after this many guest instructions', String(SESSION_DEFAULTS.maxInstructions))
     .option('--max-exits <n>', 'stop after this many exits', String(SESSION_DEFAULTS.maxExits))
     .option('--overwrite', 'replace an existing trace at the output directory')
-    .option('--intercept <strategy>', `syscall interception: none, double-swap, fill-the-gap, handler-injection, selective, nitro (default ${SESSION_DEFAULTS.intercept}; none for the linux workload, the only one it supports yet)`)
+    .option('--intercept <strategy>', `syscall interception: none, double-swap, fill-the-gap, handler-injection, selective, nitro (default ${SESSION_DEFAULTS.intercept}; none for the linux workload)`)
     .option('--syscalls <list>', 'for --intercept selective: syscall names or numbers, comma-separated')
     .option('--no-log-syscalls', 'do not charge logging work per intercepted syscall (seed 004 "nolog")')
     .option('--checkpoint-every <n>', 'write a checkpoint for trace replay --from every this many instructions (0: none)', String(DEFAULT_CHECKPOINT_EVERY))

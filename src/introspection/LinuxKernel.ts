@@ -35,6 +35,8 @@ export interface TaskLayout {
   /** struct pt_regs: size and the saved user RSP (the frame at the top of each task's kernel stack) */
   ptRegsSize: number;
   ptRegsSp: number;
+  /** struct pt_regs: the saved RDI (a syscall's first argument) */
+  ptRegsDi: number;
 }
 
 /** Kernel functions and variables introspection attaches to (kallsyms addresses, signed). */
@@ -52,6 +54,8 @@ export interface KernelSymbols {
   beginNewExec: number;
   setupNewExec: number;
   entrySyscall64: number;
+  /** do_syscall_64(struct pt_regs *regs, int nr): every 64-bit system call, after entry_SYSCALL_64 saved the registers */
+  doSyscall64: number;
 }
 
 export class LinuxKernel {
@@ -117,6 +121,7 @@ function taskLayout(btf: Btf): TaskLayout {
     signalLive: btf.offsetOf('signal_struct', 'live'),
     ptRegsSize: btf.sizeOf(btf.struct('pt_regs').id),
     ptRegsSp: btf.offsetOf('pt_regs', 'sp'),
+    ptRegsDi: btf.offsetOf('pt_regs', 'di'),
   };
 }
 
@@ -133,5 +138,6 @@ function kernelSymbols(k: Kallsyms): KernelSymbols {
     beginNewExec: k.address('begin_new_exec'),
     setupNewExec: k.address('setup_new_exec'),
     entrySyscall64: k.address('entry_SYSCALL_64'),
+    doSyscall64: k.address('do_syscall_64'),
   };
 }

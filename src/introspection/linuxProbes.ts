@@ -10,6 +10,8 @@
 //   do_group_exit(code)       exit_group (or a fatal signal): the coming process exit's `how`
 //   do_exit(code)             thread_exit; with signal->live == 1 (the last live thread) also proc_exit
 //   __switch_to(prev, next)   context_switch to next
+//   do_syscall_64(regs, nr)   syscall: a0 the number (ESI), a1 the first argument (regs->di); every 64-bit
+//                             system call the kernel dispatches, whatever path it entered by
 
 import type { Cpu } from '../emulator/cpu/Cpu.js';
 import type { Machine } from '../emulator/machine.js';
@@ -31,6 +33,7 @@ export interface LinuxProbeStats {
   execs: number;
   exits: number;
   switches: number;
+  syscalls: number;
 }
 
 /** Attach the ground-truth probes; returns a detach function and live counters. */
@@ -38,7 +41,7 @@ export function attachLinuxProbes(machine: Machine, kernel: LinuxKernel): { stat
   const cpu = machine.cpu;
   const L = kernel.layout;
   const S = kernel.sym;
-  const stats: LinuxProbeStats = { creates: 0, execs: 0, exits: 0, switches: 0 };
+  const stats: LinuxProbeStats = { creates: 0, execs: 0, exits: 0, switches: 0, syscalls: 0 };
   const view = (): GuestView => ({ mem: cpu.mmu.u8, cr3: cpu.cr3 });
   /** tgid -> exit "how" set by do_group_exit (1) or a fatal signal (2) */
   const groupExit = new Map<number, number>();
@@ -108,6 +111,14 @@ export function attachLinuxProbes(machine: Machine, kernel: LinuxKernel): { stat
       stats.switches++;
       const prev = readTask(v, kernel, reg(c, 7));
       emit(icount, GroundTruthType.contextSwitch, next, userSp(v, next), prev?.pid ?? 0, next.task);
+    }],
+    [S.doSyscall64, (c, icount) => {
+      const v = view();
+      const t = current(v);
+      if (t === null) return;
+      stats.syscalls++;
+      const arg0 = readPointer(v, reg(c, 7) + L.ptRegsDi) ?? 0;
+      emit(icount, GroundTruthType.syscall, t, c.lo[6], arg0, t.task);
     }],
   ];
   for (const [addr, fn] of probes) cpu.cache.setProbe(addr, fn);

@@ -17,6 +17,8 @@ import { installHyperupcalls, type HyperupcallRuntime } from '../hypervisor/hype
 import { linuxCpuid } from '../emulator/cpu/cpuModel.js';
 import { loadLinuxWorkload, prepareWorkload } from '../hypervisor/linux/linuxGuest.js';
 import { enterLinux } from '../hypervisor/linux/loadLinux.js';
+import { linuxGuestKernel } from '../hypervisor/linux/linuxGuestKernel.js';
+import { vmtraceGuestKernel, type GuestKernel } from '../hypervisor/interception/Strategy.js';
 import { UserError } from '../errors.js';
 import { LinuxKernel } from '../introspection/LinuxKernel.js';
 import { attachLinuxProbes } from '../introspection/linuxProbes.js';
@@ -88,10 +90,6 @@ export function assemble(config: SessionConfig, makeEnv: (m: Machine, w: Workloa
   const workload = typeof config.workload === 'string' ? getWorkload(config.workload, overrides) : config.workload;
   if (config.seed !== undefined) workload.seed = config.seed;
   const linux = workload.linux !== undefined;
-  if (linux && config.intercept !== undefined && config.intercept !== 'none') {
-    // Interception strategies patch or watch our kernel's SYSCALL entry; Linux's is the introspection issue's.
-    throw new UserError(`--intercept ${config.intercept}: syscall interception on Linux's entry code is not supported yet; the linux workload runs with --intercept none`);
-  }
   getExitPreset(config.exitPreset); // clear error for an unknown name
   const costModel = typeof config.costModel === 'string' ? getCostModel(config.costModel) : config.costModel;
   const vmcs = new Vmcs();
@@ -146,24 +144,28 @@ export function assemble(config: SessionConfig, makeEnv: (m: Machine, w: Workloa
   // they start as RWX everywhere, so nothing exits until a strategy restricts a page.
   if (vmcs.eptEnabled()) machine.cpu.mmu.eptPerm = ept.perm;
   let loaded: LoadedGuest;
+  let kernel: GuestKernel;
+  // A Linux kernel is known from its own image (kallsyms, BTF, sys_call_table: src/introspection), parsed once.
+  const linuxKernel = linux ? LinuxKernel.of(workload.linux!.vmlinux!) : null;
   if (linux) {
     const l = loadLinuxWorkload(machine.cpu.mmu.u8, workload, costModel.tscHz);
     enterLinux(machine.cpu, l);
     loaded = l;
+    kernel = linuxGuestKernel(linuxKernel!, l.cmdline);
   } else {
     loaded = loadGuest(machine.cpu.mmu.u8, loadOptions(workload, costModel.tscHz));
     enterGuest(machine.cpu, loaded);
+    kernel = vmtraceGuestKernel(loaded.symbols, workload.memBytes, RESERVED_BYTES);
   }
   env = makeEnv(machine, workload);
   machine.env = env;
   strategy.install({
-    machine, hypervisor, vmcs, ept, costModel, symbols: loaded.symbols, reservedPhys: workload.memBytes,
-    reservedBytes: RESERVED_BYTES, log: full.logSyscalls, onSyscall: (r) => machine.publishSyscall(r),
+    machine, hypervisor, vmcs, ept, costModel, kernel, log: full.logSyscalls, onSyscall: (r) => machine.publishSyscall(r),
   });
   const hyperupcalls = installHyperupcalls({ machine, hypervisor, costModel, workload }); // HC 1 and the event hooks (docs/hyperupcalls.md)
   // An unmodified Linux kernel reports nothing about itself: its ground truth comes from probes on its own
   // functions, found and decoded from the image's kallsyms and BTF (src/introspection), no exit, no cost.
-  if (linux && full.groundTruthProbes) attachLinuxProbes(machine, LinuxKernel.of(workload.linux!.vmlinux!));
+  if (linux && full.groundTruthProbes) attachLinuxProbes(machine, linuxKernel!);
   return { machine, workload, loaded, vmcs, ept, costModel, hypervisor, hyperupcalls, strategy, config: full };
 }
 

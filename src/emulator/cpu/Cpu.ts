@@ -214,6 +214,12 @@ export class Cpu implements LazyFlags {
    * runs there does not count as guest instructions, so interception never changes the guest's icount.
    */
   hypervisorFrom = Infinity;
+  /**
+   * Guest-physical pages below hypervisorFrom that are the hypervisor's all the same: a page of the guest's
+   * own address space the hypervisor took for injected code (a Linux guest's unused text/rodata gap, EPT
+   * execute-only), as if EPT mapped it to a hypervisor frame. Read when a block is decoded, never per instruction.
+   */
+  readonly hypervisorPages = new Set<number>();
   /** Bumped whenever decoded code is invalidated (self-modifying code check of compiled blocks). */
   codeGen = 0;
   /** Index of the op a compiled block was running when it threw. */

@@ -205,7 +205,7 @@ export class DecodeCache {
     } finally {
       decoder.free();
     }
-    const hypervisor = pa >= this.cpu.hypervisorFrom;
+    const hypervisor = pa >= this.cpu.hypervisorFrom || this.cpu.hypervisorPages.has(pa >>> PAGE_SHIFT);
     // Its instructions do not retire: each one's icount is the block's start (eventIcount = icount + idx).
     if (hypervisor) for (const op of ops) op.idx = 0;
     const block: Block = { ops, next: rip + offset, phys: pa, hits: 0, jit: null, attention, hypervisor };

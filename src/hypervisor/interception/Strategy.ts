@@ -13,6 +13,7 @@ import { Exitable, Msr } from '../../emulator/cpu/arch.js';
 import type { SyscallEvent } from '../../emulator/events.js';
 import { UserError } from '../../errors.js';
 import { ProcBased } from '../../emulator/vmx/controls.js';
+import { syscallNumber } from './syscalls.js';
 
 export interface InterceptionContext {
   machine: Machine;
@@ -20,15 +21,31 @@ export interface InterceptionContext {
   vmcs: Vmcs;
   ept: Ept;
   costModel: CostModel;
-  /** Kernel symbols (from the ELF), e.g. syscall_entry. */
-  symbols: Map<string, bigint>;
-  /** Guest-physical frames reserved for the hypervisor (beyond the memory the guest is told about). */
-  reservedPhys: number;
-  reservedBytes: number;
+  /** What the strategies know of the guest's kernel, from the kernel itself (its symbols and image). */
+  kernel: GuestKernel;
   /** Charge logging work per record (seed 004 section 7.2: "log" vs "nolog"). */
   log: boolean;
   /** Publish the record (the machine's observers: recorder, live analyses). */
   onSyscall(r: SyscallEvent): void;
+}
+
+/**
+ * The guest kernel as the strategies see it. Our guest: its ELF symbols and the direct map docs/machine.md
+ * promises; Linux: its kallsyms tables and image (src/hypervisor/linux/linuxKernelInfo.ts). Nothing here is a
+ * hard-coded address of a particular kernel build.
+ */
+export interface GuestKernel {
+  /** For messages: 'vmtrace kernel', 'Linux 6.1.0-57-amd64'. */
+  name: string;
+  /**
+   * Where a strategy's injected page goes: a guest-physical page and a kernel virtual address mapping it
+   * executable in every address space (`note` says how it was found); or why this kernel has no such place.
+   */
+  injection: { phys: number; virt: number; note: string } | { refused: string };
+  /** The syscall entry by the kernel's own symbols (what it should write to LSTAR), or null when unknown. */
+  syscallEntry: { name: string; address: number } | null;
+  /** A syscall name (or number) to its number in this kernel's table; a clear error for an unknown name. */
+  syscallNumber(nameOrNumber: string): number;
 }
 
 export interface InterceptionStrategy {
@@ -98,20 +115,33 @@ export function chargeLog(ctx: InterceptionContext): void {
 /**
  * Watch the guest's writes of LSTAR: intercept WRMSR(LSTAR) in the MSR bitmap, perform the write for the
  * guest, and call `onWrite(guestValue)`, which returns what LSTAR should really hold. RDMSR(LSTAR) reads
- * the guest's value through the hypervisor's MSR shadow when `shadow` is set.
+ * the guest's value through the hypervisor's MSR shadow when `shadow` is set. A value other than the syscall
+ * entry the kernel's symbols name is noted in `notes`.
  */
-export function watchLstar(ctx: InterceptionContext, shadow: boolean, onWrite: (lo: number, hi: number) => [number, number]): void {
+export function watchLstar(ctx: InterceptionContext, shadow: boolean, onWrite: (lo: number, hi: number) => [number, number], notes?: string[]): void {
   const { vmcs, hypervisor } = ctx;
   vmcs.primaryProcessorBasedControls |= ProcBased.USE_MSR_BITMAPS;
   vmcs.setMsrIntercept(MSR_LSTAR, shadow, true);
   hypervisor.instructionHandlers.push((m, kind, op) => {
     if (kind !== Exitable.wrmsr || (m.cpu.lo[1] >>> 0) !== MSR_LSTAR) return false;
+    checkEntry(ctx, addr(m.cpu.lo[0], m.cpu.lo[2]), notes);
     const [lo, hi] = onWrite(m.cpu.lo[0], m.cpu.lo[2]);
     if (shadow) hypervisor.msrShadows.set(MSR_LSTAR, [m.cpu.lo[0] >>> 0, m.cpu.lo[2] >>> 0]);
     m.cpu.writeMsr(MSR_LSTAR, lo, hi);
     m.cpu.rip = op.next;
     return true;
   });
+}
+
+/**
+ * What the guest wrote to LSTAR against the entry its own symbols name: the strategies intercept whatever the
+ * kernel writes (a rootkit's LSTAR too) and say so in `notes` (their footprint notes) when it differs.
+ */
+function checkEntry(ctx: InterceptionContext, written: number, notes: string[] | undefined): void {
+  const e = ctx.kernel.syscallEntry;
+  if (e === null || e.address === written || notes === undefined) return;
+  const n = `the guest wrote LSTAR = 0x${va(written).toString(16)}, not ${e.name} (0x${va(e.address).toString(16)} by the kernel's symbols): intercepting what it wrote`;
+  if (!notes.includes(n)) notes.push(n);
 }
 
 /** Canonical address number from a 64-bit value given as (lo, hi). */
@@ -136,17 +166,39 @@ export function va(a: number): bigint {
 export const KERNEL_DIRECT_MAP = -0x80000000;
 
 /**
- * The hypervisor's page for injected code (beyond the memory the guest is told it has), reached through the
- * kernel's direct map, with EPT permissions `perm` (R=1 W=2 X=4) when EPT is on. Returns its guest-physical
- * address, its virtual address and whether EPT restricts it.
+ * Our own guest kernel (guest/kernel): its ELF symbols, its syscall numbers (syscalls.ts) and the hypervisor's
+ * pages beyond the memory it is told it has, which its direct map reaches (no page-table change needed).
+ */
+export function vmtraceGuestKernel(symbols: Map<string, bigint>, reservedPhys: number, reservedBytes: number): GuestKernel {
+  const entry = symbols.get('syscall_entry');
+  return {
+    name: 'the vmtrace kernel',
+    injection: reservedBytes < 4096 ? { refused: 'no guest-physical page is reserved for the hypervisor' } : {
+      phys: reservedPhys, virt: KERNEL_DIRECT_MAP + reservedPhys,
+      note: 'the handler page lies beyond the memory size the guest is told (boot_info.mem_bytes) and is mapped by the kernel\'s existing direct map, so no page-table change is needed',
+    },
+    syscallEntry: entry === undefined ? null : { name: 'syscall_entry', address: Number(BigInt.asIntN(64, entry)) },
+    syscallNumber,
+  };
+}
+
+/**
+ * The hypervisor's page for injected code, where the guest kernel says it can live (`ctx.kernel.injection`:
+ * beyond the memory our guest is told it has, reached through its direct map; in a Linux kernel's unused
+ * text/rodata gap), with EPT permissions `perm` (R=1 W=2 X=4) when EPT is on. A page inside guest memory is
+ * marked as the hypervisor's (its instructions do not retire, as if EPT mapped it to a hypervisor frame).
+ * Returns its guest-physical address, its virtual address and whether EPT restricts it.
  */
 export function injectedPage(ctx: InterceptionContext, strategy: string, perm: number): { phys: number; virt: number; hidden: boolean } {
-  if (ctx.reservedBytes < 4096) throw new UserError(`${strategy}: no guest-physical page is reserved for the hypervisor`);
-  const phys = ctx.reservedPhys;
+  const site = ctx.kernel.injection;
+  if ('refused' in site) throw new UserError(`${strategy}: no place for an injected handler in ${ctx.kernel.name}: ${site.refused}`);
+  const { phys } = site;
+  const cpu = ctx.machine.cpu;
+  if (phys < cpu.hypervisorFrom) cpu.hypervisorPages.add(Math.floor(phys / 4096));
   const hidden = ctx.vmcs.eptEnabled();
   if (hidden) {
     ctx.ept.setPermissions(phys / 4096, perm);
     ctx.machine.cpu.mmu.flushTlb();
   }
-  return { phys, virt: KERNEL_DIRECT_MAP + phys, hidden };
+  return { phys, virt: site.virt, hidden };
 }

@@ -61,7 +61,7 @@ export class DoubleSwap implements InterceptionStrategy {
       this.savedSecond = code.slice(l1, l1 + VMCALL.length);
       this.write(ctx, g, VMCALL);
       return [lo, hi];
-    });
+    }, this.warnings);
     ctx.hypervisor.vmcallHandlers.push((m, op) => {
       if (this.handler !== 0 && op.addr === this.handler) {
         // First exit: the syscall. Restore the first instruction, plant at the second.

@@ -45,7 +45,7 @@ export class FillTheGap implements InterceptionStrategy {
       this.planted = g - NEED;
       this.handler = g;
       return words(g - NEED);
-    });
+    }, this.warnings);
     ctx.hypervisor.vmcallHandlers.push((m, op) => {
       if (op.addr !== this.planted) return false;
       this.requireGap = false; // intercepting: later LSTAR moves degrade, they do not stop the run

@@ -53,18 +53,26 @@ export class Selective implements InterceptionStrategy {
   private stub = 0;
   private vmcallAt = 0;
   private handler = 0;
-  readonly selected: number[];
+  /** The selected numbers, in the guest kernel's own table (resolved at install; our guest's until then). */
+  selected: number[];
+  readonly notes: string[] = [];
 
-  constructor(syscalls: readonly string[]) {
+  constructor(private readonly syscalls: readonly string[]) {
     if (syscalls.length === 0) throw new UserError('selective: name the syscalls to intercept (--syscalls exit,exit_group,...)');
-    this.selected = syscalls.map((s) => {
-      const n = syscallNumber(s);
+    this.selected = this.resolve(syscallNumber);
+  }
+
+  private resolve(number: (s: string) => number): number[] {
+    return this.syscalls.map((s) => {
+      const n = number(s);
       if (n < 0 || n >= MAP_SIZE) throw new UserError(`selective: syscall number ${n} outside 0..${MAP_SIZE - 1}`);
       return n;
     });
   }
 
   install(ctx: InterceptionContext): void {
+    // Names are the guest kernel's: a Linux kernel's from its sys_call_table (src/hypervisor/linux/linuxKernelInfo.ts).
+    this.selected = this.resolve((s) => ctx.kernel.syscallNumber(s));
     const { phys, virt } = injectedPage(ctx, this.name, 0b101); // the stub reads its map: read + execute, no write
     const mmu = ctx.machine.cpu.mmu;
     const map = new Uint8Array(MAP_SIZE);
@@ -77,7 +85,7 @@ export class Selective implements InterceptionStrategy {
       mmu.writePhys(phys, code);
       this.vmcallAt = this.stub + vmcallOffset;
       return words(this.stub);
-    });
+    }, this.notes);
     ctx.hypervisor.vmcallHandlers.push((m, op) => {
       if (op.addr !== this.vmcallAt) return false;
       ctx.onSyscall(syscallRecord(m, this.name, 1));
@@ -88,16 +96,17 @@ export class Selective implements InterceptionStrategy {
   }
 
   saveState(): Record<string, unknown> {
-    return { handler: this.handler, vmcallAt: this.vmcallAt };
+    return { handler: this.handler, vmcallAt: this.vmcallAt, notes: this.notes };
   }
 
   loadState(s: Record<string, unknown>): void {
     this.handler = s.handler as number;
     this.vmcallAt = s.vmcallAt as number;
+    this.notes.splice(0, this.notes.length, ...((s.notes as string[] | undefined) ?? []));
   }
 
   footprint(): Footprint {
     return { kernelTextBytesChanged: 0, lstarVisibleToGuest: 'original', injectedPageHiddenByEpt: true,
-      notes: [`exits only for syscalls ${this.selected.join(', ')}`] };
+      notes: [`exits only for syscalls ${this.selected.join(', ')}`, ...this.notes] };
   }
 }

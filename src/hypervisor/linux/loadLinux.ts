@@ -49,6 +49,8 @@ export interface LoadedLinux extends LoadedGuest {
   gdtLimit: number;
   initrdPhys: number;
   cmdlinePhys: number;
+  /** The command line as loaded. */
+  cmdline: string;
   e820: Array<{ addr: number; size: number; type: number }>;
 }
 
@@ -176,6 +178,7 @@ export function loadLinux(ram: Uint8Array, o: LinuxLoadOptions): LoadedLinux {
     ramdiskBytes: o.initramfs.length,
     initrdPhys,
     cmdlinePhys: LinuxBoot.cmdline,
+    cmdline: o.cmdline,
     workloadPhys: LinuxBoot.cmdline,
     workloadBytes: cmd.length,
     freePhys: Math.ceil(kReserveEnd / PAGE) * PAGE,
