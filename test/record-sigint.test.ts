@@ -107,7 +107,7 @@ suite('trace record and SIGINT', () => {
     let rep = replay(dir);
     expect(rep.status, rep.out).toBe(0);
     expect(rep.out).toMatch(/^replay clean: \d+ of \d+ recorded exits matched/);
-    const said = /the recording was cut \(the recorder was killed: no manifest\): replayed to icount \d+, where its input log's \d+ whole entries end; (\d+) of the (\d+) exits on disk checked(?:, (\d+) lie past that end)?/.exec(rep.out);
+    const said = /the recording was cut \(its recorder never closed it: killed, or out of disk space\): replayed to icount \d+, where its input log's \d+ whole entries end; (\d+) of the (\d+) exits on disk checked(?:, (\d+) lie past that end)?/.exec(rep.out);
     expect(said, rep.out).not.toBeNull();
     // Every exit on disk is checked, except those past the end of the input log's whole chunks.
     expect(Number(said![2])).toBe(onDisk);

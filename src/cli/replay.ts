@@ -20,7 +20,7 @@ function recordedIcount(dir: string): number | undefined {
 /** Where a killed recording was cut and what the replay could check of it. */
 function cutNote(cut: CutReplay, endIcount: number, exitsOnDisk: number): string {
   const cutChunk = cut.cutBytes > 0 ? `; its last chunk, cut short, left out (${cut.cutBytes} bytes)` : '';
-  return `  the recording was cut (the recorder was killed: no manifest): replayed to icount ${endIcount}, where its input ` +
+  return `  the recording was cut (its recorder never closed it: killed, or out of disk space): replayed to icount ${endIcount}, where its input ` +
     `log's ${cut.inputEntries} whole entries end${cutChunk}; ${exitsOnDisk - cut.unchecked} of the ${exitsOnDisk} exits on disk ` +
     `checked${cut.unchecked > 0 ? `, ${cut.unchecked} lie past that end` : ''}${cut.beyond > 0 ? `, ${cut.beyond} exits replayed after the last one on disk` : ''}`;
 }

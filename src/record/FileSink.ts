@@ -61,6 +61,20 @@ export class FileSink {
 
   private digest: FileDigest | undefined;
 
+  /**
+   * Close without writing what is staged: after a write failed (a full disk), the file keeps what reached
+   * the disk, and the `incomplete` marker says how much of it is whole.
+   */
+  abandon(): void {
+    if (this.fd < 0) return;
+    try {
+      closeSync(this.fd);
+    } catch {
+      // nothing more can be done with this file
+    }
+    this.fd = -1;
+  }
+
   private flushStaging(): void {
     if (this.staged === 0) return;
     this.writeAll(this.staging.subarray(0, this.staged));

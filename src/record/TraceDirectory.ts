@@ -65,6 +65,18 @@ export class TraceDirectory {
     });
   }
 
+  /** Remove temporaries a failed write may have left (every `*.tmp` of the trace). */
+  removeTemporaries(): void {
+    const walk = (d: string): void => {
+      for (const e of readdirSync(d, { withFileTypes: true })) {
+        const p = join(d, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (e.name.endsWith('.tmp')) rmSync(p, { force: true });
+      }
+    };
+    walk(this.dir);
+  }
+
   /** The recording is over: write manifest.json, then remove the marker (the trace is now complete or stopped). */
   finish(manifestText: string): void {
     writeAtomic(join(this.dir, TraceFile.manifest), manifestText);
@@ -87,8 +99,14 @@ function checkRelPath(rel: string): string {
 }
 
 function writeAtomic(path: string, data: string | Uint8Array): void {
-  writeFileSync(`${path}.tmp`, data);
-  renameSync(`${path}.tmp`, path);
+  try {
+    writeFileSync(`${path}.tmp`, data);
+    renameSync(`${path}.tmp`, path);
+  } catch (e) {
+    // A full disk (ENOSPC) must not leave `incomplete.tmp` or `manifest.json.tmp` behind.
+    rmSync(`${path}.tmp`, { force: true });
+    throw e;
+  }
 }
 
 /** Create the directory, or empty an old trace there when allowed; never touch a directory that is not a trace. */

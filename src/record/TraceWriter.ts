@@ -432,6 +432,19 @@ export class TraceWriter implements MachineObserver {
     return this.directory.extraFile(rel);
   }
 
+  /**
+   * After a write failed (a full disk): close every file without writing more and remove temporaries. The
+   * trace stays `recording` (incomplete): its `incomplete` marker describes the whole batches on disk, which
+   * readers and `trace replay` use. Idempotent; close() is not possible afterwards.
+   */
+  abandon(): void {
+    if (this.manifest !== null) return;
+    this.isClosed = true;
+    for (const name of TABLE_NAMES) this.tables[name].file.abandon();
+    this.console.abandon();
+    this.directory.removeTemporaries();
+  }
+
   /** Write every partial batch now (the `incomplete` marker then describes everything recorded so far). */
   flush(): void {
     if (this.isClosed) return;

@@ -163,7 +163,17 @@ export class InputLogWriter {
 
   close(): void {
     if (this.fd < 0) return;
-    this.flush();
+    try {
+      this.flush();
+    } finally {
+      closeSync(this.fd);
+      this.fd = -1;
+    }
+  }
+
+  /** Close without writing the pending chunk (a write failed: the whole chunks on disk are what replay reads). */
+  abandon(): void {
+    if (this.fd < 0) return;
     closeSync(this.fd);
     this.fd = -1;
   }

@@ -18,6 +18,15 @@ import { LiveEnvironment } from './LiveEnvironment.js';
 import { assemble, resolveWorkload, runSliced, type Assembled, type SessionConfig } from './Session.js';
 import { LINUX_IMAGES } from './bootRecord.js';
 import { saveHypervisorState } from '../hypervisor/hypervisorState.js';
+import { UserError } from '../errors.js';
+
+/** Errors of the file system that mean the trace cannot be written further (full disk, quota, I/O error). */
+const WRITE_FAILURES: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EIO', 'EROFS']);
+
+function writeFailure(e: unknown): string | null {
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  return typeof code === 'string' && WRITE_FAILURES.has(code) ? code : null;
+}
 
 export interface RecordOptions {
   overwrite?: boolean;
@@ -64,35 +73,52 @@ export async function recordTrace(config: SessionConfig, dir: string, opts: Reco
   const w = a.workload;
   const liveEnv = live as unknown as LiveEnvironment;
   const boot = bootRecordOf(w, liveEnv.deviceMap());
-  writer = new TraceWriter(dir, {
-    workload: { name: w.name, description: w.description, params: w.params },
-    seed: w.seed,
-    exitPreset: { name: a.config.exitPreset },
-    costModel: { name: a.costModel.name, figures: costModelFigures(a.costModel) },
-    cyclesPerInstruction: a.costModel.cyclesPerInstruction,
-    machine: { mem_bytes: w.memBytes, tsc_hz: a.costModel.tscHz, vcpus: 1, max_instructions: a.config.maxInstructions, max_exits: a.config.maxExits },
-    devices: [...new Set(liveEnv.devices.map((d) => d.name)), 'none'],
-    overwrite: opts.overwrite ?? false,
-    compression: opts.compression,
-    batchRows: opts.batchRows,
-    extra: {
-      boot,
-      intercept: { strategy: a.config.intercept, syscalls: a.config.syscalls, log: a.config.logSyscalls },
-    },
-  });
-  if (w.linux !== undefined) {
-    writer.addImage(LINUX_IMAGES.vmlinuz, w.linux.vmlinuz);
-    writer.addImage(LINUX_IMAGES.initramfs, w.linux.initramfs);
-  } else writer.addImage('kernel.elf', w.kernel);
-  for (const p of w.programs) writer.addImage(p.name, p.bytes);
-  if (w.disk.length > 0) writer.addImage('disk.img', w.disk);
-  log = new InputLogWriter(writer.filePath(INPUT_LOG_FILE), writer.compression);
-  const rec = new RecordingEnvironment(liveEnv, log, () => m.cpu.ioIcount);
-  liveEnv.onDma = (phys, bytes) => rec.dma(phys, bytes);
-  // DMA and interrupt-controller calls outside an instruction are stamped with the current icount.
-  m.env = rec;
-  m.subscribe(writer);
   let removeSignals: (() => void) | null = null;
+  // A write that fails (a full disk) leaves files that end in a partial write: nothing more is written, the
+  // trace stays `recording` with its marker describing the whole batches on disk (readable, replayable up to
+  // there), temporaries are removed, and the error is one line.
+  const failedWrite = (e: unknown, code: string): UserError => {
+    log?.abandon();
+    writer?.abandon();
+    removeSignals?.();
+    const what = code === 'ENOSPC' ? 'the disk is full' : code === 'EDQUOT' ? 'the disk quota is exceeded' : 'a write failed';
+    return new UserError(`${dir}: ${what} (${code}: ${(e as Error).message.replace(/^[A-Z]+: /, '')}): the recording stopped at icount ` +
+      `${m.cpu.icount}; the trace is incomplete, with the record batches written before (trace info, trace replay read them)`, 3);
+  };
+  try {
+    writer = new TraceWriter(dir, {
+      workload: { name: w.name, description: w.description, params: w.params },
+      seed: w.seed,
+      exitPreset: { name: a.config.exitPreset },
+      costModel: { name: a.costModel.name, figures: costModelFigures(a.costModel) },
+      cyclesPerInstruction: a.costModel.cyclesPerInstruction,
+      machine: { mem_bytes: w.memBytes, tsc_hz: a.costModel.tscHz, vcpus: 1, max_instructions: a.config.maxInstructions, max_exits: a.config.maxExits },
+      devices: [...new Set(liveEnv.devices.map((d) => d.name)), 'none'],
+      overwrite: opts.overwrite ?? false,
+      compression: opts.compression,
+      batchRows: opts.batchRows,
+      extra: {
+        boot,
+        intercept: { strategy: a.config.intercept, syscalls: a.config.syscalls, log: a.config.logSyscalls },
+      },
+    });
+    if (w.linux !== undefined) {
+      writer.addImage(LINUX_IMAGES.vmlinuz, w.linux.vmlinuz);
+      writer.addImage(LINUX_IMAGES.initramfs, w.linux.initramfs);
+    } else writer.addImage('kernel.elf', w.kernel);
+    for (const p of w.programs) writer.addImage(p.name, p.bytes);
+    if (w.disk.length > 0) writer.addImage('disk.img', w.disk);
+    log = new InputLogWriter(writer.filePath(INPUT_LOG_FILE), writer.compression);
+    const rec = new RecordingEnvironment(liveEnv, log, () => m.cpu.ioIcount);
+    liveEnv.onDma = (phys, bytes) => rec.dma(phys, bytes);
+    // DMA and interrupt-controller calls outside an instruction are stamped with the current icount.
+    m.env = rec;
+    m.subscribe(writer);
+  } catch (e) {
+    const code = writeFailure(e);
+    if (code !== null) throw failedWrite(e, code);
+    throw e;
+  }
   if (opts.handleSignals === true) {
     removeSignals = closeOnSignal(writer, {
       onSignal: () => m.stop(StopReason.interrupted, 0, 'interrupted by a signal'),
@@ -113,17 +139,32 @@ export async function recordTrace(config: SessionConfig, dir: string, opts: Reco
   try {
     result = await runSliced(m, Math.min(opts.slice ?? 10_000_000, every > 0 ? every : Infinity), onSlice);
   } catch (e) {
+    const code = writeFailure(e);
+    if (code !== null) throw failedWrite(e, code);
     // A hypervisor or device error: keep what was recorded, say why it stopped.
-    log.close();
-    const detail = e instanceof Error ? e.message : String(e);
-    writer.close(false, { reason: StopReason.hypervisorError, detail, icount: m.cpu.icount, cycles: m.cycles });
+    try {
+      log.close();
+      const detail = e instanceof Error ? e.message : String(e);
+      writer.close(false, { reason: StopReason.hypervisorError, detail, icount: m.cpu.icount, cycles: m.cycles });
+    } catch (e2) {
+      const code2 = writeFailure(e2);
+      if (code2 !== null) throw failedWrite(e2, code2);
+      throw e2;
+    }
     removeSignals?.();
     throw e;
   }
-  log.close();
-  const manifest = writer.close(COMPLETE.has(result.reason), {
-    reason: result.reason, detail: result.detail, status: result.status, icount: result.icount, cycles: result.cycles,
-  });
+  let manifest: Manifest;
+  try {
+    log.close();
+    manifest = writer.close(COMPLETE.has(result.reason), {
+      reason: result.reason, detail: result.detail, status: result.status, icount: result.icount, cycles: result.cycles,
+    });
+  } catch (e) {
+    const code = writeFailure(e);
+    if (code !== null) throw failedWrite(e, code);
+    throw e;
+  }
   removeSignals?.();
   return { result, manifest, console: m.consoleText(), assembled: a };
 }
