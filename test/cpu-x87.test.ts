@@ -3,8 +3,8 @@
 // arithmetic in all operand forms, FSQRT, FRNDINT, compares, stack manipulation; operands from edge values
 // (signed zeros, denormals, pseudo-denormals, infinities, quiet/signalling NaNs with payloads, extremes,
 // rounding boundaries, integer limits) and seeded random ones, on random stacks (TOP, empty slots) under
-// random rounding and precision control with exceptions masked or unmasked (overflow/underflow stay masked:
-// their unmasked responses, bias-adjusted results, are not implemented). FOP/FIP/FDP are compared where the
+// random rounding and precision control with exceptions masked or unmasked (unmasked overflow/underflow:
+// bias-adjusted results in registers, no store to memory). FOP/FIP/FDP are compared where the
 // host stores them (the AMD host only with an exception pending; the inputs carry earlier pointers).
 
 import { describe, expect, it } from 'vitest';

@@ -33,7 +33,7 @@ export function fcw(rng: Rng): number {
   const rc = rng.u32() & 3;
   const pc = [0, 2, 3, 3][rng.u32() & 3];
   const masked = rng.u32() % 3 !== 0;
-  const masks = masked ? 0x3f : (rng.u32() & 0x27) | 0x18; // OE/UE always masked
+  const masks = masked ? 0x3f : rng.u32() & 0x3f; // unmasked: any subset, OE/UE included
   return (rc << 10) | (pc << 8) | 0x40 | masks;
 }
 

@@ -64,6 +64,14 @@ export class Env {
   uMasked = true;
   /** Overflow is masked (unmasked: only OE is reported, as the SSE unit does before #XM). */
   oMasked = true;
+  /**
+   * The x87's response to an unmasked overflow or underflow (SDM vol. 1 4.9.1.4/4.9.1.5): the result rounded
+   * with an unbounded exponent, then its exponent divided (overflow) or multiplied (underflow) by 2^bias
+   * adjust (24576 for extended precision) so that it is representable, is delivered.
+   */
+  biasAdjust = false;
+  /** With biasAdjust: PE and C1 of an unmasked overflow/underflow as the masked response would set them. */
+  maskedFlags = false;
   flags = 0;
   /** The last rounding rounded up in magnitude (x87 C1). */
   roundedUp = false;
@@ -181,6 +189,23 @@ export function roundPack(sign: number, m: bigint, e: number, f: Fmt, env: Env, 
   const tiny = E < f.emin;
   // Unmasked underflow/overflow: the flag, and PE when the result rounded with an unbounded exponent is
   // inexact (the SSE unit then faults without storing; as measured on the host).
+  if (env.biasAdjust && tiny && !env.uMasked) {
+    // x87: the bias-adjusted value. PE as for the SSE unit (the unbounded result inexact), or with
+    // maskedFlags (FSCALE, measured) as the masked, denormalized result would have it.
+    let inex = inexact;
+    if (env.maskedFlags) [, inex] = roundShift(m, f.emin - (p - 1) - e, sign, env.rc, env);
+    env.flags |= inex ? UE | PE : UE;
+    return packAdjusted(sign, q, E + BIAS_ADJUST[f.ebits], f, p);
+  }
+  if (env.biasAdjust && E > f.emax && !env.oMasked) {
+    env.flags |= inexact || env.maskedFlags ? OE | PE : OE;
+    if (env.maskedFlags) {
+      // As the masked response (infinity or the largest finite) would round.
+      const rc = env.rc;
+      env.roundedUp = rc === RNE || (rc === RUP && sign === 0) || (rc === RDN && sign === 1);
+    }
+    return packAdjusted(sign, q, E - BIAS_ADJUST[f.ebits], f, p);
+  }
   if (tiny && !env.uMasked) {
     env.flags |= inexact ? UE | PE : UE;
     return packZero(sign, f);
@@ -222,6 +247,18 @@ export function roundPack(sign: number, m: bigint, e: number, f: Fmt, env: Env, 
   const biased = BigInt(E + f.bias);
   const stored = f.explicit ? q : q & mask(fracBits);
   return (BigInt(sign) << BigInt(f.width - 1)) | (biased << BigInt(fracBits)) | stored;
+}
+
+/** Bias adjustment by exponent width: 192 (single), 1536 (double), 24576 (extended) (SDM vol. 1 table 4-x). */
+const BIAS_ADJUST: Record<number, number> = { 8: 192, 11: 1536, 15: 24576 };
+
+/** Pack a p-bit significand q (leading bit set) with exponent E, which the caller knows to be in range. */
+function packAdjusted(sign: number, q: bigint, E: number, f: Fmt, p: number): bigint {
+  if (E < f.emin || E > f.emax) return E < f.emin ? packZero(sign, f) : packInf(sign, f); // still out of range
+  if (p < f.p) q <<= BigInt(f.p - p);
+  const fracBits = f.explicit ? f.p : f.p - 1;
+  const stored = f.explicit ? q : q & mask(fracBits);
+  return (BigInt(sign) << BigInt(f.width - 1)) | (BigInt(E + f.bias) << BigInt(fracBits)) | stored;
 }
 
 /** Exact sum of two finite or zero values, rounded. Zero results: +0 except -0 in round-down (IEEE 6.3). */

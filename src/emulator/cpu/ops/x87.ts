@@ -12,7 +12,7 @@ import type { Op } from '../Op.js';
 import { F, K_EAGER } from '../flags.js';
 import { checkPendingX87, checkX87, Fsw } from '../fpu/fpuState.js';
 import {
-  DE, Env, F32, F64, F80, type Fmt, IE, INF, NAN, PE, RTZ, type Val, ZE, ZERO, addVals, compareVals, defaultNaN, divVals,
+  DE, Env, F32, F64, F80, type Fmt, IE, INF, NAN, OE, PE, UE, RTZ, type Val, ZE, ZERO, addVals, compareVals, defaultNaN, divVals,
   fromInt, mulVals, packInf, packZero, quiet, roundPack, sqrtVal, toInt, unpack,
 } from '../fpu/softfloat.js';
 import { gpr, setMem } from './operands.js';
@@ -37,8 +37,12 @@ export function setupEnv(cpu: Cpu): void {
   env.rc = (cpu.fcw >> 10) & 3;
   env.ftz = false;
   env.daz = false;
-  env.uMasked = true;
-  env.oMasked = true;
+  // Unmasked overflow/underflow deliver the bias-adjusted result to a register (softfloat's biasAdjust);
+  // stores to memory are suppressed instead (fstMem).
+  env.uMasked = (cpu.fcw & UE) !== 0;
+  env.oMasked = (cpu.fcw & OE) !== 0;
+  env.biasAdjust = true;
+  env.maskedFlags = false;
   env.flags = 0;
   env.roundedUp = false;
 }
@@ -322,6 +326,12 @@ const fstMem: H = (cpu, op) => {
     const f = op.size === 32 ? F32 : F64;
     raw = narrow(getRaw(cpu, 0), f);
     cpu.fsw &= ~C1;
+    // An unmasked overflow or underflow stores nothing to memory and does not pop (SDM vol. 1 4.9.1.4); no
+    // result, so no PE and no C1 (host).
+    if ((env.flags & ~cpu.fcw & (OE | UE)) !== 0) {
+      report(cpu, env.flags & ~PE);
+      return;
+    }
     if ((env.flags & PE) !== 0 && env.roundedUp) cpu.fsw |= C1;
     if (!report(cpu, env.flags)) return;
   }
