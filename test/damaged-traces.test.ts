@@ -139,6 +139,25 @@ describe('damaged traces', async () => {
     expect(missed).toEqual([]);
   });
 
+  it('with verification on, the exits analysis (checking the files it reads as it opens them) names damage to exits.arrow, and damage to files it does not read leaves its output alone', async () => {
+    const wrong: string[] = [];
+    const d = join(root, 'on-read');
+    cpSync(good, d, { recursive: true });
+    for (const v of all) {
+      await withDamage(good, d, v, async () => {
+        try {
+          const got = norm(formatResult(await runAnalysis(d, 'exits')), d);
+          if (v.file === 'exits.arrow') wrong.push(`${v.name}: no error`);
+          else if (got !== exits) wrong.push(`${v.name}: output changed`);
+        } catch (e) {
+          // Sizes and missing files are checked on open for every file; checksums for the files read.
+          if (!isClear(e) || !(e as Error).message.includes(v.file)) wrong.push(`${v.name}: ${String(e)}`);
+        }
+      });
+    }
+    expect(wrong).toEqual([]);
+  });
+
   it('with --no-verify, info and the exits analysis give the undamaged output or a clear error, never an internal error', async () => {
     const internal: string[] = [];
     const d = join(root, 'no-verify');

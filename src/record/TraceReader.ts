@@ -16,7 +16,7 @@ import type { RecordBatch, Schema } from 'apache-arrow';
 import { ColumnView } from './ColumnView.js';
 import { ExitCursor } from './ExitCursor.js';
 import { TableFileReader } from './TableFileReader.js';
-import { parseManifest, type ImageRef, type Manifest } from './manifest.js';
+import { parseManifest, type FileRef, type ImageRef, type Manifest } from './manifest.js';
 import { arrowSchema, FORMAT_VERSION, TABLES, TABLE_NAMES, TraceFile, type ColumnSpec, type TableName } from './schema.js';
 import { TraceError } from '../errors.js';
 import { checksumFile } from './fileHash.js';
@@ -24,10 +24,12 @@ import { checksumFile } from './fileHash.js';
 export interface OpenOptions {
   /**
    * Check every file the manifest lists against its checksum (XXH64; SHA-256 in older traces) before
-   * anything is read (default true; `--no-verify` on the command line). Sizes, schemas and row counts are
-   * checked either way.
+   * anything is read (default true; `--no-verify` on the command line); `'on-read'`: check each file when it
+   * is first opened through this reader (openTable, console, filePath), so a command that reads two of the
+   * trace's tables hashes those two, not the input log, checkpoints and other tables its output does not
+   * depend on. Sizes, schemas and row counts are checked either way.
    */
-  verify?: boolean;
+  verify?: boolean | 'on-read';
 }
 
 export const TraceState = { complete: 'complete', stopped: 'stopped', recording: 'recording' } as const;
@@ -44,6 +46,8 @@ export interface ScanBatch<C extends string> {
 export class TraceReader {
   readonly state: TraceState;
   private readonly schemas = new Map<TableName, Schema>();
+  /** With `verify: 'on-read'`: the files not checked yet (manifest paths); null when nothing is checked on read. */
+  private unverified: Set<string> | null = null;
 
   private constructor(readonly dir: string, readonly manifest: Manifest, readonly finished: boolean) {
     this.state = !finished ? TraceState.recording : manifest.complete ? TraceState.complete : TraceState.stopped;
@@ -69,7 +73,8 @@ export class TraceReader {
     const manifest = parseManifest(readText(path), `${dir}/${finished ? TraceFile.manifest : TraceFile.incomplete}`);
     const r = new TraceReader(dir, manifest, finished);
     r.checkSizes();
-    if (opts.verify !== false) r.verify();
+    if (opts.verify === 'on-read') r.unverified = new Set(manifest.files.map((f) => f.path));
+    else if (opts.verify !== false) r.verify();
     return r;
   }
 
@@ -101,6 +106,7 @@ export class TraceReader {
     const file = TABLES[table].file;
     const path = this.tablePath(table);
     if (!existsSync(path)) throw new TraceError(`${this.dir}: ${file} is missing`, path);
+    this.verifyOnRead(file);
     const ref = this.manifest.tables[table];
     const r = guard(path, () => new TableFileReader(path, file, this.schema(table), this.finished ? null : ref.bytes));
     try {
@@ -157,7 +163,9 @@ export class TraceReader {
   /** The guest's console output. */
   console(): string {
     const p = join(this.dir, TraceFile.console);
-    return existsSync(p) ? readText(p) : '';
+    if (!existsSync(p)) return '';
+    this.verifyOnRead(TraceFile.console);
+    return readText(p);
   }
 
   images(): readonly ImageRef[] {
@@ -181,6 +189,7 @@ export class TraceReader {
   filePath(rel: string): string {
     const norm = posix.normalize(rel);
     if (posix.isAbsolute(norm) || norm.startsWith('..')) throw new TraceError(`bad trace file name "${rel}"`);
+    this.verifyOnRead(norm);
     return join(this.dir, norm);
   }
 
@@ -194,15 +203,25 @@ export class TraceReader {
    * files yet (its tables are checked batch by batch as they are read).
    */
   verify(): void {
-    for (const f of this.manifest.files) {
-      const p = join(this.dir, f.path);
-      const algorithm = f.xxh64 !== undefined ? 'xxh64' : 'sha256';
-      const got = guard(p, () => checksumFile(p, algorithm));
-      if (got !== (f.xxh64 ?? f.sha256)) {
-        throw new TraceError(`${this.dir}: ${f.path} does not match its ${algorithm === 'xxh64' ? 'XXH64' : 'SHA-256'} checksum in the manifest: the file is damaged ` +
-          '(--no-verify reads it anyway)', p);
-      }
+    for (const f of this.manifest.files) this.verifyFile(f);
+  }
+
+  private verifyFile(f: FileRef): void {
+    const p = join(this.dir, f.path);
+    const algorithm = f.xxh64 !== undefined ? 'xxh64' : 'sha256';
+    const got = guard(p, () => checksumFile(p, algorithm));
+    if (got !== (f.xxh64 ?? f.sha256)) {
+      throw new TraceError(`${this.dir}: ${f.path} does not match its ${algorithm === 'xxh64' ? 'XXH64' : 'SHA-256'} checksum in the manifest: the file is damaged ` +
+        '(--no-verify reads it anyway)', p);
     }
+  }
+
+  /** With `verify: 'on-read'`, check a file the first time it is read. */
+  private verifyOnRead(rel: string): void {
+    if (this.unverified === null || !this.unverified.has(rel)) return;
+    const f = this.manifest.files.find((x) => x.path === rel);
+    if (f !== undefined) this.verifyFile(f);
+    this.unverified.delete(rel);
   }
 
   private checkSizes(): void {
