@@ -9,7 +9,7 @@
 import { UserError } from '../errors.js';
 import type { MachineObserver } from '../emulator/events.js';
 import { importTrace } from './importer.js';
-import { syscallName } from '../hypervisor/interception/syscalls.js';
+import { syscallName, syscallNamer } from '../hypervisor/interception/syscalls.js';
 import { boolOption, choiceListOption, countListOption, countOption, openTrace, stringOption } from './options.js';
 import type { Analysis, AnalysisResult, Cell, OptionValues, ResultColumn, ResultTable } from './result.js';
 import { DEATH_NAMES, DEATH_STRATEGIES, DEFAULT_TRACKER, ProcessTracker, THREAD_IDS, type DeathStrategy, type TrackerConfig } from './ProcessTracker.js';
@@ -175,7 +175,7 @@ const IO_COLUMNS: readonly ResultColumn[] = [
 const SYSCALL_COLUMNS: readonly ResultColumn[] = [
   c('icount', 'int64', 'instructions', 'icount of the SYSCALL.'),
   c('number', 'int64', '', 'Syscall number (RAX).'),
-  c('name', 'utf8', '', 'Syscall name (guest/README.md).'),
+  c('name', 'utf8', '', 'Syscall name: the guest kernel\'s own (a Linux trace: its sys_call_table, manifest extra.syscall_names), else guest/README.md.'),
   c('upid', 'int64', '', 'Reconstructed process it was attributed to.'),
   c('utid', 'int64', '', 'Reconstructed thread it was attributed to.'),
   c('true_pid', 'int64', '', 'pid of the thread that really made it.'),
@@ -197,7 +197,7 @@ function attributionRow(label: string, s: Scores): Cell[] {
 }
 
 /** Build the result tables of a finished run. `best` = lowest live-process-count MAE (first on ties). */
-export function proctrackResult(title: string, run: ProctrackRun, scores: Scores[], endIcount: number): AnalysisResult {
+export function proctrackResult(title: string, run: ProctrackRun, scores: Scores[], endIcount: number, nameOf: (n: number) => string = syscallName): AnalysisResult {
   const gt = run.truth;
   const labels = run.configs.map(strategyLabel);
   let best = 0;
@@ -253,7 +253,7 @@ export function proctrackResult(title: string, run: ProctrackRun, scores: Scores
     const t = s.sysTrue[i]!; // the true caller: the thread running at the SYSCALL
     const tt = t >= 0 ? gt.threads[t]! : null;
     const u = sy.a[i]!;
-    sysRows.push([sy.icount[i]!, sy.b[i]!, syscallName(sy.b[i]!), tr.threads[u]!.proc.upid, u,
+    sysRows.push([sy.icount[i]!, sy.b[i]!, nameOf(sy.b[i]!), tr.threads[u]!.proc.upid, u,
       tt && tt.proc >= 0 ? gt.procs[tt.proc]!.pid : null, tt ? tt.tid : null, t >= 0 && s.threads.recToTrue[u] === t]);
   }
   const sysDoc = sy.n < s.syscalls ? `the first ${sy.n} of ${s.syscalls} syscalls with their attribution (--syscall-rows)` : 'every syscall with its attribution';
@@ -286,7 +286,7 @@ export async function runProctrack(dir: string, o: OptionValues): Promise<Analys
   const scores = run.finish(sum.icount);
   const m = reader.manifest;
   const title = `proctrack: ${dir} (workload ${m.workload.name}, ${sum.exits} exits, ${sum.syscalls} syscalls, ${sum.io} I/O accesses)`;
-  return proctrackResult(title, run, scores, sum.icount);
+  return proctrackResult(title, run, scores, sum.icount, syscallNamer(m.extra));
 }
 
 export const proctrackAnalysis: Analysis = {

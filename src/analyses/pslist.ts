@@ -9,7 +9,7 @@ import { LinuxKernel } from '../introspection/LinuxKernel.js';
 import { walkTasks, type TaskInfo } from '../introspection/tasks.js';
 import { StopReason } from '../emulator/machine.js';
 import { replayTrace } from '../replay/replayTrace.js';
-import { countOption } from './options.js';
+import { countListOption } from './options.js';
 import type { Analysis, AnalysisResult, OptionValues, ResultTable } from './result.js';
 
 export interface PsList {
@@ -20,10 +20,21 @@ export interface PsList {
 
 /** Replay `dir` to the first exit at or after `at` (the end of the run if none) and walk the task list there. */
 export async function pslistAt(dir: string, at: number): Promise<PsList> {
-  let result: PsList | null = null;
+  return (await pslistAtPoints(dir, [at], { fromCheckpoint: true }))[0]!;
+}
+
+/**
+ * The task list at each of `ats` (the first exit at or after each; the end of the run for points beyond the
+ * last exit), from one replay: from the start, or with `fromCheckpoint` from the checkpoint nearest the first
+ * point. A replay that fails before the last point is an error (a list from the wrong moment is worse than none).
+ */
+export async function pslistAtPoints(dir: string, ats: readonly number[], o: { fromCheckpoint?: boolean } = {}): Promise<PsList[]> {
+  const points = [...ats].sort((a, b) => a - b);
+  const first = points[0] ?? Infinity;
+  const lists: PsList[] = [];
   let read: (() => PsList) | null = null;
-  await replayTrace(dir, {
-    from: Number.isFinite(at) ? at : undefined,
+  const rep = await replayTrace(dir, {
+    from: o.fromCheckpoint === true && Number.isFinite(first) ? first : undefined,
     attach: (a) => {
       const vmlinux = a.workload.linux?.vmlinux;
       if (vmlinux === undefined) {
@@ -34,15 +45,25 @@ export async function pslistAt(dir: string, at: number): Promise<PsList> {
       read = () => ({ icount: m.cpu.icount, tasks: walkTasks({ mem: m.cpu.mmu.u8, cr3: m.cpu.cr3 }, kernel) });
       m.subscribe({
         onExit: (e) => {
-          if (result !== null || e.icount < at) return;
-          result = read!();
-          m.stop(StopReason.interrupted, 0, 'pslist: read');
+          if (lists.length === points.length || e.icount < points[lists.length]!) return;
+          const list = read!();
+          while (lists.length < points.length && e.icount >= points[lists.length]!) lists.push(list);
+          if (lists.length === points.length) m.stop(StopReason.interrupted, 0, 'pslist: read');
         },
       });
     },
   });
-  // No exit at or after `at`: the list at the end of the run.
-  return result ?? read!();
+  if (lists.length < points.length) {
+    // No exit at or after the remaining points: the list at the end of the run, if the replay got there.
+    const why = rep.inputDivergence ?? (rep.divergence === null ? null : `diverged at exit ${rep.divergence.seq}`);
+    if (why !== null || rep.icount < rep.recordedIcount) {
+      throw new UserError(`pslist: the replay of ${dir} stopped at icount ${rep.icount} before reaching ${points[lists.length]} (${why ?? rep.result.detail})`);
+    }
+    const end = read!();
+    while (lists.length < points.length) lists.push(end);
+  }
+  // In the caller's order.
+  return ats.map((a) => lists[points.indexOf(a)]!);
 }
 
 export function pslistTable(list: PsList): ResultTable {
@@ -70,14 +91,14 @@ export const pslistAnalysis: Analysis = {
   name: 'pslist',
   description: "Linux guests: the kernel's task list read from guest memory at an exit (offsets from the kernel's BTF, no profile), as LibVMI's pslist",
   options: [
-    { flags: '--at <icount>', description: 'pslist: read at the first exit at or after this guest instruction count (2M, 1.5G accepted)', defaultText: 'the end of the run' },
+    { flags: '--at <icounts>', description: 'pslist: read at the first exit at or after this guest instruction count (2M, 1.5G accepted); a comma-separated list reads at each from one replay', defaultText: 'the end of the run' },
   ],
   async run(dir: string, o: OptionValues): Promise<AnalysisResult> {
-    const at = o.at === undefined ? Infinity : countOption(o, 'at', '--at', 0);
-    const list = await pslistAt(dir, at);
+    const ats = o.at === undefined ? [Infinity] : countListOption(o, 'at', '--at', []);
+    const lists = ats.length === 1 ? [await pslistAt(dir, ats[0]!)] : await pslistAtPoints(dir, ats);
     return {
-      title: `pslist: ${dir} at icount ${list.icount} (${list.tasks.length} tasks)`,
-      tables: [pslistTable(list)],
+      title: `pslist: ${dir} at icount ${lists.map((l) => `${l.icount} (${l.tasks.length} tasks)`).join(', ')}`,
+      tables: lists.map((l, i) => (lists.length === 1 ? pslistTable(l) : { ...pslistTable(l), name: `pslist_${i + 1}` })),
       notes: ['read from guest memory through the guest page tables without side effects (src/introspection/tasks.ts)'],
     };
   },

@@ -12,6 +12,8 @@ import { closeOnSignal } from '../record/closeOnSignal.js';
 import type { Manifest } from '../record/manifest.js';
 import { InputLogWriter, INPUT_LOG_FILE } from './inputLog.js';
 import { RecordingEnvironment } from './RecordingEnvironment.js';
+import { LinuxKernel } from '../introspection/LinuxKernel.js';
+import { SyscallTable } from '../introspection/syscallTable.js';
 import { checkpointName, InitialImage, takeCheckpoint } from './checkpoint.js';
 import { bootRecordOf } from './bootRecord.js';
 import { LiveEnvironment } from './LiveEnvironment.js';
@@ -100,6 +102,8 @@ export async function recordTrace(config: SessionConfig, dir: string, opts: Reco
       extra: {
         boot,
         intercept: { strategy: a.config.intercept, syscalls: a.config.syscalls, log: a.config.logSyscalls },
+        // A Linux kernel's own syscall names (its sys_call_table), for the analyses' tables: index = number.
+        ...(w.linux?.vmlinux === undefined ? {} : { syscall_names: SyscallTable.of(LinuxKernel.of(w.linux.vmlinux)).names }),
       },
     });
     if (w.linux !== undefined) {

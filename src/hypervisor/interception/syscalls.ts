@@ -25,3 +25,13 @@ export function syscallNumber(nameOrNumber: string): number {
 export function syscallName(n: number): string {
   return BY_NUMBER.get(n) ?? `sys_${n}`;
 }
+
+/**
+ * Names for a trace's syscall numbers: the guest kernel's own table when the trace carries one (a Linux
+ * trace's manifest extra.syscall_names, read from its sys_call_table at record time), else ours.
+ */
+export function syscallNamer(extra: Record<string, unknown> | undefined): (n: number) => string {
+  const names = extra?.syscall_names;
+  if (!Array.isArray(names)) return syscallName;
+  return (n) => (typeof names[n] === 'string' ? (names[n] as string) : `sys_${n}`);
+}
