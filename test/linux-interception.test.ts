@@ -18,6 +18,8 @@ import { LinuxKernel } from '../src/introspection/LinuxKernel.js';
 import { SyscallTable } from '../src/introspection/syscallTable.js';
 import { textRodataGap } from '../src/hypervisor/linux/linuxGuestKernel.js';
 import { SELECTIVE_DEFAULT } from '../src/analyses/compareInterception.js';
+import type { RunResult } from '../src/emulator/machine.js';
+import type { Footprint } from '../src/hypervisor/interception/index.js';
 
 const haveImage = existsSync(join(import.meta.dirname, '..', 'guest', 'images', 'linux', 'manifest.json'));
 if (!haveImage) console.warn('linux-interception tests skipped: no Linux guest image under guest/images/linux');
@@ -57,9 +59,15 @@ describe.skipIf(!haveImage)('syscall interception on Linux', async () => {
   const root = mkdtempSync(join(tmpdir(), 'vmtrace-linux-intercept-'));
   afterAll(() => rmSync(root, { recursive: true, force: true }));
   const config = { workload: 'linux:run=syscall', exitPreset: 'kvm-default', costModel: 'modern' };
-  const runs = new Map<string, Awaited<ReturnType<typeof recordTrace>>>();
-  for (const s of STRATEGIES) runs.set(s, await recordTrace({ ...config, intercept: s, syscalls: s === 'selective' ? SELECTED : undefined }, join(root, s)));
-  const kernel = LinuxKernel.of(runs.get('handler-injection')!.assembled.workload.linux!.vmlinux!);
+  // Keep what the checks need, not the machines (256 MiB of guest memory each).
+  const runs = new Map<string, { result: RunResult; footprint: Footprint }>();
+  let vmlinux: Uint8Array | undefined;
+  for (const s of STRATEGIES) {
+    const r = await recordTrace({ ...config, intercept: s, syscalls: s === 'selective' ? SELECTED : undefined }, join(root, s));
+    runs.set(s, { result: r.result, footprint: r.assembled.strategy.footprint() });
+    vmlinux ??= r.assembled.workload.linux!.vmlinux!;
+  }
+  const kernel = LinuxKernel.of(vmlinux!);
   const table = SyscallTable.of(kernel);
   const n = (name: string): number => table.number(name);
   const rows = (s: string): number => TraceReader.open(join(root, s)).rowCount('syscalls');
@@ -81,7 +89,7 @@ describe.skipIf(!haveImage)('syscall interception on Linux', async () => {
 
   it('finds the syscall entry and the handler page from the kernel itself', () => {
     for (const s of STRATEGIES) {
-      const notes = runs.get(s)!.assembled.strategy.footprint().notes.join('; ');
+      const notes = runs.get(s)!.footprint.notes.join('; ');
       expect(notes, s).not.toMatch(/wrote LSTAR/); // the kernel wrote LSTAR = kallsyms' entry_SYSCALL_64
     }
     const gap = textRodataGap(kernel, 'console=ttyS0 rodata=off');
@@ -146,7 +154,7 @@ describe.skipIf(!haveImage)('syscall interception on Linux', async () => {
   });
 
   it('reports the guest-visible footprint of each strategy on the real kernel', () => {
-    const f = (s: string) => runs.get(s)!.assembled.strategy.footprint();
+    const f = (s: string): Footprint => runs.get(s)!.footprint;
     expect(f('handler-injection').kernelTextBytesChanged).toBe(0);
     expect(f('handler-injection').injectedPageHiddenByEpt).toBe(true);
     expect(f('handler-injection').notes.join(' ')).toMatch(/text\/rodata gap/);
