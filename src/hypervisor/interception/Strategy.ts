@@ -31,7 +31,7 @@ export interface InterceptionContext {
 
 /**
  * The guest kernel as the strategies see it. Our guest: its ELF symbols and the direct map docs/machine.md
- * promises; Linux: its kallsyms tables and image (src/hypervisor/linux/linuxKernelInfo.ts). Nothing here is a
+ * promises; Linux: its kallsyms tables and image (src/hypervisor/linux/linuxGuestKernel.ts). Nothing here is a
  * hard-coded address of a particular kernel build.
  */
 export interface GuestKernel {

@@ -71,7 +71,7 @@ export class Selective implements InterceptionStrategy {
   }
 
   install(ctx: InterceptionContext): void {
-    // Names are the guest kernel's: a Linux kernel's from its sys_call_table (src/hypervisor/linux/linuxKernelInfo.ts).
+    // Names are the guest kernel's: a Linux kernel's from its sys_call_table (src/hypervisor/linux/linuxGuestKernel.ts).
     this.selected = this.resolve((s) => ctx.kernel.syscallNumber(s));
     const { phys, virt } = injectedPage(ctx, this.name, 0b101); // the stub reads its map: read + execute, no write
     const mmu = ctx.machine.cpu.mmu;
