@@ -14,7 +14,7 @@ const FIELDS = [
 ] as const;
 
 /** Fields added later: optional in a checkpoint, their reset value when absent. */
-const LATER_FIELDS = { dr6: 0xffff0ff0 | 0, dr7: 0x400 } as const;
+const LATER_FIELDS = { dr6: 0xffff0ff0 | 0, dr7: 0x400, ioIcount: 0 } as const;
 
 export interface CpuState {
   regs: number[];
