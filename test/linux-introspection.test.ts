@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { recordTrace } from '../src/replay/recordTrace.js';
 import { TraceReader } from '../src/record/TraceReader.js';
-import { pslistAt, pslistAtPoints } from '../src/analyses/pslist.js';
+import { pslistAtPoints } from '../src/analyses/pslist.js';
 import { ANALYSES } from '../src/analyses/index.js';
 
 const haveImage = existsSync(join(import.meta.dirname, '..', 'guest', 'images', 'linux', 'manifest.json'));
@@ -78,8 +78,18 @@ describe.skipIf(!haveImage)('Linux introspection on a whole boot', async () => {
     for (const e of gt.filter((x) => x.type === 'context_switch')) expect(known.has(e.tid), `switch to ${e.tid}`).toBe(true);
   });
 
-  it('agrees with the task list walked from guest memory at the end of the run', async () => {
-    const list = await pslistAt(join(root, 'probed'), Infinity);
+  // Moments of the lifecycle the probes report: mid-boot (pid 1 still a kernel thread), just after init's
+  // exec, in the middle of the program's getpid loop, just after the program exited; and the end of the run.
+  // One replay from the start reads all five (trace analyze <dir> pslist --at a,b,c,d,e).
+  const at = (p: (e: Gt) => boolean): number => gt.find(p)!.icount;
+  const initExec = at((e) => e.type === 'exec' && e.pid === 1);
+  const progExec = at((e) => e.type === 'exec' && e.name === 'syscall');
+  const progExit = at((e) => e.type === 'proc_exit' && e.name === 'syscall');
+  const points = [Math.floor(initExec / 2), initExec + 1, Math.floor((progExec + progExit) / 2), progExit + 1];
+  const lists = await pslistAtPoints(join(root, 'probed'), [...points, Infinity]);
+
+  it('agrees with the task list walked from guest memory at the end of the run', () => {
+    const list = lists[points.length]!;
     const init = list.tasks.find((t) => t.pid === 1)!;
     expect(init.comm).toBe('init');
     expect(init.cr3).toBe(gt.find((e) => e.type === 'exec' && e.pid === 1)!.cr3);
@@ -90,16 +100,7 @@ describe.skipIf(!haveImage)('Linux introspection on a whole boot', async () => {
     expect(list.tasks.some((t) => t.pid === 2 && t.comm === 'kthreadd')).toBe(true);
   });
 
-  it('agrees with the task list walked from guest memory at several points of the run', async () => {
-    // Moments of the lifecycle the probes report: mid-boot (pid 1 still a kernel thread), just after init's
-    // exec, in the middle of the program's getpid loop, just after the program exited.
-    const at = (p: (e: Gt) => boolean): number => gt.find(p)!.icount;
-    const initExec = at((e) => e.type === 'exec' && e.pid === 1);
-    const progExec = at((e) => e.type === 'exec' && e.name === 'syscall');
-    const progExit = at((e) => e.type === 'proc_exit' && e.name === 'syscall');
-    const points = [Math.floor(initExec / 2), initExec + 1, Math.floor((progExec + progExit) / 2), progExit + 1];
-    // One replay from the start reads all four (trace analyze <dir> pslist --at a,b,c,d).
-    const lists = await pslistAtPoints(join(root, 'probed'), points);
+  it('agrees with the task list walked from guest memory at several points of the run', () => {
     for (const [k, point] of points.entries()) {
       const list = lists[k]!;
       const x = list.icount;
@@ -144,5 +145,5 @@ describe.skipIf(!haveImage)('Linux introspection on a whole boot', async () => {
     expect(declared[col('true_procs')]).toBe(2);
     expect(declared[col('proc_precision')]).toBe(1);
     expect(declared[col('proc_recall')]).toBe(1);
-  });
+  }, 600_000);
 });
