@@ -78,9 +78,6 @@ function coverage(edx: number): Map<string, { total: number; missing: string[] }
 
 /** Forms allowed to be #UD although their feature is advertised, and why. */
 const EXCEPTIONS: Record<string, string> = {
-  // The 16-bit environment formats (operand-size prefix) are not modelled (docs/machine.md).
-  Fldenv_m14byte: '16-bit format', Fnstenv_m14byte: '16-bit format', Fstenv_m14byte: '16-bit format',
-  Frstor_m94byte: '16-bit format', Fnsave_m94byte: '16-bit format', Fsave_m94byte: '16-bit format',
   // 8087/80287 leftovers that a 387 and later execute as FNOP (SDM: FENI, FDISI, FSETPM are ignored); and FSTPNCE.
   Fneni: 'FNOP on 387+', Feni: 'FNOP on 387+', Fndisi: 'FNOP on 387+', Fdisi: 'FNOP on 387+', Fnsetpm: 'FNOP on 387+', Fsetpm: 'FNOP on 387+',
 };

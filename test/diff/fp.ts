@@ -118,7 +118,10 @@ export function compareFp(c: FpCase, host: DiffResult, emu: DiffResult): string 
   }
   if (d.length === 0) return null;
   const inXmm = [0, 1, 2].map((r) => getXmm(c.fx as Uint8Array, r).map((x) => x.toString(16).padStart(16, '0')).reverse().join('')).join(' ');
-  return `${c.name}\n  asm: ${c.spec.asm}\n  in: mxcsr ${hex(c.fx as Uint8Array, 24, 4)} xmm0-2 ${inXmm}\n  ${d.join('\n  ')}`;
+  const fx = c.fx as Uint8Array;
+  const top = (fx[3] >> 3) & 7;
+  const st = [0, 1].map((i) => `ST${i} ${(fx[4] >> ((top + i) & 7)) & 1 ? hex(fx, 32 + 16 * i, 10) : 'empty'}`).join(' ');
+  return `${c.name}\n  asm: ${c.spec.asm}\n  in: mxcsr ${hex(fx, 24, 4)} xmm0-2 ${inXmm}\n  in: FCW ${hex(fx, 0, 2)} FSW ${hex(fx, 2, 2)} ${st}\n  ${d.join('\n  ')}`;
 }
 
 /**

@@ -260,11 +260,39 @@ export function loadFpu(cpu: Cpu, s: FpuState | undefined): void {
 /** Bytes of the x87 environment (32-bit format), and of the whole FSAVE image. */
 export const ENV_BYTES = 28;
 export const SAVE_BYTES = 108;
+/** The 16-bit format (operand-size prefix, SDM figure 8-10): FCW FSW FTW FIP[15:0] FCS FDP[15:0] FDS, no FOP. */
+export const ENV16_BYTES = 14;
 
-/** The environment into img[0..28), the registers ST0-7 after it when `regs` (FSAVE's image). */
-export function envImage(cpu: Cpu, img: Uint8Array, regs: boolean): void {
+/** Size of the environment (and of the FSAVE image with `regs`) in the 32-bit or 16-bit (`narrow`) format. */
+export function envBytes(regs: boolean, narrow: boolean): number {
+  return (narrow ? ENV16_BYTES : ENV_BYTES) + (regs ? 80 : 0);
+}
+
+/** The environment into img, the registers ST0-7 after it when `regs` (FSAVE's image). */
+export function envImage(cpu: Cpu, img: Uint8Array, regs: boolean, narrow = false): void {
   const v = new DataView(img.buffer, img.byteOffset, img.byteLength);
-  img.fill(0, 0, regs ? SAVE_BYTES : ENV_BYTES);
+  img.fill(0, 0, envBytes(regs, narrow));
+  const base = narrow ? ENV16_BYTES : ENV_BYTES;
+  if (narrow) {
+    v.setUint16(0, cpu.fcw, true);
+    v.setUint16(2, fswWord(cpu), true);
+    v.setUint16(4, fullTagWord(cpu), true);
+    v.setUint16(6, cpu.fipLo & 0xffff, true);
+    v.setUint16(8, cpu.fcs & 0xffff, true);
+    v.setUint16(10, cpu.fdpLo & 0xffff, true);
+    v.setUint16(12, cpu.fds & 0xffff, true);
+  } else envHeader32(cpu, v);
+  if (!regs) return;
+  for (let i = 0; i < 8; i++) {
+    const r = (cpu.fpTop + i) & 7;
+    const o = base + 10 * i;
+    v.setInt32(o, cpu.fpm[2 * r], true);
+    v.setInt32(o + 4, cpu.fpm[2 * r + 1], true);
+    v.setUint16(o + 8, cpu.fpe[r] & 0xffff, true);
+  }
+}
+
+function envHeader32(cpu: Cpu, v: DataView): void {
   v.setUint32(0, 0xffff0000 | cpu.fcw, true);
   v.setUint32(4, 0xffff0000 | fswWord(cpu), true);
   v.setUint32(8, 0xffff0000 | fullTagWord(cpu), true);
@@ -272,29 +300,43 @@ export function envImage(cpu: Cpu, img: Uint8Array, regs: boolean): void {
   v.setUint32(16, (((cpu.fop & 0x7ff) << 16) | (cpu.fcs & 0xffff)) >>> 0, true);
   v.setInt32(20, cpu.fdpLo, true);
   v.setUint32(24, (0xffff0000 | (cpu.fds & 0xffff)) >>> 0, true);
-  if (!regs) return;
-  for (let i = 0; i < 8; i++) {
-    const r = (cpu.fpTop + i) & 7;
-    const o = ENV_BYTES + 10 * i;
-    v.setInt32(o, cpu.fpm[2 * r], true);
-    v.setInt32(o + 4, cpu.fpm[2 * r + 1], true);
-    v.setUint16(o + 8, cpu.fpe[r] & 0xffff, true);
-  }
 }
 
 /** Load the environment (and the registers when `regs`) from an image (FLDENV / FRSTOR). */
-export function loadEnvImage(cpu: Cpu, img: Uint8Array, regs: boolean): void {
+export function loadEnvImage(cpu: Cpu, img: Uint8Array, regs: boolean, narrow = false): void {
   const v = new DataView(img.buffer, img.byteOffset, img.byteLength);
+  const w = narrow ? 2 : 4; // distance between the 16-bit fields FCW, FSW, FTW
   cpu.fcw = (v.getUint16(0, true) & 0x1f3f) | 0x40;
-  const fsw = v.getUint16(4, true);
+  const fsw = v.getUint16(w, true);
   cpu.fpTop = (fsw >> 11) & 7;
   cpu.fsw = fsw & ~0x3800;
   if ((cpu.fsw & ~cpu.fcw & 0x3f) !== 0) cpu.fsw |= Fsw.ES | Fsw.B;
   else cpu.fsw &= ~(Fsw.ES | Fsw.B);
   // The full tag word only says empty (11) or not; the other tags follow the contents (SDM FLDENV).
-  const tw = v.getUint16(8, true);
+  const tw = v.getUint16(2 * w, true);
   cpu.ftw = 0;
   for (let r = 0; r < 8; r++) if (((tw >> (2 * r)) & 3) !== 3) cpu.ftw |= 1 << r;
+  if (narrow) {
+    cpu.fipLo = v.getUint16(6, true);
+    cpu.fipHi = 0;
+    cpu.fcs = v.getUint16(8, true);
+    cpu.fdpLo = v.getUint16(10, true);
+    cpu.fdpHi = 0;
+    cpu.fds = v.getUint16(12, true);
+    cpu.fop = 0;
+  } else loadHeader32(cpu, v);
+  if (!regs) return;
+  const base = narrow ? ENV16_BYTES : ENV_BYTES;
+  for (let i = 0; i < 8; i++) {
+    const r = (cpu.fpTop + i) & 7;
+    const o = base + 10 * i;
+    cpu.fpm[2 * r] = v.getInt32(o, true);
+    cpu.fpm[2 * r + 1] = v.getInt32(o + 4, true);
+    cpu.fpe[r] = v.getUint16(o + 8, true);
+  }
+}
+
+function loadHeader32(cpu: Cpu, v: DataView): void {
   cpu.fipLo = v.getInt32(12, true);
   cpu.fipHi = 0;
   cpu.fop = (v.getUint32(16, true) >>> 16) & 0x7ff;
@@ -302,24 +344,16 @@ export function loadEnvImage(cpu: Cpu, img: Uint8Array, regs: boolean): void {
   cpu.fdpLo = v.getInt32(20, true);
   cpu.fdpHi = 0;
   cpu.fds = v.getUint16(24, true);
-  if (!regs) return;
-  for (let i = 0; i < 8; i++) {
-    const r = (cpu.fpTop + i) & 7;
-    const o = ENV_BYTES + 10 * i;
-    cpu.fpm[2 * r] = v.getInt32(o, true);
-    cpu.fpm[2 * r + 1] = v.getInt32(o + 4, true);
-    cpu.fpe[r] = v.getUint16(o + 8, true);
-  }
 }
 
 const envBuf = new Uint8Array(SAVE_BYTES);
 
 /** FNSTENV (regs false) / FNSAVE (true) to memory at (lo, hi); the caller then masks exceptions or reinitializes. */
-export function storeEnv(cpu: Cpu, lo: number, hi: number, regs: boolean): void {
-  const n = regs ? SAVE_BYTES : ENV_BYTES;
+export function storeEnv(cpu: Cpu, lo: number, hi: number, regs: boolean, narrow = false): void {
+  const n = envBytes(regs, narrow);
   const m = cpu.mmu;
   m.probeWrite(lo, hi, n);
-  envImage(cpu, envBuf, regs);
+  envImage(cpu, envBuf, regs, narrow);
   for (let o = 0; o < n; o++) {
     const [l, h] = addrAt(lo, hi, o);
     m.write8(l, h, envBuf[o]);
@@ -327,12 +361,12 @@ export function storeEnv(cpu: Cpu, lo: number, hi: number, regs: boolean): void 
 }
 
 /** FLDENV (regs false) / FRSTOR (true) from memory at (lo, hi); everything is read before anything changes. */
-export function loadEnv(cpu: Cpu, lo: number, hi: number, regs: boolean): void {
-  const n = regs ? SAVE_BYTES : ENV_BYTES;
+export function loadEnv(cpu: Cpu, lo: number, hi: number, regs: boolean, narrow = false): void {
+  const n = envBytes(regs, narrow);
   const m = cpu.mmu;
   for (let o = 0; o < n; o++) {
     const [l, h] = addrAt(lo, hi, o);
     envBuf[o] = m.read8(l, h);
   }
-  loadEnvImage(cpu, envBuf, regs);
+  loadEnvImage(cpu, envBuf, regs, narrow);
 }

@@ -96,7 +96,7 @@ const fstenv: H = (cpu, op) => {
   checkX87(cpu);
   if (op.t === 1) checkPendingX87(cpu);
   op.ea(cpu, op);
-  storeEnv(cpu, cpu.eaLo, cpu.eaHi, false);
+  storeEnv(cpu, cpu.eaLo, cpu.eaHi, false, op.size === 16);
   cpu.fcw |= 0x3f;
   updateEs(cpu);
 };
@@ -106,7 +106,7 @@ const fsave: H = (cpu, op) => {
   checkX87(cpu);
   if (op.t === 1) checkPendingX87(cpu);
   op.ea(cpu, op);
-  storeEnv(cpu, cpu.eaLo, cpu.eaHi, true);
+  storeEnv(cpu, cpu.eaLo, cpu.eaHi, true, op.size === 16);
   fpuInit(cpu);
 };
 
@@ -115,7 +115,7 @@ const fldenv: H = (cpu, op) => {
   checkX87(cpu);
   checkPendingX87(cpu); // a waiting instruction (host)
   op.ea(cpu, op);
-  loadEnv(cpu, cpu.eaLo, cpu.eaHi, op.t === 1);
+  loadEnv(cpu, cpu.eaLo, cpu.eaHi, op.t === 1, op.size === 16);
 };
 
 /** FWAIT then `fn` (FINIT, FCLEX, FSTCW, FSTSW and the other waiting forms). */
@@ -186,13 +186,14 @@ export function decodeFpuControl(ins: Instruction, op: Op): boolean | null {
       }
       if (ins.op0Register !== Register.AX) return null;
       return use(op, 'fnstsw ax', fnstswAx);
-    // The 32-bit environment formats (28 and 108 bytes); the 16-bit ones (operand-size prefix) are not modelled.
+    // The 32-bit environment formats (28 and 108 bytes) and, with an operand-size prefix, the 16-bit ones
+    // (14 and 94 bytes): op.size 16.
     case Mnemonic.Fnstenv: case Mnemonic.Fstenv: case Mnemonic.Fnsave: case Mnemonic.Fsave:
     case Mnemonic.Fldenv: case Mnemonic.Frstor: {
-      const c = ins.code;
-      if (c !== Code.Fnstenv_m28byte && c !== Code.Fstenv_m28byte && c !== Code.Fnsave_m108byte && c !== Code.Fsave_m108byte &&
-        c !== Code.Fldenv_m28byte && c !== Code.Frstor_m108byte) return null;
+      if (!mem) return null;
       setMem(ins, op);
+      const n = Code[ins.code] ?? '';
+      op.size = n.endsWith('_m14byte') || n.endsWith('_m94byte') ? 16 : 32;
       if (m === Mnemonic.Fldenv || m === Mnemonic.Frstor) {
         op.t = m === Mnemonic.Frstor ? 1 : 0;
         return use(op, m === Mnemonic.Frstor ? 'frstor' : 'fldenv', fldenv);

@@ -182,7 +182,11 @@ function arith(kind: number, dr: bigint, sr: bigint, p: number): bigint {
   let a = unpack(dr, F80, null);
   let b = unpack(sr, F80, null);
   if (kind === K.SUBR || kind === K.DIVR) [a, b] = [b, a];
-  if (a.kind === NAN || b.kind === NAN) return nanPick(a, b);
+  if (a.kind === NAN || b.kind === NAN) {
+    // A NaN operand is reported alone: no DE for a denormal memory operand loaded with it (host).
+    env.flags &= ~DE;
+    return nanPick(a, b);
+  }
   // Unsupported formats (unnormals, pseudo-NaN/infinity) are invalid operands (SDM 8.2.2).
   if (unsupported(a.raw) || unsupported(b.raw)) {
     env.flags |= IE;
@@ -194,7 +198,7 @@ function arith(kind: number, dr: bigint, sr: bigint, p: number): bigint {
       if (a.kind === ZERO) env.flags |= IE;
       return a.kind === ZERO ? INDEF : packInf(a.sign ^ b.sign, F80);
     }
-    if (a.denormal) env.flags |= DE;
+    // A zero divisor is reported alone: ZE without DE for a denormal dividend (host, as the SSE unit).
     env.flags |= ZE;
     return packInf(a.sign ^ b.sign, F80);
   }
@@ -301,6 +305,7 @@ const fldReg: H = (cpu, op) => {
   if (isEmpty(cpu, op.s)) {
     if (!underflow(cpu)) return;
     push(cpu, INDEF);
+    cpu.fsw &= ~C1; // the underflow is what is reported, also onto a full stack (host)
     return;
   }
   push(cpu, getRaw(cpu, op.s));
