@@ -4,10 +4,10 @@
 // program. (Interception strategies on Linux: test/linux-interception.test.ts.) The run is cut by an instruction limit
 // (the boot needs the PC devices to finish); the trace says where and why it stopped.
 
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { recordTrace } from '../src/replay/recordTrace.js';
 import { replayTrace } from '../src/replay/replayTrace.js';
 import { traceInfo } from '../src/cli/info.js';
@@ -34,6 +34,7 @@ function files(dir: string): string[] {
 }
 
 suite('the linux workload', async () => {
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
   const config = { workload: 'linux:run=syscall', exitPreset: 'kvm-default', costModel: 'modern', maxInstructions: LIMIT };
   const a = await recordTrace(config, join(root, 'a'), { checkpointEvery: 10_000_000 });
   const b = await recordTrace(config, join(root, 'b'), { checkpointEvery: 10_000_000 });
