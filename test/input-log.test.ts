@@ -2,12 +2,13 @@
 // library the reader decodes with) writes for the same entries, for every number range msgpack encodes
 // differently and with DMA entries (bytes) mixed in, compressed or not.
 
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Packr } from 'msgpackr';
-import { InputKind, InputLogWriter, readInputLog, type InputEntry } from '../src/replay/inputLog.js';
+import { InputKind, InputLogFile, InputLogWriter, readCutInputLog, readInputLog, scanInputLog, type InputEntry } from '../src/replay/inputLog.js';
+import { TraceError } from '../src/errors.js';
 import { lz4DecompressFrames, TraceCompression } from '../src/record/compression.js';
 
 const root = mkdtempSync(join(tmpdir(), 'vmtrace-inputlog-'));
@@ -66,4 +67,67 @@ describe('InputLogWriter', () => {
     expect(Buffer.compare(Buffer.from(lz4DecompressFrames(readFileSync(join(root, 'lz4')))), readFileSync(join(root, 'plain')))).toBe(0);
     expect(plain(readInputLog(join(root, "lz4")))).toEqual(es);
   });
+});
+
+describe('reading the log from the file chunk by chunk (trace replay)', () => {
+  const es = entries(9000, 5); // chunks of 4096, 4096, 808 entries
+  const packr = new Packr({ useRecords: false });
+  const all = (f: InputLogFile): InputEntry[] => {
+    const out: InputEntry[] = [];
+    for (let e = f.at(0); e !== undefined; e = f.at(out.length)) out.push(e);
+    f.close();
+    return out;
+  };
+  for (const codec of [TraceCompression.none, TraceCompression.lz4]) {
+    const path = join(root, `stream-${codec}`);
+    write(path, es, codec);
+    const raw = readFileSync(path);
+    // Where each chunk ends in the file: msgpackr's packing of each chunk, LZ4-framed as the writer does.
+    const ends: number[] = [];
+    if (codec === TraceCompression.none) {
+      for (let i = 0, at = 0; i < es.length; i += 4096) ends.push((at += packr.pack(es.slice(i, i + 4096)).length));
+    } else {
+      // An LZ4 frame ends with a zero end mark; the writer's frames have no content checksum.
+      const frames: number[] = [];
+      for (let at = 0; at < raw.length;) {
+        let p = at + 4 + 2 + ((raw[at + 4]! & 0x08) !== 0 ? 8 : 0) + 1;
+        for (let size = raw.readUInt32LE(p); size !== 0; size = raw.readUInt32LE(p)) p += 4 + (size & 0x7fffffff);
+        frames.push((at = p + 4));
+      }
+      ends.push(...frames);
+    }
+
+    it(`${codec}: every read size gives the entries written`, () => {
+      expect(ends.length).toBe(3);
+      expect(ends.at(-1)).toBe(raw.length);
+      for (const size of [100, 4096, 1 << 18]) expect(plain(all(new InputLogFile(path, false, size))), `reads of ${size} bytes`).toEqual(es);
+      expect(scanInputLog(path, false)).toEqual({ entries: es.length, lastIcount: es.at(-1)![1], wholeBytes: raw.length, bytes: raw.length });
+    });
+
+    it(`${codec}: asking for an earlier entry reads the file again`, () => {
+      const f = new InputLogFile(path, false, 1000);
+      expect(plain([f.at(8500)!])).toEqual([es[8500]]);
+      expect(plain([f.at(3)!])).toEqual([es[3]]);
+      expect(f.at(9000)).toBeUndefined();
+      f.close();
+    });
+
+    it(`${codec}: a log cut anywhere replays its whole chunks, and is an error unless cut is allowed`, () => {
+      const cutPath = join(root, `cut-${codec}`);
+      for (const at of [0, 3, 6, 7, 20, ends[0]! - 1, ends[0]!, ends[0]! + 1, ends[1]! + 5, raw.length - 1]) {
+        writeFileSync(cutPath, raw.subarray(0, at));
+        const whole = ends.filter((e) => e <= at).length;
+        const want = es.slice(0, Math.min(es.length, whole * 4096));
+        for (const size of [4096, 1 << 18]) {
+          expect(plain(all(new InputLogFile(cutPath, true, size))), `cut at ${at}, reads of ${size}`).toEqual(want);
+        }
+        const cut = readCutInputLog(cutPath);
+        expect(cut.entries.length).toBe(want.length);
+        expect(cut.wholeBytes).toBe(whole === 0 ? 0 : ends[whole - 1]);
+        expect(cut.bytes).toBe(at);
+        expect(scanInputLog(cutPath, true)).toEqual({ entries: want.length, lastIcount: want.length === 0 ? -1 : want.at(-1)![1], wholeBytes: cut.wholeBytes, bytes: at });
+        if (at !== ends[0]) expect(() => readInputLog(cutPath), `cut at ${at}`).toThrow(TraceError);
+      }
+    });
+  }
 });

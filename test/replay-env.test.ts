@@ -10,7 +10,7 @@ import { INSTRUCTION_EXIT_REASON } from '../src/emulator/vmx/exitReasons.js';
 import { enterGuest } from '../src/hypervisor/boot.js';
 import { loadGuest } from '../src/hypervisor/loader.js';
 import { getWorkload, loadOptions } from '../src/hypervisor/workloads.js';
-import { InputKind, InputLogWriter, readInputLog, type InputEntry } from '../src/replay/inputLog.js';
+import { InputKind, InputLogFile, InputLogWriter, readInputLog, type InputEntry } from '../src/replay/inputLog.js';
 import { RecordingEnvironment } from '../src/replay/RecordingEnvironment.js';
 import { InputDivergence, ReplayEnvironment } from '../src/replay/ReplayEnvironment.js';
 
@@ -59,18 +59,19 @@ describe('record and replay through the input log', () => {
     const log = readInputLog(logPath);
     expect(log.length).toBeGreaterThan(100);
     expect(log.every((e) => e[0] === InputKind.portIn || e[0] === InputKind.portOut)).toBe(true);
-    const rep = build((m) => new ReplayEnvironment(log, () => m().cpu.ioIcount, (p, b) => m().cpu.mmu.writePhys(p, b), () => 'none'));
+    // Read from the file as `trace replay` does (forward readers holding one read each).
+    const rep = build((m) => new ReplayEnvironment(() => new InputLogFile(logPath), () => m().cpu.ioIcount, (p, b) => m().cpu.mmu.writePhys(p, b), () => 'none'));
     // Power-off comes from the log's OUT to 0x500: the replay stops when the log is used up there.
     let stopped = false;
     const env = rep.m.env as ReplayEnvironment;
-    rep.m.subscribe({ onExit: () => { if (env.remaining === 0 && !stopped) { stopped = true; } } });
+    rep.m.subscribe({ onExit: () => { if (env.atEnd && !stopped) { stopped = true; } } });
     const orig = env.portOut.bind(env);
     env.portOut = (p, s, v) => { const irq = orig(p, s, v); if (p === 0x500) rep.m.stop('guest-exit', v); return irq; };
     const r = rep.m.run();
     expect(r.reason).toBe('guest-exit');
     expect(r.icount).toBe(rec.result.icount);
     expect(rep.exits).toEqual(rec.exits);
-    expect(env.remaining).toBe(0);
+    expect(env.atEnd).toBe(true);
   });
 
   it('a log entry that disagrees with the replayed guest is reported as a divergence naming the entry', () => {

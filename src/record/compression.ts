@@ -50,7 +50,7 @@ export function lz4Decompress(b: Uint8Array, size = 0): Uint8Array {
  * dictionary id, header checksum; blocks of a 4-byte size, high bit = stored, optional block checksum;
  * a zero end mark; optional content checksum), to tell a frame cut short from a damaged one.
  */
-function lz4FrameLength(b: Uint8Array, at: number): number {
+export function lz4FrameLength(b: Uint8Array, at: number): number {
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const flg = b[at + 4]!;
   let p = at + 6 + ((flg & 0x08) !== 0 ? 8 : 0) + ((flg & 0x01) !== 0 ? 4 : 0) + 1;

@@ -2,7 +2,7 @@
 // logged entry (kind, icount, port); the first mismatch is a divergence, reported with both sides.
 
 import type { Environment } from '../emulator/machine.js';
-import { InputKind, type InputEntry } from './inputLog.js';
+import { InputKind, type InputEntry, type InputLogFile } from './inputLog.js';
 
 const KIND_NAME: Record<number, string> = Object.fromEntries(Object.entries(InputKind).map(([k, v]) => [v, k]));
 
@@ -25,22 +25,38 @@ export function describe(e: InputEntry): string {
   return `${KIND_NAME[kind as number] ?? `kind ${String(kind)}`} at icount ${String(icount)} (${args.join(', ')})`;
 }
 
+/** Entry i of the log, or undefined past its end; asked for in increasing order (InputLogFile reads forward). */
+type EntryAt = (i: number) => InputEntry | undefined;
+
 export class ReplayEnvironment implements Environment {
   private pos = 0;
   private nextAdvance = -1;
+  /** The entries the run consumes, and a second reader ahead of it finding the next device-event entry. */
+  private readonly log: EntryAt;
+  private readonly ahead: EntryAt;
 
+  /** `log`: the entries, or a factory of forward readers over the log's file (memory bounded by a read each). */
   constructor(
-    private readonly log: InputEntry[],
+    log: InputEntry[] | (() => InputLogFile),
     private readonly now: () => number,
     private readonly writePhys: (phys: number, bytes: Uint8Array) => void,
     private readonly deviceNames: (port: number) => string,
   ) {
+    if (Array.isArray(log)) {
+      this.log = (i) => log[i];
+      this.ahead = this.log;
+    } else {
+      const a = log();
+      const b = log();
+      this.log = (i) => a.at(i);
+      this.ahead = (i) => b.at(i);
+    }
     this.findNextAdvance();
   }
 
   /** Continue from entry `pos` (a checkpoint's position in the log). */
   seek(pos: number): void {
-    if (!Number.isInteger(pos) || pos < 0 || pos > this.log.length) throw new Error(`input log position ${pos} outside the log (${this.log.length} entries)`);
+    if (!Number.isInteger(pos) || pos < 0 || (pos > 0 && this.log(pos - 1) === undefined)) throw new Error(`input log position ${pos} outside the log`);
     this.pos = pos;
     this.nextAdvance = -1;
     this.findNextAdvance();
@@ -51,19 +67,20 @@ export class ReplayEnvironment implements Environment {
     return this.pos;
   }
 
-  get remaining(): number {
-    return this.log.length - this.pos;
+  /** Whether every entry was consumed. */
+  get atEnd(): boolean {
+    return this.log(this.pos) === undefined;
   }
 
   private findNextAdvance(): void {
     if (this.nextAdvance >= this.pos) return; // still ahead of us
     let i = this.pos;
-    while (i < this.log.length && this.log[i][0] !== InputKind.advance) i++;
+    for (let e = this.ahead(i); e !== undefined && e[0] !== InputKind.advance; e = this.ahead(i)) i++;
     this.nextAdvance = i;
   }
 
   private take(kind: InputKind, icount: number, what: string): InputEntry {
-    const e = this.log[this.pos];
+    const e = this.log(this.pos);
     if (e === undefined || e[0] !== kind || e[1] !== icount) throw new InputDivergence(e, `${what} at icount ${icount}`, this.pos, icount);
     this.pos++;
     return e;
@@ -72,7 +89,7 @@ export class ReplayEnvironment implements Environment {
   /** Apply the DMA entries that follow the call just consumed. */
   private applyEffects(): void {
     for (;;) {
-      const e = this.log[this.pos];
+      const e = this.log(this.pos);
       if (e === undefined || e[0] !== InputKind.dma) break;
       this.writePhys(e[2] as number, e[3] as Uint8Array);
       this.pos++;
@@ -82,7 +99,7 @@ export class ReplayEnvironment implements Environment {
 
   nextEventAt(): number {
     this.findNextAdvance();
-    const e = this.log[this.nextAdvance];
+    const e = this.ahead(this.nextAdvance);
     return e === undefined ? Infinity : (e[1] as number);
   }
 

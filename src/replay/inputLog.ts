@@ -9,9 +9,9 @@
 // Compressed recordings write each chunk as one LZ4 frame (the file is then an .lz4 stream of the same
 // msgpack sequence; `lz4 -dc` decodes it); the reader tells the two apart by the LZ4 frame magic.
 
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { Packr, Unpackr } from 'msgpackr';
-import { isLz4Frame, lz4Compress, lz4Frames, TraceCompression } from '../record/compression.js';
+import { isLz4Frame, lz4Compress, lz4Decompress, lz4FrameLength, TraceCompression } from '../record/compression.js';
 import { TraceError } from '../errors.js';
 
 export const InputKind = {
@@ -187,6 +187,15 @@ export interface InputLog {
   bytes: number;
 }
 
+/** An input log scanned without keeping its entries (replay's first pass over a cut log). */
+export interface InputLogSummary {
+  entries: number;
+  /** icount of the last whole entry (-1: none). */
+  lastIcount: number;
+  wholeBytes: number;
+  bytes: number;
+}
+
 function addChunk(out: InputEntry[], chunk: unknown): void {
   if (!Array.isArray(chunk)) throw new Error('a chunk is not an array');
   for (const e of chunk) {
@@ -195,9 +204,186 @@ function addChunk(out: InputEntry[], chunk: unknown): void {
   }
 }
 
+/** Bytes read from the file at a time: what the reader holds besides the entries of one read. */
+const READ_BYTES = 1 << 18;
+
+/**
+ * Reads an input log's chunks from the file in order, a read of READ_BYTES (or one LZ4 frame) at a time,
+ * so that memory does not grow with the log. `allowCut`: a last chunk cut short (a recorder killed
+ * mid-write) ends the log instead of being an error; `wholeBytes` then says where the whole chunks end.
+ * Errors are TraceErrors naming the file.
+ */
+export class InputLogChunks {
+  private fd: number;
+  /** Bytes read and not yet decoded. */
+  private buf = new Uint8Array(0);
+  private eof = false;
+  private lz4: boolean | undefined;
+  private ended = false;
+  /** Bytes of the whole chunks decoded so far. */
+  wholeBytes = 0;
+  /** Bytes of the file read so far (its size once next() returned null). */
+  bytes = 0;
+
+  constructor(readonly path: string, readonly allowCut: boolean, private readonly readBytes = READ_BYTES) {
+    this.fd = openSync(path, 'r');
+  }
+
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+
+  /** Read more of the file onto the undecoded bytes; false at the end of the file. */
+  private more(): boolean {
+    if (this.eof) return false;
+    const chunk = Buffer.allocUnsafe(this.readBytes);
+    const n = readSync(this.fd, chunk, 0, this.readBytes, null);
+    if (n === 0) {
+      this.eof = true;
+      this.close();
+      return false;
+    }
+    this.bytes += n;
+    const joined = new Uint8Array(this.buf.length + n); // fresh: DMA entries are views into it
+    joined.set(this.buf);
+    joined.set(chunk.subarray(0, n), this.buf.length);
+    this.buf = joined;
+    return true;
+  }
+
+  /** The entries of the next whole chunks read, or null at the end of the log. */
+  next(): InputEntry[] | null {
+    if (this.ended) return null;
+    try {
+      const out = this.read();
+      if (out === null) {
+        this.ended = true;
+        this.close();
+      }
+      return out;
+    } catch (e) {
+      this.ended = true;
+      this.close();
+      throw new TraceError(`${this.path}: corrupt input log (${(e as Error).message})`, this.path);
+    }
+  }
+
+  private read(): InputEntry[] | null {
+    while (this.lz4 === undefined) {
+      if (this.buf.length >= 4) this.lz4 = isLz4Frame(this.buf);
+      else if (!this.more()) {
+        // A file of fewer than 4 bytes: a cut log whose first LZ4 frame is cut inside its magic has no whole chunk.
+        const magic = [0x04, 0x22, 0x4d, 0x18];
+        this.lz4 = this.allowCut && this.buf.length > 0 && this.buf.every((x, i) => x === magic[i]);
+      }
+    }
+    return this.lz4 ? this.readFrame() : this.readMsgpack();
+  }
+
+  /** One LZ4 frame: one chunk (InputLogWriter.flush). */
+  private readFrame(): InputEntry[] | null {
+    for (;;) {
+      const b = this.buf;
+      if (b.length < 7) {
+        if (this.more()) continue;
+        if (b.length === 0 || this.allowCut) return null; // the end, or not even a frame header
+        throw new Error(isLz4Frame(b) ? 'LZ4 frame cut short' : `no LZ4 frame at byte ${this.wholeBytes}`);
+      }
+      if (!isLz4Frame(b)) throw new Error(`no LZ4 frame at byte ${this.wholeBytes}`);
+      let n: number;
+      try {
+        n = lz4FrameLength(b, 0);
+      } catch (e) {
+        if (this.more()) continue;
+        if (this.allowCut) return null;
+        throw e;
+      }
+      if (n > b.length) {
+        if (this.more()) continue;
+        if (this.allowCut) return null;
+        throw new Error('LZ4 frame cut short');
+      }
+      const out: InputEntry[] = [];
+      new Unpackr({ useRecords: false }).unpackMultiple(lz4Decompress(b.subarray(0, n)), (chunk: unknown) => addChunk(out, chunk));
+      this.buf = b.subarray(n);
+      this.wholeBytes += n;
+      return out;
+    }
+  }
+
+  /** The whole msgpack chunks among the bytes read (reading more until there is one). */
+  private readMsgpack(): InputEntry[] | null {
+    for (;;) {
+      const b = this.buf;
+      if (b.length === 0) {
+        if (this.more()) continue;
+        // An empty file is no msgpack sequence (as msgpackr says of it), unless a recorder was cut before its first chunk.
+        if (this.wholeBytes === 0 && !this.allowCut) throw new Error('Unexpected end of MessagePack data');
+        return null;
+      }
+      const out: InputEntry[] = [];
+      let end = 0;
+      try {
+        new Unpackr({ useRecords: false }).unpackMultiple(b, (chunk: unknown, _start?: number, stop?: number) => {
+          addChunk(out, chunk);
+          end = stop ?? end;
+        });
+        end = b.length;
+      } catch (e) {
+        if ((e as { incomplete?: boolean }).incomplete !== true) throw e;
+        // A chunk runs past the bytes read: the whole ones before it are returned; with none, read more,
+        // or at the end of the file the chunk was cut.
+        if (end === 0) {
+          if (this.more()) continue;
+          if (this.allowCut) return null;
+          throw e;
+        }
+      }
+      this.buf = b.subarray(end);
+      this.wholeBytes += end;
+      return out;
+    }
+  }
+}
+
+/**
+ * An input log read forward from its file, holding the entries of one read at a time. `at(i)` is entry i,
+ * or undefined past the end; asking for an entry before the ones held reopens the file.
+ */
+export class InputLogFile {
+  private entries: InputEntry[] = [];
+  private base = 0;
+  private chunks: InputLogChunks;
+
+  constructor(readonly path: string, readonly allowCut = false, private readonly readBytes = READ_BYTES) {
+    this.chunks = new InputLogChunks(path, allowCut, readBytes);
+  }
+
+  at(i: number): InputEntry | undefined {
+    if (i < this.base) {
+      this.chunks.close();
+      this.chunks = new InputLogChunks(this.path, this.allowCut, this.readBytes);
+      this.entries = [];
+      this.base = 0;
+    }
+    while (i >= this.base + this.entries.length) {
+      const next = this.chunks.next();
+      if (next === null) return undefined;
+      this.base += this.entries.length;
+      this.entries = next;
+    }
+    return this.entries[i - this.base];
+  }
+
+  close(): void {
+    this.chunks.close();
+  }
+}
+
 /** Read a whole log; throws a TraceError naming the file on a corrupt one. */
 export function readInputLog(path: string): InputEntry[] {
-  return readLog(path, false).entries;
+  return readCutInputLog(path, false).entries;
 }
 
 /**
@@ -205,34 +391,21 @@ export function readInputLog(path: string): InputEntry[] {
  * instead of being an error. Every chunk before it was written whole, so the entries returned are every
  * input up to the icount of the last one.
  */
-export function readCutInputLog(path: string): InputLog {
-  return readLog(path, true);
+export function readCutInputLog(path: string, allowCut = true): InputLog {
+  const chunks = new InputLogChunks(path, allowCut);
+  const entries: InputEntry[] = [];
+  for (let c = chunks.next(); c !== null; c = chunks.next()) for (const e of c) entries.push(e);
+  return { entries, wholeBytes: chunks.wholeBytes, bytes: chunks.bytes };
 }
 
-function readLog(path: string, allowCut: boolean): InputLog {
-  const raw = readFileSync(path);
-  const out: InputEntry[] = [];
-  let wholeBytes = raw.byteLength;
-  try {
-    if (isLz4Frame(raw)) {
-      // One chunk per frame (InputLogWriter.flush).
-      const { frames, end } = lz4Frames(raw, allowCut);
-      for (const f of frames) new Unpackr({ useRecords: false }).unpackMultiple(f, (chunk: unknown) => addChunk(out, chunk));
-      wholeBytes = end;
-    } else if (raw.byteLength > 0 || !allowCut) {
-      let end = 0;
-      try {
-        new Unpackr({ useRecords: false }).unpackMultiple(raw, (chunk: unknown, _start?: number, stop?: number) => {
-          addChunk(out, chunk);
-          end = stop ?? end;
-        });
-      } catch (e) {
-        if (!allowCut || (e as { incomplete?: boolean }).incomplete !== true) throw e;
-        wholeBytes = end;
-      }
-    }
-  } catch (e) {
-    throw new TraceError(`${path}: corrupt input log (${(e as Error).message})`, path);
+/** Scan a log chunk by chunk (memory bounded by one read), checking every chunk; the counts readCutInputLog gives. */
+export function scanInputLog(path: string, allowCut: boolean): InputLogSummary {
+  const chunks = new InputLogChunks(path, allowCut);
+  let entries = 0;
+  let lastIcount = -1;
+  for (let c = chunks.next(); c !== null; c = chunks.next()) {
+    entries += c.length;
+    lastIcount = c[c.length - 1]![1] as number;
   }
-  return { entries: out, wholeBytes, bytes: raw.byteLength };
+  return { entries, lastIcount, wholeBytes: chunks.wholeBytes, bytes: chunks.bytes };
 }

@@ -12,7 +12,7 @@ import type { CostModel } from '../emulator/costModel.js';
 import { TraceReader } from '../record/TraceReader.js';
 import { newExitEvent } from '../record/ExitCursor.js';
 import { ExitChecker, type Divergence, type RecordedExit } from './ExitChecker.js';
-import { INPUT_LOG_FILE, readCutInputLog, readInputLog } from './inputLog.js';
+import { INPUT_LOG_FILE, InputLogFile, scanInputLog } from './inputLog.js';
 import { InputDivergence, ReplayEnvironment } from './ReplayEnvironment.js';
 import { GROUND_TRUTH_PORT, GroundTruthPort } from '../emulator/devices/GroundTruthPort.js';
 import { POWER_OFF_PORT } from '../emulator/devices/PowerOff.js';
@@ -104,9 +104,12 @@ export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promis
   // A trace still `recording` was never closed (the recorder was killed): its input log may end in a chunk
   // cut short, and replay can go as far as the whole chunks before it (every input up to their last icount).
   const cut = reader.state === 'recording';
-  const inputLog = cut ? readCutInputLog(reader.filePath(INPUT_LOG_FILE)) : null;
-  const log = inputLog?.entries ?? readInputLog(reader.filePath(INPUT_LOG_FILE));
-  if (cut && log.length === 0) {
+  // The log is read chunk by chunk, twice: a first pass checks every chunk (a damaged log is an error before
+  // the run) and finds a cut log's end; the replay then reads it forward, holding one read at a time.
+  const logPath = reader.filePath(INPUT_LOG_FILE);
+  const inputLog = scanInputLog(logPath, cut);
+  const openLog = (): InputLogFile => new InputLogFile(logPath, cut);
+  if (cut && inputLog.entries === 0) {
     throw new UserError(`${dir}: the recording was cut (no manifest: the recorder was killed) before any whole chunk of ${INPUT_LOG_FILE} reached the disk: nothing to replay`);
   }
   const exitPreset = opts.exitPreset ?? manifest.exit_preset.name;
@@ -124,7 +127,7 @@ export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promis
     throw new UserError(`--from needs the recording's own interception strategy (${recordedStrategy}): checkpoints hold its patches`);
   }
   const skip = otherStrategy ? await strategyExits(reader, recordedStrategy) : null;
-  const recordedIcount = cut ? (log.at(-1)![1] as number) : manifest.stop?.icount ?? manifest.totals.icount;
+  const recordedIcount = cut ? inputLog.lastIcount : manifest.stop?.icount ?? manifest.totals.icount;
   const deviceAt = (port: number): string => {
     for (const [a, b, name] of boot.devices) if (port >= a && port <= b) return name;
     return 'none';
@@ -137,7 +140,7 @@ export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promis
     maxInstructions: cut ? recordedIcount : machineLimit(manifest.machine.max_instructions),
     maxExits: subsequence || otherStrategy ? undefined : machineLimit(manifest.machine.max_exits),
   }, (machine) => {
-    const env = new ReplayEnvironment(log, () => machine.cpu.ioIcount, (p, b) => machine.cpu.mmu.writePhys(p, b), deviceAt);
+    const env = new ReplayEnvironment(openLog, () => machine.cpu.ioIcount, (p, b) => machine.cpu.mmu.writePhys(p, b), deviceAt);
     // Guest-state effects replayed without the devices: power-off (docs/machine.md port 0x500), and ground
     // truth (port 0x510: the kernel writes the address of its struct gt_event, decoded from guest memory as
     // the device does), so observers attached to a replay see the same ground-truth events as the recording.
@@ -238,8 +241,8 @@ export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promis
   return {
     clean, matched: checker.matched, recordedExits, replayedExits, additional: checker.additional, icount: m.cpu.icount,
     recordedIcount, result, divergence, inputDivergence, exitPreset, subsequence, startIcount,
-    cut: inputLog === null ? null : {
-      inputEntries: log.length, cutBytes: inputLog.bytes - inputLog.wholeBytes, beyond: checker.beyond, unchecked: checker.unchecked,
+    cut: !cut ? null : {
+      inputEntries: inputLog.entries, cutBytes: inputLog.bytes - inputLog.wholeBytes, beyond: checker.beyond, unchecked: checker.unchecked,
     },
     stateDigest: createHash('sha256').update(m.cpu.mmu.u8.subarray(0, workload.memBytes)).update(JSON.stringify(saveCpuState(m.cpu))).digest('hex'),
     intercept, recordedIntercept: recordedStrategy, skippedStrategyExits: checker.skipped, syscalls, assembled: a,
