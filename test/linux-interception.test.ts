@@ -13,6 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { recordTrace } from '../src/replay/recordTrace.js';
+import { assemble, resolveWorkload } from '../src/replay/Session.js';
+import { LiveEnvironment } from '../src/replay/LiveEnvironment.js';
+import type { Selective } from '../src/hypervisor/interception/selective.js';
 import { replayTrace } from '../src/replay/replayTrace.js';
 import { TraceReader } from '../src/record/TraceReader.js';
 import { LinuxKernel } from '../src/introspection/LinuxKernel.js';
@@ -86,6 +89,15 @@ describe.skipIf(!haveImage)('syscall interception on Linux', async () => {
     }
     expect(checked).toBeGreaterThan(300);
     expect(table.number('uname')).toBe(table.number('newuname'));
+  });
+
+  it.skipIf(!existsSync(UNISTD))('selective takes the names the kernel has, ours does not (mount, uname), numbered as <asm/unistd_64.h> says', async () => {
+    const header = readFileSync(UNISTD, 'utf8');
+    const nr = (name: string): number => Number(new RegExp(`^#define __NR_${name} (\\d+)$`, 'm').exec(header)![1]);
+    const a = assemble(await resolveWorkload({ ...config, intercept: 'selective', syscalls: ['mount', 'uname', 'getpid'] }), (m, w) => new LiveEnvironment(m, w));
+    expect((a.strategy as Selective).selected).toEqual([nr('mount'), nr('uname'), nr('getpid')]);
+    await expect(resolveWorkload({ ...config, intercept: 'selective', syscalls: ['no_such_call'] })
+      .then((c) => assemble(c, (m, w) => new LiveEnvironment(m, w)))).rejects.toThrow(/unknown syscall "no_such_call" in this kernel's sys_call_table/);
   });
 
   it('finds the syscall entry and the handler page from the kernel itself', () => {

@@ -53,13 +53,14 @@ export class Selective implements InterceptionStrategy {
   private stub = 0;
   private vmcallAt = 0;
   private handler = 0;
-  /** The selected numbers, in the guest kernel's own table (resolved at install; our guest's until then). */
-  selected: number[];
+  /** The selected numbers in the guest kernel's own table (resolved at install: a Linux kernel knows names ours does not). */
+  selected: number[] = [];
   readonly notes: string[] = [];
 
   constructor(private readonly syscalls: readonly string[]) {
     if (syscalls.length === 0) throw new UserError('selective: name the syscalls to intercept (--syscalls exit,exit_group,...)');
-    this.selected = this.resolve(syscallNumber);
+    // Numbers can be checked now; names only against the guest kernel's table.
+    this.resolve((x) => (/^\s*\d+\s*$/.test(x) ? syscallNumber(x) : 0));
   }
 
   private resolve(number: (s: string) => number): number[] {
