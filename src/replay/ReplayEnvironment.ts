@@ -34,6 +34,7 @@ export class ReplayEnvironment implements Environment {
   /** The entries the run consumes, and a second reader ahead of it finding the next device-event entry. */
   private readonly log: EntryAt;
   private readonly ahead: EntryAt;
+  private readonly files: InputLogFile[] = [];
 
   /** `log`: the entries, or a factory of forward readers over the log's file (memory bounded by a read each). */
   constructor(
@@ -48,10 +49,16 @@ export class ReplayEnvironment implements Environment {
     } else {
       const a = log();
       const b = log();
+      this.files.push(a, b);
       this.log = (i) => a.at(i);
       this.ahead = (i) => b.at(i);
     }
     this.findNextAdvance();
+  }
+
+  /** Close the log's files (a replay that stops before the log's end has them open). */
+  close(): void {
+    for (const f of this.files) f.close();
   }
 
   /** Continue from entry `pos` (a checkpoint's position in the log). */

@@ -217,6 +217,7 @@ export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promis
       loadHypervisorState(a, checkpoint.hypervisor);
     } catch (e) {
       cursor.close();
+      (m.env as ReplayEnvironment).close();
       throw e;
     }
   }
@@ -235,6 +236,7 @@ export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promis
     else inputDivergence = e.message;
   } finally {
     cursor.close();
+    (m.env as ReplayEnvironment).close();
   }
   const divergence = checker.divergence ?? (inputDivergence === null ? checker.finish(m.cpu.icount) : null);
   const clean = divergence === null && inputDivergence === null && (m.cpu.icount === recordedIcount || cutEnd);
