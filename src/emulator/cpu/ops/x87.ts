@@ -112,12 +112,17 @@ export function push(cpu: Cpu, v: bigint): void {
   setRaw(cpu, 0, v);
 }
 
-/** Read a memory operand of op.size bits as an 80-bit value (exact); floating formats raise IE (SNaN) / DE. */
-export function loadMem(cpu: Cpu, op: Op, int: boolean): bigint {
+/** Compute the memory operand's address into cpu.eaLo/eaHi and record it as the last x87 data pointer (FDP/FDS). */
+export function memOperand(cpu: Cpu, op: Op): void {
   op.ea(cpu, op);
   cpu.fdpLo = cpu.eaLo;
   cpu.fdpHi = cpu.eaHi;
   cpu.fds = cpu.ds;
+}
+
+/** Read a memory operand of op.size bits as an 80-bit value (exact); floating formats raise IE (SNaN) / DE. */
+export function loadMem(cpu: Cpu, op: Op, int: boolean): bigint {
+  memOperand(cpu, op);
   const m = cpu.mmu;
   const lo = cpu.eaLo, hi = cpu.eaHi;
   switch (int ? 1 : 0) {
@@ -315,10 +320,7 @@ const fldReg: H = (cpu, op) => {
 const fstMem: H = (cpu, op) => {
   beginX87(cpu, op);
   setupEnv(cpu);
-  op.ea(cpu, op);
-  cpu.fdpLo = cpu.eaLo;
-  cpu.fdpHi = cpu.eaHi;
-  cpu.fds = cpu.ds;
+  memOperand(cpu, op);
   const m = cpu.mmu;
   let raw: bigint;
   if (isEmpty(cpu, 0)) {
@@ -395,10 +397,7 @@ const fstReg: H = (cpu, op) => {
 const fist: H = (cpu, op) => {
   beginX87(cpu, op);
   setupEnv(cpu);
-  op.ea(cpu, op);
-  cpu.fdpLo = cpu.eaLo;
-  cpu.fdpHi = cpu.eaHi;
-  cpu.fds = cpu.ds;
+  memOperand(cpu, op);
   let v: bigint | null = null;
   cpu.fsw &= ~C1;
   if (isEmpty(cpu, 0)) {

@@ -11,7 +11,7 @@ import {
   DE, F80, IE, INF, NAN, PE, ZE, ZERO, bitLength, fromInt, packInf, packZero, roundPack, toInt, unpack,
 } from '../fpu/softfloat.js';
 import {
-  type H, INDEF, beginX87, x87Fop, env, getRaw, isEmpty, nanPick, pop, push, report, setRaw, setupEnv, underflow, unsupported,
+  type H, INDEF, beginX87, memOperand, x87Fop, env, getRaw, isEmpty, nanPick, pop, push, report, setRaw, setupEnv, underflow, unsupported,
 } from './x87.js';
 import { setMem } from './operands.js';
 
@@ -235,10 +235,7 @@ const BCD_LIMIT = 10n ** 18n;
 const fbld: H = (cpu, op) => {
   beginX87(cpu, op);
   setupEnv(cpu);
-  op.ea(cpu, op);
-  cpu.fdpLo = cpu.eaLo;
-  cpu.fdpHi = cpu.eaHi;
-  cpu.fds = cpu.ds;
+  memOperand(cpu, op);
   const m = cpu.mmu;
   const lo = cpu.eaLo, hi = cpu.eaHi;
   let v = 0n;
@@ -257,10 +254,7 @@ const fbld: H = (cpu, op) => {
 const fbstp: H = (cpu, op) => {
   beginX87(cpu, op);
   setupEnv(cpu);
-  op.ea(cpu, op);
-  cpu.fdpLo = cpu.eaLo;
-  cpu.fdpHi = cpu.eaHi;
-  cpu.fds = cpu.ds;
+  memOperand(cpu, op);
   cpu.fsw &= ~C1;
   let v: bigint | null = null;
   let sign = 0;
