@@ -12,8 +12,11 @@ export interface Approx { sign: number; m: bigint; e: number; exact: boolean }
 
 const GUARD = 200;
 
-/** atan(1/k) * 2^p for an integer k > 1 (Machin terms). */
-function atanInv(k: bigint, p: number): bigint {
+/**
+ * sum over n of (+-1)^n / ((2n+1) k^(2n+1)), times 2^p, for an integer k > 1: atan(1/k) when the signs
+ * alternate (Machin terms), atanh(1/k) when they do not.
+ */
+function inverseSeries(k: bigint, p: number, alternating: boolean): bigint {
   const one = 1n << BigInt(p);
   let term = one / k;
   const k2 = k * k;
@@ -21,23 +24,16 @@ function atanInv(k: bigint, p: number): bigint {
   for (let n = 1n; term !== 0n; n++) {
     term /= k2;
     const t = term / (2n * n + 1n);
-    sum += n % 2n === 1n ? -t : t;
+    sum += alternating && n % 2n === 1n ? -t : t;
   }
   return sum;
 }
 
+/** atan(1/k) * 2^p. */
+const atanInv = (k: bigint, p: number): bigint => inverseSeries(k, p, true);
+
 /** atanh(1/k) * 2^p. */
-function atanhInv(k: bigint, p: number): bigint {
-  const one = 1n << BigInt(p);
-  let term = one / k;
-  const k2 = k * k;
-  let sum = term;
-  for (let n = 1n; term !== 0n; n++) {
-    term /= k2;
-    sum += term / (2n * n + 1n);
-  }
-  return sum;
-}
+const atanhInv = (k: bigint, p: number): bigint => inverseSeries(k, p, false);
 
 const CP = 20000; // enough for reductions of any argument with |x| < 2^63 at any working precision used here
 let piCache = 0n;
