@@ -115,10 +115,8 @@ export const CLIENT_JS = String.raw`
   model.sections.forEach(function (s) {
     var el = document.getElementById('plot-' + s.id);
     try {
-      var t0 = performance.now();
       el.appendChild(kinds[s.kind](s.data, el));
       el.setAttribute('data-rendered', 'true');
-      el.setAttribute('data-ms', String(Math.round(performance.now() - t0)));
     } catch (e) {
       el.setAttribute('data-rendered', 'error');
       el.textContent = 'could not draw this plot: ' + e;
