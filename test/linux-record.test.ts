@@ -4,14 +4,15 @@
 // program. (Interception strategies on Linux: test/linux-interception.test.ts.) The run is cut by an instruction limit
 // (the boot needs the PC devices to finish); the trace says where and why it stopped.
 
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { recordTrace } from '../src/replay/recordTrace.js';
 import { replayTrace } from '../src/replay/replayTrace.js';
 import { traceInfo } from '../src/cli/info.js';
 import { getWorkload } from '../src/hypervisor/workloads.js';
+import { traceFiles } from './helpers/traceFiles.js';
 
 const haveImage = existsSync(join(import.meta.dirname, '..', 'guest', 'images', 'linux', 'manifest.json'));
 const suite = haveImage ? describe : describe.skip;
@@ -20,18 +21,7 @@ if (!haveImage) console.warn('linux-record tests skipped: no Linux guest image u
 const root = mkdtempSync(join(tmpdir(), 'vmtrace-linux-'));
 const LIMIT = 30_000_000;
 
-function files(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string): void => {
-    for (const f of readdirSync(d)) {
-      const p = join(d, f);
-      if (statSync(p).isDirectory()) walk(p);
-      else out.push(relative(dir, p));
-    }
-  };
-  walk(dir);
-  return out.sort();
-}
+const files = traceFiles;
 
 suite('the linux workload', async () => {
   afterAll(() => rmSync(root, { recursive: true, force: true }));

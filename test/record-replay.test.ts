@@ -5,7 +5,7 @@
 
 import { mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import pl from 'nodejs-polars';
 import { describe, expect, it } from 'vitest';
 import { recordTrace } from '../src/replay/recordTrace.js';
@@ -22,21 +22,11 @@ import { createHash } from 'node:crypto';
 import { resealFile } from './helpers/reseal.js';
 import { EXITS } from '../src/record/schema.js';
 import { CompressedFileWriter, type TraceCompression } from '../src/record/compression.js';
+import { traceFiles } from './helpers/traceFiles.js';
 
 const root = mkdtempSync(join(tmpdir(), 'vmtrace-rr-'));
 
-function files(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string): void => {
-    for (const f of readdirSync(d)) {
-      const p = join(d, f);
-      if (statSync(p).isDirectory()) walk(p);
-      else out.push(relative(dir, p));
-    }
-  };
-  walk(dir);
-  return out.sort();
-}
+const files = traceFiles;
 
 describe('record and replay on the guest (live devices)', async () => {
   // The memcached-like server: NIC packets by DMA, device interrupts, port reads: every kind of input.
