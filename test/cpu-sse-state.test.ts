@@ -100,4 +100,26 @@ describe('x87/SSE availability (CR0.EM/MP/TS, CR4.OSFXSR/OSXMMEXCPT)', () => {
     expect(run(xm, 0, SSE)).toBe(XM);
     expect(run(xm, 0, Cr4.OSFXSR, Cr4.OSXMMEXCPT)).toBe(UD);
   });
+
+  it('MMX and the SSE forms on MMX registers (SDM vol. 3 tables 22-4..22-8): EM #UD, TS #NM, OSFXSR only for SSE conversions', () => {
+    const MF = 16;
+    for (const code of ['paddb mm0, mm1', 'pavgb mm0, [rdi]', 'emms', 'movq mm0, rax', 'pshufw mm0, mm1, 3', 'maskmovq mm0, mm1']) {
+      expect(run(code, 0, SSE), code).toBe(-1);
+      expect(run(code, Cr0.EM, SSE), code).toBe(UD);
+      expect(run(code, Cr0.TS, SSE), code).toBe(NM);
+      expect(run(code, Cr0.EM | Cr0.TS, SSE), code).toBe(UD);
+      expect(run(code, 0, 0, SSE), code).toBe(-1); // table 22-7/22-8 list no OSFXSR condition
+    }
+    for (const code of ['cvtpi2ps xmm0, mm1', 'cvtps2pi mm0, xmm1', 'cvtpd2pi mm0, xmm1', 'movq2dq xmm0, mm1', 'movdq2q mm0, xmm1']) {
+      expect(run(code, 0, SSE), code).toBe(-1);
+      expect(run(code, 0, 0, SSE), code).toBe(UD); // tables 22-4..22-6: CR4.OSFXSR = 0 -> #UD
+      expect(run(code, Cr0.TS, SSE), code).toBe(NM);
+    }
+    // A pending unmasked x87 exception: #MF before any MMX instruction, and before CVTPI2PS xmm, mm but
+    // not before its m64 form (SDM CVTPI2PS; the differential test checks the same on the host in user mode).
+    const pending = 'mov word ptr [rdi], 0x37b\nfldcw [rdi]\nfldz\nfld1\nfdiv st(0), st(1)\n';
+    expect(run(`${pending}emms`, Cr0.NE, SSE)).toBe(MF);
+    expect(run(`${pending}cvtpi2ps xmm0, mm1`, Cr0.NE, SSE)).toBe(MF);
+    expect(run(`${pending}cvtpi2ps xmm0, [rdi]`, Cr0.NE, SSE)).toBe(-1);
+  });
 });

@@ -156,8 +156,10 @@ export class Cpu implements LazyFlags {
   // one moves use: float views would quiet signalling NaNs on load); MXCSR; the x87 stack as 8 physical
   // registers R0-R7 of 80 bits each (64-bit significand in fpm as lo/hi words, sign and exponent in fpe);
   // ST(i) is R[(fpTop + i) & 7]. fsw holds the status word without TOP (bits 13:11), which is fpTop.
-  // Two more 128-bit slots follow XMM15: 16 holds a memory source operand, 17 a temporary result.
-  readonly xmm = new Int32Array(72);
+  // Two more 128-bit slots follow XMM15: 16 holds a memory source operand, 17 a temporary result. Slots
+  // 18-25 hold the significands of R0-R7 in their low 64 bits (fpm, stride 4 words): these are the MMX
+  // registers MM0-7 (SDM vol. 1 9.2.1), so the SSE integer handlers run on them as on 64-bit XMM registers.
+  readonly xmm = new Int32Array(104);
   /** The same bytes as doubles and singles (arithmetic only, after NaNs were handled) and as lanes. */
   readonly xmmD = new Float64Array(this.xmm.buffer);
   readonly xmmS = new Float32Array(this.xmm.buffer);
@@ -166,7 +168,8 @@ export class Cpu implements LazyFlags {
   readonly xmmW = new Uint16Array(this.xmm.buffer);
   readonly xmmSW = new Int16Array(this.xmm.buffer);
   mxcsr = 0x1f80;
-  readonly fpm = new Int32Array(16);
+  /** Significand of physical register r: words fpm[4r] (low), fpm[4r + 1] (high); = slot MM0_SLOT + r of xmm. */
+  readonly fpm = new Int32Array(this.xmm.buffer, 18 * 16, 32);
   readonly fpe = new Int32Array(8);
   fpTop = 0;
   fcw = 0x037f;

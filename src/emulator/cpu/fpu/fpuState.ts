@@ -50,6 +50,28 @@ export function checkSse(cpu: Cpu): void {
   }
 }
 
+/**
+ * MMX instructions and the SSE instructions on MMX registers (SDM vol. 3 table 22-7/22-8): EM -> #UD, TS ->
+ * #NM, then a pending x87 exception -> #MF. CR4.OSFXSR is not consulted (table 22-7 lists no such #UD).
+ */
+export function checkMmx(cpu: Cpu): void {
+  if ((cpu.cr0 & (Cr0.EM | Cr0.TS)) !== 0) throw cpu.fault.set((cpu.cr0 & Cr0.EM) !== 0 ? Vector.UD : Vector.NM, 0);
+  if ((cpu.fsw & Fsw.ES) !== 0) throw cpu.fault.set(Vector.MF, 0);
+}
+
+/** Slot of MM0 in cpu.xmm (MMi = slot MM0_SLOT + i, the low 64 bits; Cpu.fpm is the same memory). */
+export const MM0_SLOT = 18;
+
+/**
+ * The x87-to-MMX transition every MMX instruction makes (SDM vol. 1 9.5.1, table 9-1): TOP = 0 and every
+ * register tagged valid; an MMX register written (slot `d`) gets ones in bits 79:64 (sign and exponent).
+ */
+export function mmxEnter(cpu: Cpu, d: number): void {
+  cpu.fpTop = 0;
+  cpu.ftw = 0xff;
+  if (d >= MM0_SLOT) cpu.fpe[d - MM0_SLOT] = 0xffff;
+}
+
 /** x87 instruction availability: EM or TS -> #NM (SDM vol. 3 table 2-2). */
 export function checkX87(cpu: Cpu): void {
   if ((cpu.cr0 & (Cr0.EM | Cr0.TS)) !== 0) throw cpu.fault.set(Vector.NM, 0);
@@ -79,8 +101,8 @@ export function fullTagWord(cpu: Cpu): number {
     let tag = 3;
     if ((cpu.ftw & (1 << r)) !== 0) {
       const e = cpu.fpe[r] & 0x7fff;
-      const lo = cpu.fpm[2 * r];
-      const hi = cpu.fpm[2 * r + 1];
+      const lo = cpu.fpm[4 * r];
+      const hi = cpu.fpm[4 * r + 1];
       if (e === 0x7fff) tag = 2;
       else if (e === 0) tag = lo === 0 && hi === 0 ? 1 : 2;
       else tag = (hi & 0x80000000) !== 0 ? 0 : 2; // integer bit clear: unnormal, special
@@ -118,8 +140,8 @@ export function fxImage(cpu: Cpu, img: Uint8Array, rexW: boolean): void {
   for (let i = 0; i < 8; i++) {
     const r = (cpu.fpTop + i) & 7;
     const o = 32 + 16 * i;
-    v.setInt32(o, cpu.fpm[2 * r], true);
-    v.setInt32(o + 4, cpu.fpm[2 * r + 1], true);
+    v.setInt32(o, cpu.fpm[4 * r], true);
+    v.setInt32(o + 4, cpu.fpm[4 * r + 1], true);
     v.setUint16(o + 8, cpu.fpe[r] & 0xffff, true);
   }
   for (let k = 0; k < 64; k++) v.setInt32(160 + 4 * k, cpu.xmm[k], true);
@@ -149,8 +171,8 @@ export function loadFxImage(cpu: Cpu, img: Uint8Array, rexW: boolean): boolean {
   for (let i = 0; i < 8; i++) {
     const r = (cpu.fpTop + i) & 7;
     const o = 32 + 16 * i;
-    cpu.fpm[2 * r] = v.getInt32(o, true);
-    cpu.fpm[2 * r + 1] = v.getInt32(o + 4, true);
+    cpu.fpm[4 * r] = v.getInt32(o, true);
+    cpu.fpm[4 * r + 1] = v.getInt32(o + 4, true);
     cpu.fpe[r] = v.getUint16(o + 8, true);
   }
   for (let k = 0; k < 64; k++) cpu.xmm[k] = v.getInt32(160 + 4 * k, true);
@@ -217,7 +239,7 @@ export interface FpuState {
 
 export function saveFpu(cpu: Cpu): FpuState {
   const st: number[] = [];
-  for (let r = 0; r < 8; r++) st.push(cpu.fpm[2 * r], cpu.fpm[2 * r + 1], cpu.fpe[r]);
+  for (let r = 0; r < 8; r++) st.push(cpu.fpm[4 * r], cpu.fpm[4 * r + 1], cpu.fpe[r]);
   return {
     xmm: [...cpu.xmm.subarray(0, 64)], mxcsr: cpu.mxcsr, st, top: cpu.fpTop, fcw: cpu.fcw, fsw: cpu.fsw, ftw: cpu.ftw, fop: cpu.fop,
     fip: [cpu.fipLo, cpu.fipHi], fdp: [cpu.fdpLo, cpu.fdpHi], fsel: [cpu.fcs, cpu.fds],
@@ -236,8 +258,8 @@ export function loadFpu(cpu: Cpu, s: FpuState | undefined): void {
   cpu.xmm.set(s.xmm);
   cpu.mxcsr = s.mxcsr;
   for (let r = 0; r < 8; r++) {
-    cpu.fpm[2 * r] = s.st[3 * r];
-    cpu.fpm[2 * r + 1] = s.st[3 * r + 1];
+    cpu.fpm[4 * r] = s.st[3 * r];
+    cpu.fpm[4 * r + 1] = s.st[3 * r + 1];
     cpu.fpe[r] = s.st[3 * r + 2];
   }
   cpu.fpTop = s.top;
@@ -286,8 +308,8 @@ export function envImage(cpu: Cpu, img: Uint8Array, regs: boolean, narrow = fals
   for (let i = 0; i < 8; i++) {
     const r = (cpu.fpTop + i) & 7;
     const o = base + 10 * i;
-    v.setInt32(o, cpu.fpm[2 * r], true);
-    v.setInt32(o + 4, cpu.fpm[2 * r + 1], true);
+    v.setInt32(o, cpu.fpm[4 * r], true);
+    v.setInt32(o + 4, cpu.fpm[4 * r + 1], true);
     v.setUint16(o + 8, cpu.fpe[r] & 0xffff, true);
   }
 }
@@ -330,8 +352,8 @@ export function loadEnvImage(cpu: Cpu, img: Uint8Array, regs: boolean, narrow = 
   for (let i = 0; i < 8; i++) {
     const r = (cpu.fpTop + i) & 7;
     const o = base + 10 * i;
-    cpu.fpm[2 * r] = v.getInt32(o, true);
-    cpu.fpm[2 * r + 1] = v.getInt32(o + 4, true);
+    cpu.fpm[4 * r] = v.getInt32(o, true);
+    cpu.fpm[4 * r + 1] = v.getInt32(o + 4, true);
     cpu.fpe[r] = v.getUint16(o + 8, true);
   }
 }

@@ -20,6 +20,7 @@ import { decodeX87 } from './x87.js';
 import { decodeX87Special } from './x87Special.js';
 import { decodeX87Transcendental } from './x87Transcendental.js';
 import { decodeDebugRegisters } from './debugRegisters.js';
+import { decodeMmx } from './mmx.js';
 import { decodeMulDiv } from './muldiv.js';
 import { UnsupportedForm } from './operands.js';
 import { decodePortIo } from './portIo.js';
@@ -64,7 +65,7 @@ export function decodeInstruction(ins: Instruction, op: Op): boolean {
       if (ends !== null) return ends;
     }
     if (decodeControl(ins, op) || decodeData(ins, op) || decodeAlu(ins, op) || decodeShift(ins, op) ||
-      decodeMulDiv(ins, op) || decodeBit(ins, op) || decodeSseInt(ins, op) ||
+      decodeMulDiv(ins, op) || decodeBit(ins, op) || decodeSseInt(ins, op) || decodeMmx(ins, op) ||
       decodeSseFloat(ins, op) || decodeX87(ins, op) || decodeX87Special(ins, op) ||
       decodeX87Transcendental(ins, op)) return false;
   } catch (e) {

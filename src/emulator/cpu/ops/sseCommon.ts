@@ -9,12 +9,19 @@ import { type Instruction, OpKind, Register } from 'iced-x86';
 import type { Cpu } from '../Cpu.js';
 import type { Op } from '../Op.js';
 import { Vector } from '../faults.js';
-import { checkSse } from '../fpu/fpuState.js';
+import { MM0_SLOT, checkMmx, checkSse } from '../fpu/fpuState.js';
 import { AUX_MEM } from './operandAccess.js';
 import { gpr, setMem } from './operands.js';
 
 export { AUX_MEM };
 export const AUX_ALIGN = 2;
+/**
+ * The instruction works on MMX registers (slots MM0_SLOT + i, 64 bits wide): availability is checkMmx's.
+ * Lane-wise handlers run on all 16 bytes of the slot anyway (lanes are independent; the slot's upper half
+ * is scratch nobody reads); the cross-lane ones (pack, unpack, PMOVMSKB, PEXTRW/PINSRW, MASKMOVQ) read it.
+ */
+export const AUX_MMX = 4;
+export { MM0_SLOT };
 /** Slot of a memory source operand, and of a temporary result. */
 export const SRC = 16;
 export const TMP = 17;
@@ -24,6 +31,38 @@ export type H = (cpu: Cpu, op: Op) => void;
 /** XMM register number of an iced-x86 register, or -1. */
 export function xmmOf(r: Register): number {
   return r >= Register.XMM0 && r <= Register.XMM15 ? r - Register.XMM0 : -1;
+}
+
+/** MMX register slot of an iced-x86 register, or -1. */
+export function mmOf(r: Register): number {
+  return r >= Register.MM0 && r <= Register.MM7 ? MM0_SLOT + r - Register.MM0 : -1;
+}
+
+/** Operand `n` as an MMX register into op[field]. */
+export function regMm(ins: Instruction, n: number, op: Op, field: 'd' | 's'): boolean {
+  if (ins.opKind(n) !== OpKind.Register) return false;
+  const x = mmOf(ins.opRegister(n));
+  if (x < 0) return false;
+  op[field] = x;
+  return true;
+}
+
+/** Operand `n` as mm/m`bits` into op.s / the memory fields (no alignment: SDM vol. 1 9.6.x); sets AUX_MMX. */
+export function rmMm(ins: Instruction, n: number, op: Op, bits: number): boolean {
+  op.size = bits;
+  op.aux |= AUX_MMX;
+  if (ins.opKind(n) === OpKind.Memory) {
+    setMem(ins, op);
+    op.aux |= AUX_MEM;
+    return true;
+  }
+  return regMm(ins, n, op, 's');
+}
+
+/** Availability check of an SSE handler shared with the MMX forms. */
+export function avail(cpu: Cpu, op: Op): void {
+  if ((op.aux & AUX_MMX) !== 0) checkMmx(cpu);
+  else checkSse(cpu);
 }
 
 /** Decode operands `n` (register or memory) into op.s / memory fields. Returns false for non-XMM registers. */
@@ -110,9 +149,10 @@ export function readMem(cpu: Cpu, op: Op, slot: number): void {
   }
 }
 
-/** The source slot: op.s, or SRC after reading the memory operand. Checks SSE availability. */
+/** The source slot: op.s, or SRC after reading the memory operand. Checks SSE (or MMX) availability. */
 export function src(cpu: Cpu, op: Op): number {
-  checkSse(cpu);
+  if ((op.aux & AUX_MMX) !== 0) checkMmx(cpu);
+  else checkSse(cpu);
   if ((op.aux & AUX_MEM) === 0) return op.s;
   readMem(cpu, op, SRC);
   return SRC;

@@ -635,9 +635,14 @@ const cvtFloat: H = (cpu, op) => {
   commit(cpu, mx, op.d, words);
 };
 
-/** CVTDQ2PD (op.imm 0), CVTDQ2PS (1), CVT(T)PD2DQ (2), CVT(T)PS2DQ (3); op.t = 1 truncates. */
-const cvtPacked: H = (cpu, op) => {
-  const s = src(cpu, op);
+/**
+ * CVTDQ2PD and CVTPI2PD (op.imm 0), CVTDQ2PS (1), CVT(T)PD2DQ (2), CVT(T)PS2DQ (3), and the two-lane MMX
+ * forms CVTPI2PS (4: the upper two singles unchanged), CVT(T)PD2PI (5), CVT(T)PS2PI (6); op.t = 1 truncates.
+ */
+export const cvtPacked: H = (cpu, op) => cvtPackedFrom(cpu, op, src(cpu, op));
+
+/** cvtPacked with the source already in slot `s`. */
+export function cvtPackedFrom(cpu: Cpu, op: Op, s: number): void {
   const mx = cpu.mxcsr;
   const x = cpu.xmm;
   const k = op.imm;
@@ -648,13 +653,14 @@ const cvtPacked: H = (cpu, op) => {
     return;
   }
   setupEnv(mx);
-  if (k === 1) {
-    for (let i = 0; i < 4; i++) setLaneRaw(x, TMP, i, F32, fromInt(BigInt(x[s * 4 + i]), F32, env));
-    commit(cpu, mx, op.d, 4);
+  if (k === 1 || k === 4) {
+    const n = k === 1 ? 4 : 2;
+    for (let i = 0; i < n; i++) setLaneRaw(x, TMP, i, F32, fromInt(BigInt(x[s * 4 + i]), F32, env));
+    commit(cpu, mx, op.d, n);
     return;
   }
-  const f = k === 2 ? F64 : F32;
-  const n = k === 2 ? 2 : 4;
+  const f = k === 2 || k === 5 ? F64 : F32;
+  const n = k === 3 ? 4 : 2;
   env.ftz = false;
   for (let i = 0; i < n; i++) {
     const a = unpack(laneRaw(x, s, i, f), f, env);
@@ -665,12 +671,12 @@ const cvtPacked: H = (cpu, op) => {
     }
     x[TMP * 4 + i] = Number(r) | 0;
   }
-  if (n === 2) {
+  if (k === 2) {
     x[TMP * 4 + 2] = 0;
     x[TMP * 4 + 3] = 0;
   }
-  commit(cpu, mx, op.d, 4);
-};
+  commit(cpu, mx, op.d, k >= 5 ? 2 : 4);
+}
 
 // The general code the SSE templates (sseTemplates.ts) fall back to.
 XS.arithD = arithGeneric;

@@ -8,7 +8,7 @@ import { type Instruction, Code, Mnemonic, OpKind } from 'iced-x86';
 import type { Cpu } from '../Cpu.js';
 import type { Op } from '../Op.js';
 import { checkSse } from '../fpu/fpuState.js';
-import { AUX_ALIGN, AUX_MEM, SRC, TMP, type H, readMem, regGpr, regXmm, rmXmm, src, use, writeMem } from './sseCommon.js';
+import { AUX_ALIGN, AUX_MEM, AUX_MMX, SRC, TMP, type H, avail, readMem, regGpr, regXmm, rmXmm, src, use, writeMem } from './sseCommon.js';
 import { setMem } from './operands.js';
 import { mov128LoadTemplate, mov128StoreTemplate, movsdLoadTemplate, movsdStoreTemplate } from './sseTemplates.js';
 import { useTemplate } from './template.js';
@@ -111,11 +111,11 @@ const movmskpd: H = (cpu, op) => {
   cpu.hi[op.d] = 0;
 };
 
-const pmovmskb: H = (cpu, op) => {
-  checkSse(cpu);
-  const B = cpu.xmmB, b = op.s * 16;
+export const pmovmskb: H = (cpu, op) => {
+  avail(cpu, op);
+  const B = cpu.xmmB, b = op.s * 16, n = (op.aux & AUX_MMX) !== 0 ? 8 : 16;
   let m = 0;
-  for (let i = 0; i < 16; i++) m |= (B[b + i] >>> 7) << i;
+  for (let i = 0; i < n; i++) m |= (B[b + i] >>> 7) << i;
   cpu.lo[op.d] = m;
   cpu.hi[op.d] = 0;
 };
@@ -127,12 +127,14 @@ const movnti: H = (cpu, op) => {
   else cpu.mmu.write32(cpu.eaLo, cpu.eaHi, cpu.lo[op.s]);
 };
 
-/** MASKMOVDQU: byte stores to [RDI] where the mask byte's top bit is set (only those bytes are accessed). */
-const maskmovdqu: H = (cpu, op) => {
-  checkSse(cpu);
-  const B = cpu.xmmB, d = op.d * 16, m = op.s * 16;
+/** MASKMOVDQU / MASKMOVQ: byte stores to [RDI] where the mask byte's top bit is set (only those bytes are accessed). */
+export const maskmov: H = (cpu, op) => {
+  avail(cpu, op);
+  const B = cpu.xmmB, d = op.d * 16, m = op.s * 16, n = (op.aux & AUX_MMX) !== 0 ? 8 : 16;
   const lo = cpu.lo[7], hi = cpu.hi[7];
-  for (let i = 0; i < 16; i++) {
+  // A fault on any byte stores none (measured: MASKMOVQ across the end of a mapped page writes nothing).
+  cpu.mmu.probeWrite(lo, hi, n);
+  for (let i = 0; i < n; i++) {
     if ((B[m + i] & 0x80) === 0) continue;
     const l = (lo + i) | 0;
     cpu.mmu.write8(l, (l >>> 0) < (lo >>> 0) ? (hi + 1) | 0 : hi, B[d + i]);
@@ -251,34 +253,38 @@ const psadbw: H = (cpu, op) => {
 
 // ---- pack / unpack / shuffle ------------------------------------------------------------------------------
 
+// The packs take half the result from each operand: 8 elements each for XMM, 4 for MMX.
 const packsswb: H = (cpu, op) => {
-  const s = src(cpu, op) * 8, d = op.d * 8, W = cpu.xmmSW, SB = cpu.xmmSB, t = TMP * 16;
-  for (let i = 0; i < 8; i++) SB[t + i] = satSB(W[d + i]);
-  for (let i = 0; i < 8; i++) SB[t + 8 + i] = satSB(W[s + i]);
+  const s = src(cpu, op) * 8, d = op.d * 8, W = cpu.xmmSW, SB = cpu.xmmSB, t = TMP * 16, h = (op.aux & AUX_MMX) !== 0 ? 4 : 8;
+  for (let i = 0; i < h; i++) SB[t + i] = satSB(W[d + i]);
+  for (let i = 0; i < h; i++) SB[t + h + i] = satSB(W[s + i]);
   cpu.xmm.copyWithin(op.d * 4, TMP * 4, TMP * 4 + 4);
 };
 const packuswb: H = (cpu, op) => {
-  const s = src(cpu, op) * 8, d = op.d * 8, W = cpu.xmmSW, B = cpu.xmmB, t = TMP * 16;
-  for (let i = 0; i < 8; i++) B[t + i] = satUB(W[d + i]);
-  for (let i = 0; i < 8; i++) B[t + 8 + i] = satUB(W[s + i]);
+  const s = src(cpu, op) * 8, d = op.d * 8, W = cpu.xmmSW, B = cpu.xmmB, t = TMP * 16, h = (op.aux & AUX_MMX) !== 0 ? 4 : 8;
+  for (let i = 0; i < h; i++) B[t + i] = satUB(W[d + i]);
+  for (let i = 0; i < h; i++) B[t + h + i] = satUB(W[s + i]);
   cpu.xmm.copyWithin(op.d * 4, TMP * 4, TMP * 4 + 4);
 };
 const packssdw: H = (cpu, op) => {
-  const s = src(cpu, op) * 4, d = op.d * 4, x = cpu.xmm, SW = cpu.xmmSW, t = TMP * 8;
-  for (let i = 0; i < 4; i++) SW[t + i] = satSW(x[d + i]);
-  for (let i = 0; i < 4; i++) SW[t + 4 + i] = satSW(x[s + i]);
+  const s = src(cpu, op) * 4, d = op.d * 4, x = cpu.xmm, SW = cpu.xmmSW, t = TMP * 8, h = (op.aux & AUX_MMX) !== 0 ? 2 : 4;
+  for (let i = 0; i < h; i++) SW[t + i] = satSW(x[d + i]);
+  for (let i = 0; i < h; i++) SW[t + h + i] = satSW(x[s + i]);
   x.copyWithin(op.d * 4, TMP * 4, TMP * 4 + 4);
 };
 
-/** PUNPCKL/H: interleave elements of `bytesPer` bytes from the low (half 0) or high (half 1) halves. */
+/**
+ * PUNPCKL/H: interleave elements of `bytesPer` bytes from the low (half 0) or high (half 1) halves (of 8
+ * bytes for XMM, 4 for MMX; for MMX the elements past the register land in the slot's scratch half).
+ */
 function unpack(name: string, bytesPer: number, half: number): H {
   const h: H = (cpu, op) => {
     const s = src(cpu, op) * 16, d = op.d * 16, B = cpu.xmmB, t = TMP * 16;
-    const n = 8 / bytesPer;
+    const n = 8 / bytesPer, o = half * ((op.aux & AUX_MMX) !== 0 ? 4 : 8);
     for (let i = 0; i < n; i++) {
       for (let k = 0; k < bytesPer; k++) {
-        B[t + 2 * i * bytesPer + k] = B[d + half * 8 + i * bytesPer + k];
-        B[t + (2 * i + 1) * bytesPer + k] = B[s + half * 8 + i * bytesPer + k];
+        B[t + 2 * i * bytesPer + k] = B[d + o + i * bytesPer + k];
+        B[t + (2 * i + 1) * bytesPer + k] = B[s + o + i * bytesPer + k];
       }
     }
     cpu.xmm.copyWithin(op.d * 4, TMP * 4, TMP * 4 + 4);
@@ -292,8 +298,8 @@ const pshufd: H = (cpu, op) => {
   x[t] = x[s + (i & 3)]; x[t + 1] = x[s + ((i >> 2) & 3)]; x[t + 2] = x[s + ((i >> 4) & 3)]; x[t + 3] = x[s + ((i >> 6) & 3)];
   x.copyWithin(op.d * 4, t, t + 4);
 };
-/** PSHUFLW (op.t = 0) / PSHUFHW (op.t = 1). */
-const pshufw: H = (cpu, op) => {
+/** PSHUFLW (op.t = 0) / PSHUFHW (op.t = 1); PSHUFW mm is PSHUFLW's low half. */
+export const pshufw: H = (cpu, op) => {
   const s = src(cpu, op), x = cpu.xmm, W = cpu.xmmW, i = op.imm, t = TMP * 8, h = op.t * 4;
   x.copyWithin(TMP * 4, s * 4, s * 4 + 4);
   const b = s * 8 + h;
@@ -323,7 +329,7 @@ function count(cpu: Cpu, op: Op): number {
 
 function shiftOp(name: string, width: number, kind: 'l' | 'r' | 'a'): H {
   const h: H = (cpu, op) => {
-    if (op.t === 1) checkSse(cpu);
+    if (op.t === 1) avail(cpu, op);
     const c = count(cpu, op);
     const x = cpu.xmm;
     if (width === 16) {
@@ -369,19 +375,19 @@ const pshiftdq: H = (cpu, op) => {
   cpu.xmm.copyWithin(op.d * 4, TMP * 4, TMP * 4 + 4);
 };
 
-const pextrw: H = (cpu, op) => {
-  checkSse(cpu);
-  cpu.lo[op.d] = cpu.xmmW[op.s * 8 + (op.imm & 7)];
+export const pextrw: H = (cpu, op) => {
+  avail(cpu, op);
+  cpu.lo[op.d] = cpu.xmmW[op.s * 8 + (op.imm & ((op.aux & AUX_MMX) !== 0 ? 3 : 7))];
   cpu.hi[op.d] = 0;
 };
-const pinsrw: H = (cpu, op) => {
-  checkSse(cpu);
+export const pinsrw: H = (cpu, op) => {
+  avail(cpu, op);
   let v: number;
   if ((op.aux & AUX_MEM) !== 0) {
     op.ea(cpu, op);
     v = cpu.mmu.read16(cpu.eaLo, cpu.eaHi);
   } else v = cpu.lo[op.s] & 0xffff;
-  cpu.xmmW[op.d * 8 + (op.imm & 7)] = v;
+  cpu.xmmW[op.d * 8 + (op.imm & ((op.aux & AUX_MMX) !== 0 ? 3 : 7))] = v;
 };
 
 // ---- the table -------------------------------------------------------------------------------------------
@@ -436,6 +442,11 @@ const SHIFTS: Partial<Record<Mnemonic, H>> = {
   [Mnemonic.Psrlw]: shiftOp('psrlw', 16, 'r'), [Mnemonic.Psrld]: shiftOp('psrld', 32, 'r'), [Mnemonic.Psrlq]: shiftOp('psrlq', 64, 'r'),
   [Mnemonic.Psraw]: shiftOp('psraw', 16, 'a'), [Mnemonic.Psrad]: shiftOp('psrad', 32, 'a'),
 };
+
+/** The packed-integer handler of a mnemonic ("xmm, xmm/m128" or shift forms), shared with the MMX forms. */
+export function packedIntHandler(m: Mnemonic): H | undefined {
+  return BINARY[m] ?? SHIFTS[m];
+}
 
 const ALIGNED_MOVES = new Set<Mnemonic>([Mnemonic.Movaps, Mnemonic.Movapd, Mnemonic.Movdqa, Mnemonic.Movntps, Mnemonic.Movntpd, Mnemonic.Movntdq]);
 const UNALIGNED_MOVES = new Set<Mnemonic>([Mnemonic.Movups, Mnemonic.Movupd, Mnemonic.Movdqu]);
@@ -542,7 +553,7 @@ export function decodeSseInt(ins: Instruction, op: Op): boolean {
       return use(op, 'movnti', movnti);
     case Code.Maskmovdqu_rDI_xmm_xmm:
       if (!regXmm(ins, 1, op, 'd') || !regXmm(ins, 2, op, 's')) return false;
-      return use(op, 'maskmovdqu', maskmovdqu);
+      return use(op, 'maskmovdqu', maskmov);
     case Code.Pshufd_xmm_xmmm128_imm8: case Code.Pshuflw_xmm_xmmm128_imm8: case Code.Pshufhw_xmm_xmmm128_imm8:
       if (!regXmm(ins, 0, op, 'd') || !rmXmm(ins, 1, op, 128, true)) return false;
       op.imm = ins.immediate8;

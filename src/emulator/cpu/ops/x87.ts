@@ -63,13 +63,13 @@ export function isEmpty(cpu: Cpu, i: number): boolean {
 
 export function getRaw(cpu: Cpu, i: number): bigint {
   const r = phys(cpu, i);
-  return (BigInt(cpu.fpe[r] & 0xffff) << 64n) | (BigInt(cpu.fpm[2 * r + 1] >>> 0) << 32n) | BigInt(cpu.fpm[2 * r] >>> 0);
+  return (BigInt(cpu.fpe[r] & 0xffff) << 64n) | (BigInt(cpu.fpm[4 * r + 1] >>> 0) << 32n) | BigInt(cpu.fpm[4 * r] >>> 0);
 }
 
 export function setRaw(cpu: Cpu, i: number, v: bigint): void {
   const r = phys(cpu, i);
-  cpu.fpm[2 * r] = Number(v & 0xffffffffn) | 0;
-  cpu.fpm[2 * r + 1] = Number((v >> 32n) & 0xffffffffn) | 0;
+  cpu.fpm[4 * r] = Number(v & 0xffffffffn) | 0;
+  cpu.fpm[4 * r + 1] = Number((v >> 32n) & 0xffffffffn) | 0;
   cpu.fpe[r] = Number((v >> 64n) & 0xffffn);
   cpu.ftw |= 1 << r;
 }
