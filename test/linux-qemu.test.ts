@@ -5,8 +5,9 @@
 // pipeline's wc line, the Collatz total, the memcached replies' digest, each mixed worker's sum.
 // Skips with a message when QEMU is not installed (.ci/run installs it).
 import { describe, expect, it } from 'vitest';
+import { linuxCmdline as linuxBootCmdline } from '../src/hypervisor/linux/linuxGuest.js';
 import { diskFileBytes, fnv1a, getWorkload, memcachedPackets, xorshift32 } from '../src/hypervisor/workloads.js';
-import { bootQemu, compareConsoles, diffLines, linuxManifest, logStructure, qemuMissing, splitConsole, type SplitConsole } from './helpers/linuxQemu.js';
+import { bootQemu, compareConsoles, diffLines, linuxCmdline, linuxManifest, logStructure, qemuMissing, splitConsole, type SplitConsole } from './helpers/linuxQemu.js';
 
 const why = qemuMissing();
 if (why !== null) console.warn(`Linux QEMU oracle tests skipped: ${why}`);
@@ -14,8 +15,8 @@ if (why !== null) console.warn(`Linux QEMU oracle tests skipped: ${why}`);
 const hex = (n: number): string => (n >>> 0).toString(16).padStart(8, '0');
 const enc = new TextEncoder();
 
-async function run(name: string): Promise<SplitConsole> {
-  const b = await bootQemu({ run: name, timeoutMs: 300_000 });
+async function run(name: string, cmdline?: string): Promise<SplitConsole> {
+  const b = await bootQemu({ run: name, cmdline, timeoutMs: 300_000 });
   expect(b.timedOut, `${name}: QEMU timed out; console tail:\n${b.console.slice(-1500)}`).toBe(false);
   const s = splitConsole(b.console);
   // Every boot: the kernel's version line is the manifest's, it reached /init, and /init ended the machine
@@ -137,6 +138,18 @@ describe.skipIf(why !== null)('Linux guest under QEMU: each program prints what 
     ]);
   });
 
+  it('fcopy with parameters (linux:run=fcopy,buf=256,reps=3: KEY=VALUE after -- on the kernel command line, substituted by /init)', async () => {
+    const l = getWorkload('linux:run=fcopy,buf=256,reps=3').linux!;
+    expect(l.cmdline).toMatch(/ run=fcopy -- buf=256 reps=3$/);
+    const w = getWorkload('fcopy');
+    const size = w.params.size!;
+    const h = hex(fnv1a(diskFileBytes(w.seed, 0, Number(size))));
+    expect((await run('fcopy', l.cmdline)).programOutput).toEqual([
+      `fcopy: 3 copies of ${size} bytes with a 256-byte buffer, src fnv ${h}, dst ${size} bytes fnv ${h}`,
+      'init: done, 0 failures',
+    ]);
+  });
+
   it('shell', async () => {
     const w = getWorkload('shell');
     const { lines, reps, mod } = w.params;
@@ -203,10 +216,31 @@ describe.skipIf(why !== null)('Linux guest under QEMU: how /init ends', { timeou
     expect([b.exitCode, b.timedOut]).toEqual([0, false]);
   });
 
+  it('a parameter the workload does not declare: a message and a failure', async () => {
+    const b = await bootQemu({ cmdline: `${linuxCmdline('syscall')} -- n=7 bogus=1`, timeoutMs: 300_000 });
+    const out = splitConsole(b.console).programOutput;
+    expect(out[0]).toBe('init: workload syscall has no parameter bogus');
+    expect(out[1]).toMatch(/^syscall: 7 getpid calls, pid \d+ ppid 1, 0 wrong$/);
+    expect(out.at(-1)).toBe('init: done, 1 failure');
+    expect(b.powerOffStatus).toBe(1);
+  });
+
   it('an unknown run= name: a message and status 255 (reported mod 128 by isa-debug-exit)', async () => {
     const b = await bootQemu({ run: 'no-such-workload' });
     expect(splitConsole(b.console).programOutput).toEqual(['init: no workload no-such-workload']);
     expect(b.powerOffStatus).toBe(127);
+  });
+});
+
+describe('the command line a Linux workload boots with', () => {
+  it('workload parameters after --, sorted and normalised; tsc_early_khz set in the kernel\'s part only', () => {
+    const l = getWorkload('linux:run=pipe,n=2k,m=7').linux!;
+    expect(l.cmdline).toBe(`${linuxCmdline('pipe')} -- m=7 n=2000`);
+    expect(getWorkload('linux:run=pipe').linux!.cmdline).toBe(linuxCmdline('pipe'));
+    const booted = linuxBootCmdline(l.cmdline, 2_930_000_000);
+    expect(booted).toMatch(/ tsc_early_khz=2930000 .* run=pipe -- m=7 n=2000$/);
+    expect(linuxBootCmdline('console=ttyS0 -- n=1', 1e9)).toBe('console=ttyS0 tsc_early_khz=1000000 -- n=1');
+    expect(getWorkload('linux:run=pipe,n=2k,m=7').params).toMatchObject({ run: 'pipe', n: '2000', m: '7' });
   });
 });
 

@@ -2,13 +2,15 @@
 // (guest/linux/README.md). Usage: npx tsx guest/linux/initramfs.mts BIN_DIR OUT_DIR
 //   BIN_DIR  the workload programs built for the Linux syscall ABI (make -C guest linux): <name>.elf
 //   OUT_DIR  guest/images/linux (holds the kernel and config already, from fetch.sh)
-// The workload scripts come from guest/workloads/<name>.json with their default parameters (one place for
-// them), the fcopy source file from the same seeded bytes our disk image holds, the server's requests from the
+// The workload scripts come from guest/workloads/<name>.json (one place for them): a parameter that only the
+// script uses stays a `${key}` that /init substitutes (declared by a `param key default` line; `trace record
+// linux:run=NAME,key=value` passes another value after `--` on the kernel command line); one that shapes a file
+// built into the initramfs (fcopy's size, the server's schedule) is fixed at its default. The fcopy source file from the same seeded bytes our disk image holds, the server's requests from the
 // same memcached schedule our NIC delivers (played by `netfeed` over loopback UDP).
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { getWorkload } from '../../src/hypervisor/workloads.js';
+import { getWorkload, guestDir, workloadParams } from '../../src/hypervisor/workloads.js';
 import { newc, type CpioEntry } from './cpio.mjs';
 
 export const KERNEL = 'vmlinuz-6.1.0-57-amd64';
@@ -38,9 +40,21 @@ const entries: CpioEntry[] = [
 ];
 const files = new Map<string, Uint8Array>();
 const scripts: CpioEntry[] = [];
-const manifestWorkloads: Record<string, { script: string[]; files: string[]; expect: string[] }> = {};
+const manifestWorkloads: Record<string, { script: string[]; files: string[]; expect: string[]; params: Record<string, string>; fixed: string[] }> = {};
 for (const name of LINUX_WORKLOADS) {
   const w = getWorkload(name);
+  // The script with ${key} left for the parameters only it uses; the others (and ${seed}) substituted.
+  const raw = JSON.parse(readFileSync(join(guestDir(), 'workloads', `${name}.json`), 'utf8')) as { script: string | string[]; disk?: unknown; packets?: unknown };
+  const template = (Array.isArray(raw.script) ? raw.script.map(String) : String(raw.script).split('\n'));
+  const shaping = JSON.stringify([raw.disk ?? null, raw.packets ?? null]);
+  const params: Record<string, string> = {};
+  const fixed: string[] = [];
+  for (const [k, spec] of workloadParams(name)) {
+    const ref = `\${${k}}`;
+    if (template.some((l) => l.includes(ref)) && !shaping.includes(ref)) params[k] = spec.default;
+    else fixed.push(k);
+  }
+  const subst = (l: string): string => l.replace(/\$\{([A-Za-z0-9_]+)\}/g, (m, k: string) => (k in params ? m : w.params[k]!));
   const own: string[] = [];
   // Disk files (VMTRFS1, guest/kernel/fs.c: a 16-byte header, then 48-byte entries of name[32], first
   // sector, capacity, size) become files in / (init's working directory) with the same bytes.
@@ -58,7 +72,7 @@ for (const name of LINUX_WORKLOADS) {
       own.push(`/${fname}`);
     }
   }
-  let lines = w.script.split('\n').filter((l) => l.length > 0);
+  let lines = template.map(subst).filter((l) => l.length > 0);
   if (w.packets.length) {
     // The NIC's schedule becomes a request file that netfeed plays to the server over loopback UDP.
     const net = `workloads/${name}.net`;
@@ -76,9 +90,10 @@ for (const name of LINUX_WORKLOADS) {
     own.push(`/${net}`);
     lines = lines.flatMap((l) => (/^run server\b/.test(l) ? [`bg ${l.slice(4)}`, `run netfeed /${net}`, 'wait'] : [l]));
   }
+  lines = [...Object.entries(params).map(([k, v]) => `param ${k} ${v}`), ...lines];
   const text = `${lines.join('\n')}\n`;
   scripts.push({ name: `workloads/${name}`, kind: 'file', perm: 0o644, data: enc.encode(text) });
-  manifestWorkloads[name] = { script: lines, files: own, expect: w.expect };
+  manifestWorkloads[name] = { script: lines, files: own, expect: w.expect, params, fixed };
 }
 for (const [name, data] of [...files].sort()) entries.push({ name, kind: 'file', perm: 0o644, data });
 entries.push({ name: 'workloads', kind: 'dir', perm: 0o755 }, ...scripts.sort((a, b) => (a.name < b.name ? -1 : 1)));
@@ -101,7 +116,7 @@ const manifest = {
   config: CONFIG,
   cmdline: CMDLINE,
   initramfs: { path: INITRAMFS, format: 'cpio newc, uncompressed', sha256: sha256(cpio), bytes: cpio.length },
-  run: 'append run=NAME to the command line (default mixed); /init runs /workloads/NAME',
+  run: 'append run=NAME to the command line (default mixed); /init runs /workloads/NAME; workload parameters (a workload\'s params) as KEY=VALUE after -- (the kernel passes them to /init as arguments)',
   programs: progs.filter((p) => p !== 'init'),
   workloads: manifestWorkloads,
 };

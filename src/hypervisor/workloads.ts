@@ -129,25 +129,52 @@ interface LinuxImageManifest {
   kernel: { path: string };
   initramfs: { path: string };
   cmdline: string;
-  workloads: Record<string, { expect?: string[] }>;
+  /** params: what /init substitutes in the run's script (defaults); fixed: the run's parameters built into the initramfs. */
+  workloads: Record<string, { expect?: string[]; params?: Record<string, string>; fixed?: string[] }>;
 }
 
-/** The Linux workload of description `d` (its "linux" object names the run; images from guest/images/linux). */
-function expandLinux(where: string, run: string): { linux: LinuxWorkload; expect: string[] } {
+/**
+ * The Linux workload of description `d` (its "linux" object names the run; images from guest/images/linux).
+ * `extra` are parameters of the run's own workload (`linux:run=fcopy,buf=4096`), checked against that
+ * workload's declarations (guest/workloads/<run>.json) and passed to /init as KEY=VALUE after `--` on the
+ * kernel command line (Documentation/admin-guide/kernel-parameters.rst: everything after "--" is passed as an
+ * argument to init), which substitutes them in the run's script.
+ */
+function expandLinux(where: string, run: string, extra: Record<string, string>): { linux: LinuxWorkload; expect: string[]; params: Record<string, string> } {
   const dir = join(guestDir(), 'images', 'linux');
   const mpath = join(dir, 'manifest.json');
   if (!existsSync(mpath)) throw new UserError(`${where}: no Linux guest images (${mpath} is missing: make -C guest linux)`);
   const m = JSON.parse(readFileSync(mpath, 'utf8')) as LinuxImageManifest;
   const runs = Object.keys(m.workloads);
   if (!runs.includes(run)) throw new UserError(`${where}: no program "${run}" in the Linux initramfs (run= one of: ${runs.join(', ')})`);
+  const mw = m.workloads[run]!;
+  const settable = Object.keys(mw.params ?? {});
+  const keys = Object.keys(extra).sort();
+  for (const k of keys) {
+    if (settable.includes(k)) continue;
+    if ((mw.fixed ?? []).includes(k)) {
+      throw new UserError(`${where}: ${run}'s parameter "${k}" is fixed on Linux (it shapes a file built into the initramfs; settable: ${settable.join(', ') || 'none'})`);
+    }
+    throw new UserError(`${where}: unknown parameter "${k}" (parameters: run${settable.map((x) => `, ${x}`).join('')})`);
+  }
+  let expect = mw.expect ?? [];
+  const params: Record<string, string> = {};
+  if (keys.length > 0) {
+    // The run's own declarations check the values (a usage error names the range) and give its expectations.
+    const own = getWorkload(run, extra);
+    for (const k of keys) params[k] = own.params[k]!;
+    expect = own.expect;
+  }
+  const args = keys.map((k) => ` ${k}=${params[k]}`).join('');
   return {
     linux: {
       vmlinuz: new Uint8Array(readFileSync(join(dir, m.kernel.path))),
       initramfs: new Uint8Array(readFileSync(join(dir, m.initramfs.path))),
-      cmdline: `${m.cmdline} run=${run}`,
+      cmdline: `${m.cmdline} run=${run}${args === '' ? '' : ` --${args}`}`,
       run,
     },
-    expect: m.workloads[run]!.expect ?? [],
+    expect,
+    params,
   };
 }
 
@@ -208,9 +235,14 @@ function expand(d: Description, source: string, extra: Record<string, string>): 
   const specs = paramSpecs(d.params, where);
   const params: Record<string, string> = {};
   for (const [k, spec] of specs) params[k] = spec.default;
+  const forwarded: Record<string, string> = {};
   for (const [k, v] of Object.entries(extra)) {
     if (k === 'seed') continue;
     const spec = specs.get(k);
+    if (spec === undefined && d.linux !== undefined) {
+      forwarded[k] = v; // a parameter of the Linux run's own workload: expandLinux checks it
+      continue;
+    }
     if (spec === undefined) {
       throw new UserError(`${where}: unknown parameter "${k}" (parameters: ${[...specs.keys()].join(', ') || 'none'})`);
     }
@@ -231,9 +263,9 @@ function expand(d: Description, source: string, extra: Record<string, string>): 
   const memMiB = d.memMiB === undefined ? 64 : num(d.memMiB, 'memMiB');
   if (d.linux !== undefined) {
     const l = d.linux as { run?: unknown };
-    const { linux, expect } = expandLinux(where, subst(String(l.run ?? '')));
+    const { linux, expect, params: runParams } = expandLinux(where, subst(String(l.run ?? '')), forwarded);
     return {
-      name: String(d.name), description: String(d.description ?? ''), seed, memBytes: memMiB * 1024 * 1024, params,
+      name: String(d.name), description: String(d.description ?? ''), seed, memBytes: memMiB * 1024 * 1024, params: { ...params, ...runParams },
       kernel: linux.vmlinuz, programs: [], script: `run=${linux.run}\n`, packets: [], disk: new Uint8Array(0), diskSectors: 0,
       expect, source, linux,
     };

@@ -1,6 +1,8 @@
 /* init: runs the workload script (/workload); grammar in guest/README.md. Powers off with the number of
  * failed commands as the status. Built with VMT_LINUX it is the Linux initramfs's /init (guest/linux/README.md):
- * the script is /workloads/<run> (run=NAME on the kernel command line, default mixed). */
+ * the script is /workloads/<run> (run=NAME on the kernel command line, default mixed); its `param KEY DEFAULT`
+ * lines declare the parameters its `${KEY}`s stand for, and `KEY=VALUE` arguments (what the kernel passes after
+ * `--` on its command line) override the defaults. */
 #include "libc.h"
 
 #define MAX_LINES 512
@@ -11,6 +13,52 @@ static int nlines, failures;
 static char stack_env[32];
 static char *envp[2];
 static int bg_pids[128], nbg;
+
+#ifdef VMT_LINUX
+/* Workload parameters: KEY=VALUE arguments of /init, then the script's `param KEY DEFAULT` lines. */
+#define MAX_PARAMS 16
+static const char *param_key[MAX_PARAMS], *param_val[MAX_PARAMS];
+static int param_declared[MAX_PARAMS], nparams;
+
+static char param_pool[1024];
+static size_t param_used;
+
+static const char *keep(const char *s) {
+  size_t n = strlen(s) + 1;
+  if (param_used + n > sizeof param_pool) return "";
+  memcpy(param_pool + param_used, s, n);
+  param_used += n;
+  return param_pool + param_used - n;
+}
+
+static int param_find(const char *key, size_t n) {
+  for (int i = 0; i < nparams; i++)
+    if (strlen(param_key[i]) == n && strncmp(param_key[i], key, n) == 0) return i;
+  return -1;
+}
+
+/* `line` with each ${KEY} replaced by its value into out[n]; 0 (and a failure counted) on an unknown key or overflow. */
+static int expand(const char *line, char *out, size_t n) {
+  size_t o = 0;
+  for (const char *s = line; *s; s++) {
+    if (s[0] == '$' && s[1] == '{') {
+      const char *end = strchr(s + 2, '}');
+      int i = end ? param_find(s + 2, (size_t)(end - s - 2)) : -1;
+      if (i < 0 || !param_val[i]) { printf("init: unknown parameter in: %s\n", line); failures++; return 0; }
+      size_t l = strlen(param_val[i]);
+      if (o + l >= n) break;
+      memcpy(out + o, param_val[i], l);
+      o += l;
+      s = end;
+    } else {
+      if (o + 1 >= n) break;
+      out[o++] = *s;
+    }
+  }
+  out[o] = 0;
+  return 1;
+}
+#endif
 
 static int split(char *s, char **argv) {
   int n = 0;
@@ -62,10 +110,14 @@ static int find_end(int from) {
 
 static void run_line(char *line) {
   char copy[256];
+#ifdef VMT_LINUX
+  if (!expand(line, copy, sizeof copy)) return;
+#else
   size_t n = strlen(line);
   if (n >= sizeof copy) n = sizeof copy - 1;
   memcpy(copy, line, n);
   copy[n] = 0;
+#endif
   char *hash = strchr(copy, '#');
   if (hash) *hash = 0;
   char *argv[MAX_ARGS];
@@ -88,6 +140,10 @@ static void run_line(char *line) {
   } else if (strcmp(cmd, "hz") == 0 && argc == 2) {
 #ifndef VMT_LINUX /* Linux's tick is its own (CONFIG_HZ=250) */
     if (syscall1(SYS_vmt_sethz, atol(argv[1])) < 0) { printf("init: bad hz\n"); failures++; }
+#endif
+#ifdef VMT_LINUX
+  } else if (strcmp(cmd, "param") == 0 && argc == 3) {
+    /* declared before the script ran (main): nothing to do */
 #endif
   } else if (strcmp(cmd, "stack") == 0 && argc == 2) {
     snprintf(stack_env, sizeof stack_env, "STACK=%ld", atol(argv[1]));
@@ -205,6 +261,39 @@ int main(int argc, char **argv) {
     if (nl > s && nl[-1] == '\r') nl[-1] = 0;
     s = nl + 1;
   }
+#ifdef VMT_LINUX
+  /* KEY=VALUE arguments, then the script's declarations: an argument the script does not declare is a failure.
+   * Words without '=' are kernel options the kernel did not know (nokaslr: read by its early boot code only),
+   * which it passes to init as arguments too: not ours. */
+  for (int i = 1; i < argc; i++) {
+    char *eq = strchr(argv[i], '=');
+    if (!eq) continue;
+    if (eq == argv[i] || nparams == MAX_PARAMS) { printf("init: ignoring argument %s\n", argv[i]); failures++; continue; }
+    *eq = 0;
+    param_key[nparams] = argv[i];
+    param_val[nparams++] = eq + 1;
+  }
+  for (int l = 0; l < nlines; l++) {
+    char *s = lines[l];
+    while (*s == ' ' || *s == '\t') s++;
+    if (strncmp(s, "param ", 6) != 0) continue;
+    char buf[128], *av[MAX_ARGS];
+    size_t len = strlen(s);
+    if (len >= sizeof buf) len = sizeof buf - 1;
+    memcpy(buf, s, len);
+    buf[len] = 0;
+    if (split(buf, av) != 3) { printf("init: bad line: %s\n", s); failures++; continue; }
+    int i = param_find(av[1], strlen(av[1]));
+    if (i < 0 && nparams < MAX_PARAMS) {
+      i = nparams++;
+      param_key[i] = keep(av[1]);
+      param_val[i] = keep(av[2]);
+    }
+    if (i >= 0) param_declared[i] = 1;
+  }
+  for (int i = 0; i < nparams; i++)
+    if (!param_declared[i]) { printf("init: workload %s has no parameter %s\n", run, param_key[i]); failures++; }
+#endif
   run_block(0, nlines);
   /* reap anything still running in the background */
   if (nbg) run_line("wait");

@@ -17,7 +17,12 @@ export async function prepareWorkload(w: Workload): Promise<void> {
 /** The command line with tsc_early_khz set to the machine's TSC frequency (added if absent). */
 export function linuxCmdline(cmdline: string, tscHz: number): string {
   const khz = `tsc_early_khz=${Math.round(tscHz / 1000)}`;
-  return /(^|\s)tsc_early_khz=\S*/.test(cmdline) ? cmdline.replace(/(^|\s)tsc_early_khz=\S*/, `$1${khz}`) : `${cmdline} ${khz}`;
+  // Only the kernel's part: what follows " -- " are /init's arguments (the workload's parameters).
+  const dashes = cmdline.search(/(^|\s)--(\s|$)/);
+  const kernel = dashes < 0 ? cmdline : cmdline.slice(0, dashes);
+  const init = dashes < 0 ? '' : cmdline.slice(dashes);
+  const k = /(^|\s)tsc_early_khz=\S*/.test(kernel) ? kernel.replace(/(^|\s)tsc_early_khz=\S*/, `$1${khz}`) : `${kernel} ${khz}`;
+  return `${k}${init}`;
 }
 
 /** Load a prepared Linux workload into `ram`. */
