@@ -131,3 +131,31 @@ describe('reading the log from the file chunk by chunk (trace replay)', () => {
     });
   }
 });
+
+describe('one decoding of the log for the run and its look-ahead (trace replay)', () => {
+  for (const codec of [TraceCompression.none, TraceCompression.lz4]) {
+    it(`${codec}: release() keeps the reads from a position on; resume() continues where decoding stopped`, () => {
+      const es = entries(20000, 7);
+      const path = join(root, `window-${codec}`);
+      write(path, es, codec);
+      const f = new InputLogFile(path, false, 4096);
+      f.release(0);
+      // Asking ahead holds every read from the released position to the entry asked for...
+      expect(plain([f.at(15000)!])).toEqual([es[15000]]);
+      expect(f.heldEntries).toBeGreaterThanOrEqual(15001);
+      expect(plain([f.at(10)!, f.at(14000)!])).toEqual([es[10], es[14000]]);
+      // ...and releasing drops the reads wholly before the new position.
+      f.release(12000);
+      expect(f.heldEntries).toBeLessThanOrEqual(f.decoded - 12000 + 4096);
+      expect(plain([f.at(12000)!])).toEqual([es[12000]]);
+      // A second reader from where this one stopped decoding gives the rest of the log.
+      const r = f.resume();
+      const rest: InputEntry[] = [];
+      for (let i = f.decoded; r.at(i) !== undefined; i++) rest.push(r.at(i)!);
+      expect(plain(rest)).toEqual(es.slice(f.decoded));
+      expect(() => r.at(f.decoded - 1)).toThrow(RangeError);
+      r.close();
+      f.close();
+    });
+  }
+});

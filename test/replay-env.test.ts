@@ -92,3 +92,37 @@ describe('record and replay through the input log', () => {
     expect((err as InputDivergence).message).toContain(`portOut at icount ${log[i][1] as number}`);
   });
 });
+
+describe('the look-ahead for the next device event', () => {
+  it('reads a log with device events far apart once, holding a bounded number of entries', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vmtrace-ahead-'));
+    const logPath = join(dir, 'inputs.msgpack');
+    // 200,000 port reads, then the first device event (far beyond the 65,536 entries the look-ahead holds).
+    const w = new InputLogWriter(logPath);
+    const n = 200_000;
+    for (let i = 0; i < n; i++) w.add6(InputKind.portIn, 10 + i, 0x3fd, 1, i & 0xff, 0);
+    w.add3(InputKind.advance, 10 + n, 1);
+    w.add3(InputKind.acknowledge, 10 + n, 0x20);
+    w.close();
+    let icount = 0;
+    const files: InputLogFile[] = [];
+    const env = new ReplayEnvironment(() => {
+      const f = new InputLogFile(logPath);
+      files.push(f);
+      return f;
+    }, () => icount, () => {}, () => 'none');
+    expect(env.nextEventAt()).toBe(10 + n);
+    // The run's reader holds what lies from its position to the look-ahead's bound, not the 200,000 entries.
+    expect(files[0]!.heldEntries).toBeLessThan(100_000);
+    for (let i = 0; i < n; i++) {
+      icount = 10 + i;
+      expect(env.portIn(0x3fd, 1)).toBe(i & 0xff);
+      if (i % 50_000 === 0) expect(files[0]!.heldEntries).toBeLessThan(100_000);
+    }
+    expect(env.advanceTo(10 + n)).toBe(true);
+    icount = 10 + n;
+    expect(env.acknowledge()).toBe(0x20);
+    expect(env.atEnd).toBe(true);
+    env.close();
+  });
+});

@@ -112,8 +112,20 @@ export function isLz4Frame(b: Uint8Array): boolean {
   return b.byteLength >= 4 && b[0] === LZ4_MAGIC[0] && b[1] === LZ4_MAGIC[1] && b[2] === LZ4_MAGIC[2] && b[3] === LZ4_MAGIC[3];
 }
 
+/**
+ * apache-arrow's reader hands the codec a view of the buffer just past its 8-byte prefix, which holds the
+ * uncompressed length (the spec's, as this file writes it): read it as the size to allocate once (a hint
+ * only: the decoder grows its output if it is short, so a prefix some writer filled wrongly costs nothing).
+ */
+function arrowBufferSizeHint(b: Uint8Array): number {
+  if (b.byteOffset < 8) return 0;
+  const n = new DataView(b.buffer, b.byteOffset - 8, 8).getBigInt64(0, true);
+  // An LZ4 block expands at most 255-fold: anything beyond is not this buffer's length.
+  return n > 0n && n <= BigInt(b.byteLength) * 255n + 65536n ? Number(n) : 0;
+}
+
 // apache-arrow's reader looks codecs up here (its decoder ignores the length prefix except for -1).
-compressionRegistry.set(CompressionType.LZ4_FRAME, { encode: lz4Compress, decode: lz4Decompress });
+compressionRegistry.set(CompressionType.LZ4_FRAME, { encode: lz4Compress, decode: (b: Uint8Array) => lz4Decompress(b, arrowBufferSizeHint(b)) });
 
 /** A RecordBatchFileWriter whose compressed buffers carry the uncompressed length, as the spec says. */
 export class CompressedFileWriter extends RecordBatchFileWriter {

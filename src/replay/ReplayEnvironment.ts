@@ -28,13 +28,22 @@ export function describe(e: InputEntry): string {
 /** Entry i of the log, or undefined past its end; asked for in increasing order (InputLogFile reads forward). */
 type EntryAt = (i: number) => InputEntry | undefined;
 
+/**
+ * How far past the entry being consumed the search for the next device event reads through the log the run
+ * consumes from (so those entries are decoded once); beyond, a second reader scouts on without holding them
+ * (a log with few device events: memory stays bounded by this many entries, the scouted ones decoded twice).
+ */
+const AHEAD_HELD = 1 << 16;
+
 export class ReplayEnvironment implements Environment {
   private pos = 0;
   private nextAdvance = -1;
-  /** The entries the run consumes, and a second reader ahead of it finding the next device-event entry. */
+  /** The entries the run consumes, and the search ahead of it for the next device-event entry. */
   private readonly log: EntryAt;
   private readonly ahead: EntryAt;
-  private readonly files: InputLogFile[] = [];
+  private readonly file: InputLogFile | null = null;
+  private scout: InputLogFile | null = null;
+  private scoutBase = 0;
 
   /** `log`: the entries, or a factory of forward readers over the log's file (memory bounded by a read each). */
   constructor(
@@ -47,25 +56,39 @@ export class ReplayEnvironment implements Environment {
       this.log = (i) => log[i];
       this.ahead = this.log;
     } else {
-      const a = log();
-      const b = log();
-      this.files.push(a, b);
-      this.log = (i) => a.at(i);
-      this.ahead = (i) => b.at(i);
+      const f = (this.file = log());
+      f.release(0);
+      this.log = (i) => f.at(i);
+      this.ahead = (i) => (i - this.pos < AHEAD_HELD || i < f.decoded ? f.at(i) : this.scoutAt(i));
     }
     this.findNextAdvance();
   }
 
+  /** Entry i far ahead of the run: from a reader that continues where the run's reader stopped decoding. */
+  private scoutAt(i: number): InputEntry | undefined {
+    if (this.scout === null || i < this.scoutBase) {
+      this.scout?.close();
+      this.scoutBase = this.file!.decoded;
+      this.scout = this.file!.resume();
+    }
+    return this.scout.at(i);
+  }
+
   /** Close the log's files (a replay that stops before the log's end has them open). */
   close(): void {
-    for (const f of this.files) f.close();
+    this.file?.close();
+    this.scout?.close();
   }
 
   /** Continue from entry `pos` (a checkpoint's position in the log). */
   seek(pos: number): void {
-    if (!Number.isInteger(pos) || pos < 0 || (pos > 0 && this.log(pos - 1) === undefined)) throw new Error(`input log position ${pos} outside the log`);
+    if (!Number.isInteger(pos) || pos < 0) throw new Error(`input log position ${pos} outside the log`);
+    this.file?.release(Math.max(0, pos - 1));
+    if (pos > 0 && this.log(pos - 1) === undefined) throw new Error(`input log position ${pos} outside the log`);
     this.pos = pos;
     this.nextAdvance = -1;
+    this.scout?.close();
+    this.scout = null;
     this.findNextAdvance();
   }
 
@@ -90,6 +113,7 @@ export class ReplayEnvironment implements Environment {
     const e = this.log(this.pos);
     if (e === undefined || e[0] !== kind || e[1] !== icount) throw new InputDivergence(e, `${what} at icount ${icount}`, this.pos, icount);
     this.pos++;
+    this.file?.release(this.pos);
     return e;
   }
 
@@ -101,6 +125,7 @@ export class ReplayEnvironment implements Environment {
       this.writePhys(e[2] as number, e[3] as Uint8Array);
       this.pos++;
     }
+    this.file?.release(this.pos);
     this.findNextAdvance();
   }
 

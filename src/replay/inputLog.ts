@@ -225,8 +225,15 @@ export class InputLogChunks {
   /** Bytes of the file read so far (its size once next() returned null). */
   bytes = 0;
 
-  constructor(readonly path: string, readonly allowCut: boolean, private readonly readBytes = READ_BYTES) {
+  /** Where the next read of the file starts. */
+  private filePos: number;
+
+  /** `start`: begin at this byte offset, where a chunk starts (a position `wholeBytes` had), instead of at 0. */
+  constructor(readonly path: string, readonly allowCut: boolean, private readonly readBytes = READ_BYTES, start = 0) {
     this.fd = openSync(path, 'r');
+    this.filePos = start;
+    this.wholeBytes = start;
+    this.bytes = start;
   }
 
   close(): void {
@@ -238,7 +245,8 @@ export class InputLogChunks {
   private more(): boolean {
     if (this.eof) return false;
     const chunk = Buffer.allocUnsafe(this.readBytes);
-    const n = readSync(this.fd, chunk, 0, this.readBytes, null);
+    const n = readSync(this.fd, chunk, 0, this.readBytes, this.filePos);
+    this.filePos += n;
     if (n === 0) {
       this.eof = true;
       this.close();
@@ -347,33 +355,91 @@ export class InputLogChunks {
   }
 }
 
+/** One read of the log, decoded: entries [base, base + entries.length), starting at byte `offset` of the file. */
+interface HeldRead {
+  base: number;
+  offset: number;
+  entries: InputEntry[];
+}
+
 /**
- * An input log read forward from its file, holding the entries of one read at a time. `at(i)` is entry i,
- * or undefined past the end; asking for an entry before the ones held reopens the file.
+ * An input log read forward from its file, decoding each read once. `at(i)` is entry i, or undefined past the
+ * end; asking for an entry before the ones held reopens the file. The reads held are those from the last
+ * entry asked for on, or from the position given to `release` (a replay asks ahead of where it consumes: its
+ * next device event), so memory is what lies between the two, not the log.
  */
 export class InputLogFile {
-  private entries: InputEntry[] = [];
-  private base = 0;
+  private held: HeldRead[] = [];
+  /** Entries decoded so far (the base of the next read) and the byte offset the next read starts at. */
+  private end: number;
+  private endOffset: number;
+  private keepFrom = Infinity;
   private chunks: InputLogChunks;
 
-  constructor(readonly path: string, readonly allowCut = false, private readonly readBytes = READ_BYTES) {
-    this.chunks = new InputLogChunks(path, allowCut, readBytes);
+  /** `start`: begin at a read boundary another InputLogFile reached (`resume()`), instead of the log's start. */
+  constructor(readonly path: string, readonly allowCut = false, private readonly readBytes = READ_BYTES,
+    private readonly start: { base: number; offset: number } = { base: 0, offset: 0 }) {
+    this.chunks = new InputLogChunks(path, allowCut, readBytes, start.offset);
+    this.end = start.base;
+    this.endOffset = start.offset;
   }
 
   at(i: number): InputEntry | undefined {
-    if (i < this.base) {
+    const held = this.held;
+    if (i < (held.length > 0 ? held[0]!.base : this.end)) {
+      if (i < this.start.base) throw new RangeError(`${this.path}: entry ${i} is before this reader's start`);
       this.chunks.close();
-      this.chunks = new InputLogChunks(this.path, this.allowCut, this.readBytes);
-      this.entries = [];
-      this.base = 0;
+      this.chunks = new InputLogChunks(this.path, this.allowCut, this.readBytes, this.start.offset);
+      this.held = [];
+      this.end = this.start.base;
+      this.endOffset = this.start.offset;
+      return this.at(i);
     }
-    while (i >= this.base + this.entries.length) {
+    this.drop(Math.min(i, this.keepFrom));
+    while (i >= this.end) {
+      const offset = this.chunks.wholeBytes;
       const next = this.chunks.next();
       if (next === null) return undefined;
-      this.base += this.entries.length;
-      this.entries = next;
+      this.drop(Math.min(i, this.keepFrom));
+      held.push({ base: this.end, offset, entries: next });
+      this.end += next.length;
+      this.endOffset = this.chunks.wholeBytes;
     }
-    return this.entries[i - this.base];
+    for (let k = held.length - 1; k >= 0; k--) {
+      const r = held[k]!;
+      if (i >= r.base) return r.entries[i - r.base];
+    }
+    return undefined;
+  }
+
+  /** Entries before `i` are not asked for again: hold the reads from `i` on (and nothing before). */
+  release(i: number): void {
+    this.keepFrom = i;
+    this.drop(i);
+  }
+
+  /** Entries held in memory (decoded and not released). */
+  get heldEntries(): number {
+    let n = 0;
+    for (const r of this.held) n += r.entries.length;
+    return n;
+  }
+
+  /** A second reader continuing from where this one has decoded to, without holding what this one holds. */
+  resume(): InputLogFile {
+    return new InputLogFile(this.path, this.allowCut, this.readBytes, { base: this.end, offset: this.endOffset });
+  }
+
+  /** Entries decoded so far. */
+  get decoded(): number {
+    return this.end;
+  }
+
+  private drop(below: number): void {
+    const held = this.held;
+    let k = 0;
+    while (k < held.length && held[k]!.base + held[k]!.entries.length <= below) k++;
+    if (k > 0) held.splice(0, k);
   }
 
   close(): void {

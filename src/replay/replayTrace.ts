@@ -104,12 +104,13 @@ export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promis
   // A trace still `recording` was never closed (the recorder was killed): its input log may end in a chunk
   // cut short, and replay can go as far as the whole chunks before it (every input up to their last icount).
   const cut = reader.state === 'recording';
-  // The log is read chunk by chunk, twice: a first pass checks every chunk (a damaged log is an error before
-  // the run) and finds a cut log's end; the replay then reads it forward, holding one read at a time.
+  // The log is read chunk by chunk as the replay consumes it, each chunk decoded once. A cut log is scanned
+  // first (its end, the icount of its last whole entry, is where the replay stops); a closed trace's log was
+  // checked against its checksum on open (with --no-verify, damage is a TraceError naming it when reached).
   const logPath = reader.filePath(INPUT_LOG_FILE);
-  const inputLog = scanInputLog(logPath, cut);
+  const inputLog = cut ? scanInputLog(logPath, cut) : null;
   const openLog = (): InputLogFile => new InputLogFile(logPath, cut);
-  if (cut && inputLog.entries === 0) {
+  if (inputLog !== null && inputLog.entries === 0) {
     throw new UserError(`${dir}: the recording was cut (no manifest: the recorder was killed) before any whole chunk of ${INPUT_LOG_FILE} reached the disk: nothing to replay`);
   }
   const exitPreset = opts.exitPreset ?? manifest.exit_preset.name;
@@ -127,7 +128,7 @@ export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promis
     throw new UserError(`--from needs the recording's own interception strategy (${recordedStrategy}): checkpoints hold its patches`);
   }
   const skip = otherStrategy ? await strategyExits(reader, recordedStrategy) : null;
-  const recordedIcount = cut ? inputLog.lastIcount : manifest.stop?.icount ?? manifest.totals.icount;
+  const recordedIcount = inputLog !== null ? inputLog.lastIcount : manifest.stop?.icount ?? manifest.totals.icount;
   const deviceAt = (port: number): string => {
     for (const [a, b, name] of boot.devices) if (port >= a && port <= b) return name;
     return 'none';
@@ -243,7 +244,7 @@ export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promis
   return {
     clean, matched: checker.matched, recordedExits, replayedExits, additional: checker.additional, icount: m.cpu.icount,
     recordedIcount, result, divergence, inputDivergence, exitPreset, subsequence, startIcount,
-    cut: !cut ? null : {
+    cut: inputLog === null ? null : {
       inputEntries: inputLog.entries, cutBytes: inputLog.bytes - inputLog.wholeBytes, beyond: checker.beyond, unchecked: checker.unchecked,
     },
     stateDigest: createHash('sha256').update(m.cpu.mmu.u8.subarray(0, workload.memBytes)).update(JSON.stringify(saveCpuState(m.cpu))).digest('hex'),
