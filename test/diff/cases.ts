@@ -8,7 +8,7 @@
 
 import { Rng } from './prng.js';
 import { hostCpuVendor } from './native.js';
-import { DATA_BASE, DATA_BYTES } from './types.js';
+import { DATA_BASE, DATA_BYTES, type CpuFeature } from './types.js';
 
 /** RFLAGS bit masks (bit positions as in RFLAGS). */
 export const FL = { CF: 0x1n, PF: 0x4n, AF: 0x10n, ZF: 0x40n, SF: 0x80n, DF: 0x400n, OF: 0x800n } as const;
@@ -37,6 +37,10 @@ export interface CaseSpec {
   setccAt?: number;
   /** Scratch offset of a byte stored from AH after LAHF: not compared if SF ZF AF PF or CF is undefined. */
   lahfAt?: number;
+  /** What the emulator runs instead of `asm` (DiffCase.emuCode): its meaning on the emulated CPU is `asm`'s. */
+  emuAsm?: string;
+  /** CPUID features the emulated CPU advertises for this case (DiffCase.advertise). */
+  advertise?: readonly CpuFeature[];
 }
 
 export type Size = 8 | 16 | 32 | 64;
@@ -680,6 +684,27 @@ export function bits(rng: Rng): CaseSpec[] {
       }
     }
   }
+  // TZCNT/LZCNT encodings (F3 0F BC/BD) on the default CPU model, which advertises neither BMI1 nor LZCNT: they
+  // execute as BSF/BSR (the F3 prefix ignored). The host has both, so its oracle is the plain BSF/BSR.
+  for (const [op, as] of [['tzcnt', 'bsf'], ['lzcnt', 'bsr']] as const) {
+    for (const size of WIDE) {
+      for (let k = 0; k < 12; k++) {
+        const st = g.state();
+        const [d, s] = pickRegs(rng, [size, size], { distinct: true });
+        const v = k < 2 ? 0n : k < 6 ? 1n << BigInt(rng.int(size)) : k < 7 ? mask(size) : val(rng, size);
+        put(st.regs, s, v);
+        const zero = v === 0n ? { ignoreRegs: [d.idx] } : {};
+        if (k % 4 === 3) {
+          const off = memOff(rng, size / 8);
+          putMem(st.mem, off, size, v);
+          const m = memOp(rng, st.regs, [d], off, size);
+          g.add(`${op} r${size},m${size} without ${op === 'tzcnt' ? 'BMI1' : 'LZCNT'}`, `${as} ${d.name}, ${m}`, st, { ...zero, emuAsm: `${op} ${d.name}, ${m}` });
+        } else {
+          g.add(`${op} r${size},r${size} without ${op === 'tzcnt' ? 'BMI1' : 'LZCNT'}`, `${as} ${d.name}, ${s.name}`, st, { ...zero, emuAsm: `${op} ${d.name}, ${s.name}` });
+        }
+      }
+    }
+  }
   for (const size of [32, 64] as const) {
     for (let i = 0; i < 16; i++) {
       const st = g.state();
@@ -692,7 +717,8 @@ export function bits(rng: Rng): CaseSpec[] {
 /**
  * POPCNT / LZCNT / TZCNT (ABM, BMI1). gcc emits `rep bsf` (the TZCNT encoding) for __builtin_ctz under generic
  * tuning, which a BMI1 CPU executes as TZCNT; only meaningful where the host has these (checked by CPUID in
- * the test).
+ * the test). The emulated CPU advertises BMI1 and LZCNT for these cases (without them F3 0F BC/BD are BSF/BSR:
+ * the `bit` family's cases).
  */
 export function bitcount(rng: Rng): CaseSpec[] {
   const g = new Gen('bitcount', rng);
@@ -706,9 +732,9 @@ export function bitcount(rng: Rng): CaseSpec[] {
         if (k % 5 === 4) {
           const off = memOff(rng, size / 8);
           putMem(st.mem, off, size, v);
-          g.add(`${op} r${size},m${size}`, `${op} ${d.name}, ${memOp(rng, st.regs, [d], off, size)}`, st);
+          g.add(`${op} r${size},m${size}`, `${op} ${d.name}, ${memOp(rng, st.regs, [d], off, size)}`, st, { advertise: ['bmi1', 'lzcnt'] });
         } else {
-          g.add(`${op} r${size},r${size}`, `${op} ${d.name}, ${s.name}`, st);
+          g.add(`${op} r${size},r${size}`, `${op} ${d.name}, ${s.name}`, st, { advertise: ['bmi1', 'lzcnt'] });
         }
       }
     }

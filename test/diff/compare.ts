@@ -72,7 +72,9 @@ export function disassemble(code: Uint8Array, max = 12): string {
 const COND_READS = [0x800n, 0x800n, 0x1n, 0x1n, 0x40n, 0x40n, 0x41n, 0x41n, 0x80n, 0x80n, 0x4n, 0x4n, 0x880n, 0x880n, 0x8c0n, 0x8c0n];
 
 export function prepare(specs: CaseSpec[]): Prepared[] {
-  const codes = assembleAll(specs.map((s) => s.asm));
+  const alt = specs.filter((s) => s.emuAsm !== undefined);
+  const codes = assembleAll([...specs.map((s) => s.asm), ...alt.map((s) => s.emuAsm!)]);
+  const emuCodes = new Map(alt.map((s, k) => [s, codes[specs.length + k]!]));
   return specs.map((s, i) => {
     const undef = s.undef ?? undefinedFlags(codes[i]);
     let spec = s;
@@ -83,7 +85,10 @@ export function prepare(specs: CaseSpec[]): Prepared[] {
       if (s.lahfAt !== undefined && (undef & 0xd5n) !== 0n) ignore.push([s.lahfAt, 1]);
       spec = { ...s, ignoreMem: ignore };
     }
-    return { name: `${s.family}: ${s.name}`, code: codes[i], regs: s.regs, rflags: s.rflags, mem: s.mem, spec, undef };
+    return {
+      name: `${s.family}: ${s.name}`, code: codes[i], regs: s.regs, rflags: s.rflags, mem: s.mem, spec, undef,
+      ...(emuCodes.has(s) ? { emuCode: emuCodes.get(s)! } : {}), ...(s.advertise ? { advertise: s.advertise } : {}),
+    };
   });
 }
 
@@ -134,6 +139,7 @@ export function compare(p: Prepared, want: DiffResult, got: DiffResult, labels =
     `${p.name}`,
     `  asm: ${p.spec.asm}`,
     disassemble(p.code),
+    ...(p.emuCode ? ['  the emulator runs instead:', disassemble(p.emuCode)] : []),
     `  input flags [${flagNames(p.rflags)}]; input regs: ${p.regs.map((v, r) => `${REG_NAMES[r]}=${h64(v)}`).join(' ')}`,
     ...diffs,
   ].join('\n');

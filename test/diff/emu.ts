@@ -4,7 +4,8 @@
 import { Cpu, Cr4, Stop } from '../../src/emulator/cpu/Cpu.js';
 import { fxImage, loadFxImage } from '../../src/emulator/cpu/fpu/fpuState.js';
 import type { CpuHooks } from '../../src/emulator/cpu/Cpu.js';
-import { CODE_BASE, DATA_BASE, DATA_BYTES, FLAGS_MASK, type DiffCase, type DiffResult } from './types.js';
+import { defaultCpuid } from '../../src/emulator/cpu/cpuModel.js';
+import { CODE_BASE, DATA_BASE, DATA_BYTES, FLAGS_MASK, cpuidFor, type DiffCase, type DiffResult } from './types.js';
 
 const MEM = 4 << 20;
 const PML4 = 0x1000;
@@ -57,25 +58,26 @@ function mapPages(mem: DataView, next: { table: number }, va: bigint, pa: number
   }
 }
 
-function freshCpu(): Cpu {
-  const c = new Cpu({ memoryBytes: MEM });
+function freshCpu(tc: DiffCase): Cpu {
+  const c = new Cpu({ memoryBytes: MEM, cpuid: cpuidFor(defaultCpuid(), tc.advertise) });
   c.hooks = hooks;
   return c;
 }
 
 export function runEmulated(tc: DiffCase): DiffResult {
   // A fresh CPU per case is cheap enough and keeps cases independent (TLB, decoded code, A/D bits).
-  cpu = freshCpu();
+  cpu = freshCpu(tc);
   const c = cpu;
   const u8 = c.mmu.u8;
   const dv = new DataView(u8.buffer);
   const next = { table: PML4 };
   mapPages(dv, next, CODE_BASE, CODE_PHYS, CODE_PAGES, false, true);
   mapPages(dv, next, DATA_BASE, DATA_PHYS, Math.ceil(DATA_BYTES / 4096), true, false);
-  if (tc.code.length > CODE_PAGES * 4096) throw new Error(`${tc.name}: code too long`);
-  u8.set(tc.code, CODE_PHYS);
+  const code = tc.emuCode ?? tc.code;
+  if (code.length > CODE_PAGES * 4096) throw new Error(`${tc.name}: code too long`);
+  u8.set(code, CODE_PHYS);
   // Past the end: INT3s, never reached since we stop at the end address.
-  u8.fill(0xcc, CODE_PHYS + tc.code.length, CODE_PHYS + CODE_PAGES * 4096);
+  u8.fill(0xcc, CODE_PHYS + code.length, CODE_PHYS + CODE_PAGES * 4096);
   u8.set(tc.mem.subarray(0, DATA_BYTES), DATA_PHYS);
   c.setCr3(PML4);
   c.syncPaging();
@@ -89,7 +91,7 @@ export function runEmulated(tc: DiffCase): DiffResult {
   // User mode as Linux sets it up: FXSAVE/SSE enabled, unmasked SIMD exceptions as #XM.
   c.cr4 |= Cr4.OSFXSR | Cr4.OSXMMEXCPT;
   if (tc.fx !== undefined && !loadFxImage(c, tc.fx, true)) throw new Error(`${tc.name}: FXSAVE image with reserved MXCSR bits`);
-  const end = Number(CODE_BASE) + tc.code.length;
+  const end = Number(CODE_BASE) + code.length;
   faultVector = null;
   let steps = 0;
   while (c.rip !== end && faultVector === null && steps < MAX_STEPS) {

@@ -9,7 +9,8 @@ import type { CpuHooks } from '../../src/emulator/cpu/Cpu.js';
 import { JIT_THRESHOLD } from '../../src/emulator/cpu/jit.js';
 import { Cr4 } from '../../src/emulator/cpu/arch.js';
 import { fxImage, loadFxImage } from '../../src/emulator/cpu/fpu/fpuState.js';
-import { CODE_BASE, DATA_BASE, DATA_BYTES, FLAGS_MASK, type DiffCase, type DiffResult } from './types.js';
+import { defaultCpuid } from '../../src/emulator/cpu/cpuModel.js';
+import { CODE_BASE, DATA_BASE, DATA_BYTES, FLAGS_MASK, cpuidFor, type DiffCase, type DiffResult } from './types.js';
 
 const MEM = 4 << 20;
 const PML4 = 0x1000;
@@ -19,7 +20,8 @@ const DATA_PHYS = 0x200000;
 const MAX_STEPS = 100_000;
 const END = Number(CODE_BASE);
 
-let cpu: Cpu | null = null;
+/** One machine per set of advertised features (DiffCase.advertise), reused across cases. */
+const cpus = new Map<string, Cpu>();
 let entryCompiled = false;
 
 /** Whether the last case's entry block was JIT-compiled by its final run (so the "compiled" result is one). */
@@ -82,9 +84,11 @@ function map(dv: DataView, next: { table: number }, va: bigint, pa: number, page
   }
 }
 
-function machine(): Cpu {
-  if (cpu !== null) return cpu;
-  const c = new Cpu({ memoryBytes: MEM });
+function machine(tc: DiffCase): Cpu {
+  const key = (tc.advertise ?? []).join('+');
+  const have = cpus.get(key);
+  if (have) return have;
+  const c = new Cpu({ memoryBytes: MEM, cpuid: cpuidFor(defaultCpuid(), tc.advertise) });
   c.hooks = hooks;
   const dv = new DataView(c.mmu.u8.buffer);
   const next = { table: PML4 };
@@ -96,7 +100,7 @@ function machine(): Cpu {
   c.cs = 0x33;
   c.ss = 0x2b;
   c.mmu.u8.fill(0xcc, CODE_PHYS, CODE_PHYS + CODE_PAGES * 4096);
-  cpu = c;
+  cpus.set(key, c);
   return c;
 }
 
@@ -144,13 +148,14 @@ function once(c: Cpu, tc: DiffCase, init: Init, collect: boolean): EmuResult | n
  * same initial state) once more with its blocks compiled. Returns both results.
  */
 export function runEmulatedBlocks(tc: DiffCase): { interpreted: EmuResult; compiled: EmuResult } {
-  const c = machine();
-  if (tc.code.length + 1 > CODE_PAGES * 4096) throw new Error(`${tc.name}: code too long`);
+  const c = machine(tc);
+  const code = tc.emuCode ?? tc.code;
+  if (code.length + 1 > CODE_PAGES * 4096) throw new Error(`${tc.name}: code too long`);
   const u8 = c.mmu.u8;
-  u8.fill(0xcc, CODE_PHYS, CODE_PHYS + Math.min(CODE_PAGES * 4096, tc.code.length + 64));
-  u8.set(tc.code, CODE_PHYS);
+  u8.fill(0xcc, CODE_PHYS, CODE_PHYS + Math.min(CODE_PAGES * 4096, code.length + 64));
+  u8.set(code, CODE_PHYS);
   c.cache.clear();
-  endAddr = END + tc.code.length;
+  endAddr = END + code.length;
   c.jitEnabled = true;
   const init: Init = { lo: new Int32Array(16), hi: new Int32Array(16), rflags: Number(tc.rflags & FLAGS_MASK) | 0x202 };
   for (let r = 0; r < 16; r++) {
@@ -162,6 +167,6 @@ export function runEmulatedBlocks(tc: DiffCase): { interpreted: EmuResult; compi
   const compiled = once(c, tc, init, true) as EmuResult;
   entryCompiled = c.cache.blockAt(END).jit !== null;
   // Leave the code area as INT3s for the next case.
-  u8.fill(0xcc, CODE_PHYS, CODE_PHYS + tc.code.length);
+  u8.fill(0xcc, CODE_PHYS, CODE_PHYS + code.length);
   return { interpreted, compiled };
 }

@@ -22,6 +22,30 @@ export interface DiffCase {
   mem: Uint8Array;
   /** x87/SSE state as a 512-byte FXSAVE64 image (FP cases only: then every case of a batch has one). */
   fx?: Uint8Array;
+  /**
+   * What the emulator runs instead of `code` (same length or not): an encoding the host executes as something
+   * else, whose meaning on the emulated CPU is `code`'s on the host (F3 0F BC is TZCNT on the host, BSF on a
+   * CPU that does not advertise BMI1).
+   */
+  emuCode?: Uint8Array;
+  /** CPUID features the emulated CPU advertises for this case beyond its default model (the host has them). */
+  advertise?: readonly CpuFeature[];
+}
+
+/** Features a case can ask the emulated CPU to advertise (they change what an encoding executes as). */
+export type CpuFeature = 'bmi1' | 'lzcnt';
+
+/** The emulated CPU's CPUID table for a case: the default model plus `advertise` (SDM CPUID leaf 7, 0x80000001). */
+export function cpuidFor(base: Map<number, [number, number, number, number]>, advertise: readonly CpuFeature[] = []): Map<number, [number, number, number, number]> {
+  const t = new Map(base);
+  const or = (leaf: number, reg: number, bit: number): void => {
+    const r = [...(t.get(leaf * 65536) ?? [0, 0, 0, 0])] as [number, number, number, number];
+    r[reg] |= 1 << bit;
+    t.set(leaf * 65536, r);
+  };
+  if (advertise.includes('bmi1')) or(7, 1, 3);
+  if (advertise.includes('lzcnt')) or(0x80000001, 2, 5);
+  return t;
 }
 
 export interface DiffResult {

@@ -200,6 +200,13 @@ export class Cpu implements LazyFlags {
   io: PortIo | null = null;
   readonly cpuidTable: Map<number, [number, number, number, number]>;
   /**
+   * Whether CPUID advertises BMI1 (leaf 7 EBX bit 3) and LZCNT (leaf 0x80000001 ECX bit 5, AMD's ABM). Without
+   * them F3 0F BC/BD (TZCNT/LZCNT) execute as BSF/BSR, the F3 prefix ignored, as on CPUs that predate them
+   * (SDM vol. 2 LZCNT, TZCNT: "on processors that do not support" them). Read from the table at construction.
+   */
+  readonly bmi1: boolean;
+  readonly lzcnt: boolean;
+  /**
    * The icount at which the current run() returns Stop.limit. A callback running inside an instruction
    * (a port write that arms a device timer) may lower it; the loop re-reads it after every block that
    * ends in a system instruction, so the new limit takes effect at the next instruction boundary.
@@ -238,6 +245,8 @@ export class Cpu implements LazyFlags {
     this.mmu.onCodeWrite = (page) => this.cache.invalidatePage(page);
     this.cyclesPerInstruction = opts.cyclesPerInstruction ?? 1;
     this.cpuidTable = opts.cpuid ?? defaultCpuid();
+    this.bmi1 = ((this.cpuidTable.get(7 * 65536)?.[1] ?? 0) & (1 << 3)) !== 0;
+    this.lzcnt = ((this.cpuidTable.get(0x80000001 * 65536)?.[2] ?? 0) & (1 << 5)) !== 0;
     this.syncPaging();
   }
 

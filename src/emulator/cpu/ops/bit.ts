@@ -90,9 +90,15 @@ function bsfBsr(reverse: boolean) {
   };
 }
 
-/** Bit counts (SDM POPCNT, LZCNT, TZCNT): result in d; flags as each instruction defines them. */
+/**
+ * Bit counts (SDM POPCNT, LZCNT, TZCNT): result in d; flags as each instruction defines them. LZCNT and TZCNT
+ * are BSR and BSF on a CPU whose CPUID does not advertise them (Cpu.lzcnt, Cpu.bmi1): their encodings are BSR
+ * and BSF with an F3 prefix, which older CPUs ignore; gcc relies on it for `rep bsf`.
+ */
 function bitCount(kind: 'popcnt' | 'lzcnt' | 'tzcnt') {
   return (cpu: Cpu, op: Op): void => {
+    if (kind === 'tzcnt' && !cpu.bmi1) return BSF(cpu, op);
+    if (kind === 'lzcnt' && !cpu.lzcnt) return BSR(cpu, op);
     const size = op.size;
     readSource(cpu, op);
     const lo = cpu.t0;
