@@ -49,3 +49,21 @@ export function newc(entries: CpioEntry[]): Uint8Array {
   }
   return out;
 }
+
+/** The regular files of a newc archive by path (no leading slash); used to take files from a committed one. */
+export function readNewc(bytes: Uint8Array): Map<string, Uint8Array> {
+  const files = new Map<string, Uint8Array>();
+  const text = (a: number, n: number): string => String.fromCharCode(...bytes.subarray(a, a + n));
+  const align = (n: number): number => (n + 3) & ~3;
+  let o = 0;
+  for (;;) {
+    if (o + 110 > bytes.length || text(o, 6) !== '070701') throw new Error(`cpio: no newc header at offset ${o}`);
+    const field = (i: number): number => parseInt(text(o + 6 + i * 8, 8), 16);
+    const mode = field(1), filesize = field(6), namesize = field(11);
+    const name = text(o + 110, namesize - 1);
+    if (name === 'TRAILER!!!') return files;
+    const data = align(o + 110 + namesize);
+    if ((mode & 0o170000) === MODE.file) files.set(name, bytes.subarray(data, data + filesize));
+    o = align(data + filesize);
+  }
+}

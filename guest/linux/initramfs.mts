@@ -1,30 +1,36 @@
 // Builds the Linux guest's initramfs (cpio newc, uncompressed) and images/linux/manifest.json
-// (guest/linux/README.md). Usage: npx tsx guest/linux/initramfs.mts BIN_DIR OUT_DIR
-//   BIN_DIR  the workload programs built for the Linux syscall ABI (make -C guest linux): <name>.elf
-//   OUT_DIR  guest/images/linux (holds the kernel and config already, from fetch.sh)
-// The workload scripts come from guest/workloads/<name>.json (one place for them): a parameter that only the
+// (guest/linux/README.md). Usage: npx tsx guest/linux/initramfs.mts BIN_DIR OUT_DIR [CACHE_DIR]
+//   BIN_DIR    the workload programs built for the Linux syscall ABI (make -C guest linux): <name>.elf
+//   OUT_DIR    guest/images/linux (holds the kernel and config already, from fetch.sh)
+//   CACHE_DIR  where Debian's busybox-static package is kept when it must be fetched (busybox.mts)
+// The workload scripts come from guest/workloads/<name>.json, or guest/linux/workloads/<name>.json for the
+// Linux-only ones (one place for them; a <name>.sh beside a Linux-only one becomes /workloads/<name>.sh): a parameter that only the
 // script uses stays a `${key}` that /init substitutes (declared by a `param key default` line; `trace record
 // linux:run=NAME,key=value` passes another value after `--` on the kernel command line); one that shapes a file
 // built into the initramfs (fcopy's size, the server's schedule) is fixed at its default. The fcopy source file from the same seeded bytes our disk image holds, the server's requests from the
 // same memcached schedule our NIC delivers (played by `netfeed` over loopback UDP).
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { getWorkload, guestDir, workloadParams } from '../../src/hypervisor/workloads.js';
+import { getWorkload, workloadParams } from '../../src/hypervisor/workloads.js';
+import { BUSYBOX, fetchBusybox } from './busybox.mjs';
 import { newc, type CpioEntry } from './cpio.mjs';
 
 export const KERNEL = 'vmlinuz-6.1.0-57-amd64';
 export const CONFIG = 'config-6.1.0-57-amd64';
 export const INITRAMFS = 'initramfs.cpio';
-/** The workloads of our own guest that the Linux initramfs carries (`run=NAME`). */
-export const LINUX_WORKLOADS = ['syscall', 'pipe', 'spawn', 'execl', 'fcopy', 'shell', 'dhrystone', 'threads', 'server', 'mixed'] as const;
+/**
+ * The workloads the Linux initramfs carries (`run=NAME`): our own guest's, and the Linux-only ones of
+ * guest/linux/workloads (Debian's binaries: busybox-shell).
+ */
+export const LINUX_WORKLOADS = ['syscall', 'pipe', 'spawn', 'execl', 'fcopy', 'shell', 'dhrystone', 'threads', 'server', 'mixed', 'busybox-shell'] as const;
 /** guest/linux/README.md and ../shared/notes/linux.md: the minimal machine's command line. */
 export const CMDLINE =
   'console=ttyS0 nokaslr acpi=off noapic nolapic nosmp pci=off cryptomgr.notests rodata=off tsc=reliable ' +
   'tsc_early_khz=1000000 mitigations=off reboot=t panic=-1';
 
-const [binDir, outDir] = process.argv.slice(2);
-if (!binDir || !outDir) throw new Error('usage: initramfs.mts BIN_DIR OUT_DIR');
+const [binDir, outDir, cacheDir = join(import.meta.dirname, '..', 'build', 'linux', 'deb')] = process.argv.slice(2);
+if (!binDir || !outDir) throw new Error('usage: initramfs.mts BIN_DIR OUT_DIR [CACHE_DIR]');
 const enc = new TextEncoder();
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
@@ -32,19 +38,22 @@ const progs = readdirSync(binDir).filter((f) => f.endsWith('.elf')).map((f) => f
 if (!progs.includes('init')) throw new Error(`${binDir}: no init.elf`);
 const entries: CpioEntry[] = [
   { name: 'bin', kind: 'dir', perm: 0o755 },
-  ...progs.filter((p) => p !== 'init').map((p): CpioEntry => ({ name: `bin/${p}`, kind: 'file', perm: 0o755, data: readFileSync(join(binDir, `${p}.elf`)) })),
+  ...[...progs.filter((p) => p !== 'init').map((p): CpioEntry => ({ name: `bin/${p}`, kind: 'file', perm: 0o755, data: readFileSync(join(binDir, `${p}.elf`)) })),
+    { name: 'bin/busybox', kind: 'file', perm: 0o755, data: fetchBusybox(cacheDir, join(import.meta.dirname, '..', 'images', 'linux', INITRAMFS)) } as CpioEntry,
+  ].sort((a, b) => (a.name < b.name ? -1 : 1)),
   { name: 'dev', kind: 'dir', perm: 0o755 },
   { name: 'dev/console', kind: 'chardev', perm: 0o600, rdev: [5, 1] },
   { name: 'init', kind: 'file', perm: 0o755, data: readFileSync(join(binDir, 'init.elf')) },
   { name: 'proc', kind: 'dir', perm: 0o555 },
+  { name: 'tmp', kind: 'dir', perm: 0o1777 },
 ];
 const files = new Map<string, Uint8Array>();
 const scripts: CpioEntry[] = [];
 const manifestWorkloads: Record<string, { script: string[]; files: string[]; expect: string[]; params: Record<string, string>; fixed: string[] }> = {};
 for (const name of LINUX_WORKLOADS) {
-  const w = getWorkload(name);
+  const w = getWorkload(name, {}, { linux: true });
   // The script with ${key} left for the parameters only it uses; the others (and ${seed}) substituted.
-  const raw = JSON.parse(readFileSync(join(guestDir(), 'workloads', `${name}.json`), 'utf8')) as { script: string | string[]; disk?: unknown; packets?: unknown };
+  const raw = JSON.parse(readFileSync(w.source, 'utf8')) as { script: string | string[]; disk?: unknown; packets?: unknown; guest?: unknown };
   const template = (Array.isArray(raw.script) ? raw.script.map(String) : String(raw.script).split('\n'));
   const shaping = JSON.stringify([raw.disk ?? null, raw.packets ?? null]);
   const params: Record<string, string> = {};
@@ -56,6 +65,11 @@ for (const name of LINUX_WORKLOADS) {
   }
   const subst = (l: string): string => l.replace(/\$\{([A-Za-z0-9_]+)\}/g, (m, k: string) => (k in params ? m : w.params[k]!));
   const own: string[] = [];
+  const sh = w.source.replace(/\.json$/, '.sh');
+  if (raw.guest === 'linux' && existsSync(sh)) {
+    scripts.push({ name: `workloads/${name}.sh`, kind: 'file', perm: 0o644, data: readFileSync(sh) });
+    own.push(`/workloads/${name}.sh`);
+  }
   // Disk files (VMTRFS1, guest/kernel/fs.c: a 16-byte header, then 48-byte entries of name[32], first
   // sector, capacity, size) become files in / (init's working directory) with the same bytes.
   if (w.disk.length) {
@@ -118,6 +132,7 @@ const manifest = {
   initramfs: { path: INITRAMFS, format: 'cpio newc, uncompressed', sha256: sha256(cpio), bytes: cpio.length },
   run: 'append run=NAME to the command line (default mixed); /init runs /workloads/NAME; workload parameters (a workload\'s params) as KEY=VALUE after -- (the kernel passes them to /init as arguments)',
   programs: progs.filter((p) => p !== 'init'),
+  busybox: { path: 'bin/busybox', package: BUSYBOX.package, version: BUSYBOX.version, debSha256: BUSYBOX.debSha256, sha256: BUSYBOX.sha256 },
   workloads: manifestWorkloads,
 };
 writeFileSync(join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);

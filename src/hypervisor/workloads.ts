@@ -122,6 +122,8 @@ interface Description {
   packets?: unknown;
   expect?: unknown;
   linux?: unknown;
+  /** "linux": a workload only the Linux guest runs (guest/linux/workloads: Debian's binaries). */
+  guest?: unknown;
 }
 
 /** guest/images/linux/manifest.json as linux-guest writes it (the fields used here). */
@@ -161,7 +163,7 @@ function expandLinux(where: string, run: string, extra: Record<string, string>):
   const params: Record<string, string> = {};
   if (keys.length > 0) {
     // The run's own declarations check the values (a usage error names the range) and give its expectations.
-    const own = getWorkload(run, extra);
+    const own = getWorkload(run, extra, { linux: true });
     for (const k of keys) params[k] = own.params[k]!;
     expect = own.expect;
   }
@@ -193,9 +195,11 @@ function parseDescription(text: string, source: string): Description {
 
 /**
  * A workload by name (`fcopy`, `fcopy:buf=4096`) or by path to a description file (`./my.json`,
- * `my.json:key=value`). Unknown names give a UserError listing the known ones.
+ * `my.json:key=value`). Unknown names give a UserError listing the known ones. A Linux-only workload
+ * (guest/linux/workloads, `"guest": "linux"`) is a UserError naming `linux:run=NAME` unless `opts.linux` (the
+ * Linux run's own description: its parameters and script).
  */
-export function getWorkload(nameOrPath: string, overrides: Record<string, string | number> = {}): Workload {
+export function getWorkload(nameOrPath: string, overrides: Record<string, string | number> = {}, opts: { linux?: boolean } = {}): Workload {
   let spec = nameOrPath;
   const extra: Record<string, string> = {};
   const colon = spec.lastIndexOf(':');
@@ -209,6 +213,9 @@ export function getWorkload(nameOrPath: string, overrides: Record<string, string
   }
   for (const [k, v] of Object.entries(overrides)) extra[k] = String(v);
   const { d, path } = findDescription(spec);
+  if (d.guest === 'linux' && !opts.linux) {
+    throw new UserError(`workload ${String(d.name)} runs on the Linux guest only (Debian's binaries): trace record linux:run=${String(d.name)}`);
+  }
   return expand(d, path, extra);
 }
 
@@ -219,6 +226,8 @@ function findDescription(spec: string): { d: Description; path: string } {
     if (!existsSync(path)) throw new UserError(`workload file ${spec} does not exist`);
   } else {
     path = join(workloadsDir(), `${spec}.json`);
+    // Then the Linux-only workloads (guest/linux/workloads; `trace workloads` lists the `linux` one instead).
+    if (!existsSync(path)) path = join(guestDir(), 'linux', 'workloads', `${spec}.json`);
     if (!/^[A-Za-z0-9_-]+$/.test(spec) || !existsSync(path)) {
       const known = listWorkloads().map((w) => w.name).join(', ');
       throw new UserError(`unknown workload "${spec}" (known: ${known}; or give a path to a .json description)`);
