@@ -4,61 +4,21 @@
 // same script prints when the same binary (taken from the committed initramfs, sha256-checked against the
 // manifest) runs on the host CPU under the host kernel. The recording then replays clean exit by exit.
 // One Linux boot plus the script (~540 M instructions) recorded, and one replay: minutes of CPU.
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readNewc } from '../guest/linux/cpio.mjs';
 import { recordTrace } from '../src/replay/recordTrace.js';
 import { replayTrace } from '../src/replay/replayTrace.js';
 import { getWorkload } from '../src/hypervisor/workloads.js';
+import { BUSYBOX_RUN, hostBusybox } from './helpers/hostBusybox.js';
 import { splitConsole } from './helpers/linuxQemu.js';
 
-const RUN = 'busybox-shell';
+const RUN = BUSYBOX_RUN;
 /** Not the defaults (300 lines): the parameters go to /init after `--` and it substitutes them. */
 const PARAMS = { lines: '250', reps: '2' };
-const images = join(import.meta.dirname, '..', 'guest', 'images', 'linux');
 const root = mkdtempSync(join(tmpdir(), 'vmtrace-busybox-'));
-
-interface Manifest {
-  initramfs: { path: string };
-  busybox?: { path: string; sha256: string; version: string };
-  workloads: Record<string, { script: string[]; files: string[]; params?: Record<string, string> }>;
-}
-
-/** The host's output of the workload's script, or why the host cannot run it. */
-function hostRun(m: Manifest): { lines: string[] } | { skip: string } {
-  if (process.platform !== 'linux' || process.arch !== 'x64') return { skip: `the host is ${process.platform}/${process.arch}, not x86-64 Linux` };
-  if (!m.busybox || !m.workloads[RUN]) return { skip: 'the committed initramfs has no busybox (make -C guest linux)' };
-  const files = readNewc(readFileSync(join(images, m.initramfs.path)));
-  const bin = files.get(m.busybox.path);
-  if (!bin || createHash('sha256').update(bin).digest('hex') !== m.busybox.sha256) throw new Error(`${m.busybox.path} in the initramfs is not the pinned binary`);
-  const bb = join(root, 'busybox');
-  writeFileSync(bb, bin);
-  chmodSync(bb, 0o755);
-  // /init's line: run busybox sh /workloads/busybox-shell.sh ARGS... (${key}: PARAMS, as /init substitutes
-  // them); the script file from the initramfs too.
-  const w = m.workloads[RUN];
-  expect(Object.keys(w.params ?? {}).sort()).toEqual(Object.keys(PARAMS).sort());
-  const line = w.script.find((l) => l.startsWith('run '))!.replace(/\$\{(\w+)\}/g, (_, k: string) => PARAMS[k as keyof typeof PARAMS]);
-  const words = line.split(/\s+/);
-  expect(words.slice(0, 4)).toEqual(['run', 'busybox', 'sh', `/workloads/${RUN}.sh`]);
-  const script = join(root, `${RUN}.sh`);
-  writeFileSync(script, files.get(`workloads/${RUN}.sh`)!);
-  // An empty PATH directory: only busybox's own applets run (a host command of the same name, e.g.
-  // coreutils' cksum, would otherwise be found where the guest has none).
-  const empty = join(root, 'empty');
-  const tmp = join(root, 'tmp');
-  mkdirSync(empty);
-  mkdirSync(tmp);
-  const out = execFileSync(bb, ['sh', script, ...words.slice(4)], { cwd: tmp, env: { PATH: empty, TMPDIR: tmp }, encoding: 'utf8' });
-  return { lines: out.replace(/\n$/, '').split('\n') };
-}
-
-const host = existsSync(join(images, 'manifest.json'))
-  ? hostRun(JSON.parse(readFileSync(join(images, 'manifest.json'), 'utf8')) as Manifest) : { skip: 'no Linux guest image' };
+const host = hostBusybox(PARAMS);
 if ('skip' in host) console.warn(`busybox on Linux vs host busybox skipped: ${host.skip}`);
 
 describe.skipIf('skip' in host)(`${RUN} on Linux: our emulator against the host running the same busybox`, () => {

@@ -7,6 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { linuxCmdline as linuxBootCmdline } from '../src/hypervisor/linux/linuxGuest.js';
 import { diskFileBytes, fnv1a, getWorkload, memcachedPackets, xorshift32 } from '../src/hypervisor/workloads.js';
+import { BUSYBOX_RUN, hostBusybox } from './helpers/hostBusybox.js';
+import { nativeWhet, whetLines } from './helpers/nativeWhet.js';
 import { bootQemu, compareConsoles, diffLines, linuxCmdline, linuxManifest, logStructure, qemuMissing, splitConsole, type SplitConsole } from './helpers/linuxQemu.js';
 
 const why = qemuMissing();
@@ -175,6 +177,21 @@ describe.skipIf(why !== null)('Linux guest under QEMU: each program prints what 
       expect(m?.[1], l).toBe(m?.[2]);
     }
     expect(out.slice(-2)).toEqual([`dhry: ${runs} runs, all values as expected`, 'init: done, 0 failures']);
+  });
+
+  it('whetstone (SSE2): every result bit for bit as the same source on the host CPU', async (ctx) => {
+    const loops = getWorkload('whetstone').params.loops!;
+    const native = nativeWhet(Number(loops));
+    if (native === null) return ctx.skip('no x86-64 gcc on the host');
+    const out = (await run('whetstone')).programOutput;
+    expect(whetLines(out.join('\n'))).toEqual(whetLines(native));
+    expect(out).toContain(`whet: ${loops} loops, hash 33ab52f1`);
+  });
+
+  it('busybox-shell (Debian\'s busybox-static): every line as the same binary on the host', async (ctx) => {
+    const host = hostBusybox();
+    if ('skip' in host) return ctx.skip(host.skip);
+    expect((await run(BUSYBOX_RUN)).programOutput).toEqual([...host.lines, 'init: done, 0 failures']);
   });
 
   it('threads', async () => {

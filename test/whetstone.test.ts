@@ -2,27 +2,11 @@
 // natively on the host: every final value bit for bit. Three copies preempted by a 20 kHz timer check that the
 // guest kernel's FXSAVE/FXRSTOR context switch keeps each process's XMM state.
 
-import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { getWorkload, type Workload } from '../src/hypervisor/workloads.js';
 import { LiveEnvironment } from '../src/replay/LiveEnvironment.js';
 import { assemble } from '../src/replay/Session.js';
-
-function nativeWhet(loops: number): string | null {
-  try {
-    const dir = join(process.cwd(), 'node_modules', '.cache', 'vmtrace-whet');
-    mkdirSync(dir, { recursive: true });
-    const exe = join(dir, `whet-${process.pid}`);
-    // The guest's floating-point flags (guest/Makefile FPCFLAGS): SSE2 arithmetic, no contraction into FMA.
-    execFileSync('gcc', ['-O2', '-std=gnu11', '-msse2', '-mfpmath=sse', '-ffp-contract=off', '-fno-math-errno', '-o', exe,
-      'test/native/whetstone-main.c', 'guest/common/whetstone.c'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    return execFileSync(exe, [String(loops)]).toString();
-  } catch {
-    return null;
-  }
-}
+import { nativeWhet, whetLines } from './helpers/nativeWhet.js';
 
 function runGuest(w: Workload): { console: string; reason: string; status: number } {
   const { machine } = assemble({ workload: w, exitPreset: 'kvm-default', costModel: 'modern', maxInstructions: 400_000_000 },
@@ -31,16 +15,15 @@ function runGuest(w: Workload): { console: string; reason: string; status: numbe
   return { console: machine.consoleText(), reason: r.reason, status: r.status };
 }
 
-const native = process.arch === 'x64' ? nativeWhet(10) : null;
+const native = nativeWhet(10);
 const suite = native !== null ? describe : describe.skip;
 
 suite(native !== null ? 'whetstone vs host CPU' : 'whetstone vs host CPU (skipped: no x86-64 gcc)', () => {
   it('the guest prints exactly the values the host computes', () => {
     const r = runGuest(getWorkload('whetstone'));
     expect(r.reason, r.console.slice(-1500)).toBe('guest-exit');
-    const lines = (s: string): string[] => s.split('\n').filter((l) => /^whet: (r\d+ |\d+ loops)/.test(l));
-    expect(lines(r.console)).toEqual(lines(native as string));
-    expect(lines(r.console)).toHaveLength(13);
+    expect(whetLines(r.console)).toEqual(whetLines(native as string));
+    expect(whetLines(r.console)).toHaveLength(13);
   }, 600_000);
 
   it('three whetstone processes preempted at 20 kHz each keep their XMM state (FXSAVE/FXRSTOR switch)', () => {

@@ -23,7 +23,7 @@ export const INITRAMFS = 'initramfs.cpio';
  * The workloads the Linux initramfs carries (`run=NAME`): our own guest's, and the Linux-only ones of
  * guest/linux/workloads (Debian's binaries: busybox-shell).
  */
-export const LINUX_WORKLOADS = ['syscall', 'pipe', 'spawn', 'execl', 'fcopy', 'shell', 'dhrystone', 'threads', 'server', 'mixed', 'busybox-shell'] as const;
+export const LINUX_WORKLOADS = ['syscall', 'pipe', 'spawn', 'execl', 'fcopy', 'shell', 'dhrystone', 'threads', 'server', 'mixed', 'whetstone', 'busybox-shell'] as const;
 /** guest/linux/README.md and ../shared/notes/linux.md: the minimal machine's command line. */
 export const CMDLINE =
   'console=ttyS0 nokaslr acpi=off noapic nolapic nosmp pci=off cryptomgr.notests rodata=off tsc=reliable ' +
