@@ -3,11 +3,11 @@
 //   vmx.exit_host_ns          host ns per exit without the recorder: the median of paired slices of
 //                             syscall:n=200000 under handler-injection and under interception none
 //                             (bench/exitpath.bench.ts; `npm run bench -- exitpath` alone)
-//   record.overhead_exit_dense  record / same run without recorder, syscall:n=2000000 (main-thread CPU time; the
-//                             wall-clock ratios are printed too)
+//   record.overhead_exit_dense  record / same run without recorder, syscall:n=2000000 (main-thread CPU time;
+//                             _process_cpu: the whole process's CPU time, the writer thread included; _wall)
 //   record.scaling            host time per exit recording 2M exits / recording 200k exits (CPU time)
 //   record.bytes_per_exit_dir the whole trace directory (images included) / exits, syscall:n=2000000
-//   replay.speed_exit_dense   record time / replay time of that trace (CPU time)
+//   replay.speed_exit_dense   record time / replay time of that trace (main-thread CPU time; _process_cpu: every thread)
 //   scale.*                   `trace record`, `trace replay`, `trace analyze proctrack` of a trace of
 //                             SCALE_EXITS (default 10M) syscalls as child processes: wall time and peak RSS
 //                             (GNU time's %M) of each step
@@ -55,26 +55,34 @@ function mainThreadCpuMs(): number {
   }
 }
 
-interface CpuMark { at: number }
-const cpuMark = (): CpuMark => ({ at: mainThreadCpuMs() });
+/** CPU time (user + system) of the whole process so far, in ms: every thread (the recorder's writer thread,
+ *  the garbage collector's helpers, libuv's pool). */
+function processCpuMs(): number {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1000;
+}
+
+interface CpuMark { at: number; process: number }
+const cpuMark = (): CpuMark => ({ at: mainThreadCpuMs(), process: processCpuMs() });
 const cpuMs = (m: CpuMark): number => mainThreadCpuMs() - m.at;
+const processMs = (m: CpuMark): number => processCpuMs() - m.process;
 
 // Each step reports wall time and the main thread's CPU time. The ratios use CPU time: on a machine shared
 // with other work, wall time also counts the time the process waited for a core (the same 2M-exit run took
 // 18.1 s and 41.8 s an hour apart); the wall-clock ratios are printed next to them.
-async function plain(config: SessionConfig): Promise<{ ms: number; cpu: number; icount: number; exits: number }> {
+async function plain(config: SessionConfig): Promise<{ ms: number; cpu: number; proc: number; icount: number; exits: number }> {
   const a = assemble(config, (m, w) => new LiveEnvironment(m, w));
   const c0 = cpuMark();
   const t0 = performance.now();
   const r = await runSliced(a.machine, 10_000_000);
-  return { ms: performance.now() - t0, cpu: cpuMs(c0), icount: r.icount, exits: r.exits };
+  return { ms: performance.now() - t0, cpu: cpuMs(c0), proc: processMs(c0), icount: r.icount, exits: r.exits };
 }
 
-async function record(config: SessionConfig, dir: string): Promise<{ ms: number; cpu: number; exits: number }> {
+async function record(config: SessionConfig, dir: string): Promise<{ ms: number; cpu: number; proc: number; exits: number }> {
   const c0 = cpuMark();
   const t0 = performance.now();
   const r = await recordTrace(config, dir, { overwrite: true });
-  return { ms: performance.now() - t0, cpu: cpuMs(c0), exits: r.manifest.totals.exits };
+  return { ms: performance.now() - t0, cpu: cpuMs(c0), proc: processMs(c0), exits: r.manifest.totals.exits };
 }
 
 /** Run the CLI under GNU time (it reports on stderr): wall seconds and peak RSS (MB). */
@@ -105,17 +113,24 @@ export async function run(): Promise<void> {
     const rep = await replayTrace(d2m);
     const repMs = performance.now() - t0;
     const repCpu = cpuMs(c0);
+    const repProc = processMs(c0);
     if (!rep.clean) throw new Error('replay of the 2M-exit trace diverged');
     const bytes = dirBytes(d2m);
     console.log(`syscall:n=2000000: run ${p2m.ms.toFixed(0)} ms (CPU ${p2m.cpu.toFixed(0)}), record ${big.ms.toFixed(0)} ms (CPU ${big.cpu.toFixed(0)}), ` +
       `replay ${repMs.toFixed(0)} ms (CPU ${repCpu.toFixed(0)}), ${big.exits} exits, ${bytes} bytes; syscall:n=200000 record ${small.ms.toFixed(0)} ms ` +
       `(CPU ${small.cpu.toFixed(0)}), ${small.exits} exits`);
+    console.log(`process CPU (every thread: the writer thread, GC helpers): run ${p2m.proc.toFixed(0)} ms, record ${big.proc.toFixed(0)} ms, ` +
+      `replay ${repProc.toFixed(0)} ms; syscall:n=200000 record ${small.proc.toFixed(0)} ms`);
     console.log(`wall-clock ratios: record/run ${(big.ms / p2m.ms).toFixed(3)}, scaling ${((big.ms / big.exits) / (small.ms / small.exits)).toFixed(3)}, ` +
       `record/replay ${(big.ms / repMs).toFixed(3)}`);
     figure('record.overhead_exit_dense', big.cpu / p2m.cpu, 'x');
+    // The same ratio in the whole process's CPU time (the writer thread counted) and in wall time.
+    figure('record.overhead_exit_dense_process_cpu', big.proc / p2m.proc, 'x');
+    figure('record.overhead_exit_dense_wall', big.ms / p2m.ms, 'x');
     figure('record.scaling', (big.cpu / big.exits) / (small.cpu / small.exits), 'x');
     figure('record.bytes_per_exit_dir', bytes / big.exits, 'B');
     figure('replay.speed_exit_dense', big.cpu / repCpu, 'x');
+    figure('replay.speed_exit_dense_process_cpu', big.proc / repProc, 'x');
     const a2m = cli(['analyze', d2m, 'proctrack', '--format', 'json']);
     console.log(`analyze proctrack (2M exits): ${a2m.s} s, peak RSS ${a2m.rssMb.toFixed(0)} MB`);
     figure('analyze.peak_rss_2m', a2m.rssMb, 'MB');

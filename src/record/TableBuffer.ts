@@ -1,17 +1,16 @@
-// One table being recorded: preallocated typed-array columns for one record batch, written as an Arrow IPC
-// *file* when full (shared/notes/arrow.md: makeData over typed arrays is ~30x faster than builders).
+// One table being recorded: preallocated typed-array columns for one record batch, handed to the trace's
+// files (TraceFiles: TableFile writes them as an Arrow IPC *file*, on this thread or the writer thread) when
+// full (shared/notes/arrow.md: makeData over typed arrays is ~30x faster than builders).
 // Memory is bounded by one batch per table, however long the run.
 //
 // The event handlers of TraceWriter fill the arrays directly (no per-row call, no allocation, no BigInt):
 // 64-bit columns are exposed as Uint32Array views of their BigInt64Array/BigUint64Array, two words per
 // row, low word first (little-endian, which is how Arrow lays out int64 on every platform Node runs on).
 
-import { Dictionary, makeData, RecordBatch, type RecordBatchFileWriter, Struct, Utf8, vectorFromArray,
-  type Data, type DataType, type Schema, type Vector } from 'apache-arrow';
-import { ArrowFileSink, FileSink } from './FileSink.js';
-import { CompressedFileWriter, TraceCompression } from './compression.js';
-import type { FileDigest } from './fileHash.js';
-import { arrowSchema, type ColumnSpec, type TableSpec } from './schema.js';
+import type { BatchParts, ColumnParts } from './TableFile.js';
+import { fixedBytes } from './TableFile.js';
+import type { TraceFiles } from './TraceFiles.js';
+import type { ColumnSpec, TableSpec } from './schema.js';
 
 type Fixed = BigInt64Array | BigUint64Array | Uint32Array | Uint16Array | Uint8Array | Int8Array;
 
@@ -25,11 +24,11 @@ export class ColumnBuffer {
   /** Value offsets of binary/utf8 columns (rows + 1). */
   readonly offsets: Int32Array | null;
   nulls = 0;
-  /** The dictionary vector, built once (the same object in every batch, so it is written once). */
-  dictionary: Vector<Utf8> | null = null;
+  /** Set once the table's first batch is written with the dictionary's values (no value is added after). */
+  frozen = false;
   dictionaryValues: string[] | null;
 
-  constructor(readonly spec: ColumnSpec, rows: number, readonly arrowType: DataType) {
+  constructor(readonly spec: ColumnSpec, rows: number) {
     this.valid = spec.nullable ? new Uint8Array((rows + 7) >> 3) : null;
     this.offsets = null;
     this.words = null;
@@ -85,27 +84,21 @@ export class ColumnBuffer {
     const d = this.dictionaryValues!;
     const i = d.indexOf(value);
     if (i >= 0) return i;
-    if (this.dictionary !== null || d.length >= 127) return -1;
+    if (this.frozen || d.length >= 127) return -1;
     d.push(value);
     return d.length - 1;
   }
 
-  data(n: number): Data {
-    const type = this.spec.type;
-    const nullCount = this.nulls;
-    const nullBitmap = nullCount > 0 ? this.valid!.subarray(0, (n + 7) >> 3) : undefined;
-    if (type === 'dict') {
-      this.dictionary ??= vectorFromArray(this.dictionaryValues!, new Utf8());
-      return makeData({ type: this.arrowType as Dictionary<Utf8>, data: this.values.subarray(0, n) as Int8Array,
-        length: n, nullCount, nullBitmap, dictionary: this.dictionary });
-    }
-    if (type === 'binary' || type === 'utf8') {
-      const offsets = this.offsets!.subarray(0, n + 1);
-      return makeData({ type: this.arrowType as never, valueOffsets: offsets,
-        data: (this.values as Uint8Array).subarray(0, offsets[n]!), length: n, nullCount, nullBitmap }) as Data;
-    }
-    return makeData({ type: this.arrowType as never, data: this.values.subarray(0, n) as never, length: n, nullCount,
-      nullBitmap }) as Data;
+  /** The batch's buffers for the file side (views of this column's arrays, valid until reset). */
+  parts(n: number): ColumnParts {
+    const v = this.values;
+    const bytes = this.offsets !== null ? this.offsets[n]! : fixedBytes(this.spec, n);
+    return {
+      values: new Uint8Array(v.buffer, v.byteOffset, bytes),
+      valid: this.nulls > 0 ? this.valid : null,
+      nulls: this.nulls,
+      offsets: this.offsets,
+    };
   }
 
   /** Forget the batch just written. */
@@ -119,32 +112,21 @@ export class ColumnBuffer {
 }
 
 export class TableBuffer {
-  readonly schema: Schema;
   readonly columns: ColumnBuffer[];
   private readonly byName = new Map<string, ColumnBuffer>();
-  readonly file: FileSink;
-  private readonly writer: RecordBatchFileWriter;
-  private readonly struct: Struct;
   /** Rows in the current batch. */
   rows = 0;
-  /** Rows written to the file so far (flushed batches). */
+  /** Rows handed to the files so far (whole batches). */
   flushedRows = 0;
   batches = 0;
   private closed = false;
 
-  constructor(readonly spec: TableSpec, path: string, readonly batchRows: number,
-    compression: TraceCompression = TraceCompression.none) {
-    this.schema = arrowSchema(spec);
-    this.columns = spec.columns.map((col, i) => {
-      const b = new ColumnBuffer(col, batchRows, this.schema.fields[i]!.type);
+  constructor(readonly spec: TableSpec, private readonly files: TraceFiles, readonly batchRows: number) {
+    this.columns = spec.columns.map((col) => {
+      const b = new ColumnBuffer(col, batchRows);
       this.byName.set(col.name, b);
       return b;
     });
-    this.struct = new Struct(this.schema.fields);
-    this.file = new FileSink(path);
-    this.writer = new CompressedFileWriter(compression);
-    // reset(sink, schema) writes the file's leading magic now; batches follow as they fill.
-    this.writer.reset(new ArrowFileSink(this.file), this.schema);
   }
 
   col(name: string): ColumnBuffer {
@@ -170,30 +152,29 @@ export class TableBuffer {
     if (n === 0 || this.closed) return;
     this.writeBatch(n);
     this.flushedRows += n;
-    this.batches++;
     this.rows = 0;
   }
 
   private writeBatch(n: number): void {
-    const children = this.columns.map((b) => b.data(n));
-    const batch = new RecordBatch(this.schema, makeData({ type: this.struct, length: n, nullCount: 0, children }));
-    this.writer.write(batch);
+    const first = this.batches === 0;
+    const batch: BatchParts = {
+      rows: n,
+      columns: this.columns.map((b) => b.parts(n)),
+      // The dictionaries go with the first batch (written once, before it); none is added afterwards.
+      dictionaries: first ? this.columns.map((b) => (b.dictionaryValues === null ? null : [...b.dictionaryValues])) : null,
+    };
+    if (first) for (const b of this.columns) b.frozen = true;
+    this.files.write(this.spec.name, batch);
+    this.batches++;
     for (const b of this.columns) b.reset();
-    this.file.flush();
   }
 
-  /** Flush and finish the file (footer). A table that never got a row gets one empty batch, so its
-   *  dictionaries are in the file (readers expect every dictionary a schema declares). */
-  close(): FileDigest {
-    if (!this.closed) {
-      this.flush();
-      if (this.batches === 0) {
-        this.writeBatch(0);
-        this.batches++;
-      }
-      this.closed = true;
-      this.writer.finish();
-    }
-    return this.file.close();
+  /** Flush the last rows. A table that never got a row gets one empty batch, so its dictionaries are in the
+   *  file (readers expect every dictionary a schema declares). The files are finished by TraceFiles.close(). */
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    if (this.batches === 0) this.writeBatch(0);
+    this.closed = true;
   }
 }

@@ -51,7 +51,7 @@ export class TraceDirectory {
 
   /** Rewrite the `incomplete` marker (the manifest as far as it is on disk). */
   writeMarker(text: string): void {
-    writeAtomic(join(this.dir, TraceFile.incomplete), text);
+    writeMarkerFile(this.dir, text);
   }
 
   /**
@@ -83,6 +83,11 @@ export class TraceDirectory {
     const marker = join(this.dir, TraceFile.incomplete);
     if (existsSync(marker)) unlinkSync(marker);
   }
+}
+
+/** Rewrite the `incomplete` marker of the trace in `dir` (atomically: a reader sees the old or the new one). */
+export function writeMarkerFile(dir: string, text: string): void {
+  writeAtomic(join(dir, TraceFile.incomplete), text);
 }
 
 /** Check a caller-chosen relative path inside the trace. */

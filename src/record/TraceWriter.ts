@@ -20,6 +20,8 @@ import type { FileDigest } from './fileHash.js';
 import { EXIT_WORD_COLUMNS, FORMAT_NAME, FORMAT_VERSION, columnSpec, GROUND_TRUTH_TYPE_NAMES, INTERCEPT_STRATEGY_NAMES, TABLES, TABLE_NAMES, TraceFile,
   type TableName } from './schema.js';
 import { TableBuffer, type ColumnBuffer } from './TableBuffer.js';
+import { TraceFilesWriter, type TraceFiles, type TraceFilesSpec } from './TraceFiles.js';
+import { TraceFilesWorker } from './TraceFilesWorker.js';
 import { DEFAULT_COMPRESSION, TRACE_COMPRESSIONS, type TraceCompression } from './compression.js';
 import { TraceError } from '../errors.js';
 
@@ -41,6 +43,9 @@ export interface TraceWriterOptions {
   batchRows?: number;
   /** Arrow IPC body compression of the tables (default lz4: LZ4_FRAME per buffer; none = uncompressed). */
   compression?: TraceCompression;
+  /** Where the table files are compressed, hashed and written: `thread`, a writer thread (the default: the
+   *  recording thread only copies each finished batch), or `inline`, on the recording thread. Same bytes. */
+  writer?: TraceFilesMode;
   /** Replace an existing trace (a directory holding manifest.json or `incomplete`) at `dir`. */
   overwrite?: boolean;
   /** Free-form, JSON-serializable additions to the manifest (`extra`). */
@@ -57,6 +62,9 @@ export interface StopInput {
 }
 
 export const DEFAULT_BATCH_ROWS = 32768;
+
+export const TraceFilesMode = { thread: 'thread', inline: 'inline' } as const;
+export type TraceFilesMode = (typeof TraceFilesMode)[keyof typeof TraceFilesMode];
 const TWO32 = 4294967296;
 
 /** The word columns of exits.arrow copied as they are; the nullable addresses are written with their null bit. */
@@ -74,6 +82,8 @@ export class TraceWriter implements MachineObserver {
   private readonly directory: TraceDirectory;
   private readonly opts: TraceWriterOptions;
   private readonly tables: Record<TableName, TableBuffer>;
+  /** Where the tables' batches and the marker are written (TraceFiles.ts). */
+  private readonly files: TraceFiles;
   private readonly console: FileSink;
   private readonly images: ImageRef[] = [];
   private readonly cpi: number;
@@ -154,7 +164,11 @@ export class TraceWriter implements MachineObserver {
     const d = (this.directory = new TraceDirectory(dir, opts.overwrite ?? false));
 
     try {
-      const t = (name: TableName): TableBuffer => new TableBuffer(TABLES[name], d.formatFile(TABLES[name].file), this.batchRows, this.compression);
+      const paths = {} as Record<TableName, string>;
+      for (const name of TABLE_NAMES) paths[name] = d.formatFile(TABLES[name].file);
+      const spec: TraceFilesSpec = { dir, paths, compression: this.compression };
+      this.files = (opts.writer ?? TraceFilesMode.thread) === TraceFilesMode.inline ? new TraceFilesWriter(spec) : new TraceFilesWorker(spec);
+      const t = (name: TableName): TableBuffer => new TableBuffer(TABLES[name], this.files, this.batchRows);
       this.tables = { exits: t('exits'), io: t('io'), interrupts: t('interrupts'), ground_truth: t('ground_truth'), syscalls: t('syscalls') };
       this.console = new FileSink(d.formatFile(TraceFile.console));
     } catch (e) {
@@ -440,7 +454,7 @@ export class TraceWriter implements MachineObserver {
   abandon(): void {
     if (this.manifest !== null) return;
     this.isClosed = true;
-    for (const name of TABLE_NAMES) this.tables[name].file.abandon();
+    this.files.abandon();
     this.console.abandon();
     this.directory.removeTemporaries();
   }
@@ -463,8 +477,8 @@ export class TraceWriter implements MachineObserver {
     if (this.manifest !== null) return this.manifest;
     const s: StopInput = typeof stop === 'string' ? { reason: stop } : stop;
     this.isClosed = true;
-    const tableFiles = new Map<string, FileDigest>();
-    for (const name of TABLE_NAMES) tableFiles.set(TABLES[name].file, this.tables[name].close());
+    for (const name of TABLE_NAMES) this.tables[name].close();
+    const tableFiles: Map<string, FileDigest> = this.files.close();
     tableFiles.set(TraceFile.console, this.console.close());
     const files = this.directory.listFiles(tableFiles);
     const stopInfo: StopInfo = {
@@ -475,6 +489,7 @@ export class TraceWriter implements MachineObserver {
       last_exit_seq: this.lastExitSeq,
     };
     const m = this.buildManifest(complete, stopInfo, files, s.icount ?? this.maxIcount, s.cycles ?? this.lastCycles, false);
+    for (const name of TABLE_NAMES) m.tables[name].bytes = tableFiles.get(TABLES[name].file)!.bytes;
     this.directory.finish(manifestText(m));
     this.manifest = m;
     return m;
@@ -510,8 +525,8 @@ export class TraceWriter implements MachineObserver {
 
   /** The marker: the manifest as far as it is on disk (flushed rows and bytes only). */
   private writeIncomplete(): void {
-    const m = this.buildManifest(false, null, [], this.maxIcount, this.lastCycles, true);
-    this.directory.writeMarker(manifestText(m));
+    // The tables' bytes on disk are known where they are written: TraceFiles fills them in.
+    this.files.marker(this.buildManifest(false, null, [], this.maxIcount, this.lastCycles, true));
   }
 
   private buildManifest(complete: boolean, stop: StopInfo | null, files: FileRef[], icount: number, cycles: number,
@@ -524,7 +539,7 @@ export class TraceWriter implements MachineObserver {
         file: TABLES[name].file,
         rows: flushedOnly ? t.flushedRows : this.counts[name],
         batches: t.batches,
-        bytes: flushedOnly ? t.file.flushedBytes : t.file.bytes,
+        bytes: 0, // filled in by the caller: the files' sizes are known where they are written
       };
     }
     const byReason = [];

@@ -6,7 +6,7 @@
 
 import { StopReason, type RunResult } from '../emulator/machine.js';
 import { costModelFigures } from '../emulator/costModel.js';
-import { TraceWriter } from '../record/TraceWriter.js';
+import { TraceWriter, type TraceFilesMode } from '../record/TraceWriter.js';
 import type { TraceCompression } from '../record/compression.js';
 import { closeOnSignal } from '../record/closeOnSignal.js';
 import type { Manifest } from '../record/manifest.js';
@@ -44,6 +44,8 @@ export interface RecordOptions {
   compression?: TraceCompression;
   /** Rows per record batch of every table (default DEFAULT_BATCH_ROWS; traces/README.md "Batch size"). */
   batchRows?: number;
+  /** Where the table files are compressed, hashed and written (TraceWriterOptions.writer; default a writer thread). */
+  writer?: TraceFilesMode;
 }
 
 /**
@@ -99,6 +101,7 @@ export async function recordTrace(config: SessionConfig, dir: string, opts: Reco
       overwrite: opts.overwrite ?? false,
       compression: opts.compression,
       batchRows: opts.batchRows,
+      writer: opts.writer,
       extra: {
         boot,
         intercept: { strategy: a.config.intercept, syscalls: a.config.syscalls, log: a.config.logSyscalls },
@@ -106,6 +109,13 @@ export async function recordTrace(config: SessionConfig, dir: string, opts: Reco
         ...(w.linux?.vmlinux === undefined ? {} : { syscall_names: SyscallTable.of(LinuxKernel.of(w.linux.vmlinux)).names }),
       },
     });
+    // From the moment the trace exists (its marker may be on disk already: the writer thread writes it), a
+    // signal stops the run instead of killing the process; a stop asked for before the run starts ends it at once.
+    if (opts.handleSignals === true) {
+      removeSignals = closeOnSignal(writer, {
+        onSignal: () => m.stop(StopReason.interrupted, 0, 'interrupted by a signal'),
+      });
+    }
     if (w.linux !== undefined) {
       writer.addImage(LINUX_IMAGES.vmlinuz, w.linux.vmlinuz);
       writer.addImage(LINUX_IMAGES.initramfs, w.linux.initramfs);
@@ -121,12 +131,8 @@ export async function recordTrace(config: SessionConfig, dir: string, opts: Reco
   } catch (e) {
     const code = writeFailure(e);
     if (code !== null) throw failedWrite(e, code);
+    removeSignals?.();
     throw e;
-  }
-  if (opts.handleSignals === true) {
-    removeSignals = closeOnSignal(writer, {
-      onSignal: () => m.stop(StopReason.interrupted, 0, 'interrupted by a signal'),
-    });
   }
   // Checkpoints store the pages that differ from the freshly loaded image.
   const every = opts.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;

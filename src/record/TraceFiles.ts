@@ -1,0 +1,71 @@
+// Where a recording's table files and its `incomplete` marker are written: TraceFilesWriter does it on the
+// thread that calls it; TraceFilesWorker (the default) hands the same calls to a writer thread, so that
+// compressing, hashing and writing the record batches costs the recording thread only a copy.
+//
+// The marker goes through the same queue as the batches: it is written after every batch queued before it,
+// with each table's bytes as they are on disk then, so it never lists more than is on disk (traces/README.md
+// "States of a trace").
+
+import { manifestText, type Manifest } from './manifest.js';
+import { writeMarkerFile } from './TraceDirectory.js';
+import type { FileDigest } from './fileHash.js';
+import type { TraceCompression } from './compression.js';
+import { TABLES, TABLE_NAMES, type TableName } from './schema.js';
+import { TableFile, type BatchParts } from './TableFile.js';
+
+/** What the recorder asks of the side that writes its files. */
+export interface TraceFiles {
+  /** Write one record batch of a table (its buffers may be reused once this returns). */
+  write(table: TableName, batch: BatchParts): void;
+  /** Rewrite the marker: `m` as the recorder knows it, each table's `bytes` filled in as on disk. */
+  marker(m: Manifest): void;
+  /** Finish every table file: digests by file name. */
+  close(): Map<string, FileDigest>;
+  /** After a failed write: close every file without writing more. */
+  abandon(): void;
+}
+
+export interface TraceFilesSpec {
+  dir: string;
+  /** Absolute path of each table's file. */
+  paths: Record<TableName, string>;
+  compression: TraceCompression;
+}
+
+export class TraceFilesWriter implements TraceFiles {
+  private readonly tables: Record<TableName, TableFile>;
+
+  constructor(readonly spec: TraceFilesSpec) {
+    const opened: TableFile[] = [];
+    try {
+      const t = (name: TableName): TableFile => {
+        const f = new TableFile(TABLES[name], spec.paths[name], spec.compression);
+        opened.push(f);
+        return f;
+      };
+      this.tables = { exits: t('exits'), io: t('io'), interrupts: t('interrupts'), ground_truth: t('ground_truth'), syscalls: t('syscalls') };
+    } catch (e) {
+      for (const f of opened) f.abandon();
+      throw e;
+    }
+  }
+
+  write(table: TableName, batch: BatchParts): void {
+    this.tables[table].write(batch);
+  }
+
+  marker(m: Manifest): void {
+    for (const name of TABLE_NAMES) m.tables[name].bytes = this.tables[name].file.flushedBytes;
+    writeMarkerFile(this.spec.dir, manifestText(m));
+  }
+
+  close(): Map<string, FileDigest> {
+    const out = new Map<string, FileDigest>();
+    for (const name of TABLE_NAMES) out.set(TABLES[name].file, this.tables[name].finish());
+    return out;
+  }
+
+  abandon(): void {
+    for (const name of TABLE_NAMES) this.tables[name].abandon();
+  }
+}

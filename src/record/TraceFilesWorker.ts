@@ -1,0 +1,210 @@
+// The recorder's files written by a writer thread (issue 17: LZ4 compression of the record batches cost the
+// recording thread 250-450 ns per exit, hashing and writing more). The recording thread copies each finished
+// batch's column buffers into one transferable buffer and goes on; the writer thread builds the Arrow
+// messages, compresses, hashes and writes them (TraceFilesWriter, the code the recording thread runs without
+// it), in order, so the files are byte for byte those TraceFilesWriter writes on the recording thread.
+//
+// The calls stay synchronous where the recorder needs them to be: close() and abandon() wait for the writer
+// (Atomics.wait on a shared counter, then the reply taken with receiveMessageOnPort), and at most
+// MAX_QUEUED calls are queued (the recorder waits for the writer beyond that: memory stays bounded when the
+// writer is slower). A failed write (a full disk) is reported to the recorder at its next call as the file
+// system's error, with its code; the writer writes nothing more for that trace, and the marker keeps
+// describing the batches wholly on disk.
+//
+// One writer thread per process serves every recording (it does not keep the process alive: unref).
+
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import type { Manifest } from './manifest.js';
+import type { FileDigest } from './fileHash.js';
+import type { TableName } from './schema.js';
+import type { BatchParts } from './TableFile.js';
+import type { TraceFiles, TraceFilesSpec } from './TraceFiles.js';
+
+/** Calls queued for the writer before the recorder waits (about 4 exits batches of ~8.5 MB at most). */
+const MAX_QUEUED = 6;
+/** Recycled transfer buffers kept per trace. */
+const POOL = 6;
+
+/** Messages to the writer thread. */
+export type WriterRequest =
+  | { op: 'open'; id: number; spec: TraceFilesSpec; port: MessagePort; status: SharedArrayBuffer }
+  | { op: 'write'; id: number; table: TableName; rows: number; layout: number[]; buf: ArrayBuffer; dictionaries: BatchParts['dictionaries'] }
+  | { op: 'marker'; id: number; manifest: Manifest }
+  | { op: 'close'; id: number }
+  | { op: 'abandon'; id: number };
+
+/** Messages back, on the trace's own port. */
+export type WriterReply =
+  | { op: 'free'; buf: ArrayBuffer }
+  | { op: 'error'; code: string | undefined; message: string }
+  | { op: 'closed'; digests: Array<[string, FileDigest]> };
+
+/** status words: calls done, and whether a call failed. */
+export const STATUS_DONE = 0;
+export const STATUS_FAILED = 1;
+
+/** Per column: values offset, length; validity offset, length; value-offsets offset, length (-1: none); nulls. */
+export const LAYOUT_WORDS = 7;
+
+let shared: Worker | null = null;
+
+function writerThread(): Worker {
+  if (shared !== null) return shared;
+  const here = import.meta.url;
+  let w: Worker;
+  if (here.endsWith('.ts')) {
+    // Running from the TypeScript sources (vitest, tsx): the thread registers tsx's loader first.
+    const tsx = pathToFileURL(createRequire(here).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
+    const entry = new URL('./traceFilesThread.ts', here).href;
+    w = new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`, { eval: true });
+  } else w = new Worker(new URL('./traceFilesThread.js', here));
+  w.unref();
+  w.on('error', () => {
+    shared = null;
+  });
+  w.on('exit', () => {
+    shared = null;
+  });
+  shared = w;
+  return w;
+}
+
+let nextId = 1;
+
+/** An error of the writer thread, as the recorder would have seen it (fs errors keep their `code`). */
+class WriterError extends Error {
+  constructor(message: string, readonly code: string | undefined) {
+    super(message);
+  }
+}
+
+export class TraceFilesWorker implements TraceFiles {
+  private readonly id = nextId++;
+  private readonly worker: Worker;
+  private readonly port: MessagePort;
+  private readonly status: Int32Array;
+  private sent = 0;
+  private failure: WriterError | null = null;
+  private digests: Map<string, FileDigest> | null = null;
+  private readonly free: ArrayBuffer[] = [];
+  private ended = false;
+
+  constructor(spec: TraceFilesSpec) {
+    this.worker = writerThread();
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    const sab = new SharedArrayBuffer(8);
+    this.status = new Int32Array(sab);
+    this.send({ op: 'open', id: this.id, spec, port: port2, status: sab }, [port2]);
+    // Opening creates the files: an error there (a directory not writable) is the constructor's.
+    this.waitFor(this.sent);
+    this.check();
+  }
+
+  write(table: TableName, batch: BatchParts): void {
+    this.check();
+    const layout: number[] = [];
+    let size = 0;
+    const place = (n: number): number => {
+      const at = size;
+      size += (n + 7) & ~7;
+      return at;
+    };
+    for (const c of batch.columns) {
+      const v = place(c.values.byteLength);
+      const valid = c.nulls > 0 && c.valid !== null ? c.valid.subarray(0, (batch.rows + 7) >> 3) : null;
+      const va = valid === null ? -1 : place(valid.byteLength);
+      const o = c.offsets === null ? -1 : place((batch.rows + 1) * 4);
+      layout.push(v, c.values.byteLength, va, valid?.byteLength ?? 0, o, c.offsets === null ? 0 : (batch.rows + 1) * 4, c.nulls);
+    }
+    const buf = this.buffer(size);
+    const bytes = new Uint8Array(buf);
+    for (let k = 0; k < batch.columns.length; k++) {
+      const c = batch.columns[k]!;
+      const l = k * LAYOUT_WORDS;
+      bytes.set(c.values, layout[l]!);
+      if (layout[l + 2]! >= 0) bytes.set(c.valid!.subarray(0, layout[l + 3]!), layout[l + 2]!);
+      if (layout[l + 4]! >= 0) bytes.set(new Uint8Array(c.offsets!.buffer, c.offsets!.byteOffset, layout[l + 5]!), layout[l + 4]!);
+    }
+    this.send({ op: 'write', id: this.id, table, rows: batch.rows, layout, buf, dictionaries: batch.dictionaries }, [buf]);
+  }
+
+  marker(m: Manifest): void {
+    this.check();
+    this.send({ op: 'marker', id: this.id, manifest: m });
+  }
+
+  close(): Map<string, FileDigest> {
+    if (this.digests !== null) return this.digests;
+    this.check();
+    this.send({ op: 'close', id: this.id });
+    this.waitFor(this.sent);
+    this.check();
+    if (this.digests === null) throw new Error('the trace writer thread did not return the files\' digests');
+    this.end();
+    return this.digests;
+  }
+
+  abandon(): void {
+    if (this.ended) return;
+    this.send({ op: 'abandon', id: this.id });
+    this.waitFor(this.sent);
+    this.drain();
+    this.end();
+  }
+
+  private end(): void {
+    this.ended = true;
+    this.port.close();
+  }
+
+  private send(m: WriterRequest, transfer: Array<ArrayBuffer | MessagePort> = []): void {
+    if (this.ended) throw new Error('the trace files are closed');
+    // Bounded queue: wait for the writer when it is MAX_QUEUED calls behind.
+    if (this.sent - Atomics.load(this.status, STATUS_DONE) >= MAX_QUEUED) this.waitFor(this.sent - MAX_QUEUED + 1);
+    this.worker.postMessage(m, transfer);
+    this.sent++;
+  }
+
+  /** Block until the writer has done `n` calls (it never stops between calls, so this ends). */
+  private waitFor(n: number): void {
+    for (;;) {
+      const done = Atomics.load(this.status, STATUS_DONE);
+      if (done >= n) break;
+      Atomics.wait(this.status, STATUS_DONE, done, 1000);
+    }
+    this.drain();
+  }
+
+  /** Take the writer's replies: recycled buffers, a failure, the digests. */
+  private drain(): void {
+    for (let r = receiveMessageOnPort(this.port); r !== undefined; r = receiveMessageOnPort(this.port)) {
+      const m = r.message as WriterReply;
+      if (m.op === 'free') {
+        if (this.free.length < POOL) this.free.push(m.buf);
+      } else if (m.op === 'error') this.failure ??= new WriterError(m.message, m.code);
+      else this.digests = new Map(m.digests);
+    }
+  }
+
+  /** A failure of the writer is the recorder's error at its next call. */
+  private check(): void {
+    if (this.failure === null && Atomics.load(this.status, STATUS_FAILED) !== 0) {
+      // The reply is posted before the flag is set: it is there.
+      this.drain();
+      this.failure ??= new WriterError('the trace writer thread failed', undefined);
+    }
+    if (this.failure !== null) throw this.failure;
+  }
+
+  /** A transfer buffer of at least `size` bytes: a recycled one, or a new one. */
+  private buffer(size: number): ArrayBuffer {
+    this.drain();
+    for (let i = 0; i < this.free.length; i++) {
+      if (this.free[i]!.byteLength >= size) return this.free.splice(i, 1)[0]!;
+    }
+    return new ArrayBuffer(Math.max(size, 1 << 16));
+  }
+}
