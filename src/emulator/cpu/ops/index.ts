@@ -16,6 +16,7 @@ import { decodeDescriptorTables } from './descriptorTables.js';
 import { decodeFpuControl } from './fpuControl.js';
 import { decodeSseFloat } from './sseFloat.js';
 import { decodeSseInt } from './sseInt.js';
+import { decodeSseRcp } from './sseRcp.js';
 import { decodeX87 } from './x87.js';
 import { decodeX87Special } from './x87Special.js';
 import { decodeX87Transcendental } from './x87Transcendental.js';
@@ -65,7 +66,7 @@ export function decodeInstruction(ins: Instruction, op: Op): boolean {
       if (ends !== null) return ends;
     }
     if (decodeControl(ins, op) || decodeData(ins, op) || decodeAlu(ins, op) || decodeShift(ins, op) ||
-      decodeMulDiv(ins, op) || decodeBit(ins, op) || decodeSseInt(ins, op) || decodeMmx(ins, op) ||
+      decodeMulDiv(ins, op) || decodeBit(ins, op) || decodeSseInt(ins, op) || decodeMmx(ins, op) || decodeSseRcp(ins, op) ||
       decodeSseFloat(ins, op) || decodeX87(ins, op) || decodeX87Special(ins, op) ||
       decodeX87Transcendental(ins, op)) return false;
   } catch (e) {
