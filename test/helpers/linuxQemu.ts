@@ -72,7 +72,7 @@ export interface BootOptions {
  */
 export function qemuArgs(serial: string, opts: BootOptions = {}): string[] {
   const cpu =
-    'qemu64,vendor=GenuineIntel,family=6,model=58,stepping=9,-de,-mce,-mca,-mtrr,-pat,-pse36,-clflush,-mmx,-sep,-pni,' +
+    'qemu64,vendor=GenuineIntel,family=6,model=58,stepping=9,-de,-mce,-mca,-mtrr,-pat,-pse36,-clflush,-sep,-pni,' +
     '-cx16,-lahf_lm,-svm,-apic,-hypervisor,-3dnowprefetch,-abm,-sse4a,-popcnt';
   return [
     '-M', 'pc,i8042=off,hpet=off,acpi=off,smbus=off,usb=off,vmport=off,sata=off',

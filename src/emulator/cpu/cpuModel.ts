@@ -2,7 +2,7 @@
 // stepping 9: CPUID signature 0x306a9, SDM vol. 4 table 2-1 "06_3AH"), reduced to the features this
 // emulator implements, the way a VMM filters CPUID (KVM_SET_CPUID2). It is the same reduction as the QEMU
 // oracle's `-cpu qemu64,vendor=GenuineIntel,family=6,model=58,stepping=9,-de,-mce,-mca,-mtrr,-pat,-pse36,
-// -clflush,-mmx,-sep,-pni,-cx16,-lahf_lm,-svm,-apic,-hypervisor,...` (shared notes, linux.md), so both
+// -clflush,-sep,-pni,-cx16,-lahf_lm,-svm,-apic,-hypervisor,...` (shared notes, linux.md), so both
 // machines give the kernel the same answers. Leaves and bits: SDM vol. 2A, CPUID.
 
 type Leaf = [number, number, number, number];
@@ -14,7 +14,7 @@ function str4(s: string): number {
 /** CPUID.1:EDX bits (SDM table 3-11). */
 export const Cpuid1Edx = {
   FPU: 1 << 0, PSE: 1 << 3, TSC: 1 << 4, MSR: 1 << 5, PAE: 1 << 6, CX8: 1 << 8, PGE: 1 << 13, CMOV: 1 << 15,
-  FXSR: 1 << 24, SSE: 1 << 25, SSE2: 1 << 26,
+  MMX: 1 << 23, FXSR: 1 << 24, SSE: 1 << 25, SSE2: 1 << 26,
 } as const;
 
 /** CPUID.80000001H:EDX bits. */
@@ -42,7 +42,7 @@ export function linuxCpuid(): Map<number, Leaf> {
   // EBX: one logical processor (bits 23:16), CLFLUSH line size 8 quadwords (bits 15:8; informative while
   // CLFLUSH itself is not advertised), initial APIC id 0. ECX: none (no SSE3, no hypervisor bit).
   set(1, 0, [IVY_BRIDGE_SIGNATURE, 0x00010800, 0,
-    e.FPU | e.PSE | e.TSC | e.MSR | e.PAE | e.CX8 | e.PGE | e.CMOV | e.FXSR | e.SSE | e.SSE2]);
+    e.FPU | e.PSE | e.TSC | e.MSR | e.PAE | e.CX8 | e.PGE | e.CMOV | e.MMX | e.FXSR | e.SSE | e.SSE2]);
   set(2, 0, [1, 0, 0, 0]); // one iteration, no descriptors
   set(3, 0, [0, 0, 0, 0]);
   for (let s = 0; s < 4; s++) set(4, s, [0, 0, 0, 0]); // no deterministic cache parameters (type 0 = null)
@@ -76,11 +76,11 @@ export function defaultCpuid(): Map<number, [number, number, number, number]> {
   const vendor = 'GenuineIntel';
   m.set(0, [1, str4(vendor.slice(0, 4)), str4(vendor.slice(8, 12)), str4(vendor.slice(4, 8))]);
   // Leaf 1 EDX: FPU(0) (the x87 instruction set, transcendentals included), PSE(3) TSC(4) MSR(5) PAE(6) CX8(8)
-  // APIC(9) SEP(11) PGE(13) CMOV(15) (with FPU: FCMOVcc, FCOMI), FXSR(24). MMX(23), SSE(25), SSE2(26) are not
-  // advertised: the MMX-register forms and RCPPS/RSQRTPS are missing (docs/machine.md "x87 and SSE";
-  // test/cpu-cpuid-features.test.ts checks every advertised feature's forms against iced-x86's feature lists).
+  // APIC(9) SEP(11) PGE(13) CMOV(15) (with FPU: FCMOVcc, FCOMI), MMX(23), FXSR(24), SSE(25), SSE2(26): every
+  // form of each is implemented (docs/machine.md "x87 and SSE"; test/cpu-cpuid-features.test.ts checks every
+  // advertised feature's forms against iced-x86's feature lists).
   const e = Cpuid1Edx;
-  const edx1 = e.FPU | e.PSE | e.TSC | e.MSR | e.PAE | e.CX8 | (1 << 9) | (1 << 11) | e.PGE | e.CMOV | e.FXSR;
+  const edx1 = e.FPU | e.PSE | e.TSC | e.MSR | e.PAE | e.CX8 | (1 << 9) | (1 << 11) | e.PGE | e.CMOV | e.MMX | e.FXSR | e.SSE | e.SSE2;
   // ECX: VMX(5) as the guest sees a VT-x machine's vCPU? No: guests of a VMM do not see VMX; set the
   // hypervisor-present bit (31), as KVM does.
   m.set(1 * 65536, [IVY_BRIDGE_SIGNATURE, 0, 1 << 31, edx1]);
