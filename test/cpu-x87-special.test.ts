@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { prepareFp, runFp, type FpSpec } from './diff/fp.js';
 import { nativeAvailable } from './diff/native.js';
 import { Rng } from './diff/prng.js';
+import { DATA_BYTES } from './diff/types.js';
 import { memOf, x87State, xval } from './diff/x87gen.js';
 
 const why = nativeAvailable();
@@ -22,6 +23,17 @@ function bcdMem(rng: Rng): Uint8Array {
       m[i + j] = k === 3 && j > 2 ? 0 : d;
     }
     m[i + 9] = rng.u32() % 2 === 0 ? 0 : 0x80;
+  }
+  return m;
+}
+
+/** Scratch memory of int32 scale factors around the overflow and underflow thresholds (+-16384, +-16445, ...). */
+function scaleMem(rng: Rng): Uint8Array {
+  const m = new Uint8Array(DATA_BYTES);
+  const v = new DataView(m.buffer);
+  for (let i = 0; i < DATA_BYTES; i += 4) {
+    const base = [16383, 16384, 16400, 16445, 16446, 16500, 20000, 1 << 20, 0x7fffffff][rng.u32() % 9];
+    v.setInt32(i, (rng.u32() % 2 === 0 ? base : -base) + (rng.u32() % 5) - 2, true);
   }
   return m;
 }
@@ -56,9 +68,12 @@ export function x87SpecialSpecs(rng: Rng, rounds: number): FpSpec[] {
   };
   for (let i = 0; i < rounds; i++) {
     for (const c of ['fxam', 'fprem', 'fprem1', 'fxtract']) add(`${c} #${i}`, c);
-    // FSCALE with overflow/underflow unmasked: the value and flags match the host, but C1 does not always
-    // (not modelled: docs/machine.md), so its cases keep OE/UE masked.
+    // FSCALE with overflow/underflow masked, and with the random FCW (often unmasked: C1 and PE of the
+    // bias-adjusted result, or of +-inf/+-0 beyond the adjusted range).
     add(`fscale #${i}`, 'fscale', memOf(rng), 0x18);
+    add(`fscale any FCW #${i}`, 'fscale', memOf(rng));
+    // Scale factors that overflow or underflow most values, from random FCW (OE/UE often unmasked).
+    add(`fscale big #${i}`, `fild dword ptr [rdi + ${off()}]; fxch; fscale`, scaleMem(rng));
     for (const c of ['fcmovb', 'fcmove', 'fcmovbe', 'fcmovu', 'fcmovnb', 'fcmovne', 'fcmovnbe', 'fcmovnu']) {
       add(`${c} #${i}`, `${c} st(0), st(${st()})`);
     }

@@ -70,8 +70,6 @@ export class Env {
    * adjust (24576 for extended precision) so that it is representable, is delivered.
    */
   biasAdjust = false;
-  /** With biasAdjust: PE and C1 of an unmasked overflow/underflow as the masked response would set them. */
-  maskedFlags = false;
   flags = 0;
   /** The last rounding rounded up in magnitude (x87 C1). */
   roundedUp = false;
@@ -189,22 +187,18 @@ export function roundPack(sign: number, m: bigint, e: number, f: Fmt, env: Env, 
   const tiny = E < f.emin;
   // Unmasked underflow/overflow: the flag, and PE when the result rounded with an unbounded exponent is
   // inexact (the SSE unit then faults without storing; as measured on the host).
-  if (env.biasAdjust && tiny && !env.uMasked) {
-    // x87: the bias-adjusted value. PE as for the SSE unit (the unbounded result inexact), or with
-    // maskedFlags (FSCALE, measured) as the masked, denormalized result would have it.
-    let inex = inexact;
-    if (env.maskedFlags) [, inex] = roundShift(m, f.emin - (p - 1) - e, sign, env.rc, env);
-    env.flags |= inex ? UE | PE : UE;
-    return packAdjusted(sign, q, E + BIAS_ADJUST[f.ebits], f, p);
-  }
-  if (env.biasAdjust && E > f.emax && !env.oMasked) {
-    env.flags |= inexact || env.maskedFlags ? OE | PE : OE;
-    if (env.maskedFlags) {
-      // As the masked response (infinity or the largest finite) would round.
-      const rc = env.rc;
-      env.roundedUp = rc === RNE || (rc === RUP && sign === 0) || (rc === RDN && sign === 1);
+  if (env.biasAdjust && (tiny ? !env.uMasked : E > f.emax && !env.oMasked)) {
+    // x87: the bias-adjusted value (SDM vol. 1 4.9.1.4-5), PE when the unbounded result is inexact. Only
+    // FSCALE gets beyond the adjusted range: then +-0 or +-inf with PE, C1 = 1 for infinity (measured).
+    const adj = tiny ? E + BIAS_ADJUST[f.ebits] : E - BIAS_ADJUST[f.ebits];
+    const flag = tiny ? UE : OE;
+    if (adj < f.emin || adj > f.emax) {
+      env.flags |= flag | PE;
+      env.roundedUp = !tiny;
+      return tiny ? packZero(sign, f) : packInf(sign, f);
     }
-    return packAdjusted(sign, q, E - BIAS_ADJUST[f.ebits], f, p);
+    env.flags |= inexact ? flag | PE : flag;
+    return packAdjusted(sign, q, adj, f, p);
   }
   if (tiny && !env.uMasked) {
     env.flags |= inexact ? UE | PE : UE;
@@ -254,7 +248,6 @@ const BIAS_ADJUST: Record<number, number> = { 8: 192, 11: 1536, 15: 24576 };
 
 /** Pack a p-bit significand q (leading bit set) with exponent E, which the caller knows to be in range. */
 function packAdjusted(sign: number, q: bigint, E: number, f: Fmt, p: number): bigint {
-  if (E < f.emin || E > f.emax) return E < f.emin ? packZero(sign, f) : packInf(sign, f); // still out of range
   if (p < f.p) q <<= BigInt(f.p - p);
   const fracBits = f.explicit ? f.p : f.p - 1;
   const stored = f.explicit ? q : q & mask(fracBits);

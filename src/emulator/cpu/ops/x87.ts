@@ -42,7 +42,6 @@ export function setupEnv(cpu: Cpu): void {
   env.uMasked = (cpu.fcw & UE) !== 0;
   env.oMasked = (cpu.fcw & OE) !== 0;
   env.biasAdjust = true;
-  env.maskedFlags = false;
   env.flags = 0;
   env.roundedUp = false;
 }

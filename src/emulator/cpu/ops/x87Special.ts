@@ -78,8 +78,6 @@ const fscale: H = (cpu, op) => {
     if (a.denormal || b.denormal) env.flags |= DE;
     if (a.kind === ZERO || a.kind === INF) r = a.raw;
     else {
-      // An unmasked overflow/underflow reports PE and C1 as the masked response would (host).
-      env.maskedFlags = true;
       r = roundPack(a.sign, a.m, a.e + (b.kind === ZERO ? 0 : truncClamp(b.m, b.e, b.sign)), F80, env);
     }
   }
