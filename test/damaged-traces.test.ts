@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { recordTrace } from '../src/replay/recordTrace.js';
 import { TraceReader } from '../src/record/TraceReader.js';
+import { TABLES } from '../src/record/schema.js';
 import { TraceError, UserError } from '../src/errors.js';
 import { traceInfo } from '../src/cli/info.js';
 import { runAnalysis } from '../src/cli/analyze.js';
@@ -180,4 +181,102 @@ describe('damaged traces', async () => {
     }
     expect(internal).toEqual([]);
   });
+});
+
+// Per-block checksums (issue 21): an analysis that reads a few columns of a table checks the 16 KiB blocks
+// it reads, not the whole file. A trace whose exits.arrow spans many blocks and several record batches,
+// compressed and not, gets one byte flipped in each of 48 blocks spread over the file (every block when fewer): the verified `exits` analysis must name
+// exits.arrow or give exactly the undamaged output (the damage lay in bytes it does not read, such as other
+// columns' buffers), never a different answer; the same damage read with --no-verify shows which variants do
+// change the answer when nothing checks them. Some variants must be caught (the analysis's own columns,
+// metadata and footer are checked) and `trace info`, which checks whole files, must catch every one.
+/** A byte in the middle of each record batch's values buffer of each of `columns` of exits.arrow. */
+function columnBytes(dir: string, columns: readonly string[]): number[] {
+  const file = TraceReader.open(dir).openTable('exits');
+  try {
+    const out: number[] = [];
+    for (let i = 0; i < file.numBatches; i++) {
+      const { header, bodyStart } = file.batchLayout(i);
+      for (const c of columns) {
+        const k = TABLES.exits.columns.findIndex((x) => x.name === c);
+        expect(TABLES.exits.columns.slice(0, k).every((x) => x.type !== 'binary' && x.type !== 'utf8')).toBe(true);
+        const buf = header.buffers[2 * k + 1]!; // validity, values per fixed-width column
+        out.push(bodyStart + Number(buf.offset) + Math.floor(Number(buf.length) / 2));
+      }
+    }
+    return out;
+  } finally {
+    file.close();
+  }
+}
+
+describe('damaged traces, checked block by block', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'vmtrace-damaged-blocks-'));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  for (const compression of ['lz4', 'none'] as const) {
+    it(`${compression}: every byte the exits analysis reads is checked, and damage it does not read leaves its output alone`, async () => {
+      const good = join(root, `good-${compression}`);
+      await recordTrace({ workload: 'syscall:n=12000', exitPreset: 'kvm-default', costModel: 'modern' }, good, { compression, batchRows: 4096 });
+      const m = TraceReader.open(good).manifest;
+      const ref = m.files.find((f) => f.path === 'exits.arrow')!;
+      expect(ref.blocks).toBeDefined();
+      const blockBytes = ref.blocks!.bytes;
+      expect(ref.bytes).toBeGreaterThan(10 * blockBytes);
+      expect(m.tables.exits.batches).toBeGreaterThan(1);
+      const want = norm(formatResult(await runAnalysis(good, 'exits')), good);
+      const d = join(root, `work-${compression}`);
+      cpSync(good, d, { recursive: true });
+      const wrong: string[] = [];
+      let caught = 0;
+      let unchanged = 0;
+      let changedUnverified = 0;
+      const blocks = Math.ceil(ref.bytes / blockBytes);
+      const picked = [...new Set(Array.from({ length: Math.min(48, blocks) }, (_, i) => Math.floor((i * blocks) / Math.min(48, blocks))))];
+      // And bytes in the two columns the analysis reads, in every record batch (their buffer regions from the
+      // batches' Arrow metadata): damage there changes the answer when unchecked.
+      const targeted = columnBytes(good, ['exit_reason', 'cost']);
+      expect(targeted.length).toBe(2 * m.tables.exits.batches);
+      const flips = [...picked.map((k) => Math.min(ref.bytes - 1, k * blockBytes + 4999 + 7 * k)), ...targeted];
+      for (const [n, at] of flips.entries()) {
+        const inColumn = n >= picked.length; // the targeted bytes come last
+        const v: Variant = {
+          name: `exits.arrow byte ${at} (block ${Math.floor(at / blockBytes)}${inColumn ? ', a column the analysis reads' : ''}) flipped`,
+          file: 'exits.arrow', damage: (dir) => {
+            const b = readFileSync(join(dir, 'exits.arrow'));
+            b[at] = b[at]! ^ 0x10;
+            writeFileSync(join(dir, 'exits.arrow'), b);
+          },
+        };
+        await withDamage(good, d, v, async () => {
+          try {
+            const got = norm(formatResult(await runAnalysis(d, 'exits')), d);
+            if (got !== want) wrong.push(`${v.name}: verified analysis gave a different answer`);
+            else if (inColumn) wrong.push(`${v.name}: not caught`);
+            else unchanged++;
+          } catch (e) {
+            if (!isClear(e) || !(e as Error).message.includes('exits.arrow')) wrong.push(`${v.name}: ${String(e)}`);
+            else caught++;
+          }
+          try {
+            const got = norm(formatResult(await runAnalysis(d, 'exits', { verify: false })), d);
+            if (got !== want) changedUnverified++;
+            else if (inColumn && compression === 'none') wrong.push(`${v.name}: --no-verify: the same answer (the byte is not one the analysis uses?)`);
+          } catch (e) {
+            if (!isClear(e)) wrong.push(`${v.name}: --no-verify: ${String(e)}`);
+          }
+          try {
+            await traceInfo(d);
+            wrong.push(`${v.name}: trace info (whole-file checksums) found nothing`);
+          } catch (e) {
+            if (!(e instanceof TraceError) || !e.message.includes('exits.arrow')) wrong.push(`${v.name}: info: ${String(e)}`);
+          }
+        });
+      }
+      expect(wrong).toEqual([]);
+      expect(caught).toBeGreaterThanOrEqual(targeted.length);
+      expect(unchanged).toBeGreaterThan(0);
+      expect(caught + unchanged).toBe(flips.length);
+      if (compression === 'none') expect(changedUnverified).toBeGreaterThanOrEqual(targeted.length);
+    }, 300_000);
+  }
 });

@@ -408,7 +408,9 @@ describe('bad traces give clear TraceErrors', () => {
     expect(() => TraceReader.open(d)).toThrow(/exits\.arrow is \d+ bytes but the manifest records \d+: the file is truncated/);
     // Even with a manifest that agrees with the cut file, the missing footer is caught.
     const m = JSON.parse(readFileSync(join(d, 'manifest.json'), 'utf8'));
-    m.files.find((f: { path: string }) => f.path === 'exits.arrow').bytes = statSync(p).size;
+    const entry = m.files.find((f: { path: string }) => f.path === 'exits.arrow');
+    entry.bytes = statSync(p).size;
+    delete entry.blocks; // (their count follows the size: whole-file XXH64 only, as in older traces)
     writeFileSync(join(d, 'manifest.json'), JSON.stringify(m));
     expect(() => TraceReader.open(d)).toThrow(/exits\.arrow does not match its XXH64 checksum in the manifest: the file is damaged/);
     // Unverified, the reader's structural checks still catch it.
@@ -454,7 +456,12 @@ describe('bad traces give clear TraceErrors', () => {
     const d = copy('swapped');
     writeFileSync(join(d, 'io.arrow'), readFileSync(join(good, 'interrupts.arrow')));
     const m = JSON.parse(readFileSync(join(d, 'manifest.json'), 'utf8'));
-    m.files.find((f: { path: string }) => f.path === 'io.arrow').bytes = statSync(join(d, 'io.arrow')).size;
+    const entry = m.files.find((f: { path: string }) => f.path === 'io.arrow');
+    entry.bytes = statSync(join(d, 'io.arrow')).size;
+    // The block checksums must cover the file's bytes: with the old blocks the manifest itself is refused.
+    writeFileSync(join(d, 'manifest.json'), JSON.stringify(m));
+    expect(() => TraceReader.open(d)).toThrow(/manifest\.json is corrupt: the block checksums of io\.arrow are malformed/);
+    delete entry.blocks;
     writeFileSync(join(d, 'manifest.json'), JSON.stringify(m));
     expect(() => TraceReader.open(d)).toThrow(/io\.arrow does not match its XXH64 checksum/);
     await expect(drain(TraceReader.open(d, { verify: false }), 'io')).rejects.toThrow(/io\.arrow: 6 columns, the format has 9/);

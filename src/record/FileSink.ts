@@ -1,11 +1,11 @@
 // A synchronous, hashed, staged file writer. Every byte of a trace file goes through one of these, so the
-// writer knows each file's size, SHA-256 and XXH64 at close without reading it back, and the file on disk always
+// writer knows each file's size, SHA-256 and XXH64 (whole and per block) at close without reading it back, and the file on disk always
 // ends at a point the caller chose (flush() after whole record batches).
 
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
 import { AsyncByteQueue } from 'apache-arrow';
-import { Xxh64Hash, type FileDigest } from './fileHash.js';
+import { StreamDigest, type FileDigest } from './fileHash.js';
 
 const STAGING_BYTES = 1 << 18;
 
@@ -14,7 +14,7 @@ export class FileSink {
   private readonly staging = new Uint8Array(STAGING_BYTES);
   private staged = 0;
   private readonly hash: Hash = createHash('sha256');
-  private readonly xxh = new Xxh64Hash();
+  private readonly xxh = new StreamDigest();
   /** Bytes accepted so far (written or staged). */
   bytes = 0;
   /** Bytes on disk (everything before the last flush). */
@@ -55,7 +55,7 @@ export class FileSink {
       closeSync(this.fd);
       this.fd = -1;
     }
-    this.digest ??= { bytes: this.bytes, sha256: this.hash.digest('hex'), xxh64: this.xxh.digest() };
+    this.digest ??= { bytes: this.bytes, sha256: this.hash.digest('hex'), ...this.xxh.digest() };
     return this.digest;
   }
 

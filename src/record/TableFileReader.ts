@@ -15,6 +15,7 @@ import { Footer } from 'apache-arrow/ipc/metadata/file';
 import { Message, type RecordBatch as RecordBatchHeader } from 'apache-arrow/ipc/metadata/message';
 import { TraceError } from '../errors.js';
 import { checkFooter, checkMessage } from './checkArrowMetadata.js';
+import type { BlockVerifier } from './fileHash.js';
 // Registers the LZ4_FRAME codec apache-arrow's reader decodes compressed record batches with.
 import './compression.js';
 
@@ -55,8 +56,11 @@ export class TableFileReader {
    * @param schema the schema the table must have (used to decode footer-less files)
    * @param salvageEnd null for a finished file (footer required); else read a footer-less file up to this
    *   many bytes (what the `incomplete` marker says is on disk), or the footer if the file has one after all
+   * @param verifier checks every block of the file a read touches against the manifest's per-block
+   *   checksums (TraceReader, `verify: 'on-read'`); null: reads are not checked here
    */
-  constructor(readonly path: string, readonly file: string, schema: Schema, salvageEnd: number | null) {
+  constructor(readonly path: string, readonly file: string, schema: Schema, salvageEnd: number | null,
+    private readonly verifier: BlockVerifier | null = null) {
     this.fd = openSync(path, 'r');
     try {
       const size = fstatSync(this.fd).size;
@@ -156,8 +160,16 @@ export class TableFileReader {
     return { header: msg.header() as RecordBatchHeader, bodyStart: b.offset + 8 + b.metaLength };
   }
 
-  /** Read `length` bytes at file offset `offset` into `into` (a TraceError if the file is shorter). */
+  /**
+   * Read `length` bytes at file offset `offset` into `into` (a TraceError if the file is shorter), checked
+   * against the manifest's block checksums when the reader verifies on read.
+   */
   readInto(into: Uint8Array, length: number, offset: number): void {
+    if (this.verifier !== null) this.verifier.read(into, length, offset, (b, n, o) => this.readRaw(b, n, o));
+    else this.readRaw(into, length, offset);
+  }
+
+  private readRaw(into: Uint8Array, length: number, offset: number): void {
     let got = 0;
     while (got < length) {
       const n = readSync(this.fd, into, got, length - got, offset + got);

@@ -61,7 +61,7 @@ export class TraceDirectory {
   listFiles(known: ReadonlyMap<string, FileDigest>): FileRef[] {
     return listFiles(this.dir).map((path): FileRef => {
       const h = known.get(path) ?? hashFile(join(this.dir, path));
-      return { path, bytes: h.bytes, sha256: h.sha256, xxh64: h.xxh64 };
+      return { path, bytes: h.bytes, sha256: h.sha256, xxh64: h.xxh64, ...(h.blocks !== undefined ? { blocks: h.blocks } : {}) };
     });
   }
 

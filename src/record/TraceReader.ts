@@ -19,7 +19,7 @@ import { TableFileReader } from './TableFileReader.js';
 import { parseManifest, type FileRef, type ImageRef, type Manifest } from './manifest.js';
 import { arrowSchema, FORMAT_VERSION, TABLES, TABLE_NAMES, TraceFile, type ColumnSpec, type TableName } from './schema.js';
 import { TraceError } from '../errors.js';
-import { checksumFile } from './fileHash.js';
+import { BlockVerifier, checksumFile } from './fileHash.js';
 
 export interface OpenOptions {
   /**
@@ -27,7 +27,9 @@ export interface OpenOptions {
    * anything is read (default true; `--no-verify` on the command line); `'on-read'`: check each file when it
    * is first opened through this reader (openTable, console, filePath), so a command that reads two of the
    * trace's tables hashes those two, not the input log, checkpoints and other tables its output does not
-   * depend on. Sizes, schemas and row counts are checked either way.
+   * depend on; a table whose manifest entry has per-block checksums (`blocks`) is checked block by block as
+   * it is read (every byte read through openTable's reader is checked, the buffers of columns not read are
+   * not). Sizes, schemas and row counts are checked either way.
    */
   verify?: boolean | 'on-read';
 }
@@ -48,6 +50,8 @@ export class TraceReader {
   private readonly schemas = new Map<TableName, Schema>();
   /** With `verify: 'on-read'`: the files not checked yet (manifest paths); null when nothing is checked on read. */
   private unverified: Set<string> | null = null;
+  /** With `verify: 'on-read'`: the block checkers of the tables that have per-block checksums, by file. */
+  private readonly verifiers = new Map<string, BlockVerifier>();
 
   private constructor(readonly dir: string, readonly manifest: Manifest, readonly finished: boolean) {
     this.state = !finished ? TraceState.recording : manifest.complete ? TraceState.complete : TraceState.stopped;
@@ -106,9 +110,9 @@ export class TraceReader {
     const file = TABLES[table].file;
     const path = this.tablePath(table);
     if (!existsSync(path)) throw new TraceError(`${this.dir}: ${file} is missing`, path);
-    this.verifyOnRead(file);
+    const verifier = this.blockVerifier(file, path) ?? (this.verifyOnRead(file), null);
     const ref = this.manifest.tables[table];
-    const r = guard(path, () => new TableFileReader(path, file, this.schema(table), this.finished ? null : ref.bytes));
+    const r = guard(path, () => new TableFileReader(path, file, this.schema(table), this.finished ? null : ref.bytes, verifier));
     try {
       if (r.fileSchema) this.checkSchema(table, r.fileSchema);
       // The manifest's counts are what analyses print and size their work by: the file must hold exactly those.
@@ -214,6 +218,26 @@ export class TraceReader {
       throw new TraceError(`${this.dir}: ${f.path} does not match its ${algorithm === 'xxh64' ? 'XXH64' : 'SHA-256'} checksum in the manifest: the file is damaged ` +
         '(--no-verify reads it anyway)', p);
     }
+  }
+
+  /**
+   * With `verify: 'on-read'`, the block checker of a table file whose manifest entry has per-block checksums
+   * (one per file for the reader's lifetime, so blocks checked once stay checked); null otherwise.
+   */
+  private blockVerifier(rel: string, path: string): BlockVerifier | null {
+    if (this.unverified === null) return null;
+    let v = this.verifiers.get(rel);
+    if (v !== undefined) return v;
+    if (!this.unverified.has(rel)) return null;
+    const f = this.manifest.files.find((x) => x.path === rel);
+    if (f?.blocks === undefined) return null;
+    v = new BlockVerifier(f.blocks, f.bytes, (block, from, to) => {
+      throw new TraceError(`${this.dir}: ${rel} does not match its XXH64 checksum in the manifest (block ${block}, bytes ${from}-${to}): ` +
+        'the file is damaged (--no-verify reads it anyway)', path);
+    });
+    this.verifiers.set(rel, v);
+    this.unverified.delete(rel);
+    return v;
   }
 
   /** With `verify: 'on-read'`, check a file the first time it is read. */

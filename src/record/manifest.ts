@@ -20,6 +20,12 @@ export interface FileRef {
   sha256: string;
   /** XXH64 (seed 0, hex), what readers verify on open (src/record/fileHash.ts); absent in older traces. */
   xxh64?: string;
+  /**
+   * XXH64 of each `bytes`-byte block of the file (16 hex digits per block, concatenated), for the files the
+   * recorder streams (tables, console): a reader that reads part of a table checks the blocks it reads.
+   * Absent in older traces and for files hashed after writing.
+   */
+  blocks?: { bytes: number; xxh64: string };
 }
 
 export interface TableRef {
@@ -182,6 +188,13 @@ export function parseManifest(text: string, what: string): Manifest {
     if (!isObject(f) || typeof f.path !== 'string' || !isCount(f.bytes) || typeof f.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(f.sha256) ||
       (f.xxh64 !== undefined && (typeof f.xxh64 !== 'string' || !/^[0-9a-f]{16}$/.test(f.xxh64)))) {
       throw new TraceError(`${what} is corrupt: an entry of "files" is malformed`);
+    }
+    if (f.blocks !== undefined) {
+      const b = f.blocks;
+      if (!isObject(b) || !isCount(b.bytes) || b.bytes < 64 || b.bytes > 2 ** 30 || typeof b.xxh64 !== 'string' ||
+        b.xxh64.length !== 16 * Math.ceil(f.bytes / b.bytes) || !/^[0-9a-f]*$/.test(b.xxh64)) {
+        throw new TraceError(`${what} is corrupt: the block checksums of ${f.path} are malformed`);
+      }
     }
   }
   return m as unknown as Manifest;
