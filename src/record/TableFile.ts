@@ -3,7 +3,7 @@
 // where the trace's files are written: on the recording thread, or in the writer thread (TraceFilesWorker).
 // Whichever, the same batches give the same bytes.
 
-import { Dictionary, makeData, RecordBatch, type RecordBatchFileWriter, Struct, Utf8, vectorFromArray,
+import { Dictionary, makeData, RecordBatch, Struct, Utf8, vectorFromArray,
   type Data, type DataType, type Schema, type Vector } from 'apache-arrow';
 import { ArrowFileSink, FileSink } from './FileSink.js';
 import { CompressedFileWriter, type TraceCompression } from './compression.js';
@@ -45,7 +45,7 @@ export class TableFile {
   private readonly struct: Struct;
   private readonly types: DataType[];
   readonly file: FileSink;
-  private readonly writer: RecordBatchFileWriter;
+  private readonly writer: CompressedFileWriter;
   /** Each dictionary column's vector, built from the first batch's values (the same object in every batch,
    *  so it is written once). */
   private readonly dictionaries: Array<Vector<Utf8> | null>;
@@ -65,11 +65,22 @@ export class TableFile {
 
   /** Write one record batch and flush it to the file (the file then ends after a whole batch). */
   write(b: BatchParts): void {
-    const n = b.rows;
-    const children = this.spec.columns.map((spec, k) => this.data(spec, k, b, n));
-    this.writer.write(new RecordBatch(this.schema, makeData({ type: this.struct, length: n, nullCount: 0, children })));
+    this.writer.write(this.recordBatch(b));
     this.file.flush();
     this.batches++;
+  }
+
+  /** write(b), compressing on libuv's thread pool (the writer thread: lz4-napi's asynchronous call does not leak). */
+  async writeAsync(b: BatchParts): Promise<void> {
+    await this.writer.writeAsync(this.recordBatch(b));
+    this.file.flush();
+    this.batches++;
+  }
+
+  private recordBatch(b: BatchParts): RecordBatch {
+    const n = b.rows;
+    const children = this.spec.columns.map((spec, k) => this.data(spec, k, b, n));
+    return new RecordBatch(this.schema, makeData({ type: this.struct, length: n, nullCount: 0, children }));
   }
 
   private data(spec: ColumnSpec, k: number, b: BatchParts, n: number): Data {

@@ -23,6 +23,8 @@ export interface TraceFiles {
   close(): Map<string, FileDigest>;
   /** After a failed write: close every file without writing more. */
   abandon(): void;
+  /** Wait until every call made so far is done (the files and the marker are then as the recorder left them). */
+  settle(): void;
 }
 
 export interface TraceFilesSpec {
@@ -54,6 +56,11 @@ export class TraceFilesWriter implements TraceFiles {
     this.tables[table].write(batch);
   }
 
+  /** write(), compressing on libuv's thread pool (the writer thread's call). */
+  writeAsync(table: TableName, batch: BatchParts): Promise<void> {
+    return this.tables[table].writeAsync(batch);
+  }
+
   marker(m: Manifest): void {
     for (const name of TABLE_NAMES) m.tables[name].bytes = this.tables[name].file.flushedBytes;
     writeMarkerFile(this.spec.dir, manifestText(m));
@@ -67,5 +74,9 @@ export class TraceFilesWriter implements TraceFiles {
 
   abandon(): void {
     for (const name of TABLE_NAMES) this.tables[name].abandon();
+  }
+
+  settle(): void {
+    // Every call is done when it returns.
   }
 }

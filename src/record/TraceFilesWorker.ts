@@ -147,6 +147,12 @@ export class TraceFilesWorker implements TraceFiles {
     return this.digests;
   }
 
+  settle(): void {
+    if (this.ended) return;
+    this.waitFor(this.sent);
+    this.check();
+  }
+
   abandon(): void {
     if (this.ended) return;
     this.send({ op: 'abandon', id: this.id });

@@ -459,6 +459,14 @@ export class TraceWriter implements MachineObserver {
     this.directory.removeTemporaries();
   }
 
+  /**
+   * Wait until the writer thread has written every batch and marker handed to it (with the default writer
+   * thread, a process that dies loses the batches still queued: the marker on disk lists the ones written).
+   */
+  settle(): void {
+    if (!this.isClosed) this.files.settle();
+  }
+
   /** Write every partial batch now (the `incomplete` marker then describes everything recorded so far). */
   flush(): void {
     if (this.isClosed) return;

@@ -53,7 +53,25 @@ function batchOf(rows: number, layout: number[], buf: ArrayBuffer, dictionaries:
   return { rows, columns, dictionaries };
 }
 
+/** The calls in the order they came, done one at a time (a write waits for its compression). */
+const queue: WriterRequest[] = [];
+let running = false;
+
 parentPort!.on('message', (m: WriterRequest) => {
+  queue.push(m);
+  if (!running) void run();
+});
+
+async function run(): Promise<void> {
+  running = true;
+  try {
+    for (let m = queue.shift(); m !== undefined; m = queue.shift()) await handle(m);
+  } finally {
+    running = false;
+  }
+}
+
+async function handle(m: WriterRequest): Promise<void> {
   if (m.op === 'open') {
     const t: Trace = { files: null, port: m.port, status: new Int32Array(m.status), failed: false };
     traces.set(m.id, t);
@@ -72,7 +90,7 @@ parentPort!.on('message', (m: WriterRequest) => {
       const files = t.files!;
       switch (m.op) {
         case 'write':
-          files.write(m.table, batchOf(m.rows, m.layout, m.buf, m.dictionaries));
+          await files.writeAsync(m.table, batchOf(m.rows, m.layout, m.buf, m.dictionaries));
           break;
         case 'marker':
           files.marker(m.manifest);
@@ -91,4 +109,4 @@ parentPort!.on('message', (m: WriterRequest) => {
   if (m.op === 'write') reply(t, { op: 'free', buf: m.buf }, [m.buf]);
   if (m.op === 'close' || m.op === 'abandon') traces.delete(m.id);
   done(t);
-});
+}
