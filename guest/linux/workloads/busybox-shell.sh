@@ -40,6 +40,13 @@ while [ $i -le $reps ]; do
     END { m = s / n; v = ss / n - m * m; r = v; for (j = 0; j < 40; j++) r = (r + v / r) / 2
       printf "mean %.6f sd %.6f max %.4f n %d\n", m, r, mx, n }' "$dir/text"
   awk '{ for (f = 1; f < NF - 1; f++) c[$f]++ } END { for (k in c) print c[k], k }' "$dir/text" | sort -k1,1nr -k2 | head -n 4
+  # Floating point in sort (-g: strtod), printf and seq (the applets), and bc's decimal arithmetic.
+  awk '{ print $NF }' "$dir/text" | sort -g | tail -n 3 | tr '\n' ' '
+  echo
+  printf '%.3f %e %g %5.1f\n' "$i.14159" 0.000123 1e100 -2.25
+  seq 0.5 0.25 "$i.5" | tr '\n' ' '
+  echo
+  echo "scale=30; 4 * a(1) / $i" | bc -l
   awk -v r="$i" 'BEGIN { printf "%.17g %e %g %d %.3f %x %.20e\n", r / 3, 1e300 * 10 * r, 1e21 + r, int(-7.9 * r), 0.0005 * r, 255 * r, 1e-310 / 3 }'
   i=$((i + 1))
 done
