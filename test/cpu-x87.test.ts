@@ -62,6 +62,61 @@ export function x87Specs(rng: Rng, rounds: number): FpSpec[] {
     add(`ficom m32 #${i}`, `ficom dword ptr [rdi + ${off()}]`);
     add(`ficomp m16 #${i}`, `ficomp word ptr [rdi + ${off()}]`);
   }
+  specs.push(...twoNaNSpecs(rng));
+  return specs;
+}
+
+/**
+ * Every arithmetic instruction with a memory operand, and some with two registers, where both operands are
+ * NaNs (quiet or signalling, either sign, payloads ordered either way or equal): which NaN the result carries
+ * (SDM vol. 1 table 4-7), curated rather than left to the random generator, which rarely draws two NaNs.
+ */
+function twoNaNSpecs(rng: Rng): FpSpec[] {
+  const specs: FpSpec[] = [];
+  const ST: [number, bigint][] = [
+    [0x7fff, 0xc000000000000000n], [0xffff, 0xc000000000001234n], [0x7fff, 0xfff0000000000000n],
+    [0x7fff, 0x8000000000000001n], [0xffff, 0xa000000000000000n], [0x7fff, 0xbfffffffffffffffn],
+    [0xffff, 0xc000000000000000n], [0xffff, 0x8000000000000001n],
+  ];
+  const M32 = [0x7fc00000, 0xffc00123, 0x7fffffff, 0x7f800001, 0xffa00000, 0x7fbfffff];
+  const M64 = [0x7ff8000000000000n, 0xfff8000000000123n, 0x7fffffffffffffffn, 0x7ff0000000000001n, 0xfff4000000000000n, 0x7ff7ffffffffffffn];
+  for (const m of ARITH) {
+    for (const [e, sig] of ST) {
+      for (const [w, vals] of [[32, M32], [64, M64]] as const) {
+        for (const v of vals) {
+          const fx = x87State(rng);
+          const d = new DataView(fx.buffer);
+          const top = (fx[3] >> 3) & 7;
+          d.setUint16(0, (d.getUint16(0, true) & ~1) | (rng.u32() % 2 === 0 ? 1 : 0), true); // IE masked or not
+          d.setBigUint64(32, sig, true);
+          d.setUint16(40, e, true);
+          fx[4] |= 1 << top;
+          const mem = memOf(rng);
+          const mv = new DataView(mem.buffer);
+          if (w === 32) mv.setUint32(0x100, v as number, true);
+          else mv.setBigUint64(0x100, v as bigint, true);
+          specs.push({ name: `${m} m${w} two NaNs`, asm: `${m} ${w === 32 ? 'dword' : 'qword'} ptr [rdi + 0x100]; pushfq; pop rax`, fx, mem });
+        }
+      }
+    }
+  }
+  // Both operands in registers, equal significands of either sign included (the positive NaN wins a tie).
+  for (const asm of ['fadd st(0), st(1)', 'fadd st(1), st(0)', 'fsubr st(0), st(1)', 'fdivrp st(1), st(0)', 'fscale', 'fprem', 'fpatan', 'fyl2x']) {
+    for (const a of ST) {
+      for (const b of ST) {
+        const fx = x87State(rng);
+        const d = new DataView(fx.buffer);
+        d.setUint16(0, 0x037f, true);
+        const top = (fx[3] >> 3) & 7;
+        d.setBigUint64(32, a[1], true);
+        d.setUint16(40, a[0], true);
+        d.setBigUint64(48, b[1], true);
+        d.setUint16(56, b[0], true);
+        fx[4] |= (1 << top) | (1 << ((top + 1) & 7));
+        specs.push({ name: `${asm} two NaNs`, asm: `${asm}; pushfq; pop rax`, fx, mem: memOf(rng) });
+      }
+    }
+  }
   return specs;
 }
 

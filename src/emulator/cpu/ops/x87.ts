@@ -122,6 +122,7 @@ export function memOperand(cpu: Cpu, op: Op): void {
 /** Read a memory operand of op.size bits as an 80-bit value (exact); floating formats raise IE (SNaN) / DE. */
 export function loadMem(cpu: Cpu, op: Op, int: boolean): bigint {
   memOperand(cpu, op);
+  loadedSnan = false;
   const m = cpu.mmu;
   const lo = cpu.eaLo, hi = cpu.eaHi;
   switch (int ? 1 : 0) {
@@ -155,9 +156,13 @@ export function loadMem(cpu: Cpu, op: Op, int: boolean): bigint {
   }
 }
 
+/** The last value widen() converted was a signalling NaN (arithMem's NaN choice needs it). */
+let loadedSnan = false;
+
 /** m32/m64 -> 80 bits, exactly; SNaN -> IE and quieted, denormal -> DE (SDM FLD). */
 export function widen(raw: bigint, f: Fmt): bigint {
   const a = unpack(raw, f, null);
+  loadedSnan = a.kind === NAN && a.snan;
   if (a.kind === NAN) {
     if (a.snan) env.flags |= IE;
     const frac = raw & ((1n << BigInt(f.p - 1)) - 1n);
@@ -169,22 +174,31 @@ export function widen(raw: bigint, f: Fmt): bigint {
   return roundPack(a.sign, a.m, a.e, F80, env);
 }
 
-/** x87 rule for two NaN operands (SDM table 4-7): QNaN over SNaN, else the larger significand; quieted. */
+/** x87 rule for two NaN operands (SDM table 4-7): QNaN over SNaN, else the larger significand (a tie: the positive one); quieted. */
 export function nanPick(a: Val, b: Val): bigint {
   if (a.snan || b.snan) env.flags |= IE;
   if (a.kind !== NAN) return quiet(b.raw, F80);
   if (b.kind !== NAN) return quiet(a.raw, F80);
   if (a.snan !== b.snan) return quiet(a.snan ? b.raw : a.raw, F80);
-  const ma = a.raw & ((1n << 64n) - 1n), mb = b.raw & ((1n << 64n) - 1n);
-  return quiet(ma >= mb ? a.raw : b.raw, F80);
+  // Significands compared as quieted (a memory SNaN arrives quieted by widen(); for two register SNaNs the
+  // quiet bit is clear in both, so the order is the same).
+  const ma = (a.raw | (1n << 62n)) & ((1n << 64n) - 1n), mb = (b.raw | (1n << 62n)) & ((1n << 64n) - 1n);
+  // Equal significands: the positive NaN (measured: FADD, FSUBR, FDIVRP, FSCALE, FPREM, FPATAN, FYL2X all agree).
+  return quiet(ma > mb || (ma === mb && a.sign === 0) ? a.raw : b.raw, F80);
 }
 
 const K = { ADD: 0, MUL: 1, SUB: 4, SUBR: 5, DIV: 6, DIVR: 7 } as const;
 
-/** dst op src in 80 bits (kinds as the opcode's reg field: 0 add, 1 mul, 4 sub, 5 subr, 6 div, 7 div r). */
-function arith(kind: number, dr: bigint, sr: bigint, p: number): bigint {
+/**
+ * dst op src in 80 bits (kinds as the opcode's reg field: 0 add, 1 mul, 4 sub, 5 subr, 6 div, 7 div r);
+ * `srcSnan`: the source is a memory NaN that was signalling before widen() quieted it.
+ */
+function arith(kind: number, dr: bigint, sr: bigint, p: number, srcSnan = false): bigint {
   let a = unpack(dr, F80, null);
   let b = unpack(sr, F80, null);
+  // Table 4-7's QNaN-over-SNaN rule sees the memory operand as it was in memory (measured: with it quieted
+  // first, two of 25,400 cases picked the other NaN).
+  if (srcSnan && b.kind === NAN) b.snan = true;
   if (kind === K.SUBR || kind === K.DIVR) [a, b] = [b, a];
   if (a.kind === NAN || b.kind === NAN) {
     // A NaN operand is reported alone: no DE for a denormal memory operand loaded with it (host).
@@ -269,7 +283,7 @@ const arithMem: H = (cpu, op) => {
     return;
   }
   // Flags of the load (IE for an SNaN, DE for a denormal) are reported with the operation's.
-  const r = arith(op.imm, getRaw(cpu, 0), src, precision(cpu));
+  const r = arith(op.imm, getRaw(cpu, 0), src, precision(cpu), loadedSnan);
   finish(cpu, 0, r);
 };
 
