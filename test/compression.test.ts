@@ -102,3 +102,27 @@ describe('compressed trace files (LZ4_FRAME)', async () => {
     expect(f.clean).toBe(true);
   });
 });
+
+describe('reading a batch ahead (replay), its LZ4 frames decoded by lz4-napi off the reading thread', async () => {
+  const dir = join(root, 'ahead');
+  await recordTrace({ workload: 'syscall:n=20000', exitPreset: 'kvm-default', costModel: 'modern' }, dir, { checkpointEvery: 0, batchRows: 4096 });
+
+  it('gives the batch the synchronous reader gives, value for value, for every batch of every table', async () => {
+    const r = TraceReader.open(dir);
+    for (const t of TABLE_NAMES) {
+      const f = r.openTable(t);
+      try {
+        for (let i = 0; i < f.numBatches; i++) {
+          const a = f.batch(i);
+          const b = await f.batchAhead(i);
+          expect(b.numRows, `${t} batch ${i}`).toBe(a.numRows);
+          for (let k = 0; k < a.numCols; k++) {
+            expect(b.getChildAt(k)!.toArray(), `${t} batch ${i} column ${k}`).toEqual(a.getChildAt(k)!.toArray());
+          }
+        }
+      } finally {
+        f.close();
+      }
+    }
+  });
+});

@@ -6,6 +6,7 @@ import { EXIT_WORDS, ExitWord, type ExitEvent } from '../emulator/events.js';
 import { ColumnView } from './ColumnView.js';
 import { EXITS, EXIT_WORD_COLUMNS } from './schema.js';
 import type { TableFileReader } from './TableFileReader.js';
+import type { RecordBatch } from 'apache-arrow';
 
 const index = (name: string): number => EXITS.columns.findIndex((c) => c.name === name);
 const COL = Object.fromEntries(['seq', 'icount', 'ts', 'cycles', 'cost', 'cpu', 'exit_reason', 'instruction_length',
@@ -44,8 +45,28 @@ export class ExitCursor {
   private readonly wordCol = EXIT_WORD_COLUMNS.map(([name]) => index(name));
   /** Exits returned so far (the seq of the next one, in an intact trace). */
   position = 0;
+  /** The next batch, read ahead (prefetch), or being read. */
+  private ahead: { index: number; batch: RecordBatch | null } | null = null;
 
   constructor(private readonly file: TableFileReader) {}
+
+  /**
+   * Start reading the next batch with its LZ4 buffers decoded on libuv's thread pool (TableFileReader
+   * batchAhead), so that taking it costs this thread no decoding. Not awaited by a caller that goes on working
+   * (replay calls it between two slices of its run); a batch not ready when needed is read at once instead.
+   */
+  prefetch(): Promise<void> {
+    const index = this.batchIndex;
+    if (index >= this.file.numBatches || this.ahead?.index === index) return Promise.resolve();
+    const ahead: { index: number; batch: RecordBatch | null } = { index, batch: null };
+    this.ahead = ahead;
+    return this.file.batchAhead(index).then((b) => {
+      ahead.batch = b;
+    }, () => {
+      // read again when needed, which reports what is wrong
+      if (this.ahead === ahead) this.ahead = null;
+    });
+  }
 
   /** Fill `into` with the next recorded exit; false (and the file closed) after the last one. */
   next(into: ExitEvent): boolean {
@@ -95,7 +116,10 @@ export class ExitCursor {
       this.close();
       return false;
     }
-    const batch = this.file.batch(this.batchIndex++);
+    const index = this.batchIndex++;
+    const ahead = this.ahead;
+    const batch = ahead !== null && ahead.index === index && ahead.batch !== null ? ahead.batch : this.file.batch(index);
+    if (ahead !== null && ahead.index <= index) this.ahead = null;
     const cols = EXITS.columns.map((spec, k) => new ColumnView(spec, batch.numRows, batch.getChildAt(k)!.data[0]!));
     const col = (k: number): ColumnView => cols[k]!;
     this.seq = col(COL.seq).words!; this.icount = col(COL.icount).words!; this.ts = col(COL.ts).words!;

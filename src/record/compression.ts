@@ -12,7 +12,7 @@
 // (Message.fbs, BodyCompressionMethod.BUFFER) wants the *uncompressed* length (-1: stored uncompressed), and
 // other readers allocate by it. CompressedFileWriter writes the spec's prefix.
 
-import { compressFrame, compressFrameSync } from 'lz4-napi';
+import { compressFrame, compressFrameSync, decompressFrame } from 'lz4-napi';
 import { decodeLz4Frame } from './lz4Frame.js';
 import { CompressionType, compressionRegistry, RecordBatchFileWriter, type RecordBatch } from 'apache-arrow';
 import { VectorAssembler } from 'apache-arrow/visitor/vectorassembler';
@@ -147,8 +147,36 @@ function arrowBufferSizeHint(b: Uint8Array): number {
   return n > 0n && n <= BigInt(b.byteLength) * 255n + 65536n ? Number(n) : 0;
 }
 
+/** Frames decoded ahead of a batch's decode calls (decodedAhead), in the order asked. */
+let decoded: { inputs: Uint8Array[]; outputs: Uint8Array[]; next: number } | null = null;
+
+/** apache-arrow's decode call: the frame decoded ahead for this very buffer, else decoded now (lz4Frame.ts). */
+function decode(b: Uint8Array): Uint8Array {
+  const a = decoded;
+  if (a !== null && a.next < a.inputs.length) {
+    const x = a.inputs[a.next]!;
+    if (x.buffer === b.buffer && x.byteOffset === b.byteOffset && x.byteLength === b.byteLength) return a.outputs[a.next++]!;
+  }
+  return lz4Decompress(b, arrowBufferSizeHint(b));
+}
+
+/**
+ * Decode `frames` (views of the bytes `read` hands to apache-arrow's reader) on libuv's thread pool with
+ * lz4-napi's asynchronous decoder (it does not leak, unlike its synchronous one: lz4Frame.ts), then run `read`,
+ * whose decode calls for those very views take the results: the caller's thread does not decode them.
+ */
+export async function withFramesDecodedAhead<T>(frames: Uint8Array[], read: () => T): Promise<T> {
+  const outputs = await Promise.all(frames.map((f) => decompressFrame(f)));
+  decoded = { inputs: frames, outputs, next: 0 };
+  try {
+    return read();
+  } finally {
+    decoded = null;
+  }
+}
+
 // apache-arrow's reader looks codecs up here (its decoder ignores the length prefix except for -1).
-compressionRegistry.set(CompressionType.LZ4_FRAME, { encode, decode: (b: Uint8Array) => lz4Decompress(b, arrowBufferSizeHint(b)) });
+compressionRegistry.set(CompressionType.LZ4_FRAME, { encode, decode });
 
 /** A RecordBatchFileWriter whose compressed buffers carry the uncompressed length, as the spec says. */
 export class CompressedFileWriter extends RecordBatchFileWriter {

@@ -186,11 +186,14 @@ export async function resolveWorkload(config: SessionConfig): Promise<SessionCon
  * returns (reason `paused`) once it pauses at or past icount `end`: where a recording that was stopped
  * between two slices (Ctrl-C) paused, after taking the exits and events due at that icount, as it did.
  */
-export async function runSliced(m: Machine, slice: number, onSlice?: (r: RunResult) => void, end = Infinity): Promise<RunResult> {
+export async function runSliced(m: Machine, slice: number, onSlice?: (r: RunResult) => void, end = Infinity,
+  /** Called between two slices (replay starts reading its next batch of recorded exits there). */
+  between?: () => void): Promise<RunResult> {
   for (;;) {
     const r = m.run(Math.min(m.cpu.icount + slice, end));
     onSlice?.(r);
     if (r.reason !== StopReason.paused || m.cpu.icount >= end) return r;
+    between?.();
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
 }
