@@ -94,8 +94,8 @@ suite('MSRs of the Linux CPU model (SDM vol. 4)', () => {
     const t = linuxCpuid();
     expect(t.get(1 * 65536)![0]).toBe(0x306a9);
     const edx = t.get(1 * 65536)![3] >>> 0;
-    // FPU PSE TSC MSR PAE CX8 PGE CMOV FXSR SSE SSE2
-    expect(edx).toBe(0x0700a179);
+    // FPU PSE TSC MSR PAE CX8 PGE CMOV MMX FXSR SSE SSE2
+    expect(edx).toBe(0x0780a179);
     expect(t.get(1 * 65536)![2]).toBe(0); // no SSE3, no hypervisor bit
     expect(t.get(0x80000001 * 65536)![3] >>> 0).toBe(((1 << 11) | (1 << 20) | (1 << 29)) >>> 0);
   });
