@@ -15,6 +15,9 @@
 //                             one (memory must not grow with the trace)
 //
 // Needs the CLI built (npx tsc -p tsconfig.json). SCALE_EXITS=0 skips the child-process part.
+// SCALE_ANALYZE=<dir>,<dir> runs only `trace analyze proctrack` on existing traces (a 2M- and a 10M-exit one,
+// e.g. `trace record syscall:n=10000000 --max-instructions 2.5G --max-exits 20M`, ~6 min) and prints their
+// analyze.peak_rss_2m and analyze.peak_rss_10m.
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -96,7 +99,23 @@ function cli(args: string[]): { s: number; rssMb: number } {
   return { s: Number(m[1]), rssMb: Number(m[2]) / 1024 };
 }
 
+/** `trace analyze <dir> proctrack` of existing traces: the peak-RSS figure of each (SCALE_ANALYZE). */
+function analyzeOnly(dirs: string[]): void {
+  const names = ['analyze.peak_rss_2m', 'analyze.peak_rss_10m'];
+  dirs.forEach((d, i) => {
+    const exits = (JSON.parse(readFileSync(join(d, 'manifest.json'), 'utf8')) as { totals: { exits: number } }).totals.exits;
+    const a = cli(['analyze', d, 'proctrack', '--format', 'json']);
+    console.log(`analyze proctrack ${d} (${exits} exits): ${a.s} s, peak RSS ${a.rssMb.toFixed(0)} MB`);
+    figure(names[i] ?? `analyze.peak_rss_${i}`, a.rssMb, 'MB');
+  });
+}
+
 export async function run(): Promise<void> {
+  // SCALE_ANALYZE=<2M-exit trace>,<10M-exit trace>: only the analyze step, on traces recorded before.
+  if (process.env.SCALE_ANALYZE) {
+    analyzeOnly(process.env.SCALE_ANALYZE.split(','));
+    return;
+  }
   const root = mkdtempSync(join(tmpdir(), 'vmtrace-scale-'));
   try {
     // The exit path without the recorder.

@@ -23,6 +23,7 @@ import { ExitWord, GroundTruthType, type MachineObserver } from '../src/emulator
 import { recordTrace } from '../src/replay/recordTrace.js';
 import { replayTrace } from '../src/replay/replayTrace.js';
 import { TraceReader } from '../src/record/TraceReader.js';
+import { GroundTruth, LIVE_POINTS } from '../src/analyses/truth.js';
 
 const GOLDEN = 'traces/golden/bigstacks';
 const root = mkdtempSync(join(tmpdir(), 'vmtrace-analyses-'));
@@ -353,5 +354,55 @@ describe('failure modes on workloads made to provoke them', () => {
     expect(num(n.proc_recall)).toBeLessThan(0.1);
     expect(num(n.proc_merges)).toBeGreaterThanOrEqual(1);
     expect(num(d.proc_recall)).toBe(1);
+  });
+});
+
+describe('proctrack memory: a bounded live-count series', () => {
+  it('with more samples than the series holds, the scores count every sample and the series keeps every k-th', async () => {
+    const o = { death: 'all', expire: '1M,5M', sampleEvery: '100' };
+    const r = await runAnalysis(GOLDEN, 'proctrack', o);
+    // The oracle: trackers that log every sample (no sink), scored here from the ground-truth changes.
+    const reader = TraceReader.open(GOLDEN);
+    const configs = configsOf(parseProctrackOptions(o));
+    const gt = new GroundTruth();
+    const trackers = configs.map((c) => new ProcessTracker(c));
+    const sum = importTrace(reader, [gt, ...trackers], { syscallArgs: false });
+    const live = rows(r, 'live_count');
+    const labels = rows(r, 'strategies').map((x) => String(x.strategy));
+    expect(labels.length).toBe(trackers.length);
+    trackers.forEach((t, i) => {
+      t.finish(sum.icount);
+      const s = t.samples;
+      expect(s.n).toBeGreaterThan(2 * LIVE_POINTS); // 7,346 samples of 100 instructions
+      let j = 0, p = 0, th = 0, pa = 0, pm = 0, ta = 0, tm = 0;
+      const truth: Array<[number, number]> = [];
+      for (let k = 0; k < s.n; k++) {
+        const ch = gt.changes;
+        while (j < ch.n && ch.icount[j]! < s.icount[k]!) {
+          p += ch.a[j]!;
+          th += ch.b[j]!;
+          j++;
+        }
+        truth.push([p, th]);
+        pa += Math.abs(s.a[k]! - p);
+        pm = Math.max(pm, Math.abs(s.a[k]! - p));
+        ta += Math.abs(s.b[k]! - th);
+        tm = Math.max(tm, Math.abs(s.b[k]! - th));
+      }
+      const row = strategy(r, labels[i]!);
+      expect([num(row.proc_live_mae), num(row.proc_live_max), num(row.thread_live_mae), num(row.thread_live_max)])
+        .toEqual([pa / s.n, pm, ta / s.n, tm]);
+      const pts = live.filter((x) => x.strategy === labels[i]);
+      expect(pts.length).toBeGreaterThanOrEqual(LIVE_POINTS);
+      expect(pts.length).toBeLessThanOrEqual(2 * LIVE_POINTS);
+      const every = Math.ceil(s.n / pts.length);
+      expect(every).toBeGreaterThan(1);
+      pts.forEach((x, k) => {
+        const at = k * every;
+        expect([num(x.icount), num(x.true_procs), num(x.recon_procs), num(x.true_threads), num(x.recon_threads)])
+          .toEqual([s.icount[at]!, truth[at]![0], s.a[at]!, truth[at]![1], s.b[at]!]);
+      });
+    });
+    expect(r.tables.find((x) => x.name === 'live_count')!.doc).toMatch(/one point per 2 samples \(7346 samples;/);
   });
 });

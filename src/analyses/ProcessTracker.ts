@@ -21,10 +21,10 @@
 //
 // Hot path: no allocation per exit (a one-entry cache of the last thread; typed arrays for the logs).
 //
-// Memory: by default the tracker logs every observation, syscall and I/O access (16 bytes each: the report and
-// the Perfetto export draw them). Given an ObservationSink it keeps none: each observation goes to the sink as
-// it is made (an I/O access once the thread that runs next is known), so what it holds is per process and per
-// thread, whatever the trace's length (proctrack, exits --by process).
+// Memory: by default the tracker logs every observation, syscall, I/O access and live-count sample (16 bytes
+// each: the report and the Perfetto export draw them). Given an ObservationSink it keeps none: each observation
+// and sample goes to the sink as it is made (an I/O access once the thread that runs next is known), so what it
+// holds is per process and per thread, whatever the trace's length (proctrack, exits --by process).
 
 import { ExitWord, type ExitEvent, type IoEvent, type MachineObserver, type SyscallEvent } from '../emulator/events.js';
 import { SYSCALLS } from '../hypervisor/interception/syscalls.js';
@@ -149,6 +149,8 @@ export interface ObservationSink {
   /** An I/O access: the thread current before it (`prev`) and the one that ran next (`next`; -1: none);
    *  `device` indexes the tracker's ioDevices. */
   io(icount: number, prev: number, next: number, device: number): void;
+  /** A live-count sample: the live processes and threads before `icount` (every sampleEvery instructions). */
+  sample(icount: number, liveProcs: number, liveThreads: number): void;
 }
 
 export class ProcessTracker implements MachineObserver, RowObserver {
@@ -490,7 +492,8 @@ export class ProcessTracker implements MachineObserver, RowObserver {
           }
         }
       }
-      this.samples.push(at, this.liveProcs, this.liveThreads);
+      if (this.sink === null) this.samples.push(at, this.liveProcs, this.liveThreads);
+      else this.sink.sample(at, this.liveProcs, this.liveThreads);
       this.nextSample += every;
     }
   }

@@ -12,7 +12,7 @@ import type { AnalysisResult, Cell, ResultColumn } from './result.js';
 import { DEFAULT_TRACKER, ProcessTracker, type ObservationSink } from './ProcessTracker.js';
 
 /** Attribution needs only the tracker's current process: it keeps no logs (memory per process, not per exit). */
-const discard: ObservationSink = { observe() {}, syscall() {}, io() {} };
+const discard: ObservationSink = { observe() {}, syscall() {}, io() {}, sample() {} };
 
 const BY_PROCESS_COLUMNS: readonly ResultColumn[] = [
   { name: 'upid', type: 'int64', unit: '', doc: 'Reconstructed process (CR3 identity, declared death, execve linked, no user-mode filter).' },

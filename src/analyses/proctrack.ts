@@ -13,7 +13,7 @@ import { syscallName, syscallNamer } from '../hypervisor/interception/syscalls.j
 import { boolOption, choiceListOption, countListOption, countOption, openTrace, stringOption } from './options.js';
 import type { Analysis, AnalysisResult, Cell, OptionValues, ResultColumn, ResultTable } from './result.js';
 import { DEATH_NAMES, DEATH_STRATEGIES, DEFAULT_TRACKER, ProcessTracker, THREAD_IDS, type DeathStrategy, type TrackerConfig } from './ProcessTracker.js';
-import { DEFAULT_SYSCALL_ROWS, GroundTruth, StreamingScore, type Scores } from './truth.js';
+import { DEFAULT_SYSCALL_ROWS, GroundTruth, LIVE_POINTS, StreamingScore, type Scores } from './truth.js';
 
 export const DEFAULT_EXPIRATIONS = [1_000_000, 2_000_000, 5_000_000, 10_000_000, 20_000_000];
 
@@ -62,8 +62,9 @@ export function configsOf(p: ProctrackOptions): TrackerConfig[] {
 
 /**
  * The trackers and the ground-truth collector of one proctrack run, as observers (offline or live). The
- * trackers keep no logs: each scores its observations as they come (truth.ts StreamingScore), so a run holds
- * per-process and per-thread state and the first `syscallRows` syscalls, whatever the trace's length.
+ * trackers keep no logs: each scores its observations and live-count samples as they come (truth.ts
+ * StreamingScore), so a run holds per-process and per-thread state, the first `syscallRows` syscalls and a
+ * live-count series of at most 2 x LIVE_POINTS points per strategy, whatever the trace's length.
  */
 export class ProctrackRun {
   readonly trackers: ProcessTracker[];
@@ -245,8 +246,11 @@ export function proctrackResult(title: string, run: ProctrackRun, scores: Scores
     const sr = x.series;
     for (let k = 0; k < sr.n; k++) live.push([labels[i]!, sr.icount[k]!, sr.trueProcs[k]!, sr.recProcs[k]!, sr.trueThreads[k]!, sr.recThreads[k]!]);
   });
-  tables.push({ name: 'live_count', doc: 'live process and thread counts over time, true and reconstructed, per strategy (for plotting)',
-    columns: LIVE_COLUMNS, rows: live, print: false });
+  // The series is bounded (truth.ts LiveAccumulator): a long run keeps every k-th sample; the scores count all.
+  const every = Math.max(1, ...scores.map((x) => x.series.every));
+  const liveDoc = 'live process and thread counts over time, true and reconstructed, per strategy (for plotting)' +
+    (every > 1 ? `: one point per ${every} samples (${scores[0]!.series.samples} samples; at most ${2 * LIVE_POINTS} points per strategy; the scores count every sample)` : '');
+  tables.push({ name: 'live_count', doc: liveDoc, columns: LIVE_COLUMNS, rows: live, print: false });
   const sy = s.sysRows;
   const sysRows: Cell[][] = [];
   for (let i = 0; i < sy.n; i++) {
@@ -269,13 +273,14 @@ export function proctrackResult(title: string, run: ProctrackRun, scores: Scores
   return { title, tables, notes };
 }
 
-/** Live-count samples one tracker may take (memory: 3 numbers each). */
+/** Live-count samples one tracker may take (the work of a run, not its memory). */
 const MAX_SAMPLES = 1_000_000;
 
 export async function runProctrack(dir: string, o: OptionValues): Promise<AnalysisResult> {
   const p = parseProctrackOptions(o);
   const reader = openTrace(dir, o);
-  // Each tracker keeps one live-count sample per --sample-every instructions of the run: bound their number.
+  // Each tracker takes one live-count sample per --sample-every instructions of the run (each a sweep of the live
+  // processes for the expiration strategies; none is kept beyond the bounded series): bound their number.
   const samples = reader.manifest.totals.icount / p.base.sampleEvery;
   if (samples > MAX_SAMPLES) {
     throw new UserError(`--sample-every ${p.base.sampleEvery}: the trace's ${reader.manifest.totals.icount} instructions would give ` +

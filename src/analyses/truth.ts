@@ -51,6 +51,12 @@ export class GroundTruth implements MachineObserver {
   private nSwitches = 0;
   /** runningAt lookups older than the switches kept (answered -1: unknown). */
   lostLookups = 0;
+  /** Live user processes and threads after every event so far (the sums of `changes`). */
+  private liveProcs = 0;
+  private liveThreads = 0;
+  /** liveBefore's answer. */
+  procsBefore = 0;
+  threadsBefore = 0;
 
   /** `keepSwitches: false`: memory per process and thread only (the switches log grows with guest time). */
   constructor(opts: { keepSwitches?: boolean } = {}) {
@@ -69,6 +75,29 @@ export class GroundTruth implements MachineObserver {
     return -1;
   }
 
+  /**
+   * The live user processes and threads before `icount` (the changes at earlier icounts) into procsBefore and
+   * threadsBefore: the totals so far minus the changes at or after `icount`, which the ground truth, fed ahead
+   * of the trackers, may already have seen (a few at most: those between the sample point and the event that
+   * crossed it).
+   */
+  liveBefore(icount: number): void {
+    const ch = this.changes;
+    let p = this.liveProcs, t = this.liveThreads;
+    for (let k = ch.n - 1; k >= 0 && ch.icount[k]! >= icount; k--) {
+      p -= ch.a[k]!;
+      t -= ch.b[k]!;
+    }
+    this.procsBefore = p;
+    this.threadsBefore = t;
+  }
+
+  private change(icount: number, procs: number, threads: number): void {
+    this.changes.push(icount, procs, threads);
+    this.liveProcs += procs;
+    this.liveThreads += threads;
+  }
+
   onGroundTruth(e: GroundTruthEvent): void {
     switch (e.type) {
       case GroundTruthType.procCreate: {
@@ -76,7 +105,7 @@ export class GroundTruth implements MachineObserver {
         const kernel = (e.a0 & 1) === 1;
         this.procs.push({ id, pid: e.pid, ppid: e.ppid, kernel, name: e.name, created: e.icount, exited: -1, how: -1, cr3s: [e.cr3] });
         this.procOfPid.set(e.pid, id);
-        if (!kernel) this.changes.push(e.icount, 1, 0);
+        if (!kernel) this.change(e.icount, 1, 0);
         break;
       }
       case GroundTruthType.exec: {
@@ -89,8 +118,8 @@ export class GroundTruth implements MachineObserver {
           // (and its thread a user thread) with an address space.
           if (tp.kernel && e.cr3 !== 0 && tp.exited < 0) {
             tp.kernel = false;
-            this.changes.push(e.icount, 1, 0);
-            for (const t of this.threads) if (t.proc === p && t.exited < 0) this.changes.push(e.icount, 0, 1);
+            this.change(e.icount, 1, 0);
+            for (const t of this.threads) if (t.proc === p && t.exited < 0) this.change(e.icount, 0, 1);
           }
         }
         break;
@@ -101,7 +130,7 @@ export class GroundTruth implements MachineObserver {
           const tp = this.procs[p]!;
           tp.exited = e.icount;
           tp.how = e.a1;
-          if (!tp.kernel) this.changes.push(e.icount, -1, 0);
+          if (!tp.kernel) this.change(e.icount, -1, 0);
         }
         break;
       }
@@ -110,7 +139,7 @@ export class GroundTruth implements MachineObserver {
         const id = this.threads.length;
         this.threads.push({ id, tid: e.tid, proc: p, created: e.icount, exited: -1 });
         this.threadOfTid.set(e.tid, id);
-        if (p >= 0 && !this.procs[p]!.kernel) this.changes.push(e.icount, 0, 1);
+        if (p >= 0 && !this.procs[p]!.kernel) this.change(e.icount, 0, 1);
         break;
       }
       case GroundTruthType.threadExit: {
@@ -118,7 +147,7 @@ export class GroundTruth implements MachineObserver {
         if (t !== undefined && this.threads[t]!.exited < 0) {
           const tt = this.threads[t]!;
           tt.exited = e.icount;
-          if (tt.proc >= 0 && !this.procs[tt.proc]!.kernel) this.changes.push(e.icount, 0, -1);
+          if (tt.proc >= 0 && !this.procs[tt.proc]!.kernel) this.change(e.icount, 0, -1);
         }
         break;
       }
@@ -251,26 +280,92 @@ export interface LiveSeries {
   recProcs: Int32Array;
   trueThreads: Int32Array;
   recThreads: Int32Array;
+  /** Points in the arrays. */
   n: number;
+  /** Samples taken (all of them count in the scores). */
+  samples: number;
+  /** The points are every `every`-th sample (the first sample, then every `every`). */
+  every: number;
 }
 
-/** True live user processes/threads at the tracker's sample points (state before each sample icount). */
-export function liveSeries(gt: GroundTruth, tr: ProcessTracker): LiveSeries {
+/** The live-count series keeps between LIVE_POINTS and 2 x LIVE_POINTS points per tracker, however long the run. */
+export const LIVE_POINTS = 2048;
+
+/**
+ * The live-count errors of one tracker, summed sample by sample, and a series of bounded length for plotting:
+ * every sample is kept until there are 2 x LIVE_POINTS, then every other one, and so on (the stride doubles),
+ * so the points stay evenly spaced and the memory does not grow with the run.
+ */
+export class LiveAccumulator {
+  private samples = 0;
+  private every = 1;
+  private n = 0;
+  private readonly icount = new Float64Array(2 * LIVE_POINTS);
+  private readonly trueProcs = new Int32Array(2 * LIVE_POINTS);
+  private readonly recProcs = new Int32Array(2 * LIVE_POINTS);
+  private readonly trueThreads = new Int32Array(2 * LIVE_POINTS);
+  private readonly recThreads = new Int32Array(2 * LIVE_POINTS);
+  procAbs = 0;
+  procMax = 0;
+  procSigned = 0;
+  threadAbs = 0;
+  threadMax = 0;
+  threadSigned = 0;
+
+  add(icount: number, trueProcs: number, recProcs: number, trueThreads: number, recThreads: number): void {
+    const dp = recProcs - trueProcs, dt = recThreads - trueThreads;
+    this.procAbs += Math.abs(dp);
+    this.procSigned += dp;
+    if (Math.abs(dp) > this.procMax) this.procMax = Math.abs(dp);
+    this.threadAbs += Math.abs(dt);
+    this.threadSigned += dt;
+    if (Math.abs(dt) > this.threadMax) this.threadMax = Math.abs(dt);
+    if (this.samples++ % this.every !== 0) return;
+    if (this.n === 2 * LIVE_POINTS) {
+      // Keep the points at even positions (samples 0, 2 x every, 4 x every, ...): the stride doubles.
+      for (let i = 0; i < LIVE_POINTS; i++) {
+        this.icount[i] = this.icount[2 * i]!;
+        this.trueProcs[i] = this.trueProcs[2 * i]!;
+        this.recProcs[i] = this.recProcs[2 * i]!;
+        this.trueThreads[i] = this.trueThreads[2 * i]!;
+        this.recThreads[i] = this.recThreads[2 * i]!;
+      }
+      this.n = LIVE_POINTS;
+      this.every *= 2;
+      if ((this.samples - 1) % this.every !== 0) return;
+    }
+    const k = this.n++;
+    this.icount[k] = icount;
+    this.trueProcs[k] = trueProcs;
+    this.recProcs[k] = recProcs;
+    this.trueThreads[k] = trueThreads;
+    this.recThreads[k] = recThreads;
+  }
+
+  get count(): number {
+    return this.samples;
+  }
+
+  series(): LiveSeries {
+    const n = this.n;
+    return { icount: this.icount.subarray(0, n), trueProcs: this.trueProcs.subarray(0, n), recProcs: this.recProcs.subarray(0, n),
+      trueThreads: this.trueThreads.subarray(0, n), recThreads: this.recThreads.subarray(0, n), n, samples: this.samples, every: this.every };
+  }
+}
+
+/** A tracker that logged its samples: the true live counts at each (state before each sample icount), into `live`. */
+function addLoggedSamples(gt: GroundTruth, tr: ProcessTracker, live: LiveAccumulator): void {
   const s = tr.samples;
-  const n = s.n;
-  const trueProcs = new Int32Array(n), trueThreads = new Int32Array(n);
   const ch = gt.changes;
   let j = 0, p = 0, t = 0;
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < s.n; i++) {
     while (j < ch.n && ch.icount[j]! < s.icount[i]!) {
       p += ch.a[j]!;
       t += ch.b[j]!;
       j++;
     }
-    trueProcs[i] = p;
-    trueThreads[i] = t;
+    live.add(s.icount[i]!, p, s.a[i]!, t, s.b[i]!);
   }
-  return { icount: s.icount.subarray(0, n), trueProcs, recProcs: s.a.subarray(0, n), trueThreads, recThreads: s.b.subarray(0, n), n };
 }
 
 export interface Scores {
@@ -332,6 +427,8 @@ export class ScoreAccumulator {
   ioAccesses = 0;
   private readonly sysRows = new Log(64);
   private sysTrue = new Int32Array(64);
+  /** Live-count errors and the bounded series (samples streamed in, or a logging tracker's at finish). */
+  readonly live = new LiveAccumulator();
 
   constructor(readonly maxSyscallRows = DEFAULT_SYSCALL_ROWS) {}
 
@@ -367,15 +464,11 @@ export class ScoreAccumulator {
 
   /** The scores of tracker `tr` (closed) against ground truth `gt` for a run ending at `endIcount`. */
   finish(tr: ProcessTracker, gt: GroundTruth, endIcount: number): Scores {
-    const series = liveSeries(gt, tr);
-    let pa = 0, pm = 0, pb = 0, ta = 0, tm = 0, tb = 0;
-    for (let i = 0; i < series.n; i++) {
-      const dp = series.recProcs[i]! - series.trueProcs[i]!;
-      const dt = series.recThreads[i]! - series.trueThreads[i]!;
-      pa += Math.abs(dp); pb += dp; pm = Math.max(pm, Math.abs(dp));
-      ta += Math.abs(dt); tb += dt; tm = Math.max(tm, Math.abs(dt));
-    }
-    const ns = Math.max(1, series.n);
+    const live = this.live;
+    addLoggedSamples(gt, tr, live); // a tracker with a sink logged none: they were streamed in
+    const series = live.series();
+    const ns = Math.max(1, live.count);
+    const [pa, pm, pb, ta, tm, tb] = [live.procAbs, live.procMax, live.procSigned, live.threadAbs, live.threadMax, live.threadSigned];
     const userProc = (p: number): boolean => p >= 0 && !gt.procs[p]!.kernel;
     const userThread = (t: number): boolean => gt.isUserThread(t);
     const procs = matchPairs(this.procPairs, this.procSeen, tr.procs.length, gt.procs.length, userProc);
@@ -473,6 +566,12 @@ export class StreamingScore implements ObservationSink {
 
   io(icount: number, prev: number, next: number, device: number): void {
     this.acc.io(prev, next, this.gt.runningAt(icount), this.tracker!.ioDevices[device]!);
+  }
+
+  sample(icount: number, liveProcs: number, liveThreads: number): void {
+    const gt = this.gt;
+    gt.liveBefore(icount);
+    this.acc.live.add(icount, gt.procsBefore, liveProcs, gt.threadsBefore, liveThreads);
   }
 }
 
