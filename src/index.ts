@@ -13,7 +13,7 @@ export { Hypervisor, Hypercall } from './hypervisor/Hypervisor.js';
 export { getWorkload, listWorkloads, DEFAULT_WORKLOAD, type Workload } from './hypervisor/workloads.js';
 export { EXIT_PRESET_NAMES, getExitPreset } from './hypervisor/exitPresets.js';
 export { STRATEGIES, STRATEGY_NAMES, DEFAULT_STRATEGY, getStrategy, listStrategies, type InterceptionStrategy, type Footprint } from './hypervisor/interception/index.js';
-export type { ExitEvent, IoEvent, InterruptEvent, GroundTruthEvent, SyscallEvent, MachineEvent, MachineObserver } from './emulator/events.js';
+export type { ExitEvent, IoEvent, InterruptEvent, GroundTruthEvent, SyscallEvent, WitnessEvent, MachineEvent, MachineObserver } from './emulator/events.js';
 
 // Record and replay: one session (assembly, run loop) with a live, recording or replaying environment
 export { assemble, runSliced, SESSION_DEFAULTS, type SessionConfig, type Assembled } from './replay/Session.js';
@@ -23,7 +23,8 @@ export { replayTrace, type ReplayOptions, type ReplayReport } from './replay/rep
 export { TraceReader, TraceState } from './record/TraceReader.js';
 export { TraceWriter } from './record/TraceWriter.js';
 export { TraceError, UserError } from './errors.js';
-export { TABLES, TABLE_NAMES, FORMAT_VERSION, type TableName, type TableSpec, type ColumnSpec } from './record/schema.js';
+export { TABLES, TABLE_NAMES, WITNESS, FORMAT_VERSION, type TableName, type TableSpec, type ColumnSpec } from './record/schema.js';
+export { readWitness, type WitnessRow } from './record/witnessTable.js';
 
 // Analyses
 export { ANALYSES, analysisNames, type Analysis, type AnalysisResult, type ResultTable } from './analyses/index.js';

@@ -31,7 +31,7 @@ suite('usage errors before anything runs', () => {
     [['fcopy:bogus=1'], /unknown parameter "bogus" \(parameters: buf, reps, size\)/],
     [['linux:run=fcopy,buf=0'], /workload fcopy: parameter buf="0": expected an integer from 1 to 65536/],
     [['linux:run=fcopy,size=5'], /fcopy's parameter "size" is fixed on Linux \(it shapes a file built into the initramfs; settable: buf, reps\)/],
-    [['linux:run=fcopy,bogus=1'], /workload linux: unknown parameter "bogus" \(parameters: run, buf, reps\)/],
+    [['linux:run=fcopy,bogus=1'], /workload linux: unknown parameter "bogus" \(parameters: run, witness, buf, reps\)/],
     [['syscall', '--seed', ''], /--seed : expected a non-negative integer/],
     [['syscall', '--syscalls', 'getpid'], /--syscalls needs --intercept selective/],
     [['syscall', '--intercept', 'nitro', '--syscalls', 'getpid'], /--syscalls needs --intercept selective/],

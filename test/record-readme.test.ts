@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { EXIT_REASON_KEYS } from '../src/emulator/vmx/exitReasons.js';
-import { FORMAT_VERSION, TABLES, TABLE_NAMES } from '../src/record/schema.js';
+import { FORMAT_VERSION, TABLES, TABLE_NAMES, WITNESS } from '../src/record/schema.js';
 
 const readme = readFileSync(new URL('../traces/README.md', import.meta.url), 'utf8');
 
@@ -27,10 +27,11 @@ describe('traces/README.md', () => {
     expect(readme).toContain(`(format version ${FORMAT_VERSION})`);
   });
 
-  for (const t of TABLE_NAMES) {
-    it(`documents every column of ${TABLES[t].file} with its type`, () => {
-      const doc = documented(TABLES[t].file);
-      const want = TABLES[t].columns.map((c) => [c.name, [c.type === 'dict' ? 'dictionary<int8, utf8>' : c.type, c.nullable]]);
+  // the required tables and the optional witness.arrow
+  for (const spec of [...TABLE_NAMES.map((t) => TABLES[t]), WITNESS]) {
+    it(`documents every column of ${spec.file} with its type`, () => {
+      const doc = documented(spec.file);
+      const want = spec.columns.map((c) => [c.name, [c.type === 'dict' ? 'dictionary<int8, utf8>' : c.type, c.nullable]]);
       expect([...doc]).toEqual(want);
     });
   }

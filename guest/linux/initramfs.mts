@@ -19,6 +19,10 @@ import { newc, type CpioEntry } from './cpio.mjs';
 export const KERNEL = 'vmlinuz-6.1.0-57-amd64';
 export const CONFIG = 'config-6.1.0-57-amd64';
 export const INITRAMFS = 'initramfs.cpio';
+/** The kernel-module witness (guest/linux/witness; `make -C guest linux-witness` builds it), committed here and
+ *  carried at /lib/modules/vmt_witness.ko; /init loads it when the command line says witness=on|hyperupcall. */
+export const WITNESS_KO = 'vmt_witness.ko';
+export const WITNESS_PATH = 'lib/modules/vmt_witness.ko';
 /**
  * The workloads the Linux initramfs carries (`run=NAME`): our own guest's, and the Linux-only ones of
  * guest/linux/workloads (Debian's binaries: busybox-shell).
@@ -44,6 +48,9 @@ const entries: CpioEntry[] = [
   { name: 'dev', kind: 'dir', perm: 0o755 },
   { name: 'dev/console', kind: 'chardev', perm: 0o600, rdev: [5, 1] },
   { name: 'init', kind: 'file', perm: 0o755, data: readFileSync(join(binDir, 'init.elf')) },
+  { name: 'lib', kind: 'dir', perm: 0o755 },
+  { name: 'lib/modules', kind: 'dir', perm: 0o755 },
+  { name: WITNESS_PATH, kind: 'file', perm: 0o644, data: readFileSync(join(outDir, WITNESS_KO)) },
   { name: 'proc', kind: 'dir', perm: 0o555 },
   { name: 'tmp', kind: 'dir', perm: 0o1777 },
 ];
@@ -115,6 +122,10 @@ const cpio = newc(entries);
 writeFileSync(join(outDir, INITRAMFS), cpio);
 
 const kernel = readFileSync(join(outDir, KERNEL));
+const witness = readFileSync(join(outDir, WITNESS_KO));
+/** The module's vermagic (its .modinfo string), which must be the kernel's for it to load. */
+const vermagic = /vermagic=([^\0]*)\0/.exec(witness.toString('latin1'))?.[1] ?? '';
+if (!vermagic.startsWith('6.1.0-57-amd64 ')) throw new Error(`${WITNESS_KO}: vermagic "${vermagic}" is not the kernel's`);
 const manifest = {
   description: "Debian bookworm's unmodified Linux 6.1 kernel and vmtrace's initramfs (guest/linux/README.md)",
   package: { name: 'linux-image-6.1.0-57-amd64', version: '6.1.192-3', sha256: '14d219d01e1283261817d961dbb3895cb5b4288d0de10e0ba0632a0d993e15bf' },
@@ -130,7 +141,15 @@ const manifest = {
   config: CONFIG,
   cmdline: CMDLINE,
   initramfs: { path: INITRAMFS, format: 'cpio newc, uncompressed', sha256: sha256(cpio), bytes: cpio.length },
-  run: 'append run=NAME to the command line (default mixed); /init runs /workloads/NAME; workload parameters (a workload\'s params) as KEY=VALUE after -- (the kernel passes them to /init as arguments)',
+  witness: {
+    path: WITNESS_KO,
+    initramfsPath: `/${WITNESS_PATH}`,
+    source: 'guest/linux/witness (make -C guest linux-witness, with linux-headers-6.1.0-57-amd64 6.1.192-3 and gcc-12)',
+    sha256: sha256(witness),
+    bytes: witness.length,
+    vermagic,
+  },
+  run: 'append run=NAME to the command line (default mixed); /init runs /workloads/NAME; workload parameters (a workload\'s params) as KEY=VALUE after -- (the kernel passes them to /init as arguments); witness=on|hyperupcall (before --) makes /init load the witness module first',
   programs: progs.filter((p) => p !== 'init'),
   busybox: { path: 'bin/busybox', package: BUSYBOX.package, version: BUSYBOX.version, debSha256: BUSYBOX.debSha256, sha256: BUSYBOX.sha256 },
   workloads: manifestWorkloads,

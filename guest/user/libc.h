@@ -40,6 +40,7 @@
 #define SYS_bind 49
 #define SYS_mount 165
 #define SYS_iopl 172
+#define SYS_finit_module 313
 #define SYS_vmt_sethz 500
 #define SYS_vmt_nprocs 501
 #define SYS_vmt_lstar 502

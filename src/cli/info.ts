@@ -76,6 +76,9 @@ export async function traceInfo(dir: string, opts: InfoOptions = {}): Promise<st
 
   out.push('', 'files');
   const rowsOf = new Map<string, number>(TABLE_NAMES.map((n) => [TABLES[n].file, m.tables[n].rows]));
+  // the optional witness.arrow (Linux runs with the kernel-module witness)
+  const witness = (m.tables as unknown as Record<string, { file: string; rows: number } | undefined>).witness;
+  if (witness !== undefined) rowsOf.set(witness.file, witness.rows);
   const files = r.finished
     ? m.files.map((f) => ({ path: f.path, size: f.bytes }))
     : TABLE_NAMES.map((n) => ({ path: TABLES[n].file, size: m.tables[n].bytes }));

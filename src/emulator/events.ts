@@ -141,7 +141,38 @@ export interface SyscallEvent {
   exits: number;
 }
 
-export type MachineEvent = ExitEvent | IoEvent | InterruptEvent | GroundTruthEvent | SyscallEvent;
+/**
+ * A report of the Linux guest's kernel-module witness (guest/linux/witness, docs/machine.md "Kernel-module
+ * witness (0x518)"): one scheduler tracepoint hit, as the module saw it. Unlike the ground truth it is the
+ * guest's own doing (an OUT that exits like any port access), so it changes the run it reports on.
+ */
+export interface WitnessEvent {
+  kind: 'witness';
+  /** icount of the OUT that reported it. */
+  icount: number;
+  /** WitnessKind */
+  type: number;
+  /** The module's own count of events reported before this one. */
+  seq: number;
+  /** The subject task: child (fork), current (exec, exit, start), next (switch). */
+  pid: number;
+  tgid: number;
+  /** Parent (fork), old pid (exec), 0 (exit), prev (switch). */
+  otherPid: number;
+  otherTgid: number;
+  /** exit: exit_code; switch: prev_state; start: hyperupcall id or negative errno (as int32). */
+  arg: number;
+  /** WitnessFlag bits. */
+  flags: number;
+  comm: string;
+  otherComm: string;
+}
+
+export const WitnessKind = { start: 0, fork: 1, exec: 2, exit: 3, switch: 4 } as const;
+export type WitnessKind = (typeof WitnessKind)[keyof typeof WitnessKind];
+export const WitnessFlag = { kthread: 1, preempt: 2, hyperupcall: 4 } as const;
+
+export type MachineEvent = ExitEvent | IoEvent | InterruptEvent | GroundTruthEvent | SyscallEvent | WitnessEvent;
 
 /** A subscriber; each method is optional, and a machine with no subscriber for a kind pays nothing for it. */
 export interface MachineObserver {
@@ -150,6 +181,8 @@ export interface MachineObserver {
   onInterrupt?(e: InterruptEvent): void;
   onGroundTruth?(e: GroundTruthEvent): void;
   onSyscall?(e: SyscallEvent): void;
+  /** The Linux guest's kernel-module witness (port 0x518). */
+  onWitness?(e: WitnessEvent): void;
   /** Guest console output (UART). */
   onConsole?(bytes: Uint8Array): void;
 }

@@ -24,7 +24,7 @@ import type { ExitCosts } from './costModel.js';
 import { GROUND_TRUTH_PORT } from './devices/GroundTruthPort.js';
 import { InterruptInjector } from './InterruptInjector.js';
 import { EXIT_WORDS, ExitWord, IoDirection, type ExitEvent, type GroundTruthEvent, type SyscallEvent,
-  type InterruptEvent, type IoEvent, type MachineObserver } from './events.js';
+  type InterruptEvent, type IoEvent, type MachineObserver, type WitnessEvent } from './events.js';
 import { ExitReason } from './vmx/exitReasons.js';
 import { NO_EXIT, Vmcs } from './vmx/Vmcs.js';
 import { InterruptionType, IoQual, encodeInterruptionInfo, eptViolationQualification, exceptionInterruptionType } from './vmx/qualification.js';
@@ -156,6 +156,7 @@ export class Machine {
   private readonly onInterrupt: Array<(e: InterruptEvent) => void> = [];
   private readonly onGroundTruth: Array<(e: GroundTruthEvent) => void> = [];
   private readonly onSyscall: Array<(e: SyscallEvent) => void> = [];
+  private readonly onWitness: Array<(e: WitnessEvent) => void> = [];
   private readonly onConsole: Array<(b: Uint8Array) => void> = [];
   private readonly exitEvent: ExitEvent;
   private readonly ioEvent: IoEvent;
@@ -214,6 +215,7 @@ export class Machine {
     add(this.onInterrupt, o.onInterrupt?.bind(o));
     add(this.onGroundTruth, o.onGroundTruth?.bind(o));
     add(this.onSyscall, o.onSyscall?.bind(o));
+    add(this.onWitness, o.onWitness?.bind(o));
     add(this.onConsole, o.onConsole?.bind(o));
     return () => {
       for (const [list, fn] of added) {
@@ -226,6 +228,11 @@ export class Machine {
   /** Publish a ground-truth event (the ground-truth device calls this; it never causes an exit). */
   publishGroundTruth(e: GroundTruthEvent): void {
     for (const f of this.onGroundTruth) f(e);
+  }
+
+  /** Publish a report of the kernel-module witness (the witness device calls this). */
+  publishWitness(e: WitnessEvent): void {
+    for (const f of this.onWitness) f(e);
   }
 
   /** Publish a system call the interception strategy saw. */

@@ -60,6 +60,9 @@ export interface LinuxWorkload {
   cmdline: string;
   /** The program /init runs (run=NAME on the command line). */
   run: string;
+  /** /init loads the kernel-module witness (guest/linux/witness) before the program: witness=on or hyperupcall
+   *  on the command line; the machine then has the witness port (docs/machine.md). */
+  witness?: boolean;
   /** The unpacked vmlinux (filled by prepareWorkload before a session assembles the machine). */
   vmlinux?: Uint8Array;
 }
@@ -135,6 +138,10 @@ interface LinuxImageManifest {
   workloads: Record<string, { expect?: string[]; params?: Record<string, string>; fixed?: string[] }>;
 }
 
+/** The linux workload's witness parameter: off (default), on (load the kernel-module witness), hyperupcall (load
+ *  it with hyperupcall=1: it also registers the tracing hyperupcall). */
+export const LINUX_WITNESS_MODES = ['off', 'on', 'hyperupcall'] as const;
+
 /**
  * The Linux workload of description `d` (its "linux" object names the run; images from guest/images/linux).
  * `extra` are parameters of the run's own workload (`linux:run=fcopy,buf=4096`), checked against that
@@ -142,7 +149,10 @@ interface LinuxImageManifest {
  * kernel command line (Documentation/admin-guide/kernel-parameters.rst: everything after "--" is passed as an
  * argument to init), which substitutes them in the run's script.
  */
-function expandLinux(where: string, run: string, extra: Record<string, string>): { linux: LinuxWorkload; expect: string[]; params: Record<string, string> } {
+function expandLinux(where: string, run: string, extra: Record<string, string>, witness = 'off'): { linux: LinuxWorkload; expect: string[]; params: Record<string, string> } {
+  if (!(LINUX_WITNESS_MODES as readonly string[]).includes(witness)) {
+    throw new UserError(`${where}: witness=${witness}: expected one of ${LINUX_WITNESS_MODES.join(', ')}`);
+  }
   const dir = join(guestDir(), 'images', 'linux');
   const mpath = join(dir, 'manifest.json');
   if (!existsSync(mpath)) throw new UserError(`${where}: no Linux guest images (${mpath} is missing: make -C guest linux)`);
@@ -157,7 +167,7 @@ function expandLinux(where: string, run: string, extra: Record<string, string>):
     if ((mw.fixed ?? []).includes(k)) {
       throw new UserError(`${where}: ${run}'s parameter "${k}" is fixed on Linux (it shapes a file built into the initramfs; settable: ${settable.join(', ') || 'none'})`);
     }
-    throw new UserError(`${where}: unknown parameter "${k}" (parameters: run${settable.map((x) => `, ${x}`).join('')})`);
+    throw new UserError(`${where}: unknown parameter "${k}" (parameters: run, witness${settable.map((x) => `, ${x}`).join('')})`);
   }
   let expect = mw.expect ?? [];
   const params: Record<string, string> = {};
@@ -172,8 +182,10 @@ function expandLinux(where: string, run: string, extra: Record<string, string>):
     linux: {
       vmlinuz: new Uint8Array(readFileSync(join(dir, m.kernel.path))),
       initramfs: new Uint8Array(readFileSync(join(dir, m.initramfs.path))),
-      cmdline: `${m.cmdline} run=${run}${args === '' ? '' : ` --${args}`}`,
+      // witness= before `--`: the kernel passes it to init's environment (the run's own parameters after `--` are argv)
+      cmdline: `${m.cmdline} run=${run}${witness === 'off' ? '' : ` witness=${witness}`}${args === '' ? '' : ` --${args}`}`,
       run,
+      ...(witness === 'off' ? {} : { witness: true }),
     },
     expect,
     params,
@@ -271,8 +283,8 @@ function expand(d: Description, source: string, extra: Record<string, string>): 
 
   const memMiB = d.memMiB === undefined ? 64 : num(d.memMiB, 'memMiB');
   if (d.linux !== undefined) {
-    const l = d.linux as { run?: unknown };
-    const { linux, expect, params: runParams } = expandLinux(where, subst(String(l.run ?? '')), forwarded);
+    const l = d.linux as { run?: unknown; witness?: unknown };
+    const { linux, expect, params: runParams } = expandLinux(where, subst(String(l.run ?? '')), forwarded, l.witness === undefined ? 'off' : subst(String(l.witness)));
     return {
       name: String(d.name), description: String(d.description ?? ''), seed, memBytes: memMiB * 1024 * 1024, params: { ...params, ...runParams },
       kernel: linux.vmlinuz, programs: [], script: `run=${linux.run}\n`, packets: [], disk: new Uint8Array(0), diskSectors: 0,

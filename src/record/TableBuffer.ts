@@ -10,7 +10,7 @@
 import type { BatchParts, ColumnParts } from './TableFile.js';
 import { fixedBytes } from './TableFile.js';
 import type { TraceFiles } from './TraceFiles.js';
-import type { ColumnSpec, TableSpec } from './schema.js';
+import type { ColumnSpec, TableName, TableSpec } from './schema.js';
 
 type Fixed = BigInt64Array | BigUint64Array | Uint32Array | Uint16Array | Uint8Array | Int8Array;
 
@@ -164,7 +164,8 @@ export class TableBuffer {
       dictionaries: first ? this.columns.map((b) => (b.dictionaryValues === null ? null : [...b.dictionaryValues])) : null,
     };
     if (first) for (const b of this.columns) b.frozen = true;
-    this.files.write(this.spec.name, batch);
+    // an optional table (witness.arrow) brings its own TraceFiles, which takes its name as well
+    this.files.write(this.spec.name as TableName, batch);
     this.batches++;
     for (const b of this.columns) b.reset();
   }

@@ -11,13 +11,14 @@
 // Hot paths (onExit, onIo) write straight into preallocated typed arrays: no allocation, no BigInt.
 
 import { ExitWord, type ExitEvent, type GroundTruthEvent, type InterruptEvent, type IoEvent,
-  type MachineObserver, type SyscallEvent } from '../emulator/events.js';
+  type MachineObserver, type SyscallEvent, type WitnessEvent } from '../emulator/events.js';
 import { MAX_EXIT_REASON, exitReasonKey } from '../emulator/vmx/exitReasons.js';
 import { FileSink } from './FileSink.js';
 import { canonical, manifestText, type FileRef, type ImageRef, type Manifest, type StopInfo, type TableRef } from './manifest.js';
 import { TraceDirectory } from './TraceDirectory.js';
 import type { FileDigest } from './fileHash.js';
-import { EXIT_WORD_COLUMNS, FORMAT_NAME, FORMAT_VERSION, columnSpec, GROUND_TRUTH_TYPE_NAMES, INTERCEPT_STRATEGY_NAMES, TABLES, TABLE_NAMES, TraceFile,
+import { WitnessTableWriter } from './witnessTable.js';
+import { EXIT_WORD_COLUMNS, FORMAT_NAME, FORMAT_VERSION, columnSpec, GROUND_TRUTH_TYPE_NAMES, INTERCEPT_STRATEGY_NAMES, TABLES, TABLE_NAMES, TraceFile, WITNESS,
   type TableName } from './schema.js';
 import { TableBuffer, type ColumnBuffer } from './TableBuffer.js';
 import { TraceFilesWriter, type TraceFiles, type TraceFilesSpec } from './TraceFiles.js';
@@ -50,6 +51,8 @@ export interface TraceWriterOptions {
   overwrite?: boolean;
   /** Free-form, JSON-serializable additions to the manifest (`extra`). */
   extra?: Record<string, unknown>;
+  /** Write witness.arrow (the Linux kernel-module witness; runs that load it only). */
+  witness?: boolean;
 }
 
 /** How a run ended, for close(). Fields left out are taken from what the writer saw. */
@@ -151,6 +154,8 @@ export class TraceWriter implements MachineObserver {
   private lastCycles = 0;
   private maxIcount = 0;
   private counts: Record<TableName, number> = { exits: 0, io: 0, interrupts: 0, ground_truth: 0, syscalls: 0 };
+  /** witness.arrow, when the run loads the kernel-module witness; null otherwise (no file). */
+  private readonly witness: WitnessTableWriter | null = null;
 
   constructor(dir: string, opts: TraceWriterOptions) {
     this.dir = dir;
@@ -171,6 +176,7 @@ export class TraceWriter implements MachineObserver {
       const t = (name: TableName): TableBuffer => new TableBuffer(TABLES[name], this.files, this.batchRows);
       this.tables = { exits: t('exits'), io: t('io'), interrupts: t('interrupts'), ground_truth: t('ground_truth'), syscalls: t('syscalls') };
       this.console = new FileSink(d.formatFile(TraceFile.console));
+      if (opts.witness === true) this.witness = new WitnessTableWriter(d.formatFile(WITNESS.file), this.batchRows, this.compression, this.cpi);
     } catch (e) {
       throw new TraceError(`cannot write the trace in ${dir}: ${(e as Error).message}`, dir);
     }
@@ -377,6 +383,13 @@ export class TraceWriter implements MachineObserver {
     if (t.rows === this.batchRows) this.flushTable(t);
   }
 
+  /** One report of the kernel-module witness (witness.arrow; ignored when the writer has no such table). */
+  onWitness(e: WitnessEvent): void {
+    if (this.isClosed || this.witness === null) return;
+    if (e.icount > this.maxIcount) this.maxIcount = e.icount;
+    if (this.witness.add(e)) this.flushTable(this.witness.table);
+  }
+
   /** One system call seen by the interception strategy (syscalls.arrow). */
   onSyscall(e: SyscallEvent): void {
     if (this.isClosed) return;
@@ -455,6 +468,7 @@ export class TraceWriter implements MachineObserver {
     if (this.manifest !== null) return;
     this.isClosed = true;
     this.files.abandon();
+    this.witness?.abandon();
     this.console.abandon();
     this.directory.removeTemporaries();
   }
@@ -471,6 +485,7 @@ export class TraceWriter implements MachineObserver {
   flush(): void {
     if (this.isClosed) return;
     for (const name of TABLE_NAMES) this.tables[name].flush();
+    this.witness?.table.flush();
     this.flushedByReason.set(this.exitsByReason);
     this.console.flush();
     this.writeIncomplete();
@@ -487,6 +502,7 @@ export class TraceWriter implements MachineObserver {
     this.isClosed = true;
     for (const name of TABLE_NAMES) this.tables[name].close();
     const tableFiles: Map<string, FileDigest> = this.files.close();
+    if (this.witness !== null) tableFiles.set(WITNESS.file, this.witness.close());
     tableFiles.set(TraceFile.console, this.console.close());
     const files = this.directory.listFiles(tableFiles);
     const stopInfo: StopInfo = {
@@ -548,6 +564,15 @@ export class TraceWriter implements MachineObserver {
         rows: flushedOnly ? t.flushedRows : this.counts[name],
         batches: t.batches,
         bytes: 0, // filled in by the caller: the files' sizes are known where they are written
+      };
+    }
+    // witness.arrow (optional): listed beside the required tables only when the run writes it.
+    const w = this.witness?.table;
+    if (w !== undefined) {
+      // written on this thread (a small table), so its bytes on disk are known here
+      (tables as Record<string, TableRef>).witness = {
+        file: WITNESS.file, rows: flushedOnly ? w.flushedRows : (this.witness as WitnessTableWriter).count, batches: w.batches,
+        bytes: flushedOnly ? (this.witness as WitnessTableWriter).file.file.flushedBytes : (this.witness as WitnessTableWriter).file.file.bytes,
       };
     }
     const byReason = [];

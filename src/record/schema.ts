@@ -46,8 +46,11 @@ export const TableName = { exits: 'exits', io: 'io', interrupts: 'interrupts', g
 export type TableName = (typeof TableName)[keyof typeof TableName];
 export const TABLE_NAMES: readonly TableName[] = ['exits', 'io', 'interrupts', 'ground_truth', 'syscalls'];
 
+/** Tables a trace has only when its run produced them (witness.arrow: the Linux kernel-module witness). */
+export type OptionalTableName = 'witness';
+
 export interface TableSpec {
-  readonly name: TableName;
+  readonly name: TableName | OptionalTableName;
   readonly file: string;
   readonly doc: string;
   readonly columns: readonly ColumnSpec[];
@@ -168,6 +171,30 @@ export const GROUND_TRUTH: TableSpec = {
     c('a1', ColType.uint64, '', 'Type-specific argument 1.', 'struct gt_event'),
     c('a2', ColType.uint64, '', 'Type-specific argument 2.', 'struct gt_event'),
     c('name', ColType.utf8, '', 'Program name (up to 16 bytes, NUL padding removed).', 'struct gt_event'),
+  ],
+};
+
+/** docs/machine.md "Kernel-module witness": event kinds by number. */
+export const WITNESS_KIND_NAMES: readonly string[] = ['start', 'fork', 'exec', 'exit', 'switch'];
+
+export const WITNESS: TableSpec = {
+  name: 'witness',
+  file: 'witness.arrow',
+  doc: 'The Linux guest\'s kernel-module witness (guest/linux/witness, port 0x518): one row per scheduler tracepoint hit it reported, in order. ' +
+    'Present only in traces of linux:witness=on|hyperupcall. An independent second account of the process lifecycle beside ground_truth.arrow; unlike it, the guest\'s own doing (each row is an OUT that exits).',
+  columns: [
+    ...TIME_COLUMNS('the OUT that reported the event'),
+    c('kind', ColType.uint8, '', 'Event kind: 0 start (the module began reporting), 1 fork (sched_process_fork), 2 exec (sched_process_exec), 3 exit (sched_process_exit), 4 switch (sched_switch).', 'docs/machine.md "Kernel-module witness"'),
+    c('kind_name', ColType.dict, '', 'Name of the kind (dictionary index = kind); null for an unknown kind.', 'docs/machine.md', true, WITNESS_KIND_NAMES),
+    c('seq', ColType.uint32, '', 'The module\'s count of events reported before this one (a gap means a lost report).', 'struct vmt_witness_event'),
+    c('pid', ColType.uint32, '', 'Subject task\'s pid (Linux: thread id): the child (fork), current (exec, exit, start), next (switch).', 'struct vmt_witness_event'),
+    c('tgid', ColType.uint32, '', 'Subject task\'s tgid (Linux: process id).', 'struct vmt_witness_event'),
+    c('other_pid', ColType.uint32, '', 'Parent (fork), old pid (exec), 0 (exit, start), prev (switch).', 'struct vmt_witness_event'),
+    c('other_tgid', ColType.uint32, '', 'Parent\'s tgid (fork), prev\'s tgid (switch), else 0.', 'struct vmt_witness_event'),
+    c('arg', ColType.uint32, '', 'exit: the task\'s exit_code; switch: prev_state; start: the tracing hyperupcall\'s id or a negative errno as uint32 (0 without hyperupcall=1).', 'struct vmt_witness_event'),
+    c('flags', ColType.uint32, '', 'Bit 0: the subject is a kernel thread (PF_KTHREAD); bit 1: switch by preemption; bit 2 (start): the tracing hyperupcall is registered.', 'struct vmt_witness_event'),
+    c('comm', ColType.utf8, '', 'Subject task\'s comm (up to 15 bytes).', 'struct vmt_witness_event'),
+    c('other_comm', ColType.utf8, '', 'Parent\'s comm (fork), prev\'s comm (switch), else empty.', 'struct vmt_witness_event'),
   ],
 };
 

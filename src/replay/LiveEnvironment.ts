@@ -43,6 +43,8 @@ export class LiveEnvironment implements Environment {
       onTransmit: (b) => this.transmitted.push(b),
       onPowerOff: (status) => machine.stop(StopReason.guestExit, status),
       onGroundTruth: (e) => machine.publishGroundTruth(e),
+      witness: workload.linux?.witness === true,
+      onWitness: (e) => machine.publishWitness(e),
       onIrq: (_irq, raised) => {
         if (raised) this.irqRaised = true;
       },

@@ -18,7 +18,7 @@ export interface BootRecord {
   devices: Array<[first: number, last: number, name: string]>;
   params: Record<string, string>;
   /** A Linux guest: its images are LINUX_IMAGES; the command line as the workload gave it (before tsc_early_khz). */
-  linux?: { cmdline: string; run: string; version: string };
+  linux?: { cmdline: string; run: string; version: string; witness?: boolean };
 }
 
 /** Image names of a Linux guest in a trace. */
@@ -27,7 +27,9 @@ export const LINUX_IMAGES = { vmlinuz: 'vmlinuz', initramfs: 'initramfs.cpio' } 
 /** The boot record of a workload about to be recorded, with the live environment's device map. */
 export function bootRecordOf(w: Workload, devices: BootRecord['devices']): BootRecord {
   const b: BootRecord = { memBytes: w.memBytes, seed: w.seed, diskSectors: w.diskSectors, script: w.script, programs: w.programs.map((p) => p.name), devices, params: w.params };
-  if (w.linux !== undefined) b.linux = { cmdline: w.linux.cmdline, run: w.linux.run, version: kernelVersion(w.linux.vmlinuz) };
+  if (w.linux !== undefined) {
+    b.linux = { cmdline: w.linux.cmdline, run: w.linux.run, version: kernelVersion(w.linux.vmlinuz), ...(w.linux.witness === true ? { witness: true } : {}) };
+  }
   return b;
 }
 
@@ -52,7 +54,10 @@ export function workloadFromTrace(reader: TraceReader): { workload: Workload; bo
     source: `trace ${reader.dir}`,
   };
   if (boot.linux !== undefined) {
-    workload.linux = { vmlinuz: workload.kernel, initramfs: reader.readImage(LINUX_IMAGES.initramfs), cmdline: boot.linux.cmdline, run: boot.linux.run };
+    workload.linux = {
+      vmlinuz: workload.kernel, initramfs: reader.readImage(LINUX_IMAGES.initramfs), cmdline: boot.linux.cmdline, run: boot.linux.run,
+      ...(boot.linux.witness === true ? { witness: true } : {}),
+    };
   }
   return { workload, boot };
 }

@@ -102,6 +102,7 @@ export async function recordTrace(config: SessionConfig, dir: string, opts: Reco
       compression: opts.compression,
       batchRows: opts.batchRows,
       writer: opts.writer,
+      witness: w.linux?.witness === true,
       extra: {
         boot,
         intercept: { strategy: a.config.intercept, syscalls: a.config.syscalls, log: a.config.logSyscalls },

@@ -15,6 +15,7 @@ import { ExitChecker, type Divergence, type RecordedExit } from './ExitChecker.j
 import { INPUT_LOG_FILE, InputLogFile, scanInputLog } from './inputLog.js';
 import { InputDivergence, ReplayEnvironment } from './ReplayEnvironment.js';
 import { GROUND_TRUTH_PORT, GroundTruthPort } from '../emulator/devices/GroundTruthPort.js';
+import { WITNESS_PORT, WitnessPort } from '../emulator/devices/WitnessPort.js';
 import { POWER_OFF_PORT } from '../emulator/devices/PowerOff.js';
 import type { AccessSize } from '../emulator/devices/Device.js';
 import { TraceError, UserError } from '../errors.js';
@@ -145,18 +146,22 @@ export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promis
     // Guest-state effects replayed without the devices: power-off (docs/machine.md port 0x500), and ground
     // truth (port 0x510: the kernel writes the address of its struct gt_event, decoded from guest memory as
     // the device does), so observers attached to a replay see the same ground-truth events as the recording.
-    const groundTruth = new GroundTruthPort({
+    const deviceCtx = {
       now: () => machine.cpu.ioIcount,
       cyclesPerInstruction: machine.cpu.cyclesPerInstruction,
       tscHz: machine.tscHz,
       raiseIrq: () => {}, lowerIrq: () => {}, dmaWrite: () => {},
-      dmaRead: (phys, length) => machine.cpu.mmu.readPhys(phys, length),
-    }, { onGroundTruth: (e) => machine.publishGroundTruth(e) });
+      dmaRead: (phys: number, length: number) => machine.cpu.mmu.readPhys(phys, length),
+    };
+    const groundTruth = new GroundTruthPort(deviceCtx, { onGroundTruth: (e) => machine.publishGroundTruth(e) });
+    // The kernel-module witness (port 0x518, only when the workload loads it), decoded the same way.
+    const witness = workload.linux?.witness === true ? new WitnessPort(deviceCtx, { onWitness: (e) => machine.publishWitness(e) }) : null;
     const portOut = env.portOut.bind(env);
     env.portOut = (port, size, value) => {
       const irq = portOut(port, size, value);
       if (port === POWER_OFF_PORT) machine.stop(StopReason.guestExit, value >>> 0);
       else if (port === GROUND_TRUTH_PORT) groundTruth.out(port, size as AccessSize, value);
+      else if (port === WITNESS_PORT && witness !== null) witness.out(port, size as AccessSize, value);
       return irq;
     };
     return env;

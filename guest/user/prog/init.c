@@ -233,9 +233,22 @@ static void linux_setup(void) {
 }
 #endif
 
+#ifdef VMT_LINUX
+/* witness=on|hyperupcall on the command line: load the kernel-module witness (guest/linux/witness) before the
+ * workload, with hyperupcall=1 for the second (it then registers the tracing hyperupcall too). */
+static void load_witness(const char *mode) {
+  if (!mode || !*mode || strcmp(mode, "off") == 0) return;
+  int fd = open("/lib/modules/vmt_witness.ko", O_RDONLY);
+  long r = fd < 0 ? fd : syscall3(SYS_finit_module, fd, strcmp(mode, "hyperupcall") == 0 ? "hyperupcall=1" : "", 0);
+  if (fd >= 0) close(fd);
+  if (r < 0) { printf("init: cannot load the witness module (%ld)\n", r); failures++; }
+}
+#endif
+
 int main(int argc, char **argv) {
 #ifdef VMT_LINUX
   linux_setup();
+  load_witness(getenv_init("witness"));
   const char *run = getenv_init("run");
   if (!run || !*run) run = "mixed";
   char path[64];

@@ -1,6 +1,6 @@
 // The machine's device set as docs/machine.md lays it out, on one bus: the PC subset (8259A pair 0x20/0xa0
 // with ELCR 0x4d0, 8254 PIT 0x40, port 0x61, CMOS RTC 0x70, POST port 0x80), ATA 0x1f0, UART 0x3f8,
-// power-off 0x500, ground truth 0x510 and the NIC 0xc000, sharing one DeviceContext whose interrupt
+// power-off 0x500, ground truth 0x510, the kernel-module witness 0x518 (only when asked for) and the NIC 0xc000, sharing one DeviceContext whose interrupt
 // requests go to the PIC. The live Environment (src/hypervisor/LiveEnvironment.ts) wraps it; it owns the
 // clock, guest memory and what happens on power-off.
 
@@ -16,7 +16,8 @@ import { BlockDevice } from './BlockDevice.js';
 import { Nic, type ScheduledPacket } from './Nic.js';
 import { PowerOff } from './PowerOff.js';
 import { GroundTruthPort } from './GroundTruthPort.js';
-import type { GroundTruthEvent } from '../events.js';
+import { WitnessPort } from './WitnessPort.js';
+import type { GroundTruthEvent, WitnessEvent } from '../events.js';
 
 export interface StandardDevicesOptions {
   /** Current icount (at an IN/OUT: that instruction's icount). */
@@ -35,6 +36,10 @@ export interface StandardDevicesOptions {
   onPowerOff?(status: number): void;
   onGroundTruth?(e: GroundTruthEvent): void;
   onGroundTruthError?(message: string): void;
+  /** The kernel-module witness port (0x518): only on machines whose guest loads the module (a Linux workload
+   *  with witness on), so that every other machine's device set, io dictionary and checkpoints stay as they were. */
+  witness?: boolean;
+  onWitness?(e: WitnessEvent): void;
   /** Every interrupt request change (raised = true) before it reaches the PIC, e.g. for a recorder. */
   onIrq?(irq: number, raised: boolean): void;
 }
@@ -52,6 +57,7 @@ export class StandardDevices {
   readonly nic: Nic;
   readonly powerOff: PowerOff;
   readonly groundTruth: GroundTruthPort;
+  readonly witness: WitnessPort | null;
 
   constructor(o: StandardDevicesOptions) {
     const pic = this.pic;
@@ -74,9 +80,11 @@ export class StandardDevices {
     this.nic = new Nic(this.ctx, { schedule: o.packets, onTransmit: o.onTransmit });
     this.powerOff = new PowerOff(o.onPowerOff);
     this.groundTruth = new GroundTruthPort(this.ctx, { onGroundTruth: o.onGroundTruth, onError: o.onGroundTruthError });
+    this.witness = o.witness === true ? new WitnessPort(this.ctx, { onWitness: o.onWitness }) : null;
     for (const d of [pic, this.pit, this.port61, this.rtc, this.post, this.ata, this.uart, this.powerOff, this.groundTruth, this.nic]) {
       this.bus.register(d);
     }
+    if (this.witness !== null) this.bus.register(this.witness);
   }
 
   /** Earliest device event (icount), Infinity if none. */
