@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { linuxCmdline as linuxBootCmdline } from '../src/hypervisor/linux/linuxGuest.js';
 import { diskFileBytes, fnv1a, getWorkload, memcachedPackets, xorshift32 } from '../src/hypervisor/workloads.js';
-import { BUSYBOX_RUN, hostBusybox } from './helpers/hostBusybox.js';
+import { hostBusybox } from './helpers/hostBusybox.js';
 import { nativeWhet, whetLines } from './helpers/nativeWhet.js';
 import { bootQemu, compareConsoles, diffLines, linuxCmdline, linuxManifest, logStructure, qemuMissing, splitConsole, type SplitConsole } from './helpers/linuxQemu.js';
 
@@ -188,11 +188,13 @@ describe.skipIf(why !== null)('Linux guest under QEMU: each program prints what 
     expect(out).toContain(`whet: ${loops} loops, hash 33ab52f1`);
   });
 
-  it('busybox-shell (Debian\'s busybox-static): every line as the same binary on the host', async (ctx) => {
-    const host = hostBusybox();
-    if ('skip' in host) return ctx.skip(host.skip);
-    expect((await run(BUSYBOX_RUN)).programOutput).toEqual([...host.lines, 'init: done, 0 failures']);
-  });
+  for (const bb of ['busybox-shell', 'busybox-applets']) {
+    it(`${bb} (Debian's busybox-static): every line as the same binary on the host`, async (ctx) => {
+      const host = hostBusybox(bb);
+      if ('skip' in host) return ctx.skip(host.skip);
+      expect((await run(bb)).programOutput).toEqual([...host.lines, 'init: done, 0 failures']);
+    });
+  }
 
   it('threads', async () => {
     const { t, stack, n } = getWorkload('threads').params;

@@ -25,9 +25,9 @@ export const WITNESS_KO = 'vmt_witness.ko';
 export const WITNESS_PATH = 'lib/modules/vmt_witness.ko';
 /**
  * The workloads the Linux initramfs carries (`run=NAME`): our own guest's, and the Linux-only ones of
- * guest/linux/workloads (Debian's binaries: busybox-shell).
+ * guest/linux/workloads (Debian's binaries: busybox-shell, busybox-applets).
  */
-export const LINUX_WORKLOADS = ['syscall', 'pipe', 'spawn', 'execl', 'fcopy', 'shell', 'dhrystone', 'threads', 'server', 'mixed', 'whetstone', 'busybox-shell'] as const;
+export const LINUX_WORKLOADS = ['syscall', 'pipe', 'spawn', 'execl', 'fcopy', 'shell', 'dhrystone', 'threads', 'server', 'mixed', 'whetstone', 'busybox-shell', 'busybox-applets'] as const;
 /** guest/linux/README.md and ../shared/notes/linux.md: the minimal machine's command line. */
 export const CMDLINE =
   'console=ttyS0 nokaslr acpi=off noapic nolapic nosmp pci=off cryptomgr.notests rodata=off tsc=reliable ' +

@@ -1,4 +1,4 @@
-// The busybox-shell oracle (issue 16): the workload's script run on the host by the same busybox binary the
+// The busybox workloads' oracle (issue 16): a workload's script run on the host by the same busybox binary the
 // Linux initramfs holds (taken from the committed initramfs and checked against the manifest's sha256), with
 // an empty PATH so only busybox's own applets run (a host command of the same name, e.g. coreutils' cksum,
 // would otherwise be found where the guest has none). test/linux-busybox.test.ts (our emulator) and
@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readNewc } from '../../guest/linux/cpio.mjs';
 
-export const BUSYBOX_RUN = 'busybox-shell';
 const images = join(import.meta.dirname, '..', '..', 'guest', 'images', 'linux');
 
 interface Manifest {
@@ -20,14 +19,14 @@ interface Manifest {
 }
 
 /**
- * What the host prints for busybox-shell with `params` (the workload's parameters; missing ones take the
- * manifest's defaults), as lines; or why the host cannot run it.
+ * What the host prints for the Linux-only workload `run` (busybox-shell, busybox-applets) with `params` (the
+ * workload's parameters; missing ones take the manifest's defaults), as lines; or why the host cannot run it.
  */
-export function hostBusybox(params: Record<string, string> = {}): { lines: string[] } | { skip: string } {
+export function hostBusybox(run: string, params: Record<string, string> = {}): { lines: string[] } | { skip: string } {
   if (process.platform !== 'linux' || process.arch !== 'x64') return { skip: `the host is ${process.platform}/${process.arch}, not x86-64 Linux` };
   if (!existsSync(join(images, 'manifest.json'))) return { skip: 'no Linux guest image under guest/images/linux' };
   const m = JSON.parse(readFileSync(join(images, 'manifest.json'), 'utf8')) as Manifest;
-  const w = m.workloads[BUSYBOX_RUN];
+  const w = m.workloads[run];
   if (!m.busybox || !w) return { skip: 'the committed initramfs has no busybox (make -C guest linux)' };
   const files = readNewc(readFileSync(join(images, m.initramfs.path)));
   const bin = files.get(m.busybox.path);
@@ -36,14 +35,14 @@ export function hostBusybox(params: Record<string, string> = {}): { lines: strin
   const all = { ...w.params, ...params };
   const line = w.script.find((l) => l.startsWith('run '))!.replace(/\$\{(\w+)\}/g, (_, k: string) => all[k] ?? '');
   const words = line.split(/\s+/);
-  if (words.slice(0, 4).join(' ') !== `run busybox sh /workloads/${BUSYBOX_RUN}.sh`) throw new Error(`unexpected ${BUSYBOX_RUN} script line: ${line}`);
+  if (words.slice(0, 4).join(' ') !== `run busybox sh /workloads/${run}.sh`) throw new Error(`unexpected ${run} script line: ${line}`);
   const root = mkdtempSync(join(tmpdir(), 'vmtrace-busybox-host-'));
   try {
     const bb = join(root, 'busybox');
     writeFileSync(bb, bin);
     chmodSync(bb, 0o755);
-    const script = join(root, `${BUSYBOX_RUN}.sh`);
-    writeFileSync(script, files.get(`workloads/${BUSYBOX_RUN}.sh`)!);
+    const script = join(root, `${run}.sh`);
+    writeFileSync(script, files.get(`workloads/${run}.sh`)!);
     const empty = join(root, 'empty');
     const tmp = join(root, 'tmp');
     mkdirSync(empty);
