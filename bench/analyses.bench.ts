@@ -4,7 +4,8 @@
 //   exits.exits_per_s        the `exits` summary (per-reason count, sum, min, max of cost)
 //   exits.time_vs_polars     its time / the same summary computed by nodejs-polars over the same Arrow file.
 //                            Both start from the directory path with nothing of ours cached (ours opens the
-//                            trace: manifest, schema check, message index; polars reads the file's bytes),
+//                            trace as the analysis does: manifest, sizes, schema check, message index, the
+//                            checksums of the blocks it reads; polars reads the file's bytes),
 //                            read the same two columns (exit_reason, cost), and give the same answer (count,
 //                            sum, min, max per reason, checked); the OS page cache is warm for both.
 //   proctrack.exits_per_s    reconstruction: importer + one tracker (the best strategy: declared death,
@@ -60,7 +61,8 @@ export async function run(): Promise<void> {
   if (exits < 1_000_000) throw new Error(`benchmark trace has ${exits} exits, fewer than a million`);
 
   let ours = exitStats(reader);
-  const tExits = await time(7, () => (ours = exitStats(TraceReader.open(dir))));
+  // Opened as `trace analyze <dir> exits` opens it (src/analyses/options.ts openTrace): checking what it reads.
+  const tExits = await time(7, () => (ours = exitStats(TraceReader.open(dir, { verify: 'on-read' }))));
   const path = reader.tablePath('exits');
   let df: pl.DataFrame | null = null;
   const tPolars = await time(7, () => {
