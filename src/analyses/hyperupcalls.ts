@@ -114,7 +114,7 @@ export const hyperupcallsAnalysis: Analysis = {
     const rt = rep.assembled.hyperupcalls;
     const m = rep.assembled.costModel;
     const notes: string[] = [`replay ${rep.clean ? 'clean' : 'NOT clean'}: ${rep.matched} of ${rep.recordedExits} exits matched`];
-    if (rt.programs.length === 0) notes.push('the guest registered no hyperupcall in this trace (workloads: hyperupcall-trace, hyperupcall-server, hyperupcall-guard)');
+    if (rt.programs.length === 0) notes.push('the guest registered no hyperupcall in this trace (workloads: hyperupcall-trace, hyperupcall-server, hyperupcall-guard; on Linux linux:run=NAME,witness=hyperupcall)');
     for (const r of rt.rejections) notes.push(`rejected at icount ${r.icount} (${r.code}): ${r.message}`);
 
     const progRows: Cell[][] = [];
