@@ -14,6 +14,7 @@ import { decodeCpuidMsr } from './cpuidMsr.js';
 import { decodeData } from './data.js';
 import { decodeDescriptorTables } from './descriptorTables.js';
 import { decodeFpuControl } from './fpuControl.js';
+import { decodeSseConvert } from './sseConvert.js';
 import { decodeSseFloat } from './sseFloat.js';
 import { decodeSseInt } from './sseInt.js';
 import { decodeSseRcp } from './sseRcp.js';
@@ -67,7 +68,7 @@ export function decodeInstruction(ins: Instruction, op: Op): boolean {
     }
     if (decodeControl(ins, op) || decodeData(ins, op) || decodeAlu(ins, op) || decodeShift(ins, op) ||
       decodeMulDiv(ins, op) || decodeBit(ins, op) || decodeSseInt(ins, op) || decodeMmx(ins, op) || decodeSseRcp(ins, op) ||
-      decodeSseFloat(ins, op) || decodeX87(ins, op) || decodeX87Special(ins, op) ||
+      decodeSseFloat(ins, op) || decodeSseConvert(ins, op) || decodeX87(ins, op) || decodeX87Special(ins, op) ||
       decodeX87Transcendental(ins, op)) return false;
   } catch (e) {
     // Only a family's own "operand form we do not model" (a register class, a memory size) is a #UD; any

@@ -16,7 +16,7 @@ import { setMem } from './operands.js';
 import {
   AUX_MEM, AUX_MMX, MM0_SLOT, type H, regGpr, regMm, regXmm, rmMm, rmXmm, src, use, writeMem,
 } from './sseCommon.js';
-import { cvtPacked, cvtPackedFrom } from './sseFloat.js';
+import { cvtPacked, cvtPackedFrom } from './sseConvert.js';
 import { maskmov, packedIntHandler, pextrw, pinsrw, pmovmskb, pshufw } from './sseInt.js';
 
 /** `core` (a shared SSE handler, or one below) then the transition; `writes`: the destination op.d is an MM register. */
