@@ -19,7 +19,7 @@ import { UserError } from '../errors.js';
 import { getCostModel, type CostModel } from '../emulator/costModel.js';
 import { ExitReason } from '../emulator/vmx/exitReasons.js';
 import { GroundTruthType } from '../emulator/events.js';
-import { syscallNumber } from '../hypervisor/interception/syscalls.js';
+import { syscallNumberer } from '../hypervisor/interception/syscalls.js';
 import { TraceReader } from '../record/TraceReader.js';
 import { replayTrace, type ReplayReport } from '../replay/replayTrace.js';
 import { scanColumns } from '../record/scanColumns.js';
@@ -66,17 +66,30 @@ export interface Measured {
   footprint: ReturnType<ReplayReport['assembled']['strategy']['footprint']>;
   /** icount gaps between consecutive getpid calls of one thread (for the GEARS latency). */
   getpidGaps: number[];
+  /** Modelled cycles from the window's start (userWindowStart) to the end of the run. */
+  windowCycles: number;
+  /** Exception-or-NMI and external-interrupt exits in the window. */
+  windowExceptionExits: number;
+  windowInterruptExits: number;
 }
 
 /** Replay `dir` under a variant and measure it. */
-export async function measure(dir: string, v: Variant, exitPreset?: string, costModel?: CostModel, onProgress?: (icount: number) => void, verify = true): Promise<Measured> {
+export async function measure(dir: string, v: Variant, exitPreset?: string, costModel?: CostModel, onProgress?: (icount: number) => void, verify = true, windowStart = 0): Promise<Measured> {
   const getpidGaps: number[] = [];
+  // Cycles at the window's start: those of the last exit before it, plus the instructions between.
+  let before = { icount: 0, cycles: 0 };
+  let windowExceptionExits = 0, windowInterruptExits = 0;
   const lastGetpid = new Map<string, number>();
-  const getpid = syscallNumber('getpid');
+  const getpid = syscallNumberer(TraceReader.open(dir, { verify: false }).manifest.extra)('getpid');
   const rep = await replayTrace(dir, {
     intercept: v.strategy, syscalls: v.syscalls, logSyscalls: v.log, exitPreset, costModel, verify,
     onProgress: onProgress === undefined ? undefined : (r) => onProgress(r.icount),
     attach: (a) => a.machine.subscribe({
+      onExit: (e) => {
+        if (e.icount < windowStart) before = { icount: e.icount, cycles: e.cycles }; // (the machine reuses e)
+        else if (e.reason === ExitReason.EXCEPTION_NMI) windowExceptionExits++;
+        else if (e.reason === ExitReason.EXTERNAL_INTERRUPT) windowInterruptExits++;
+      },
       onSyscall: (s) => {
         if (s.number !== getpid) return;
         const key = `${s.cr3}:${s.rspHi}:${s.rspLo}`;
@@ -92,7 +105,45 @@ export async function measure(dir: string, v: Variant, exitPreset?: string, cost
     variant: v, clean: rep.clean, icount: rep.icount, exits: rep.result.exits, cycles: rep.result.cycles, syscalls: rep.syscalls,
     exceptionExits: byReason.get(ExitReason.EXCEPTION_NMI) ?? 0, interruptExits: byReason.get(ExitReason.EXTERNAL_INTERRUPT) ?? 0,
     footprint: rep.assembled.strategy.footprint(), getpidGaps,
+    windowCycles: rep.result.cycles - (before.cycles + (Math.min(windowStart, rep.icount) - before.icount) * rep.assembled.costModel.cyclesPerInstruction),
+    windowExceptionExits, windowInterruptExits,
   };
+}
+
+/**
+ * The syscall numberer of a trace's guest kernel (a Linux trace: its own sys_call_table, manifest
+ * extra.syscall_names; else ours), after checking every variant's names against it.
+ */
+function checkSyscallNames(reader: TraceReader, variants: readonly Variant[]): (name: string) => number {
+  const number = syscallNumberer(reader.manifest.extra);
+  for (const v of variants) {
+    for (const s of v.syscalls ?? []) {
+      try {
+        number(s);
+      } catch (e) {
+        throw new UserError(`compare-interception ${reader.dir}: --syscalls ${s}: ${(e as Error).message}`);
+      }
+    }
+  }
+  return number;
+}
+
+/**
+ * Where the run's user space starts: on a Linux trace the kernel's exec of /init (the ground truth's exec by
+ * pid 1), before which the run is the kernel's boot (389M of about 390M instructions, the same under every
+ * variant); 0 on our guest, whose boot is a few thousand instructions. Seed 004 section 7 timed benchmarks in a
+ * booted guest: the window is what compares with it.
+ */
+export function userWindowStart(reader: TraceReader): number {
+  const boot = (reader.manifest.extra as { boot?: { linux?: unknown } } | undefined)?.boot;
+  if (boot?.linux === undefined) return 0;
+  for (const b of scanColumns(reader, 'ground_truth', ['type', 'pid', 'icount'])) {
+    const type = b.cols[0] as Uint32Array, pid = b.cols[1] as Uint32Array, icount = b.cols[2] as Uint32Array;
+    for (let i = 0; i < b.length; i++) {
+      if (type[i] === GroundTruthType.exec && pid[i] === 1) return icount[2 * i]! + icount[2 * i + 1]! * 2 ** 32;
+    }
+  }
+  return 0;
 }
 
 /** Ground-truth syscall counts by number (scoring only: never an input to the strategies). */
@@ -133,6 +184,8 @@ export const STRATEGY_COLUMNS: readonly ResultColumn[] = [
   col('cycles_per_syscall', 'float64', 'modelled cycles', 'cycles_added / syscalls_seen.'),
   col('relative_performance', 'float64', '', 'Trunk cycles / cycles: seed 004 section 7\'s normalised performance (1 = as fast as Trunk).'),
   col('slowdown', 'float64', '', 'cycles / Trunk cycles.'),
+  col('window_cycles', 'int64', 'modelled cycles', 'Modelled cycles of the user-space window: on a Linux trace from the kernel\'s exec of /init to the end (the boot left out), else the whole run.'),
+  col('window_relative_performance', 'float64', '', 'Trunk window_cycles / window_cycles: the benchmark\'s own relative performance, as seed 004 section 7 timed it in a booted guest.'),
   col('text_bytes_changed', 'int64', 'bytes', 'Bytes of guest kernel text the strategy changed (a kernel-text hash sees them).'),
   col('lstar_read_by_guest', 'utf8', '', 'What RDMSR(IA32_LSTAR) returns to the guest: original (shadowed or untouched) or changed.'),
   col('page_hidden_by_ept', 'bool', '', 'The strategy\'s injected page is hidden from guest reads and writes by EPT.'),
@@ -148,6 +201,9 @@ const EXCEPTION_COLUMNS: readonly ResultColumn[] = [
   col('interrupt_exits', 'int64', 'exits', 'External-interrupt exits (basic reason 1).'),
   col('cycles', 'int64', 'modelled cycles', 'Modelled cycles of the run, with the logging work.'),
   col('relative_performance', 'float64', '', 'Trunk cycles / cycles.'),
+  col('window_exception_exits', 'int64', 'exits', 'Exception-or-NMI exits in the user-space window (see the strategies table).'),
+  col('window_cycles', 'int64', 'modelled cycles', 'Modelled cycles of the user-space window, with the logging work of its exits.'),
+  col('window_relative_performance', 'float64', '', 'Trunk window_cycles / window_cycles.'),
 ];
 
 const SWEEP_COLUMNS: readonly ResultColumn[] = [
@@ -189,6 +245,7 @@ export async function compareTrace(dir: string, o: CompareOptions = {}): Promise
   const workload = params === '' ? reader.manifest.workload.name : `${reader.manifest.workload.name}:${params}`;
   const model = o.costModel ?? getCostModel(reader.manifest.cost_model.name);
   const truth = trueSyscalls(reader);
+  const number = checkSyscallNames(reader, o.variants ?? VARIANTS);
   const trueTotal = [...truth.values()].reduce((a, b) => a + b, 0);
   const variants = o.variants ?? VARIANTS;
   if (!variants.some((v) => v.strategy === 'none')) throw new UserError('compare-interception: the variants must include none (the Trunk baseline)');
@@ -197,14 +254,15 @@ export async function compareTrace(dir: string, o: CompareOptions = {}): Promise
   const perReplay = reader.manifest.totals.icount;
   o.progress?.stage(`compare-interception ${workload}: ${replays} replays`, replays * perReplay, 'instructions');
   const onProgress = (k: number) => (o.progress === undefined ? undefined : (icount: number) => o.progress!.update(k * perReplay + Math.min(icount, perReplay)));
-  for (const v of variants) runs.push(await measure(dir, v, undefined, o.costModel, onProgress(runs.length), false));
+  const windowStart = userWindowStart(reader);
+  for (const v of variants) runs.push(await measure(dir, v, undefined, o.costModel, onProgress(runs.length), false, windowStart));
   const trunk = runs.find((r) => r.variant.strategy === 'none')!;
   const notes: string[] = [];
   const strategies: Cell[][] = [];
   const perSyscall = new Map<string, number>();
   for (const r of runs) {
     const v = r.variant;
-    const selected = v.strategy === 'selective' ? new Set((v.syscalls ?? []).map(syscallNumber)) : null;
+    const selected = v.strategy === 'selective' ? new Set((v.syscalls ?? []).map(number)) : null;
     const want = v.strategy === 'none' ? 0 : selected ? [...truth].filter(([n]) => selected.has(n)).reduce((a, [, c]) => a + c, 0) : trueTotal;
     const exitsAdded = r.exits - trunk.exits;
     const cyclesAdded = r.cycles - trunk.cycles;
@@ -213,7 +271,7 @@ export async function compareTrace(dir: string, o: CompareOptions = {}): Promise
     strategies.push([
       workload, v.name, v.strategy, v.log, r.clean, r.syscalls, want, want > 0 ? r.syscalls / want : null,
       r.exits, exitsAdded, r.syscalls > 0 ? exitsAdded / r.syscalls : null, r.cycles, cyclesAdded, cps,
-      trunk.cycles / r.cycles, r.cycles / trunk.cycles,
+      trunk.cycles / r.cycles, r.cycles / trunk.cycles, r.windowCycles, trunk.windowCycles / r.windowCycles,
       r.footprint.kernelTextBytesChanged, r.footprint.lstarVisibleToGuest, r.footprint.injectedPageHiddenByEpt,
     ]);
     if (!r.clean) notes.push(`${workload}: the replay under ${v.name} diverged from the recording: its figures are not comparable`);
@@ -244,16 +302,18 @@ export async function compareTrace(dir: string, o: CompareOptions = {}): Promise
 
   const exceptions: Cell[][] = [];
   if (o.exceptions ?? true) {
-    const full = await measure(dir, { name: 'ExcpFull', strategy: 'none', log: false }, 'exceptions-full', o.costModel, onProgress(runs.length), false);
+    const full = await measure(dir, { name: 'ExcpFull', strategy: 'none', log: false }, 'exceptions-full', o.costModel, onProgress(runs.length), false, windowStart);
     const logged = (r: Measured): number => r.cycles + (r.exceptionExits + r.interruptExits) * model.work.logRecord;
-    const rows: Array<[string, string, boolean, Measured, number]> = [
-      ['Trunk', reader.manifest.exit_preset.name, false, trunk, trunk.cycles],
-      ['ExcpRegLog', reader.manifest.exit_preset.name, true, trunk, logged(trunk)],
-      ['ExcpFullNL', 'exceptions-full', false, full, full.cycles],
-      ['ExcpFullLog', 'exceptions-full', true, full, logged(full)],
+    const loggedWindow = (r: Measured): number => r.windowCycles + (r.windowExceptionExits + r.windowInterruptExits) * model.work.logRecord;
+    const rows: Array<[string, string, boolean, Measured, number, number]> = [
+      ['Trunk', reader.manifest.exit_preset.name, false, trunk, trunk.cycles, trunk.windowCycles],
+      ['ExcpRegLog', reader.manifest.exit_preset.name, true, trunk, logged(trunk), loggedWindow(trunk)],
+      ['ExcpFullNL', 'exceptions-full', false, full, full.cycles, full.windowCycles],
+      ['ExcpFullLog', 'exceptions-full', true, full, logged(full), loggedWindow(full)],
     ];
-    for (const [name, preset, log, r, cycles] of rows) {
-      exceptions.push([workload, name, preset, log, r.exits, r.exceptionExits, r.interruptExits, cycles, trunk.cycles / cycles]);
+    for (const [name, preset, log, r, cycles, win] of rows) {
+      exceptions.push([workload, name, preset, log, r.exits, r.exceptionExits, r.interruptExits, cycles, trunk.cycles / cycles,
+        r.windowExceptionExits, win, trunk.windowCycles / win]);
     }
     if (!full.clean) notes.push(`${workload}: the replay under exceptions-full diverged`);
   }
@@ -262,8 +322,8 @@ export async function compareTrace(dir: string, o: CompareOptions = {}): Promise
 
 function parseVariants(o: OptionValues): Variant[] {
   const names = stringOption(o, 'variants', '--variants', 'all');
+  // Names are checked against each trace's kernel (compareTrace): a Linux trace has its own table.
   const selectiveSyscalls = stringOption(o, 'syscalls', '--syscalls', SELECTIVE_DEFAULT.join(',')).split(',').filter((s) => s.length > 0);
-  for (const s of selectiveSyscalls) syscallNumber(s); // clear error for an unknown name
   const all = VARIANTS.map((v) => (v.strategy === 'selective' ? { ...v, syscalls: selectiveSyscalls } : v));
   if (names === 'all') return all;
   const wanted = names.split(',').map((s) => s.trim());
@@ -295,7 +355,9 @@ export const compareInterception: Analysis = {
     const costModel = cm === '' ? undefined : getCostModel(cm);
     const acc: Record<string, Cell[][]> = { strategies: [], sweep: [], getpid: [], exceptions: [] };
     const notes: string[] = [];
-    for (const d of traceDirs(dir)) {
+    const dirs = traceDirs(dir);
+    for (const d of dirs) checkSyscallNames(TraceReader.open(d, { verify: false }), variants); // before any replay
+    for (const d of dirs) {
       const r = await compareTrace(d, { variants, roundTrips, exceptions, costModel, progress: context.progress, verify: o.verify !== false });
       for (const k of Object.keys(acc)) acc[k]!.push(...r.tables[k]!);
       notes.push(...r.notes);

@@ -34,6 +34,11 @@ export class SyscallTable {
     return t;
   }
 
+  /** The table of names already read (a trace's manifest extra.syscall_names: `names[nr]`, null for ni_syscall). */
+  static fromNames(names: ReadonlyArray<string | null>): SyscallTable {
+    return new SyscallTable(names);
+  }
+
   static read(kernel: LinuxKernel): SyscallTable {
     const at = kernel.symbols.address('sys_call_table');
     const raw = kernel.elf.read(at, MAX * 8);

@@ -2,6 +2,7 @@
 // implements or its programs use, plus the guest's own vmtrace calls (guest/README.md "System calls").
 
 import { UserError } from '../../errors.js';
+import { SyscallTable } from '../../introspection/syscallTable.js';
 
 export const SYSCALLS: Readonly<Record<string, number>> = {
   read: 0, write: 1, open: 2, close: 3, lseek: 8, mmap: 9, munmap: 11, brk: 12, pipe: 22, sched_yield: 24, dup: 32,
@@ -34,4 +35,21 @@ export function syscallNamer(extra: Record<string, unknown> | undefined): (n: nu
   const names = extra?.syscall_names;
   if (!Array.isArray(names)) return syscallName;
   return (n) => (typeof names[n] === 'string' ? (names[n] as string) : `sys_${n}`);
+}
+
+/**
+ * Numbers for names given against a trace: the guest kernel's own table when the trace carries one (a Linux
+ * trace: `mount`, `openat`, `uname` or `newuname`; a vmtrace call such as `vmt_lstar` is unknown there), else ours.
+ */
+export function syscallNumberer(extra: Record<string, unknown> | undefined): (nameOrNumber: string) => number {
+  const names = extra?.syscall_names;
+  if (!Array.isArray(names)) return syscallNumber;
+  const table = SyscallTable.fromNames(names.map((n) => (typeof n === 'string' ? n : null)));
+  return (s) => {
+    try {
+      return table.number(s);
+    } catch (e) {
+      throw new UserError((e as Error).message);
+    }
+  };
 }
