@@ -47,6 +47,18 @@ describe('compare-interception', () => {
     for (const v of ['1VMCALLlog', 'injection-log', 'selective-log']) expect(cell(rows.find((r) => cell(r, 'variant') === v)!, 'exits_per_syscall')).toBe(1);
   });
 
+  it('on our guest the user-space window is the whole run (a Linux trace\'s starts at /init: test/linux-golden)', () => {
+    for (const row of rows) {
+      expect(cell(row, 'window_cycles')).toBe(cell(row, 'cycles'));
+      expect(cell(row, 'window_relative_performance')).toBe(cell(row, 'relative_performance'));
+    }
+  });
+
+  it('--syscalls names are checked against the trace\'s kernel before any replay: ours knows vmt_lstar, not mount', async () => {
+    await expect(compareInterception.run(dir, { variants: 'selective-log', syscalls: 'mount' }))
+      .rejects.toThrow(/--syscalls mount: unknown syscall "mount" \(known: read, write/);
+  });
+
   it('cycles per syscall are what the cost model says a VMCALL exit costs', () => {
     const m = getCostModel('modern');
     const vmcall = m.roundTrip + m.handler[ExitReason.VMCALL];

@@ -190,10 +190,13 @@ export async function runSliced(m: Machine, slice: number, onSlice?: (r: RunResu
   /** Called between two slices (replay starts reading its next batch of recorded exits there). */
   between?: () => void): Promise<RunResult> {
   for (;;) {
+    // Before every slice, the first included: a caller that runs many short machines one after another
+    // (compare-interception's replays, each under one slice) would otherwise chain promises that never reach
+    // the event loop, and a test worker's RPC (vitest's 60 s birpc timeout) went unanswered for minutes.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const r = m.run(Math.min(m.cpu.icount + slice, end));
     onSlice?.(r);
     if (r.reason !== StopReason.paused || m.cpu.icount >= end) return r;
     between?.();
-    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 }
