@@ -19,6 +19,7 @@ import { decodeSseFloat } from './sseFloat.js';
 import { decodeSseInt } from './sseInt.js';
 import { decodeSseRcp } from './sseRcp.js';
 import { decodeX87 } from './x87.js';
+import { decodeX87LoadStore } from './x87LoadStore.js';
 import { decodeX87Special } from './x87Special.js';
 import { decodeX87Transcendental } from './x87Transcendental.js';
 import { decodeDebugRegisters } from './debugRegisters.js';
@@ -68,7 +69,7 @@ export function decodeInstruction(ins: Instruction, op: Op): boolean {
     }
     if (decodeControl(ins, op) || decodeData(ins, op) || decodeAlu(ins, op) || decodeShift(ins, op) ||
       decodeMulDiv(ins, op) || decodeBit(ins, op) || decodeSseInt(ins, op) || decodeMmx(ins, op) || decodeSseRcp(ins, op) ||
-      decodeSseFloat(ins, op) || decodeSseConvert(ins, op) || decodeX87(ins, op) || decodeX87Special(ins, op) ||
+      decodeSseFloat(ins, op) || decodeSseConvert(ins, op) || decodeX87(ins, op) || decodeX87LoadStore(ins, op) || decodeX87Special(ins, op) ||
       decodeX87Transcendental(ins, op)) return false;
   } catch (e) {
     // Only a family's own "operand form we do not model" (a register class, a memory size) is a #UD; any
