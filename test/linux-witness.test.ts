@@ -23,6 +23,7 @@ import { TraceReader } from '../src/record/TraceReader.js';
 import { readWitness } from '../src/record/witnessTable.js';
 import { GroundTruthType, WitnessFlag, WitnessKind, type WitnessEvent } from '../src/emulator/events.js';
 import { loadVmlinux, vmlinuxUnavailable } from './helpers/linuxVmlinux.js';
+import { witnessAnalysis } from '../src/analyses/witness.js';
 
 const images = join(guestDir(), 'images', 'linux');
 const haveImage = existsSync(join(images, 'manifest.json'));
@@ -229,6 +230,23 @@ describe.skipIf(!haveImage)('probes and module agree (linux:run=mixed,witness=on
       expect(p.a0 & 1, `kernel-thread flag of ${f.pid}`).toBe(f.flags & WitnessFlag.kthread);
     }
     expect(processes).toBeGreaterThan(30);
+  });
+
+  it('trace analyze <dir> witness tables the same agreement, with nothing unexplained', async () => {
+    const r = await witnessAnalysis.run(dir, {});
+    const t = r.tables[0]!;
+    const rows = Object.fromEntries(t.rows.map((x) => [x[0], Object.fromEntries(x.map((v, i) => [t.columns[i]!.name, v]))]));
+    for (const kind of ['fork', 'exec', 'exit', 'switch']) {
+      const n = after.filter((e) => KIND_OF_GT[e.type] === kind).length;
+      expect([rows[kind].probe, rows[kind].module, rows[kind].matched], kind).toEqual([n, n, n]);
+      expect([rows[kind].unexplained, rows[kind].probe_only, rows[kind].module_only], kind).toEqual([0, 0, 0]);
+    }
+    expect(rows.exec.same_place + rows.exit.same_place + rows.exec.later_after_sleep + rows.exit.later_after_sleep).toBe(rows.exec.matched + rows.exit.matched);
+    expect(r.notes).toContain('forks and switches: the same sequence');
+    // a trace without the module: a clear error
+    const plain = join(root, 'plain');
+    await recordTrace({ workload: 'syscall', exitPreset: 'kvm-default', costModel: 'modern', maxInstructions: 200_000 }, plain, { checkpointEvery: 0 });
+    await expect(witnessAnalysis.run(plain, {})).rejects.toThrow(/no witness.arrow \(record a Linux run with the module loaded/);
   });
 
   it('a replay re-derives the module\'s reports from the input log, row for row', async () => {

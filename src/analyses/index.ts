@@ -9,6 +9,7 @@ import { proctrackAnalysis } from './proctrack.js';
 import { compareInterception } from './compareInterception.js';
 import { hyperupcallsAnalysis } from './hyperupcalls.js';
 import { pslistAnalysis } from './pslist.js';
+import { witnessAnalysis } from './witness.js';
 
 export type { Analysis, AnalysisContext, ProgressSink, AnalysisResult, AnalysisOption, ResultTable, ResultColumn, Cell, OptionValues } from './result.js';
 
@@ -18,6 +19,7 @@ export const ANALYSES: Readonly<Record<string, Analysis>> = {
   'compare-interception': compareInterception,
   hyperupcalls: hyperupcallsAnalysis,
   pslist: pslistAnalysis,
+  witness: witnessAnalysis,
 };
 
 export function analysisNames(): string[] {
