@@ -9,7 +9,8 @@
 import { manifestText, type Manifest } from './manifest.js';
 import { writeMarkerFile } from './TraceDirectory.js';
 import type { FileDigest } from './fileHash.js';
-import type { TraceCompression } from './compression.js';
+import { lz4Compress, lz4CompressAsync, type TraceCompression } from './compression.js';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { TABLES, TABLE_NAMES, type TableName } from './schema.js';
 import { TableFile, type BatchParts } from './TableFile.js';
 
@@ -25,6 +26,25 @@ export interface TraceFiles {
   abandon(): void;
   /** Wait until every call made so far is done (the files and the marker are then as the recorder left them). */
   settle(): void;
+  /**
+   * A file written as a sequence of chunks (the input log), each compressed as one LZ4 frame when `lz4`: opened
+   * now, every chunk appended whole, closed by closeStream() or with the others at close().
+   */
+  openStream(path: string, lz4: boolean): number;
+  /** Append one chunk (its buffer is the files' from now on). */
+  append(stream: number, chunk: Uint8Array): void;
+  closeStream(stream: number): void;
+}
+
+/** An appended file: its descriptor and whether each chunk becomes an LZ4 frame. */
+interface Stream {
+  fd: number;
+  lz4: boolean;
+}
+
+function writeAll(fd: number, b: Uint8Array): void {
+  let off = 0;
+  while (off < b.byteLength) off += writeSync(fd, b, off, b.byteLength - off);
 }
 
 export interface TraceFilesSpec {
@@ -36,6 +56,8 @@ export interface TraceFilesSpec {
 
 export class TraceFilesWriter implements TraceFiles {
   private readonly tables: Record<TableName, TableFile>;
+  private readonly streams = new Map<number, Stream>();
+  private nextStream = 1;
 
   constructor(readonly spec: TraceFilesSpec) {
     const opened: TableFile[] = [];
@@ -66,7 +88,31 @@ export class TraceFilesWriter implements TraceFiles {
     writeMarkerFile(this.spec.dir, manifestText(m));
   }
 
+  openStream(path: string, lz4: boolean, id = this.nextStream++): number {
+    this.streams.set(id, { fd: openSync(path, 'w'), lz4 });
+    return id;
+  }
+
+  append(stream: number, chunk: Uint8Array): void {
+    const s = this.streams.get(stream)!;
+    writeAll(s.fd, s.lz4 ? lz4Compress(chunk) : chunk);
+  }
+
+  /** append(), compressing on libuv's thread pool (the writer thread's call: lz4-napi's asynchronous call does not leak). */
+  async appendAsync(stream: number, chunk: Uint8Array): Promise<void> {
+    const s = this.streams.get(stream)!;
+    writeAll(s.fd, s.lz4 ? await lz4CompressAsync(chunk) : chunk);
+  }
+
+  closeStream(stream: number): void {
+    const s = this.streams.get(stream);
+    if (s === undefined) return;
+    this.streams.delete(stream);
+    closeSync(s.fd);
+  }
+
   close(): Map<string, FileDigest> {
+    for (const id of [...this.streams.keys()]) this.closeStream(id);
     const out = new Map<string, FileDigest>();
     for (const name of TABLE_NAMES) out.set(TABLES[name].file, this.tables[name].finish());
     return out;
@@ -74,6 +120,14 @@ export class TraceFilesWriter implements TraceFiles {
 
   abandon(): void {
     for (const name of TABLE_NAMES) this.tables[name].abandon();
+    for (const s of this.streams.values()) {
+      try {
+        closeSync(s.fd);
+      } catch {
+        // nothing more can be done with this file
+      }
+    }
+    this.streams.clear();
   }
 
   settle(): void {

@@ -32,6 +32,9 @@ export type WriterRequest =
   | { op: 'open'; id: number; spec: TraceFilesSpec; port: MessagePort; status: SharedArrayBuffer }
   | { op: 'write'; id: number; table: TableName; rows: number; layout: number[]; buf: ArrayBuffer; dictionaries: BatchParts['dictionaries'] }
   | { op: 'marker'; id: number; manifest: Manifest }
+  | { op: 'openStream'; id: number; stream: number; path: string; lz4: boolean }
+  | { op: 'append'; id: number; stream: number; chunk: Uint8Array }
+  | { op: 'closeStream'; id: number; stream: number }
   | { op: 'close'; id: number }
   | { op: 'abandon'; id: number };
 
@@ -134,6 +137,31 @@ export class TraceFilesWorker implements TraceFiles {
   marker(m: Manifest): void {
     this.check();
     this.send({ op: 'marker', id: this.id, manifest: m });
+  }
+
+  private nextStream = 1;
+
+  openStream(path: string, lz4: boolean): number {
+    this.check();
+    const stream = this.nextStream++;
+    this.send({ op: 'openStream', id: this.id, stream, path, lz4 });
+    // Opening creates the file: an error there is this call's.
+    this.waitFor(this.sent);
+    this.check();
+    return stream;
+  }
+
+  append(stream: number, chunk: Uint8Array): void {
+    this.check();
+    // A chunk that is a whole buffer moves to the writer thread; a view is copied.
+    const own = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength && chunk.buffer instanceof ArrayBuffer;
+    const c = own ? chunk : chunk.slice();
+    this.send({ op: 'append', id: this.id, stream, chunk: c }, [c.buffer as ArrayBuffer]);
+  }
+
+  closeStream(stream: number): void {
+    this.check();
+    this.send({ op: 'closeStream', id: this.id, stream });
   }
 
   close(): Map<string, FileDigest> {

@@ -23,7 +23,7 @@ import { EXIT_WORD_COLUMNS, FORMAT_NAME, FORMAT_VERSION, columnSpec, GROUND_TRUT
 import { TableBuffer, type ColumnBuffer } from './TableBuffer.js';
 import { TraceFilesWriter, type TraceFiles, type TraceFilesSpec } from './TraceFiles.js';
 import { TraceFilesWorker } from './TraceFilesWorker.js';
-import { DEFAULT_COMPRESSION, TRACE_COMPRESSIONS, type TraceCompression } from './compression.js';
+import { DEFAULT_COMPRESSION, TRACE_COMPRESSIONS, TraceCompression } from './compression.js';
 import { TraceError } from '../errors.js';
 
 export interface TraceWriterOptions {
@@ -65,6 +65,13 @@ export interface StopInput {
 }
 
 export const DEFAULT_BATCH_ROWS = 32768;
+
+/** A file written chunk by chunk through the trace's files (TraceWriter.stream). */
+export interface ChunkStream {
+  /** Append one chunk (compressed as one LZ4 frame under lz4 compression); the chunk's buffer is handed over. */
+  append(chunk: Uint8Array): void;
+  close(): void;
+}
 
 export const TraceFilesMode = { thread: 'thread', inline: 'inline' } as const;
 export type TraceFilesMode = (typeof TraceFilesMode)[keyof typeof TraceFilesMode];
@@ -457,6 +464,20 @@ export class TraceWriter implements MachineObserver {
   filePath(rel: string): string {
     this.checkOpen();
     return this.directory.extraFile(rel);
+  }
+
+  /**
+   * A file the caller writes as a sequence of chunks (the input log), through the trace's files: with the
+   * writer thread, compressed (one LZ4 frame per chunk under lz4 compression) and written there, in order with
+   * the tables. Hashed and listed in the manifest at close; close the stream before.
+   */
+  stream(rel: string): ChunkStream {
+    this.checkOpen();
+    const id = this.files.openStream(this.directory.extraFile(rel), this.compression === TraceCompression.lz4);
+    return {
+      append: (chunk) => this.files.append(id, chunk),
+      close: () => this.files.closeStream(id),
+    };
   }
 
   /**

@@ -95,6 +95,15 @@ async function handle(m: WriterRequest): Promise<void> {
         case 'marker':
           files.marker(m.manifest);
           break;
+        case 'openStream':
+          files.openStream(m.path, m.lz4, m.stream);
+          break;
+        case 'append':
+          await files.appendAsync(m.stream, m.chunk);
+          break;
+        case 'closeStream':
+          files.closeStream(m.stream);
+          break;
         case 'close':
           reply(t, { op: 'closed', digests: [...files.close()] });
           break;

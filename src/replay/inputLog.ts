@@ -13,6 +13,7 @@ import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { Packr, Unpackr } from 'msgpackr';
 import { isLz4Frame, lz4Compress, lz4Decompress, lz4FrameLength, TraceCompression } from '../record/compression.js';
 import { TraceError } from '../errors.js';
+import type { ChunkStream } from '../record/TraceWriter.js';
 
 export const InputKind = {
   /** [1, icount, port, size, value, irq]: the value an IN (or one element of INS) returned; irq = 1 if it made an interrupt deliverable. */
@@ -49,11 +50,17 @@ export class InputLogWriter {
   private at = 0;
   private count = 0;
   private fd: number;
+  private open = true;
   entries = 0;
+  /** Bytes of the chunks written (before compression when a stream compresses them). */
   bytes = 0;
 
-  constructor(path: string, readonly compression: TraceCompression = TraceCompression.none) {
-    this.fd = openSync(path, 'w');
+  /**
+   * `stream`: hand each chunk to the trace's files (TraceWriter.stream: the writer thread compresses and
+   * writes it) instead of compressing and writing it here (path and compression then unused).
+   */
+  constructor(path: string, readonly compression: TraceCompression = TraceCompression.none, private readonly stream: ChunkStream | null = null) {
+    this.fd = stream === null ? openSync(path, 'w') : -1;
   }
 
   add(entry: InputEntry): void {
@@ -147,34 +154,43 @@ export class InputLogWriter {
   }
 
   flush(): void {
-    if (this.count === 0 || this.fd < 0) return;
+    if (this.count === 0 || !this.open) return;
     const n = this.count;
     const head = n < 16 ? Uint8Array.of(0x90 | n) : n < 0x10000 ? Uint8Array.of(0xdc, n >> 8, n & 0xff)
       : Uint8Array.of(0xdd, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff);
     const packed = new Uint8Array(head.length + this.at);
     packed.set(head);
     packed.set(this.body.subarray(0, this.at), head.length);
-    const buf = this.compression === TraceCompression.lz4 ? lz4Compress(packed) : packed;
-    writeSync(this.fd, buf);
-    this.bytes += buf.length;
+    if (this.stream !== null) {
+      this.bytes += packed.length;
+      this.stream.append(packed);
+    } else {
+      const buf = this.compression === TraceCompression.lz4 ? lz4Compress(packed) : packed;
+      writeSync(this.fd, buf);
+      this.bytes += buf.length;
+    }
     this.at = 0;
     this.count = 0;
   }
 
   close(): void {
-    if (this.fd < 0) return;
+    if (!this.open) return;
     try {
       this.flush();
     } finally {
-      closeSync(this.fd);
+      this.open = false;
+      if (this.stream !== null) this.stream.close();
+      else closeSync(this.fd);
       this.fd = -1;
     }
   }
 
-  /** Close without writing the pending chunk (a write failed: the whole chunks on disk are what replay reads). */
+  /** Close without writing the pending chunk (a write failed: the whole chunks on disk are what replay reads;
+   *  a stream's file is closed by the trace's files, TraceWriter.abandon). */
   abandon(): void {
-    if (this.fd < 0) return;
-    closeSync(this.fd);
+    if (!this.open) return;
+    this.open = false;
+    if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
   }
 }

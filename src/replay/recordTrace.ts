@@ -123,7 +123,8 @@ export async function recordTrace(config: SessionConfig, dir: string, opts: Reco
     } else writer.addImage('kernel.elf', w.kernel);
     for (const p of w.programs) writer.addImage(p.name, p.bytes);
     if (w.disk.length > 0) writer.addImage('disk.img', w.disk);
-    log = new InputLogWriter(writer.filePath(INPUT_LOG_FILE), writer.compression);
+    // The input log's chunks are compressed and written by the trace's writer thread, in order with the tables.
+    log = new InputLogWriter(INPUT_LOG_FILE, writer.compression, writer.stream(INPUT_LOG_FILE));
     const rec = new RecordingEnvironment(liveEnv, log, () => m.cpu.ioIcount);
     liveEnv.onDma = (phys, bytes) => rec.dma(phys, bytes);
     // DMA and interrupt-controller calls outside an instruction are stamped with the current icount.
