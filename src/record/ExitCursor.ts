@@ -25,6 +25,8 @@ export function newExitEvent(): ExitEvent {
 }
 
 const TWO32 = 4294967296;
+/** Batches prefetch() reads ahead. */
+const AHEAD = 2;
 const EMPTY32: Uint32Array = new Uint32Array(0);
 const EMPTY16: Uint16Array = new Uint16Array(0);
 const EMPTY8: Uint8Array = new Uint8Array(0);
@@ -45,27 +47,32 @@ export class ExitCursor {
   private readonly wordCol = EXIT_WORD_COLUMNS.map(([name]) => index(name));
   /** Exits returned so far (the seq of the next one, in an intact trace). */
   position = 0;
-  /** The next batch, read ahead (prefetch), or being read. */
-  private ahead: { index: number; batch: RecordBatch | null } | null = null;
+  /** Batches read ahead (prefetch), or being read (batch null until ready), by index. */
+  private readonly ahead = new Map<number, { batch: RecordBatch | null }>();
 
   constructor(private readonly file: TableFileReader) {}
 
   /**
-   * Start reading the next batch with its LZ4 buffers decoded on libuv's thread pool (TableFileReader
-   * batchAhead), so that taking it costs this thread no decoding. Not awaited by a caller that goes on working
-   * (replay calls it between two slices of its run); a batch not ready when needed is read at once instead.
+   * Start reading the next AHEAD batches with their LZ4 buffers decoded on libuv's thread pool (TableFileReader
+   * batchAhead), so that taking them costs this thread no decoding. Not awaited by a caller that goes on
+   * working: replay calls it between two slices of its run, and a batch read ahead is ready at the slice
+   * boundary after its frames are decoded (two batches ahead: a slice may use up more than one batch of exits).
+   * A batch not ready when needed is read at once instead.
    */
   prefetch(): Promise<void> {
-    const index = this.batchIndex;
-    if (index >= this.file.numBatches || this.ahead?.index === index) return Promise.resolve();
-    const ahead: { index: number; batch: RecordBatch | null } = { index, batch: null };
-    this.ahead = ahead;
-    return this.file.batchAhead(index).then((b) => {
-      ahead.batch = b;
-    }, () => {
-      // read again when needed, which reports what is wrong
-      if (this.ahead === ahead) this.ahead = null;
-    });
+    const started: Promise<void>[] = [];
+    for (let index = this.batchIndex; index < Math.min(this.batchIndex + AHEAD, this.file.numBatches); index++) {
+      if (this.ahead.has(index)) continue;
+      const entry: { batch: RecordBatch | null } = { batch: null };
+      this.ahead.set(index, entry);
+      started.push(this.file.batchAhead(index).then((b) => {
+        entry.batch = b;
+      }, () => {
+        // read again when needed, which reports what is wrong
+        if (this.ahead.get(index) === entry) this.ahead.delete(index);
+      }));
+    }
+    return Promise.all(started).then(() => {});
   }
 
   /** Fill `into` with the next recorded exit; false (and the file closed) after the last one. */
@@ -117,9 +124,8 @@ export class ExitCursor {
       return false;
     }
     const index = this.batchIndex++;
-    const ahead = this.ahead;
-    const batch = ahead !== null && ahead.index === index && ahead.batch !== null ? ahead.batch : this.file.batch(index);
-    if (ahead !== null && ahead.index <= index) this.ahead = null;
+    const batch = this.ahead.get(index)?.batch ?? this.file.batch(index);
+    for (const k of this.ahead.keys()) if (k <= index) this.ahead.delete(k);
     const cols = EXITS.columns.map((spec, k) => new ColumnView(spec, batch.numRows, batch.getChildAt(k)!.data[0]!));
     const col = (k: number): ColumnView => cols[k]!;
     this.seq = col(COL.seq).words!; this.icount = col(COL.icount).words!; this.ts = col(COL.ts).words!;
