@@ -26,6 +26,10 @@ export interface TraceFiles {
   abandon(): void;
   /** Wait until every call made so far is done (the files and the marker are then as the recorder left them). */
   settle(): void;
+}
+
+/** Files the recorder writes chunk by chunk beside the tables (TraceWriter.stream), through the same queue. */
+export interface TraceStreams {
   /**
    * A file written as a sequence of chunks (the input log), each compressed as one LZ4 frame when `lz4`: opened
    * now, every chunk appended whole, closed by closeStream() or with the others at close().
@@ -54,7 +58,7 @@ export interface TraceFilesSpec {
   compression: TraceCompression;
 }
 
-export class TraceFilesWriter implements TraceFiles {
+export class TraceFilesWriter implements TraceFiles, TraceStreams {
   private readonly tables: Record<TableName, TableFile>;
   private readonly streams = new Map<number, Stream>();
   private nextStream = 1;

@@ -20,7 +20,7 @@ import type { Manifest } from './manifest.js';
 import type { FileDigest } from './fileHash.js';
 import type { TableName } from './schema.js';
 import type { BatchParts } from './TableFile.js';
-import type { TraceFiles, TraceFilesSpec } from './TraceFiles.js';
+import type { TraceFiles, TraceFilesSpec, TraceStreams } from './TraceFiles.js';
 
 /** Calls queued for the writer before the recorder waits (about 4 exits batches of ~8.5 MB at most). */
 const MAX_QUEUED = 6;
@@ -83,7 +83,7 @@ class WriterError extends Error {
   }
 }
 
-export class TraceFilesWorker implements TraceFiles {
+export class TraceFilesWorker implements TraceFiles, TraceStreams {
   private readonly id = nextId++;
   private readonly worker: Worker;
   private readonly port: MessagePort;

@@ -21,7 +21,7 @@ import { WitnessTableWriter } from './witnessTable.js';
 import { EXIT_WORD_COLUMNS, FORMAT_NAME, FORMAT_VERSION, columnSpec, GROUND_TRUTH_TYPE_NAMES, INTERCEPT_STRATEGY_NAMES, TABLES, TABLE_NAMES, TraceFile, WITNESS,
   type TableName } from './schema.js';
 import { TableBuffer, type ColumnBuffer } from './TableBuffer.js';
-import { TraceFilesWriter, type TraceFiles, type TraceFilesSpec } from './TraceFiles.js';
+import { TraceFilesWriter, type TraceFiles, type TraceFilesSpec, type TraceStreams } from './TraceFiles.js';
 import { TraceFilesWorker } from './TraceFilesWorker.js';
 import { DEFAULT_COMPRESSION, TRACE_COMPRESSIONS, TraceCompression } from './compression.js';
 import { TraceError } from '../errors.js';
@@ -93,7 +93,7 @@ export class TraceWriter implements MachineObserver {
   private readonly opts: TraceWriterOptions;
   private readonly tables: Record<TableName, TableBuffer>;
   /** Where the tables' batches and the marker are written (TraceFiles.ts). */
-  private readonly files: TraceFiles;
+  private readonly files: TraceFiles & TraceStreams;
   private readonly console: FileSink;
   private readonly images: ImageRef[] = [];
   private readonly cpi: number;
