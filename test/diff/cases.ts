@@ -459,6 +459,22 @@ export function shifts(rng: Rng): CaseSpec[] {
         put(st.regs, d, k < E.length ? E[k] : val(rng, size));
         g.add(`${op} r${size},1`, `${op} ${d.name}, 1`, st, { undef: shiftUndef(op, size, 1) });
       }
+      // RCL/RCR: counts around the (size+1)-bit rotation with CF clear and set, on edge values.
+      if (op === 'rcl' || op === 'rcr') {
+        const rc = [0, 1, 2, size - 1, size, size + 1, size + 2, 2 * size + 1, 2 * size + 2, 31, 32, 63, 64, 65];
+        for (const count of rc) {
+          for (const cf of [0n, 1n]) {
+            for (const v of [0n, mask(size), 1n << BigInt(size - 1), 1n, 0xa5a5a5a5a5a5a5a5n & mask(size)]) {
+              const st = g.state();
+              const [d] = pickRegs(rng, [size], { exclude: [1] });
+              put(st.regs, d, v);
+              st.regs[1] = (st.regs[1] & ~0xffn) | BigInt(count & 255);
+              st.rflags = (st.rflags & ~FL.CF) | cf;
+              g.add(`${op} r${size},cl (edge)`, `${op} ${d.name}, cl`, st, { undef: shiftUndef(op, size, count & 255) });
+            }
+          }
+        }
+      }
       // memory destination by 1, CL and imm
       for (let k = 0; k < 9; k++) {
         const st = g.state();
@@ -512,6 +528,19 @@ export function doubleShifts(rng: Rng): CaseSpec[] {
             g.add(`${op} ${form === 'mem' ? 'm' : 'r'}${size},r${size},cl`, `${op} ${dst}, ${s.name}, cl`, st, { undef, ...extra });
           }
         }
+      }
+    }
+  }
+  // 16-bit edges: counts 1, 2, 8, 15, 16 (17-31 leave the result undefined) on extreme values of both operands.
+  for (const op of ['shld', 'shrd']) {
+    for (const count of [1, 2, 8, 15, 16]) {
+      for (const [dv, sv] of [[0x8000n, 0xffffn], [0xffffn, 0n], [0x7fffn, 0x8001n], [1n, 0x8000n], [0n, 0xffffn]]) {
+        const st = g.state();
+        const [d, s] = pickRegs(rng, [16, 16], { exclude: [1] });
+        put(st.regs, d, dv);
+        put(st.regs, s, sv);
+        st.regs[1] = (st.regs[1] & ~0xffn) | BigInt(count);
+        g.add(`${op} r16,r16,cl (edge)`, `${op} ${d.name}, ${s.name}, cl`, st, { undef: FL.AF | (count === 1 ? 0n : FL.OF) });
       }
     }
   }
@@ -621,6 +650,42 @@ export function muldiv(rng: Rng): CaseSpec[] {
           g.add(`${op} r${size}`, `${op} ${s.name}`, st);
         }
       }
+    }
+  }
+  // Curated DIV/IDIV edges (dividend, divisor as signed or unsigned values of the double / single width):
+  // extreme dividends, divisors 1 / -1 / extremes, the largest quotients that fit and the smallest that do
+  // not (#DE), and every sign combination of IDIV's truncation and remainder.
+  for (const size of SIZES) {
+    const n = BigInt(size);
+    const M = (1n << n) - 1n; // unsigned max of the width
+    const MAX = (1n << (n - 1n)) - 1n; // signed max
+    const MIN = -(1n << (n - 1n)); // signed min
+    const WMAX = (1n << (2n * n)) - 1n; // unsigned max of the double width
+    const divCases: [string, bigint, bigint][] = [
+      ['div', WMAX, 1n], ['div', WMAX, M], ['div', M, 1n], ['div', M, M], ['div', 0n, M], ['div', M * M + M - 1n, M],
+      ['div', M * (1n << n) - 1n, M], ['div', M * M + M, M], ['div', 1n << (2n * n - 1n), (1n << (n - 1n)) + 1n],
+      ['div', 1n << (2n * n - 1n), 1n << (n - 1n)], ['div', (1n << (2n * n - 1n)) - 1n, 1n << (n - 1n)],
+      ['div', ((1n << (n - 1n)) - 1n) * (1n << n) + M, 1n << (n - 1n)], ['div', 1n << n, 2n], ['div', (1n << (n + 1n)) - 1n, 2n],
+      ['idiv', MAX, 1n], ['idiv', MAX, -1n], ['idiv', MIN, 1n], ['idiv', MIN, -1n], ['idiv', MIN - 1n, -1n],
+      ['idiv', -(1n << (2n * n - 1n)), 1n], ['idiv', -(1n << (2n * n - 1n)), -1n], ['idiv', (1n << (2n * n - 1n)) - 1n, -1n],
+      ['idiv', (1n << (2n * n - 1n)) - 1n, MIN], ['idiv', -(1n << (2n * n - 1n)), MIN], ['idiv', MAX * MAX + MAX - 1n, MAX],
+      ['idiv', MAX * MAX + MAX, MAX], ['idiv', MIN * MAX - (MAX - 1n), MAX], ['idiv', MIN * MAX - MAX, MAX],
+      ['idiv', MIN * MIN, MIN], ['idiv', MIN * MIN - 1n, MIN], ['idiv', MIN * (MIN + 1n), MIN],
+      ['idiv', -7n, 2n], ['idiv', 7n, -2n], ['idiv', -7n, -2n], ['idiv', 7n, 2n], ['idiv', -1n, MIN], ['idiv', MIN, MIN],
+      ['idiv', -1n, -1n], ['idiv', 0n, -1n], ['idiv', MAX * 3n + 2n, 3n], ['idiv', (MAX + 1n) * 3n, 3n],
+      ['idiv', MIN * 3n - 2n, 3n], ['idiv', (MIN - 1n) * 3n, 3n], ['idiv', MIN * -3n, -3n], ['idiv', MAX * -3n - 2n, -3n],
+    ];
+    for (const [op, dividend, divisor] of divCases) {
+      const st = g.state();
+      const [s] = pickRegs(rng, [size], { exclude: [0, 2], noHigh: true });
+      const dv = BigInt.asUintN(2 * size, dividend);
+      if (size === 8) put(st.regs, reg(16, 0), dv);
+      else {
+        put(st.regs, reg(size, 0), dv & mask(size));
+        put(st.regs, reg(size, 2), dv >> n);
+      }
+      put(st.regs, s, BigInt.asUintN(size, divisor));
+      g.add(`${op} r${size} (edge)`, `${op} ${s.name}`, st);
     }
   }
   return g.out;

@@ -1,6 +1,6 @@
 // MUL IMUL (one, two and three operands) DIV IDIV (SDM vol. 2). Products are exact 128-bit via 16-bit
-// limbs (no BigInt); divisions use BigInt, as they are rare and slow on hardware too. #DE on a zero
-// divisor or a quotient that does not fit (SDM DIV/IDIV).
+// limbs, quotients exact via 32-bit limbs (no BigInt). #DE on a zero divisor or a quotient that does not
+// fit (SDM DIV/IDIV).
 
 import { type Instruction, Mnemonic } from 'iced-x86';
 import type { Cpu } from '../Cpu.js';
@@ -8,7 +8,7 @@ import type { Handler, Op } from '../Op.js';
 import { K_EAGER, PARITY } from '../flags.js';
 import { Vector } from '../faults.js';
 import { decodeRegRm, decodeRm, isImm, setImm } from './operands.js';
-import { big, readDst, readSource, writeRegBig } from './operandAccess.js';
+import { readDst, readSource, writeReg } from './operandAccess.js';
 
 /** op.aux bit of IMUL r, r/m, imm: the third operand is an immediate (op.imm/immh). */
 const AUX_IMM = 2;
@@ -193,6 +193,57 @@ function imulTwo(cpu: Cpu, op: Op): void {
   setMulFlags(cpu, ((W[0] << 16) >> 16) !== W[0] || W[1] !== W[0] >> 31, r);
 }
 
+// Quotient and remainder of the last udivCore, as uint32 limbs (module scratch: no per-instruction allocation).
+let q0 = 0;
+let q1 = 0;
+let r0 = 0;
+let r1 = 0;
+
+/**
+ * Unsigned (h1:h0 * 2^size + l1:l0) / (d1:d0) for operand size `size`, all limbs uint32 Numbers (h1, l1, d1
+ * are 0 below 64 bits; the divisor is nonzero). Returns false when the quotient does not fit in `size` bits,
+ * i.e. when the high half is not below the divisor (SDM DIV: #DE). Exact: a dividend below 2^53 is divided in
+ * doubles (floor(n / d) is exact there because q * d <= n < 2^53), anything else bit by bit (restoring
+ * division, one quotient bit per step as in the SDM's pseudo-code definition of DIV).
+ */
+function udivCore(h1: number, h0: number, l1: number, l0: number, d1: number, d0: number, size: number): boolean {
+  if (h1 > d1 || (h1 === d1 && h0 >= d0)) return false;
+  const small = size === 64 ? (h1 | h0) === 0 && l1 < 0x200000 && d1 < 0x200000 : size === 32 ? h0 < 0x200000 : true;
+  if (small) {
+    const n = size === 64 ? l1 * TWO32 + l0 : h0 * 2 ** size + l0;
+    const d = d1 * TWO32 + d0;
+    const q = Math.floor(n / d);
+    const r = n - q * d;
+    q0 = q % TWO32;
+    q1 = (q - q0) / TWO32;
+    r0 = r % TWO32;
+    r1 = (r - r0) / TWO32;
+    return true;
+  }
+  // rem = high half (below the divisor); shift in the low half's bits from the top.
+  let a1 = h1;
+  let a0 = h0;
+  let b1 = 0;
+  let b0 = 0;
+  for (let i = size - 1; i >= 0; i--) {
+    const carry = a1 >>> 31;
+    a1 = ((a1 << 1) | (a0 >>> 31)) >>> 0;
+    a0 = ((a0 << 1) | (i >= 32 ? (l1 >>> (i - 32)) & 1 : (l0 >>> i) & 1)) >>> 0;
+    if (carry !== 0 || a1 > d1 || (a1 === d1 && a0 >= d0)) {
+      const lo = a0 - d0;
+      a1 = (a1 - d1 - (lo < 0 ? 1 : 0)) >>> 0;
+      a0 = lo >>> 0;
+      if (i >= 32) b1 |= 1 << (i - 32);
+      else b0 |= 1 << i;
+    }
+  }
+  q0 = b0 >>> 0;
+  q1 = b1 >>> 0;
+  r0 = a0;
+  r1 = a1;
+  return true;
+}
+
 /** DIV / IDIV: rDX:rAX / src -> quotient rAX, remainder rDX (AX / src -> AL, AH for bytes). */
 function divide(signed: boolean) {
   return (cpu: Cpu, op: Op): void => {
@@ -200,30 +251,75 @@ function divide(signed: boolean) {
     const size = op.size;
     const L = cpu.lo;
     const H = cpu.hi;
-    const bits = BigInt(size);
-    const mask = (1n << bits) - 1n;
-    let divisor = size === 64 ? big(cpu.t0, cpu.t1) : BigInt(cpu.t0 >>> 0) & mask;
-    if (divisor === 0n) throw cpu.fault.set(Vector.DE, 0);
-    let dividend: bigint;
-    if (size === 8) dividend = BigInt(L[0] & 0xffff);
-    else if (size === 64) dividend = (big(L[2], H[2]) << 64n) | big(L[0], H[0]);
-    else dividend = ((BigInt(L[2] >>> 0) & mask) << bits) | (BigInt(L[0] >>> 0) & mask);
-    if (signed) {
-      dividend = BigInt.asIntN(size * 2, dividend);
-      divisor = BigInt.asIntN(size, divisor);
-    }
-    const q = dividend / divisor; // BigInt division truncates toward zero, as IDIV does
-    const r = dividend % divisor; // remainder has the dividend's sign, as IDIV's
-    if (signed ? q < -(1n << (bits - 1n)) || q > (1n << (bits - 1n)) - 1n : q > mask) {
-      throw cpu.fault.set(Vector.DE, 0);
-    }
-    const qu = BigInt.asUintN(size, q);
-    const ru = BigInt.asUintN(size, r);
+    const m = size === 8 ? 0xff : size === 16 ? 0xffff : 0xffffffff;
+    // Divisor and dividend halves as uint32 limbs.
+    let d0 = (cpu.t0 & m) >>> 0;
+    let d1 = size === 64 ? cpu.t1 >>> 0 : 0;
+    if ((d0 | d1) === 0) throw cpu.fault.set(Vector.DE, 0);
+    let h0: number, h1 = 0, l0: number, l1 = 0;
     if (size === 8) {
-      L[0] = (L[0] & -65536) | Number(qu) | (Number(ru) << 8);
+      h0 = (L[0] >>> 8) & 0xff;
+      l0 = L[0] & 0xff;
     } else {
-      writeRegBig(cpu, 0, size, qu);
-      writeRegBig(cpu, 2, size, ru);
+      h0 = (L[2] & m) >>> 0;
+      l0 = (L[0] & m) >>> 0;
+      if (size === 64) {
+        h1 = H[2] >>> 0;
+        l1 = H[0] >>> 0;
+      }
+    }
+    let nNeg = false;
+    let dNeg = false;
+    if (signed) {
+      const top = size === 64 ? 0 : size - 1;
+      nNeg = (size === 64 ? h1 >>> 31 : (h0 >>> top) & 1) !== 0;
+      dNeg = (size === 64 ? d1 >>> 31 : (d0 >>> top) & 1) !== 0;
+      if (nNeg) {
+        // Two's complement of the 2*size-bit dividend: invert, add 1 carrying from l0 up to h1.
+        l0 = ((~l0 & m) >>> 0) + 1;
+        let c = l0 > m ? 1 : 0;
+        l0 = (l0 & m) >>> 0;
+        if (size === 64) {
+          l1 = (~l1 >>> 0) + c;
+          c = l1 > 0xffffffff ? 1 : 0;
+          l1 = l1 >>> 0;
+        }
+        h0 = ((~h0 & m) >>> 0) + c;
+        c = h0 > m ? 1 : 0;
+        h0 = (h0 & m) >>> 0;
+        if (size === 64) h1 = ((~h1 >>> 0) + c) >>> 0;
+      }
+      if (dNeg) {
+        d0 = ((~d0 & m) >>> 0) + 1;
+        const c = d0 > m ? 1 : 0;
+        d0 = (d0 & m) >>> 0;
+        if (size === 64) d1 = ((~d1 >>> 0) + c) >>> 0;
+      }
+    }
+    if (!udivCore(h1, h0, l1, l0, d1, d0, size)) throw cpu.fault.set(Vector.DE, 0);
+    let ql = q0, qh = q1, rl = r0, rh = r1;
+    if (signed) {
+      // |quotient| must be at most 2^(size-1) - 1, or exactly 2^(size-1) when negative (SDM IDIV).
+      const qTop = size === 64 ? qh >>> 31 : (ql >>> (size - 1)) & 1;
+      if (qTop !== 0) {
+        const exactMin = size === 64 ? qh === 0x80000000 && ql === 0 : ql === 2 ** (size - 1);
+        if (nNeg === dNeg || !exactMin) throw cpu.fault.set(Vector.DE, 0);
+      }
+      if (nNeg !== dNeg) {
+        // Negate (mod 2^size); writeReg keeps only `size` bits.
+        qh = ql === 0 ? -qh | 0 : ~qh;
+        ql = -ql | 0;
+      }
+      if (nNeg) {
+        rh = rl === 0 ? -rh | 0 : ~rh;
+        rl = -rl | 0;
+      }
+    }
+    if (size === 8) {
+      L[0] = (L[0] & -65536) | (ql & 0xff) | ((rl & 0xff) << 8);
+    } else {
+      writeReg(cpu, 0, 0, size, ql | 0, qh | 0);
+      writeReg(cpu, 2, 0, size, rl | 0, rh | 0);
     }
     // Flags are undefined after DIV/IDIV (SDM); leave them as they were.
   };

@@ -82,13 +82,3 @@ export function readReg(cpu: Cpu, r: number, shift: number, size: number): numbe
   const l = cpu.lo[r];
   return size === 8 ? (l >>> shift) & 255 : size === 16 ? l & 65535 : l;
 }
-
-/** 64-bit value of a (lo, hi) pair as BigInt (rare paths only). */
-export function big(lo: number, hi: number): bigint {
-  return (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
-}
-
-/** Write a BigInt value to register r (no byte shift) at `size` (rare paths only: DIV/IDIV). */
-export function writeRegBig(cpu: Cpu, r: number, size: number, v: bigint): void {
-  writeReg(cpu, r, 0, size, Number(v & 0xffffffffn) | 0, Number((v >> 32n) & 0xffffffffn) | 0);
-}

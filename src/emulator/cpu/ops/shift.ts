@@ -7,7 +7,7 @@ import type { Cpu } from '../Cpu.js';
 import type { Op } from '../Op.js';
 import { F, K_EAGER, K_RES, getArith, getCF } from '../flags.js';
 import { decodeRm, isImm, setReg } from './operands.js';
-import { AUX_MEM, big, readDst, readReg, writeDst } from './operandAccess.js';
+import { AUX_MEM, readDst, readReg, writeDst } from './operandAccess.js';
 import { type Template, useTemplate } from './template.js';
 
 const Kind = { shl: 0, shr: 1, sar: 2, rol: 3, ror: 4, rcl: 5, rcr: 6 } as const;
@@ -183,32 +183,41 @@ function shift64(cpu: Cpu, op: Op, kind: Kind, n: number): void {
   setResFlags(cpu, 64, rl | 0, rh | 0, cf, of);
 }
 
-/** RCL / RCR: rotate through CF, a (size+1)-bit rotation (count mod 9 / 17 for 8 / 16-bit operands). */
+/**
+ * RCL / RCR: rotate through CF, a (size+1)-bit rotation (count mod 9 / 17 for 8 / 16-bit operands), one bit
+ * per step on int32 limbs as the SDM's pseudo-code does (at most 63 steps; rare instructions).
+ */
 function rotateCarry(cpu: Cpu, op: Op, kind: Kind, masked: number): void {
   const size = op.size;
   const n = size === 8 ? masked % 9 : size === 16 ? masked % 17 : masked;
-  let v = size === 64 ? big(cpu.t0, cpu.t1) : BigInt(cpu.t0 >>> 0) & ((1n << BigInt(size)) - 1n);
-  let cf = BigInt(getCF(cpu));
-  const top = BigInt(size - 1);
-  const mask = (1n << BigInt(size)) - 1n;
+  const top = size - 1;
+  let lo = size === 8 ? cpu.t0 & 0xff : size === 16 ? cpu.t0 & 0xffff : cpu.t0 | 0;
+  let hi = size === 64 ? cpu.t1 | 0 : 0;
+  let cf = getCF(cpu);
   for (let i = 0; i < n; i++) {
     if (kind === Kind.rcl) {
-      const out = (v >> top) & 1n;
-      v = ((v << 1n) | cf) & mask;
+      const out = size === 64 ? hi >>> 31 : (lo >>> top) & 1;
+      if (size === 64) hi = (hi << 1) | (lo >>> 31);
+      lo = (lo << 1) | cf;
+      if (size < 32) lo &= (1 << size) - 1;
       cf = out;
     } else {
-      const out = v & 1n;
-      v = (v >> 1n) | (cf << top);
+      const out = lo & 1;
+      if (size === 64) {
+        lo = (lo >>> 1) | (hi << 31);
+        hi = (hi >>> 1) | (cf << 31);
+      } else {
+        lo = (lo >>> 1) | (cf << top);
+      }
       cf = out;
     }
   }
-  const rl = Number(v & 0xffffffffn) | 0;
-  const rh = Number((v >> 32n) & 0xffffffffn) | 0;
   // A masked count that is a multiple of size+1 (n = 0) leaves value and CF unchanged; OF per the 1-bit rule.
-  writeDst(cpu, op, rl, rh);
-  const msb = Number((v >> top) & 1n);
-  const of = kind === Kind.rcl ? msb ^ Number(cf) : msb ^ Number((v >> (top - 1n)) & 1n);
-  setRotateFlags(cpu, Number(cf), of);
+  writeDst(cpu, op, lo | 0, hi | 0);
+  const msb = size === 64 ? hi >>> 31 : (lo >>> top) & 1;
+  const msb2 = size === 64 ? (hi >>> 30) & 1 : (lo >>> (top - 1)) & 1;
+  const of = kind === Kind.rcl ? msb ^ cf : msb ^ msb2;
+  setRotateFlags(cpu, cf, of);
 }
 
 /** SHLD / SHRD dst, src, count (SDM): the vacated bits come from src. */
@@ -234,31 +243,23 @@ function doubleShiftHandler(left: boolean): (cpu: Cpu, op: Op) => void {
       doubleShift64(cpu, op, left, n);
       return;
     }
-    // 16 bits: counts above 16 shift the source's bits back in (a result the SDM leaves undefined; this is
-    // what the host CPU gives). Rare enough for BigInt.
-    const B = BigInt(size);
-    const mask = (1n << B) - 1n;
-    const d = size === 64 ? big(cpu.t0, cpu.t1) : BigInt(cpu.t0 >>> 0) & mask;
-    const s = size === 64 ? big(cpu.lo[op.s], cpu.hi[op.s]) : BigInt(readReg(cpu, op.s, op.ssh, size) >>> 0) & mask;
-    const N = BigInt(n);
-    let r: bigint;
-    let cf: bigint;
+    // 16 bits (n 1-31): counts above 16 shift the source's bits back in (a result the SDM leaves undefined;
+    // this is what the host CPU gives). SHLD: the high half of (d:s) << n; SHRD: (d:s:d) >> n.
+    const d = cpu.t0 & 0xffff;
+    const s = readReg(cpu, op.s, op.ssh, 16) & 0xffff;
+    let r: number;
+    let cf: number;
     if (left) {
-      // d:s shifted left by n, keep the high half. (16-bit counts > 16 give an undefined result.)
-      const pair = (d << B) | s;
-      r = ((pair << N) >> B) & mask;
-      cf = N <= B ? (d >> (B - N)) & 1n : (s >> (2n * B - N)) & 1n;
+      const pair = (d << 16) | s;
+      r = (n <= 16 ? pair >>> (16 - n) : pair << (n - 16)) & 0xffff;
+      cf = n <= 16 ? (d >>> (16 - n)) & 1 : (s >>> (32 - n)) & 1;
     } else {
-      const ext = (d << (2n * B)) | (s << B) | d;
-      r = (ext >> N) & mask;
-      cf = (ext >> (N - 1n)) & 1n;
+      const low = (s << 16) | d; // bits 31:0 of d:s:d; d is bits 47:32
+      r = ((low >>> n) | (d << (32 - n))) & 0xffff;
+      cf = (low >>> (n - 1)) & 1;
     }
-    const rl = Number(r & 0xffffffffn) | 0;
-    const rh = Number((r >> 32n) & 0xffffffffn) | 0;
-    writeDst(cpu, op, rl, rh);
-    const msbR = Number((r >> (B - 1n)) & 1n);
-    const msbD = Number((d >> (B - 1n)) & 1n);
-    setResFlags(cpu, size, size === 64 ? rl : Number(r) | 0, rh, Number(cf), msbR ^ msbD);
+    writeDst(cpu, op, r, 0);
+    setResFlags(cpu, 16, r, 0, cf, ((r >>> 15) ^ (d >>> 15)) & 1);
   };
 }
 
