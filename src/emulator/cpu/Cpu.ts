@@ -120,6 +120,9 @@ export class Cpu implements LazyFlags {
   cstar: Pair = { lo: 0, hi: 0 };
   fmask = 0;
   tscAux = 0;
+  /** The value of the last successful readMsr (a reused pair: no allocation per RDMSR). */
+  msrLo = 0;
+  msrHi = 0;
   apicBase: Pair = { lo: 0xfee00900 | 0, hi: 0 };
   /** Debug registers DR0-DR3 (lo/hi words), DR6, DR7 (ops/debugRegisters.ts; reset values SDM 17.2). */
   readonly drLo = new Int32Array(4);
@@ -502,33 +505,41 @@ export class Cpu implements LazyFlags {
     }
   }
 
-  readMsr(index: number): Pair | null {
+  /** RDMSR: false for an MSR that does not exist (#GP), else true with the value in msrLo/msrHi. */
+  readMsr(index: number): boolean {
     switch (index) {
-      case Msr.EFER: return { lo: this.efer, hi: 0 };
-      case Msr.STAR: return { ...this.star };
-      case Msr.LSTAR: return { ...this.lstar };
-      case Msr.CSTAR: return { ...this.cstar };
-      case Msr.FMASK: return { lo: this.fmask, hi: 0 };
-      case Msr.FS_BASE: return { lo: this.fsBaseLo, hi: this.fsBaseHi };
-      case Msr.GS_BASE: return { lo: this.gsBaseLo, hi: this.gsBaseHi };
-      case Msr.KERNEL_GS_BASE: return { lo: this.kernelGsBaseLo, hi: this.kernelGsBaseHi };
-      case Msr.TSC_AUX: return { lo: this.tscAux, hi: 0 };
-      case Msr.APIC_BASE: return { ...this.apicBase };
+      case Msr.EFER: return this.msrOut(this.efer, 0);
+      case Msr.STAR: return this.msrOut(this.star.lo, this.star.hi);
+      case Msr.LSTAR: return this.msrOut(this.lstar.lo, this.lstar.hi);
+      case Msr.CSTAR: return this.msrOut(this.cstar.lo, this.cstar.hi);
+      case Msr.FMASK: return this.msrOut(this.fmask, 0);
+      case Msr.FS_BASE: return this.msrOut(this.fsBaseLo, this.fsBaseHi);
+      case Msr.GS_BASE: return this.msrOut(this.gsBaseLo, this.gsBaseHi);
+      case Msr.KERNEL_GS_BASE: return this.msrOut(this.kernelGsBaseLo, this.kernelGsBaseHi);
+      case Msr.TSC_AUX: return this.msrOut(this.tscAux, 0);
+      case Msr.APIC_BASE: return this.msrOut(this.apicBase.lo, this.apicBase.hi);
       case Msr.PLATFORM_ID: case Msr.SMI_COUNT: case Msr.PLATFORM_INFO: case Msr.MCG_CAP: case Msr.MISC_FEATURES_ENABLES:
-        return { lo: 0, hi: 0 };
+        return this.msrOut(0, 0);
       // Microcode update signature in bits 63:32 (QEMU reports revision 1 for its vCPUs).
-      case Msr.BIOS_SIGN_ID: return { lo: 0, hi: 1 };
-      case Msr.FEATURE_CONTROL: return { lo: this.featureControl, hi: 0 };
-      case Msr.MISC_ENABLE: return { lo: this.miscEnable, hi: 0 };
-      case Msr.SYSENTER_CS: return { lo: this.sysenterCs, hi: 0 };
-      case Msr.SYSENTER_ESP: return { ...this.sysenterEsp };
-      case Msr.SYSENTER_EIP: return { ...this.sysenterEip };
+      case Msr.BIOS_SIGN_ID: return this.msrOut(0, 1);
+      case Msr.FEATURE_CONTROL: return this.msrOut(this.featureControl, 0);
+      case Msr.MISC_ENABLE: return this.msrOut(this.miscEnable, 0);
+      case Msr.SYSENTER_CS: return this.msrOut(this.sysenterCs, 0);
+      case Msr.SYSENTER_ESP: return this.msrOut(this.sysenterEsp.lo, this.sysenterEsp.hi);
+      case Msr.SYSENTER_EIP: return this.msrOut(this.sysenterEip.lo, this.sysenterEip.hi);
       case Msr.TSC: {
         const t = this.tsc(this.icount);
-        return { lo: t % 4294967296 | 0, hi: Math.floor(t / 4294967296) | 0 };
+        return this.msrOut(t % 4294967296 | 0, Math.floor(t / 4294967296) | 0);
       }
-      default: return null;
+      default: return false;
     }
+  }
+
+  /** Sets the value readMsr returns through msrLo/msrHi. */
+  private msrOut(lo: number, hi: number): true {
+    this.msrLo = lo;
+    this.msrHi = hi;
+    return true;
   }
 
   /** Returns false for an MSR that does not exist or a value it does not accept (#GP). */

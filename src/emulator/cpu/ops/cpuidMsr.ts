@@ -46,10 +46,9 @@ const rdtscp: H = (cpu, op) => {
 const rdmsr: H = (cpu, op) => {
   cpu.requireCpl0();
   if (hooked(cpu, Exitable.rdmsr, op)) return;
-  const v = cpu.readMsr(cpu.lo[1] >>> 0);
-  if (v === null) gp0(cpu);
-  set32(cpu, 0, v.lo);
-  set32(cpu, 2, v.hi);
+  if (!cpu.readMsr(cpu.lo[1] >>> 0)) gp0(cpu);
+  set32(cpu, 0, cpu.msrLo);
+  set32(cpu, 2, cpu.msrHi);
 };
 
 const wrmsr: H = (cpu, op) => {
