@@ -65,6 +65,7 @@ describe('trace info', () => {
     const dir = join(root, 'cut');
     const w = new TraceWriter(dir, opts);
     emitSynthetic(w, { seed: 6, exits: 1200 });
+    w.settle(); // the writer thread has written the two full batches (the marker lists only what is on disk)
     const recording = await traceInfo(dir);
     expect(recording).toContain('INCOMPLETE (still recording');
     expect(recording).toMatch(/exits\.arrow +[\d.]+ KiB +\d+ +1024/);
