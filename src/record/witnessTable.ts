@@ -86,21 +86,8 @@ function put64(w: Uint32Array, i: number, x: number): void {
   w[i + 1] = (x - lo) / TWO32;
 }
 
-/** One row of witness.arrow. */
-export interface WitnessRow {
-  icount: number;
-  kind: number;
-  kindName: string;
-  seq: number;
-  pid: number;
-  tgid: number;
-  otherPid: number;
-  otherTgid: number;
-  arg: number;
-  flags: number;
-  comm: string;
-  otherComm: string;
-}
+/** One row of witness.arrow: the event as the device parsed it, with its kind as number and name. */
+export type WitnessRow = Omit<WitnessEvent, 'kind' | 'type'> & { kind: number; kindName: string };
 
 /** The witness rows of a trace, or null when it has no witness.arrow (a run without the module). */
 export function readWitness(reader: TraceReader): WitnessRow[] | null {
