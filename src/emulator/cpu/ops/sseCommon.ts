@@ -151,8 +151,7 @@ export function readMem(cpu: Cpu, op: Op, slot: number): void {
 
 /** The source slot: op.s, or SRC after reading the memory operand. Checks SSE (or MMX) availability. */
 export function src(cpu: Cpu, op: Op): number {
-  if ((op.aux & AUX_MMX) !== 0) checkMmx(cpu);
-  else checkSse(cpu);
+  avail(cpu, op);
   if ((op.aux & AUX_MEM) === 0) return op.s;
   readMem(cpu, op, SRC);
   return SRC;

@@ -7,25 +7,25 @@ import type { Op } from '../Op.js';
 import { rcp32, rsqrt32 } from '../fpu/rcp.js';
 import { type H, regXmm, rmXmm, src, use } from './sseCommon.js';
 
-const rcpps: H = (cpu, op) => {
-  const s = src(cpu, op) * 4, d = op.d * 4, x = cpu.xmm;
-  // Read all source lanes first: d may equal s.
-  const a = x[s], b = x[s + 1], c = x[s + 2], e = x[s + 3];
-  x[d] = rcp32(a); x[d + 1] = rcp32(b); x[d + 2] = rcp32(c); x[d + 3] = rcp32(e);
-};
-const rcpss: H = (cpu, op) => {
-  const s = src(cpu, op);
-  cpu.xmm[op.d * 4] = rcp32(cpu.xmm[s * 4]);
-};
-const rsqrtps: H = (cpu, op) => {
-  const s = src(cpu, op) * 4, d = op.d * 4, x = cpu.xmm;
-  const a = x[s], b = x[s + 1], c = x[s + 2], e = x[s + 3];
-  x[d] = rsqrt32(a); x[d + 1] = rsqrt32(b); x[d + 2] = rsqrt32(c); x[d + 3] = rsqrt32(e);
-};
-const rsqrtss: H = (cpu, op) => {
-  const s = src(cpu, op);
-  cpu.xmm[op.d * 4] = rsqrt32(cpu.xmm[s * 4]);
-};
+/** The packed form of a single-lane function: all four lanes of the source (read first: d may equal s). */
+function packed(f: (x: number) => number): H {
+  return (cpu, op) => {
+    const s = src(cpu, op) * 4, d = op.d * 4, x = cpu.xmm;
+    const a = x[s], b = x[s + 1], c = x[s + 2], e = x[s + 3];
+    x[d] = f(a); x[d + 1] = f(b); x[d + 2] = f(c); x[d + 3] = f(e);
+  };
+}
+/** The scalar form: lane 0 only, the destination's other lanes kept. */
+function scalar(f: (x: number) => number): H {
+  return (cpu, op) => {
+    const s = src(cpu, op);
+    cpu.xmm[op.d * 4] = f(cpu.xmm[s * 4]);
+  };
+}
+const rcpps = packed(rcp32);
+const rcpss = scalar(rcp32);
+const rsqrtps = packed(rsqrt32);
+const rsqrtss = scalar(rsqrt32);
 
 /** Decode RCPPS/RCPSS/RSQRTPS/RSQRTSS xmm, xmm/m128 (aligned) or xmm/m32; false for anything else. */
 export function decodeSseRcp(ins: Instruction, op: Op): boolean {
