@@ -49,17 +49,22 @@ export function lz4CompressAsync(b: Uint8Array): Promise<Uint8Array> {
   return compressFrame(b, { contentChecksum: false });
 }
 
-/** Frames compressed ahead of a batch's encode calls (CompressedFileWriter.writeAsync), in the order asked. */
-let ahead: { inputs: Uint8Array[]; outputs: Uint8Array[]; next: number } | null = null;
+/** Buffers compressed or decoded ahead of apache-arrow's calls for them, in the order it will ask. */
+interface DoneAhead { inputs: Uint8Array[]; outputs: Uint8Array[]; next: number }
+
+/** The output done ahead for this very buffer (the next one asked for), else null. */
+function takeAhead(a: DoneAhead | null, b: Uint8Array): Uint8Array | null {
+  if (a === null || a.next >= a.inputs.length) return null;
+  const x = a.inputs[a.next]!;
+  return x.buffer === b.buffer && x.byteOffset === b.byteOffset && x.byteLength === b.byteLength ? a.outputs[a.next++]! : null;
+}
+
+/** Frames compressed ahead of a batch's encode calls (CompressedFileWriter.writeAsync). */
+let ahead: DoneAhead | null = null;
 
 /** apache-arrow's encode call: the frame compressed ahead for this very buffer, else one compressed now. */
 function encode(b: Uint8Array): Uint8Array {
-  const a = ahead;
-  if (a !== null && a.next < a.inputs.length) {
-    const x = a.inputs[a.next]!;
-    if (x.buffer === b.buffer && x.byteOffset === b.byteOffset && x.byteLength === b.byteLength) return a.outputs[a.next++]!;
-  }
-  return lz4Compress(b);
+  return takeAhead(ahead, b) ?? lz4Compress(b);
 }
 
 /** Decode one LZ4 frame (lz4Frame.ts: lz4-napi's synchronous decoder leaks what it returns). `size`: the
@@ -147,17 +152,12 @@ function arrowBufferSizeHint(b: Uint8Array): number {
   return n > 0n && n <= BigInt(b.byteLength) * 255n + 65536n ? Number(n) : 0;
 }
 
-/** Frames decoded ahead of a batch's decode calls (decodedAhead), in the order asked. */
-let decoded: { inputs: Uint8Array[]; outputs: Uint8Array[]; next: number } | null = null;
+/** Frames decoded ahead of a batch's decode calls (decodedAhead). */
+let decoded: DoneAhead | null = null;
 
 /** apache-arrow's decode call: the frame decoded ahead for this very buffer, else decoded now (lz4Frame.ts). */
 function decode(b: Uint8Array): Uint8Array {
-  const a = decoded;
-  if (a !== null && a.next < a.inputs.length) {
-    const x = a.inputs[a.next]!;
-    if (x.buffer === b.buffer && x.byteOffset === b.byteOffset && x.byteLength === b.byteLength) return a.outputs[a.next++]!;
-  }
-  return lz4Decompress(b, arrowBufferSizeHint(b));
+  return takeAhead(decoded, b) ?? lz4Decompress(b, arrowBufferSizeHint(b));
 }
 
 /**
