@@ -4,7 +4,8 @@
 //                             syscall:n=200000 under handler-injection and under interception none
 //                             (bench/exitpath.bench.ts; `npm run bench -- exitpath` alone)
 //   record.overhead_exit_dense  record / same run without recorder, syscall:n=2000000 (main-thread CPU time;
-//                             _process_cpu: the whole process's CPU time, the writer thread included; _wall)
+//                             _process_cpu: the whole process's CPU time, the writer thread included; _wall).
+//                             Each step runs in a fresh process (bench/scaleStep.mts), as `trace record` does.
 //   record.scaling            host time per exit recording 2M exits / recording 200k exits (CPU time)
 //   record.bytes_per_exit_dir the whole trace directory (images included) / exits, syscall:n=2000000
 //   replay.speed_exit_dense   record time / replay time of that trace (main-thread CPU time; _process_cpu: every thread)
@@ -19,18 +20,14 @@
 // e.g. `trace record syscall:n=10000000 --max-instructions 2.5G --max-exits 20M`, ~6 min) and prints their
 // analyze.peak_rss_2m and analyze.peak_rss_10m.
 
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LiveEnvironment } from '../src/replay/LiveEnvironment.js';
-import { assemble, runSliced, type SessionConfig } from '../src/replay/Session.js';
-import { recordTrace } from '../src/replay/recordTrace.js';
-import { replayTrace } from '../src/replay/replayTrace.js';
 import { figure } from './figure.js';
 import { exitHostNs } from './exitpath.bench.js';
+import type { StepResult } from './scaleStep.mjs';
 
-const base = { exitPreset: 'kvm-default', costModel: 'modern', maxInstructions: 50_000_000_000, maxExits: 1e9 };
 
 function dirBytes(dir: string): number {
   let n = 0;
@@ -41,51 +38,15 @@ function dirBytes(dir: string): number {
   return n;
 }
 
-/**
- * CPU time (user + system) of the main thread so far, in ms: Linux's /proc/self/task/<pid>/stat (utime and
- * stime, clock ticks of 10 ms), else the whole process's. The main thread is the run's critical path: the
- * garbage collector's helper threads run beside it on an idle machine, so counting them (process.cpuUsage)
- * would charge the recorder for work that costs no wall time there.
- */
-function mainThreadCpuMs(): number {
-  try {
-    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) * 10; // fields 14 and 15 of proc(5); USER_HZ = 100
-  } catch {
-    const c = process.cpuUsage();
-    return (c.user + c.system) / 1000;
-  }
-}
+// The ratios use the main thread's CPU time: on a machine shared with other work, wall time also counts the
+// time the process waited for a core (the same 2M-exit run took 18.1 s and 41.8 s an hour apart); the
+// wall-clock ratios are printed next to them.
 
-/** CPU time (user + system) of the whole process so far, in ms: every thread (the recorder's writer thread,
- *  the garbage collector's helpers, libuv's pool). */
-function processCpuMs(): number {
-  const c = process.cpuUsage();
-  return (c.user + c.system) / 1000;
-}
-
-interface CpuMark { at: number; process: number }
-const cpuMark = (): CpuMark => ({ at: mainThreadCpuMs(), process: processCpuMs() });
-const cpuMs = (m: CpuMark): number => mainThreadCpuMs() - m.at;
-const processMs = (m: CpuMark): number => processCpuMs() - m.process;
-
-// Each step reports wall time and the main thread's CPU time. The ratios use CPU time: on a machine shared
-// with other work, wall time also counts the time the process waited for a core (the same 2M-exit run took
-// 18.1 s and 41.8 s an hour apart); the wall-clock ratios are printed next to them.
-async function plain(config: SessionConfig): Promise<{ ms: number; cpu: number; proc: number; icount: number; exits: number }> {
-  const a = assemble(config, (m, w) => new LiveEnvironment(m, w));
-  const c0 = cpuMark();
-  const t0 = performance.now();
-  const r = await runSliced(a.machine, 10_000_000);
-  return { ms: performance.now() - t0, cpu: cpuMs(c0), proc: processMs(c0), icount: r.icount, exits: r.exits };
-}
-
-async function record(config: SessionConfig, dir: string): Promise<{ ms: number; cpu: number; proc: number; exits: number }> {
-  const c0 = cpuMark();
-  const t0 = performance.now();
-  const r = await recordTrace(config, dir, { overwrite: true });
-  return { ms: performance.now() - t0, cpu: cpuMs(c0), proc: processMs(c0), exits: r.manifest.totals.exits };
+/** One step in a fresh process (bench/scaleStep.mts): its wall ms, main-thread and process CPU ms. */
+function step(...args: string[]): StepResult {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'scaleStep.mts'), ...args],
+    { encoding: 'utf8', maxBuffer: 1 << 20, stdio: ['ignore', 'pipe', 'inherit'] });
+  return JSON.parse(out.trim().split('\n').at(-1)!) as StepResult;
 }
 
 /** Run the CLI under GNU time (it reports on stderr): wall seconds and peak RSS (MB). */
@@ -122,18 +83,16 @@ export async function run(): Promise<void> {
     figure('vmx.exit_host_ns', await exitHostNs(), 'ns');
 
     // Recording, exit-dense, at two lengths.
-    const small = await record({ ...base, workload: 'syscall:n=200000' }, join(root, 's200k'));
+    // Each step in a fresh process, as `trace record` and `trace replay` run.
+    const small = step('record', 'syscall:n=200000', join(root, 's200k'));
     rmSync(join(root, 's200k'), { recursive: true, force: true });
-    const p2m = await plain({ ...base, workload: 'syscall:n=2000000' });
+    const p2m = step('plain', 'syscall:n=2000000');
     const d2m = join(root, 's2m');
-    const big = await record({ ...base, workload: 'syscall:n=2000000' }, d2m);
-    const c0 = cpuMark();
-    const t0 = performance.now();
-    const rep = await replayTrace(d2m);
-    const repMs = performance.now() - t0;
-    const repCpu = cpuMs(c0);
-    const repProc = processMs(c0);
-    if (!rep.clean) throw new Error('replay of the 2M-exit trace diverged');
+    const big = step('record', 'syscall:n=2000000', d2m);
+    const rep = step('replay', d2m);
+    const repMs = rep.ms;
+    const repCpu = rep.cpu;
+    const repProc = rep.proc;
     const bytes = dirBytes(d2m);
     console.log(`syscall:n=2000000: run ${p2m.ms.toFixed(0)} ms (CPU ${p2m.cpu.toFixed(0)}), record ${big.ms.toFixed(0)} ms (CPU ${big.cpu.toFixed(0)}), ` +
       `replay ${repMs.toFixed(0)} ms (CPU ${repCpu.toFixed(0)}), ${big.exits} exits, ${bytes} bytes; syscall:n=200000 record ${small.ms.toFixed(0)} ms ` +
