@@ -6,12 +6,15 @@
 //
 // The calls stay synchronous where the recorder needs them to be: close() and abandon() wait for the writer
 // (Atomics.wait on a shared counter, then the reply taken with receiveMessageOnPort), and at most
-// MAX_QUEUED calls are queued (the recorder waits for the writer beyond that: memory stays bounded when the
-// writer is slower). A failed write (a full disk) is reported to the recorder at its next call as the file
+// MAX_QUEUED calls carrying data (batches, chunks) are queued (the recorder waits for the writer beyond that:
+// memory stays bounded when the writer is slower). Nothing else waits: opening the files and streams is
+// queued like the rest, so the recorder never waits for the thread's start-up (~250 ms: its module graph).
+// A failure there or in a write (a full disk) is reported to the recorder at its next call as the file
 // system's error, with its code; the writer writes nothing more for that trace, and the marker keeps
 // describing the batches wholly on disk.
 //
-// One writer thread per process serves every recording (it does not keep the process alive: unref).
+// One writer thread per process serves every recording (it does not keep the process alive: unref);
+// startTraceFilesThread() starts it ahead of the first recording (recordTrace: before assembling the machine).
 
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { createRequire } from 'node:module';
@@ -22,7 +25,8 @@ import type { TableName } from './schema.js';
 import type { BatchParts } from './TableFile.js';
 import type { TraceFiles, TraceFilesSpec, TraceStreams } from './TraceFiles.js';
 
-/** Calls queued for the writer before the recorder waits (about 4 exits batches of ~8.5 MB at most). */
+/** Calls carrying data (batches, chunks) queued for the writer before the recorder waits (about 4 exits
+ *  batches of ~8.5 MB at most; markers and the other small calls are not counted). */
 const MAX_QUEUED = 6;
 /** Recycled transfer buffers kept per trace. */
 const POOL = 6;
@@ -52,6 +56,11 @@ export const STATUS_FAILED = 1;
 export const LAYOUT_WORDS = 7;
 
 let shared: Worker | null = null;
+
+/** Start the writer thread now (its start-up then overlaps the caller's own work); idempotent. */
+export function startTraceFilesThread(): void {
+  writerThread();
+}
 
 function writerThread(): Worker {
   if (shared !== null) return shared;
@@ -89,6 +98,8 @@ export class TraceFilesWorker implements TraceFiles, TraceStreams {
   private readonly port: MessagePort;
   private readonly status: Int32Array;
   private sent = 0;
+  /** The call numbers (1-based) of the data-carrying calls not known to be done, oldest first. */
+  private readonly heavy: number[] = [];
   private failure: WriterError | null = null;
   private digests: Map<string, FileDigest> | null = null;
   private readonly free: ArrayBuffer[] = [];
@@ -100,10 +111,9 @@ export class TraceFilesWorker implements TraceFiles, TraceStreams {
     this.port = port1;
     const sab = new SharedArrayBuffer(8);
     this.status = new Int32Array(sab);
+    // Opening creates the files: an error there is reported at the next call (not waited for here: the
+    // writer thread may still be starting).
     this.send({ op: 'open', id: this.id, spec, port: port2, status: sab }, [port2]);
-    // Opening creates the files: an error there (a directory not writable) is the constructor's.
-    this.waitFor(this.sent);
-    this.check();
   }
 
   write(table: TableName, batch: BatchParts): void {
@@ -131,7 +141,7 @@ export class TraceFilesWorker implements TraceFiles, TraceStreams {
       if (layout[l + 2]! >= 0) bytes.set(c.valid!.subarray(0, layout[l + 3]!), layout[l + 2]!);
       if (layout[l + 4]! >= 0) bytes.set(new Uint8Array(c.offsets!.buffer, c.offsets!.byteOffset, layout[l + 5]!), layout[l + 4]!);
     }
-    this.send({ op: 'write', id: this.id, table, rows: batch.rows, layout, buf, dictionaries: batch.dictionaries }, [buf]);
+    this.send({ op: 'write', id: this.id, table, rows: batch.rows, layout, buf, dictionaries: batch.dictionaries }, [buf], true);
   }
 
   marker(m: Manifest): void {
@@ -144,10 +154,8 @@ export class TraceFilesWorker implements TraceFiles, TraceStreams {
   openStream(path: string, lz4: boolean): number {
     this.check();
     const stream = this.nextStream++;
+    // Opening creates the file: an error there is reported at the next call.
     this.send({ op: 'openStream', id: this.id, stream, path, lz4 });
-    // Opening creates the file: an error there is this call's.
-    this.waitFor(this.sent);
-    this.check();
     return stream;
   }
 
@@ -156,7 +164,7 @@ export class TraceFilesWorker implements TraceFiles, TraceStreams {
     // A chunk that is a whole buffer moves to the writer thread; a view is copied.
     const own = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength && chunk.buffer instanceof ArrayBuffer;
     const c = own ? chunk : chunk.slice();
-    this.send({ op: 'append', id: this.id, stream, chunk: c }, [c.buffer as ArrayBuffer]);
+    this.send({ op: 'append', id: this.id, stream, chunk: c }, [c.buffer as ArrayBuffer], true);
   }
 
   closeStream(stream: number): void {
@@ -194,10 +202,22 @@ export class TraceFilesWorker implements TraceFiles, TraceStreams {
     this.port.close();
   }
 
-  private send(m: WriterRequest, transfer: Array<ArrayBuffer | MessagePort> = []): void {
+  /** Queue one call; `data`: it carries a batch or chunk (those are bounded: see MAX_QUEUED). */
+  private send(m: WriterRequest, transfer: Array<ArrayBuffer | MessagePort> = [], data = false): void {
     if (this.ended) throw new Error('the trace files are closed');
-    // Bounded queue: wait for the writer when it is MAX_QUEUED calls behind.
-    if (this.sent - Atomics.load(this.status, STATUS_DONE) >= MAX_QUEUED) this.waitFor(this.sent - MAX_QUEUED + 1);
+    if (data) {
+      // Bounded queue: wait for the writer when MAX_QUEUED data calls are not done yet.
+      const h = this.heavy;
+      const done = Atomics.load(this.status, STATUS_DONE);
+      while (h.length > 0 && h[0]! <= done) h.shift();
+      if (h.length >= MAX_QUEUED) {
+        this.waitFor(h[h.length - MAX_QUEUED]!);
+        this.check();
+        const now = Atomics.load(this.status, STATUS_DONE);
+        while (h.length > 0 && h[0]! <= now) h.shift();
+      }
+      h.push(this.sent + 1);
+    }
     this.worker.postMessage(m, transfer);
     this.sent++;
   }

@@ -6,7 +6,8 @@
 
 import { StopReason, type RunResult } from '../emulator/machine.js';
 import { costModelFigures } from '../emulator/costModel.js';
-import { TraceWriter, type TraceFilesMode } from '../record/TraceWriter.js';
+import { TraceFilesMode, TraceWriter } from '../record/TraceWriter.js';
+import { startTraceFilesThread } from '../record/TraceFilesWorker.js';
 import type { TraceCompression } from '../record/compression.js';
 import { closeOnSignal } from '../record/closeOnSignal.js';
 import type { Manifest } from '../record/manifest.js';
@@ -69,6 +70,8 @@ export async function recordTrace(config: SessionConfig, dir: string, opts: Reco
   let writer: TraceWriter | null = null;
   let log: InputLogWriter | null = null;
   let live: LiveEnvironment | null = null;
+  // The writer thread starts (loads its modules) while the machine is assembled.
+  if ((opts.writer ?? TraceFilesMode.thread) === TraceFilesMode.thread) startTraceFilesThread();
   const a = assemble(await resolveWorkload(config), (m, w) => {
     live = new LiveEnvironment(m, w);
     return live;
