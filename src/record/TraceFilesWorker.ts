@@ -16,9 +16,8 @@
 // One writer thread per process serves every recording (it does not keep the process alive: unref);
 // startTraceFilesThread() starts it ahead of the first recording (recordTrace: before assembling the machine).
 
-import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
+import { MessageChannel, receiveMessageOnPort, type Worker, type MessagePort } from 'node:worker_threads';
+import { moduleWorker } from './moduleWorker.js';
 import type { Manifest } from './manifest.js';
 import type { FileDigest } from './fileHash.js';
 import type { TableName } from './schema.js';
@@ -64,15 +63,7 @@ export function startTraceFilesThread(): void {
 
 function writerThread(): Worker {
   if (shared !== null) return shared;
-  const here = import.meta.url;
-  let w: Worker;
-  if (here.endsWith('.ts')) {
-    // Running from the TypeScript sources (vitest, tsx): the thread registers tsx's loader first.
-    const tsx = pathToFileURL(createRequire(here).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
-    const entry = new URL('./traceFilesThread.ts', here).href;
-    w = new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`, { eval: true });
-  } else w = new Worker(new URL('./traceFilesThread.js', here));
-  w.unref();
+  const w = moduleWorker(import.meta.url, 'traceFilesThread');
   w.on('error', () => {
     shared = null;
   });
