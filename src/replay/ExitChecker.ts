@@ -127,7 +127,10 @@ export function diffExit(rec: RecordedExit, rep: ExitEvent, accounting: Accounti
 
 export class ExitChecker {
   private pos = 0;
-  private lastMatch: { seq: number; icount: number } | null = null;
+  /** The last recorded exit that matched (-1: none yet), as numbers: an object per matched exit was 2M
+   *  allocations in a 2M-exit replay. */
+  private lastMatchSeq = -1;
+  private lastMatchIcount = 0;
   divergence: Divergence | null = null;
   matched = 0;
   /** Recorded exits passed over by `skip`. */
@@ -183,7 +186,8 @@ export class ExitChecker {
     if (diffs.length === 0) {
       this.pos++;
       this.matched++;
-      this.lastMatch = { seq: rec.seq, icount: rec.icount };
+      this.lastMatchSeq = rec.seq;
+      this.lastMatchIcount = rec.icount;
       return true;
     }
     if (this.subsequence && (e.icount < rec.icount || (e.icount === rec.icount && e.reason !== rec.reason))) {
@@ -233,10 +237,11 @@ export class ExitChecker {
   private diverge(rec: RecordedExit | null, e: ExitEvent | null, diffs: FieldDiff[]): void {
     const seq = rec?.seq ?? this.pos;
     const icount = rec?.icount ?? e?.icount ?? 0;
-    const last = this.lastMatch === null ? 'no exit matched before it' : `last match: exit ${this.lastMatch.seq} at icount ${this.lastMatch.icount}`;
+    const lastMatch = this.lastMatchSeq < 0 ? null : { seq: this.lastMatchSeq, icount: this.lastMatchIcount };
+    const last = lastMatch === null ? 'no exit matched before it' : `last match: exit ${lastMatch.seq} at icount ${lastMatch.icount}`;
     const lines = diffs.map((d) => `  ${d.field.padEnd(24)} recorded ${d.recorded.padEnd(20)} replayed ${d.replayed}`);
     this.divergence = {
-      seq, icount, replayedIcount: e?.icount ?? null, replayedReason: e?.reason ?? null, diffs, lastMatch: this.lastMatch,
+      seq, icount, replayedIcount: e?.icount ?? null, replayedReason: e?.reason ?? null, diffs, lastMatch,
       message: `divergence at exit ${seq} (icount ${icount}); ${last}\n${lines.join('\n')}`,
     };
   }
