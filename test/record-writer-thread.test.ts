@@ -1,7 +1,8 @@
 // The recorder's writer thread (src/record/TraceFilesWorker.ts): the tables compressed, hashed and written off
 // the recording thread must be the very files the recording thread writes itself (TraceFilesWriter), byte for
-// byte, compressed or not, and an independent Arrow reader (nodejs-polars) must read them with the manifest's
-// row counts and the values the machine published.
+// byte, compressed or not, checkpoints included (their memory ranges are computed, packed and compressed there
+// from a snapshot of guest memory), and an independent Arrow reader (nodejs-polars) must read them with the
+// manifest's row counts and the values the machine published.
 
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +18,8 @@ const root = mkdtempSync(join(tmpdir(), 'vmtrace-writer-thread-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 // 70,000 system calls: three record batches of exits, syscalls and ground truth (32,768 rows each) and a
-// short last one; io and interrupts hold one partial batch each.
+// short last one; io and interrupts hold one partial batch each. About 14.6M instructions: a checkpoint every
+// 3M gives four.
 const config = { workload: 'syscall:n=70000', exitPreset: 'kvm-default', costModel: 'modern' };
 
 describe('the writer thread', () => {
@@ -26,11 +28,14 @@ describe('the writer thread', () => {
       const seen: number[] = [];
       const thread = join(root, `thread-${compression}`);
       const inline = join(root, `inline-${compression}`);
-      const a = await recordTrace(config, thread, { compression, writer: 'thread', checkpointEvery: 0 });
-      const b = await recordTrace(config, inline, { compression, writer: 'inline', checkpointEvery: 0 });
+      const a = await recordTrace(config, thread, { compression, writer: 'thread', checkpointEvery: 3_000_000 });
+      const b = await recordTrace(config, inline, { compression, writer: 'inline', checkpointEvery: 3_000_000 });
       expect(a.manifest.totals.exits).toBeGreaterThan(3 * 32768 / 2);
       expect(a.manifest.tables.exits.batches).toBeGreaterThanOrEqual(3);
       expect(traceFiles(thread)).toEqual(traceFiles(inline));
+      const checkpoints = a.manifest.files.filter((f) => f.path.startsWith('checkpoints/'));
+      expect(checkpoints.map((f) => f.path)).toEqual([3, 6, 9, 12].map((m) => `checkpoints/0000${String(m * 1_000_000).padStart(8, '0')}.msgpack`));
+      expect(b.manifest.files).toEqual(a.manifest.files);
       for (const f of traceFiles(thread)) expect(readFileSync(join(thread, f)).equals(readFileSync(join(inline, f))), f).toBe(true);
       expect(b.manifest.totals.exits).toBe(a.manifest.totals.exits);
       // An independent reader: every row, and the sequence numbers as the recorder numbered the exits.

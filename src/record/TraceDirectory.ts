@@ -103,7 +103,8 @@ function checkRelPath(rel: string): string {
   return norm;
 }
 
-function writeAtomic(path: string, data: string | Uint8Array): void {
+/** Write a file atomically (`<path>.tmp`, then renamed: a reader never sees half of it). */
+export function writeAtomic(path: string, data: string | Uint8Array): void {
   try {
     writeFileSync(`${path}.tmp`, data);
     renameSync(`${path}.tmp`, path);

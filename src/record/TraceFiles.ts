@@ -7,7 +7,9 @@
 // "States of a trace").
 
 import { manifestText, type Manifest } from './manifest.js';
-import { writeMarkerFile } from './TraceDirectory.js';
+import { writeAtomic, writeMarkerFile } from './TraceDirectory.js';
+import { checkpointBytes, checkpointBytesAsync, type CheckpointState } from './checkpointFile.js';
+import { memoryRuns, type InitialImage } from './InitialImage.js';
 import type { FileDigest } from './fileHash.js';
 import { lz4Compress, lz4CompressAsync, type TraceCompression } from './compression.js';
 import { closeSync, openSync, writeSync } from 'node:fs';
@@ -26,6 +28,18 @@ export interface TraceFiles {
   abandon(): void;
   /** Wait until every call made so far is done (the files and the marker are then as the recorder left them). */
   settle(): void;
+}
+
+/** Checkpoint files written through the same queue as the tables (TraceWriter.checkpoint). */
+export interface TraceCheckpoints {
+  /** Guest memory as loaded, which checkpoints store their differences from (before the first checkpoint). */
+  checkpointImage(image: InitialImage): void;
+  /**
+   * Write the checkpoint file at `path` (absolute, its directory existing): `state`, and the ranges where `ram`
+   * differs from the image (checkpointFile.ts), in order with the other calls. `ram` is read before this
+   * returns (the writer thread's side copies it): the machine may go on.
+   */
+  checkpoint(path: string, state: CheckpointState, ram: Uint8Array): void;
 }
 
 /** Files the recorder writes chunk by chunk beside the tables (TraceWriter.stream), through the same queue. */
@@ -58,7 +72,7 @@ export interface TraceFilesSpec {
   compression: TraceCompression;
 }
 
-export class TraceFilesWriter implements TraceFiles, TraceStreams {
+export class TraceFilesWriter implements TraceFiles, TraceStreams, TraceCheckpoints {
   private readonly tables: Record<TableName, TableFile>;
   private readonly streams = new Map<number, Stream>();
   private nextStream = 1;
@@ -90,6 +104,26 @@ export class TraceFilesWriter implements TraceFiles, TraceStreams {
   marker(m: Manifest): void {
     for (const name of TABLE_NAMES) m.tables[name].bytes = this.tables[name].file.flushedBytes;
     writeMarkerFile(this.spec.dir, manifestText(m));
+  }
+
+  private image: InitialImage | null = null;
+
+  checkpointImage(image: InitialImage): void {
+    this.image = image;
+  }
+
+  checkpoint(path: string, state: CheckpointState, ram: Uint8Array): void {
+    writeAtomic(path, checkpointBytes(state, memoryRuns(ram, this.checkpointImageSet()), this.spec.compression));
+  }
+
+  private checkpointImageSet(): InitialImage {
+    if (this.image === null) throw new Error('checkpoint() before checkpointImage()');
+    return this.image;
+  }
+
+  /** checkpoint(), compressing on libuv's thread pool (the writer thread's call; the same bytes). */
+  async checkpointAsync(path: string, state: CheckpointState, ram: Uint8Array): Promise<void> {
+    writeAtomic(path, await checkpointBytesAsync(state, memoryRuns(ram, this.checkpointImageSet()), this.spec.compression));
   }
 
   openStream(path: string, lz4: boolean, id = this.nextStream++): number {

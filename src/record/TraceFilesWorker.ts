@@ -22,7 +22,9 @@ import type { Manifest } from './manifest.js';
 import type { FileDigest } from './fileHash.js';
 import type { TableName } from './schema.js';
 import type { BatchParts } from './TableFile.js';
-import type { TraceFiles, TraceFilesSpec, TraceStreams } from './TraceFiles.js';
+import type { TraceCheckpoints, TraceFiles, TraceFilesSpec, TraceStreams } from './TraceFiles.js';
+import type { CheckpointState } from './checkpointFile.js';
+import type { InitialImage, InitialImageParts } from './InitialImage.js';
 
 /** Calls carrying data (batches, chunks) queued for the writer before the recorder waits (about 4 exits
  *  batches of ~8.5 MB at most; markers and the other small calls are not counted). */
@@ -38,6 +40,8 @@ export type WriterRequest =
   | { op: 'openStream'; id: number; stream: number; path: string; lz4: boolean }
   | { op: 'append'; id: number; stream: number; chunk: Uint8Array }
   | { op: 'closeStream'; id: number; stream: number }
+  | { op: 'image'; id: number; image: InitialImageParts; snapshot: Uint8Array }
+  | { op: 'checkpoint'; id: number; path: string; state: CheckpointState; ram: Uint8Array }
   | { op: 'close'; id: number }
   | { op: 'abandon'; id: number };
 
@@ -83,7 +87,7 @@ class WriterError extends Error {
   }
 }
 
-export class TraceFilesWorker implements TraceFiles, TraceStreams {
+export class TraceFilesWorker implements TraceFiles, TraceStreams, TraceCheckpoints {
   private readonly id = nextId++;
   private readonly worker: Worker;
   private readonly port: MessagePort;
@@ -161,6 +165,39 @@ export class TraceFilesWorker implements TraceFiles, TraceStreams {
   closeStream(stream: number): void {
     this.check();
     this.send({ op: 'closeStream', id: this.id, stream });
+  }
+
+  /** Guest memory is copied here for the writer thread (shared with it), and the last checkpoint's call. */
+  private snapshot: Uint8Array | null = null;
+  private checkpointCall = 0;
+
+  /**
+   * The image goes to the writer thread with a shared snapshot buffer of the memory's size, which that thread
+   * touches page by page while the recording goes on (its first touch here cost the recording thread ~290 ms
+   * of page faults for 64 MiB).
+   */
+  checkpointImage(image: InitialImage): void {
+    this.snapshot = new Uint8Array(new SharedArrayBuffer(image.bytes));
+    this.send({ op: 'image', id: this.id, image: image.parts(), snapshot: this.snapshot });
+    this.checkpointCall = this.sent;
+  }
+
+  /**
+   * Guest memory is copied into the snapshot buffer (a memcpy, ~10 ms for 64 MiB); the writer thread compares
+   * it with the image, packs, compresses and writes the file (~40 ms of JS per checkpoint the recording thread
+   * spent before, with the page faults of its copies). One snapshot in flight: a checkpoint waits for the
+   * previous one (and the first for the snapshot buffer's pages).
+   */
+  checkpoint(path: string, state: CheckpointState, ram: Uint8Array): void {
+    this.check();
+    const snap = this.snapshot;
+    if (snap === null) throw new Error('checkpoint() before checkpointImage()');
+    this.waitFor(this.checkpointCall);
+    this.check();
+    // The memory the image covers (memoryRuns compares no further).
+    snap.set(ram.length > snap.length ? ram.subarray(0, snap.length) : ram);
+    this.send({ op: 'checkpoint', id: this.id, path, state, ram: ram.length >= snap.length ? snap : snap.subarray(0, ram.length) });
+    this.checkpointCall = this.sent;
   }
 
   close(): Map<string, FileDigest> {

@@ -21,10 +21,12 @@ import { WitnessTableWriter } from './witnessTable.js';
 import { EXIT_WORD_COLUMNS, FORMAT_NAME, FORMAT_VERSION, columnSpec, GROUND_TRUTH_TYPE_NAMES, INTERCEPT_STRATEGY_NAMES, TABLES, TABLE_NAMES, TraceFile, WITNESS,
   type TableName } from './schema.js';
 import { TableBuffer, type ColumnBuffer } from './TableBuffer.js';
-import { TraceFilesWriter, type TraceFiles, type TraceFilesSpec, type TraceStreams } from './TraceFiles.js';
+import { TraceFilesWriter, type TraceCheckpoints, type TraceFiles, type TraceFilesSpec, type TraceStreams } from './TraceFiles.js';
 import { TraceFilesWorker } from './TraceFilesWorker.js';
 import { DEFAULT_COMPRESSION, TRACE_COMPRESSIONS, TraceCompression } from './compression.js';
 import { TraceError } from '../errors.js';
+import type { CheckpointState } from './checkpointFile.js';
+import type { InitialImage } from './InitialImage.js';
 
 export interface TraceWriterOptions {
   workload: { name: string; description?: string; params?: Record<string, string | number> };
@@ -93,7 +95,7 @@ export class TraceWriter implements MachineObserver {
   private readonly opts: TraceWriterOptions;
   private readonly tables: Record<TableName, TableBuffer>;
   /** Where the tables' batches and the marker are written (TraceFiles.ts). */
-  private readonly files: TraceFiles & TraceStreams;
+  private readonly files: TraceFiles & TraceStreams & TraceCheckpoints;
   private readonly console: FileSink;
   private readonly images: ImageRef[] = [];
   private readonly cpi: number;
@@ -454,6 +456,18 @@ export class TraceWriter implements MachineObserver {
   writeFile(rel: string, data: Uint8Array | string): void {
     this.checkOpen();
     this.directory.writeExtra(rel, data);
+  }
+
+  /** Guest memory as loaded (before the first checkpoint), and a checkpoint file (checkpointFile.ts) whose
+   *  memory ranges are computed, packed and written where the files are (TraceCheckpoints). */
+  checkpointImage(image: InitialImage): void {
+    this.checkOpen();
+    this.files.checkpointImage(image);
+  }
+
+  checkpoint(rel: string, state: CheckpointState, ram: Uint8Array): void {
+    this.checkOpen();
+    this.files.checkpoint(this.directory.extraFile(rel), state, ram);
   }
 
   /**

@@ -7,6 +7,7 @@ import { parentPort, type MessagePort } from 'node:worker_threads';
 import { TraceFilesWriter } from './TraceFiles.js';
 import { LAYOUT_WORDS, STATUS_DONE, STATUS_FAILED, type WriterReply, type WriterRequest } from './TraceFilesWorker.js';
 import type { BatchParts, ColumnParts } from './TableFile.js';
+import { InitialImage } from './InitialImage.js';
 
 interface Trace {
   files: TraceFilesWriter | null;
@@ -100,6 +101,14 @@ async function handle(m: WriterRequest): Promise<void> {
           break;
         case 'append':
           await files.appendAsync(m.stream, m.chunk);
+          break;
+        case 'image':
+          files.checkpointImage(new InitialImage(m.image));
+          // Fault the snapshot buffer's pages in here, not on the recording thread's first copy.
+          m.snapshot.fill(0);
+          break;
+        case 'checkpoint':
+          await files.checkpointAsync(m.path, m.state, m.ram);
           break;
         case 'closeStream':
           files.closeStream(m.stream);

@@ -15,7 +15,7 @@ import { InputLogWriter, INPUT_LOG_FILE } from './inputLog.js';
 import { RecordingEnvironment } from './RecordingEnvironment.js';
 import { LinuxKernel } from '../introspection/LinuxKernel.js';
 import { SyscallTable } from '../introspection/syscallTable.js';
-import { checkpointName, InitialImage, takeCheckpoint } from './checkpoint.js';
+import { checkpointName, checkpointState, InitialImage } from './checkpoint.js';
 import { bootRecordOf } from './bootRecord.js';
 import { LiveEnvironment } from './LiveEnvironment.js';
 import { assemble, resolveWorkload, runSliced, type Assembled, type SessionConfig } from './Session.js';
@@ -141,12 +141,13 @@ export async function recordTrace(config: SessionConfig, dir: string, opts: Reco
   }
   // Checkpoints store the pages that differ from the freshly loaded image.
   const every = opts.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
-  const initial = new InitialImage(every > 0 ? m.cpu.mmu.u8 : new Uint8Array(0));
+  if (every > 0) writer.checkpointImage(new InitialImage(m.cpu.mmu.u8));
   let nextCheckpoint = every;
   const onSlice = (r: RunResult): void => {
     opts.onProgress?.(r, m.lastConsoleLine());
     if (every > 0 && r.reason === StopReason.paused && m.cpu.icount >= nextCheckpoint) {
-      (writer as TraceWriter).writeFile(checkpointName(m.cpu.icount), takeCheckpoint(m, initial, (log as InputLogWriter).entries, saveHypervisorState(a), (writer as TraceWriter).compression));
+      // The memory part is computed, packed, compressed and written by the trace's writer thread.
+      (writer as TraceWriter).checkpoint(checkpointName(m.cpu.icount), checkpointState(m, (log as InputLogWriter).entries, saveHypervisorState(a)), m.cpu.mmu.u8);
       nextCheckpoint = (Math.floor(m.cpu.icount / every) + 1) * every;
     }
   };
