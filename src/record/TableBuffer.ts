@@ -12,6 +12,15 @@ import { fixedBytes } from './TableFile.js';
 import type { TraceFiles } from './TraceFiles.js';
 import type { ColumnSpec, TableName, TableSpec } from './schema.js';
 
+const TWO32 = 4294967296;
+
+/** Store a JS number (an integer, exact below 2^53, may be negative) as a 64-bit two's-complement value. */
+export function put64(w: Uint32Array, i: number, x: number): void {
+  const lo = x >>> 0;
+  w[i] = lo;
+  w[i + 1] = (x - lo) / TWO32;
+}
+
 type Fixed = BigInt64Array | BigUint64Array | Uint32Array | Uint16Array | Uint8Array | Int8Array;
 
 export class ColumnBuffer {

@@ -18,9 +18,11 @@ import { canonical, manifestText, type FileRef, type ImageRef, type Manifest, ty
 import { TraceDirectory } from './TraceDirectory.js';
 import type { FileDigest } from './fileHash.js';
 import { WitnessTableWriter } from './witnessTable.js';
-import { EXIT_WORD_COLUMNS, FORMAT_NAME, FORMAT_VERSION, columnSpec, GROUND_TRUTH_TYPE_NAMES, INTERCEPT_STRATEGY_NAMES, TABLES, TABLE_NAMES, TraceFile, WITNESS,
+import { EXIT_WORD_COLUMNS, FORMAT_NAME, FORMAT_VERSION, columnSpec, TABLES, TABLE_NAMES, TraceFile, WITNESS,
   type TableName } from './schema.js';
-import { TableBuffer, type ColumnBuffer } from './TableBuffer.js';
+import { put64, TableBuffer, type ColumnBuffer } from './TableBuffer.js';
+import { GroundTruthRows } from './GroundTruthRows.js';
+import { SyscallRows } from './SyscallRows.js';
 import { TraceFilesWriter, type TraceCheckpoints, type TraceFiles, type TraceFilesSpec, type TraceStreams } from './TraceFiles.js';
 import { TraceFilesWorker } from './TraceFilesWorker.js';
 import { DEFAULT_COMPRESSION, TRACE_COMPRESSIONS, TraceCompression } from './compression.js';
@@ -77,17 +79,9 @@ export interface ChunkStream {
 
 export const TraceFilesMode = { thread: 'thread', inline: 'inline' } as const;
 export type TraceFilesMode = (typeof TraceFilesMode)[keyof typeof TraceFilesMode];
-const TWO32 = 4294967296;
 
 /** The word columns of exits.arrow copied as they are; the nullable addresses are written with their null bit. */
 const EXIT_COPIED_WORDS = EXIT_WORD_COLUMNS.filter(([name]) => columnSpec('exits', name)?.nullable === false);
-
-/** Store a JS number (an integer, exact below 2^53, may be negative) as a 64-bit two's-complement value. */
-function put64(w: Uint32Array, i: number, x: number): void {
-  const lo = x >>> 0;
-  w[i] = lo;
-  w[i + 1] = (x - lo) / TWO32;
-}
 
 export class TraceWriter implements MachineObserver {
   readonly dir: string;
@@ -134,28 +128,11 @@ export class TraceWriter implements MachineObserver {
   private readonly nType: Uint8Array; private readonly nTypeName: Int8Array; private readonly nErr: Uint32Array;
   private readonly nErrCol: ColumnBuffer;
 
-  // ground_truth.arrow
+  // ground_truth.arrow, syscalls.arrow
   private readonly gt: TableBuffer;
-  private readonly gIcount: Uint32Array; private readonly gTs: Uint32Array; private readonly gType: Uint32Array;
-  private readonly gTypeName: Int8Array; private readonly gPid: Uint32Array; private readonly gTid: Uint32Array;
-  private readonly gPpid: Uint32Array; private readonly gCr3: Uint32Array; private readonly gA0: Uint32Array;
-  private readonly gA1: Uint32Array; private readonly gA2: Uint32Array;
-  private readonly gTypeNameCol: ColumnBuffer; private readonly gNameCol: ColumnBuffer;
-
-  // syscalls.arrow
+  private readonly gtRows: GroundTruthRows;
   private readonly sys: TableBuffer;
-  private readonly sIcount: Uint32Array; private readonly sTs: Uint32Array; private readonly sExitSeq: Uint32Array;
-  private readonly sExits: Uint8Array; private readonly sStrategy: Int8Array; private readonly sNumber: Uint32Array;
-  private readonly sCr3: Uint32Array; private readonly sRsp: Uint32Array; private readonly sRip: Uint32Array;
-  /** The last strategy name and its dictionary code (one strategy per run). */
-  private lastStrategy = '';
-  private lastStrategyCode = -1;
-  private readonly encoder = new TextEncoder();
-  /** The last ground-truth name and its encoding (a task's comm repeats from event to event). */
-  private lastName = '';
-  private lastNameBytes = new Uint8Array(0);
-  /** syscalls.arrow's argument columns (arg0..arg5), looked up once instead of per row. */
-  private readonly sArgs: Uint32Array[];
+  private readonly sysRows: SyscallRows;
 
   // Totals as seen in the events.
   private exitCount = 0;
@@ -216,17 +193,8 @@ export class TraceWriter implements MachineObserver {
     this.nType = n.fixed('type'); this.nTypeName = n.fixed('type_name'); this.nErr = n.fixed('error_code');
     this.nErrCol = n.col('error_code');
 
-    const g = (this.gt = this.tables.ground_truth);
-    this.gIcount = g.words('icount'); this.gTs = g.words('ts'); this.gType = g.fixed('type');
-    this.gTypeName = g.fixed('type_name'); this.gPid = g.fixed('pid'); this.gTid = g.fixed('tid'); this.gPpid = g.fixed('ppid');
-    this.gCr3 = g.words('cr3'); this.gA0 = g.words('a0'); this.gA1 = g.words('a1'); this.gA2 = g.words('a2');
-    this.gTypeNameCol = g.col('type_name'); this.gNameCol = g.col('name');
-
-    const sy = (this.sys = this.tables.syscalls);
-    this.sIcount = sy.words('icount'); this.sTs = sy.words('ts'); this.sExitSeq = sy.words('exit_seq');
-    this.sExits = sy.fixed('exits'); this.sStrategy = sy.fixed('strategy'); this.sNumber = sy.fixed('number');
-    this.sCr3 = sy.words('cr3'); this.sRsp = sy.words('rsp'); this.sRip = sy.words('rip');
-    this.sArgs = [0, 1, 2, 3, 4, 5].map((i) => sy.words(`arg${i}`));
+    this.gtRows = new GroundTruthRows((this.gt = this.tables.ground_truth), this.cpi);
+    this.sysRows = new SyscallRows((this.sys = this.tables.syscalls), this.cpi);
     this.writeIncomplete();
   }
 
@@ -360,36 +328,10 @@ export class TraceWriter implements MachineObserver {
 
   onGroundTruth(e: GroundTruthEvent): void {
     if (this.isClosed) return;
-    const t = this.gt;
-    const r = t.rows;
-    const r2 = r << 1;
-    put64(this.gIcount, r2, e.icount);
-    put64(this.gTs, r2, e.icount * this.cpi);
-    this.gType[r] = e.type;
-    const tn = this.gTypeNameCol;
-    if (e.type >= 0 && e.type < GROUND_TRUTH_TYPE_NAMES.length) {
-      this.gTypeName[r] = e.type;
-      tn.setValid(r);
-    } else {
-      this.gTypeName[r] = 0;
-      tn.setNull(r);
-    }
-    this.gPid[r] = e.pid;
-    this.gTid[r] = e.tid;
-    this.gPpid[r] = e.ppid;
-    put64(this.gCr3, r2, e.cr3);
-    put64(this.gA0, r2, e.a0);
-    put64(this.gA1, r2, e.a1);
-    put64(this.gA2, r2, e.a2);
-    if (e.name !== this.lastName) {
-      this.lastName = e.name;
-      this.lastNameBytes = this.encoder.encode(e.name.replace(/\0+$/, ''));
-    }
-    this.gNameCol.setBytes(r, this.lastNameBytes);
+    this.gtRows.add(e);
     this.counts.ground_truth++;
     if (e.icount > this.maxIcount) this.maxIcount = e.icount;
-    t.rows = r + 1;
-    if (t.rows === this.batchRows) this.flushTable(t);
+    if (this.gt.rows === this.batchRows) this.flushTable(this.gt);
   }
 
   /** One report of the kernel-module witness (witness.arrow; ignored when the writer has no such table). */
@@ -402,37 +344,10 @@ export class TraceWriter implements MachineObserver {
   /** One system call seen by the interception strategy (syscalls.arrow). */
   onSyscall(e: SyscallEvent): void {
     if (this.isClosed) return;
-    const t = this.sys;
-    const r = t.rows;
-    const r2 = r << 1;
-    put64(this.sIcount, r2, e.icount);
-    put64(this.sTs, r2, e.icount * this.cpi);
-    put64(this.sExitSeq, r2, e.exitSeq);
-    this.sExits[r] = e.exits;
-    if (e.strategy !== this.lastStrategy || this.lastStrategyCode < 0) {
-      const code = INTERCEPT_STRATEGY_NAMES.indexOf(e.strategy);
-      if (code < 0) throw new TraceError(`syscalls.arrow: unknown interception strategy "${e.strategy}"`);
-      this.lastStrategy = e.strategy;
-      this.lastStrategyCode = code;
-    }
-    this.sStrategy[r] = this.lastStrategyCode;
-    this.sNumber[r] = e.number;
-    const args = e.args;
-    for (let i = 0; i < 6; i++) {
-      const w = this.sArgs[i]!;
-      w[r2] = args[2 * i]!;
-      w[r2 + 1] = args[2 * i + 1]!;
-    }
-    this.sCr3[r2] = e.cr3 >>> 0;
-    this.sCr3[r2 + 1] = 0;
-    this.sRsp[r2] = e.rspLo;
-    this.sRsp[r2 + 1] = e.rspHi;
-    this.sRip[r2] = e.ripLo;
-    this.sRip[r2 + 1] = e.ripHi;
+    this.sysRows.add(e);
     this.counts.syscalls++;
     if (e.icount > this.maxIcount) this.maxIcount = e.icount;
-    t.rows = r + 1;
-    if (t.rows === this.batchRows) this.flushTable(t);
+    if (this.sys.rows === this.batchRows) this.flushTable(this.sys);
   }
 
   onConsole(bytes: Uint8Array): void {

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { TraceError } from '../errors.js';
 import type { WitnessEvent } from '../emulator/events.js';
-import { TableBuffer } from './TableBuffer.js';
+import { put64, TableBuffer } from './TableBuffer.js';
 import { TableFile } from './TableFile.js';
 import type { TraceFiles } from './TraceFiles.js';
 import { TableFileReader } from './TableFileReader.js';
@@ -15,8 +15,6 @@ import { arrowSchema, WITNESS, WITNESS_KIND_NAMES } from './schema.js';
 import type { TraceCompression } from './compression.js';
 import type { FileDigest } from './fileHash.js';
 import type { TraceReader } from './TraceReader.js';
-
-const TWO32 = 4294967296;
 
 export class WitnessTableWriter {
   readonly table: TableBuffer;
@@ -80,11 +78,6 @@ export class WitnessTableWriter {
   }
 }
 
-function put64(w: Uint32Array, i: number, x: number): void {
-  const lo = x >>> 0;
-  w[i] = lo;
-  w[i + 1] = (x - lo) / TWO32;
-}
 
 /** One row of witness.arrow: the event as the device parsed it, with its kind as number and name. */
 export type WitnessRow = Omit<WitnessEvent, 'kind' | 'type'> & { kind: number; kindName: string };
