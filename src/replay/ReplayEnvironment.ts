@@ -2,6 +2,7 @@
 // logged entry (kind, icount, port); the first mismatch is a divergence, reported with both sides.
 
 import type { Environment } from '../emulator/machine.js';
+import { InputChunk, STRIDE } from './InputChunk.js';
 import { InputKind, type InputEntry, type InputLogFile } from './inputLog.js';
 
 const KIND_NAME: Record<number, string> = Object.fromEntries(Object.entries(InputKind).map(([k, v]) => [v, k]));
@@ -25,9 +26,6 @@ export function describe(e: InputEntry): string {
   return `${KIND_NAME[kind as number] ?? `kind ${String(kind)}`} at icount ${String(icount)} (${args.join(', ')})`;
 }
 
-/** Entry i of the log, or undefined past its end; asked for in increasing order (InputLogFile reads forward). */
-type EntryAt = (i: number) => InputEntry | undefined;
-
 /**
  * How far past the entry being consumed the search for the next device event reads through the log the run
  * consumes from (so those entries are decoded once); beyond, a second reader scouts on without holding them
@@ -35,12 +33,24 @@ type EntryAt = (i: number) => InputEntry | undefined;
  */
 const AHEAD_HELD = 1 << 16;
 
+/** No entries: where the lookups below start (their first call finds the chunk). */
+const NONE = new InputChunk();
+NONE.base = -1;
+
+/**
+ * The log's entries are read by index from decoded chunks (InputChunk: kind, icount and the other numbers of
+ * entry j at f[j * STRIDE + k]), with no array per entry: `at(i)` makes entry i's chunk `cur` and returns the
+ * index of its fields in cur.f. A chunk's fields stay valid until the next lookup that decodes, so each call
+ * reads what it needs from an entry before it looks up the next one.
+ */
 export class ReplayEnvironment implements Environment {
   private pos = 0;
   private nextAdvance = -1;
-  /** The entries the run consumes, and the search ahead of it for the next device-event entry. */
-  private readonly log: EntryAt;
-  private readonly ahead: EntryAt;
+  /** The chunk of the entry looked up last by the run (`at`) and by the search ahead (`aheadAt`). */
+  private cur: InputChunk = NONE;
+  private aheadCur: InputChunk = NONE;
+  /** The log given as an array (one chunk), or the reader the run consumes from. */
+  private readonly whole: InputChunk | null = null;
   private readonly file: InputLogFile | null = null;
   private scout: InputLogFile | null = null;
   private scoutBase = 0;
@@ -52,26 +62,56 @@ export class ReplayEnvironment implements Environment {
     private readonly writePhys: (phys: number, bytes: Uint8Array) => void,
     private readonly deviceNames: (port: number) => string,
   ) {
-    if (Array.isArray(log)) {
-      this.log = (i) => log[i];
-      this.ahead = this.log;
-    } else {
-      const f = (this.file = log());
-      f.release(0);
-      this.log = (i) => f.at(i);
-      this.ahead = (i) => (i - this.pos < AHEAD_HELD || i < f.decoded ? f.at(i) : this.scoutAt(i));
+    if (Array.isArray(log)) this.whole = InputChunk.of(log);
+    else {
+      this.file = log();
+      this.file.release(0);
     }
     this.findNextAdvance();
   }
 
-  /** Entry i far ahead of the run: from a reader that continues where the run's reader stopped decoding. */
-  private scoutAt(i: number): InputEntry | undefined {
+  /** Entry i's index in this.cur.f, or -1 past the log's end. */
+  private at(i: number): number {
+    let c = this.cur;
+    let j = i - c.base;
+    if (j < 0 || j >= c.n) {
+      const d = this.file !== null ? this.file.chunkAt(i) : i < this.whole!.n ? this.whole : null;
+      if (d === null) return -1;
+      this.cur = c = d;
+      j = i - d.base;
+    }
+    return j * STRIDE;
+  }
+
+  /** at(i) for the search ahead, into this.aheadCur. */
+  private aheadAt(i: number): number {
+    let c = this.aheadCur;
+    let j = i - c.base;
+    if (j < 0 || j >= c.n) {
+      const f = this.file;
+      const d = f === null ? (i < this.whole!.n ? this.whole : null)
+        : i - this.pos < AHEAD_HELD || i < f.decoded ? f.chunkAt(i) : this.scoutAt(i);
+      if (d === null) return -1;
+      this.aheadCur = c = d;
+      j = i - d.base;
+    }
+    return j * STRIDE;
+  }
+
+  /** The chunk of entry i far ahead of the run: from a reader that continues where the run's reader stopped decoding. */
+  private scoutAt(i: number): InputChunk | null {
     if (this.scout === null || i < this.scoutBase) {
       this.scout?.close();
       this.scoutBase = this.file!.decoded;
       this.scout = this.file!.resume();
     }
-    return this.scout.at(i);
+    return this.scout.chunkAt(i);
+  }
+
+  /** Entry i as an array (for a divergence message), or undefined past the end. */
+  private entry(i: number): InputEntry | undefined {
+    const k = this.at(i);
+    return k < 0 ? undefined : this.cur.entry(k / STRIDE);
   }
 
   /** Close the log's files (a replay that stops before the log's end has them open). */
@@ -84,11 +124,12 @@ export class ReplayEnvironment implements Environment {
   seek(pos: number): void {
     if (!Number.isInteger(pos) || pos < 0) throw new Error(`input log position ${pos} outside the log`);
     this.file?.release(Math.max(0, pos - 1));
-    if (pos > 0 && this.log(pos - 1) === undefined) throw new Error(`input log position ${pos} outside the log`);
+    if (pos > 0 && this.at(pos - 1) < 0) throw new Error(`input log position ${pos} outside the log`);
     this.pos = pos;
     this.nextAdvance = -1;
     this.scout?.close();
     this.scout = null;
+    this.aheadCur = NONE;
     this.findNextAdvance();
   }
 
@@ -99,29 +140,33 @@ export class ReplayEnvironment implements Environment {
 
   /** Whether every entry was consumed. */
   get atEnd(): boolean {
-    return this.log(this.pos) === undefined;
+    return this.at(this.pos) < 0;
   }
 
   private findNextAdvance(): void {
     if (this.nextAdvance >= this.pos) return; // still ahead of us
     let i = this.pos;
-    for (let e = this.ahead(i); e !== undefined && e[0] !== InputKind.advance; e = this.ahead(i)) i++;
+    for (let k = this.aheadAt(i); k >= 0 && this.aheadCur.f[k] !== InputKind.advance; k = this.aheadAt(i)) i++;
     this.nextAdvance = i;
   }
 
-  private take(kind: InputKind, icount: number, what: string): InputEntry {
-    const e = this.log(this.pos);
-    if (e === undefined || e[0] !== kind || e[1] !== icount) throw new InputDivergence(e, `${what} at icount ${icount}`, this.pos, icount);
+  /** Consume the next entry, which must be `kind` at `icount`: its index in this.cur.f. */
+  private take(kind: InputKind, icount: number, what: string): number {
+    const k = this.at(this.pos);
+    if (k < 0 || this.cur.f[k] !== kind || this.cur.f[k + 1] !== icount) {
+      throw new InputDivergence(this.entry(this.pos), `${what} at icount ${icount}`, this.pos, icount);
+    }
     this.pos++;
     this.file?.release(this.pos);
-    return e;
+    return k;
   }
 
   /** Apply the DMA entries that follow the call just consumed. */
   private applyEffects(): void {
     for (;;) {
-      const e = this.log(this.pos);
-      if (e === undefined || e[0] !== InputKind.dma) break;
+      const k = this.at(this.pos);
+      if (k < 0 || this.cur.f[k] !== InputKind.dma) break;
+      const e = this.cur.entry(k / STRIDE);
       this.writePhys(e[2] as number, e[3] as Uint8Array);
       this.pos++;
     }
@@ -131,35 +176,42 @@ export class ReplayEnvironment implements Environment {
 
   nextEventAt(): number {
     this.findNextAdvance();
-    const e = this.ahead(this.nextAdvance);
-    return e === undefined ? Infinity : (e[1] as number);
+    const k = this.aheadAt(this.nextAdvance);
+    return k < 0 ? Infinity : this.aheadCur.f[k + 1]!;
   }
 
   advanceTo(icount: number): boolean {
     const at = this.nextEventAt();
     if (icount < at) return false;
-    const e = this.take(InputKind.advance, icount, 'device events');
+    const k = this.take(InputKind.advance, icount, 'device events');
+    const irq = this.cur.f[k + 2] === 1;
     this.applyEffects();
-    return e[2] === 1;
+    return irq;
   }
 
   inRaisedIrq = false;
 
   portIn(port: number, size: number): number {
-    const e = this.take(InputKind.portIn, this.now(), `IN from port 0x${port.toString(16)}`);
-    if (e[2] !== port || e[3] !== size) throw new InputDivergence(e, `IN from port 0x${port.toString(16)} size ${size}`, this.pos - 1, e[1] as number);
-    this.inRaisedIrq = e[5] === 1;
+    const k = this.take(InputKind.portIn, this.now(), `IN from port 0x${port.toString(16)}`);
+    const f = this.cur.f;
+    if (f[k + 2] !== port || f[k + 3] !== size) {
+      throw new InputDivergence(this.entry(this.pos - 1), `IN from port 0x${port.toString(16)} size ${size}`, this.pos - 1, f[k + 1]!);
+    }
+    this.inRaisedIrq = f[k + 5] === 1;
+    const value = f[k + 4]!;
     this.applyEffects();
-    return e[4] as number;
+    return value;
   }
 
   portOut(port: number, size: number, value: number): boolean {
-    const e = this.take(InputKind.portOut, this.now(), `OUT to port 0x${port.toString(16)}`);
-    if (e[2] !== port || e[3] !== size || e[4] !== value >>> 0) {
-      throw new InputDivergence(e, `OUT 0x${(value >>> 0).toString(16)} to port 0x${port.toString(16)} size ${size}`, this.pos - 1, e[1] as number);
+    const k = this.take(InputKind.portOut, this.now(), `OUT to port 0x${port.toString(16)}`);
+    const f = this.cur.f;
+    if (f[k + 2] !== port || f[k + 3] !== size || f[k + 4] !== value >>> 0) {
+      throw new InputDivergence(this.entry(this.pos - 1), `OUT 0x${(value >>> 0).toString(16)} to port 0x${port.toString(16)} size ${size}`, this.pos - 1, f[k + 1]!);
     }
+    const irq = f[k + 5] === 1;
     this.applyEffects();
-    return e[5] === 1;
+    return irq;
   }
 
   deviceAt(port: number): string {
@@ -167,10 +219,12 @@ export class ReplayEnvironment implements Environment {
   }
 
   pendingVector(): number {
-    return this.take(InputKind.pending, this.now(), 'the pending interrupt vector')[2] as number;
+    const k = this.take(InputKind.pending, this.now(), 'the pending interrupt vector');
+    return this.cur.f[k + 2]!;
   }
 
   acknowledge(): number {
-    return this.take(InputKind.acknowledge, this.now(), 'an interrupt acknowledge')[2] as number;
+    const k = this.take(InputKind.acknowledge, this.now(), 'an interrupt acknowledge');
+    return this.cur.f[k + 2]!;
   }
 }

@@ -10,7 +10,8 @@
 // msgpack sequence; `lz4 -dc` decodes it); the reader tells the two apart by the LZ4 frame magic.
 
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
-import { Packr, Unpackr } from 'msgpackr';
+import { Packr } from 'msgpackr';
+import { decodeInputChunk, InputChunk, STRIDE } from './InputChunk.js';
 import { isLz4Frame, lz4Compress, lz4Decompress, lz4FrameLength, TraceCompression } from '../record/compression.js';
 import { TraceError } from '../errors.js';
 import type { ChunkStream } from '../record/TraceWriter.js';
@@ -212,34 +213,37 @@ export interface InputLogSummary {
   bytes: number;
 }
 
-function addChunk(out: InputEntry[], chunk: unknown): void {
-  if (!Array.isArray(chunk)) throw new Error('a chunk is not an array');
-  for (const e of chunk) {
-    if (!Array.isArray(e) || typeof e[0] !== 'number' || typeof e[1] !== 'number') throw new Error('malformed entry');
-    out.push(e as InputEntry);
-  }
-}
-
-/** Bytes read from the file at a time: what the reader holds besides the entries of one read. */
+/** Bytes read from the file at a time: what the reader holds besides the entries of one chunk. */
 const READ_BYTES = 1 << 18;
+/** What msgpackr says of a msgpack value cut short (the error a cut log gives when a cut is not allowed). */
+const CUT_SHORT = 'Unexpected end of MessagePack data';
 
 /**
  * Reads an input log's chunks from the file in order, a read of READ_BYTES (or one LZ4 frame) at a time,
- * so that memory does not grow with the log. `allowCut`: a last chunk cut short (a recorder killed
- * mid-write) ends the log instead of being an error; `wholeBytes` then says where the whole chunks end.
- * Errors are TraceErrors naming the file.
+ * decoding each into an InputChunk (InputChunk.ts), so that memory does not grow with the log. The bytes
+ * read and the decoded chunks are reused (no entry keeps a view into them). `allowCut`: a last chunk cut
+ * short (a recorder killed mid-write) ends the log instead of being an error; `wholeBytes` then says where
+ * the whole chunks end. Errors are TraceErrors naming the file.
  */
 export class InputLogChunks {
   private fd: number;
-  /** Bytes read and not yet decoded. */
+  /** Bytes read: buf[from, to) are not yet decoded. */
   private buf = new Uint8Array(0);
+  private from = 0;
+  private to = 0;
   private eof = false;
   private lz4: boolean | undefined;
   private ended = false;
-  /** Bytes of the whole chunks decoded so far. */
+  /** The decoded content of the LZ4 frame being read, where its next chunk starts, and the frame's length in the file. */
+  private frame: Uint8Array | null = null;
+  private framePos = 0;
+  private frameLength = 0;
+  /** Bytes of the whole chunks decoded so far (in a compressed log: of the whole LZ4 frames). */
   wholeBytes = 0;
   /** Bytes of the file read so far (its size once next() returned null). */
   bytes = 0;
+  /** Whether the chunk next() returned last ends where the file's next chunk (or LZ4 frame) starts, at `wholeBytes`. */
+  atBoundary = true;
 
   /** Where the next read of the file starts. */
   private filePos: number;
@@ -257,11 +261,18 @@ export class InputLogChunks {
     this.fd = -1;
   }
 
-  /** Read more of the file onto the undecoded bytes; false at the end of the file. */
+  /** Read more of the file after the undecoded bytes; false at the end of the file. */
   private more(): boolean {
     if (this.eof) return false;
-    const chunk = Buffer.allocUnsafe(this.readBytes);
-    const n = readSync(this.fd, chunk, 0, this.readBytes, this.filePos);
+    const kept = this.to - this.from;
+    if (this.buf.length - kept < this.readBytes) {
+      const b = new Uint8Array(Math.max(this.buf.length * 2, kept + this.readBytes));
+      b.set(this.buf.subarray(this.from, this.to));
+      this.buf = b;
+    } else if (this.from > 0) this.buf.copyWithin(0, this.from, this.to);
+    this.from = 0;
+    this.to = kept;
+    const n = readSync(this.fd, this.buf, this.to, this.readBytes, this.filePos);
     this.filePos += n;
     if (n === 0) {
       this.eof = true;
@@ -269,23 +280,18 @@ export class InputLogChunks {
       return false;
     }
     this.bytes += n;
-    const joined = new Uint8Array(this.buf.length + n); // fresh: DMA entries are views into it
-    joined.set(this.buf);
-    joined.set(chunk.subarray(0, n), this.buf.length);
-    this.buf = joined;
+    this.to += n;
     return true;
   }
 
-  /** The entries of the next whole chunks read, or null at the end of the log. */
-  next(): InputEntry[] | null {
+  /** The next chunk of the log decoded into `into` (returned), or null at the end of the log. */
+  next(into: InputChunk): InputChunk | null {
     if (this.ended) return null;
     try {
-      const out = this.read();
-      if (out === null) {
-        this.ended = true;
-        this.close();
-      }
-      return out;
+      if (this.read(into)) return into;
+      this.ended = true;
+      this.close();
+      return null;
     } catch (e) {
       this.ended = true;
       this.close();
@@ -293,25 +299,38 @@ export class InputLogChunks {
     }
   }
 
-  private read(): InputEntry[] | null {
+  private read(into: InputChunk): boolean {
     while (this.lz4 === undefined) {
-      if (this.buf.length >= 4) this.lz4 = isLz4Frame(this.buf);
+      if (this.to - this.from >= 4) this.lz4 = isLz4Frame(this.buf.subarray(this.from, this.to));
       else if (!this.more()) {
         // A file of fewer than 4 bytes: a cut log whose first LZ4 frame is cut inside its magic has no whole chunk.
         const magic = [0x04, 0x22, 0x4d, 0x18];
-        this.lz4 = this.allowCut && this.buf.length > 0 && this.buf.every((x, i) => x === magic[i]);
+        const b = this.buf.subarray(this.from, this.to);
+        this.lz4 = this.allowCut && b.length > 0 && b.every((x, i) => x === magic[i]);
       }
     }
-    return this.lz4 ? this.readFrame() : this.readMsgpack();
+    return this.lz4 ? this.readFrame(into) : this.readMsgpack(into);
   }
 
-  /** One LZ4 frame: one chunk (InputLogWriter.flush). */
-  private readFrame(): InputEntry[] | null {
+  /** The next chunk of the LZ4 frames (InputLogWriter.flush writes one chunk per frame). */
+  private readFrame(into: InputChunk): boolean {
     for (;;) {
-      const b = this.buf;
+      const data = this.frame;
+      if (data !== null) {
+        const end = decodeInputChunk(data, this.framePos, data.length, into);
+        if (end < 0) throw new Error(CUT_SHORT);
+        this.framePos = end;
+        this.atBoundary = end >= data.length;
+        if (this.atBoundary) {
+          this.frame = null;
+          this.wholeBytes += this.frameLength;
+        }
+        return true;
+      }
+      const b = this.buf.subarray(this.from, this.to);
       if (b.length < 7) {
         if (this.more()) continue;
-        if (b.length === 0 || this.allowCut) return null; // the end, or not even a frame header
+        if (b.length === 0 || this.allowCut) return false; // the end, or not even a frame header
         throw new Error(isLz4Frame(b) ? 'LZ4 frame cut short' : `no LZ4 frame at byte ${this.wholeBytes}`);
       }
       if (!isLz4Frame(b)) throw new Error(`no LZ4 frame at byte ${this.wholeBytes}`);
@@ -320,115 +339,121 @@ export class InputLogChunks {
         n = lz4FrameLength(b, 0);
       } catch (e) {
         if (this.more()) continue;
-        if (this.allowCut) return null;
+        if (this.allowCut) return false;
         throw e;
       }
       if (n > b.length) {
         if (this.more()) continue;
-        if (this.allowCut) return null;
+        if (this.allowCut) return false;
         throw new Error('LZ4 frame cut short');
       }
-      const out: InputEntry[] = [];
-      new Unpackr({ useRecords: false }).unpackMultiple(lz4Decompress(b.subarray(0, n)), (chunk: unknown) => addChunk(out, chunk));
-      this.buf = b.subarray(n);
-      this.wholeBytes += n;
-      return out;
+      this.frame = lz4Decompress(b.subarray(0, n));
+      this.framePos = 0;
+      this.frameLength = n;
+      this.from += n;
     }
   }
 
-  /** The whole msgpack chunks among the bytes read (reading more until there is one). */
-  private readMsgpack(): InputEntry[] | null {
+  /** The next whole msgpack chunk of the bytes read (reading more until there is one). */
+  private readMsgpack(into: InputChunk): boolean {
     for (;;) {
-      const b = this.buf;
-      if (b.length === 0) {
+      if (this.from === this.to) {
         if (this.more()) continue;
         // An empty file is no msgpack sequence (as msgpackr says of it), unless a recorder was cut before its first chunk.
-        if (this.wholeBytes === 0 && !this.allowCut) throw new Error('Unexpected end of MessagePack data');
-        return null;
+        if (this.wholeBytes === 0 && !this.allowCut) throw new Error(CUT_SHORT);
+        return false;
       }
-      const out: InputEntry[] = [];
-      let end = 0;
-      try {
-        new Unpackr({ useRecords: false }).unpackMultiple(b, (chunk: unknown, _start?: number, stop?: number) => {
-          addChunk(out, chunk);
-          end = stop ?? end;
-        });
-        end = b.length;
-      } catch (e) {
-        if ((e as { incomplete?: boolean }).incomplete !== true) throw e;
-        // A chunk runs past the bytes read: the whole ones before it are returned; with none, read more,
-        // or at the end of the file the chunk was cut.
-        if (end === 0) {
-          if (this.more()) continue;
-          if (this.allowCut) return null;
-          throw e;
-        }
+      const end = decodeInputChunk(this.buf, this.from, this.to, into);
+      if (end < 0) {
+        // The chunk runs past the bytes read: read more (twice what is held, so that a chunk much longer than
+        // a read is decoded a few times, not once a read), or at the end of the file the chunk was cut.
+        const held = this.to - this.from;
+        let read = false;
+        while (this.to - this.from < 2 * held && this.more()) read = true;
+        if (read) continue;
+        if (this.allowCut) return false;
+        throw new Error(CUT_SHORT);
       }
-      this.buf = b.subarray(end);
-      this.wholeBytes += end;
-      return out;
+      this.wholeBytes += end - this.from;
+      this.from = end;
+      this.atBoundary = true;
+      return true;
     }
   }
 }
 
-/** One read of the log, decoded: entries [base, base + entries.length), starting at byte `offset` of the file. */
-interface HeldRead {
-  base: number;
-  offset: number;
-  entries: InputEntry[];
-}
+/** Decoded chunks kept for reuse by a reader (beyond, the ones it drops are left to the collector). */
+const SPARE_CHUNKS = 4;
 
 /**
- * An input log read forward from its file, decoding each read once. `at(i)` is entry i, or undefined past the
- * end; asking for an entry before the ones held reopens the file. The reads held are those from the last
- * entry asked for on, or from the position given to `release` (a replay asks ahead of where it consumes: its
- * next device event), so memory is what lies between the two, not the log.
+ * An input log read forward from its file, decoding each chunk once. `chunkAt(i)` is the chunk holding entry
+ * i (fields read by index: InputChunk), or null past the end; `at(i)` is entry i as an array. Asking for an
+ * entry before the ones held reopens the file. The chunks held are those from the last entry asked for on, or
+ * from the position given to `release` (a replay asks ahead of where it consumes: its next device event), so
+ * memory is what lies between the two, not the log. A chunk released is reused for a later one: its fields
+ * are valid until the next call that decodes (chunkAt/at of an entry not decoded yet).
  */
 export class InputLogFile {
-  private held: HeldRead[] = [];
-  /** Entries decoded so far (the base of the next read) and the byte offset the next read starts at. */
+  private held: InputChunk[] = [];
+  private spare: InputChunk[] = [];
+  /** Entries decoded so far (the base of the next chunk). */
   private end: number;
-  private endOffset: number;
+  /** The last chunk boundary of the file decoded to: the entry index and byte offset a resume() starts at. */
+  private resumeBase: number;
+  private resumeOffset: number;
   private keepFrom = Infinity;
   private chunks: InputLogChunks;
 
-  /** `start`: begin at a read boundary another InputLogFile reached (`resume()`), instead of the log's start. */
+  /** `start`: begin at a chunk boundary another InputLogFile reached (`resume()`), instead of the log's start. */
   constructor(readonly path: string, readonly allowCut = false, private readonly readBytes = READ_BYTES,
     private readonly start: { base: number; offset: number } = { base: 0, offset: 0 }) {
     this.chunks = new InputLogChunks(path, allowCut, readBytes, start.offset);
-    this.end = start.base;
-    this.endOffset = start.offset;
+    this.end = this.resumeBase = start.base;
+    this.resumeOffset = start.offset;
   }
 
-  at(i: number): InputEntry | undefined {
+  chunkAt(i: number): InputChunk | null {
     const held = this.held;
     if (i < (held.length > 0 ? held[0]!.base : this.end)) {
       if (i < this.start.base) throw new RangeError(`${this.path}: entry ${i} is before this reader's start`);
       this.chunks.close();
       this.chunks = new InputLogChunks(this.path, this.allowCut, this.readBytes, this.start.offset);
-      this.held = [];
-      this.end = this.start.base;
-      this.endOffset = this.start.offset;
-      return this.at(i);
+      this.drop(Infinity);
+      this.end = this.resumeBase = this.start.base;
+      this.resumeOffset = this.start.offset;
+      return this.chunkAt(i);
     }
     this.drop(Math.min(i, this.keepFrom));
     while (i >= this.end) {
-      const offset = this.chunks.wholeBytes;
-      const next = this.chunks.next();
-      if (next === null) return undefined;
+      const into = this.spare.pop() ?? new InputChunk();
+      const next = this.chunks.next(into);
+      if (next === null) {
+        this.spare.push(into);
+        return null;
+      }
+      next.base = this.end;
       this.drop(Math.min(i, this.keepFrom));
-      held.push({ base: this.end, offset, entries: next });
-      this.end += next.length;
-      this.endOffset = this.chunks.wholeBytes;
+      held.push(next);
+      this.end += next.n;
+      if (this.chunks.atBoundary) {
+        this.resumeBase = this.end;
+        this.resumeOffset = this.chunks.wholeBytes;
+      }
     }
     for (let k = held.length - 1; k >= 0; k--) {
-      const r = held[k]!;
-      if (i >= r.base) return r.entries[i - r.base];
+      const c = held[k]!;
+      if (i >= c.base) return c;
     }
-    return undefined;
+    return null;
   }
 
-  /** Entries before `i` are not asked for again: hold the reads from `i` on (and nothing before). */
+  /** Entry i as an array, or undefined past the end. */
+  at(i: number): InputEntry | undefined {
+    const c = this.chunkAt(i);
+    return c === null ? undefined : c.entry(i - c.base);
+  }
+
+  /** Entries before `i` are not asked for again: hold the chunks from `i` on (and nothing before). */
   release(i: number): void {
     this.keepFrom = i;
     this.drop(i);
@@ -437,13 +462,13 @@ export class InputLogFile {
   /** Entries held in memory (decoded and not released). */
   get heldEntries(): number {
     let n = 0;
-    for (const r of this.held) n += r.entries.length;
+    for (const c of this.held) n += c.n;
     return n;
   }
 
-  /** A second reader continuing from where this one has decoded to, without holding what this one holds. */
+  /** A second reader continuing from (about) where this one has decoded to, without holding what this one holds. */
   resume(): InputLogFile {
-    return new InputLogFile(this.path, this.allowCut, this.readBytes, { base: this.end, offset: this.endOffset });
+    return new InputLogFile(this.path, this.allowCut, this.readBytes, { base: this.resumeBase, offset: this.resumeOffset });
   }
 
   /** Entries decoded so far. */
@@ -454,7 +479,10 @@ export class InputLogFile {
   private drop(below: number): void {
     const held = this.held;
     let k = 0;
-    while (k < held.length && held[k]!.base + held[k]!.entries.length <= below) k++;
+    while (k < held.length && held[k]!.base + held[k]!.n <= below) {
+      if (this.spare.length < SPARE_CHUNKS) this.spare.push(held[k]!);
+      k++;
+    }
     if (k > 0) held.splice(0, k);
   }
 
@@ -476,7 +504,8 @@ export function readInputLog(path: string): InputEntry[] {
 export function readCutInputLog(path: string, allowCut = true): InputLog {
   const chunks = new InputLogChunks(path, allowCut);
   const entries: InputEntry[] = [];
-  for (let c = chunks.next(); c !== null; c = chunks.next()) for (const e of c) entries.push(e);
+  const c = new InputChunk();
+  while (chunks.next(c) !== null) for (let j = 0; j < c.n; j++) entries.push(c.entry(j));
   return { entries, wholeBytes: chunks.wholeBytes, bytes: chunks.bytes };
 }
 
@@ -485,9 +514,10 @@ export function scanInputLog(path: string, allowCut: boolean): InputLogSummary {
   const chunks = new InputLogChunks(path, allowCut);
   let entries = 0;
   let lastIcount = -1;
-  for (let c = chunks.next(); c !== null; c = chunks.next()) {
-    entries += c.length;
-    lastIcount = c[c.length - 1]![1] as number;
+  const c = new InputChunk();
+  while (chunks.next(c) !== null) {
+    entries += c.n;
+    if (c.n > 0) lastIcount = c.f[(c.n - 1) * STRIDE + 1]!;
   }
   return { entries, lastIcount, wholeBytes: chunks.wholeBytes, bytes: chunks.bytes };
 }
