@@ -1,6 +1,6 @@
 // The recorder's files written by a writer thread (issue 17: LZ4 compression of the record batches cost the
 // recording thread 250-450 ns per exit, hashing and writing more). The recording thread copies each finished
-// batch's column buffers into one transferable buffer and goes on; the writer thread builds the Arrow
+// batch's column buffers into one shared buffer and goes on; the writer thread builds the Arrow
 // messages, compresses, hashes and writes them (TraceFilesWriter, the code the recording thread runs without
 // it), in order, so the files are byte for byte those TraceFilesWriter writes on the recording thread.
 //
@@ -29,16 +29,18 @@ import type { InitialImage, InitialImageParts } from './InitialImage.js';
 /** Calls carrying data (batches, chunks) queued for the writer before the recorder waits (about 4 exits
  *  batches of ~8.5 MB at most; markers and the other small calls are not counted). */
 const MAX_QUEUED = 6;
-/** Recycled transfer buffers kept per trace. */
-const POOL = 6;
+/** Bytes of appended chunks posted together at most (about 25 input-log chunks). */
+const APPEND_BYTES = 1 << 20;
+/** Shared buffers kept per trace for the batches and chunks handed to the writer thread (in use or free). */
+const POOL = 10;
 
 /** Messages to the writer thread. */
 export type WriterRequest =
   | { op: 'open'; id: number; spec: TraceFilesSpec; port: MessagePort; status: SharedArrayBuffer }
-  | { op: 'write'; id: number; table: TableName; rows: number; layout: number[]; buf: ArrayBuffer; dictionaries: BatchParts['dictionaries'] }
+  | { op: 'write'; id: number; table: TableName; rows: number; layout: number[]; buf: SharedArrayBuffer; dictionaries: BatchParts['dictionaries'] }
   | { op: 'marker'; id: number; manifest: Manifest }
   | { op: 'openStream'; id: number; stream: number; path: string; lz4: boolean }
-  | { op: 'append'; id: number; stream: number; chunk: Uint8Array }
+  | { op: 'append'; id: number; stream: number; chunks: Uint8Array; lengths: number[] }
   | { op: 'closeStream'; id: number; stream: number }
   | { op: 'image'; id: number; image: InitialImageParts; snapshot: Uint8Array }
   | { op: 'checkpoint'; id: number; path: string; state: CheckpointState; ram: Uint8Array }
@@ -47,7 +49,6 @@ export type WriterRequest =
 
 /** Messages back, on the trace's own port. */
 export type WriterReply =
-  | { op: 'free'; buf: ArrayBuffer }
   | { op: 'error'; code: string | undefined; message: string }
   | { op: 'closed'; digests: Array<[string, FileDigest]> };
 
@@ -97,7 +98,12 @@ export class TraceFilesWorker implements TraceFiles, TraceStreams, TraceCheckpoi
   private readonly heavy: number[] = [];
   private failure: WriterError | null = null;
   private digests: Map<string, FileDigest> | null = null;
-  private readonly free: ArrayBuffer[] = [];
+  /**
+   * Shared buffers the batches and chunks are copied into: posting a view of one costs ~20 us, transferring an
+   * ArrayBuffer ~80-150 us on this machine (the input log posts a chunk every ~4096 entries). A buffer is free
+   * again once the writer has done the call that used it (`call`, 1-based; no reply needed).
+   */
+  private readonly slots: Array<{ bytes: Uint8Array; call: number }> = [];
   private ended = false;
 
   constructor(spec: TraceFilesSpec) {
@@ -127,8 +133,8 @@ export class TraceFilesWorker implements TraceFiles, TraceStreams, TraceCheckpoi
       const o = c.offsets === null ? -1 : place((batch.rows + 1) * 4);
       layout.push(v, c.values.byteLength, va, valid?.byteLength ?? 0, o, c.offsets === null ? 0 : (batch.rows + 1) * 4, c.nulls);
     }
-    const buf = this.buffer(size);
-    const bytes = new Uint8Array(buf);
+    const slot = this.slot(size);
+    const bytes = slot.bytes;
     for (let k = 0; k < batch.columns.length; k++) {
       const c = batch.columns[k]!;
       const l = k * LAYOUT_WORDS;
@@ -136,7 +142,8 @@ export class TraceFilesWorker implements TraceFiles, TraceStreams, TraceCheckpoi
       if (layout[l + 2]! >= 0) bytes.set(c.valid!.subarray(0, layout[l + 3]!), layout[l + 2]!);
       if (layout[l + 4]! >= 0) bytes.set(new Uint8Array(c.offsets!.buffer, c.offsets!.byteOffset, layout[l + 5]!), layout[l + 4]!);
     }
-    this.send({ op: 'write', id: this.id, table, rows: batch.rows, layout, buf, dictionaries: batch.dictionaries }, [buf], true);
+    this.send({ op: 'write', id: this.id, table, rows: batch.rows, layout, buf: bytes.buffer as SharedArrayBuffer, dictionaries: batch.dictionaries }, [], true);
+    slot.call = this.sent;
   }
 
   marker(m: Manifest): void {
@@ -156,10 +163,34 @@ export class TraceFilesWorker implements TraceFiles, TraceStreams, TraceCheckpoi
 
   append(stream: number, chunk: Uint8Array): void {
     this.check();
-    // A chunk that is a whole buffer moves to the writer thread; a view is copied.
-    const own = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength && chunk.buffer instanceof ArrayBuffer;
-    const c = own ? chunk : chunk.slice();
-    this.send({ op: 'append', id: this.id, stream, chunk: c }, [c.buffer as ArrayBuffer], true);
+    let p = this.pending;
+    if (p !== null && (p.stream !== stream || p.at + chunk.byteLength > p.slot.bytes.byteLength)) {
+      this.flushAppends();
+      p = null;
+    }
+    if (p === null) {
+      p = this.pending = { stream, slot: this.slot(Math.max(chunk.byteLength, APPEND_BYTES)), at: 0, lengths: [] };
+      p.slot.call = Infinity; // in use until posted
+    }
+    p.slot.bytes.set(chunk, p.at);
+    p.at += chunk.byteLength;
+    p.lengths.push(chunk.byteLength);
+  }
+
+  /**
+   * Chunks appended since the last call of another kind, copied one after the other into one shared buffer:
+   * posted as one call (each still its own LZ4 frame) before any other call, so the order stays the calls'
+   * (a message to the writer thread costs the recording thread ~0.1 ms; the input log appends a chunk every
+   * 4096 entries).
+   */
+  private pending: { stream: number; slot: { bytes: Uint8Array; call: number }; at: number; lengths: number[] } | null = null;
+
+  private flushAppends(): void {
+    const p = this.pending;
+    if (p === null) return;
+    this.pending = null;
+    this.send({ op: 'append', id: this.id, stream: p.stream, chunks: p.slot.bytes.subarray(0, p.at), lengths: p.lengths }, [], true);
+    p.slot.call = this.sent;
   }
 
   closeStream(stream: number): void {
@@ -213,12 +244,15 @@ export class TraceFilesWorker implements TraceFiles, TraceStreams, TraceCheckpoi
 
   settle(): void {
     if (this.ended) return;
+    this.flushAppends();
     this.waitFor(this.sent);
     this.check();
   }
 
   abandon(): void {
     if (this.ended) return;
+    // Nothing more is written: chunks not posted yet are dropped.
+    this.pending = null;
     this.send({ op: 'abandon', id: this.id });
     this.waitFor(this.sent);
     this.drain();
@@ -233,6 +267,7 @@ export class TraceFilesWorker implements TraceFiles, TraceStreams, TraceCheckpoi
   /** Queue one call; `data`: it carries a batch or chunk (those are bounded: see MAX_QUEUED). */
   private send(m: WriterRequest, transfer: Array<ArrayBuffer | MessagePort> = [], data = false): void {
     if (this.ended) throw new Error('the trace files are closed');
+    if (m.op !== 'append') this.flushAppends();
     if (data) {
       // Bounded queue: wait for the writer when MAX_QUEUED data calls are not done yet.
       const h = this.heavy;
@@ -260,13 +295,11 @@ export class TraceFilesWorker implements TraceFiles, TraceStreams, TraceCheckpoi
     this.drain();
   }
 
-  /** Take the writer's replies: recycled buffers, a failure, the digests. */
+  /** Take the writer's replies: a failure, the digests. */
   private drain(): void {
     for (let r = receiveMessageOnPort(this.port); r !== undefined; r = receiveMessageOnPort(this.port)) {
       const m = r.message as WriterReply;
-      if (m.op === 'free') {
-        if (this.free.length < POOL) this.free.push(m.buf);
-      } else if (m.op === 'error') this.failure ??= new WriterError(m.message, m.code);
+      if (m.op === 'error') this.failure ??= new WriterError(m.message, m.code);
       else this.digests = new Map(m.digests);
     }
   }
@@ -281,12 +314,22 @@ export class TraceFilesWorker implements TraceFiles, TraceStreams, TraceCheckpoi
     if (this.failure !== null) throw this.failure;
   }
 
-  /** A transfer buffer of at least `size` bytes: a recycled one, or a new one. */
-  private buffer(size: number): ArrayBuffer {
-    this.drain();
-    for (let i = 0; i < this.free.length; i++) {
-      if (this.free[i]!.byteLength >= size) return this.free.splice(i, 1)[0]!;
+  /** A shared buffer of at least `size` bytes that no call still queued uses (the smallest such). */
+  private slot(size: number): { bytes: Uint8Array; call: number } {
+    const done = Atomics.load(this.status, STATUS_DONE);
+    let best: { bytes: Uint8Array; call: number } | null = null;
+    for (const s of this.slots) {
+      if (s.call <= done && s.bytes.byteLength >= size && (best === null || s.bytes.byteLength < best.bytes.byteLength)) best = s;
     }
-    return new ArrayBuffer(Math.max(size, 1 << 16));
+    if (best !== null) return best;
+    if (this.slots.length >= POOL) {
+      // None fits: a free one (too small) makes room.
+      const i = this.slots.findIndex((s) => s.call <= done);
+      if (i >= 0) this.slots.splice(i, 1);
+    }
+    const s = { bytes: new Uint8Array(new SharedArrayBuffer(Math.max(1 << 16, (size + 0xffff) & ~0xffff))), call: 0 };
+    this.slots.push(s);
+    return s;
   }
+
 }

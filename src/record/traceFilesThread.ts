@@ -41,7 +41,7 @@ function fail(t: Trace, e: unknown): void {
   }
 }
 
-function batchOf(rows: number, layout: number[], buf: ArrayBuffer, dictionaries: BatchParts['dictionaries']): BatchParts {
+function batchOf(rows: number, layout: number[], buf: SharedArrayBuffer, dictionaries: BatchParts['dictionaries']): BatchParts {
   const columns: ColumnParts[] = [];
   for (let l = 0; l < layout.length; l += LAYOUT_WORDS) {
     columns.push({
@@ -100,7 +100,7 @@ async function handle(m: WriterRequest): Promise<void> {
           files.openStream(m.path, m.lz4, m.stream);
           break;
         case 'append':
-          await files.appendAsync(m.stream, m.chunk);
+          for (let at = 0, k = 0; k < m.lengths.length; at += m.lengths[k++]!) await files.appendAsync(m.stream, m.chunks.subarray(at, at + m.lengths[k]!));
           break;
         case 'image':
           files.checkpointImage(new InitialImage(m.image));
@@ -124,7 +124,6 @@ async function handle(m: WriterRequest): Promise<void> {
   } catch (e) {
     fail(t, e);
   }
-  if (m.op === 'write') reply(t, { op: 'free', buf: m.buf }, [m.buf]);
   if (m.op === 'close' || m.op === 'abandon') traces.delete(m.id);
   done(t);
 }
