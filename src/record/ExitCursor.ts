@@ -1,19 +1,19 @@
 // The recorded exits, one at a time, as the ExitEvents the machine published: what the replayer compares
 // its own exits against, field by field, from inside the machine's synchronous onExit callback.
-// Allocation-free per exit (one batch is decoded every 32768 exits).
+//
+// The exits are read a few batches ahead by a thread of their own (exitRows.ts, exitRowsThread.ts), which
+// decodes the column buffers and lays each exit out as one row of words in shared memory: taking an exit
+// here is a copy of those words, with no decoding, allocation or garbage on the replayer's thread.
 
-import { EXIT_WORDS, ExitWord, type ExitEvent } from '../emulator/events.js';
-import { ColumnView } from './ColumnView.js';
-import { EXITS, EXIT_WORD_COLUMNS } from './schema.js';
+import { EXIT_WORDS, type ExitEvent } from '../emulator/events.js';
+import { EXITS, EXIT_WORD_COLUMNS, type ColumnSpec } from './schema.js';
 import type { TableFileReader } from './TableFileReader.js';
-import type { RecordBatch } from 'apache-arrow';
-
-const index = (name: string): number => EXITS.columns.findIndex((c) => c.name === name);
-const COL = Object.fromEntries(['seq', 'icount', 'ts', 'cycles', 'cost', 'cpu', 'exit_reason', 'instruction_length',
-  'interruption_info', 'interruption_error_code', 'guest_linear', 'guest_physical', 'cs', 'ss', 'cpl']
-  .map((n) => [n, index(n)])) as Record<'seq' | 'icount' | 'ts' | 'cycles' | 'cost' | 'cpu' | 'exit_reason' |
-  'instruction_length' | 'interruption_info' | 'interruption_error_code' | 'guest_linear' | 'guest_physical' |
-  'cs' | 'ss' | 'cpl', number>;
+import { firstBuffers } from './scanColumns.js';
+import { Ctrl, CTRL_WORDS, MESSAGE_BYTES, REGION_WORDS, ROW_LINEAR_VALID, ROW_PHYSICAL_VALID, ROW_WORDS, RowWord, SLOTS, SLOTS_AT,
+  type ExitRowsJob, type RowBatch, type RowColumn } from './exitRows.js';
+import { moduleWorker } from './moduleWorker.js';
+import { TraceError } from '../errors.js';
+import type { Worker } from 'node:worker_threads';
 
 /** A fresh ExitEvent to read into. */
 export function newExitEvent(): ExitEvent {
@@ -25,121 +25,171 @@ export function newExitEvent(): ExitEvent {
 }
 
 const TWO32 = 4294967296;
-/** Batches prefetch() reads ahead. */
-const AHEAD = 2;
-const EMPTY32: Uint32Array = new Uint32Array(0);
-const EMPTY16: Uint16Array = new Uint16Array(0);
-const EMPTY8: Uint8Array = new Uint8Array(0);
+const WIDTH: Record<string, number> = { int64: 8, uint64: 8, uint32: 4, uint16: 2, uint8: 1 };
+
+/** The exit's scalar columns and their row words; the word columns (EXIT_WORD_COLUMNS) follow. */
+const SCALAR_COLUMNS: ReadonlyArray<readonly [string, number]> = [
+  ['seq', RowWord.seq], ['icount', RowWord.icount], ['ts', RowWord.ts], ['cycles', RowWord.cycles], ['cost', RowWord.cost],
+  ['cpu', RowWord.cpu], ['exit_reason', RowWord.reason], ['instruction_length', RowWord.instructionLength],
+  ['interruption_info', RowWord.interruptionInfo], ['interruption_error_code', RowWord.interruptionErrorCode],
+  ['cs', RowWord.cs], ['ss', RowWord.ss], ['cpl', RowWord.cpl],
+];
+const NULL_FLAGS: Record<string, number> = { guest_linear: ROW_LINEAR_VALID, guest_physical: ROW_PHYSICAL_VALID };
+
+/** The columns a row is made of: where each goes, and each column's index in the table. */
+const PLAN: Array<{ col: RowColumn; index: number }> = [
+  ...SCALAR_COLUMNS,
+  ...EXIT_WORD_COLUMNS.map(([name, word]) => [name, RowWord.words + word] as const),
+].map(([name, dst]) => {
+  const index = EXITS.columns.findIndex((c) => c.name === name);
+  const spec = EXITS.columns[index] as ColumnSpec;
+  return { col: { name, width: WIDTH[spec.type]!, dst, flag: NULL_FLAGS[name] ?? 0 }, index };
+});
+const FIRST_BUFFER = firstBuffers(EXITS);
+
+/** One reader thread per process serves every cursor. */
+let shared: Worker | null = null;
+
+function readerThread(): Worker {
+  if (shared !== null) return shared;
+  const w = moduleWorker(import.meta.url, 'exitRowsThread');
+  w.on('error', () => {
+    shared = null;
+  });
+  w.on('exit', () => {
+    shared = null;
+  });
+  shared = w;
+  return w;
+}
 
 export class ExitCursor {
-  private batchIndex = 0;
-  private row = 0;
+  private readonly batches: RowBatch[];
+  private readonly ctrl: Int32Array;
+  private readonly memory: SharedArrayBuffer | null = null;
+  private readonly slotWords: number;
+  /** The batch being read (-1: none yet), its rows (a view of its slot), its length and the next row. */
+  private batchIndex = -1;
+  private rows: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
   private length = 0;
-  // The current batch's columns as typed arrays (64-bit ones as uint32 word pairs), read directly: a
-  // ColumnView call per field was a third of reading the exits.
-  private seq = EMPTY32; private icount = EMPTY32; private ts = EMPTY32; private cycles = EMPTY32;
-  private cost = EMPTY32; private cpu = EMPTY16; private reason = EMPTY16; private len = EMPTY8;
-  private intInfo = EMPTY32; private intErr = EMPTY32; private cs = EMPTY16; private ss = EMPTY16; private cpl = EMPTY8;
-  private linearValid: Uint8Array | null = null;
-  private physicalValid: Uint8Array | null = null;
-  private words: Uint32Array[] = [];
-  private readonly wordDst = Int32Array.from(EXIT_WORD_COLUMNS.map(([, w]) => w));
-  private readonly wordCol = EXIT_WORD_COLUMNS.map(([name]) => index(name));
+  private row = 0;
+  private ended = false;
   /** Exits returned so far (the seq of the next one, in an intact trace). */
   position = 0;
-  /** Batches read ahead (prefetch), or being read (batch null until ready), by index. */
-  private readonly ahead = new Map<number, { batch: RecordBatch | null }>();
 
-  constructor(private readonly file: TableFileReader) {}
-
-  /**
-   * Start reading the next AHEAD batches with their LZ4 buffers decoded on libuv's thread pool (TableFileReader
-   * batchAhead), so that taking them costs this thread no decoding. Not awaited by a caller that goes on
-   * working: replay calls it between two slices of its run, and a batch read ahead is ready at the slice
-   * boundary after its frames are decoded (two batches ahead: a slice may use up more than one batch of exits).
-   * A batch not ready when needed is read at once instead.
-   */
-  prefetch(): Promise<void> {
-    const started: Promise<void>[] = [];
-    for (let index = this.batchIndex; index < Math.min(this.batchIndex + AHEAD, this.file.numBatches); index++) {
-      if (this.ahead.has(index)) continue;
-      const entry: { batch: RecordBatch | null } = { batch: null };
-      this.ahead.set(index, entry);
-      started.push(this.file.batchAhead(index).then((b) => {
-        entry.batch = b;
-      }, () => {
-        // read again when needed, which reports what is wrong
-        if (this.ahead.get(index) === entry) this.ahead.delete(index);
-      }));
+  constructor(private readonly file: TableFileReader) {
+    if (EXIT_WORDS !== ROW_WORDS - RowWord.words) throw new Error('exit row layout does not match EXIT_WORDS');
+    this.batches = [];
+    let slotRows = 1;
+    for (let i = 0; i < file.numBatches; i++) this.batches.push(this.layout(i));
+    for (const b of this.batches) slotRows = Math.max(slotRows, b.rows);
+    this.slotWords = slotRows * ROW_WORDS;
+    if (this.batches.length === 0) {
+      this.ctrl = new Int32Array(CTRL_WORDS);
+      return;
     }
-    return Promise.all(started).then(() => {});
+    // The reader thread reads the file itself: checked here first when the trace checks what it reads.
+    file.verifyBatches();
+    this.memory = new SharedArrayBuffer(SLOTS_AT + SLOTS * this.slotWords * 4);
+    this.ctrl = new Int32Array(this.memory, 0, CTRL_WORDS);
+    const job: ExitRowsJob = {
+      op: 'rows', path: file.path, file: file.file, columns: PLAN.map((p) => p.col), batches: this.batches, slotRows, shared: this.memory,
+    };
+    readerThread().postMessage(job);
+  }
+
+  /** Where batch i's column buffers are in the file, its row count bounded by what its buffers can hold. */
+  private layout(i: number): RowBatch {
+    const { header: h, bodyStart } = this.file.batchLayout(i);
+    const rows = Number(h.length);
+    const compressed = h.compression != null;
+    const regions: number[] = [];
+    for (const { col, index } of PLAN) {
+      const values = h.buffers[FIRST_BUFFER[index]! + 1];
+      const validity = h.buffers[FIRST_BUFFER[index]!];
+      if (values === undefined || validity === undefined) throw this.corrupt(i, `no buffers for column ${col.name}`);
+      const length = Number(values.length);
+      // An LZ4 block expands at most 255-fold: a row count beyond what the buffer can hold is damage, found
+      // before memory is sized by it.
+      if (rows * col.width > (compressed ? 255 * length + 65536 : length)) throw this.corrupt(i, `column ${col.name} has ${length} bytes for ${rows} rows`);
+      const nulls = Number(h.nodes[index]?.nullCount ?? 0);
+      regions.push(bodyStart + Number(values.offset), length,
+        bodyStart + Number(validity.offset), col.flag !== 0 && nulls > 0 ? Number(validity.length) : 0);
+    }
+    if (regions.length !== PLAN.length * REGION_WORDS) throw new Error('exit row plan');
+    return { rows, compressed, regions };
+  }
+
+  private corrupt(batch: number, what: string): TraceError {
+    return new TraceError(`${this.file.file} is corrupt: record batch ${batch}: ${what}`, this.file.path);
   }
 
   /** Fill `into` with the next recorded exit; false (and the file closed) after the last one. */
   next(into: ExitEvent): boolean {
     if (this.row === this.length && !this.load()) return false;
-    const i = this.row++;
-    const i2 = 2 * i;
+    const b = this.rows;
+    const o = this.row++ * ROW_WORDS;
     // int64 columns (seq, icount, ts, cycles) as numbers, exact below 2^53, sign from the high word.
-    into.seq = (this.seq[i2 + 1]! | 0) * TWO32 + this.seq[i2]!;
-    into.icount = (this.icount[i2 + 1]! | 0) * TWO32 + this.icount[i2]!;
-    into.tsc = (this.ts[i2 + 1]! | 0) * TWO32 + this.ts[i2]!;
-    into.cycles = (this.cycles[i2 + 1]! | 0) * TWO32 + this.cycles[i2]!;
-    into.cost = this.cost[i]!;
-    into.vcpu = this.cpu[i]!;
-    into.reason = this.reason[i]!;
-    into.instructionLength = this.len[i]!;
-    into.interruptionInfo = this.intInfo[i]!;
-    into.interruptionErrorCode = this.intErr[i]!;
-    const lv = this.linearValid;
-    const pv = this.physicalValid;
-    into.hasGuestLinear = lv === null || (lv[i >> 3]! & (1 << (i & 7))) !== 0;
-    into.hasGuestPhysical = pv === null || (pv[i >> 3]! & (1 << (i & 7))) !== 0;
-    into.cs = this.cs[i]!;
-    into.ss = this.ss[i]!;
-    into.cpl = this.cpl[i]!;
+    into.seq = (b[o + 1]! | 0) * TWO32 + b[o]!;
+    into.icount = (b[o + 3]! | 0) * TWO32 + b[o + 2]!;
+    into.tsc = (b[o + 5]! | 0) * TWO32 + b[o + 4]!;
+    into.cycles = (b[o + 7]! | 0) * TWO32 + b[o + 6]!;
+    into.cost = b[o + RowWord.cost]!;
+    into.vcpu = b[o + RowWord.cpu]!;
+    into.reason = b[o + RowWord.reason]!;
+    into.instructionLength = b[o + RowWord.instructionLength]!;
+    into.interruptionInfo = b[o + RowWord.interruptionInfo]!;
+    into.interruptionErrorCode = b[o + RowWord.interruptionErrorCode]!;
+    into.cs = b[o + RowWord.cs]!;
+    into.ss = b[o + RowWord.ss]!;
+    into.cpl = b[o + RowWord.cpl]!;
+    const flags = b[o + RowWord.flags]!;
+    into.hasGuestLinear = (flags & ROW_LINEAR_VALID) !== 0;
+    into.hasGuestPhysical = (flags & ROW_PHYSICAL_VALID) !== 0;
+    // Undefined addresses are 0 in the row, as in ExitEvent (events.ts).
     const w = into.words;
-    const words = this.words;
-    const dst = this.wordDst;
-    for (let k = 0; k < words.length; k++) {
-      const src = words[k]!;
-      const d = dst[k]!;
-      w[d] = src[i2]!;
-      w[d + 1] = src[i2 + 1]!;
-    }
-    // Undefined addresses travel as 0 in ExitEvent (events.ts), whatever the null slot holds.
-    if (!into.hasGuestLinear) w[ExitWord.guestLinear] = w[ExitWord.guestLinear + 1] = 0;
-    if (!into.hasGuestPhysical) w[ExitWord.guestPhysical] = w[ExitWord.guestPhysical + 1] = 0;
+    for (let k = 0, s = o + RowWord.words; k < EXIT_WORDS; k++, s++) w[k] = b[s]!;
     this.position++;
     return true;
   }
 
+  /** Stop reading (the reader thread lets go of the file) and close the file. */
   close(): void {
+    if (!this.ended) {
+      this.ended = true;
+      Atomics.store(this.ctrl, Ctrl.closed, 1);
+      Atomics.notify(this.ctrl, Ctrl.consumed);
+    }
     this.file.close();
   }
 
+  /** Take the next batch: done with the one held (its slot is free again), wait for the next to be filled. */
   private load(): boolean {
-    if (this.batchIndex >= this.file.numBatches) {
+    if (this.ended) return false;
+    const next = this.batchIndex + 1;
+    if (next >= this.batches.length) {
       this.close();
       return false;
     }
-    const index = this.batchIndex++;
-    const batch = this.ahead.get(index)?.batch ?? this.file.batch(index);
-    for (const k of this.ahead.keys()) if (k <= index) this.ahead.delete(k);
-    const cols = EXITS.columns.map((spec, k) => new ColumnView(spec, batch.numRows, batch.getChildAt(k)!.data[0]!));
-    const col = (k: number): ColumnView => cols[k]!;
-    this.seq = col(COL.seq).words!; this.icount = col(COL.icount).words!; this.ts = col(COL.ts).words!;
-    this.cycles = col(COL.cycles).words!;
-    this.cost = col(COL.cost).values as Uint32Array; this.cpu = col(COL.cpu).values as Uint16Array;
-    this.reason = col(COL.exit_reason).values as Uint16Array; this.len = col(COL.instruction_length).values as Uint8Array;
-    this.intInfo = col(COL.interruption_info).values as Uint32Array;
-    this.intErr = col(COL.interruption_error_code).values as Uint32Array;
-    this.cs = col(COL.cs).values as Uint16Array; this.ss = col(COL.ss).values as Uint16Array; this.cpl = col(COL.cpl).values as Uint8Array;
-    this.linearValid = col(COL.guest_linear).valid;
-    this.physicalValid = col(COL.guest_physical).valid;
-    this.words = this.wordCol.map((k) => cols[k]!.words!);
+    const ctrl = this.ctrl;
+    Atomics.store(ctrl, Ctrl.consumed, next);
+    Atomics.notify(ctrl, Ctrl.consumed);
+    for (;;) {
+      const produced = Atomics.load(ctrl, Ctrl.produced);
+      if (produced > next) break;
+      if (Atomics.load(ctrl, Ctrl.failed) !== 0) {
+        const n = Atomics.load(ctrl, Ctrl.messageLength);
+        const message = new TextDecoder().decode(new Uint8Array(this.memory!, CTRL_WORDS * 4, Math.min(n, MESSAGE_BYTES)).slice());
+        this.close();
+        throw new TraceError(message, this.file.path);
+      }
+      Atomics.wait(ctrl, Ctrl.produced, produced, 1000);
+    }
+    this.batchIndex = next;
+    const rows = this.batches[next]!.rows;
+    this.rows = new Uint32Array(this.memory!, SLOTS_AT + (next % SLOTS) * this.slotWords * 4, rows * ROW_WORDS);
+    this.length = rows;
     this.row = 0;
-    this.length = batch.numRows;
-    return this.length > 0 || this.load();
+    return rows > 0 || this.load();
   }
 }

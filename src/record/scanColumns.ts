@@ -8,9 +8,9 @@
 // codes). The table's schema is checked by TraceReader.openTable first (same checks as every reader).
 
 import type { TraceReader } from './TraceReader.js';
-import { TABLES, type TableName } from './schema.js';
+import { TABLES, type TableName, type TableSpec } from './schema.js';
 import { TraceError } from '../errors.js';
-import { lz4Decompress } from './compression.js';
+import { readBodyBuffer, type ReadAt, type Scratch } from './bodyBuffer.js';
 
 /** Bytes per value of a fixed-width column type; 0 for variable-width. */
 function width(type: string): number {
@@ -21,6 +21,20 @@ function width(type: string): number {
     case 'uint8': case 'dict': return 1;
     default: return 0;
   }
+}
+
+/**
+ * Index of each field's first buffer in a record batch's buffer list (Arrow columnar format, "Buffer layout"):
+ * a validity bitmap, then the values (binary/utf8: offsets, then data).
+ */
+export function firstBuffers(spec: TableSpec): number[] {
+  const first: number[] = [];
+  let nb = 0;
+  for (const c of spec.columns) {
+    first.push(nb);
+    nb += c.type === 'binary' || c.type === 'utf8' ? 3 : 2;
+  }
+  return first;
 }
 
 /** One batch of projected columns: `cols[k]` holds `length` values of column k (64-bit: 2 words per row). */
@@ -53,13 +67,7 @@ export function* scanColumns(reader: TraceReader, table: TableName, columns: rea
     if (width(spec.columns[i]!.type) === 0) throw new Error(`scanColumns: ${name} is not fixed-width`);
     return i;
   });
-  // First buffer index of each field: validity + values (+ offsets for binary/utf8).
-  const firstBuffer: number[] = [];
-  let nb = 0;
-  for (const c of spec.columns) {
-    firstBuffer.push(nb);
-    nb += c.type === 'binary' || c.type === 'utf8' ? 3 : 2;
-  }
+  const firstBuffer = firstBuffers(spec);
   // The table's own reader: existence and schema checks, the message index (finished files and the
   // flushed part of an unfinished one alike), truncation errors.
   const file = reader.openTable(table);
@@ -79,7 +87,8 @@ export function* scanColumns(reader: TraceReader, table: TableName, columns: rea
     let bufs: Uint8Array[] = [];
     let cols: ProjectedBatch['cols'] = [];
     let start = 0;
-    let packed = new Uint8Array(0);
+    const scratch: Scratch = { bytes: new Uint8Array(0) };
+    const read: ReadAt = (into, length, offset) => file.readInto(into, length, offset);
     for (const b of batches) {
       if (b.length > cap) {
         cap = b.length;
@@ -91,27 +100,8 @@ export function* scanColumns(reader: TraceReader, table: TableName, columns: rea
       }
       b.regions.forEach(([off, len, nulls], k) => {
         if (nulls > 0 && types[k] !== 'dict') throw new Error(`scanColumns: ${columns[k]} has nulls`);
-        const want = b.length * widths[k]!;
-        const corrupt = (have: number): TraceError =>
-          new TraceError(`${spec.file} is corrupt: column ${columns[k]} has ${have} bytes for ${b.length} rows`, file.path);
-        if (!b.compressed) {
-          if (len < want) throw corrupt(len);
-          file.readInto(bufs[k]!, want, b.bodyStart + off);
-          return;
-        }
-        if (want === 0) return;
-        if (len < 8) throw corrupt(len);
-        if (packed.byteLength < len) packed = new Uint8Array(Math.max(len, packed.byteLength * 2));
-        file.readInto(packed, len, b.bodyStart + off);
-        const raw = Number(new DataView(packed.buffer).getBigInt64(0, true));
-        let plain: Uint8Array;
-        try {
-          plain = raw === -1 ? packed.subarray(8, len) : lz4Decompress(packed.subarray(8, len), raw);
-        } catch (e) {
-          throw new TraceError(`${spec.file} is corrupt: column ${columns[k]} does not decompress (${(e as Error).message})`, file.path);
-        }
-        if (plain.byteLength < want || (raw !== -1 && plain.byteLength !== raw)) throw corrupt(plain.byteLength);
-        bufs[k]!.set(plain.subarray(0, want));
+        const wrong = readBodyBuffer(read, b.bodyStart + off, len, b.compressed, b.length * widths[k]!, bufs[k]!, scratch);
+        if (wrong !== null) throw new TraceError(`${spec.file} is corrupt: column ${columns[k]} ${wrong}`, file.path);
       });
       yield { start, length: b.length, cols };
       start += b.length;

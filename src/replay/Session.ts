@@ -186,9 +186,7 @@ export async function resolveWorkload(config: SessionConfig): Promise<SessionCon
  * returns (reason `paused`) once it pauses at or past icount `end`: where a recording that was stopped
  * between two slices (Ctrl-C) paused, after taking the exits and events due at that icount, as it did.
  */
-export async function runSliced(m: Machine, slice: number, onSlice?: (r: RunResult) => void, end = Infinity,
-  /** Called between two slices (replay starts reading its next batch of recorded exits there). */
-  between?: () => void): Promise<RunResult> {
+export async function runSliced(m: Machine, slice: number, onSlice?: (r: RunResult) => void, end = Infinity): Promise<RunResult> {
   for (;;) {
     // Before every slice, the first included: a caller that runs many short machines one after another
     // (compare-interception's replays, each under one slice) would otherwise chain promises that never reach
@@ -197,6 +195,5 @@ export async function runSliced(m: Machine, slice: number, onSlice?: (r: RunResu
     const r = m.run(Math.min(m.cpu.icount + slice, end));
     onSlice?.(r);
     if (r.reason !== StopReason.paused || m.cpu.icount >= end) return r;
-    between?.();
   }
 }

@@ -233,8 +233,8 @@ export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promis
   try {
     // Up to the icount where the recording stopped, taking the exits and events due there: a recording
     // stopped by Ctrl-C paused between two slices after them (an exit at exactly the stop icount is in it).
-    // Between slices the next batch of recorded exits is read ahead, its LZ4 buffers decoded off this thread.
-    result = await runSliced(m, 5_000_000, opts.onProgress, recordedIcount, () => void cursor.prefetch());
+    // The recorded exits are read ahead by the cursor's own thread (ExitCursor).
+    result = await runSliced(m, 5_000_000, opts.onProgress, recordedIcount);
   } catch (e) {
     if (!(e instanceof InputDivergence)) throw e;
     result = { reason: StopReason.hypervisorError, status: 0, detail: e.message, icount: m.cpu.icount, exits: m.exitCount, cycles: m.cycles };
