@@ -17,7 +17,7 @@ import { TraceError } from '../errors.js';
 import { checkFooter, checkMessage } from './checkArrowMetadata.js';
 import type { BlockVerifier } from './fileHash.js';
 // Registers the LZ4_FRAME codec apache-arrow's reader decodes compressed record batches with.
-import { withFramesDecodedAhead } from './compression.js';
+import './compression.js';
 
 const MAGIC = 'ARROW1';
 /** Leading magic + padding; trailing int32 footer length + magic. */
@@ -139,38 +139,6 @@ export class TableFileReader {
   /** Decode record batch i (its buffers are views of a fresh buffer: keep the batch as long as needed). */
   batch(i: number): RecordBatch {
     return this.decode(i, this.ipcStream(i, i + 1));
-  }
-
-  /**
-   * batch(i), its LZ4 buffers decoded first on libuv's thread pool (compression.ts withFramesDecodedAhead),
-   * for a reader that can wait: replay reads the next batch of exits ahead between two slices of its run.
-   */
-  async batchAhead(i: number): Promise<RecordBatch> {
-    const bytes = this.ipcStream(i, i + 1);
-    const b = this.blocks[i]!;
-    const meta = this.prefix.length + 8;
-    const frames: Uint8Array[] = [];
-    try {
-      const header = Message.decode(bytes.subarray(meta, meta + b.metaLength)).header() as RecordBatchHeader;
-      if (header.compression !== null) {
-        const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-        for (const r of header.buffers) {
-          const at = meta + b.metaLength + Number(r.offset);
-          const length = Number(r.length);
-          // An 8-byte uncompressed length (-1: stored as is), then the frame (Message.fbs BodyCompression).
-          if (length > 8 && at + length <= bytes.byteLength && dv.getBigInt64(at, true) !== -1n) frames.push(bytes.subarray(at + 8, at + length));
-        }
-      }
-    } catch {
-      frames.length = 0; // decode() names what is wrong
-    }
-    try {
-      return await withFramesDecodedAhead(frames, () => this.decode(i, bytes));
-    } catch (e) {
-      if (e instanceof TraceError) throw e;
-      // A frame lz4-napi refuses: decoded here, which names the batch.
-      return this.decode(i, bytes);
-    }
   }
 
   private decode(i: number, bytes: Uint8Array): RecordBatch {

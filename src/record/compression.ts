@@ -12,7 +12,7 @@
 // (Message.fbs, BodyCompressionMethod.BUFFER) wants the *uncompressed* length (-1: stored uncompressed), and
 // other readers allocate by it. CompressedFileWriter writes the spec's prefix.
 
-import { compressFrame, compressFrameSync, decompressFrame } from 'lz4-napi';
+import { compressFrame, compressFrameSync } from 'lz4-napi';
 import { decodeLz4Frame } from './lz4Frame.js';
 import { CompressionType, compressionRegistry, RecordBatchFileWriter, type RecordBatch } from 'apache-arrow';
 import { VectorAssembler } from 'apache-arrow/visitor/vectorassembler';
@@ -49,7 +49,7 @@ export function lz4CompressAsync(b: Uint8Array): Promise<Uint8Array> {
   return compressFrame(b, { contentChecksum: false });
 }
 
-/** Buffers compressed or decoded ahead of apache-arrow's calls for them, in the order it will ask. */
+/** Buffers compressed ahead of apache-arrow's calls for them, in the order it will ask. */
 interface DoneAhead { inputs: Uint8Array[]; outputs: Uint8Array[]; next: number }
 
 /** The output done ahead for this very buffer (the next one asked for), else null. */
@@ -152,27 +152,9 @@ function arrowBufferSizeHint(b: Uint8Array): number {
   return n > 0n && n <= BigInt(b.byteLength) * 255n + 65536n ? Number(n) : 0;
 }
 
-/** Frames decoded ahead of a batch's decode calls (decodedAhead). */
-let decoded: DoneAhead | null = null;
-
-/** apache-arrow's decode call: the frame decoded ahead for this very buffer, else decoded now (lz4Frame.ts). */
+/** apache-arrow's decode call (lz4Frame.ts). */
 function decode(b: Uint8Array): Uint8Array {
-  return takeAhead(decoded, b) ?? lz4Decompress(b, arrowBufferSizeHint(b));
-}
-
-/**
- * Decode `frames` (views of the bytes `read` hands to apache-arrow's reader) on libuv's thread pool with
- * lz4-napi's asynchronous decoder (it does not leak, unlike its synchronous one: lz4Frame.ts), then run `read`,
- * whose decode calls for those very views take the results: the caller's thread does not decode them.
- */
-export async function withFramesDecodedAhead<T>(frames: Uint8Array[], read: () => T): Promise<T> {
-  const outputs = await Promise.all(frames.map((f) => decompressFrame(f)));
-  decoded = { inputs: frames, outputs, next: 0 };
-  try {
-    return read();
-  } finally {
-    decoded = null;
-  }
+  return lz4Decompress(b, arrowBufferSizeHint(b));
 }
 
 // apache-arrow's reader looks codecs up here (its decoder ignores the length prefix except for -1).
