@@ -34,6 +34,8 @@ export interface TraceFiles {
 export interface TraceCheckpoints {
   /** Guest memory as loaded, which checkpoints store their differences from (before the first checkpoint). */
   checkpointImage(image: InitialImage): void;
+  /** A checkpoint is near (within a slice of the run): get ready for it (TraceFilesWorker: the snapshot buffer). */
+  prepareCheckpoint(): void;
   /**
    * Write the checkpoint file at `path` (absolute, its directory existing): `state`, and the ranges where `ram`
    * differs from the image (checkpointFile.ts), in order with the other calls. `ram` is read before this
@@ -110,6 +112,10 @@ export class TraceFilesWriter implements TraceFiles, TraceStreams, TraceCheckpoi
 
   checkpointImage(image: InitialImage): void {
     this.image = image;
+  }
+
+  prepareCheckpoint(): void {
+    // Nothing to prepare: checkpoint() reads guest memory where it is.
   }
 
   checkpoint(path: string, state: CheckpointState, ram: Uint8Array): void {

@@ -42,7 +42,8 @@ export type WriterRequest =
   | { op: 'openStream'; id: number; stream: number; path: string; lz4: boolean }
   | { op: 'append'; id: number; stream: number; chunks: Uint8Array; lengths: number[] }
   | { op: 'closeStream'; id: number; stream: number }
-  | { op: 'image'; id: number; image: InitialImageParts; snapshot: Uint8Array }
+  | { op: 'image'; id: number; image: InitialImageParts }
+  | { op: 'snapshot'; id: number; snapshot: Uint8Array }
   | { op: 'checkpoint'; id: number; path: string; state: CheckpointState; ram: Uint8Array }
   | { op: 'close'; id: number }
   | { op: 'abandon'; id: number };
@@ -202,14 +203,22 @@ export class TraceFilesWorker implements TraceFiles, TraceStreams, TraceCheckpoi
   private snapshot: Uint8Array | null = null;
   private checkpointCall = 0;
 
-  /**
-   * The image goes to the writer thread with a shared snapshot buffer of the memory's size, which that thread
-   * touches page by page while the recording goes on (its first touch here cost the recording thread ~290 ms
-   * of page faults for 64 MiB).
-   */
+  private imageBytes = 0;
+
   checkpointImage(image: InitialImage): void {
-    this.snapshot = new Uint8Array(new SharedArrayBuffer(image.bytes));
-    this.send({ op: 'image', id: this.id, image: image.parts(), snapshot: this.snapshot });
+    this.send({ op: 'image', id: this.id, image: image.parts() });
+    this.imageBytes = image.bytes;
+  }
+
+  /**
+   * The shared snapshot buffer, of the memory's size, goes to the writer thread, which touches it page by page
+   * while the recording goes on (its first touch here cost the recording thread ~290 ms of page faults for
+   * 64 MiB). Not before a checkpoint is near: a run that writes none does not pay for it.
+   */
+  prepareCheckpoint(): void {
+    if (this.snapshot !== null) return;
+    this.snapshot = new Uint8Array(new SharedArrayBuffer(this.imageBytes));
+    this.send({ op: 'snapshot', id: this.id, snapshot: this.snapshot });
     this.checkpointCall = this.sent;
   }
 
@@ -221,8 +230,8 @@ export class TraceFilesWorker implements TraceFiles, TraceStreams, TraceCheckpoi
    */
   checkpoint(path: string, state: CheckpointState, ram: Uint8Array): void {
     this.check();
-    const snap = this.snapshot;
-    if (snap === null) throw new Error('checkpoint() before checkpointImage()');
+    this.prepareCheckpoint();
+    const snap = this.snapshot!;
     this.waitFor(this.checkpointCall);
     this.check();
     // The memory the image covers (memoryRuns compares no further).

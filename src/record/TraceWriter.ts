@@ -380,6 +380,11 @@ export class TraceWriter implements MachineObserver {
     this.files.checkpointImage(image);
   }
 
+  /** A checkpoint is near (TraceCheckpoints.prepareCheckpoint). */
+  prepareCheckpoint(): void {
+    if (!this.isClosed) this.files.prepareCheckpoint();
+  }
+
   checkpoint(rel: string, state: CheckpointState, ram: Uint8Array): void {
     this.checkOpen();
     this.files.checkpoint(this.directory.extraFile(rel), state, ram);

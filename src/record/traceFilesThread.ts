@@ -104,6 +104,8 @@ async function handle(m: WriterRequest): Promise<void> {
           break;
         case 'image':
           files.checkpointImage(new InitialImage(m.image));
+          break;
+        case 'snapshot':
           // Fault the snapshot buffer's pages in here, not on the recording thread's first copy.
           m.snapshot.fill(0);
           break;

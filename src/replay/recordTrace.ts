@@ -143,8 +143,15 @@ export async function recordTrace(config: SessionConfig, dir: string, opts: Reco
   const every = opts.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
   if (every > 0) writer.checkpointImage(new InitialImage(m.cpu.mmu.u8));
   let nextCheckpoint = every;
+  const slice = Math.min(opts.slice ?? 10_000_000, every > 0 ? every : Infinity);
+  // The writer gets ready (a snapshot buffer) one slice ahead of the first checkpoint.
+  const prepare = (): void => {
+    if (every > 0 && m.cpu.icount + slice >= nextCheckpoint) (writer as TraceWriter).prepareCheckpoint();
+  };
+  prepare();
   const onSlice = (r: RunResult): void => {
     opts.onProgress?.(r, m.lastConsoleLine());
+    prepare();
     if (every > 0 && r.reason === StopReason.paused && m.cpu.icount >= nextCheckpoint) {
       // The memory part is computed, packed, compressed and written by the trace's writer thread.
       (writer as TraceWriter).checkpoint(checkpointName(m.cpu.icount), checkpointState(m, (log as InputLogWriter).entries, saveHypervisorState(a)), m.cpu.mmu.u8);
@@ -153,7 +160,7 @@ export async function recordTrace(config: SessionConfig, dir: string, opts: Reco
   };
   let result: RunResult;
   try {
-    result = await runSliced(m, Math.min(opts.slice ?? 10_000_000, every > 0 ? every : Infinity), onSlice);
+    result = await runSliced(m, slice, onSlice);
   } catch (e) {
     const code = writeFailure(e);
     if (code !== null) throw failedWrite(e, code);
