@@ -297,3 +297,53 @@ describe('replay reading the decoded fields', () => {
     }
   });
 });
+
+describe('decoding LZ4 frames ahead on the thread pool (the replay\'s reader)', () => {
+  /** Every entry, or the error, with an event-loop turn every `turn` entries (replay's slices) when decoding ahead. */
+  async function read(path: string, allowCut: boolean, ahead: boolean, turn = 700): Promise<{ entries: unknown[]; error: string | null; ahead: number }> {
+    const f = new InputLogFile(path, allowCut, 4096, undefined, ahead);
+    const entries: InputEntry[] = [];
+    let error: string | null = null;
+    try {
+      for (let i = 0; ; i++) {
+        if (ahead && i % turn === 0) await new Promise((r) => setImmediate(r));
+        const e = f.at(i);
+        if (e === undefined) break;
+        entries.push(e);
+        f.release(i + 1);
+      }
+    } catch (e) {
+      expect(e).toBeInstanceOf(TraceError);
+      error = (e as Error).message;
+    }
+    f.close();
+    return { entries: plain(entries), error, ahead: f.framesDecodedAhead };
+  }
+
+  it('gives the entries, the cuts and the errors the reader gives decoding each frame when it reaches it', async () => {
+    const es = randomEntries(20_000, 21); // five frames
+    const path = join(root, 'ahead');
+    write(path, es, TraceCompression.lz4);
+    const raw = readFileSync(path);
+    const whole = await read(path, false, true);
+    expect(whole.entries).toEqual(plain(oracle(path)));
+    expect(whole.error).toBeNull();
+    expect(whole.ahead).toBeGreaterThan(2); // most frames came from the thread pool
+    const cutPath = join(root, 'ahead-cut');
+    for (const at of [raw.length - 1, Math.floor(raw.length / 2), 5000, 10]) {
+      writeFileSync(cutPath, raw.subarray(0, at));
+      for (const allowCut of [true, false]) expect(await read(cutPath, allowCut, true), `cut at ${at}`).toEqual({ ...(await read(cutPath, allowCut, false)), ahead: expect.any(Number) });
+    }
+    // Damage inside a frame's blocks (what each decoder says of it may differ: the one that runs when the frame is reached reports it).
+    for (const at of [raw.length >> 1, (raw.length >> 1) + 999, raw.length - 20]) {
+      const bad = Buffer.from(raw);
+      for (let k = 0; k < 8; k++) bad[at + k] ^= 0x5a;
+      writeFileSync(cutPath, bad);
+      const sync = await read(cutPath, false, false);
+      const ahead = await read(cutPath, false, true);
+      expect(ahead.entries.length, `damage at ${at}`).toBe(sync.entries.length);
+      expect(ahead.entries, `damage at ${at}`).toEqual(sync.entries);
+      expect(ahead.error === null, `damage at ${at}`).toBe(sync.error === null);
+    }
+  });
+});

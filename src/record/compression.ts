@@ -73,6 +73,12 @@ export function lz4Decompress(b: Uint8Array, size = 0): Uint8Array {
   return decodeLz4Frame(b, 0, size).data;
 }
 
+/** The same decode on libuv's thread pool (lz4-napi's asynchronous decoder, which does not leak): the input
+ *  log's reader decodes the frames it will read next with it, off the thread that replays. */
+export function lz4DecompressAsync(b: Uint8Array): Promise<Uint8Array> {
+  return decompressFrame(b);
+}
+
 /**
  * Byte length of the LZ4 frame at `at` (LZ4 frame format 1.6.x: magic, FLG, BD, optional content size and
  * dictionary id, header checksum; blocks of a 4-byte size, high bit = stored, optional block checksum;
