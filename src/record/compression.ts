@@ -12,7 +12,7 @@
 // (Message.fbs, BodyCompressionMethod.BUFFER) wants the *uncompressed* length (-1: stored uncompressed), and
 // other readers allocate by it. CompressedFileWriter writes the spec's prefix.
 
-import { compressFrame, compressFrameSync } from 'lz4-napi';
+import { compressFrame, compressFrameSync, decompressFrame } from 'lz4-napi';
 import { decodeLz4Frame } from './lz4Frame.js';
 import { CompressionType, compressionRegistry, RecordBatchFileWriter, type RecordBatch } from 'apache-arrow';
 import { VectorAssembler } from 'apache-arrow/visitor/vectorassembler';
