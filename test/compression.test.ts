@@ -130,7 +130,7 @@ describe('replay\'s exit reader (its own thread, rows in shared memory) against 
           return v;
         };
         for (let i = 0; i < batch.numRows; i++, n++) {
-          expect(cursor.next(e), `exit ${n}`).toBe(true);
+          expect(cursor.nextEvent(e), `exit ${n}`).toBe(true);
           const words = (at: number): bigint => (BigInt(e.words[at + 1]!) << 32n) | BigInt(e.words[at]!);
           const got: Record<string, unknown> = {
             seq: BigInt(e.seq), icount: BigInt(e.icount), ts: BigInt(e.tsc), cycles: BigInt(e.cycles), cost: e.cost, cpu: e.vcpu,
@@ -150,7 +150,7 @@ describe('replay\'s exit reader (its own thread, rows in shared memory) against 
 
         }
       }
-      expect(cursor.next(e)).toBe(false);
+      expect(cursor.nextEvent(e)).toBe(false);
     } finally {
       cursor.close();
     }
@@ -188,10 +188,10 @@ describe('replay\'s exit reader (its own thread, rows in shared memory) against 
     try {
       const e = newExitEvent();
       for (const want of written) {
-        expect(cursor.next(e)).toBe(true);
+        expect(cursor.nextEvent(e)).toBe(true);
         expect({ ...e, words: [...e.words] }, `exit ${want.seq}`).toEqual({ ...want, words: [...want.words] });
       }
-      expect(cursor.next(e)).toBe(false);
+      expect(cursor.nextEvent(e)).toBe(false);
     } finally {
       cursor.close();
     }

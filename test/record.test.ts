@@ -186,7 +186,7 @@ describe('trace directory round trip', () => {
     const cursor = TraceReader.open(dir).exitCursor();
     const e = newExitEvent();
     let n = 0;
-    while (cursor.next(e)) {
+    while (cursor.nextEvent(e)) {
       const want = c.exits[n]!;
       if (JSON.stringify({ ...e, words: [...e.words] }) !== JSON.stringify({ ...want, reason: want.reason & 0xffff, words: [...want.words] })) {
         expect({ ...e, words: [...e.words] }, `exit ${n}`).toEqual({ ...want, reason: want.reason & 0xffff, words: [...want.words] });
@@ -195,7 +195,7 @@ describe('trace directory round trip', () => {
     }
     expect(n).toBe(c.exits.length);
     expect(cursor.position).toBe(n);
-    expect(cursor.next(e)).toBe(false);
+    expect(cursor.nextEvent(e)).toBe(false);
   });
 
   it('the manifest holds the run description, totals and per-reason counts', () => {

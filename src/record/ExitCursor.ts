@@ -3,13 +3,14 @@
 //
 // The exits are read a few batches ahead by a thread of their own (exitRows.ts, exitRowsThread.ts), which
 // decodes the column buffers and lays each exit out as one row of words in shared memory: taking an exit
-// here is a copy of those words, with no decoding, allocation or garbage on the replayer's thread.
+// here is pointing a view at those words (ExitRow), with no decoding, copy, allocation or garbage on the
+// replayer's thread.
 
 import { EXIT_WORDS, type ExitEvent } from '../emulator/events.js';
 import { EXITS, EXIT_WORD_COLUMNS, type ColumnSpec } from './schema.js';
 import type { TableFileReader } from './TableFileReader.js';
 import { firstBuffers } from './scanColumns.js';
-import { Ctrl, CTRL_WORDS, MESSAGE_BYTES, REGION_WORDS, ROW_LINEAR_VALID, ROW_PHYSICAL_VALID, ROW_WORDS, RowWord, SLOTS, SLOTS_AT,
+import { Ctrl, CTRL_WORDS, ExitRow, MESSAGE_BYTES, REGION_WORDS, ROW_LINEAR_VALID, ROW_PHYSICAL_VALID, ROW_WORDS, RowWord, SLOTS, SLOTS_AT,
   type ExitRowsJob, type RowBatch, type RowColumn } from './exitRows.js';
 import { moduleWorker } from './moduleWorker.js';
 import { TraceError } from '../errors.js';
@@ -24,7 +25,6 @@ export function newExitEvent(): ExitEvent {
   };
 }
 
-const TWO32 = 4294967296;
 const WIDTH: Record<string, number> = { int64: 8, uint64: 8, uint32: 4, uint16: 2, uint8: 1 };
 
 /** The exit's scalar columns and their row words; the word columns (EXIT_WORD_COLUMNS) follow. */
@@ -76,6 +76,7 @@ export class ExitCursor {
   private ended = false;
   /** Exits returned so far (the seq of the next one, in an intact trace). */
   position = 0;
+  private readonly current = new ExitRow();
 
   constructor(private readonly file: TableFileReader) {
     if (EXIT_WORDS !== ROW_WORDS - RowWord.words) throw new Error('exit row layout does not match EXIT_WORDS');
@@ -124,32 +125,25 @@ export class ExitCursor {
     return new TraceError(`${this.file.file} is corrupt: record batch ${batch}: ${what}`, this.file.path);
   }
 
-  /** Fill `into` with the next recorded exit; false (and the file closed) after the last one. */
-  next(into: ExitEvent): boolean {
-    if (this.row === this.length && !this.load()) return false;
-    const b = this.rows;
-    const o = this.row++ * ROW_WORDS;
-    // int64 columns (seq, icount, ts, cycles) as numbers, exact below 2^53, sign from the high word.
-    into.seq = (b[o + 1]! | 0) * TWO32 + b[o]!;
-    into.icount = (b[o + 3]! | 0) * TWO32 + b[o + 2]!;
-    into.tsc = (b[o + 5]! | 0) * TWO32 + b[o + 4]!;
-    into.cycles = (b[o + 7]! | 0) * TWO32 + b[o + 6]!;
-    into.cost = b[o + RowWord.cost]!;
-    into.vcpu = b[o + RowWord.cpu]!;
-    into.reason = b[o + RowWord.reason]!;
-    into.instructionLength = b[o + RowWord.instructionLength]!;
-    into.interruptionInfo = b[o + RowWord.interruptionInfo]!;
-    into.interruptionErrorCode = b[o + RowWord.interruptionErrorCode]!;
-    into.cs = b[o + RowWord.cs]!;
-    into.ss = b[o + RowWord.ss]!;
-    into.cpl = b[o + RowWord.cpl]!;
-    const flags = b[o + RowWord.flags]!;
-    into.hasGuestLinear = (flags & ROW_LINEAR_VALID) !== 0;
-    into.hasGuestPhysical = (flags & ROW_PHYSICAL_VALID) !== 0;
-    // Undefined addresses are 0 in the row, as in ExitEvent (events.ts).
-    const w = into.words;
-    for (let k = 0, s = o + RowWord.words; k < EXIT_WORDS; k++, s++) w[k] = b[s]!;
+  /** The next recorded exit (the cursor's one ExitRow, moved on), or null (and the file closed) after the last one. */
+  next(): ExitRow | null {
+    if (this.row === this.length && !this.load()) return null;
+    const r = this.current;
+    r.rows = this.rows;
+    r.at = this.row++ * ROW_WORDS;
     this.position++;
+    return r;
+  }
+
+  /** Fill `into` with the next recorded exit as an ExitEvent; false after the last one. */
+  nextEvent(into: ExitEvent): boolean {
+    const r = this.next();
+    if (r === null) return false;
+    into.seq = r.seq; into.icount = r.icount; into.tsc = r.tsc; into.cycles = r.cycles; into.cost = r.cost; into.vcpu = r.vcpu;
+    into.reason = r.reason; into.instructionLength = r.instructionLength; into.interruptionInfo = r.interruptionInfo;
+    into.interruptionErrorCode = r.interruptionErrorCode; into.cs = r.cs; into.ss = r.ss; into.cpl = r.cpl;
+    into.hasGuestLinear = r.hasGuestLinear; into.hasGuestPhysical = r.hasGuestPhysical;
+    for (let k = 0; k < EXIT_WORDS; k++) into.words[k] = r.word(k);
     return true;
   }
 

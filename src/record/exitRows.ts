@@ -73,3 +73,34 @@ export interface ExitRowsJob {
 
 /** Per region: values offset, length, validity offset, length. */
 export const REGION_WORDS = 4;
+
+const TWO32 = 4294967296;
+
+/**
+ * One recorded exit as the reader thread laid it out: the ExitEvent's fields read from its row where it lies
+ * in shared memory (the replayer compares them there, with no copy). Valid until the cursor moves on.
+ */
+export class ExitRow {
+  /** The slot's rows and this row's first word. */
+  rows: Uint32Array<ArrayBufferLike> = new Uint32Array(ROW_WORDS);
+  at = 0;
+
+  // int64 columns as numbers, exact below 2^53, sign from the high word.
+  get seq(): number { return (this.rows[this.at + 1]! | 0) * TWO32 + this.rows[this.at]!; }
+  get icount(): number { return (this.rows[this.at + 3]! | 0) * TWO32 + this.rows[this.at + 2]!; }
+  get tsc(): number { return (this.rows[this.at + 5]! | 0) * TWO32 + this.rows[this.at + 4]!; }
+  get cycles(): number { return (this.rows[this.at + 7]! | 0) * TWO32 + this.rows[this.at + 6]!; }
+  get cost(): number { return this.rows[this.at + RowWord.cost]!; }
+  get vcpu(): number { return this.rows[this.at + RowWord.cpu]!; }
+  get reason(): number { return this.rows[this.at + RowWord.reason]!; }
+  get instructionLength(): number { return this.rows[this.at + RowWord.instructionLength]!; }
+  get interruptionInfo(): number { return this.rows[this.at + RowWord.interruptionInfo]!; }
+  get interruptionErrorCode(): number { return this.rows[this.at + RowWord.interruptionErrorCode]!; }
+  get cs(): number { return this.rows[this.at + RowWord.cs]!; }
+  get ss(): number { return this.rows[this.at + RowWord.ss]!; }
+  get cpl(): number { return this.rows[this.at + RowWord.cpl]!; }
+  get hasGuestLinear(): boolean { return (this.rows[this.at + RowWord.flags]! & ROW_LINEAR_VALID) !== 0; }
+  get hasGuestPhysical(): boolean { return (this.rows[this.at + RowWord.flags]! & ROW_PHYSICAL_VALID) !== 0; }
+  /** Word k of ExitEvent.words (laid out by ExitWord; an undefined address is 0). */
+  word(k: number): number { return this.rows[this.at + RowWord.words + k]!; }
+}

@@ -26,8 +26,8 @@ export interface RecordedExit {
   cs: number;
   ss: number;
   cpl: number;
-  /** EXIT_WORDS uint32 words laid out by ExitWord. */
-  words: Uint32Array;
+  /** Word k of the EXIT_WORDS uint32 words laid out by ExitWord (ExitEvent.words[k]). */
+  word(k: number): number;
 }
 
 export interface FieldDiff {
@@ -55,8 +55,8 @@ const WORD_FIELDS: Array<[string, number]> = [
   ['qualification', ExitWord.qualification], ['guest_linear', ExitWord.guestLinear], ['guest_physical', ExitWord.guestPhysical],
 ];
 
-function hex64(w: Uint32Array, at: number): string {
-  return `0x${((BigInt(w[at + 1]) << 32n) | BigInt(w[at])).toString(16)}`;
+function hex64(lo: number, hi: number): string {
+  return `0x${((BigInt(hi) << 32n) | BigInt(lo)).toString(16)}`;
 }
 
 /** What of an exit a replay can reproduce besides the guest's execution (both true in an exact replay). */
@@ -85,11 +85,10 @@ export function sameExit(rec: RecordedExit, rep: ExitEvent, accounting: Accounti
     rec.reason !== rep.reason || rec.instructionLength !== rep.instructionLength ||
     rec.interruptionInfo >>> 0 !== rep.interruptionInfo >>> 0 || rec.interruptionErrorCode >>> 0 !== rep.interruptionErrorCode >>> 0 ||
     rec.cs !== rep.cs || rec.ss !== rep.ss || rec.cpl !== rep.cpl) return false;
-  const a = rec.words;
   const b = rep.words;
   for (let k = 0; k < WORD_AT.length; k++) {
     const at = WORD_AT[k]!;
-    if (a[at] !== b[at] || a[at + 1] !== b[at + 1]) return false;
+    if (rec.word(at) !== b[at] || rec.word(at + 1) !== b[at + 1]) return false;
   }
   return true;
 }
@@ -118,8 +117,8 @@ export function diffExit(rec: RecordedExit, rep: ExitEvent, accounting: Accounti
   scalar('ss', rec.ss, rep.ss);
   scalar('cpl', rec.cpl, rep.cpl);
   for (const [name, at] of WORD_FIELDS) {
-    if (rec.words[at] !== rep.words[at] || rec.words[at + 1] !== rep.words[at + 1]) {
-      d.push({ field: name, recorded: hex64(rec.words, at), replayed: hex64(rep.words, at) });
+    if (rec.word(at) !== rep.words[at] || rec.word(at + 1) !== rep.words[at + 1]) {
+      d.push({ field: name, recorded: hex64(rec.word(at), rec.word(at + 1)), replayed: hex64(rep.words[at]!, rep.words[at + 1]!) });
     }
   }
   return d;

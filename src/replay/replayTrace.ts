@@ -10,7 +10,6 @@ import { workloadFromTrace } from './bootRecord.js';
 import { prepareWorkload } from '../hypervisor/linux/linuxGuest.js';
 import type { CostModel } from '../emulator/costModel.js';
 import { TraceReader } from '../record/TraceReader.js';
-import { newExitEvent } from '../record/ExitCursor.js';
 import { ExitChecker, type Divergence, type RecordedExit } from './ExitChecker.js';
 import { INPUT_LOG_FILE, InputLogFile, scanInputLog } from './inputLog.js';
 import { InputDivergence, ReplayEnvironment } from './ReplayEnvironment.js';
@@ -190,14 +189,15 @@ export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promis
   }
   const cursor = reader.exitCursor();
   const recordedExits = reader.rowCount('exits');
-  const current = newExitEvent();
+  let current: RecordedExit | null = null;
   let currentIndex = -1;
   const recorded = (i: number): RecordedExit | undefined => {
     while (currentIndex < i) {
-      if (!cursor.next(current)) return undefined;
+      current = cursor.next();
+      if (current === null) return undefined;
       currentIndex++;
     }
-    return currentIndex === i ? current : undefined;
+    return currentIndex === i && current !== null ? current : undefined;
   };
   if (otherStrategy) subsequence = true;
   // Modelled cycles and cost are the recording's only under its cost model, exit configuration and strategy
