@@ -50,6 +50,11 @@ const FIRST_BUFFER = firstBuffers(EXITS);
 /** One reader thread per process serves every cursor. */
 let shared: Worker | null = null;
 
+/** Start the reader thread now (it loads its modules while the caller assembles its machine). */
+export function startExitReader(): void {
+  readerThread();
+}
+
 function readerThread(): Worker {
   if (shared !== null) return shared;
   const w = moduleWorker(import.meta.url, 'exitRowsThread');

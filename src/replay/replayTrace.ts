@@ -10,6 +10,7 @@ import { workloadFromTrace } from './bootRecord.js';
 import { prepareWorkload } from '../hypervisor/linux/linuxGuest.js';
 import type { CostModel } from '../emulator/costModel.js';
 import { TraceReader } from '../record/TraceReader.js';
+import { startExitReader } from '../record/ExitCursor.js';
 import { ExitChecker, type Divergence, type RecordedExit } from './ExitChecker.js';
 import { INPUT_LOG_FILE, InputLogFile, scanInputLog } from './inputLog.js';
 import { InputDivergence, ReplayEnvironment } from './ReplayEnvironment.js';
@@ -96,6 +97,7 @@ function machineLimit(v: unknown): number | undefined {
 }
 
 export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promise<ReplayReport> {
+  startExitReader(); // its start-up overlaps opening the trace and assembling the machine
   const reader = TraceReader.open(dir, { verify: opts.verify });
   const manifest = reader.manifest;
   const { workload, boot } = workloadFromTrace(reader);
