@@ -150,15 +150,19 @@ export class ReplayEnvironment implements Environment {
     this.nextAdvance = i;
   }
 
-  /** Consume the next entry, which must be `kind` at `icount`: its index in this.cur.f. */
-  private take(kind: InputKind, icount: number, what: string): number {
+  /**
+   * Consume the next entry if it is `kind` at `icount`: its index in this.cur.f, else -1 and the caller throws
+   * diverged() (its description of the call is made only then: a string per call was garbage per entry).
+   */
+  private take(kind: InputKind, icount: number): number {
     const k = this.at(this.pos);
-    if (k < 0 || this.cur.f[k] !== kind || this.cur.f[k + 1] !== icount) {
-      throw new InputDivergence(this.entry(this.pos), `${what} at icount ${icount}`, this.pos, icount);
-    }
+    if (k < 0 || this.cur.f[k] !== kind || this.cur.f[k + 1] !== icount) return -1;
     this.pos++;
-    this.file?.release(this.pos);
     return k;
+  }
+
+  private diverged(what: string, icount: number): InputDivergence {
+    return new InputDivergence(this.entry(this.pos), `${what} at icount ${icount}`, this.pos, icount);
   }
 
   /** Apply the DMA entries that follow the call just consumed. */
@@ -183,7 +187,8 @@ export class ReplayEnvironment implements Environment {
   advanceTo(icount: number): boolean {
     const at = this.nextEventAt();
     if (icount < at) return false;
-    const k = this.take(InputKind.advance, icount, 'device events');
+    const k = this.take(InputKind.advance, icount);
+    if (k < 0) throw this.diverged('device events', icount);
     const irq = this.cur.f[k + 2] === 1;
     this.applyEffects();
     return irq;
@@ -192,7 +197,9 @@ export class ReplayEnvironment implements Environment {
   inRaisedIrq = false;
 
   portIn(port: number, size: number): number {
-    const k = this.take(InputKind.portIn, this.now(), `IN from port 0x${port.toString(16)}`);
+    const icount = this.now();
+    const k = this.take(InputKind.portIn, icount);
+    if (k < 0) throw this.diverged(`IN from port 0x${port.toString(16)}`, icount);
     const f = this.cur.f;
     if (f[k + 2] !== port || f[k + 3] !== size) {
       throw new InputDivergence(this.entry(this.pos - 1), `IN from port 0x${port.toString(16)} size ${size}`, this.pos - 1, f[k + 1]!);
@@ -204,7 +211,9 @@ export class ReplayEnvironment implements Environment {
   }
 
   portOut(port: number, size: number, value: number): boolean {
-    const k = this.take(InputKind.portOut, this.now(), `OUT to port 0x${port.toString(16)}`);
+    const icount = this.now();
+    const k = this.take(InputKind.portOut, icount);
+    if (k < 0) throw this.diverged(`OUT to port 0x${port.toString(16)}`, icount);
     const f = this.cur.f;
     if (f[k + 2] !== port || f[k + 3] !== size || f[k + 4] !== value >>> 0) {
       throw new InputDivergence(this.entry(this.pos - 1), `OUT 0x${(value >>> 0).toString(16)} to port 0x${port.toString(16)} size ${size}`, this.pos - 1, f[k + 1]!);
@@ -219,12 +228,20 @@ export class ReplayEnvironment implements Environment {
   }
 
   pendingVector(): number {
-    const k = this.take(InputKind.pending, this.now(), 'the pending interrupt vector');
-    return this.cur.f[k + 2]!;
+    const icount = this.now();
+    const k = this.take(InputKind.pending, icount);
+    if (k < 0) throw this.diverged('the pending interrupt vector', icount);
+    const vector = this.cur.f[k + 2]!;
+    this.file?.release(this.pos);
+    return vector;
   }
 
   acknowledge(): number {
-    const k = this.take(InputKind.acknowledge, this.now(), 'an interrupt acknowledge');
-    return this.cur.f[k + 2]!;
+    const icount = this.now();
+    const k = this.take(InputKind.acknowledge, icount);
+    if (k < 0) throw this.diverged('an interrupt acknowledge', icount);
+    const vector = this.cur.f[k + 2]!;
+    this.file?.release(this.pos);
+    return vector;
   }
 }
