@@ -12,7 +12,7 @@
 // (Message.fbs, BodyCompressionMethod.BUFFER) wants the *uncompressed* length (-1: stored uncompressed), and
 // other readers allocate by it. CompressedFileWriter writes the spec's prefix.
 
-import { compressFrame, compressFrameSync, decompressFrame } from 'lz4-napi';
+import { compressFrame, compressFrameSync } from 'lz4-napi';
 import { decodeLz4Frame } from './lz4Frame.js';
 import { CompressionType, compressionRegistry, RecordBatchFileWriter, type RecordBatch } from 'apache-arrow';
 import { VectorAssembler } from 'apache-arrow/visitor/vectorassembler';
@@ -71,12 +71,6 @@ function encode(b: Uint8Array): Uint8Array {
  *  expected content size when known (allocated once). */
 export function lz4Decompress(b: Uint8Array, size = 0): Uint8Array {
   return decodeLz4Frame(b, 0, size).data;
-}
-
-/** The same decode on libuv's thread pool (lz4-napi's asynchronous decoder, which does not leak): the input
- *  log's reader decodes the frames it will read next with it, off the thread that replays. */
-export function lz4DecompressAsync(b: Uint8Array): Promise<Uint8Array> {
-  return decompressFrame(b);
 }
 
 /**

@@ -12,7 +12,7 @@
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { Packr } from 'msgpackr';
 import { decodeInputChunk, InputChunk, STRIDE } from './InputChunk.js';
-import { isLz4Frame, lz4Compress, lz4Decompress, lz4DecompressAsync, lz4FrameLength, TraceCompression } from '../record/compression.js';
+import { isLz4Frame, lz4Compress, lz4Decompress, lz4FrameLength, TraceCompression } from '../record/compression.js';
 import { TraceError } from '../errors.js';
 import type { ChunkStream } from '../record/TraceWriter.js';
 
@@ -217,14 +217,6 @@ export interface InputLogSummary {
 const READ_BYTES = 1 << 18;
 /** What msgpackr says of a msgpack value cut short (the error a cut log gives when a cut is not allowed). */
 const CUT_SHORT = 'Unexpected end of MessagePack data';
-/** LZ4 frames (one chunk each, 4096 entries) a reader that decodes ahead has in flight or decoded, at most. */
-const AHEAD_FRAMES = 48;
-
-/** A whole LZ4 frame read ahead of use: its bytes, and its content once the thread pool decoded it. */
-interface FrameAhead {
-  bytes: Uint8Array;
-  data: Uint8Array | null;
-}
 
 /**
  * Reads an input log's chunks from the file in order, a read of READ_BYTES (or one LZ4 frame) at a time,
@@ -252,22 +244,12 @@ export class InputLogChunks {
   bytes = 0;
   /** Whether the chunk next() returned last ends where the file's next chunk (or LZ4 frame) starts, at `wholeBytes`. */
   atBoundary = true;
-  /** The whole LZ4 frames after the one being read, taken off `buf` and decoding on the thread pool (decodeAhead). */
-  private ahead: FrameAhead[] = [];
-  /** Frames whose content came from the thread pool. */
-  framesDecodedAhead = 0;
 
   /** Where the next read of the file starts. */
   private filePos: number;
 
-  /**
-   * `start`: begin at this byte offset, where a chunk starts (a position `wholeBytes` had), instead of at 0.
-   * `decodeAhead`: decode the next LZ4 frames on libuv's thread pool (their results arrive when the caller
-   * lets the event loop run, as replay does between slices); a frame whose result has not arrived when it is
-   * needed is decoded here, as without it.
-   */
-  constructor(readonly path: string, readonly allowCut: boolean, private readonly readBytes = READ_BYTES, start = 0,
-    private readonly decodeAhead = false) {
+  /** `start`: begin at this byte offset, where a chunk starts (a position `wholeBytes` had), instead of at 0. */
+  constructor(readonly path: string, readonly allowCut: boolean, private readonly readBytes = READ_BYTES, start = 0) {
     this.fd = openSync(path, 'r');
     this.filePos = start;
     this.wholeBytes = start;
@@ -345,15 +327,6 @@ export class InputLogChunks {
         }
         return true;
       }
-      const next = this.ahead.shift();
-      if (next !== undefined) {
-        if (next.data !== null) this.framesDecodedAhead++;
-        this.frame = next.data ?? lz4Decompress(next.bytes);
-        this.framePos = 0;
-        this.frameLength = next.bytes.length;
-        this.fillAhead();
-        continue;
-      }
       const b = this.buf.subarray(this.from, this.to);
       if (b.length < 7) {
         if (this.more()) continue;
@@ -378,39 +351,6 @@ export class InputLogChunks {
       this.framePos = 0;
       this.frameLength = n;
       this.from += n;
-      this.fillAhead();
-    }
-  }
-
-  /**
-   * Take the whole LZ4 frames that follow off the bytes read (reading more), up to AHEAD_FRAMES, and start
-   * decoding each on the thread pool. What is not a whole frame (the end of the file, a cut or damaged frame)
-   * is left where it is, for readFrame to find as without decodeAhead.
-   */
-  private fillAhead(): void {
-    if (!this.decodeAhead) return;
-    while (this.ahead.length < AHEAD_FRAMES) {
-      const b = this.buf.subarray(this.from, this.to);
-      let n = -1;
-      if (b.length >= 7 && isLz4Frame(b)) {
-        try {
-          n = lz4FrameLength(b, 0);
-        } catch {
-          n = -1; // its block sizes run past the bytes read
-        }
-      }
-      if (n < 0 || n > b.length) {
-        if (b.length >= 4 && !isLz4Frame(b)) return;
-        if (this.more()) continue;
-        return;
-      }
-      const f: FrameAhead = { bytes: b.slice(0, n), data: null };
-      this.from += n;
-      this.ahead.push(f);
-      // A frame the thread pool cannot decode is decoded here when it is reached, which reports the damage.
-      lz4DecompressAsync(f.bytes).then((d) => {
-        f.data = d;
-      }, () => {});
     }
   }
 
@@ -464,14 +404,10 @@ export class InputLogFile {
   private keepFrom = Infinity;
   private chunks: InputLogChunks;
 
-  /**
-   * `start`: begin at a chunk boundary another InputLogFile reached (`resume()`), instead of the log's start.
-   * `decodeAhead`: decode the LZ4 frames ahead on the thread pool (InputLogChunks); not for a scout (resume()),
-   * which reads a few chunks now and then.
-   */
+  /** `start`: begin at a chunk boundary another InputLogFile reached (`resume()`), instead of the log's start. */
   constructor(readonly path: string, readonly allowCut = false, private readonly readBytes = READ_BYTES,
-    private readonly start: { base: number; offset: number } = { base: 0, offset: 0 }, private readonly decodeAhead = true) {
-    this.chunks = new InputLogChunks(path, allowCut, readBytes, start.offset, decodeAhead);
+    private readonly start: { base: number; offset: number } = { base: 0, offset: 0 }) {
+    this.chunks = new InputLogChunks(path, allowCut, readBytes, start.offset);
     this.end = this.resumeBase = start.base;
     this.resumeOffset = start.offset;
   }
@@ -481,7 +417,7 @@ export class InputLogFile {
     if (i < (held.length > 0 ? held[0]!.base : this.end)) {
       if (i < this.start.base) throw new RangeError(`${this.path}: entry ${i} is before this reader's start`);
       this.chunks.close();
-      this.chunks = new InputLogChunks(this.path, this.allowCut, this.readBytes, this.start.offset, this.decodeAhead);
+      this.chunks = new InputLogChunks(this.path, this.allowCut, this.readBytes, this.start.offset);
       this.drop(Infinity);
       this.end = this.resumeBase = this.start.base;
       this.resumeOffset = this.start.offset;
@@ -532,17 +468,12 @@ export class InputLogFile {
 
   /** A second reader continuing from (about) where this one has decoded to, without holding what this one holds. */
   resume(): InputLogFile {
-    return new InputLogFile(this.path, this.allowCut, this.readBytes, { base: this.resumeBase, offset: this.resumeOffset }, false);
+    return new InputLogFile(this.path, this.allowCut, this.readBytes, { base: this.resumeBase, offset: this.resumeOffset });
   }
 
   /** Entries decoded so far. */
   get decoded(): number {
     return this.end;
-  }
-
-  /** LZ4 frames of the current pass over the file that the thread pool decoded (decodeAhead). */
-  get framesDecodedAhead(): number {
-    return this.chunks.framesDecodedAhead;
   }
 
   private drop(below: number): void {
