@@ -38,8 +38,8 @@ function uninitialized(n: number): Uint8Array {
 class Output {
   buf: Uint8Array;
   n = 0;
-  constructor(capacity: number) {
-    this.buf = uninitialized(Math.max(64, capacity));
+  constructor(capacity: number, reuse: Uint8Array | null) {
+    this.buf = reuse !== null && reuse.length >= capacity ? reuse : uninitialized(Math.max(64, capacity));
   }
   reserve(extra: number): void {
     if (this.n + extra <= this.buf.length) return;
@@ -117,9 +117,11 @@ function decodeBlock(src: Uint8Array, from: number, to: number, out: Output, blo
 
 /**
  * Decode the LZ4 frame at `at` (skippable frames before it are passed over). Returns the content and the
- * frame's length in bytes. `sizeHint`: the expected content size, to allocate once.
+ * frame's length in bytes. `sizeHint`: the expected content size, to allocate once. `reuse`: decode into
+ * this memory when the content fits (the content returned is then a view of it: valid until its next use),
+ * as a reader that decodes frame after frame does; `buffer` is the memory to reuse next time.
  */
-export function decodeLz4Frame(src: Uint8Array, at = 0, sizeHint = 0): { data: Uint8Array; length: number } {
+export function decodeLz4Frame(src: Uint8Array, at = 0, sizeHint = 0, reuse: Uint8Array | null = null): { data: Uint8Array; length: number; buffer: Uint8Array } {
   let p = at;
   for (;;) {
     const magic = u32(src, p);
@@ -145,7 +147,7 @@ export function decodeLz4Frame(src: Uint8Array, at = 0, sizeHint = 0): { data: U
     p += 8;
   }
   p += 1; // header checksum
-  const out = new Output(contentSize >= 0 ? contentSize : sizeHint > 0 ? sizeHint : blockMax);
+  const out = new Output(contentSize >= 0 ? contentSize : sizeHint > 0 ? sizeHint : blockMax, reuse);
   for (;;) {
     const word = u32(src, p);
     p += 4;
@@ -164,5 +166,5 @@ export function decodeLz4Frame(src: Uint8Array, at = 0, sizeHint = 0): { data: U
   if ((flg & 0x04) !== 0) p += 4; // content checksum
   if (p > src.length) throw new Lz4FormatError('LZ4 frame cut short');
   if (contentSize >= 0 && out.n !== contentSize) throw new Lz4FormatError(`LZ4 frame holds ${out.n} bytes, its header says ${contentSize}`);
-  return { data: out.n === out.buf.length ? out.buf : out.buf.subarray(0, out.n), length: p - at };
+  return { data: out.n === out.buf.length ? out.buf : out.buf.subarray(0, out.n), length: p - at, buffer: out.buf };
 }

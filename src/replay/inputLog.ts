@@ -12,7 +12,8 @@
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { Packr } from 'msgpackr';
 import { decodeInputChunk, InputChunk, STRIDE } from './InputChunk.js';
-import { isLz4Frame, lz4Compress, lz4Decompress, lz4FrameLength, TraceCompression } from '../record/compression.js';
+import { isLz4Frame, lz4Compress, lz4FrameLength, TraceCompression } from '../record/compression.js';
+import { decodeLz4Frame } from '../record/lz4Frame.js';
 import { TraceError } from '../errors.js';
 import type { ChunkStream } from '../record/TraceWriter.js';
 
@@ -236,6 +237,7 @@ export class InputLogChunks {
   private ended = false;
   /** The decoded content of the LZ4 frame being read, where its next chunk starts, and the frame's length in the file. */
   private frame: Uint8Array | null = null;
+  private frameBuffer: Uint8Array | null = null;
   private framePos = 0;
   private frameLength = 0;
   /** Bytes of the whole chunks decoded so far (in a compressed log: of the whole LZ4 frames). */
@@ -347,7 +349,10 @@ export class InputLogChunks {
         if (this.allowCut) return false;
         throw new Error('LZ4 frame cut short');
       }
-      this.frame = lz4Decompress(b.subarray(0, n));
+      // Into the memory of the previous frame, whose chunks are all decoded (InputChunk holds no view of it).
+      const d = decodeLz4Frame(b.subarray(0, n), 0, 0, this.frameBuffer);
+      this.frameBuffer = d.buffer;
+      this.frame = d.data;
       this.framePos = 0;
       this.frameLength = n;
       this.from += n;
