@@ -440,6 +440,7 @@ export class TraceWriter implements MachineObserver {
   flush(): void {
     if (this.isClosed) return;
     for (const name of TABLE_NAMES) this.tables[name].flush();
+    this.onExitsBatch?.();
     this.witness?.table.flush();
     this.flushedByReason.set(this.exitsByReason);
     this.console.flush();
@@ -486,6 +487,7 @@ export class TraceWriter implements MachineObserver {
    * file holds, never more; readers read what it lists. (Rewriting it was 13% of the writer's time.)
    */
   private flushTable(t: TableBuffer): void {
+    if (t === this.exits) this.onExitsBatch?.();
     t.flush();
     this.console.flush();
     if (t === this.exits) {
@@ -498,6 +500,13 @@ export class TraceWriter implements MachineObserver {
     this.exitsBatchesAt.set(t, exitsBatches);
     if (ahead) this.writeIncomplete();
   }
+
+  /**
+   * Called when a batch of exits.arrow goes to disk, just before it (and the marker that lists it): the recorder
+   * flushes the input log's chunk there, so a recording killed later replays up to that batch (its inputs are
+   * on disk; the small chunk goes first, so a disk that fills up on the batch still has it).
+   */
+  onExitsBatch: (() => void) | null = null;
 
   /** exits.arrow's batch count when each other table last wrote a batch. */
   private readonly exitsBatchesAt = new Map<TableBuffer, number>();

@@ -3,7 +3,17 @@
 // it consumes that call.
 
 import type { Environment } from '../emulator/machine.js';
+import { GROUND_TRUTH_PORT } from '../emulator/devices/GroundTruthPort.js';
 import { InputKind, type InputEntry, type InputLogWriter } from './inputLog.js';
+
+/**
+ * Ports whose writes are not logged: the ground-truth port (docs/machine.md) takes the physical address of a
+ * struct in guest memory, a function of guest state, and raises nothing; replay decodes the event from guest
+ * memory itself. Its writes were 99% of the input log's entries on syscall-heavy runs. A trace lists these
+ * ports in its manifest (`extra.input_log.unlogged_ports`): replay of an older trace, which logged them, takes
+ * their entries as before.
+ */
+export const UNLOGGED_PORTS: readonly number[] = [GROUND_TRUTH_PORT];
 
 export class RecordingEnvironment implements Environment {
   constructor(private readonly inner: Environment, private readonly log: InputLogWriter, private readonly now: () => number) {}
@@ -70,6 +80,7 @@ export class RecordingEnvironment implements Environment {
     } finally {
       this.depth--;
     }
+    if (port === GROUND_TRUTH_PORT && !irq && this.effects.length === 0) return false; // UNLOGGED_PORTS
     this.log.add6(InputKind.portOut, this.now(), port, size, value >>> 0, irq ? 1 : 0);
     this.flushEffects();
     return irq;

@@ -5,7 +5,8 @@
 // Format (`inputs.msgpack`, documented in traces/README.md): a sequence of msgpack values, each an array
 // (a chunk) of entries; an entry is an array `[kind, icount, ...]` as listed in InputKind. Chunks keep
 // memory bounded while recording. What is *not* logged, because it is a function of guest state alone:
-// RDTSC (icount x CPI), port writes' values (checked, not replayed), console output, ground truth.
+// RDTSC (icount x CPI), port writes' values (checked, not replayed), console output, ground truth, and the
+// writes to the ground-truth port (RecordingEnvironment UNLOGGED_PORTS).
 // Compressed recordings write each chunk as one LZ4 frame (the file is then an .lz4 stream of the same
 // msgpack sequence; `lz4 -dc` decodes it); the reader tells the two apart by the LZ4 frame magic.
 

@@ -12,7 +12,7 @@ import type { TraceCompression } from '../record/compression.js';
 import { closeOnSignal } from '../record/closeOnSignal.js';
 import type { Manifest } from '../record/manifest.js';
 import { InputLogWriter, INPUT_LOG_FILE } from './inputLog.js';
-import { RecordingEnvironment } from './RecordingEnvironment.js';
+import { RecordingEnvironment, UNLOGGED_PORTS } from './RecordingEnvironment.js';
 import { LinuxKernel } from '../introspection/LinuxKernel.js';
 import { SyscallTable } from '../introspection/syscallTable.js';
 import { checkpointName, checkpointState, InitialImage } from './checkpoint.js';
@@ -109,6 +109,7 @@ export async function recordTrace(config: SessionConfig, dir: string, opts: Reco
       extra: {
         boot,
         intercept: { strategy: a.config.intercept, syscalls: a.config.syscalls, log: a.config.logSyscalls },
+        input_log: { unlogged_ports: UNLOGGED_PORTS },
         // A Linux kernel's own syscall names (its sys_call_table), for the analyses' tables: index = number.
         ...(w.linux?.vmlinux === undefined ? {} : { syscall_names: SyscallTable.of(LinuxKernel.of(w.linux.vmlinux)).names }),
       },
@@ -128,6 +129,10 @@ export async function recordTrace(config: SessionConfig, dir: string, opts: Reco
     if (w.disk.length > 0) writer.addImage('disk.img', w.disk);
     // The input log's chunks are compressed and written by the trace's writer thread, in order with the tables.
     log = new InputLogWriter(INPUT_LOG_FILE, writer.compression, writer.stream(INPUT_LOG_FILE));
+    // Each batch of exits on disk comes with the inputs logged up to it (a chunk is otherwise 4096 entries,
+    // which a run whose only inputs are timer ticks may take minutes of guest time to fill).
+    const inputs = log;
+    writer.onExitsBatch = () => inputs.flush();
     const rec = new RecordingEnvironment(liveEnv, log, () => m.cpu.ioIcount);
     liveEnv.onDma = (phys, bytes) => rec.dma(phys, bytes);
     // DMA and interrupt-controller calls outside an instruction are stamped with the current icount.

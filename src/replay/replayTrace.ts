@@ -131,6 +131,12 @@ export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promis
   }
   const skip = otherStrategy ? await strategyExits(reader, recordedStrategy) : null;
   const recordedIcount = inputLog !== null ? inputLog.lastIcount : manifest.stop?.icount ?? manifest.totals.icount;
+  // Writes to the ground-truth port are not in the input log of a trace that says so (RecordingEnvironment
+  // UNLOGGED_PORTS); an older trace logged them, and its entries are taken as they come.
+  const unlogged = (manifest as unknown as { extra?: { input_log?: { unlogged_ports?: unknown } } }).extra?.input_log?.unlogged_ports;
+  if (unlogged !== undefined && (!Array.isArray(unlogged) || unlogged.some((p) => p !== GROUND_TRUTH_PORT))) {
+    throw new TraceError(`${dir}: manifest.json's extra.input_log.unlogged_ports is ${JSON.stringify(unlogged)}; this vmtrace replays traces that leave out the ground-truth port 0x${GROUND_TRUTH_PORT.toString(16)} only`);
+  }
   const deviceAt = (port: number): string => {
     for (const [a, b, name] of boot.devices) if (port >= a && port <= b) return name;
     return 'none';
@@ -144,6 +150,7 @@ export async function replayTrace(dir: string, opts: ReplayOptions = {}): Promis
     maxExits: subsequence || otherStrategy ? undefined : machineLimit(manifest.machine.max_exits),
   }, (machine) => {
     const env = new ReplayEnvironment(openLog, () => machine.cpu.ioIcount, (p, b) => machine.cpu.mmu.writePhys(p, b), deviceAt);
+    env.groundTruthLogged = unlogged === undefined || unlogged.length === 0;
     // Guest-state effects replayed without the devices: power-off (docs/machine.md port 0x500), and ground
     // truth (port 0x510: the kernel writes the address of its struct gt_event, decoded from guest memory as
     // the device does), so observers attached to a replay see the same ground-truth events as the recording.
