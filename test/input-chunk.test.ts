@@ -249,6 +249,7 @@ describe('replay reading the decoded fields', () => {
       let icount = 0;
       const written: Array<[number, Uint8Array]> = [];
       const env = new ReplayEnvironment(() => new InputLogFile(path, false, 4096), () => icount, (phys, b) => written.push([phys, b]), () => 'none');
+      env.groundTruthLogged = true; // a log of random ports, 0x510 among them, as older traces have it
       expect(drive(env, es, (n) => (icount = n))).toEqual(want);
       env.close();
       const dma = es.filter((e) => e[0] === InputKind.dma);
@@ -257,6 +258,7 @@ describe('replay reading the decoded fields', () => {
       // An array log gives the same.
       icount = 0;
       const envArray = new ReplayEnvironment(es, () => icount, () => {}, () => 'none');
+      envArray.groundTruthLogged = true;
       expect(drive(envArray, es, (n) => (icount = n))).toEqual(want);
     });
   }
