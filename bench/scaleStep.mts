@@ -8,34 +8,13 @@
 //   scaleStep.mts record <workload> <dir>    recordTrace into dir
 //   scaleStep.mts replay <dir>               replayTrace of dir (must be clean)
 
-import { readFileSync } from 'node:fs';
 import { LiveEnvironment } from '../src/replay/LiveEnvironment.js';
 import { assemble, runSliced } from '../src/replay/Session.js';
 import { recordTrace } from '../src/replay/recordTrace.js';
 import { replayTrace } from '../src/replay/replayTrace.js';
+import { mainThreadCpuMs, processCpuMs } from './cpuTime.js';
 
 export const SCALE_BASE = { exitPreset: 'kvm-default', costModel: 'modern', maxInstructions: 50_000_000_000, maxExits: 1e9 };
-
-/**
- * CPU time (user + system) of the main thread so far, in ms: Linux's /proc/self/task/<pid>/stat (utime and
- * stime, clock ticks of 10 ms), else the whole process's. The main thread is the run's critical path: the
- * recorder's writer thread and the garbage collector's helper threads run beside it on another core.
- */
-function mainThreadCpuMs(): number {
-  try {
-    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) * 10; // fields 14 and 15 of proc(5); USER_HZ = 100
-  } catch {
-    const c = process.cpuUsage();
-    return (c.user + c.system) / 1000;
-  }
-}
-
-const processCpuMs = (): number => {
-  const c = process.cpuUsage();
-  return (c.user + c.system) / 1000;
-};
 
 export interface StepResult { ms: number; cpu: number; proc: number; exits: number; icount: number }
 
