@@ -74,18 +74,37 @@ export class GroundTruthPort implements Device {
   }
 }
 
+const u32 = (b: Uint8Array, o: number): number => (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+const u64 = (b: Uint8Array, o: number): number => u32(b, o) + u32(b, o + 4) * TWO32;
+// Arguments as signed 64-bit numbers: exact for small negatives (a -1 pid argument) and for kernel-half
+// addresses, where the unsigned reading would round above 2^53 (and the trace's words would lose it).
+const s64 = (b: Uint8Array, o: number): number => u32(b, o) + (u32(b, o + 4) | 0) * TWO32;
+
+/** The last name decoded and its 16 bytes: a task's comm repeats from event to event. */
+const lastNameBytes = new Uint8Array(16);
+let lastName = '';
+
+function nameAt(b: Uint8Array, at: number): string {
+  let same = true;
+  for (let i = 0; i < 16; i++) {
+    if (b[at + i] !== lastNameBytes[i]) {
+      same = false;
+      break;
+    }
+  }
+  if (same) return lastName;
+  let name = '';
+  for (let i = at; i < at + 16 && b[i] !== 0; i++) name += String.fromCharCode(b[i]!);
+  lastNameBytes.set(b.subarray(at, at + 16));
+  lastName = name;
+  return name;
+}
+
 /** Decode one 64-byte struct gt_event (docs/machine.md) observed at `icount`. */
 export function parseGroundTruth(b: Uint8Array, icount: number): GroundTruthEvent {
   if (b.length < GT_EVENT_BYTES) throw new Error(`struct gt_event needs ${GT_EVENT_BYTES} bytes, got ${b.length}`);
-  const u32 = (o: number): number => (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
-  const u64 = (o: number): number => u32(o) + u32(o + 4) * TWO32;
-  // Arguments as signed 64-bit numbers: exact for small negatives (a -1 pid argument) and for kernel-half
-  // addresses, where the unsigned reading would round above 2^53 (and the trace's words would lose it).
-  const s64 = (o: number): number => u32(o) + (u32(o + 4) | 0) * TWO32;
-  let name = '';
-  for (let i = 48; i < 64 && b[i] !== 0; i++) name += String.fromCharCode(b[i]);
   return {
-    kind: 'groundTruth', icount, type: u32(0), pid: u32(4), tid: u32(8), ppid: u32(12),
-    cr3: u64(16), a0: s64(24), a1: s64(32), a2: s64(40), name,
+    kind: 'groundTruth', icount, type: u32(b, 0), pid: u32(b, 4), tid: u32(b, 8), ppid: u32(b, 12),
+    cr3: u64(b, 16), a0: s64(b, 24), a1: s64(b, 32), a2: s64(b, 40), name: nameAt(b, 48),
   };
 }
