@@ -12,7 +12,7 @@ import type { TableFileReader } from './TableFileReader.js';
 import { firstBuffers } from './scanColumns.js';
 import { Ctrl, CTRL_WORDS, ExitRow, MESSAGE_BYTES, REGION_WORDS, ROW_LINEAR_VALID, ROW_PHYSICAL_VALID, ROW_WORDS, RowWord, SLOTS, SLOTS_AT,
   type ExitRowsJob, type RowBatch, type RowColumn } from './exitRows.js';
-import { moduleWorker } from './moduleWorker.js';
+import { sharedModuleWorker } from './moduleWorker.js';
 import { TraceError } from '../errors.js';
 import type { Worker } from 'node:worker_threads';
 
@@ -47,26 +47,13 @@ const PLAN: Array<{ col: RowColumn; index: number }> = [
 });
 const FIRST_BUFFER = firstBuffers(EXITS);
 
-/** One reader thread per process serves every cursor. */
-let shared: Worker | null = null;
-
-/** Start the reader thread now (it loads its modules while the caller assembles its machine). */
+/** Start the reader thread (one per process serves every cursor) now: it loads its modules while the caller
+ *  assembles its machine. */
 export function startExitReader(): void {
   readerThread();
 }
 
-function readerThread(): Worker {
-  if (shared !== null) return shared;
-  const w = moduleWorker(import.meta.url, 'exitRowsThread');
-  w.on('error', () => {
-    shared = null;
-  });
-  w.on('exit', () => {
-    shared = null;
-  });
-  shared = w;
-  return w;
-}
+const readerThread = (): Worker => sharedModuleWorker(import.meta.url, 'exitRowsThread');
 
 export class ExitCursor {
   private readonly batches: RowBatch[];

@@ -17,7 +17,7 @@
 // startTraceFilesThread() starts it ahead of the first recording (recordTrace: before assembling the machine).
 
 import { MessageChannel, receiveMessageOnPort, type Worker, type MessagePort } from 'node:worker_threads';
-import { moduleWorker } from './moduleWorker.js';
+import { sharedModuleWorker } from './moduleWorker.js';
 import type { Manifest } from './manifest.js';
 import type { FileDigest } from './fileHash.js';
 import type { TableName } from './schema.js';
@@ -60,25 +60,12 @@ export const STATUS_FAILED = 1;
 /** Per column: values offset, length; validity offset, length; value-offsets offset, length (-1: none); nulls. */
 export const LAYOUT_WORDS = 7;
 
-let shared: Worker | null = null;
-
 /** Start the writer thread now (its start-up then overlaps the caller's own work); idempotent. */
 export function startTraceFilesThread(): void {
   writerThread();
 }
 
-function writerThread(): Worker {
-  if (shared !== null) return shared;
-  const w = moduleWorker(import.meta.url, 'traceFilesThread');
-  w.on('error', () => {
-    shared = null;
-  });
-  w.on('exit', () => {
-    shared = null;
-  });
-  shared = w;
-  return w;
-}
+const writerThread = (): Worker => sharedModuleWorker(import.meta.url, 'traceFilesThread');
 
 let nextId = 1;
 
