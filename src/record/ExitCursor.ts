@@ -9,11 +9,12 @@
 import { EXIT_WORDS, type ExitEvent } from '../emulator/events.js';
 import { EXITS, EXIT_WORD_COLUMNS, type ColumnSpec } from './schema.js';
 import type { TableFileReader } from './TableFileReader.js';
-import { firstBuffers } from './scanColumns.js';
+import { firstBuffers, width } from './scanColumns.js';
 import { Ctrl, CTRL_WORDS, ExitRow, MESSAGE_BYTES, REGION_WORDS, ROW_LINEAR_VALID, ROW_PHYSICAL_VALID, ROW_WORDS, RowWord, SLOTS, SLOTS_AT,
   type ExitRowsJob, type RowBatch, type RowColumn } from './exitRows.js';
 import { sharedModuleWorker } from './moduleWorker.js';
 import { TraceError } from '../errors.js';
+import { lz4MaxDecoded } from './lz4Frame.js';
 import type { Worker } from 'node:worker_threads';
 
 /** A fresh ExitEvent to read into. */
@@ -25,7 +26,6 @@ export function newExitEvent(): ExitEvent {
   };
 }
 
-const WIDTH: Record<string, number> = { int64: 8, uint64: 8, uint32: 4, uint16: 2, uint8: 1 };
 
 /** The exit's scalar columns and their row words; the word columns (EXIT_WORD_COLUMNS) follow. */
 const SCALAR_COLUMNS: ReadonlyArray<readonly [string, number]> = [
@@ -43,7 +43,7 @@ const PLAN: Array<{ col: RowColumn; index: number }> = [
 ].map(([name, dst]) => {
   const index = EXITS.columns.findIndex((c) => c.name === name);
   const spec = EXITS.columns[index] as ColumnSpec;
-  return { col: { name, width: WIDTH[spec.type]!, dst, flag: NULL_FLAGS[name] ?? 0 }, index };
+  return { col: { name, width: width(spec.type), dst, flag: NULL_FLAGS[name] ?? 0 }, index };
 });
 const FIRST_BUFFER = firstBuffers(EXITS);
 
@@ -71,7 +71,6 @@ export class ExitCursor {
   private readonly current = new ExitRow();
 
   constructor(private readonly file: TableFileReader) {
-    if (EXIT_WORDS !== ROW_WORDS - RowWord.words) throw new Error('exit row layout does not match EXIT_WORDS');
     this.batches = [];
     let slotRows = 1;
     for (let i = 0; i < file.numBatches; i++) this.batches.push(this.layout(i));
@@ -102,9 +101,8 @@ export class ExitCursor {
       const validity = h.buffers[FIRST_BUFFER[index]!];
       if (values === undefined || validity === undefined) throw this.corrupt(i, `no buffers for column ${col.name}`);
       const length = Number(values.length);
-      // An LZ4 block expands at most 255-fold: a row count beyond what the buffer can hold is damage, found
-      // before memory is sized by it.
-      if (rows * col.width > (compressed ? 255 * length + 65536 : length)) throw this.corrupt(i, `column ${col.name} has ${length} bytes for ${rows} rows`);
+      // A row count beyond what the buffer can hold is damage, found before memory is sized by it.
+      if (rows * col.width > (compressed ? lz4MaxDecoded(length) : length)) throw this.corrupt(i, `column ${col.name} has ${length} bytes for ${rows} rows`);
       const nulls = Number(h.nodes[index]?.nullCount ?? 0);
       regions.push(bodyStart + Number(values.offset), length,
         bodyStart + Number(validity.offset), col.flag !== 0 && nulls > 0 ? Number(validity.length) : 0);

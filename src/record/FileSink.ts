@@ -7,6 +7,12 @@ import { createHash, type Hash } from 'node:crypto';
 import { AsyncByteQueue } from 'apache-arrow';
 import { StreamDigest, type FileDigest } from './fileHash.js';
 
+/** Write all of `b` at `fd`'s position (writeSync may write less than asked). */
+export function writeAll(fd: number, b: Uint8Array): void {
+  let off = 0;
+  while (off < b.byteLength) off += writeSync(fd, b, off, b.byteLength - off);
+}
+
 const STAGING_BYTES = 1 << 18;
 
 export class FileSink {
@@ -82,8 +88,7 @@ export class FileSink {
   }
 
   private writeAll(buf: Uint8Array): void {
-    let off = 0;
-    while (off < buf.byteLength) off += writeSync(this.fd, buf, off, buf.byteLength - off);
+    writeAll(this.fd, buf);
   }
 }
 

@@ -9,7 +9,9 @@
 // messages instead of trusting the footer also recovers the batches of a file whose writer never finished
 // (no footer): those of a trace that is still `incomplete`.
 
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
+import { readFully } from './bodyBuffer.js';
+import { lz4MaxDecoded } from './lz4Frame.js';
 import { MessageHeader, RecordBatchReader, RecordBatchStreamWriter, type RecordBatch, type Schema } from 'apache-arrow';
 import { Footer } from 'apache-arrow/ipc/metadata/file';
 import { Message, type RecordBatch as RecordBatchHeader } from 'apache-arrow/ipc/metadata/message';
@@ -173,12 +175,7 @@ export class TableFileReader {
   }
 
   private readRaw(into: Uint8Array, length: number, offset: number): void {
-    let got = 0;
-    while (got < length) {
-      const n = readSync(this.fd, into, got, length - got, offset + got);
-      if (n === 0) throw new TraceError(`${this.file} is truncated (wanted ${length} bytes at ${offset})`, this.path);
-      got += n;
-    }
+    if (readFully(this.fd, into, length, offset) < length) throw new TraceError(`${this.file} is truncated (wanted ${length} bytes at ${offset})`, this.path);
   }
 
   /**
@@ -261,7 +258,7 @@ export class TableFileReader {
         // body compression) expands at most 255-fold, so a batch's row count is bounded by its body: a damaged
         // length cannot size an allocation beyond a fixed multiple of the file.
         const rows = Number(header!.length);
-        if (!Number.isSafeInteger(rows) || rows < 0 || rows > 255 * Number(msg.bodyLength) + 4096) {
+        if (!Number.isSafeInteger(rows) || rows < 0 || rows > lz4MaxDecoded(Number(msg.bodyLength))) {
           bad(`a record batch claims ${rows} rows in a body of ${Number(msg.bodyLength)} bytes`);
         }
         if (header!.compression !== null) this.compressedBodies = true;

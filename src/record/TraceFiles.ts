@@ -12,7 +12,8 @@ import { checkpointBytes, checkpointBytesAsync, type CheckpointState } from './c
 import { memoryRuns, type InitialImage } from './InitialImage.js';
 import type { FileDigest } from './fileHash.js';
 import { lz4Compress, lz4CompressAsync, type TraceCompression } from './compression.js';
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
+import { writeAll } from './FileSink.js';
 import { TABLES, TABLE_NAMES, type TableName } from './schema.js';
 import { TableFile, type BatchParts } from './TableFile.js';
 
@@ -60,11 +61,6 @@ export interface TraceStreams {
 interface Stream {
   fd: number;
   lz4: boolean;
-}
-
-function writeAll(fd: number, b: Uint8Array): void {
-  let off = 0;
-  while (off < b.byteLength) off += writeSync(fd, b, off, b.byteLength - off);
 }
 
 export interface TraceFilesSpec {

@@ -2,10 +2,25 @@
 // and replay's exit reader (exitRowsThread) pull single column buffers this way instead of decoding whole
 // batches with apache-arrow. No apache-arrow import: the exit reader's thread loads this module alone.
 
+import { readSync } from 'node:fs';
 import { decodeLz4Frame } from './lz4Frame.js';
 
 /** A positioned read of the table file: `length` bytes at file offset `offset` into `into` (throws when short). */
 export type ReadAt = (into: Uint8Array, length: number, offset: number) => void;
+
+/**
+ * Read `length` bytes at file offset `offset` of `fd` into `into` (positioned reads until done); returns the bytes
+ * read, fewer than `length` only where the file ends first (the caller names the file as truncated).
+ */
+export function readFully(fd: number, into: Uint8Array, length: number, offset: number): number {
+  let got = 0;
+  while (got < length) {
+    const n = readSync(fd, into, got, length - got, offset + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got;
+}
 
 /** Bytes read and not yet decoded, reused from buffer to buffer. */
 export interface Scratch {

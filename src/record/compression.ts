@@ -13,7 +13,7 @@
 // other readers allocate by it. CompressedFileWriter writes the spec's prefix.
 
 import { compressFrame, compressFrameSync } from 'lz4-napi';
-import { decodeLz4Frame } from './lz4Frame.js';
+import { decodeLz4Frame, lz4MaxDecoded } from './lz4Frame.js';
 import { CompressionType, compressionRegistry, RecordBatchFileWriter, type RecordBatch } from 'apache-arrow';
 import { VectorAssembler } from 'apache-arrow/visitor/vectorassembler';
 import { TraceError } from '../errors.js';
@@ -148,8 +148,8 @@ export function isLz4Frame(b: Uint8Array): boolean {
 function arrowBufferSizeHint(b: Uint8Array): number {
   if (b.byteOffset < 8) return 0;
   const n = new DataView(b.buffer, b.byteOffset - 8, 8).getBigInt64(0, true);
-  // An LZ4 block expands at most 255-fold: anything beyond is not this buffer's length.
-  return n > 0n && n <= BigInt(b.byteLength) * 255n + 65536n ? Number(n) : 0;
+  // Anything LZ4 cannot expand to is not this buffer's length.
+  return n > 0n && n <= BigInt(lz4MaxDecoded(b.byteLength)) ? Number(n) : 0;
 }
 
 /** apache-arrow's decode call (lz4Frame.ts). */

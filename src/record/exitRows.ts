@@ -6,7 +6,9 @@
 // Shared memory: CTRL_WORDS control words (Int32), a message area for a failure, then SLOTS slots of
 // `slotRows` rows of ROW_WORDS uint32 words. Batch b goes to slot b % SLOTS; the reader thread fills batch b
 // once the replayer has finished with batch b - SLOTS (`consumed`), and publishes it by raising `produced`.
-// This module is shared by both threads and imports nothing (the reader thread starts fast).
+// This module is shared by both threads and imports only events.ts's constants (the reader thread starts fast).
+
+import { EXIT_WORDS } from '../emulator/events.js';
 
 /** Words of one exit row: the ExitEvent's scalar fields, validity flags, then its EXIT_WORDS words. */
 export const RowWord = {
@@ -19,8 +21,7 @@ export const RowWord = {
 } as const;
 export const ROW_LINEAR_VALID = 1;
 export const ROW_PHYSICAL_VALID = 2;
-/** RowWord.words + EXIT_WORDS (48; ExitCursor checks it). */
-export const ROW_WORDS = 66;
+export const ROW_WORDS = RowWord.words + EXIT_WORDS;
 
 export const SLOTS = 3;
 export const Ctrl = {
@@ -86,10 +87,11 @@ export class ExitRow {
   at = 0;
 
   // int64 columns as numbers, exact below 2^53, sign from the high word.
-  get seq(): number { return (this.rows[this.at + 1]! | 0) * TWO32 + this.rows[this.at]!; }
-  get icount(): number { return (this.rows[this.at + 3]! | 0) * TWO32 + this.rows[this.at + 2]!; }
-  get tsc(): number { return (this.rows[this.at + 5]! | 0) * TWO32 + this.rows[this.at + 4]!; }
-  get cycles(): number { return (this.rows[this.at + 7]! | 0) * TWO32 + this.rows[this.at + 6]!; }
+  private int64(w: number): number { return (this.rows[this.at + w + 1]! | 0) * TWO32 + this.rows[this.at + w]!; }
+  get seq(): number { return this.int64(RowWord.seq); }
+  get icount(): number { return this.int64(RowWord.icount); }
+  get tsc(): number { return this.int64(RowWord.ts); }
+  get cycles(): number { return this.int64(RowWord.cycles); }
   get cost(): number { return this.rows[this.at + RowWord.cost]!; }
   get vcpu(): number { return this.rows[this.at + RowWord.cpu]!; }
   get reason(): number { return this.rows[this.at + RowWord.reason]!; }

@@ -2,10 +2,10 @@
 // each column buffer read and decoded (bodyBuffer.ts) and written across the rows of a shared slot. Serves the
 // cursors of a process one job each, concurrently (Atomics.waitAsync between batches).
 
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { decompressFrame } from 'lz4-napi';
 import { parentPort } from 'node:worker_threads';
-import { bodyParts, checkPlain } from './bodyBuffer.js';
+import { bodyParts, checkPlain, readFully } from './bodyBuffer.js';
 import { Ctrl, CTRL_WORDS, MESSAGE_BYTES, REGION_WORDS, ROW_WORDS, RowWord, SLOTS, SLOTS_AT, type ExitRowsJob, type RowBatch } from './exitRows.js';
 
 /** Atomics.waitAsync (ES2024; in Node since 16, not in this project's TypeScript lib). */
@@ -29,12 +29,7 @@ async function run(job: ExitRowsJob): Promise<void> {
   try {
     fd = openSync(job.path, 'r');
     const read = (into: Uint8Array, length: number, offset: number): void => {
-      let got = 0;
-      while (got < length) {
-        const n = readSync(fd, into, got, length - got, offset + got);
-        if (n === 0) throw new Error(`${job.file} is truncated (wanted ${length} bytes at ${offset})`);
-        got += n;
-      }
+      if (readFully(fd, into, length, offset) < length) throw new Error(`${job.file} is truncated (wanted ${length} bytes at ${offset})`);
     };
     // Each column's plain values for one batch (8-byte aligned for the word views), and the nullable ones'
     // validity bitmaps: allocated once per job.

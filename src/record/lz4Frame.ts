@@ -19,6 +19,15 @@ const BLOCK_MAX = [0, 0, 0, 0, 1 << 16, 1 << 18, 1 << 20, 1 << 22];
 
 export class Lz4FormatError extends Error {}
 
+/**
+ * The most bytes `n` compressed bytes can decode to: a match of LZ4's block format covers at most 255 output
+ * bytes per input byte of its length, plus a block's slack. Readers bound sizes a damaged file states by it
+ * before allocating by them.
+ */
+export function lz4MaxDecoded(n: number): number {
+  return 255 * n + 65536;
+}
+
 function u32(b: Uint8Array, at: number): number {
   if (at + 4 > b.length) throw new Lz4FormatError('LZ4 frame cut short');
   return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;

@@ -13,7 +13,7 @@ import { TraceError } from '../errors.js';
 import { readBodyBuffer, type ReadAt, type Scratch } from './bodyBuffer.js';
 
 /** Bytes per value of a fixed-width column type; 0 for variable-width. */
-function width(type: string): number {
+export function width(type: string): number {
   switch (type) {
     case 'int64': case 'uint64': return 8;
     case 'uint32': return 4;

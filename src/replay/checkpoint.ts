@@ -11,7 +11,7 @@ import { CHECKPOINT_FORMAT, checkpointBytes, type Checkpoint, type CheckpointSta
 import { InitialImage, memoryRuns } from '../record/InitialImage.js';
 
 export { CHECKPOINT_DIR, CHECKPOINT_FORMAT, checkpointName, readCheckpoint, type Checkpoint, type CheckpointState } from '../record/checkpointFile.js';
-export { InitialImage, memoryRuns } from '../record/InitialImage.js';
+export { InitialImage } from '../record/InitialImage.js';
 
 /** The machine's state for a checkpoint, all but its memory (copied: the machine may go on). */
 export function checkpointState(m: Machine, inputPos: number, hypervisor: HypervisorState): CheckpointState {
